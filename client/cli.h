@@ -1,0 +1,44 @@
+/*
+ * cli.h: what the `assay` client's command files share: one-line errors,
+ * a small strict option parser and a bounded file reader.
+ */
+#ifndef ASSAY_CLI_H
+#define ASSAY_CLI_H
+
+#include <stddef.h>
+
+#define CLI_OPT_MAX 16
+#define CLI_POS_MAX 8
+
+struct cli_opt {
+	const char *name;   /* without the leading "--" */
+	int flag;           /* 1: takes no value */
+	int required;
+};
+
+struct cli_args {
+	const char *val[CLI_OPT_MAX];   /* per option, NULL when absent */
+	const char *pos[CLI_POS_MAX];
+	size_t npos;
+	int help;                       /* --help or -h was given */
+};
+
+/* "assay: " + the formatted message as one line on stderr. */
+void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses argv[1..argc-1]: "--name value", "--name=value", flags, "--"
+ * ending options, and between pos_min and pos_max positionals.  Refuses
+ * unknown or repeated options.  Returns 0, or -1 after printing why. */
+int cli_parse(struct cli_args *a, int argc, char **argv,
+	      const struct cli_opt *opts, size_t nopts,
+	      size_t pos_min, size_t pos_max);
+
+/* Reads a whole file ("-": stdin) of at most max bytes into a NUL-
+ * terminated buffer the caller frees.  Returns 0, or -1 after printing
+ * why. */
+int cli_read_file(char **out, size_t *len, const char *path, size_t max);
+
+/* `assay kernel ...` (client/cmd_kernel.c); argv[0] is "kernel". */
+int cmd_kernel(int argc, char **argv);
+
+#endif

@@ -1,0 +1,64 @@
+#!/bin/sh
+# deps.sh: make sure every Debian package Assay builds, tests or benches
+# with is installed.  Idempotent and quick (one dpkg-query) when all are
+# present.  As root it installs what is missing with apt-get; otherwise it
+# prints the exact apt-get line to run and fails.
+#
+# Usage: scripts/deps.sh [build|test|bench|all]   (default: all)
+set -eu
+
+# What each package is for, so that nobody wonders why it is here.
+BUILD_PKGS="
+build-essential
+pkg-config
+libsecp256k1-dev
+nettle-dev
+libssl-dev
+libjansson-dev
+"
+# Criterion for tests; nodejs/npm only to regenerate vectors (not needed
+# to run the tests, which read the committed vectors).
+TEST_PKGS="
+libcriterion-dev
+openssl
+"
+# OpenBLAS is the named reference for the CPU matmul benchmark; clang and
+# its runtime give libFuzzer.
+BENCH_PKGS="
+libopenblas-dev
+clang
+libclang-rt-14-dev
+"
+
+want=${1:-all}
+case "$want" in
+build) pkgs=$BUILD_PKGS ;;
+test) pkgs="$BUILD_PKGS $TEST_PKGS" ;;
+bench|all) pkgs="$BUILD_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+*) echo "deps.sh: unknown set '$want' (build, test, bench or all)" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "deps.sh: not a Debian system; install the equivalents of:$(echo $pkgs | tr '\n' ' ')" >&2
+	exit 0
+fi
+
+missing=""
+for p in $pkgs; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "installed" ] || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps.sh: missing packages; run as root:" >&2
+	echo "  apt-get update && apt-get install -y --no-install-recommends$missing" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have empty package lists; refresh them once.
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+echo "deps.sh: done" >&2
