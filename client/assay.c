@@ -136,8 +136,7 @@ int cli_read_file(char **out, size_t *len, const char *path, size_t max)
 		if (n == cap) {
 			char *nb;
 			if (cap > max) {
-				cli_err("'%s' is larger than %zu bytes", path, max);
-				rc = -1;
+				rc = CLI_READ_TOO_LARGE;
 				goto out;
 			}
 			cap *= 2;
@@ -162,8 +161,7 @@ int cli_read_file(char **out, size_t *len, const char *path, size_t max)
 		n += (size_t)r;
 	}
 	if (n > max) {
-		cli_err("'%s' is larger than %zu bytes", path, max);
-		rc = -1;
+		rc = CLI_READ_TOO_LARGE;
 		goto out;
 	}
 	buf[n] = '\0';
@@ -175,6 +173,16 @@ out:
 	if (fd != STDIN_FILENO)
 		close(fd);
 	return rc;
+}
+
+/* cli_read_file, reporting a file over its limit as an error too. */
+static int read_bounded(char **out, size_t *len, const char *path, size_t max)
+{
+	int rc = cli_read_file(out, len, path, max);
+
+	if (rc == CLI_READ_TOO_LARGE)
+		cli_err("'%s' is larger than %zu bytes", path, max);
+	return rc ? -1 : 0;
 }
 
 /* Loads a key file, reporting why it could not be used. */
@@ -312,7 +320,7 @@ static int cmd_message(int argc, char **argv)
 		return 2;
 	}
 	if (a.val[2]) {
-		if (cli_read_file(&file_msg, &msg_len, a.val[2], RCPT_MESSAGE_BYTES_MAX))
+		if (read_bounded(&file_msg, &msg_len, a.val[2], RCPT_MESSAGE_BYTES_MAX))
 			return 2;
 		msg = file_msg;
 	} else {
@@ -509,8 +517,17 @@ static int receipt_verify(int argc, char **argv)
 	}
 	/* An unreadable bundle is an unusable argument (2); an unparsable
 	 * one is an invalid bundle (1). */
-	if (cli_read_file(&text, &len, a.pos[0], RCPT_JSON_BYTES_MAX))
+	switch (cli_read_file(&text, &len, a.pos[0], RCPT_JSON_BYTES_MAX)) {
+	case 0:
+		break;
+	case CLI_READ_TOO_LARGE:
+		/* A bundle over the limit is invalid, not unusable. */
+		cli_err("receipt verify: invalid bundle '%s': larger than %d bytes (%s)",
+			a.pos[0], RCPT_JSON_BYTES_MAX, rcpt_errname(RCPT_ERR_TOO_LARGE));
+		return 1;
+	default:
 		return 2;
+	}
 	rc = rcpt_bundle_parse(&b, &d, text, len);
 	if (!rc)
 		rc = rcpt_bundle_verify(&ids, &d, &b, a.val[2] ? &expect : NULL);
@@ -547,7 +564,7 @@ out:
 
 static int read_statement(char **text, size_t *len, const char *path)
 {
-	return cli_read_file(text, len, path, RCPT_JSON_BYTES_MAX);
+	return read_bounded(text, len, path, RCPT_JSON_BYTES_MAX);
 }
 
 static int receipt_bundle(int argc, char **argv)

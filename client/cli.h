@@ -34,8 +34,10 @@ int cli_parse(struct cli_args *a, int argc, char **argv,
 	      size_t pos_min, size_t pos_max);
 
 /* Reads a whole file ("-": stdin) of at most max bytes into a NUL-
- * terminated buffer the caller frees.  Returns 0, or -1 after printing
- * why. */
+ * terminated buffer the caller frees.  Returns 0; CLI_READ_TOO_LARGE
+ * when the file is over max (nothing printed: the caller decides what
+ * that means); -1 after printing why it could not be read. */
+#define CLI_READ_TOO_LARGE (-2)
 int cli_read_file(char **out, size_t *len, const char *path, size_t max);
 
 /* `assay kernel ...` (client/cmd_kernel.c); argv[0] is "kernel". */

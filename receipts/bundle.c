@@ -55,6 +55,7 @@ enum rcpt_err rcpt_bundle_verify(struct rcpt_bundle_ids *ids,
 	const struct rcpt_job *j;
 	const struct rcpt_receipt *r;
 	uint8_t job_id[RCPT_HASH_BYTES], receipt_id[RCPT_HASH_BYTES];
+	uint8_t ds[RCPT_HASH_BYTES], hs[RCPT_HASH_BYTES];
 	char a[RCPT_U256_DEC_BYTES], m[RCPT_U256_DEC_BYTES];
 	enum rcpt_err rc;
 
@@ -71,16 +72,21 @@ enum rcpt_err rcpt_bundle_verify(struct rcpt_bundle_ids *ids,
 		rcpt_diagf(diag, "domain: not the expected chain id and escrow address");
 		return RCPT_ERR_DOMAIN;
 	}
-	rc = rcpt_job_id(job_id, diag, &b->domain, j);
+	/* One domain separator serves both digests. */
+	rc = rcpt_domain_separator(ds, &b->domain);
+	if (!rc)
+		rc = rcpt_job_hash_struct(hs, diag, j);
 	if (rc)
 		return rc;
+	rcpt_eip712_digest(job_id, ds, hs);
 	rc = check_signer(diag, "jobSignature", b->job_sig, job_id, j->customer,
 			  "customer", RCPT_ERR_JOB_SIG, RCPT_ERR_JOB_SIGNER);
 	if (rc)
 		return rc;
-	rc = rcpt_receipt_id(receipt_id, diag, &b->domain, r);
+	rc = rcpt_receipt_hash_struct(hs, diag, r);
 	if (rc)
 		return rc;
+	rcpt_eip712_digest(receipt_id, ds, hs);
 	rc = check_signer(diag, "receiptSignature", b->receipt_sig, receipt_id,
 			  r->provider, "provider", RCPT_ERR_RECEIPT_SIG,
 			  RCPT_ERR_RECEIPT_SIGNER);

@@ -28,6 +28,44 @@ static const char ATTESTATION_TYPE[] =
 	"Attestation(bytes32 receipt,bytes32 outputRoot,uint8 verdict,"
 	"address validator)";
 
+/* keccak256 of each type string above, as Solidity code would hard-code
+ * them; rcpt_eip712_selfcheck() (run by the tests) recomputes them. */
+static const uint8_t DOMAIN_TYPEHASH[32] = {
+	0x8b, 0x73, 0xc3, 0xc6, 0x9b, 0xb8, 0xfe, 0x3d, 0x51, 0x2e, 0xcc, 0x4c, 0xf7, 0x59, 0xcc, 0x79,
+	0x23, 0x9f, 0x7b, 0x17, 0x9b, 0x0f, 0xfa, 0xca, 0xa9, 0xa7, 0x5d, 0x52, 0x2b, 0x39, 0x40, 0x0f,
+};
+static const uint8_t JOB_TYPEHASH[32] = {
+	0xd4, 0x9c, 0x93, 0x85, 0xa8, 0x06, 0x80, 0x11, 0x48, 0x68, 0xdf, 0x83, 0xff, 0x2c, 0x43, 0x20,
+	0x3a, 0x1c, 0x15, 0x41, 0x42, 0x08, 0x33, 0x6c, 0x98, 0xce, 0x85, 0xcb, 0x2e, 0x7e, 0x7b, 0x27,
+};
+static const uint8_t RECEIPT_TYPEHASH[32] = {
+	0xab, 0x3e, 0x65, 0x09, 0x18, 0x27, 0x69, 0xa5, 0x53, 0xda, 0xf6, 0xef, 0x8b, 0x03, 0xf7, 0x27,
+	0x52, 0x72, 0xe1, 0x61, 0x2b, 0xde, 0x4c, 0xb9, 0xac, 0x8c, 0xf9, 0x8f, 0x24, 0xbc, 0xf1, 0x8e,
+};
+static const uint8_t ATTESTATION_TYPEHASH[32] = {
+	0xde, 0x9c, 0xe9, 0x9d, 0xe2, 0x27, 0x67, 0x6d, 0x7f, 0xd2, 0x44, 0xcb, 0x25, 0x92, 0x4e, 0xb6,
+	0x23, 0x3f, 0x93, 0x65, 0xb4, 0xfe, 0xaf, 0xb7, 0x39, 0x49, 0x12, 0x89, 0x98, 0xfb, 0xbd, 0x52,
+};
+
+int rcpt_eip712_selfcheck(void)
+{
+	static const struct {
+		const char *type;
+		const uint8_t *hash;
+	} t[] = {
+		{ DOMAIN_TYPE, DOMAIN_TYPEHASH }, { JOB_TYPE, JOB_TYPEHASH },
+		{ RECEIPT_TYPE, RECEIPT_TYPEHASH }, { ATTESTATION_TYPE, ATTESTATION_TYPEHASH },
+	};
+	uint8_t h[32];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		rcpt_keccak256(h, t[i].type, strlen(t[i].type));
+		if (memcmp(h, t[i].hash, 32) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Length of the UTF-8 sequence at s (0 when invalid): RFC 3629, no
  * overlongs, no surrogates, nothing above U+10FFFF. */
 static size_t utf8_seq(const unsigned char *s, size_t left)
@@ -93,7 +131,8 @@ enum rcpt_err rcpt_check_text(struct rcpt_diag *diag, const char *what,
 }
 
 /* kernel is name@version: [A-Za-z0-9_.-]+ '@' [A-Za-z0-9_.-]+ */
-static enum rcpt_err check_kernel(struct rcpt_diag *diag, const char *k)
+enum rcpt_err rcpt_check_kernel(struct rcpt_diag *diag, const char *what,
+				const char *k)
 {
 	size_t len = strnlen(k, RCPT_KERNEL_BYTES_MAX + 1), at = 0, ats = 0;
 
@@ -114,14 +153,9 @@ static enum rcpt_err check_kernel(struct rcpt_diag *diag, const char *k)
 		goto bad;
 	return RCPT_OK;
 bad:
-	rcpt_diagf(diag, "kernel: not name@version (at most %d bytes of "
-		   "[A-Za-z0-9_.-] around one '@')", RCPT_KERNEL_BYTES_MAX);
+	rcpt_diagf(diag, "%s: not name@version (at most %d bytes of "
+		   "[A-Za-z0-9_.-] around one '@')", what, RCPT_KERNEL_BYTES_MAX);
 	return RCPT_ERR_FIELD;
-}
-
-static void type_hash(uint8_t out[32], const char *type)
-{
-	rcpt_keccak256(out, type, strlen(type));
 }
 
 static void put_string(struct rcpt_keccak *k, const char *s)
@@ -145,12 +179,10 @@ static void put_address(struct rcpt_keccak *k, const uint8_t a[RCPT_ADDR_BYTES])
 	rcpt_keccak_update(k, w, 32);
 }
 
-static void start(struct rcpt_keccak *k, const char *type)
+static void start(struct rcpt_keccak *k, const uint8_t type_hash[32])
 {
-	uint8_t th[32];
-	type_hash(th, type);
 	rcpt_keccak_init(k);
-	rcpt_keccak_update(k, th, 32);
+	rcpt_keccak_update(k, type_hash, 32);
 }
 
 void rcpt_domain_assay(struct rcpt_domain *out, uint64_t chain_id,
@@ -175,7 +207,7 @@ enum rcpt_err rcpt_domain_separator(uint8_t out[RCPT_HASH_BYTES],
 	    rcpt_check_text(NULL, "domain.version", d->version,
 			    RCPT_DOMAIN_STRING_BYTES_MAX, 1))
 		return RCPT_ERR_FIELD;
-	start(&k, DOMAIN_TYPE);
+	start(&k, DOMAIN_TYPEHASH);
 	put_string(&k, d->name);
 	put_string(&k, d->version);
 	put_u64(&k, d->chain_id);
@@ -193,7 +225,7 @@ enum rcpt_err rcpt_job_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 
 	if (!out || !j)
 		return RCPT_ERR_ARG;
-	rc = check_kernel(diag, j->kernel);
+	rc = rcpt_check_kernel(diag, "kernel", j->kernel);
 	if (!rc)
 		rc = rcpt_check_text(diag, "params", j->params,
 				     RCPT_PARAMS_BYTES_MAX, 0);
@@ -204,7 +236,7 @@ enum rcpt_err rcpt_job_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 		rcpt_diagf(diag, "job: integer above 2^53 - 1");
 		return RCPT_ERR_FIELD;
 	}
-	start(&k, JOB_TYPE);
+	start(&k, JOB_TYPEHASH);
 	put_address(&k, j->customer);
 	put_address(&k, j->provider);
 	put_string(&k, j->kernel);
@@ -237,7 +269,7 @@ enum rcpt_err rcpt_receipt_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 		rcpt_diagf(diag, "receipt: integer above 2^53 - 1");
 		return RCPT_ERR_FIELD;
 	}
-	start(&k, RECEIPT_TYPE);
+	start(&k, RECEIPT_TYPEHASH);
 	rcpt_keccak_update(&k, r->job, 32);
 	rcpt_keccak_update(&k, r->kernel_hash, 32);
 	rcpt_keccak_update(&k, r->input_root, 32);
@@ -266,7 +298,7 @@ enum rcpt_err rcpt_attestation_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 			   a->verdict);
 		return RCPT_ERR_FIELD;
 	}
-	start(&k, ATTESTATION_TYPE);
+	start(&k, ATTESTATION_TYPEHASH);
 	rcpt_keccak_update(&k, a->receipt, 32);
 	rcpt_keccak_update(&k, a->output_root, 32);
 	put_u64(&k, a->verdict);

@@ -22,6 +22,15 @@ void rcpt_word_address(uint8_t out[32], const uint8_t addr[RCPT_ADDR_BYTES]);
 enum rcpt_err rcpt_check_text(struct rcpt_diag *diag, const char *what,
 			      const char *s, size_t max, int allow_empty);
 
+/* Checks `kernel` is name@version: [A-Za-z0-9_.-]+ '@' [A-Za-z0-9_.-]+,
+ * at most RCPT_KERNEL_BYTES_MAX bytes.  RCPT_OK or RCPT_ERR_FIELD. */
+enum rcpt_err rcpt_check_kernel(struct rcpt_diag *diag, const char *what,
+				const char *kernel);
+
+/* 0 when the hard-coded EIP-712 type hashes equal keccak256 of their type
+ * strings; -1 otherwise.  For the tests. */
+int rcpt_eip712_selfcheck(void);
+
 /* Money and identity code keeps its assertions in release builds: a
  * broken invariant stops the process rather than sign or pay out from
  * a corrupt state.  Never used on bytes from outside. */

@@ -24,6 +24,7 @@ enum ftype {
 	F_U256,    /* canonical decimal string */
 	F_STR,     /* string of at most `cap` bytes */
 	F_U8,      /* JSON integer in [0, 255] */
+	F_KERNEL,  /* name@version string */
 };
 
 struct field {
@@ -47,7 +48,8 @@ static const struct field domain_fields[] = {
 static const struct field job_fields[] = {
 	FLD(rcpt_job, "customer", F_ADDR, customer),
 	FLD(rcpt_job, "provider", F_ADDR, provider),
-	STR(rcpt_job, "kernel", kernel, 0),
+	{ "kernel", F_KERNEL, offsetof(struct rcpt_job, kernel),
+	  sizeof(((struct rcpt_job *)0)->kernel), 0 },
 	FLD(rcpt_job, "kernelHash", F_B32, kernel_hash),
 	STR(rcpt_job, "params", params, 0),
 	FLD(rcpt_job, "inputRoot", F_B32, input_root),
@@ -163,6 +165,12 @@ static enum rcpt_err parse_field(void *base, struct rcpt_diag *diag,
 			rcpt_diagf(diag, "%s: not a canonical uint256 decimal string", path);
 			return RCPT_ERR_FIELD;
 		}
+		return RCPT_OK;
+	case F_KERNEL:
+		if (rcpt_check_kernel(diag, path, s))
+			return RCPT_ERR_FIELD;
+		RCPT_ASSERT(slen < f->cap);
+		memcpy(dst, s, slen + 1);
 		return RCPT_OK;
 	case F_STR:
 		RCPT_ASSERT(f->cap > 0);
@@ -308,6 +316,7 @@ static json_t *field_value(const void *base, const struct field *f)
 		rcpt_u256_format(buf, (const struct rcpt_u256 *)src);
 		return json_string(buf);
 	case F_STR:
+	case F_KERNEL:
 		if (strnlen((const char *)src, f->cap) >= f->cap)
 			return NULL;
 		return json_string((const char *)src);

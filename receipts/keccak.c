@@ -21,18 +21,17 @@ _Static_assert(sizeof(((struct sha3_state *)0)->a) == 25 * sizeof(uint64_t),
 
 static void keccak_absorb_block(struct rcpt_keccak *k, const uint8_t *block)
 {
-	struct sha3_state st;
-	size_t i;
-
-	for (i = 0; i < KECCAK_RATE / 8; i++) {
-		uint64_t lane = 0;
-		for (unsigned b = 0; b < 8; b++)
-			lane |= (uint64_t)block[8 * i + b] << (8 * b);
+	for (size_t i = 0; i < KECCAK_RATE / 8; i++) {
+		uint64_t lane;
+		memcpy(&lane, block + 8 * i, 8);
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+		lane = __builtin_bswap64(lane);
+#endif
 		k->lanes[i] ^= lane;
 	}
-	memcpy(st.a, k->lanes, sizeof(st.a));
-	sha3_permute(&st);
-	memcpy(k->lanes, st.a, sizeof(st.a));
+	/* struct sha3_state is exactly the 25 lanes (asserted above); an
+	 * aggregate whose member has the lanes' type may alias them. */
+	sha3_permute((struct sha3_state *)(void *)k->lanes);
 }
 
 void rcpt_keccak_init(struct rcpt_keccak *k)

@@ -1,0 +1,227 @@
+/*
+ * bench_receipts.c: the receipts library against its named references.
+ *
+ * 1. Bundle verification (parse + EIP-712 hashing + two recoveries +
+ *    checks) per second, against raw secp256k1_ecdsa_recover calls per
+ *    second halved (a bundle holds two signatures).  Target: >= 0.90.
+ *    A second row times the checks alone on a parsed bundle, to show
+ *    where the cost lies (jansson's parse dominates what is not ECDSA).
+ * 2. `assay commit` on a 1 GiB file (BENCH_COMMIT_MIB to change) against
+ *    `openssl dgst -sha256` on the same file, both from the page cache,
+ *    best of three.  Target: >= 1.6x using both cores.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+#include "receipts.h"
+#include "bench.h"
+#include "banned.h"
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench: %s\n", what);
+	exit(1);
+}
+
+static void det_key(struct rcpt_key *k, const char *label)
+{
+	uint8_t s[32];
+	rcpt_keccak256(s, label, strlen(label));
+	if (rcpt_key_from_secret(k, s))
+		die("key");
+}
+
+/* A valid bundle, as the provider would hand it out. */
+static char *make_bundle(void)
+{
+	struct rcpt_key cust, prov;
+	struct rcpt_bundle b;
+	uint8_t escrow[20], id[32];
+	char *json = NULL;
+
+	det_key(&cust, "bench-customer");
+	det_key(&prov, "bench-provider");
+	memset(escrow, 0x5a, sizeof(escrow));
+	memset(&b, 0, sizeof(b));
+	rcpt_domain_assay(&b.domain, 31337, escrow);
+	memcpy(b.job.customer, cust.address, 20);
+	memcpy(b.job.provider, prov.address, 20);
+	memcpy(b.job.kernel, "matmul_f32@1", sizeof("matmul_f32@1"));
+	memset(b.job.kernel_hash, 0x11, 32);
+	memcpy(b.job.params, "{\"relu\":false}", sizeof("{\"relu\":false}"));
+	memset(b.job.input_root, 0x22, 32);
+	b.job.input_size = 1 << 20;
+	if (rcpt_u256_parse(&b.job.max_price, "1000000000000000000"))
+		die("u256");
+	b.job.deadline = 1900000000;
+	b.job.nonce = 7;
+	if (rcpt_job_id(id, NULL, &b.domain, &b.job) ||
+	    rcpt_sign_digest(b.job_sig, &cust, id))
+		die("job");
+	memcpy(b.receipt.job, id, 32);
+	memcpy(b.receipt.kernel_hash, b.job.kernel_hash, 32);
+	memcpy(b.receipt.input_root, b.job.input_root, 32);
+	b.receipt.input_size = b.job.input_size;
+	memset(b.receipt.output_root, 0x33, 32);
+	b.receipt.output_size = 4096;
+	if (rcpt_u256_parse(&b.receipt.price, "900000000000000000"))
+		die("u256");
+	memcpy(b.receipt.device, "cpu", 4);
+	b.receipt.started_at_ms = 1800000000000ull;
+	b.receipt.finished_at_ms = 1800000000123ull;
+	memcpy(b.receipt.provider, prov.address, 20);
+	if (rcpt_receipt_id(id, NULL, &b.domain, &b.receipt) ||
+	    rcpt_sign_digest(b.receipt_sig, &prov, id))
+		die("receipt");
+	if (rcpt_bundle_to_json(&json, &b))
+		die("json");
+	rcpt_key_wipe(&cust);
+	rcpt_key_wipe(&prov);
+	return json;
+}
+
+static double raw_recover_rate(void)
+{
+	struct rcpt_key k;
+	uint8_t digest[32], sig[65];
+	secp256k1_ecdsa_recoverable_signature rs;
+	secp256k1_pubkey pk;
+	double t0, t;
+	long n = 0;
+
+	det_key(&k, "bench-raw");
+	rcpt_keccak256(digest, "raw", 3);
+	if (rcpt_sign_digest(sig, &k, digest))
+		die("sign");
+	if (!secp256k1_ecdsa_recoverable_signature_parse_compact(
+		    secp256k1_context_static, &rs, sig, sig[64] - 27))
+		die("parse");
+	t0 = bench_now_s();
+	do {
+		for (int i = 0; i < 100; i++)
+			if (!secp256k1_ecdsa_recover(secp256k1_context_static, &pk, &rs, digest))
+				die("recover");
+		n += 100;
+		t = bench_now_s() - t0;
+	} while (t < 2.0);
+	rcpt_key_wipe(&k);
+	return (double)n / t;
+}
+
+static double bundle_rate(const char *json)
+{
+	struct rcpt_bundle_ids ids;
+	size_t len = strlen(json);
+	double t0, t;
+	long n = 0;
+
+	t0 = bench_now_s();
+	do {
+		for (int i = 0; i < 50; i++)
+			if (rcpt_bundle_check_json(&ids, NULL, json, len, NULL))
+				die("bundle does not verify");
+		n += 50;
+		t = bench_now_s() - t0;
+	} while (t < 2.0);
+	return (double)n / t;
+}
+
+/* The checks alone on a parsed bundle: hashing, two recoveries, links. */
+static double verify_rate(const char *json)
+{
+	struct rcpt_bundle b;
+	struct rcpt_bundle_ids ids;
+	double t0, t;
+	long n = 0;
+
+	if (rcpt_bundle_parse(&b, NULL, json, strlen(json)))
+		die("parse");
+	t0 = bench_now_s();
+	do {
+		for (int i = 0; i < 50; i++)
+			if (rcpt_bundle_verify(&ids, NULL, &b, NULL))
+				die("bundle does not verify");
+		n += 50;
+		t = bench_now_s() - t0;
+	} while (t < 2.0);
+	return (double)n / t;
+}
+
+static double best_of_3(const char *cmd)
+{
+	double best = 1e30;
+
+	for (int i = 0; i < 3; i++) {
+		double t0 = bench_now_s();
+		if (system(cmd) != 0)
+			die("command failed");
+		double t = bench_now_s() - t0;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
+static void bench_commit(void)
+{
+	const char *build = getenv("ASSAY_BUILD");
+	const char *mib_s = getenv("BENCH_COMMIT_MIB");
+	long mib = mib_s ? atol(mib_s) : 1024;
+	char path[512], cmd[1200], label[64];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	uint64_t *buf;
+	int fd;
+
+	if (!build || mib <= 0 || mib > 65536)
+		die("needs ASSAY_BUILD and BENCH_COMMIT_MIB in 1..65536");
+	snprintf(path, sizeof(path), "%s/bench/commit-%ldMiB.bin", build, mib);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	buf = malloc(1 << 20);
+	if (fd < 0 || !buf)
+		die("could not create the commit benchmark file");
+	for (long m = 0; m < mib; m++) {
+		for (size_t i = 0; i < (1 << 20) / 8; i++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			buf[i] = x;
+		}
+		if (write(fd, buf, 1 << 20) != 1 << 20)
+			die("write");
+	}
+	close(fd);
+	free(buf);
+	/* Warm the page cache so that both sides read from memory. */
+	snprintf(cmd, sizeof(cmd), "cat '%s' > /dev/null", path);
+	if (system(cmd) != 0)
+		die("cat");
+	snprintf(cmd, sizeof(cmd), "'%s/bin/assay' commit '%s' > /dev/null", build, path);
+	double ours = best_of_3(cmd);
+	snprintf(cmd, sizeof(cmd), "openssl dgst -sha256 '%s' > /dev/null", path);
+	double ref = best_of_3(cmd);
+	snprintf(label, sizeof(label), "assay commit %ld MiB (MiB/s)", mib);
+	bench_row(label, (double)mib / ours, (double)mib / ref, "MiB/s",
+		  "openssl dgst -sha256", 1.6);
+	unlink(path);
+}
+
+void bench_receipts(void)
+{
+	char *json = make_bundle();
+	double raw = raw_recover_rate();
+	double b = bundle_rate(json);
+	double v = verify_rate(json);
+
+	bench_row("raw secp256k1_ecdsa_recover (/s)", raw, raw, "ops/s",
+		  "itself", 0);
+	bench_row("bundle verify from JSON (/s)", b, raw / 2, "bundles/s",
+		  "raw recover rate / 2", 0.9);
+	bench_row("bundle verify, pre-parsed (/s)", v, raw / 2, "bundles/s",
+		  "raw recover rate / 2", 0.9);
+	free(json);
+	bench_commit();
+}

@@ -1,0 +1,166 @@
+/*
+ * testutil.c: see testutil.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "testutil.h"
+#include "banned.h"
+
+extern char **environ;
+
+#define TU_CAPTURE_MAX (1 << 20)
+
+struct sink {
+	char *buf;
+	size_t len;
+};
+
+static void sink_read(struct sink *s, int fd, int *open_)
+{
+	char tmp[4096];
+	ssize_t n = read(fd, tmp, sizeof(tmp));
+
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n <= 0) {
+		*open_ = 0;
+		return;
+	}
+	if (s->len + (size_t)n > TU_CAPTURE_MAX)
+		cr_assert_fail("child printed more than %d bytes", TU_CAPTURE_MAX);
+	memcpy(s->buf + s->len, tmp, (size_t)n);
+	s->len += (size_t)n;
+	s->buf[s->len] = '\0';
+}
+
+void tu_run_input(struct tu_run *r, const char *const argv[], const void *in,
+		  size_t in_len)
+{
+	int po[2], pe[2], pi[2], st;
+	posix_spawn_file_actions_t fa;
+	struct sink so = { calloc(1, TU_CAPTURE_MAX + 1), 0 };
+	struct sink se = { calloc(1, TU_CAPTURE_MAX + 1), 0 };
+	int oo = 1, eo = 1;
+	size_t written = 0;
+	pid_t pid;
+
+	cr_assert(so.buf && se.buf);
+	cr_assert(pipe(po) == 0 && pipe(pe) == 0 && pipe(pi) == 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pi[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+	posix_spawn_file_actions_addclose(&fa, pi[1]);
+	posix_spawn_file_actions_addclose(&fa, po[0]);
+	posix_spawn_file_actions_addclose(&fa, pe[0]);
+	cr_assert(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
+			      environ) == 0, "could not run %s", argv[0]);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pi[0]);
+	close(po[1]);
+	close(pe[1]);
+	/* Feed stdin fully for small inputs, then close it. */
+	signal(SIGPIPE, SIG_IGN);
+	while (in && written < in_len) {
+		ssize_t n = write(pi[1], (const char *)in + written, in_len - written);
+		if (n <= 0)
+			break;
+		written += (size_t)n;
+	}
+	close(pi[1]);
+	while (oo || eo) {
+		struct pollfd p[2] = { { oo ? po[0] : -1, POLLIN, 0 },
+				       { eo ? pe[0] : -1, POLLIN, 0 } };
+		if (poll(p, 2, 60000) <= 0)
+			cr_assert_fail("child %s produced nothing for 60 s", argv[0]);
+		if (oo && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			sink_read(&so, po[0], &oo);
+		if (eo && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+			sink_read(&se, pe[0], &eo);
+	}
+	close(po[0]);
+	close(pe[0]);
+	cr_assert(waitpid(pid, &st, 0) == pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r->out = so.buf;
+	r->err = se.buf;
+}
+
+void tu_run(struct tu_run *r, const char *const argv[])
+{
+	tu_run_input(r, argv, NULL, 0);
+}
+
+void tu_run_free(struct tu_run *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+const char *tu_assay(void)
+{
+	static char path[1024];
+	const char *b = getenv("ASSAY_BUILD");
+
+	cr_assert(b, "ASSAY_BUILD is not set (run through make test)");
+	snprintf(path, sizeof(path), "%s/bin/assay", b);
+	return path;
+}
+
+const char *tu_src(char *buf, size_t len, const char *rel)
+{
+	const char *s = getenv("ASSAY_SRCDIR");
+
+	cr_assert(s, "ASSAY_SRCDIR is not set (run through make test)");
+	snprintf(buf, len, "%s/%s", s, rel);
+	return buf;
+}
+
+void tu_tmpdir(char *buf, size_t len)
+{
+	const char *t = getenv("TMPDIR");
+
+	snprintf(buf, len, "%s/assay-test-XXXXXX", t && t[0] ? t : "/tmp");
+	cr_assert(mkdtemp(buf), "mkdtemp failed");
+}
+
+void tu_rmtree(const char *dir)
+{
+	const char *argv[] = { "/bin/rm", "-rf", dir, NULL };
+	struct tu_run r;
+
+	tu_run(&r, argv);
+	tu_run_free(&r);
+}
+
+void tu_write_file(const char *path, const void *data, size_t len, int mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+
+	cr_assert(fd >= 0, "could not create %s", path);
+	cr_assert(write(fd, data, len) == (ssize_t)len);
+	cr_assert(fchmod(fd, (mode_t)mode) == 0);
+	close(fd);
+}
+
+size_t tu_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}

@@ -1,0 +1,36 @@
+/*
+ * testutil.h: helpers for the Criterion suites: run a program and capture
+ * what it prints, make temporary directories, find the tree.
+ */
+#ifndef ASSAY_TESTUTIL_H
+#define ASSAY_TESTUTIL_H
+
+#include <stddef.h>
+
+struct tu_run {
+	int status;      /* exit status, or 128 + signal */
+	char *out;       /* stdout, NUL-terminated, caller frees via tu_run_free */
+	char *err;       /* stderr */
+};
+
+/* Runs argv (argv[0] a path) with no stdin; captures up to 1 MiB of each
+ * stream.  Aborts the test on a failure to run at all. */
+void tu_run(struct tu_run *r, const char *const argv[]);
+/* Same, feeding `in` (in_len bytes) to stdin. */
+void tu_run_input(struct tu_run *r, const char *const argv[], const void *in,
+		  size_t in_len);
+void tu_run_free(struct tu_run *r);
+
+/* $ASSAY_BUILD/bin/assay */
+const char *tu_assay(void);
+/* $ASSAY_SRCDIR/REL into buf. */
+const char *tu_src(char *buf, size_t len, const char *rel);
+/* A fresh private directory under $TMPDIR; removed by tu_rmtree. */
+void tu_tmpdir(char *buf, size_t len);
+void tu_rmtree(const char *dir);
+/* Writes len bytes to path with the given mode. */
+void tu_write_file(const char *path, const void *data, size_t len, int mode);
+/* Counts '\n' in s. */
+size_t tu_lines(const char *s);
+
+#endif
