@@ -369,12 +369,14 @@ out:
 /* assay commit                                                         */
 
 static const char COMMIT_USAGE[] =
-	"usage: assay commit FILE [--threads N]\n"
+	"usage: assay commit FILE [--threads N] [--explain]\n"
 	"\n"
 	"print the commitment {\"root\":\"0x...\",\"size\":N} to FILE's bytes:\n"
 	"the RFC 6962 Merkle root over 64 KiB chunks with SHA-256 (PROTOCOL.md\n"
 	"section 1).  FILE may be - for standard input.  Leaves are hashed on\n"
-	"N threads (default: every online CPU); the root does not depend on N.\n";
+	"N threads (default: every online CPU); the root does not depend on N.\n"
+	"--explain prints every leaf and node hash instead (files of at most\n"
+	"16 chunks).\n";
 
 static int parse_u64_arg(uint64_t *out, const char *s, uint64_t max)
 {
@@ -391,9 +393,27 @@ static int parse_u64_arg(uint64_t *out, const char *s, uint64_t max)
 	return 0;
 }
 
+static int commit_explain(const char *path)
+{
+	char *data = NULL;
+	size_t len;
+	enum rcpt_err rc;
+
+	/* 16 chunks: the explanation is for small worked examples. */
+	if (read_bounded(&data, &len, path, 16 * RCPT_CHUNK_BYTES))
+		return 2;
+	rc = rcpt_commit_explain(stdout, data, len);
+	free(data);
+	if (rc) {
+		cli_err("commit: %s", rcpt_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_commit(int argc, char **argv)
 {
-	static const struct cli_opt opts[] = { { "threads", 0, 0 } };
+	static const struct cli_opt opts[] = { { "threads", 0, 0 }, { "explain", 1, 0 } };
 	struct cli_args a;
 	struct rcpt_commitment c;
 	struct rcpt_diag d = { "" };
@@ -401,7 +421,7 @@ static int cmd_commit(int argc, char **argv)
 	uint64_t threads = 0;
 	enum rcpt_err rc;
 
-	if (cli_parse(&a, argc, argv, opts, 1, 0, 1))
+	if (cli_parse(&a, argc, argv, opts, 2, 0, 1))
 		return 2;
 	if (a.help) {
 		fputs(COMMIT_USAGE, stdout);
@@ -411,6 +431,8 @@ static int cmd_commit(int argc, char **argv)
 		fputs(COMMIT_USAGE, stderr);
 		return 2;
 	}
+	if (a.val[1])
+		return commit_explain(a.pos[0]);
 	if (a.val[0] && (parse_u64_arg(&threads, a.val[0], RCPT_COMMIT_THREADS_MAX) ||
 			 threads == 0)) {
 		cli_err("commit: --threads must be 1 to %d", RCPT_COMMIT_THREADS_MAX);
@@ -439,6 +461,7 @@ static const char RECEIPT_USAGE[] =
 	"                            [--chain-id N --escrow ADDRESS]\n"
 	"       assay receipt bundle --domain FILE --job FILE --job-sig SIG\n"
 	"                            --receipt FILE --receipt-sig SIG\n"
+	"       assay receipt explain BUNDLE\n"
 	"\n"
 	"verify  check a receipt bundle offline (PROTOCOL.md section 4): both\n"
 	"        signatures valid and low-S, signed by job.customer and\n"
@@ -450,7 +473,9 @@ static const char RECEIPT_USAGE[] =
 	"        invalid (reason on stderr), 2 unusable arguments.  BUNDLE may\n"
 	"        be - for standard input.\n"
 	"bundle  assemble a bundle from its parts (statement JSON files and\n"
-	"        signatures) and print it.\n";
+	"        signatures) and print it.\n"
+	"explain print how the bundle's ids and signers are computed, every\n"
+	"        intermediate hash included (for implementers and auditors).\n";
 
 static int check_file(const char *path, const uint8_t root[RCPT_HASH_BYTES],
 		      uint64_t size, const char *what)
@@ -627,6 +652,40 @@ out:
 	return ret;
 }
 
+static int receipt_explain(int argc, char **argv)
+{
+	struct cli_args a;
+	struct rcpt_bundle b;
+	struct rcpt_diag d = { "" };
+	char *text = NULL;
+	size_t len;
+	enum rcpt_err rc;
+	int ret = 1;
+
+	if (cli_parse(&a, argc, argv, NULL, 0, 1, 1))
+		return 2;
+	if (a.help) {
+		fputs(RECEIPT_USAGE, stdout);
+		return 0;
+	}
+	if (read_bounded(&text, &len, a.pos[0], RCPT_JSON_BYTES_MAX))
+		return 2;
+	rc = rcpt_bundle_parse(&b, &d, text, len);
+	if (rc) {
+		cli_err("receipt explain: could not parse '%s': %s", a.pos[0], d.msg);
+		goto out;
+	}
+	rc = rcpt_bundle_explain(stdout, &b);
+	if (rc) {
+		cli_err("receipt explain: %s", rcpt_strerror(rc));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(text);
+	return ret;
+}
+
 static int cmd_receipt(int argc, char **argv)
 {
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -637,7 +696,9 @@ static int cmd_receipt(int argc, char **argv)
 		return receipt_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "bundle") == 0)
 		return receipt_bundle(argc - 1, argv + 1);
-	cli_err("receipt: unknown subcommand '%.32s' (verify, bundle)", argv[1]);
+	if (strcmp(argv[1], "explain") == 0)
+		return receipt_explain(argc - 1, argv + 1);
+	cli_err("receipt: unknown subcommand '%.32s' (verify, bundle, explain)", argv[1]);
 	return 2;
 }
 

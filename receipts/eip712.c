@@ -13,18 +13,18 @@
 #include "internal.h"
 #include "banned.h"
 
-static const char DOMAIN_TYPE[] =
+const char RCPT_DOMAIN_TYPE[] =
 	"EIP712Domain(string name,string version,uint256 chainId,"
 	"address verifyingContract)";
-static const char JOB_TYPE[] =
+const char RCPT_JOB_TYPE[] =
 	"JobSpec(address customer,address provider,string kernel,"
 	"bytes32 kernelHash,string params,bytes32 inputRoot,uint64 inputSize,"
 	"uint256 maxPrice,uint64 deadline,uint64 nonce)";
-static const char RECEIPT_TYPE[] =
+const char RCPT_RECEIPT_TYPE[] =
 	"Receipt(bytes32 job,bytes32 kernelHash,bytes32 inputRoot,"
 	"uint64 inputSize,bytes32 outputRoot,uint64 outputSize,uint256 price,"
 	"string device,uint64 startedAt,uint64 finishedAt,address provider)";
-static const char ATTESTATION_TYPE[] =
+const char RCPT_ATTESTATION_TYPE[] =
 	"Attestation(bytes32 receipt,bytes32 outputRoot,uint8 verdict,"
 	"address validator)";
 
@@ -53,8 +53,8 @@ int rcpt_eip712_selfcheck(void)
 		const char *type;
 		const uint8_t *hash;
 	} t[] = {
-		{ DOMAIN_TYPE, DOMAIN_TYPEHASH }, { JOB_TYPE, JOB_TYPEHASH },
-		{ RECEIPT_TYPE, RECEIPT_TYPEHASH }, { ATTESTATION_TYPE, ATTESTATION_TYPEHASH },
+		{ RCPT_DOMAIN_TYPE, DOMAIN_TYPEHASH }, { RCPT_JOB_TYPE, JOB_TYPEHASH },
+		{ RCPT_RECEIPT_TYPE, RECEIPT_TYPEHASH }, { RCPT_ATTESTATION_TYPE, ATTESTATION_TYPEHASH },
 	};
 	uint8_t h[32];
 

@@ -73,6 +73,11 @@ void rcpt_diagf(struct rcpt_diag *diag, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(diag->msg, sizeof(diag->msg), fmt, ap);
 	va_end(ap);
+	/* A diagnostic is one printable line whatever it quotes: a key from
+	 * the wire may hold "\n" or escape sequences (found by fuzzing). */
+	for (char *p = diag->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 void rcpt_assert_fail(const char *what, const char *file, int line)

@@ -27,6 +27,12 @@ enum rcpt_err rcpt_check_text(struct rcpt_diag *diag, const char *what,
 enum rcpt_err rcpt_check_kernel(struct rcpt_diag *diag, const char *what,
 				const char *kernel);
 
+/* The EIP-712 type strings of PROTOCOL.md section 3. */
+extern const char RCPT_DOMAIN_TYPE[];
+extern const char RCPT_JOB_TYPE[];
+extern const char RCPT_RECEIPT_TYPE[];
+extern const char RCPT_ATTESTATION_TYPE[];
+
 /* 0 when the hard-coded EIP-712 type hashes equal keccak256 of their type
  * strings; -1 otherwise.  For the tests. */
 int rcpt_eip712_selfcheck(void);

@@ -26,6 +26,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rcpt_limits.h"
 
@@ -414,6 +415,16 @@ RCPT_WUR enum rcpt_err rcpt_bundle_check_json(struct rcpt_bundle_ids *ids,
 					      struct rcpt_diag *diag,
 					      const char *json, size_t len,
 					      const struct rcpt_domain *expect);
+
+/* Writes to `out` how the bundle's ids and signers are computed: type
+ * strings and hashes, every encodeData word, domain separator,
+ * hashStructs, digests, recovered signers and the checks' verdict.
+ * Public data only.  For implementers and auditors. */
+RCPT_WUR enum rcpt_err rcpt_bundle_explain(FILE *out, const struct rcpt_bundle *b);
+
+/* Writes every leaf and node hash of the commitment to a small buffer
+ * (at most 16 chunks, else RCPT_ERR_TOO_LARGE). */
+RCPT_WUR enum rcpt_err rcpt_commit_explain(FILE *out, const void *data, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Process hygiene                                                      */

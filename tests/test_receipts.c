@@ -516,3 +516,26 @@ Test(receipts, every_error_has_a_name_and_a_text)
 	}
 	cr_assert_str_eq(rcpt_errname(RCPT_ERR_COUNT_), "unknown");
 }
+
+/* Inputs the fuzzers once broke on, replayed on every run. */
+Test(receipts, fuzz_regressions_give_one_line_diagnostics)
+{
+	static const char *const files[] = {
+		"tests/fuzz/regressions/bundle-escape-in-unknown-key-1.json",
+		"tests/fuzz/regressions/bundle-escape-in-unknown-key-2.json",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[512];
+		struct rcpt_diag d = { "" };
+		FILE *f = fopen(tu_src(path, sizeof(path), files[i]), "rb");
+		static char buf[RCPT_JSON_BYTES_MAX];
+		size_t n;
+		cr_assert(f, "%s", path);
+		n = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		cr_assert_neq(rcpt_bundle_check_json(NULL, &d, buf, n, NULL), RCPT_OK);
+		cr_assert_null(strchr(d.msg, '\n'), "%s", d.msg);
+		for (const char *p = d.msg; *p; p++)
+			cr_assert((unsigned char)*p >= 0x20, "control byte in: %s", d.msg);
+	}
+}
