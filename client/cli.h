@@ -42,5 +42,7 @@ int cli_read_file(char **out, size_t *len, const char *path, size_t max);
 
 /* `assay kernel ...` (client/cmd_kernel.c); argv[0] is "kernel". */
 int cmd_kernel(int argc, char **argv);
+/* `assay tensor ...` (client/cmd_tensor.c); argv[0] is "tensor". */
+int cmd_tensor(int argc, char **argv);
 
 #endif

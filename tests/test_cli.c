@@ -388,3 +388,21 @@ Test(cli, round_trip_sign_bundle_verify_with_files)
 	json_decref(m);
 	tu_rmtree(dir);
 }
+
+/* `make demo` as a test: it must finish, verify the honest bundle, match
+ * the CPU re-execution and catch both frauds. */
+Test(cli, demo_round_trip_runs_and_catches_both_frauds, .timeout = 300)
+{
+	char script[512];
+	struct tu_run r;
+	const char *const argv[] = { "/bin/bash", tu_src(script, sizeof(script), "scripts/demo.sh"), NULL };
+
+	tu_run(&r, argv);
+	cr_assert_eq(r.status, 0, "demo failed: %s", r.err);
+	cr_assert(strstr(r.out, "re-execution root equals the receipt's outputRoot"), "%s", r.out);
+	cr_assert(strstr(r.out, "\"valid\":true"), "%s", r.out);
+	cr_assert(strstr(r.err, "root differs"), "%s", r.err);
+	cr_assert(strstr(r.err, "(receipt-signer)"), "%s", r.err);
+	cr_assert(strstr(r.out, "2 frauds caught"), "%s", r.out);
+	tu_run_free(&r);
+}
