@@ -72,10 +72,146 @@ $(RCPT_LIB): $(RCPT_OBJS)
 
 # ---------------------------------------------------------------- kernels begin
 # (kernels/ owns this section)
-KERN_LIB :=
+# libassay-kernels.a: the CPU kernels, the safetensors reader/writer and,
+# when nvcc is found (and not under SAN=1: ASan and the CUDA runtime
+# disagree about the address space), the CUDA kernels linked against the
+# static CUDA runtime, which loads the driver at run time: a binary built
+# with CUDA still runs, on the CPU, where no driver or GPU exists.
+# KERN_CUDA=0 builds without CUDA even where nvcc exists.
+KERN_CUDA ?= auto
+CUDA_HOME ?= /usr/local/cuda
+KERN_NVCC := $(shell command -v nvcc 2>/dev/null || \
+	{ test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; } || true)
+KERN_WITH_CUDA := 0
+ifneq ($(KERN_NVCC),)
+ifneq ($(KERN_CUDA),0)
+ifneq ($(SAN),1)
+KERN_WITH_CUDA := 1
+endif
+endif
+endif
+# SASS for Ampere and Hopper plus PTX that newer GPUs JIT-compile (the
+# explicitly rounded PTX instructions keep their meaning under the JIT).
+KERN_CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 \
+	-gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+KERN_NVCC_FLAGS := -O3 -std=c++17 --fmad=false -ftz=false -prec-div=true \
+	-prec-sqrt=true -Xcompiler -fPIE -Ikernels $(KERN_CUDA_ARCH)
+
+KERN_C_SRCS := $(wildcard kernels/*.c kernels/cpu/*.c)
+KERN_CU_SRCS := $(wildcard kernels/cuda/*.cu)
+KERN_OBJS := $(KERN_C_SRCS:%.c=$(BUILD)/obj/%.o)
+KERN_GEN := $(BUILD)/gen/kern_hashes.h
+KERN_DEFS :=
+KERN_LIB := $(BUILD)/lib/libassay-kernels.a
+KERN_CFLAGS := -Ikernels
 KERN_LIBS :=
-KERN_CFLAGS :=
+ifeq ($(KERN_WITH_CUDA),1)
+KERN_OBJS += $(KERN_CU_SRCS:%.cu=$(BUILD)/obj/%.cu.o)
+KERN_DEFS += -DKERN_HAVE_CUDA
+KERN_LIBS += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+endif
+# Every file gen_hashes.sh hashes (the script lists them exactly).
+KERN_HASHED := $(wildcard kernels/*.h kernels/*.c kernels/cpu/*.c \
+	kernels/cuda/*.cu kernels/cuda/*.cuh) kernels/gen_hashes.sh
+
+$(KERN_GEN): $(KERN_HASHED)
+	@mkdir -p $(@D)
+	sh kernels/gen_hashes.sh . > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/kernels/%.o: kernels/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(CORE_CFLAGS) $(KERN_CFLAGS) -I$(BUILD)/gen $(KERN_DEFS) -c $< -o $@
+
+$(BUILD)/obj/kernels/core.o: $(KERN_GEN)
+
+$(BUILD)/obj/kernels/cuda/%.cu.o: kernels/cuda/%.cu kernels/cuda/common.cuh \
+		kernels/kern_math.h kernels/kern_internal.h
+	@mkdir -p $(@D)
+	$(KERN_NVCC) $(KERN_NVCC_FLAGS) -c $< -o $@
+
+$(KERN_LIB): $(KERN_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# The client's `assay kernel` command includes kernels.h.
+$(BUILD)/obj/client/%.o: CFLAGS_ALL += $(KERN_CFLAGS)
+
+# CI has nvcc but no GPU: compile every .cu file, run nothing.
+.PHONY: kernels-cuda-check
+kernels-cuda-check:
+	@if [ -n "$(KERN_NVCC)" ]; then \
+		$(MAKE) -C kernels cuda-compile NVCC=$(KERN_NVCC); \
+	else \
+		echo "kernels-cuda-check: nvcc not found; skipped"; \
+	fi
 # ---------------------------------------------------------------- kernels end
+
+# ---------------------------------------------------------------- chain-adapter
+# The settlement interface and its PostgreSQL backend.  Migrations
+# (chain-adapter/migrations/NNN_*.sql) are embedded into the library at
+# build time by scripts/embed-sql.sh.
+CHAIN_SRCS := $(wildcard chain-adapter/*.c)
+CHAIN_SQL := $(sort $(wildcard chain-adapter/migrations/*.sql))
+CHAIN_GEN := $(BUILD)/gen/chain_migrations.c
+CHAIN_OBJS := $(CHAIN_SRCS:%.c=$(BUILD)/obj/%.o)
+CHAIN_LIB :=
+ifneq ($(CHAIN_SRCS),)
+CHAIN_LIB := $(BUILD)/lib/libassay-chain.a
+CHAIN_OBJS += $(BUILD)/obj/gen/chain_migrations.o
+endif
+PG_CFLAGS = -I$(shell $(PKG_CONFIG) --variable=includedir libpq)
+PG_LIBS = $(shell $(PKG_CONFIG) --libs libpq)
+
+$(CHAIN_GEN): $(CHAIN_SQL) scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-sql.sh chain_migrations $(CHAIN_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/chain_migrations.o: $(CHAIN_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
+
+$(BUILD)/obj/chain-adapter/%.o: chain-adapter/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter $(CORE_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+
+$(CHAIN_LIB): $(CHAIN_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# ---------------------------------------------------------------- httpd
+# HTTP plumbing shared by the three daemons (libmicrohttpd + jansson).
+HTTPD_SRCS := $(wildcard httpd/*.c)
+HTTPD_OBJS := $(HTTPD_SRCS:%.c=$(BUILD)/obj/%.o)
+HTTPD_LIB :=
+ifneq ($(HTTPD_SRCS),)
+HTTPD_LIB := $(BUILD)/lib/libassay-httpd.a
+endif
+MHD_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+MHD_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
+
+$(BUILD)/obj/httpd/%.o: httpd/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) -c $< -o $@
+
+$(HTTPD_LIB): $(HTTPD_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# ---------------------------------------------------------------- escrow
+ESCROW_SRCS := $(wildcard escrow/*.c)
+ESCROW_OBJS := $(ESCROW_SRCS:%.c=$(BUILD)/obj/%.o)
+ESCROW :=
+ifneq ($(ESCROW_SRCS),)
+ESCROW := $(BUILD)/bin/assay-escrow
+endif
+
+$(BUILD)/obj/escrow/%.o: escrow/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+
+$(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- client
 CLIENT_SRCS := $(wildcard client/*.c)
@@ -87,7 +223,7 @@ $(ASSAY): $(CLIENT_OBJS) $(KERN_LIB) $(RCPT_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CORE_LIBS) -lm
 
 .PHONY: all
-all: $(ASSAY)
+all: $(ASSAY) $(ESCROW)
 
 # ---------------------------------------------------------------- tests
 # One Criterion binary holds every tests/test_*.c, so one run prints one
@@ -99,16 +235,19 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJS) $(KERN_LIB) $(RCPT_LIB)
+$(TEST_BIN): $(TEST_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
+# The suite runs against a private PostgreSQL that scripts/with-postgres.sh
+# starts in a temporary directory (unix socket only, no TCP port) and
+# stops afterwards; tests find it through the ASSAY_PG_* variables.
 .PHONY: test check-banned
-test: $(TEST_BIN) $(ASSAY) check-banned
+test: $(TEST_BIN) $(ASSAY) $(ESCROW) check-banned
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
-		$(TEST_BIN) --jobs=2 $(TEST_ARGS)
+		scripts/with-postgres.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
 
 # banned.h must make each banned call fail to compile: try each one.
 check-banned: | deps

@@ -15,12 +15,16 @@ libsecp256k1-dev
 nettle-dev
 libssl-dev
 libjansson-dev
+libmicrohttpd-dev
+libpq-dev
 "
-# Criterion for tests; nodejs/npm only to regenerate vectors (not needed
+# Criterion for tests; PostgreSQL because the tests start a private
+# server in a temporary directory; nodejs/npm only to regenerate vectors (not needed
 # to run the tests, which read the committed vectors).
 TEST_PKGS="
 libcriterion-dev
 openssl
+postgresql
 "
 # OpenBLAS is the named reference for the CPU matmul benchmark; clang and
 # its runtime give libFuzzer.
