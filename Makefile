@@ -122,19 +122,39 @@ $(BUILD)/obj/kernels/%.o: kernels/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) $(CORE_CFLAGS) $(KERN_CFLAGS) -I$(BUILD)/gen $(KERN_DEFS) -c $< -o $@
 
-$(BUILD)/obj/kernels/core.o: $(KERN_GEN)
+# Switching KERN_CUDA (or SAN) in one build tree must rebuild what depends
+# on it: core.o (KERN_HAVE_CUDA) and the archive's member list.
+KERN_STAMP := $(BUILD)/gen/kern-cuda-$(KERN_WITH_CUDA).stamp
+$(KERN_STAMP):
+	@mkdir -p $(@D)
+	@rm -f $(BUILD)/gen/kern-cuda-*.stamp
+	@touch $@
+
+$(BUILD)/obj/kernels/core.o: $(KERN_GEN) $(KERN_STAMP)
 
 $(BUILD)/obj/kernels/cuda/%.cu.o: kernels/cuda/%.cu kernels/cuda/common.cuh \
 		kernels/kern_math.h kernels/kern_internal.h
 	@mkdir -p $(@D)
 	$(KERN_NVCC) $(KERN_NVCC_FLAGS) -c $< -o $@
 
-$(KERN_LIB): $(KERN_OBJS)
+$(KERN_LIB): $(KERN_OBJS) $(KERN_STAMP)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $(KERN_OBJS)
 
 # The client's `assay kernel` command includes kernels.h.
 $(BUILD)/obj/client/%.o: CFLAGS_ALL += $(KERN_CFLAGS)
+
+# The safetensors fuzz harness (tests/fuzz/fuzz_safetensors.c) links the
+# kernels' C sources, instrumented, without CUDA; this explicit rule wins
+# over the generic build/fuzz/% one, and `make fuzz` picks it up.
+KERN_FUZZ_SRCS := kernels/safetensors.c kernels/core.c kernels/params.c \
+	$(wildcard kernels/cpu/*.c)
+build/fuzz/fuzz_safetensors: tests/fuzz/fuzz_safetensors.c $(KERN_FUZZ_SRCS) \
+		$(KERN_GEN) | deps-bench
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Wno-ignored-attributes -Wno-unknown-attributes \
+		$(CORE_CFLAGS) $(KERN_CFLAGS) -I$(BUILD)/gen -o $@ $< \
+		$(KERN_FUZZ_SRCS) $(CORE_LIBS) -lm -pthread
 
 # CI has nvcc but no GPU: compile every .cu file, run nothing.
 .PHONY: kernels-cuda-check
@@ -198,12 +218,25 @@ $(HTTPD_LIB): $(HTTPD_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # ---------------------------------------------------------------- escrow
+# The escrow's own tables (escrow/migrations/NNN_*.sql), embedded like the
+# ledger's by scripts/embed-sql.sh and applied by escrow/db.c.
 ESCROW_SRCS := $(wildcard escrow/*.c)
+ESCROW_SQL := $(sort $(wildcard escrow/migrations/*.sql))
+ESCROW_GEN := $(BUILD)/gen/escrow_migrations.c
 ESCROW_OBJS := $(ESCROW_SRCS:%.c=$(BUILD)/obj/%.o)
 ESCROW :=
 ifneq ($(ESCROW_SRCS),)
 ESCROW := $(BUILD)/bin/assay-escrow
+ESCROW_OBJS += $(BUILD)/obj/gen/escrow_migrations.o
 endif
+
+$(ESCROW_GEN): $(ESCROW_SQL) scripts/embed-sql.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-sql.sh escrow_migrations $(ESCROW_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/escrow_migrations.o: $(ESCROW_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
 
 $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
@@ -252,12 +285,12 @@ test: $(TEST_BIN) $(ASSAY) $(ESCROW) check-banned
 # banned.h must make each banned call fail to compile: try each one.
 check-banned: | deps
 	@for f in strcpy strcat strncpy strncat sprintf vsprintf strtok strtok_r gets; do \
-		if $(CC) $(CFLAGS_ALL) -Wno-error -DPROBE_$$f -fsyntax-only \
+		if $(CC) $(CFLAGS_ALL) -Wno-error -DPROBE_$$f -fsyntax-only -MF /dev/null \
 			tests/probes/banned_probe.c >/dev/null 2>&1; then \
 			echo "check-banned: $$f compiled despite banned.h" >&2; exit 1; \
 		fi; \
 	done; \
-	$(CC) $(CFLAGS_ALL) -fsyntax-only tests/probes/banned_probe.c || \
+	$(CC) $(CFLAGS_ALL) -fsyntax-only -MF /dev/null tests/probes/banned_probe.c || \
 		{ echo "check-banned: the clean probe does not compile" >&2; exit 1; }; \
 	echo "check-banned: all 9 banned functions refused"
 

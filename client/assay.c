@@ -836,6 +836,7 @@ static const char USAGE[] =
 	"  receipt bundle ...                 assemble a bundle from its parts\n"
 	"  statement hash|sign ...            EIP-712 digest or signature\n"
 	"  tensor random|show ...             make or inspect safetensors files\n"
+	"  audit verify FILE                  check an escrow audit chain\n"
 	"\n"
 	"Exit status: 0 success, 1 failure or invalid subject, 2 bad arguments.\n";
 
@@ -868,6 +869,8 @@ int main(int argc, char **argv)
 		ret = cmd_receipt(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "tensor") == 0)
 		ret = cmd_tensor(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "audit") == 0)
+		ret = cmd_audit(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "statement") == 0)
 		ret = cmd_statement(argc - 1, argv + 1);
 	else {

@@ -44,5 +44,7 @@ int cli_read_file(char **out, size_t *len, const char *path, size_t max);
 int cmd_kernel(int argc, char **argv);
 /* `assay tensor ...` (client/cmd_tensor.c); argv[0] is "tensor". */
 int cmd_tensor(int argc, char **argv);
+/* `assay audit ...` (client/cmd_audit.c); argv[0] is "audit". */
+int cmd_audit(int argc, char **argv);
 
 #endif

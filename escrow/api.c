@@ -1,0 +1,1286 @@
+/*
+ * api.c: the route table of assay-escrow and its handlers.
+ *
+ * Each handler: check the request (strict keys, statements through the
+ * receipts parsers, signatures), then one escrow transaction and at most
+ * one idempotent ledger call in the order "record intent, call, record
+ * result" (docs/escrow.md).  Every refusal is a problem+json naming what
+ * failed; nothing is changed by a refused request.  SQL lives in db.c.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "escrow.h"
+#include "kernels.h"
+#include "banned.h"
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static enum chain_err chain_seen(struct escrow *e, enum chain_err ce);
+
+/* ---------------------------------------------------------------- answers */
+
+static void reply_db(struct httpd_req *r, enum escrow_db_err rc)
+{
+	if (rc == ESCROW_DB_DOWN)
+		httpd_reply_problem(r, 503, "unavailable", "database unavailable",
+				    "retry later with the same Idempotency-Key");
+	else
+		httpd_reply_problem(r, 500, "internal", "internal error",
+				    "the escrow database refused the operation");
+}
+
+static void reply_chain(struct httpd_req *r, enum chain_err ce)
+{
+	switch (ce) {
+	case CHAIN_ERR_UNAVAILABLE:
+	case CHAIN_ERR_CONFLICT:
+		httpd_reply_problem(r, 503, "unavailable", "ledger unavailable",
+				    "retry later with the same Idempotency-Key");
+		break;
+	case CHAIN_ERR_INSUFFICIENT:
+		httpd_reply_problem(r, 409, "insufficient-funds", "insufficient funds",
+				    "%s", chain_strerror(ce));
+		break;
+	case CHAIN_ERR_OVERFLOW:
+		httpd_reply_problem(r, 422, "amount-out-of-range", "amount out of range",
+				    "a balance would pass 2^256 - 1");
+		break;
+	case CHAIN_ERR_STAKE_LOW:
+		httpd_reply_problem(r, 409, "provider-stake-low", "provider stake too low",
+				    "the provider holds less than the minimum stake");
+		break;
+	case CHAIN_ERR_NOT_DEVNET:
+		httpd_reply_problem(r, 403, "not-devnet", "faucet disabled",
+				    "the faucet exists only on a devnet");
+		break;
+	case CHAIN_ERR_ARG:
+		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
+				    "the ledger refused the amount: %s", chain_strerror(ce));
+		break;
+	default:
+		httpd_reply_problem(r, 500, "internal", "ledger error", "%s",
+				    chain_errname(ce));
+		break;
+	}
+}
+
+/* Strict top-level keys: every required one present, nothing else but
+ * the optional ones.  Answers 400 and returns -1 on a violation. */
+static int check_keys(struct httpd_req *r, json_t *o, const char *const *req,
+		      const char *const *opt)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	for (i = 0; req && req[i]; i++) {
+		if (!json_object_get(o, req[i])) {
+			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+					    "missing key \"%s\"", req[i]);
+			return -1;
+		}
+	}
+	json_object_foreach(o, k, v) {
+		int known = 0;
+		for (i = 0; req && req[i] && !known; i++)
+			known = strcmp(k, req[i]) == 0;
+		for (i = 0; opt && opt[i] && !known; i++)
+			known = strcmp(k, opt[i]) == 0;
+		if (!known) {
+			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+					    "unknown key \"%.64s\"", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *get_str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Compact text of a sub-object, for the receipts parsers. */
+static char *dump(json_t *o)
+{
+	return json_is_object(o) ? json_dumps(o, JSON_COMPACT) : NULL;
+}
+
+static int parse_id_param(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES])
+{
+	const char *p = httpd_req_param(r, 0);
+
+	if (!p || rcpt_hex_decode(id, RCPT_HASH_BYTES, p) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-job-id", "invalid job id",
+				    "a job id is 0x + 64 hex digits");
+		return -1;
+	}
+	return 0;
+}
+
+/* Canonical amount: decimal uint256, non-zero. */
+static int parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	if (!s || rcpt_u256_parse(out, s) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
+				    "an amount is a decimal string without sign, leading zeros or exponent, below 2^256");
+		return -1;
+	}
+	if (escrow_u256_is_zero(out)) {
+		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
+				    "the amount must not be zero");
+		return -1;
+	}
+	return 0;
+}
+
+static void sig_problem(struct httpd_req *r, const char *what, enum rcpt_err re)
+{
+	httpd_reply_problem(r, 400, "invalid-signature", "invalid signature",
+			    "%s: %s%s", what, rcpt_strerror(re),
+			    re == RCPT_ERR_SIG_HIGH_S ? " (EIP-2 low-S required)" : "");
+}
+
+/* Fresh chain handle for the HTTP thread; answers 503 when none. */
+static struct chain *http_chain(struct httpd_req *r, struct escrow *e)
+{
+	struct rcpt_diag diag;
+	enum chain_err ce = escrow_chain_ensure(e, &e->chain, &diag);
+
+	if (ce) {
+		reply_chain(r, ce);
+		return NULL;
+	}
+	return e->chain;
+}
+
+/* After a ledger call: an unreachable backend is reopened next time. */
+static enum chain_err chain_seen(struct escrow *e, enum chain_err ce)
+{
+	if (ce == CHAIN_ERR_UNAVAILABLE) {
+		chain_free(e->chain);
+		e->chain = NULL;
+	}
+	return ce;
+}
+
+static int db_ready(struct httpd_req *r, struct escrow *e)
+{
+	enum escrow_db_err rc = escrow_db_ensure(&e->db);
+
+	if (rc) {
+		reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- views */
+
+static json_t *job_view(struct escrow *e, const struct escrow_job *j, int detail)
+{
+	char id[RCPT_HASH_HEX_BYTES], c[RCPT_ADDR_HEX_BYTES], p[RCPT_ADDR_HEX_BYTES];
+	char mp[RCPT_U256_DEC_BYTES], sig[RCPT_SIG_HEX_BYTES];
+	char *jt = NULL, *rt = NULL;
+	json_t *v;
+
+	escrow_hex(id, sizeof(id), j->id, 32);
+	rcpt_address_format(c, j->job.customer);
+	rcpt_address_format(p, j->job.provider);
+	rcpt_u256_format(mp, &j->job.max_price);
+	escrow_hex(sig, sizeof(sig), j->job_sig, 65);
+	v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
+		      "id", id, "state", j->state, "customer", c, "provider", p,
+		      "kernel", j->job.kernel, "maxPrice", mp,
+		      "deadline", (json_int_t)j->job.deadline,
+		      "openedAt", (json_int_t)j->opened_at_s, "jobSignature", sig);
+	if (!v)
+		return NULL;
+	if (rcpt_job_to_json(&jt, &j->job) == RCPT_OK)
+		json_object_set_new(v, "job", json_loads(jt, 0, NULL));
+	if (j->has_receipt) {
+		char rid[RCPT_HASH_HEX_BYTES], rs[RCPT_SIG_HEX_BYTES], pr[RCPT_U256_DEC_BYTES];
+		escrow_hex(rid, sizeof(rid), j->receipt_id, 32);
+		escrow_hex(rs, sizeof(rs), j->receipt_sig, 65);
+		rcpt_u256_format(pr, &j->receipt.price);
+		json_object_set_new(v, "receiptId", json_string(rid));
+		json_object_set_new(v, "receiptSignature", json_string(rs));
+		json_object_set_new(v, "price", json_string(pr));
+		json_object_set_new(v, "windowEnd", json_integer((json_int_t)j->window_end_s));
+		if (rcpt_receipt_to_json(&rt, &j->receipt) == RCPT_OK)
+			json_object_set_new(v, "receipt", json_loads(rt, 0, NULL));
+	}
+	if (j->settled_at_s)
+		json_object_set_new(v, "settledAt", json_integer((json_int_t)j->settled_at_s));
+	if (detail) {
+		json_t *d = NULL;
+		if (escrow_db_disputes_for_job(&e->db, &d, j->id) == ESCROW_DB_OK)
+			json_object_set_new(v, "disputes", d);
+	}
+	free(jt);
+	free(rt);
+	return v;
+}
+
+static json_t *balance_view(const uint8_t who[RCPT_ADDR_BYTES], const struct chain_balance *b)
+{
+	char a[RCPT_ADDR_HEX_BYTES], av[RCPT_U256_DEC_BYTES], st[RCPT_U256_DEC_BYTES],
+		ub[RCPT_U256_DEC_BYTES];
+
+	rcpt_address_format(a, who);
+	rcpt_u256_format(av, &b->available);
+	rcpt_u256_format(st, &b->stake);
+	rcpt_u256_format(ub, &b->unbonding);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I}", "address", a, "available", av,
+			 "stake", st, "unbonding", ub,
+			 "nextRelease", (json_int_t)b->next_release_s);
+}
+
+/* ---------------------------------------------------------------- idempotency hooks */
+
+/* SHA-256 over method, target, signer and body: the same key must come
+ * back with the same request. */
+static int fingerprint(uint8_t out[RCPT_HASH_BYTES], const struct httpd_req *r)
+{
+	const uint8_t *signer = httpd_req_signer(r);
+	const char *m = httpd_req_method(r), *t = httpd_req_target(r);
+	size_t bl = 0;
+	const char *b = httpd_req_body(r, &bl);
+	size_t n = strlen(m) + 1 + strlen(t) + 1 + RCPT_ADDR_BYTES + 1 + bl;
+	uint8_t *buf = calloc(1, n), *w = buf;
+	int rc = -1;
+
+	if (!buf)
+		return -1;
+	memcpy(w, m, strlen(m));
+	w += strlen(m) + 1;
+	memcpy(w, t, strlen(t));
+	w += strlen(t) + 1;
+	if (signer)
+		memcpy(w, signer, RCPT_ADDR_BYTES);
+	w += RCPT_ADDR_BYTES + 1;
+	if (bl)
+		memcpy(w, b, bl);
+	if (rcpt_sha256(out, buf, n) == RCPT_OK)
+		rc = 0;
+	free(buf);
+	return rc;
+}
+
+/* Keys of signed requests live in the signer's own namespace, so that one
+ * caller can never collide with (or probe) another's keys. */
+static void idem_scoped_key(char out[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2],
+			    const struct httpd_req *r)
+{
+	const uint8_t *signer = httpd_req_signer(r);
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	if (!signer) {
+		snprintf(out, RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2, "%s",
+			 httpd_req_idem_key(r));
+		return;
+	}
+	rcpt_address_format(a, signer);
+	snprintf(out, RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2, "%s/%s", a,
+		 httpd_req_idem_key(r));
+}
+
+int escrow_api_idem_begin(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	uint8_t fp[RCPT_HASH_BYTES], old[RCPT_HASH_BYTES];
+	char key[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
+	char *ctype = NULL, *body = NULL;
+	size_t len = 0;
+	int status = 0, answered = 1;
+	enum escrow_db_err rc;
+
+	assert(httpd_req_idem_key(r));
+	idem_scoped_key(key, r);
+	e->idem_rerun = 0;
+	if (db_ready(r, e))
+		return 1;
+	if (fingerprint(fp, r)) {
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		return 1;
+	}
+	rc = escrow_db_idem_get(&e->db, key, old, &status, &ctype, &body, &len);
+	if (rc == ESCROW_DB_OK) {
+		if (CRYPTO_memcmp(old, fp, sizeof(fp)) != 0)
+			httpd_reply_problem(r, 422, "idempotency-key-reused",
+					    "idempotency key reused",
+					    "this Idempotency-Key was used with another request");
+		else if (status)
+			httpd_reply_bytes(r, (unsigned)status, ctype, body, len);
+		else {
+			e->idem_rerun = 1;
+			answered = 0;
+		}
+	} else if (rc == ESCROW_DB_NOT_FOUND) {
+		rc = escrow_db_idem_insert(&e->db, key, fp, now_s());
+		if (rc)
+			reply_db(r, rc);
+		else
+			answered = 0;
+	} else {
+		reply_db(r, rc);
+	}
+	free(ctype);
+	free(body);
+	return answered;
+}
+
+void escrow_api_idem_end(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	const char *ctype = NULL, *body = NULL;
+	size_t len = 0;
+	unsigned status = httpd_req_response(r, &ctype, &body, &len);
+	char key[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
+
+	assert(status && httpd_req_idem_key(r));
+	idem_scoped_key(key, r);
+	/* A 5xx is transient: the key is freed so that a retry runs again. */
+	if (status >= 500)
+		(void)escrow_db_idem_delete(&e->db, key);
+	else if (escrow_db_idem_store(&e->db, key, (int)status, ctype, body, len))
+		fprintf(stderr, "assay-escrow: could not store an idempotent answer\n");
+}
+
+/* An account operation whose first attempt was cut off may or may not
+ * have moved money: it is not repeated blindly. */
+static int refuse_rerun(struct httpd_req *r, struct escrow *e)
+{
+	if (!e->idem_rerun)
+		return 0;
+	httpd_reply_problem(r, 409, "outcome-unknown", "outcome unknown",
+			    "a request with this Idempotency-Key was interrupted; check the balance and retry with a new key");
+	return 1;
+}
+
+/* ---------------------------------------------------------------- built-in hooks */
+
+int escrow_api_ready(void *cls, char *why, size_t why_len)
+{
+	struct escrow *e = cls;
+
+	static const uint8_t zero[RCPT_ADDR_BYTES];
+	struct chain_balance b;
+	struct rcpt_diag diag;
+
+	if (escrow_db_ping(&e->db) != ESCROW_DB_OK) {
+		snprintf(why, why_len, "postgresql unreachable");
+		return 1;
+	}
+	/* The ledger too: a broken ledger connection is found (and reset by
+	 * the backend) here rather than by the next customer. */
+	if (escrow_chain_ensure(e, &e->chain, &diag) != CHAIN_OK ||
+	    chain_seen(e, chain_balance(e->chain, &b, zero)) != CHAIN_OK) {
+		snprintf(why, why_len, "ledger unreachable");
+		return 1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+static int check_domain(struct httpd_req *r, struct escrow *e, json_t *dom)
+{
+	struct rcpt_domain d;
+	struct rcpt_diag diag;
+	char *t = dump(dom);
+	enum rcpt_err re = t ? rcpt_domain_parse(&d, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	int rc = -1;
+
+	if (re) {
+		httpd_reply_problem(r, 400, "invalid-domain", "invalid domain", "%s",
+				    t ? diag.msg : "domain is not an object");
+	} else if (d.chain_id != e->domain.chain_id) {
+		httpd_reply_problem(r, 422, "wrong-chain", "wrong chain id",
+				    "chain id %" PRIu64 " is not this escrow's %" PRIu64,
+				    d.chain_id, e->domain.chain_id);
+	} else if (strcmp(d.name, e->domain.name) || strcmp(d.version, e->domain.version) ||
+		   memcmp(d.verifying_contract, e->domain.verifying_contract, RCPT_ADDR_BYTES)) {
+		httpd_reply_problem(r, 422, "wrong-domain", "wrong domain",
+				    "the domain's name, version or verifyingContract is not this escrow's");
+	} else {
+		rc = 0;
+	}
+	free(t);
+	return rc;
+}
+
+/* p * S for the provider, the expected loss of a caught cheat, must stay
+ * above everything it could gain by cheating on all of its unsettled jobs
+ * at once, this one included (docs/economics.md). */
+static int check_deterrence(struct httpd_req *r, struct escrow *e, struct chain *c,
+			    const struct rcpt_job *job, const uint8_t id[RCPT_HASH_BYTES])
+{
+	struct chain_balance b;
+	struct rcpt_u256 slash, expect, exposure, total;
+	enum chain_err ce = chain_seen(e, chain_balance(c, &b, job->provider));
+	enum escrow_db_err rc;
+
+	if (ce) {
+		reply_chain(r, ce);
+		return -1;
+	}
+	rc = escrow_db_provider_exposure(&e->db, &exposure, job->provider, id);
+	if (rc) {
+		reply_db(r, rc);
+		return -1;
+	}
+	escrow_u256_bps(&slash, &b.stake, e->cfg.slash_bps);
+	escrow_u256_bps(&expect, &slash, e->cfg.sample_bps);
+	if (escrow_u256_add(&total, &exposure, &job->max_price) ||
+	    rcpt_u256_cmp(&total, &expect) >= 0) {
+		char mp[RCPT_U256_DEC_BYTES], ex[RCPT_U256_DEC_BYTES];
+		rcpt_u256_format(mp, &job->max_price);
+		rcpt_u256_format(ex, &expect);
+		httpd_reply_problem(r, 409, "stake-too-low-for-price", "provider stake too low for this price",
+				    "maxPrice %s plus the provider's open jobs is not below p * slash = %s of its stake",
+				    mp, ex);
+		return -1;
+	}
+	return 0;
+}
+
+static void reply_opened(struct httpd_req *r, const uint8_t id[RCPT_HASH_BYTES])
+{
+	char h[RCPT_HASH_HEX_BYTES];
+
+	escrow_hex(h, sizeof(h), id, 32);
+	httpd_reply_json(r, 201, json_pack("{s:s, s:s}", "job", h, "state", "open"));
+}
+
+/* Validates a JobSpec request: fills job, sig, id. */
+static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *job,
+			uint8_t sig[RCPT_SIG_BYTES], uint8_t id[RCPT_HASH_BYTES])
+{
+	static const char *const req[] = { "job", "jobSignature", NULL };
+	static const char *const opt[] = { "domain", NULL };
+	json_t *o = httpd_req_json(r);
+	struct rcpt_diag diag;
+	uint8_t signer[RCPT_ADDR_BYTES];
+	const struct kern_info *ki;
+	char *t = NULL;
+	enum rcpt_err re;
+	uint64_t now = now_s();
+	int rc = -1;
+
+	if (check_keys(r, o, req, opt))
+		goto out;
+	if (json_object_get(o, "domain") && check_domain(r, e, json_object_get(o, "domain")))
+		goto out;
+	t = dump(json_object_get(o, "job"));
+	re = t ? rcpt_job_parse(job, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	if (re) {
+		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "%s",
+				    t ? diag.msg : "job is not an object");
+		goto out;
+	}
+	re = get_str(o, "jobSignature") ? rcpt_sig_parse(sig, get_str(o, "jobSignature"))
+					: RCPT_ERR_SIG_FORMAT;
+	if (re) {
+		sig_problem(r, "jobSignature", re);
+		goto out;
+	}
+	if (rcpt_job_id(id, &diag, &e->domain, job) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "%s", diag.msg);
+		goto out;
+	}
+	re = rcpt_recover_digest(signer, sig, id);
+	if (re) {
+		sig_problem(r, "jobSignature", re);
+		goto out;
+	}
+	if (memcmp(signer, job->customer, RCPT_ADDR_BYTES) != 0) {
+		httpd_reply_problem(r, 422, "wrong-signer", "job not signed by its customer",
+				    "the signature recovers to another address than job.customer (signed for another chain id or escrow?)");
+		goto out;
+	}
+	if (job->deadline <= now) {
+		httpd_reply_problem(r, 422, "deadline-passed", "deadline passed",
+				    "job.deadline %" PRIu64 " is not in the future", job->deadline);
+		goto out;
+	}
+	if (job->deadline - now > ESCROW_DEADLINE_AHEAD_MAX_S) {
+		httpd_reply_problem(r, 422, "deadline-too-far", "deadline too far",
+				    "job.deadline is more than %u s ahead", ESCROW_DEADLINE_AHEAD_MAX_S);
+		goto out;
+	}
+	ki = kern_find(job->kernel);
+	if (!ki || memcmp(ki->hash, job->kernel_hash, RCPT_HASH_BYTES) != 0) {
+		httpd_reply_problem(r, 422, "unknown-kernel", "unknown kernel",
+				    "the referee cannot re-execute kernel \"%s\" with this kernelHash",
+				    job->kernel);
+		goto out;
+	}
+	if (job->input_size > ESCROW_INPUT_BYTES_MAX) {
+		httpd_reply_problem(r, 422, "input-too-large", "input too large",
+				    "job.inputSize is above the referee's %u bytes", ESCROW_INPUT_BYTES_MAX);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
+static void handle_job_open(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	struct rcpt_job job;
+	struct escrow_job old;
+	uint8_t sig[RCPT_SIG_BYTES], id[RCPT_HASH_BYTES];
+	const char *key = httpd_req_idem_key(r);
+	char *canon = NULL, sub[80], mp[RCPT_U256_DEC_BYTES], c[RCPT_ADDR_HEX_BYTES],
+		p[RCPT_ADDR_HEX_BYTES];
+	struct chain *ch;
+	enum escrow_db_err rc;
+	enum chain_err ce;
+	uint64_t now = now_s();
+
+	assert(e && key);
+	if (job_validate(r, e, &job, sig, id) || !(ch = http_chain(r, e)))
+		goto out;
+	if (rcpt_job_to_json(&canon, &job) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "job does not serialise");
+		goto out;
+	}
+	rc = escrow_db_job_insert(&e->db, id, &job, canon, sig, key, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		/* Our own earlier attempt (same key) is resumed; anything else
+		 * is a replayed job id. */
+		rc = escrow_db_job_get(&e->db, &old, id);
+		if (rc) {
+			reply_db(r, rc);
+			goto out;
+		}
+		if (strcmp(old.open_idem, key) != 0) {
+			httpd_reply_problem(r, 409, "job-exists", "job already opened",
+					    "a job id is accepted once");
+			goto out;
+		}
+		if (strcmp(old.state, "opening") != 0) {
+			reply_opened(r, id);
+			goto out;
+		}
+	} else if (rc) {
+		reply_db(r, rc);
+		goto out;
+	} else if (check_deterrence(r, e, ch, &job, id)) {
+		(void)escrow_db_job_delete_opening(&e->db, id);
+		goto out;
+	}
+	ce = chain_seen(e, chain_lock(ch, id, job.customer, job.provider, &job.max_price, now));
+	if (ce && ce != CHAIN_ERR_EXISTS) {
+		if (ce != CHAIN_ERR_UNAVAILABLE && ce != CHAIN_ERR_CONFLICT)
+			(void)escrow_db_job_delete_opening(&e->db, id);
+		reply_chain(r, ce);
+		goto out;
+	}
+	rcpt_u256_format(mp, &job.max_price);
+	rcpt_address_format(c, job.customer);
+	rcpt_address_format(p, job.provider);
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_transition(&e->db, id, "opening", "open", now);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "opened",
+				     json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
+					       "provider", p, "kernel", job.kernel,
+					       "maxPrice", mp, "deadline", (json_int_t)job.deadline),
+				     now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc == ESCROW_DB_CONFLICT) {
+		/* The settlement loop finished the opening meanwhile. */
+		escrow_db_rollback(&e->db);
+		rc = ESCROW_DB_OK;
+	}
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		reply_db(r, rc);
+		goto out;
+	}
+	reply_opened(r, id);
+out:
+	free(canon);
+}
+
+static void handle_job_receipt(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "receipt", "receiptSignature", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	struct escrow_job j;
+	struct rcpt_bundle b;
+	struct rcpt_bundle_ids ids;
+	struct rcpt_diag diag;
+	uint8_t id[RCPT_HASH_BYTES];
+	char *t = NULL, *canon = NULL, sub[80], rid[RCPT_HASH_HEX_BYTES], orh[RCPT_HASH_HEX_BYTES],
+		pr[RCPT_U256_DEC_BYTES];
+	enum rcpt_err re;
+	enum escrow_db_err rc;
+	uint64_t now = now_s(), we;
+
+	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || db_ready(r, e))
+		goto out;
+	rc = escrow_db_job_get(&e->db, &j, id);
+	if (rc == ESCROW_DB_NOT_FOUND) {
+		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		goto out;
+	} else if (rc) {
+		reply_db(r, rc);
+		goto out;
+	}
+	memset(&b, 0, sizeof(b));
+	b.domain = e->domain;
+	b.job = j.job;
+	memcpy(b.job_sig, j.job_sig, RCPT_SIG_BYTES);
+	t = dump(json_object_get(o, "receipt"));
+	re = t ? rcpt_receipt_parse(&b.receipt, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	if (re) {
+		httpd_reply_problem(r, 400, "invalid-receipt", "invalid receipt", "%s",
+				    t ? diag.msg : "receipt is not an object");
+		goto out;
+	}
+	re = get_str(o, "receiptSignature") ?
+		     rcpt_sig_parse(b.receipt_sig, get_str(o, "receiptSignature")) : RCPT_ERR_SIG_FORMAT;
+	if (re) {
+		sig_problem(r, "receiptSignature", re);
+		goto out;
+	}
+	re = rcpt_bundle_verify(&ids, &diag, &b, &e->domain);
+	if (re) {
+		httpd_reply_problem(r, 422, "invalid-receipt", "receipt refused", "%s: %s",
+				    rcpt_errname(re), diag.msg);
+		goto out;
+	}
+	escrow_hex(rid, sizeof(rid), ids.receipt_id, 32);
+	if (j.has_receipt && memcmp(j.receipt_id, ids.receipt_id, 32) == 0) {
+		httpd_reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "job", httpd_req_param(r, 0),
+						   "receipt", rid, "windowEnd", (json_int_t)j.window_end_s));
+		goto out;
+	}
+	if (strcmp(j.state, "open") != 0) {
+		httpd_reply_problem(r, 409, "job-not-open", "job not open",
+				    "the job is %s", j.state);
+		goto out;
+	}
+	if (now > j.job.deadline) {
+		httpd_reply_problem(r, 409, "deadline-passed", "deadline passed",
+				    "the receipt came after job.deadline");
+		goto out;
+	}
+	if (rcpt_receipt_to_json(&canon, &b.receipt) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-receipt", "invalid receipt", "receipt does not serialise");
+		goto out;
+	}
+	we = now + e->cfg.challenge_window_s;
+	escrow_subject_job(sub, id);
+	escrow_hex(orh, sizeof(orh), b.receipt.output_root, 32);
+	rcpt_u256_format(pr, &b.receipt.price);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_receipt(&e->db, id, ids.receipt_id, &b.receipt, canon,
+					   b.receipt_sig, now, we);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "receipted",
+				     json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid,
+					       "outputRoot", orh, "price", pr,
+					       "windowEnd", (json_int_t)we), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "job-not-open", "job not open",
+					    "the job left the open state or passed its deadline");
+		else
+			reply_db(r, rc);
+		goto out;
+	}
+	httpd_reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "job", httpd_req_param(r, 0),
+					   "receipt", rid, "windowEnd", (json_int_t)we));
+out:
+	free(t);
+	free(canon);
+}
+
+/* Strict standard base64 (RFC 4648 section 4, padded). */
+static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
+{
+	size_t n = strlen(s), i, pad = 0;
+	uint8_t *buf;
+	int got;
+
+	*out = NULL;
+	*out_len = 0;
+	if (n % 4 || n / 4 * 3 > max + 2)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (c == '=' && i >= n - 2) {
+			pad++;
+			continue;
+		}
+		if (!ok || pad)
+			return -1;
+	}
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return -1;
+	got = n ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n) : 0;
+	if (got < 0 || (size_t)got < pad || (size_t)got - pad > max) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*out_len = (size_t)got - pad;
+	return 0;
+}
+
+static int input_matches(const struct rcpt_job *job, const uint8_t *in, size_t len)
+{
+	struct rcpt_commitment c;
+
+	return rcpt_commit_buf(&c, in, len) == RCPT_OK && c.size == job->input_size &&
+	       memcmp(c.root, job->input_root, RCPT_HASH_BYTES) == 0;
+}
+
+static void reply_attested(struct httpd_req *r, const char *validator,
+			   const struct rcpt_attestation *a)
+{
+	httpd_reply_json(r, 201, json_pack("{s:s, s:s, s:i, s:b}", "job", httpd_req_param(r, 0),
+					   "validator", validator, "verdict", (int)a->verdict,
+					   "dispute", a->verdict == RCPT_VERDICT_DIFFERS));
+}
+
+static void handle_attestation(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "attestation", "signature", NULL };
+	static const char *const opt[] = { "input", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	struct escrow_job j;
+	struct rcpt_attestation a;
+	struct rcpt_diag diag;
+	struct chain_balance bal;
+	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES], dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
+	uint8_t *input = NULL;
+	size_t input_len = 0;
+	char *t = NULL, *canon = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES], orh[RCPT_HASH_HEX_BYTES];
+	struct chain *ch;
+	enum rcpt_err re;
+	enum chain_err ce;
+	enum escrow_db_err rc;
+	uint64_t now = now_s();
+	int same;
+
+	if (parse_id_param(r, id) || check_keys(r, o, req, opt) || db_ready(r, e))
+		goto out;
+	rc = escrow_db_job_get(&e->db, &j, id);
+	if (rc == ESCROW_DB_NOT_FOUND) {
+		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		goto out;
+	} else if (rc) {
+		reply_db(r, rc);
+		goto out;
+	}
+	t = dump(json_object_get(o, "attestation"));
+	re = t ? rcpt_attestation_parse(&a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	if (re) {
+		httpd_reply_problem(r, 400, "invalid-attestation", "invalid attestation", "%s",
+				    t ? diag.msg : "attestation is not an object");
+		goto out;
+	}
+	re = get_str(o, "signature") ? rcpt_sig_parse(sig, get_str(o, "signature"))
+				     : RCPT_ERR_SIG_FORMAT;
+	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, &a) != RCPT_OK)
+		re = RCPT_ERR_FIELD;
+	if (!re)
+		re = rcpt_recover_digest(signer, sig, dg);
+	if (re) {
+		sig_problem(r, "signature", re);
+		goto out;
+	}
+	if (memcmp(signer, a.validator, RCPT_ADDR_BYTES) != 0) {
+		httpd_reply_problem(r, 422, "wrong-signer", "attestation not signed by its validator", NULL);
+		goto out;
+	}
+	if (!j.has_receipt) {
+		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s", j.state);
+		goto out;
+	}
+	if (memcmp(a.receipt, j.receipt_id, RCPT_HASH_BYTES) != 0) {
+		httpd_reply_problem(r, 422, "wrong-receipt", "wrong receipt",
+				    "attestation.receipt is not this job's receipt id");
+		goto out;
+	}
+	same = memcmp(a.output_root, j.receipt.output_root, RCPT_HASH_BYTES) == 0;
+	if ((a.verdict == RCPT_VERDICT_MATCH) != same) {
+		httpd_reply_problem(r, 422, "inconsistent-verdict", "inconsistent verdict",
+				    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
+		goto out;
+	}
+	if (memcmp(a.validator, j.job.provider, RCPT_ADDR_BYTES) == 0) {
+		httpd_reply_problem(r, 403, "conflict-of-interest", "provider cannot attest its own job", NULL);
+		goto out;
+	}
+	if (json_object_get(o, "input")) {
+		const char *s = get_str(o, "input");
+		if (a.verdict != RCPT_VERDICT_DIFFERS || !s ||
+		    b64_decode(&input, &input_len, s, ESCROW_INPUT_BYTES_MAX)) {
+			httpd_reply_problem(r, 400, "invalid-input", "invalid input",
+					    "input is base64 of at most %u bytes, only with verdict 2",
+					    ESCROW_INPUT_BYTES_MAX);
+			goto out;
+		}
+		if (!input_matches(&j.job, input, input_len)) {
+			httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
+					    "the input's commitment differs from job.inputRoot/inputSize");
+			goto out;
+		}
+	}
+	if (!(ch = http_chain(r, e)))
+		goto out;
+	ce = chain_seen(e, chain_balance(ch, &bal, a.validator));
+	if (ce) {
+		reply_chain(r, ce);
+		goto out;
+	}
+	if (rcpt_u256_cmp(&bal.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&bal.stake)) {
+		httpd_reply_problem(r, 403, "validator-not-staked", "validator not staked",
+				    "a validator must hold at least the minimum stake");
+		goto out;
+	}
+	if (rcpt_attestation_to_json(&canon, &a) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-attestation", "invalid attestation", NULL);
+		goto out;
+	}
+	escrow_subject_job(sub, id);
+	rcpt_address_format(vh, a.validator);
+	escrow_hex(orh, sizeof(orh), a.output_root, 32);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_lock_attestable(&e->db, id, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		escrow_db_rollback(&e->db);
+		httpd_reply_problem(r, 409, "window-closed", "challenge window closed",
+				    "the job is not receipted or its window has closed");
+		goto out;
+	}
+	if (!rc)
+		rc = escrow_db_attestation_insert(&e->db, &a, id, canon, sig, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		uint8_t old[RCPT_SIG_BYTES];
+		escrow_db_rollback(&e->db);
+		/* The same statement again (a retry after a lost answer or a
+		 * crash) gets the first answer; another one is refused. */
+		if (escrow_db_attestation_sig(&e->db, old, id, a.validator) == ESCROW_DB_OK &&
+		    memcmp(old, sig, RCPT_SIG_BYTES) == 0)
+			reply_attested(r, vh, &a);
+		else
+			httpd_reply_problem(r, 409, "already-attested", "already attested",
+					    "this validator already attested this job");
+		goto out;
+	}
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "attested",
+				     json_pack("{s:s, s:i, s:s}", "validator", vh,
+					       "verdict", (int)a.verdict, "outputRoot", orh), now);
+	if (!rc && a.verdict == RCPT_VERDICT_DIFFERS) {
+		rc = escrow_db_dispute_insert(&e->db, id, a.validator, input, input_len, now);
+		if (!rc) {
+			rc = escrow_db_job_transition(&e->db, id, "receipted", "disputed", now);
+			if (rc == ESCROW_DB_CONFLICT)
+				rc = ESCROW_DB_OK;   /* already disputed */
+		}
+		if (!rc)
+			rc = escrow_db_audit(&e->db, sub, "dispute-opened",
+					     json_pack("{s:s, s:b}", "validator", vh,
+						       "withInput", input != NULL), now);
+	}
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		reply_db(r, rc);
+		goto out;
+	}
+	reply_attested(r, vh, &a);
+out:
+	free(t);
+	free(canon);
+	free(input);
+}
+
+/* The job's input for the referee, from anyone: the commitment decides. */
+static void handle_input(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	size_t len = 0;
+	const char *body = httpd_req_body(r, &len);
+	char sub[80];
+	enum escrow_db_err rc;
+	int n = 0;
+
+	if (parse_id_param(r, id) || db_ready(r, e))
+		return;
+	rc = escrow_db_job_get(&e->db, &j, id);
+	if (rc == ESCROW_DB_NOT_FOUND) {
+		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		return;
+	} else if (rc) {
+		reply_db(r, rc);
+		return;
+	}
+	if (!input_matches(&j.job, (const uint8_t *)body, len)) {
+		httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
+				    "the body's commitment differs from job.inputRoot/inputSize");
+		return;
+	}
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_dispute_set_input(&e->db, id, (const uint8_t *)body, len, &n);
+	if (!rc && n > 0)
+		rc = escrow_db_audit(&e->db, sub, "input-provided",
+				     json_pack("{s:I}", "size", (json_int_t)len), now_s());
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		reply_db(r, rc);
+		return;
+	}
+	if (n == 0) {
+		httpd_reply_problem(r, 409, "no-open-dispute", "no dispute waits for this input", NULL);
+		return;
+	}
+	httpd_reply_json(r, 200, json_pack("{s:s, s:i}", "job", httpd_req_param(r, 0),
+					   "disputes", n));
+}
+
+static int state_name_ok(const char *s)
+{
+	static const char *const names[] = { "opening", "open", "receipted", "disputed",
+		"releasing", "refunding", "paid", "refunded", NULL };
+	size_t i;
+
+	for (i = 0; names[i]; i++)
+		if (strcmp(s, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void handle_jobs_list(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	const char *state = httpd_req_query(r, "state");
+	uint8_t (*ids)[RCPT_HASH_BYTES] = NULL;
+	size_t n = 0, i;
+	json_t *arr;
+	enum escrow_db_err rc;
+
+	if (!state)
+		state = "receipted";
+	if (!state_name_ok(state)) {
+		httpd_reply_problem(r, 400, "invalid-state", "invalid state", "unknown state name");
+		return;
+	}
+	if (db_ready(r, e))
+		return;
+	ids = calloc(ESCROW_LIST_MAX, sizeof(*ids));
+	if (!ids) {
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		return;
+	}
+	rc = escrow_db_jobs_in_state(&e->db, ids, &n, ESCROW_LIST_MAX, state, 0);
+	if (rc) {
+		free(ids);
+		reply_db(r, rc);
+		return;
+	}
+	arr = json_array();
+	for (i = 0; arr && i < n; i++) {
+		struct escrow_job j;
+		if (escrow_db_job_get(&e->db, &j, ids[i]) == ESCROW_DB_OK)
+			json_array_append_new(arr, job_view(e, &j, 0));
+	}
+	free(ids);
+	httpd_reply_json(r, 200, json_pack("{s:o}", "jobs", arr));
+}
+
+static void handle_job_get(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	enum escrow_db_err rc;
+
+	if (parse_id_param(r, id) || db_ready(r, e))
+		return;
+	rc = escrow_db_job_get(&e->db, &j, id);
+	if (rc == ESCROW_DB_NOT_FOUND)
+		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+	else if (rc)
+		reply_db(r, rc);
+	else
+		httpd_reply_json(r, 200, job_view(e, &j, 1));
+}
+
+/* ---------------------------------------------------------------- accounts */
+
+static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
+			  const char *event, const struct rcpt_u256 *amount)
+{
+	char sub[80], am[RCPT_U256_DEC_BYTES];
+	enum escrow_db_err rc;
+
+	escrow_subject_account(sub, who);
+	rcpt_u256_format(am, amount);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, event, json_pack("{s:s}", "amount", am), now_s());
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		fprintf(stderr, "assay-escrow: could not record audit entry '%s'\n", event);
+	}
+}
+
+static void reply_balance(struct httpd_req *r, struct escrow *e, struct chain *c,
+			  const uint8_t who[RCPT_ADDR_BYTES])
+{
+	struct chain_balance b;
+	enum chain_err ce = chain_seen(e, chain_balance(c, &b, who));
+
+	if (ce)
+		reply_chain(r, ce);
+	else
+		httpd_reply_json(r, 200, balance_view(who, &b));
+}
+
+static void handle_faucet(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "address", "amount", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	uint8_t who[RCPT_ADDR_BYTES];
+	struct rcpt_u256 amount, cap;
+	struct chain *c;
+	enum chain_err ce;
+	enum rcpt_err re;
+
+	if (!e->cfg.devnet) {
+		httpd_reply_problem(r, 403, "not-devnet", "faucet disabled",
+				    "the faucet exists only on a devnet");
+		return;
+	}
+	if (check_keys(r, o, req, NULL))
+		return;
+	if (!get_str(o, "address") || (re = rcpt_address_parse(who, get_str(o, "address")))) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
+				    "address is 0x + 40 hex digits (EIP-55 when mixed case)");
+		return;
+	}
+	if (parse_amount(r, &amount, json_object_get(o, "amount")))
+		return;
+	re = rcpt_u256_parse(&cap, ESCROW_FAUCET_MAX_DEC);
+	assert(re == RCPT_OK);
+	if (rcpt_u256_cmp(&amount, &cap) > 0) {
+		httpd_reply_problem(r, 422, "amount-out-of-range", "amount out of range",
+				    "the faucet gives at most %s per call", ESCROW_FAUCET_MAX_DEC);
+		return;
+	}
+	if (refuse_rerun(r, e) || !(c = http_chain(r, e)))
+		return;
+	ce = chain_seen(e, chain_faucet(c, who, &amount, now_s()));
+	if (ce) {
+		reply_chain(r, ce);
+		return;
+	}
+	account_audit(e, who, "faucet", &amount);
+	reply_balance(r, e, c, who);
+}
+
+enum account_op { OP_STAKE, OP_UNSTAKE, OP_WITHDRAW, OP_UNBOND };
+
+static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op)
+{
+	static const char *const req_amount[] = { "amount", NULL };
+	static const char *const names[] = { "stake", "unstake", "withdraw", "unbond" };
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct rcpt_u256 amount;
+	struct chain *c;
+	enum chain_err ce = CHAIN_OK;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	memset(&amount, 0, sizeof(amount));
+	if (check_keys(r, o, op == OP_UNBOND ? NULL : req_amount, NULL))
+		return;
+	if (op != OP_UNBOND && parse_amount(r, &amount, json_object_get(o, "amount")))
+		return;
+	if (refuse_rerun(r, e) || !(c = http_chain(r, e)))
+		return;
+	switch (op) {
+	case OP_STAKE:
+		ce = chain_stake(c, who, &amount, now);
+		break;
+	case OP_UNSTAKE:
+		ce = chain_unstake(c, who, &amount, now);
+		break;
+	case OP_WITHDRAW:
+		ce = chain_withdraw(c, who, &amount, now);
+		break;
+	case OP_UNBOND:
+		ce = chain_release_unbonded(c, who, now);
+		break;
+	}
+	ce = chain_seen(e, ce);
+	if (ce) {
+		reply_chain(r, ce);
+		return;
+	}
+	account_audit(e, who, names[op], &amount);
+	reply_balance(r, e, c, who);
+}
+
+static void handle_stake(struct httpd_req *r, void *cls) { account_op(r, cls, OP_STAKE); }
+static void handle_unstake(struct httpd_req *r, void *cls) { account_op(r, cls, OP_UNSTAKE); }
+static void handle_withdraw(struct httpd_req *r, void *cls) { account_op(r, cls, OP_WITHDRAW); }
+static void handle_unbond(struct httpd_req *r, void *cls) { account_op(r, cls, OP_UNBOND); }
+
+static void handle_account_get(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	uint8_t who[RCPT_ADDR_BYTES];
+	struct chain *c;
+
+	if (rcpt_address_parse(who, httpd_req_param(r, 0)) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address", NULL);
+		return;
+	}
+	if ((c = http_chain(r, e)))
+		reply_balance(r, e, c, who);
+}
+
+static void handle_params(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	char vc[RCPT_ADDR_HEX_BYTES], ms[RCPT_U256_DEC_BYTES];
+
+	rcpt_address_format(vc, e->domain.verifying_contract);
+	rcpt_u256_format(ms, &e->cfg.min_stake);
+	httpd_reply_json(r, 200, json_pack("{s:I, s:s, s:b, s:s, s:i, s:i, s:i, s:I, s:I, s:I}",
+		"chainId", (json_int_t)e->domain.chain_id, "verifyingContract", vc,
+		"devnet", e->cfg.devnet, "minStake", ms,
+		"slashBps", (int)e->cfg.slash_bps, "bountyBps", (int)e->cfg.bounty_bps,
+		"sampleBps", (int)e->cfg.sample_bps,
+		"challengeWindowS", (json_int_t)e->cfg.challenge_window_s,
+		"unbondingS", (json_int_t)e->cfg.unbonding_s,
+		"refereeDeadlineS", (json_int_t)e->cfg.referee_deadline_s));
+}
+
+/* GET /v1/audit?job=ID (its customer or provider) or ?account=ADDR (itself). */
+static void handle_audit(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	const uint8_t *who = httpd_req_signer(r);
+	const char *jq = httpd_req_query(r, "job"), *aq = httpd_req_query(r, "account");
+	char sub[80];
+	json_t *entries = NULL;
+	enum escrow_db_err rc;
+
+	assert(who);
+	if ((!jq) == (!aq)) {
+		httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+				    "give exactly one of ?job= or ?account=");
+		return;
+	}
+	if (db_ready(r, e))
+		return;
+	if (jq) {
+		uint8_t id[RCPT_HASH_BYTES];
+		struct escrow_job j;
+		if (rcpt_hex_decode(id, sizeof(id), jq) != RCPT_OK) {
+			httpd_reply_problem(r, 400, "invalid-job-id", "invalid job id", NULL);
+			return;
+		}
+		rc = escrow_db_job_get(&e->db, &j, id);
+		/* Unknown and not-yours look alike: no job existence leak. */
+		if (rc == ESCROW_DB_NOT_FOUND ||
+		    (!rc && memcmp(who, j.job.customer, 20) && memcmp(who, j.job.provider, 20))) {
+			httpd_reply_problem(r, 403, "forbidden", "not your job",
+					    "only the job's customer or provider may read its audit log");
+			return;
+		}
+		if (rc) {
+			reply_db(r, rc);
+			return;
+		}
+		escrow_subject_job(sub, id);
+	} else {
+		uint8_t a[RCPT_ADDR_BYTES];
+		if (rcpt_address_parse(a, aq) != RCPT_OK || memcmp(a, who, 20) != 0) {
+			httpd_reply_problem(r, 403, "forbidden", "not your account",
+					    "only the account itself may read its audit log");
+			return;
+		}
+		escrow_subject_account(sub, a);
+	}
+	rc = escrow_db_audit_list(&e->db, &entries, sub);
+	if (rc) {
+		reply_db(r, rc);
+		return;
+	}
+	httpd_reply_json(r, 200, json_pack("{s:s, s:o}", "subject", sub, "entries", entries));
+}
+
+/* ---------------------------------------------------------------- routes */
+
+#define J HTTPD_F_JSON
+#define A HTTPD_F_AUTH
+#define I HTTPD_F_IDEM
+
+const struct httpd_route escrow_routes[] = {
+	{ "GET", "/v1/params", handle_params, 0, 0 },
+	{ "POST", "/v1/jobs", handle_job_open, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX },
+	{ "GET", "/v1/jobs", handle_jobs_list, 0, 0 },
+	{ "GET", "/v1/jobs/{id}", handle_job_get, 0, 0 },
+	{ "POST", "/v1/jobs/{id}/receipt", handle_job_receipt, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX },
+	{ "POST", "/v1/jobs/{id}/attestations", handle_attestation, J | I, ESCROW_CLAIM_BODY_BYTES_MAX },
+	{ "POST", "/v1/jobs/{id}/input", handle_input, I, ESCROW_INPUT_BYTES_MAX },
+	{ "POST", "/v1/faucet", handle_faucet, J | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
+	{ "GET", "/v1/accounts/{address}", handle_account_get, 0, 0 },
+	{ "POST", "/v1/stake", handle_stake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
+	{ "POST", "/v1/unstake", handle_unstake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
+	{ "POST", "/v1/withdraw", handle_withdraw, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
+	{ "POST", "/v1/unbond", handle_unbond, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
+	{ "GET", "/v1/audit", handle_audit, A, 0 },
+};
+const size_t escrow_routes_len = sizeof(escrow_routes) / sizeof(escrow_routes[0]);

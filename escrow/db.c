@@ -1,0 +1,1027 @@
+/*
+ * db.c: every SQL statement of assay-escrow, in one place.
+ *
+ * Conventions: parameters are sent as text ($n), bytea as "\x" + hex,
+ * uint256 as canonical decimal (numeric(78,0)).  A function that takes
+ * no transaction of its own runs in the caller's (escrow_db_begin) or,
+ * outside one, as its own implicit transaction.  Every function returns
+ * an enum escrow_db_err; a failed statement is logged once here, with
+ * the server's message but never a parameter value.
+ */
+#include <assert.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "escrow.h"
+#include "banned.h"
+
+/* Generated from escrow/migrations/ by scripts/embed-sql.sh. */
+struct chain_migration {
+	const char *name;
+	const char *sql;
+};
+extern const struct chain_migration escrow_migrations[];
+extern const size_t escrow_migrations_count;
+
+/* Advisory lock key of the escrow's migrations ("escrow" in ASCII). */
+#define ESCROW_MIGRATE_LOCK "111542251910007"
+
+#define HEXP(n) (2 + 2 * (n) + 1)
+
+static void hexp(char *out, size_t out_len, const uint8_t *b, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+	size_t i;
+
+	assert(out_len >= HEXP(n));
+	out[0] = '\\';
+	out[1] = 'x';
+	for (i = 0; i < n; i++) {
+		out[2 + 2 * i] = d[b[i] >> 4];
+		out[3 + 2 * i] = d[b[i] & 15];
+	}
+	out[2 + 2 * n] = '\0';
+}
+
+static int unhex1(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* bytea in hex output form into exactly n bytes; -1 otherwise. */
+static int get_bytes(uint8_t *out, size_t n, const PGresult *res, int row, int col)
+{
+	const char *s = PQgetvalue(res, row, col);
+	size_t i, len = (size_t)PQgetlength(res, row, col);
+
+	if (PQgetisnull(res, row, col) || len != 2 + 2 * n || s[0] != '\\' || s[1] != 'x')
+		return -1;
+	for (i = 0; i < n; i++) {
+		int hi = unhex1(s[2 + 2 * i]), lo = unhex1(s[3 + 2 * i]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* bytea of any length into a malloc'd buffer. */
+static int get_blob(uint8_t **out, size_t *n, const PGresult *res, int row, int col)
+{
+	const char *s = PQgetvalue(res, row, col);
+	size_t len = (size_t)PQgetlength(res, row, col), i;
+
+	*out = NULL;
+	*n = 0;
+	if (PQgetisnull(res, row, col) || len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2)
+		return -1;
+	*n = (len - 2) / 2;
+	*out = malloc(*n ? *n : 1);
+	if (!*out)
+		return -1;
+	for (i = 0; i < *n; i++) {
+		int hi = unhex1(s[2 + 2 * i]), lo = unhex1(s[3 + 2 * i]);
+		if (hi < 0 || lo < 0) {
+			free(*out);
+			*out = NULL;
+			return -1;
+		}
+		(*out)[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static char *blob_param(const uint8_t *b, size_t n)
+{
+	char *p = malloc(HEXP(n));
+
+	if (p)
+		hexp(p, HEXP(n), b, n);
+	return p;
+}
+
+static uint64_t get_u64(const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return 0;
+	return strtoull(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static enum escrow_db_err classify(struct escrow_db *db, PGresult *res, const char *what)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(db->pg) != CONNECTION_OK)
+		return ESCROW_DB_DOWN;
+	if (state && strcmp(state, "23505") == 0)
+		return ESCROW_DB_CONFLICT;
+	if (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0))
+		return ESCROW_DB_DOWN;
+	fprintf(stderr, "assay-escrow: %s: %s failed: %s", db->who, what,
+		res ? PQresultErrorMessage(res) : PQerrorMessage(db->pg));
+	return ESCROW_DB_FAIL;
+}
+
+/* Runs one statement; *out (may be NULL) receives the result to PQclear. */
+static enum escrow_db_err run(struct escrow_db *db, PGresult **out, const char *what,
+			      const char *sql, int n, const char *const *params)
+{
+	PGresult *res;
+	ExecStatusType st;
+	enum escrow_db_err rc = ESCROW_DB_OK;
+
+	assert(db && what && sql && n >= 0 && (n == 0 || params));
+	if (out)
+		*out = NULL;
+	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
+		return ESCROW_DB_DOWN;
+	res = PQexecParams(db->pg, sql, n, NULL, params, NULL, NULL, 0);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		rc = classify(db, res, what);
+		PQclear(res);
+		return rc;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return rc;
+}
+
+static int affected(PGresult *res)
+{
+	const char *t = PQcmdTuples(res);
+	return t && *t ? atoi(t) : 0;
+}
+
+/* ---------------------------------------------------------------- connection */
+
+enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
+				  const char *who)
+{
+	assert(db && conninfo && who);
+	db->conninfo = conninfo;
+	db->who = who;
+	db->pg = PQconnectdb(conninfo);
+	if (!db->pg)
+		return ESCROW_DB_DOWN;
+	if (PQstatus(db->pg) != CONNECTION_OK)
+		return ESCROW_DB_DOWN;
+	/* Quiet NOTICEs (CREATE ... IF NOT EXISTS). */
+	PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
+	return ESCROW_DB_OK;
+}
+
+void escrow_db_close(struct escrow_db *db)
+{
+	if (db && db->pg) {
+		PQfinish(db->pg);
+		db->pg = NULL;
+	}
+}
+
+enum escrow_db_err escrow_db_ensure(struct escrow_db *db)
+{
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
+		return ESCROW_DB_OK;
+	if (!db->pg)
+		return escrow_db_open(db, db->conninfo, db->who);
+	PQreset(db->pg);
+	if (PQstatus(db->pg) != CONNECTION_OK)
+		return ESCROW_DB_DOWN;
+	PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_ping(struct escrow_db *db)
+{
+	enum escrow_db_err rc = run(db, NULL, "ping", "SELECT 1", 0, NULL);
+
+	if (rc == ESCROW_DB_DOWN && escrow_db_ensure(db) == ESCROW_DB_OK)
+		rc = run(db, NULL, "ping", "SELECT 1", 0, NULL);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_begin(struct escrow_db *db)
+{
+	return run(db, NULL, "begin", "BEGIN", 0, NULL);
+}
+
+enum escrow_db_err escrow_db_commit(struct escrow_db *db)
+{
+	return run(db, NULL, "commit", "COMMIT", 0, NULL);
+}
+
+void escrow_db_rollback(struct escrow_db *db)
+{
+	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
+		PQclear(PQexec(db->pg, "ROLLBACK"));
+}
+
+enum escrow_db_err escrow_db_migrate(struct escrow_db *db)
+{
+	enum escrow_db_err rc;
+	PGresult *res = NULL;
+	size_t i;
+
+	rc = run(db, NULL, "migrate lock",
+		 "SELECT pg_advisory_lock(" ESCROW_MIGRATE_LOCK ")", 0, NULL);
+	if (rc)
+		return rc;
+	rc = run(db, NULL, "migrate table",
+		 "CREATE TABLE IF NOT EXISTS escrow_schema_migrations ("
+		 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+		 0, NULL);
+	for (i = 0; !rc && i < escrow_migrations_count; i++) {
+		const char *p[1] = { escrow_migrations[i].name };
+		rc = run(db, &res, "migrate check",
+			 "SELECT 1 FROM escrow_schema_migrations WHERE name = $1", 1, p);
+		if (rc)
+			break;
+		int done = PQntuples(res) > 0;
+		PQclear(res);
+		if (done)
+			continue;
+		rc = escrow_db_begin(db);
+		if (rc)
+			break;
+		res = PQexec(db->pg, escrow_migrations[i].sql);
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			rc = classify(db, res, escrow_migrations[i].name);
+			PQclear(res);
+			escrow_db_rollback(db);
+			break;
+		}
+		PQclear(res);
+		rc = run(db, NULL, "migrate record",
+			 "INSERT INTO escrow_schema_migrations (name) VALUES ($1)", 1, p);
+		if (!rc)
+			rc = escrow_db_commit(db);
+		else
+			escrow_db_rollback(db);
+	}
+	PQclear(PQexec(db->pg, "SELECT pg_advisory_unlock(" ESCROW_MIGRATE_LOCK ")"));
+	return rc;
+}
+
+/* ---------------------------------------------------------------- audit */
+
+enum escrow_db_err escrow_db_audit(struct escrow_db *db, const char *subject,
+				   const char *event, json_t *data, uint64_t now_s)
+{
+	uint8_t prev[RCPT_HASH_BYTES] = { 0 }, hash[RCPT_HASH_BYTES];
+	char prevp[HEXP(RCPT_HASH_BYTES)], hashp[HEXP(RCPT_HASH_BYTES)], idxs[24];
+	uint64_t idx = 1;
+	json_t *entry = NULL;
+	char *text = NULL, *buf = NULL;
+	PGresult *res = NULL;
+	size_t tl;
+	enum escrow_db_err rc;
+	const char *p1[1] = { subject };
+
+	assert(subject && event);
+	if (!data)
+		data = json_object();
+	rc = run(db, NULL, "audit lock",
+		 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, p1);
+	if (rc)
+		goto out;
+	rc = run(db, &res, "audit head",
+		 "SELECT idx, hash FROM escrow_audit WHERE subject = $1"
+		 " ORDER BY idx DESC LIMIT 1", 1, p1);
+	if (rc)
+		goto out;
+	if (PQntuples(res) == 1) {
+		idx = get_u64(res, 0, 0) + 1;
+		if (get_bytes(prev, sizeof(prev), res, 0, 1)) {
+			rc = ESCROW_DB_FAIL;
+			goto out;
+		}
+	}
+	entry = json_pack("{s:I, s:O, s:s, s:I, s:s}", "at", (json_int_t)now_s,
+			  "data", data, "event", event, "index", (json_int_t)idx,
+			  "subject", subject);
+	text = entry ? json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+	rc = ESCROW_DB_FAIL;
+	if (!text)
+		goto out;
+	tl = strlen(text);
+	buf = malloc(sizeof(prev) + tl);
+	if (!buf)
+		goto out;
+	memcpy(buf, prev, sizeof(prev));
+	memcpy(buf + sizeof(prev), text, tl);
+	if (rcpt_sha256(hash, buf, sizeof(prev) + tl) != RCPT_OK)
+		goto out;
+	hexp(prevp, sizeof(prevp), prev, sizeof(prev));
+	hexp(hashp, sizeof(hashp), hash, sizeof(hash));
+	snprintf(idxs, sizeof(idxs), "%" PRIu64, idx);
+	{
+		const char *p[5] = { subject, idxs, text, prevp, hashp };
+		rc = run(db, NULL, "audit append",
+			 "INSERT INTO escrow_audit (subject, idx, entry, prev_hash, hash)"
+			 " VALUES ($1, $2, $3, $4, $5)", 5, p);
+	}
+out:
+	PQclear(res);
+	free(buf);
+	free(text);
+	json_decref(entry);
+	json_decref(data);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
+					const char *subject)
+{
+	PGresult *res = NULL;
+	const char *p[1] = { subject };
+	enum escrow_db_err rc;
+	json_t *arr = NULL;
+	int i;
+
+	*out = NULL;
+	rc = run(db, &res, "audit list",
+		 "SELECT entry, prev_hash, hash FROM escrow_audit WHERE subject = $1"
+		 " ORDER BY idx LIMIT " ESCROW_STR(ESCROW_AUDIT_ENTRIES_MAX), 1, p);
+	if (rc)
+		return rc;
+	arr = json_array();
+	for (i = 0; arr && i < PQntuples(res); i++) {
+		uint8_t ph[RCPT_HASH_BYTES], h[RCPT_HASH_BYTES];
+		char phx[RCPT_HASH_HEX_BYTES], hx[RCPT_HASH_HEX_BYTES];
+		json_t *e = json_loads(PQgetvalue(res, i, 0), JSON_REJECT_DUPLICATES, NULL);
+		if (!e || get_bytes(ph, sizeof(ph), res, i, 1) || get_bytes(h, sizeof(h), res, i, 2)) {
+			json_decref(e);
+			rc = ESCROW_DB_FAIL;
+			break;
+		}
+		escrow_hex(phx, sizeof(phx), ph, sizeof(ph));
+		escrow_hex(hx, sizeof(hx), h, sizeof(h));
+		json_array_append_new(arr, json_pack("{s:o, s:s, s:s}", "entry", e,
+						     "prevHash", phx, "hash", hx));
+	}
+	PQclear(res);
+	if (rc || !arr) {
+		json_decref(arr);
+		return rc ? rc : ESCROW_DB_FAIL;
+	}
+	*out = arr;
+	return ESCROW_DB_OK;
+}
+
+/* ---------------------------------------------------------------- idempotency */
+
+enum escrow_db_err escrow_db_idem_get(struct escrow_db *db, const char *key,
+				      uint8_t fingerprint[RCPT_HASH_BYTES],
+				      int *status, char **ctype, char **body,
+				      size_t *body_len)
+{
+	PGresult *res = NULL;
+	const char *p[1] = { key };
+	enum escrow_db_err rc;
+	uint8_t *b = NULL;
+	size_t bl = 0;
+
+	*status = 0;
+	*ctype = NULL;
+	*body = NULL;
+	*body_len = 0;
+	rc = run(db, &res, "idem get",
+		 "SELECT fingerprint, status, ctype, body FROM escrow_idem WHERE key = $1",
+		 1, p);
+	if (rc)
+		return rc;
+	if (PQntuples(res) != 1) {
+		rc = ESCROW_DB_NOT_FOUND;
+		goto out;
+	}
+	rc = ESCROW_DB_FAIL;
+	if (get_bytes(fingerprint, RCPT_HASH_BYTES, res, 0, 0))
+		goto out;
+	if (!PQgetisnull(res, 0, 1)) {
+		if (get_blob(&b, &bl, res, 0, 3))
+			goto out;
+		*ctype = strdup(PQgetvalue(res, 0, 2));
+		*body = malloc(bl + 1);
+		if (!*ctype || !*body) {
+			free(*ctype);
+			free(*body);
+			*ctype = *body = NULL;
+			goto out;
+		}
+		if (bl)
+			memcpy(*body, b, bl);
+		(*body)[bl] = '\0';
+		*body_len = bl;
+		*status = atoi(PQgetvalue(res, 0, 1));
+	}
+	rc = ESCROW_DB_OK;
+out:
+	free(b);
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_idem_insert(struct escrow_db *db, const char *key,
+					 const uint8_t fingerprint[RCPT_HASH_BYTES],
+					 uint64_t now_s)
+{
+	char fp[HEXP(RCPT_HASH_BYTES)], ts[24];
+	const char *p[3] = { key, fp, ts };
+
+	hexp(fp, sizeof(fp), fingerprint, RCPT_HASH_BYTES);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	return run(db, NULL, "idem insert",
+		   "INSERT INTO escrow_idem (key, fingerprint, created_at_s) VALUES ($1, $2, $3)",
+		   3, p);
+}
+
+enum escrow_db_err escrow_db_idem_store(struct escrow_db *db, const char *key,
+					int status, const char *ctype,
+					const char *body, size_t len)
+{
+	char st[16];
+	char *bp = blob_param((const uint8_t *)body, len);
+	const char *p[4] = { key, st, ctype, bp };
+	enum escrow_db_err rc;
+
+	if (!bp)
+		return ESCROW_DB_FAIL;
+	snprintf(st, sizeof(st), "%d", status);
+	rc = run(db, NULL, "idem store",
+		 "UPDATE escrow_idem SET status = $2, ctype = $3, body = $4"
+		 " WHERE key = $1 AND status IS NULL", 4, p);
+	free(bp);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_idem_delete(struct escrow_db *db, const char *key)
+{
+	const char *p[1] = { key };
+
+	return run(db, NULL, "idem delete",
+		   "DELETE FROM escrow_idem WHERE key = $1 AND status IS NULL", 1, p);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+enum escrow_db_err escrow_db_job_insert(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES],
+					const struct rcpt_job *job, const char *job_json,
+					const uint8_t sig[RCPT_SIG_BYTES],
+					const char *idem, uint64_t now_s)
+{
+	char idp[HEXP(32)], cp[HEXP(20)], pp[HEXP(20)], sp[HEXP(65)];
+	char mp[RCPT_U256_DEC_BYTES], dl[24], ts[24];
+	const char *p[10] = { idp, cp, pp, job->kernel, job_json, sp, mp, dl, idem, ts };
+
+	hexp(idp, sizeof(idp), id, 32);
+	hexp(cp, sizeof(cp), job->customer, 20);
+	hexp(pp, sizeof(pp), job->provider, 20);
+	hexp(sp, sizeof(sp), sig, 65);
+	rcpt_u256_format(mp, &job->max_price);
+	snprintf(dl, sizeof(dl), "%" PRIu64, job->deadline);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	return run(db, NULL, "job insert",
+		   "INSERT INTO escrow_jobs (id, customer, provider, kernel, job_json,"
+		   " job_sig, max_price, deadline_s, state, open_idem, opened_at_s)"
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'opening', $9, $10)", 10, p);
+}
+
+enum escrow_db_err escrow_db_job_get(struct escrow_db *db, struct escrow_job *out,
+				     const uint8_t id[RCPT_HASH_BYTES])
+{
+	char idp[HEXP(32)];
+	const char *p[1] = { idp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	const char *s;
+
+	memset(out, 0, sizeof(*out));
+	hexp(idp, sizeof(idp), id, 32);
+	rc = run(db, &res, "job get",
+		 "SELECT id, job_json, job_sig, state, coalesce(open_idem, ''), opened_at_s,"
+		 " receipt_id, receipt_json, receipt_sig, receipted_at_s, window_end_s,"
+		 " settled_at_s FROM escrow_jobs WHERE id = $1", 1, p);
+	if (rc)
+		return rc;
+	if (PQntuples(res) != 1) {
+		rc = ESCROW_DB_NOT_FOUND;
+		goto out;
+	}
+	rc = ESCROW_DB_FAIL;
+	s = PQgetvalue(res, 0, 1);
+	if (get_bytes(out->id, 32, res, 0, 0) ||
+	    rcpt_job_parse(&out->job, NULL, s, strlen(s)) != RCPT_OK ||
+	    get_bytes(out->job_sig, 65, res, 0, 2))
+		goto out;
+	snprintf(out->state, sizeof(out->state), "%s", PQgetvalue(res, 0, 3));
+	snprintf(out->open_idem, sizeof(out->open_idem), "%s", PQgetvalue(res, 0, 4));
+	out->opened_at_s = get_u64(res, 0, 5);
+	if (!PQgetisnull(res, 0, 6)) {
+		s = PQgetvalue(res, 0, 7);
+		if (get_bytes(out->receipt_id, 32, res, 0, 6) ||
+		    rcpt_receipt_parse(&out->receipt, NULL, s, strlen(s)) != RCPT_OK ||
+		    get_bytes(out->receipt_sig, 65, res, 0, 8))
+			goto out;
+		out->has_receipt = 1;
+		out->receipted_at_s = get_u64(res, 0, 9);
+		out->window_end_s = get_u64(res, 0, 10);
+	}
+	out->settled_at_s = get_u64(res, 0, 11);
+	rc = ESCROW_DB_OK;
+out:
+	if (rc == ESCROW_DB_FAIL)
+		fprintf(stderr, "assay-escrow: %s: job row unreadable\n", db->who);
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_job_delete_opening(struct escrow_db *db,
+						const uint8_t id[RCPT_HASH_BYTES])
+{
+	char idp[HEXP(32)];
+	const char *p[1] = { idp };
+
+	hexp(idp, sizeof(idp), id, 32);
+	return run(db, NULL, "job delete",
+		   "DELETE FROM escrow_jobs WHERE id = $1 AND state = 'opening'", 1, p);
+}
+
+enum escrow_db_err escrow_db_job_transition(struct escrow_db *db,
+					    const uint8_t id[RCPT_HASH_BYTES],
+					    const char *from, const char *to,
+					    uint64_t now_s)
+{
+	char idp[HEXP(32)], ts[24];
+	const char *p[4] = { idp, from, to, ts };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	/* A transition moves a job forward: never to where it is. */
+	assert(from && to && strcmp(from, to) != 0);
+	hexp(idp, sizeof(idp), id, 32);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = run(db, &res, "job transition",
+		 "UPDATE escrow_jobs SET state = $3, settled_at_s = CASE WHEN $3 IN"
+		 " ('paid', 'refunded') THEN $4::bigint ELSE settled_at_s END"
+		 " WHERE id = $1 AND state = $2", 4, p);
+	if (rc)
+		return rc;
+	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
+					 const uint8_t id[RCPT_HASH_BYTES],
+					 const uint8_t receipt_id[RCPT_HASH_BYTES],
+					 const struct rcpt_receipt *r, const char *receipt_json,
+					 const uint8_t sig[RCPT_SIG_BYTES],
+					 uint64_t now_s, uint64_t window_end_s)
+{
+	char idp[HEXP(32)], rp[HEXP(32)], sp[HEXP(65)], op[HEXP(32)];
+	char pr[RCPT_U256_DEC_BYTES], ts[24], we[24];
+	const char *p[8] = { idp, rp, receipt_json, sp, op, pr, ts, we };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	/* Window bounds keep window_end far from overflow. */
+	assert(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
+	hexp(idp, sizeof(idp), id, 32);
+	hexp(rp, sizeof(rp), receipt_id, 32);
+	hexp(sp, sizeof(sp), sig, 65);
+	hexp(op, sizeof(op), r->output_root, 32);
+	rcpt_u256_format(pr, &r->price);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	snprintf(we, sizeof(we), "%" PRIu64, window_end_s);
+	rc = run(db, &res, "job receipt",
+		 "UPDATE escrow_jobs SET state = 'receipted', receipt_id = $2,"
+		 " receipt_json = $3, receipt_sig = $4, output_root = $5, price = $6,"
+		 " receipted_at_s = $7, window_end_s = $8"
+		 " WHERE id = $1 AND state = 'open' AND deadline_s >= $7::bigint", 8, p);
+	if (rc)
+		return rc;
+	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
+						 const uint8_t id[RCPT_HASH_BYTES],
+						 uint64_t now_s)
+{
+	char idp[HEXP(32)], ts[24];
+	const char *p[2] = { idp, ts };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(idp, sizeof(idp), id, 32);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = run(db, &res, "job lock",
+		 "SELECT 1 FROM escrow_jobs WHERE id = $1 AND state IN ('receipted',"
+		 " 'disputed') AND window_end_s > $2::bigint FOR UPDATE", 2, p);
+	if (rc)
+		return rc;
+	rc = PQntuples(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
+					   uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
+					   size_t max, const char *state, uint64_t due_s)
+{
+	char ts[24], mx[24];
+	const char *p[3] = { state, ts, mx };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	const char *sql;
+	int i;
+
+	*n = 0;
+	snprintf(ts, sizeof(ts), "%" PRIu64, due_s);
+	snprintf(mx, sizeof(mx), "%zu", max);
+	if (due_s == 0)
+		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND $2::bigint = 0"
+		      " ORDER BY opened_at_s, id LIMIT $3";
+	else if (strcmp(state, "opening") == 0)
+		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND opened_at_s <= $2::bigint - "
+		      ESCROW_STR(ESCROW_OPENING_STALE_S) " ORDER BY opened_at_s, id LIMIT $3";
+	else if (strcmp(state, "open") == 0)
+		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND deadline_s < $2::bigint"
+		      " ORDER BY deadline_s, id LIMIT $3";
+	else if (strcmp(state, "receipted") == 0)
+		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND window_end_s <= $2::bigint"
+		      " ORDER BY window_end_s, id LIMIT $3";
+	else
+		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND $2::bigint >= 0"
+		      " ORDER BY opened_at_s, id LIMIT $3";
+	rc = run(db, &res, "jobs in state", sql, 3, p);
+	if (rc)
+		return rc;
+	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++) {
+		if (get_bytes(ids[*n], RCPT_HASH_BYTES, res, i, 0) == 0)
+			(*n)++;
+	}
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt_u256 *out,
+					       const uint8_t provider[RCPT_ADDR_BYTES],
+					       const uint8_t except[RCPT_HASH_BYTES])
+{
+	char pp[HEXP(20)], xp[HEXP(32)];
+	const char *p[2] = { pp, xp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(pp, sizeof(pp), provider, 20);
+	hexp(xp, sizeof(xp), except, 32);
+	rc = run(db, &res, "provider exposure",
+		 "SELECT coalesce(sum(max_price), 0)::text FROM escrow_jobs WHERE provider = $1"
+		 " AND id <> $2 AND state IN ('opening', 'open', 'receipted', 'disputed',"
+		 " 'releasing')", 2, p);
+	if (rc)
+		return rc;
+	/* A sum past 2^256 - 1 cannot come from locks that all fit the ledger;
+	 * should it, the parse fails and the job is refused. */
+	if (rcpt_u256_parse(out, PQgetvalue(res, 0, 0)) != RCPT_OK)
+		rc = ESCROW_DB_FAIL;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_job_count(struct escrow_db *db, const char *state,
+				       int64_t *out)
+{
+	const char *p[1] = { state };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*out = 0;
+	rc = run(db, &res, "job count",
+		 "SELECT count(*) FROM escrow_jobs WHERE state = $1", 1, p);
+	if (rc)
+		return rc;
+	*out = (int64_t)get_u64(res, 0, 0);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+/* ---------------------------------------------------------------- attestations, disputes */
+
+enum escrow_db_err escrow_db_attestation_insert(struct escrow_db *db,
+						const struct rcpt_attestation *a,
+						const uint8_t job[RCPT_HASH_BYTES],
+						const char *att_json,
+						const uint8_t sig[RCPT_SIG_BYTES],
+						uint64_t now_s)
+{
+	char jp[HEXP(32)], vp[HEXP(20)], op[HEXP(32)], sp[HEXP(65)], vd[8], ts[24];
+	const char *p[7] = { jp, vp, vd, op, att_json, sp, ts };
+
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), a->validator, 20);
+	hexp(op, sizeof(op), a->output_root, 32);
+	hexp(sp, sizeof(sp), sig, 65);
+	snprintf(vd, sizeof(vd), "%u", (unsigned)a->verdict);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	return run(db, NULL, "attestation insert",
+		   "INSERT INTO escrow_attestations (job, validator, verdict, output_root,"
+		   " att_json, sig, at_s) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p);
+}
+
+enum escrow_db_err escrow_db_attestation_sig(struct escrow_db *db,
+					     uint8_t sig[RCPT_SIG_BYTES],
+					     const uint8_t job[RCPT_HASH_BYTES],
+					     const uint8_t validator[RCPT_ADDR_BYTES])
+{
+	char jp[HEXP(32)], vp[HEXP(20)];
+	const char *p[2] = { jp, vp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), validator, 20);
+	rc = run(db, &res, "attestation sig",
+		 "SELECT sig FROM escrow_attestations WHERE job = $1 AND validator = $2", 2, p);
+	if (rc)
+		return rc;
+	if (PQntuples(res) != 1)
+		rc = ESCROW_DB_NOT_FOUND;
+	else if (get_bytes(sig, RCPT_SIG_BYTES, res, 0, 0))
+		rc = ESCROW_DB_FAIL;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_dispute_insert(struct escrow_db *db,
+					    const uint8_t job[RCPT_HASH_BYTES],
+					    const uint8_t validator[RCPT_ADDR_BYTES],
+					    const uint8_t *input, size_t input_len,
+					    uint64_t now_s)
+{
+	char jp[HEXP(32)], vp[HEXP(20)], ts[24];
+	char *ip = input ? blob_param(input, input_len) : NULL;
+	const char *p[4] = { jp, vp, ts, ip };
+	enum escrow_db_err rc;
+
+	if (input && !ip)
+		return ESCROW_DB_FAIL;
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), validator, 20);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = run(db, NULL, "dispute insert",
+		 "INSERT INTO escrow_disputes (job, validator, state, opened_at_s, input)"
+		 " VALUES ($1, $2, 'open', $3, $4)", 4, p);
+	free(ip);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
+					       const uint8_t job[RCPT_HASH_BYTES],
+					       const uint8_t *input, size_t len,
+					       int *updated)
+{
+	char jp[HEXP(32)];
+	char *ip = blob_param(input, len);
+	const char *p[2] = { jp, ip };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*updated = 0;
+	if (!ip)
+		return ESCROW_DB_FAIL;
+	hexp(jp, sizeof(jp), job, 32);
+	rc = run(db, &res, "dispute input",
+		 "UPDATE escrow_disputes SET input = $2 WHERE job = $1 AND state = 'open'"
+		 " AND input IS NULL", 2, p);
+	free(ip);
+	if (rc)
+		return rc;
+	*updated = affected(res);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_disputes_for_job(struct escrow_db *db, json_t **out,
+					      const uint8_t job[RCPT_HASH_BYTES])
+{
+	char jp[HEXP(32)];
+	const char *p[1] = { jp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	json_t *arr;
+	int i;
+
+	*out = NULL;
+	hexp(jp, sizeof(jp), job, 32);
+	rc = run(db, &res, "disputes for job",
+		 "SELECT validator, state, coalesce(reason, ''), opened_at_s,"
+		 " input IS NOT NULL, coalesce(slash_amount, 0)::text,"
+		 " coalesce(bounty, 0)::text, executed"
+		 " FROM escrow_disputes WHERE job = $1 ORDER BY opened_at_s, validator", 1, p);
+	if (rc)
+		return rc;
+	arr = json_array();
+	for (i = 0; arr && i < PQntuples(res); i++) {
+		uint8_t v[20];
+		char vh[RCPT_ADDR_HEX_BYTES];
+		if (get_bytes(v, 20, res, i, 0))
+			continue;
+		rcpt_address_format(vh, v);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:b}",
+			"validator", vh, "state", PQgetvalue(res, i, 1),
+			"reason", PQgetvalue(res, i, 2),
+			"openedAt", (json_int_t)get_u64(res, i, 3),
+			"hasInput", PQgetvalue(res, i, 4)[0] == 't',
+			"slashAmount", PQgetvalue(res, i, 5),
+			"bounty", PQgetvalue(res, i, 6),
+			"executed", PQgetvalue(res, i, 7)[0] == 't'));
+	}
+	PQclear(res);
+	if (!arr)
+		return ESCROW_DB_FAIL;
+	*out = arr;
+	return ESCROW_DB_OK;
+}
+
+void escrow_dispute_release(struct escrow_dispute *d)
+{
+	if (d) {
+		free(d->input);
+		d->input = NULL;
+	}
+}
+
+enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
+					      struct escrow_dispute *out, size_t *n,
+					      size_t max, const char *state, int executed,
+					      int with_input)
+{
+	char mx[24];
+	const char *p[3] = { state, executed ? "true" : "false", mx };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int i;
+
+	*n = 0;
+	snprintf(mx, sizeof(mx), "%zu", max);
+	rc = run(db, &res, "disputes pending", with_input ?
+		 "SELECT job, validator, state, opened_at_s, input,"
+		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed"
+		 " FROM escrow_disputes WHERE state = $1 AND executed = $2"
+		 " ORDER BY opened_at_s, job, validator LIMIT $3" :
+		 "SELECT job, validator, state, opened_at_s, NULL::bytea,"
+		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed"
+		 " FROM escrow_disputes WHERE state = $1 AND executed = $2"
+		 " ORDER BY opened_at_s, job, validator LIMIT $3", 3, p);
+	if (rc)
+		return rc;
+	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++) {
+		struct escrow_dispute *d = &out[*n];
+		memset(d, 0, sizeof(*d));
+		if (get_bytes(d->job, 32, res, i, 0) || get_bytes(d->validator, 20, res, i, 1) ||
+		    rcpt_u256_parse(&d->slash_amount, PQgetvalue(res, i, 5)) != RCPT_OK ||
+		    rcpt_u256_parse(&d->bounty, PQgetvalue(res, i, 6)) != RCPT_OK)
+			continue;
+		snprintf(d->state, sizeof(d->state), "%s", PQgetvalue(res, i, 2));
+		d->opened_at_s = get_u64(res, i, 3);
+		if (!PQgetisnull(res, i, 4)) {
+			if (get_blob(&d->input, &d->input_len, res, i, 4))
+				continue;
+			d->has_input = 1;
+		}
+		d->executed = PQgetvalue(res, i, 7)[0] == 't';
+		(*n)++;
+	}
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
+					    const uint8_t job[RCPT_HASH_BYTES],
+					    const uint8_t validator[RCPT_ADDR_BYTES],
+					    const char *state, const char *reason,
+					    const struct rcpt_u256 *slash,
+					    const struct rcpt_u256 *bounty,
+					    uint64_t now_s)
+{
+	char jp[HEXP(32)], vp[HEXP(20)], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES], ts[24];
+	const char *p[7] = { jp, vp, state, reason, sl, bo, ts };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	assert(strcmp(state, "provider_wrong") == 0 || strcmp(state, "validator_wrong") == 0);
+	assert(rcpt_u256_cmp(bounty, slash) <= 0);
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), validator, 20);
+	rcpt_u256_format(sl, slash);
+	rcpt_u256_format(bo, bounty);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = run(db, &res, "dispute decide",
+		 "UPDATE escrow_disputes SET state = $3, reason = $4, slash_amount = $5,"
+		 " bounty = $6, resolved_at_s = $7 WHERE job = $1 AND validator = $2"
+		 " AND state = 'open'", 7, p);
+	if (rc)
+		return rc;
+	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES],
+						 const uint8_t validator[RCPT_ADDR_BYTES],
+						 const struct rcpt_u256 *slash,
+						 const struct rcpt_u256 *bounty)
+{
+	char jp[HEXP(32)], vp[HEXP(20)], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
+	const char *p[4] = { jp, vp, sl, bo };
+
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), validator, 20);
+	rcpt_u256_format(sl, slash);
+	rcpt_u256_format(bo, bounty);
+	return run(db, NULL, "dispute amounts",
+		   "UPDATE escrow_disputes SET slash_amount = $3, bounty = $4"
+		   " WHERE job = $1 AND validator = $2 AND NOT executed", 4, p);
+}
+
+enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
+					      const uint8_t job[RCPT_HASH_BYTES],
+					      const uint8_t validator[RCPT_ADDR_BYTES])
+{
+	char jp[HEXP(32)], vp[HEXP(20)];
+	const char *p[2] = { jp, vp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), validator, 20);
+	rc = run(db, &res, "dispute executed",
+		 "UPDATE escrow_disputes SET executed = true WHERE job = $1 AND"
+		 " validator = $2 AND NOT executed AND state IN ('provider_wrong',"
+		 " 'validator_wrong')", 2, p);
+	if (rc)
+		return rc;
+	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_disputes_moot(struct escrow_db *db,
+					   const uint8_t job[RCPT_HASH_BYTES],
+					   uint64_t now_s, int *n)
+{
+	char jp[HEXP(32)], ts[24];
+	const char *p[2] = { jp, ts };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*n = 0;
+	hexp(jp, sizeof(jp), job, 32);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = run(db, &res, "disputes moot",
+		 "UPDATE escrow_disputes SET state = 'moot', reason = 'decided-by-another-claim',"
+		 " resolved_at_s = $2 WHERE job = $1 AND state = 'open'", 2, p);
+	if (rc)
+		return rc;
+	*n = affected(res);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_disputes_unsettled(struct escrow_db *db,
+						const uint8_t job[RCPT_HASH_BYTES],
+						int64_t *n)
+{
+	char jp[HEXP(32)];
+	const char *p[1] = { jp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*n = 0;
+	hexp(jp, sizeof(jp), job, 32);
+	rc = run(db, &res, "disputes unsettled",
+		 "SELECT count(*) FROM escrow_disputes WHERE job = $1 AND (state = 'open'"
+		 " OR (state IN ('provider_wrong', 'validator_wrong') AND NOT executed))", 1, p);
+	if (rc)
+		return rc;
+	*n = (int64_t)get_u64(res, 0, 0);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}

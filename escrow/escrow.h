@@ -1,0 +1,272 @@
+/*
+ * escrow.h: private header of assay-escrow (every file in escrow/).
+ *
+ * Threads: the HTTP thread (handlers, through httpd) and the settlement
+ * thread (settle.c) each own one database connection and one chain
+ * handle; they meet only in PostgreSQL, where conditional UPDATEs on a
+ * job's state serialize them (a job leaves a state once).
+ *
+ * Files: main.c (flags, start), api.c (routes and handlers), settle.c
+ * (the loop and the referee), db.c (every SQL statement), money.c
+ * (uint256 arithmetic for basis points).
+ */
+#ifndef ASSAY_ESCROW_H
+#define ASSAY_ESCROW_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "chain.h"
+#include "httpd.h"
+#include "receipts.h"
+#include "escrow_limits.h"
+
+struct escrow_config {
+	const char *listen_host;
+	uint16_t listen_port;
+	const char *conninfo;
+	const char *key_path;
+	uint64_t chain_id;
+	int devnet;
+	struct rcpt_u256 min_stake;
+	uint32_t slash_bps;
+	uint32_t bounty_bps;
+	uint32_t sample_bps;
+	uint64_t challenge_window_s;
+	uint64_t unbonding_s;
+	uint64_t referee_deadline_s;
+	const char *tls_cert;
+	const char *tls_key;
+	uint64_t rate_per_s;
+	uint64_t rate_burst;
+	int quiet;
+};
+
+/* ---------------------------------------------------------------- db.c */
+
+enum escrow_db_err {
+	ESCROW_DB_OK = 0,
+	ESCROW_DB_DOWN,        /* cannot reach PostgreSQL */
+	ESCROW_DB_FAIL,        /* a statement failed (logged) */
+	ESCROW_DB_NOT_FOUND,
+	ESCROW_DB_CONFLICT,    /* unique violation or the row was not in the expected state */
+};
+
+struct escrow_db {
+	PGconn *pg;
+	const char *conninfo;
+	const char *who;       /* "http" or "settle", for logs */
+};
+
+/* A job as stored. */
+struct escrow_job {
+	uint8_t id[RCPT_HASH_BYTES];
+	struct rcpt_job job;
+	uint8_t job_sig[RCPT_SIG_BYTES];
+	char state[16];
+	char open_idem[HTTPD_IDEM_KEY_BYTES_MAX + 1];
+	uint64_t opened_at_s;
+	int has_receipt;
+	uint8_t receipt_id[RCPT_HASH_BYTES];
+	struct rcpt_receipt receipt;
+	uint8_t receipt_sig[RCPT_SIG_BYTES];
+	uint64_t receipted_at_s;
+	uint64_t window_end_s;
+	uint64_t settled_at_s;
+};
+
+struct escrow_dispute {
+	uint8_t job[RCPT_HASH_BYTES];
+	uint8_t validator[RCPT_ADDR_BYTES];
+	char state[20];
+	uint64_t opened_at_s;
+	uint8_t *input;        /* malloc'd or NULL */
+	size_t input_len;
+	int has_input;
+	struct rcpt_u256 slash_amount, bounty;
+	int executed;
+};
+
+enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
+				  const char *who);
+void escrow_db_close(struct escrow_db *db);
+/* Reconnects when the connection is down; ESCROW_DB_DOWN if it stays so. */
+enum escrow_db_err escrow_db_ensure(struct escrow_db *db);
+/* Applies escrow/migrations under an advisory lock. */
+enum escrow_db_err escrow_db_migrate(struct escrow_db *db);
+enum escrow_db_err escrow_db_ping(struct escrow_db *db);
+
+enum escrow_db_err escrow_db_begin(struct escrow_db *db);
+enum escrow_db_err escrow_db_commit(struct escrow_db *db);
+void escrow_db_rollback(struct escrow_db *db);
+
+/* Appends an audit entry inside the caller's transaction; steals data. */
+enum escrow_db_err escrow_db_audit(struct escrow_db *db, const char *subject,
+				   const char *event, json_t *data, uint64_t now_s);
+/* Audit entries of a subject, oldest first, as a JSON array. */
+enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
+					const char *subject);
+
+/* Idempotency. */
+enum escrow_db_err escrow_db_idem_get(struct escrow_db *db, const char *key,
+				      uint8_t fingerprint[RCPT_HASH_BYTES],
+				      int *status, char **ctype, char **body,
+				      size_t *body_len);
+enum escrow_db_err escrow_db_idem_insert(struct escrow_db *db, const char *key,
+					 const uint8_t fingerprint[RCPT_HASH_BYTES],
+					 uint64_t now_s);
+enum escrow_db_err escrow_db_idem_store(struct escrow_db *db, const char *key,
+					int status, const char *ctype,
+					const char *body, size_t len);
+enum escrow_db_err escrow_db_idem_delete(struct escrow_db *db, const char *key);
+
+/* Jobs. */
+enum escrow_db_err escrow_db_job_insert(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES],
+					const struct rcpt_job *job, const char *job_json,
+					const uint8_t sig[RCPT_SIG_BYTES],
+					const char *idem, uint64_t now_s);
+enum escrow_db_err escrow_db_job_get(struct escrow_db *db, struct escrow_job *out,
+				     const uint8_t id[RCPT_HASH_BYTES]);
+enum escrow_db_err escrow_db_job_delete_opening(struct escrow_db *db,
+						const uint8_t id[RCPT_HASH_BYTES]);
+/* UPDATE state to `to` WHERE state = `from` (and the extra condition of
+ * the transition); ESCROW_DB_CONFLICT when the row was not there. */
+enum escrow_db_err escrow_db_job_transition(struct escrow_db *db,
+					    const uint8_t id[RCPT_HASH_BYTES],
+					    const char *from, const char *to,
+					    uint64_t now_s);
+enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
+					 const uint8_t id[RCPT_HASH_BYTES],
+					 const uint8_t receipt_id[RCPT_HASH_BYTES],
+					 const struct rcpt_receipt *r, const char *receipt_json,
+					 const uint8_t sig[RCPT_SIG_BYTES],
+					 uint64_t now_s, uint64_t window_end_s);
+/* Locks the job row for an attestation: state receipted or disputed and
+ * the window still open.  ESCROW_DB_CONFLICT otherwise. */
+enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
+						 const uint8_t id[RCPT_HASH_BYTES],
+						 uint64_t now_s);
+/* Job ids in `state` (and, with `due_s` non-zero, due at due_s: deadline
+ * passed for open, window closed for receipted, stale for opening). */
+enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
+					   uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
+					   size_t max, const char *state, uint64_t due_s);
+/* Up to max jobs as JSON views (GET /v1/jobs). */
+enum escrow_db_err escrow_db_jobs_list(struct escrow_db *db, json_t **out,
+				       const char *state, size_t max);
+/* Sum of maxPrice over the provider's unsettled jobs but `except` (its
+ * exposure). */
+enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt_u256 *out,
+					       const uint8_t provider[RCPT_ADDR_BYTES],
+					       const uint8_t except[RCPT_HASH_BYTES]);
+enum escrow_db_err escrow_db_job_count(struct escrow_db *db, const char *state,
+				       int64_t *out);
+
+/* Attestations and disputes. */
+enum escrow_db_err escrow_db_attestation_insert(struct escrow_db *db,
+						const struct rcpt_attestation *a,
+						const uint8_t job[RCPT_HASH_BYTES],
+						const char *att_json,
+						const uint8_t sig[RCPT_SIG_BYTES],
+						uint64_t now_s);
+/* The stored signature of (job, validator)'s attestation. */
+enum escrow_db_err escrow_db_attestation_sig(struct escrow_db *db,
+					     uint8_t sig[RCPT_SIG_BYTES],
+					     const uint8_t job[RCPT_HASH_BYTES],
+					     const uint8_t validator[RCPT_ADDR_BYTES]);
+enum escrow_db_err escrow_db_dispute_insert(struct escrow_db *db,
+					    const uint8_t job[RCPT_HASH_BYTES],
+					    const uint8_t validator[RCPT_ADDR_BYTES],
+					    const uint8_t *input, size_t input_len,
+					    uint64_t now_s);
+/* Gives the input to every open dispute of the job that lacks it;
+ * *updated receives how many. */
+enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
+					       const uint8_t job[RCPT_HASH_BYTES],
+					       const uint8_t *input, size_t len,
+					       int *updated);
+enum escrow_db_err escrow_db_disputes_for_job(struct escrow_db *db, json_t **out,
+					      const uint8_t job[RCPT_HASH_BYTES]);
+/* Disputes in `state` with `executed` as given, oldest first. */
+enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
+					      struct escrow_dispute *out, size_t *n,
+					      size_t max, const char *state, int executed,
+					      int with_input);
+void escrow_dispute_release(struct escrow_dispute *d);
+enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
+					    const uint8_t job[RCPT_HASH_BYTES],
+					    const uint8_t validator[RCPT_ADDR_BYTES],
+					    const char *state, const char *reason,
+					    const struct rcpt_u256 *slash,
+					    const struct rcpt_u256 *bounty,
+					    uint64_t now_s);
+enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES],
+						 const uint8_t validator[RCPT_ADDR_BYTES],
+						 const struct rcpt_u256 *slash,
+						 const struct rcpt_u256 *bounty);
+enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
+					      const uint8_t job[RCPT_HASH_BYTES],
+					      const uint8_t validator[RCPT_ADDR_BYTES]);
+/* Moots the other open disputes of a job; *n how many. */
+enum escrow_db_err escrow_db_disputes_moot(struct escrow_db *db,
+					   const uint8_t job[RCPT_HASH_BYTES],
+					   uint64_t now_s, int *n);
+/* Open or decided-but-unexecuted disputes of a job. */
+enum escrow_db_err escrow_db_disputes_unsettled(struct escrow_db *db,
+						const uint8_t job[RCPT_HASH_BYTES],
+						int64_t *n);
+
+/* ---------------------------------------------------------------- money.c */
+
+/* out = v * bps / 10000, rounded down; never overflows. */
+void escrow_u256_bps(struct rcpt_u256 *out, const struct rcpt_u256 *v, uint32_t bps);
+/* out = a + b; -1 on overflow. */
+int escrow_u256_add(struct rcpt_u256 *out, const struct rcpt_u256 *a,
+		    const struct rcpt_u256 *b);
+int escrow_u256_is_zero(const struct rcpt_u256 *v);
+/* "0x.." form of a byte string into out. */
+void escrow_hex(char *out, size_t out_len, const uint8_t *b, size_t n);
+/* "job:0x..", "account:0x.." subjects. */
+void escrow_subject_job(char out[80], const uint8_t id[RCPT_HASH_BYTES]);
+void escrow_subject_account(char out[80], const uint8_t addr[RCPT_ADDR_BYTES]);
+
+/* ---------------------------------------------------------------- main */
+
+struct escrow {
+	struct escrow_config cfg;
+	struct rcpt_domain domain;
+	struct chain_params chain_params;
+	uint8_t address[RCPT_ADDR_BYTES];
+	/* HTTP thread. */
+	struct escrow_db db;
+	struct chain *chain;
+	int idem_rerun;          /* this request's key was found in flight */
+	struct httpd *httpd;
+	/* Settlement thread. */
+	pthread_t settle_thread;
+	int settle_started;
+	volatile int stopping;
+	pthread_mutex_t stop_mu;
+	pthread_cond_t stop_cv;
+};
+
+/* Opens a fresh chain handle when *c is NULL or was left unusable. */
+enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
+				   struct rcpt_diag *diag);
+
+/* api.c */
+extern const struct httpd_route escrow_routes[];
+extern const size_t escrow_routes_len;
+int escrow_api_ready(void *cls, char *why, size_t why_len);
+int escrow_api_idem_begin(struct httpd_req *r, void *cls);
+void escrow_api_idem_end(struct httpd_req *r, void *cls);
+
+/* settle.c */
+int escrow_settle_start(struct escrow *e);
+void escrow_settle_stop(struct escrow *e);
+
+#endif

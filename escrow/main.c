@@ -1,0 +1,330 @@
+/*
+ * main.c: assay-escrow's flags and start-up (docs/escrow.md).
+ *
+ * Flags override ASSAY_ESCROW_* environment variables, which override
+ * the defaults.  The escrow's key is read once for its address (the
+ * EIP-712 verifyingContract on the PostgreSQL backend) and wiped.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escrow.h"
+#include "banned.h"
+
+#define DEFAULT_MIN_STAKE "100000000000000000000"   /* 100 units of 10^18 */
+#define DEFAULT_SLASH_BPS 5000u
+#define DEFAULT_BOUNTY_BPS 2000u
+#define DEFAULT_SAMPLE_BPS 1000u
+#define DEFAULT_WINDOW_S 3600u
+#define DEFAULT_UNBONDING_S 604800u
+#define DEFAULT_REFEREE_S 600u
+#define DEFAULT_CHAIN_ID 31337u
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: assay-escrow --db CONNINFO --key FILE [options]\n"
+		"  --listen HOST:PORT        127.0.0.1:8700 (port 0: any, printed)\n"
+		"  --db CONNINFO             libpq connection string\n"
+		"  --key FILE                the escrow's key (mode 0600)\n"
+		"  --chain-id N              %u\n"
+		"  --devnet                  allow the faucet\n"
+		"  --min-stake WEI           %s\n"
+		"  --slash-bps N             %u (share of the offender's bond)\n"
+		"  --bounty-bps N            %u (share of the slash to the validator)\n"
+		"  --sample-bps N            %u (sampling probability announced)\n"
+		"  --challenge-window-s N    %u\n"
+		"  --unbonding-s N           %u (>= window + referee deadline)\n"
+		"  --referee-deadline-s N    %u\n"
+		"  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
+		"  --rate-per-s N --rate-burst N    requests per IP and per signer (50, 100)\n"
+		"  --quiet                   no per-request log lines\n"
+		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
+		DEFAULT_CHAIN_ID, DEFAULT_MIN_STAKE, DEFAULT_SLASH_BPS, DEFAULT_BOUNTY_BPS,
+		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S);
+}
+
+static int parse_u64(uint64_t *out, const char *s, uint64_t max)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+struct opt_text {
+	const char *listen, *db, *key, *chain_id, *min_stake, *slash, *bounty, *sample,
+		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst;
+	int devnet, quiet;
+};
+
+static void from_env(struct opt_text *o)
+{
+	const char *d;
+
+	o->listen = getenv("ASSAY_ESCROW_LISTEN");
+	o->db = getenv("ASSAY_ESCROW_DB");
+	o->key = getenv("ASSAY_ESCROW_KEY");
+	o->chain_id = getenv("ASSAY_ESCROW_CHAIN_ID");
+	o->min_stake = getenv("ASSAY_ESCROW_MIN_STAKE");
+	o->slash = getenv("ASSAY_ESCROW_SLASH_BPS");
+	o->bounty = getenv("ASSAY_ESCROW_BOUNTY_BPS");
+	o->sample = getenv("ASSAY_ESCROW_SAMPLE_BPS");
+	o->window = getenv("ASSAY_ESCROW_CHALLENGE_WINDOW_S");
+	o->unbonding = getenv("ASSAY_ESCROW_UNBONDING_S");
+	o->referee = getenv("ASSAY_ESCROW_REFEREE_DEADLINE_S");
+	o->cert = getenv("ASSAY_ESCROW_TLS_CERT");
+	o->tkey = getenv("ASSAY_ESCROW_TLS_KEY");
+	o->rate = getenv("ASSAY_ESCROW_RATE_PER_S");
+	o->burst = getenv("ASSAY_ESCROW_RATE_BURST");
+	d = getenv("ASSAY_ESCROW_DEVNET");
+	o->devnet = d && strcmp(d, "1") == 0;
+}
+
+static int parse_args(struct opt_text *o, int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "chain-id", required_argument, NULL, 'c' },
+		{ "devnet", no_argument, NULL, 'D' },
+		{ "min-stake", required_argument, NULL, 'm' },
+		{ "slash-bps", required_argument, NULL, 's' },
+		{ "bounty-bps", required_argument, NULL, 'b' },
+		{ "sample-bps", required_argument, NULL, 'p' },
+		{ "challenge-window-s", required_argument, NULL, 'w' },
+		{ "unbonding-s", required_argument, NULL, 'u' },
+		{ "referee-deadline-s", required_argument, NULL, 'r' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "rate-per-s", required_argument, NULL, 'R' },
+		{ "rate-burst", required_argument, NULL, 'B' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+		switch (c) {
+		case 'l': o->listen = optarg; break;
+		case 'd': o->db = optarg; break;
+		case 'k': o->key = optarg; break;
+		case 'c': o->chain_id = optarg; break;
+		case 'D': o->devnet = 1; break;
+		case 'm': o->min_stake = optarg; break;
+		case 's': o->slash = optarg; break;
+		case 'b': o->bounty = optarg; break;
+		case 'p': o->sample = optarg; break;
+		case 'w': o->window = optarg; break;
+		case 'u': o->unbonding = optarg; break;
+		case 'r': o->referee = optarg; break;
+		case 'C': o->cert = optarg; break;
+		case 'K': o->tkey = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'R': o->rate = optarg; break;
+		case 'B': o->burst = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -1;
+		}
+	}
+	return optind == argc ? 0 : -1;
+}
+
+/* Fills cfg from the texts; names the first bad one. */
+static int build_config(struct escrow_config *cfg, const struct opt_text *o, char *host,
+			size_t host_len)
+{
+	uint64_t v;
+	const char *colon;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!o->db || !o->key) {
+		fprintf(stderr, "assay-escrow: --db and --key are required\n");
+		return -1;
+	}
+	cfg->conninfo = o->db;
+	cfg->key_path = o->key;
+	cfg->devnet = o->devnet;
+	cfg->quiet = o->quiet;
+	cfg->tls_cert = o->cert;
+	cfg->tls_key = o->tkey;
+	colon = strrchr(o->listen ? o->listen : "127.0.0.1:8700", ':');
+	if (!colon || (size_t)(colon - (o->listen ? o->listen : "127.0.0.1:8700")) >= host_len ||
+	    parse_u64(&v, colon + 1, 65535)) {
+		fprintf(stderr, "assay-escrow: could not parse --listen '%s': want HOST:PORT\n",
+			o->listen);
+		return -1;
+	}
+	{
+		const char *l = o->listen ? o->listen : "127.0.0.1:8700";
+		memcpy(host, l, (size_t)(colon - l));
+		host[colon - l] = '\0';
+	}
+	cfg->listen_host = host;
+	cfg->listen_port = (uint16_t)v;
+#define NUM(field, text, def, lo, hi, name) do { \
+		if (!(text)) { cfg->field = (def); break; } \
+		if (parse_u64(&v, (text), (hi)) || v + 1 < (uint64_t)(lo) + 1) { \
+			fprintf(stderr, "assay-escrow: could not parse --%s '%s': want %llu..%llu\n", \
+				name, (text), (unsigned long long)(lo), (unsigned long long)(hi)); \
+			return -1; } \
+		cfg->field = v; } while (0)
+	NUM(chain_id, o->chain_id, DEFAULT_CHAIN_ID, 1, RCPT_JSON_UINT_MAX, "chain-id");
+	NUM(slash_bps, o->slash, DEFAULT_SLASH_BPS, 1, ESCROW_BPS_ONE, "slash-bps");
+	NUM(bounty_bps, o->bounty, DEFAULT_BOUNTY_BPS, 0, ESCROW_BPS_ONE, "bounty-bps");
+	NUM(sample_bps, o->sample, DEFAULT_SAMPLE_BPS, 1, ESCROW_BPS_ONE, "sample-bps");
+	NUM(challenge_window_s, o->window, DEFAULT_WINDOW_S, 1, ESCROW_WINDOW_S_MAX, "challenge-window-s");
+	NUM(referee_deadline_s, o->referee, DEFAULT_REFEREE_S, 1, ESCROW_WINDOW_S_MAX, "referee-deadline-s");
+	NUM(unbonding_s, o->unbonding, DEFAULT_UNBONDING_S, 1, ESCROW_UNBONDING_S_MAX, "unbonding-s");
+	NUM(rate_per_s, o->rate, (uint64_t)HTTPD_RATE_PER_S_DEFAULT, 1, 1000000, "rate-per-s");
+	NUM(rate_burst, o->burst, (uint64_t)HTTPD_RATE_BURST_DEFAULT, 1, 1000000, "rate-burst");
+#undef NUM
+	if (rcpt_u256_parse(&cfg->min_stake, o->min_stake ? o->min_stake : DEFAULT_MIN_STAKE) ||
+	    escrow_u256_is_zero(&cfg->min_stake)) {
+		fprintf(stderr, "assay-escrow: could not parse --min-stake '%s': want a non-zero decimal uint256\n",
+			o->min_stake);
+		return -1;
+	}
+	/* A cheat must not get its stake out before it can be slashed: the
+	 * window and the referee's deadline both run before unbonding ends. */
+	if (cfg->unbonding_s < cfg->challenge_window_s + cfg->referee_deadline_s) {
+		fprintf(stderr, "assay-escrow: --unbonding-s %" PRIu64 " is shorter than the challenge window plus the referee deadline (%" PRIu64 " s)\n",
+			cfg->unbonding_s, cfg->challenge_window_s + cfg->referee_deadline_s);
+		return -1;
+	}
+	if ((!cfg->tls_cert) != (!cfg->tls_key)) {
+		fprintf(stderr, "assay-escrow: --tls-cert and --tls-key go together\n");
+		return -1;
+	}
+	return 0;
+}
+
+enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
+				   struct rcpt_diag *diag)
+{
+	if (*c)
+		return CHAIN_OK;
+	return chain_pg_open(c, diag, e->cfg.conninfo, &e->chain_params, e->address);
+}
+
+int main(int argc, char **argv)
+{
+	struct escrow e;
+	struct opt_text o;
+	struct rcpt_key key;
+	struct rcpt_diag diag;
+	struct rcpt_domain cd;
+	struct httpd_config hc;
+	char host[64], why[256];
+	sigset_t set;
+	enum chain_err ce;
+	enum rcpt_err re;
+	int sig = 0, rc = 1;
+
+	memset(&e, 0, sizeof(e));
+	memset(&o, 0, sizeof(o));
+	if (rcpt_harden_process() != RCPT_OK)
+		fprintf(stderr, "assay-escrow: could not disable core dumps\n");
+	from_env(&o);
+	if (parse_args(&o, argc, argv) || build_config(&e.cfg, &o, host, sizeof(host))) {
+		usage(stderr);
+		return 2;
+	}
+	re = rcpt_key_load(&key, &diag, e.cfg.key_path);
+	if (re) {
+		fprintf(stderr, "assay-escrow: could not load key: %s\n", diag.msg);
+		return 1;
+	}
+	memcpy(e.address, key.address, RCPT_ADDR_BYTES);
+	rcpt_key_wipe(&key);
+	rcpt_domain_assay(&e.domain, e.cfg.chain_id, e.address);
+	e.chain_params.chain_id = e.cfg.chain_id;
+	e.chain_params.devnet = e.cfg.devnet;
+	e.chain_params.min_stake = e.cfg.min_stake;
+	e.chain_params.unbonding_s = e.cfg.unbonding_s;
+	pthread_mutex_init(&e.stop_mu, NULL);
+	pthread_cond_init(&e.stop_cv, NULL);
+
+	/* The ledger's migrations first, then the escrow's. */
+	ce = escrow_chain_ensure(&e, &e.chain, &diag);
+	if (ce) {
+		fprintf(stderr, "assay-escrow: could not open the ledger: %s: %s\n",
+			chain_errname(ce), diag.msg);
+		goto out;
+	}
+	chain_domain(e.chain, &cd);
+	if (cd.chain_id != e.domain.chain_id ||
+	    memcmp(cd.verifying_contract, e.address, RCPT_ADDR_BYTES) != 0) {
+		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
+		goto out;
+	}
+	if (escrow_db_open(&e.db, e.cfg.conninfo, "http") != ESCROW_DB_OK ||
+	    escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
+		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
+		goto out;
+	}
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&hc, 0, sizeof(hc));
+	hc.service = "assay-escrow";
+	hc.host = e.cfg.listen_host;
+	hc.port = e.cfg.listen_port;
+	hc.routes = escrow_routes;
+	hc.routes_len = escrow_routes_len;
+	hc.cls = &e;
+	hc.ready = escrow_api_ready;
+	hc.idem_begin = escrow_api_idem_begin;
+	hc.idem_end = escrow_api_idem_end;
+	hc.tls_cert_path = e.cfg.tls_cert;
+	hc.tls_key_path = e.cfg.tls_key;
+	hc.quiet = e.cfg.quiet;
+	hc.rate_per_s = (double)e.cfg.rate_per_s;
+	hc.rate_burst = (double)e.cfg.rate_burst;
+	if (httpd_start(&e.httpd, why, sizeof(why), &hc) != HTTPD_OK) {
+		fprintf(stderr, "assay-escrow: %s\n", why);
+		goto out;
+	}
+	if (escrow_settle_start(&e)) {
+		fprintf(stderr, "assay-escrow: could not start the settlement thread\n");
+		goto out;
+	}
+	{
+		char a[RCPT_ADDR_HEX_BYTES];
+		rcpt_address_format(a, e.address);
+		fprintf(stderr, "assay-escrow: escrow %s chain %" PRIu64 "%s\n", a,
+			e.cfg.chain_id, e.cfg.devnet ? " (devnet)" : "");
+	}
+	printf("listening on %s:%u\n", e.cfg.listen_host, (unsigned)httpd_port(e.httpd));
+	fflush(stdout);
+	sigwait(&set, &sig);
+	fprintf(stderr, "assay-escrow: stopping on signal %d\n", sig);
+	rc = 0;
+out:
+	/* The settlement thread sets gauges on the server: it stops first. */
+	escrow_settle_stop(&e);
+	httpd_free(e.httpd);
+	chain_free(e.chain);
+	escrow_db_close(&e.db);
+	pthread_cond_destroy(&e.stop_cv);
+	pthread_mutex_destroy(&e.stop_mu);
+	return rc;
+}

@@ -1,0 +1,431 @@
+/*
+ * settle.c: the settlement thread and the referee.
+ *
+ * Every tick (one second) it reads what is due from PostgreSQL and moves
+ * each job one step, in this order:
+ *   1. stale `opening` rows: the lock is retried (EXISTS = done) and the
+ *      job opened, or the row dropped when the ledger refuses;
+ *   2. intents recorded: `open` past its deadline -> `refunding`;
+ *      `receipted` with its window closed -> `releasing`;
+ *   3. open disputes: the referee re-executes when the input is there,
+ *      or decides "input withheld" past --referee-deadline-s;
+ *   4. decided disputes: the slash is made (SETTLED = done);
+ *   5. `releasing` -> chain_release -> `paid`; `refunding` ->
+ *      chain_refund -> `refunded` (SETTLED = done).
+ * Nothing is kept in memory between ticks, so a restart resumes exactly
+ * where the database says, and a settlement due is made once: the intent
+ * row is written before the ledger call, and the ledger refuses a second
+ * settlement of a job.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "escrow.h"
+#include "kernels.h"
+#include "banned.h"
+
+struct settle {
+	struct escrow *e;
+	struct escrow_db db;
+	struct chain *chain;
+};
+
+static uint64_t now_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static enum chain_err ch(struct settle *s, enum chain_err ce)
+{
+	if (ce == CHAIN_ERR_UNAVAILABLE) {
+		chain_free(s->chain);
+		s->chain = NULL;
+	}
+	return ce;
+}
+
+/* One transition with one audit entry, in one transaction. */
+static enum escrow_db_err step(struct settle *s, const uint8_t id[RCPT_HASH_BYTES],
+			       const char *from, const char *to, const char *event,
+			       json_t *data, uint64_t now)
+{
+	char sub[80];
+	enum escrow_db_err rc;
+
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&s->db);
+	if (!rc)
+		rc = escrow_db_job_transition(&s->db, id, from, to, now);
+	if (!rc)
+		rc = escrow_db_audit(&s->db, sub, event, data, now);
+	else
+		json_decref(data);
+	if (!rc)
+		rc = escrow_db_commit(&s->db);
+	if (rc)
+		escrow_db_rollback(&s->db);
+	return rc;
+}
+
+static void settle_opening(struct settle *s, uint64_t now)
+{
+	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
+	size_t n = 0, i;
+
+	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, "opening", now))
+		return;
+	for (i = 0; i < n; i++) {
+		struct escrow_job j;
+		enum chain_err ce;
+		if (escrow_db_job_get(&s->db, &j, ids[i]))
+			continue;
+		ce = ch(s, chain_lock(s->chain, j.id, j.job.customer, j.job.provider,
+				      &j.job.max_price, now));
+		if (ce == CHAIN_OK || ce == CHAIN_ERR_EXISTS)
+			(void)step(s, j.id, "opening", "open", "opened",
+				   json_pack("{s:s}", "by", "recovery"), now);
+		else if (ce != CHAIN_ERR_UNAVAILABLE && ce != CHAIN_ERR_CONFLICT)
+			(void)escrow_db_job_delete_opening(&s->db, j.id);
+	}
+}
+
+static void settle_mark(struct settle *s, const char *from, const char *to,
+			const char *event, uint64_t now)
+{
+	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
+	size_t n = 0, i;
+
+	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, now))
+		return;
+	for (i = 0; i < n; i++)
+		(void)step(s, ids[i], from, to, event, NULL, now);
+}
+
+static void settle_finish(struct settle *s, const char *from, uint64_t now)
+{
+	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
+	size_t n = 0, i;
+	int pay = strcmp(from, "releasing") == 0;
+
+	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, 0))
+		return;
+	for (i = 0; i < n; i++) {
+		struct escrow_job j;
+		enum chain_err ce;
+		char pr[RCPT_U256_DEC_BYTES], mp[RCPT_U256_DEC_BYTES];
+		if (escrow_db_job_get(&s->db, &j, ids[i]))
+			continue;
+		/* releasing is reached only from receipted: a price exists and
+		 * fits the lock (the bundle check and a CHECK both said so). */
+		assert(!pay || j.has_receipt);
+		assert(!pay || rcpt_u256_cmp(&j.receipt.price, &j.job.max_price) <= 0);
+		ce = pay ? chain_release(s->chain, j.id, &j.receipt.price, now)
+			 : chain_refund(s->chain, j.id, now);
+		ce = ch(s, ce);
+		if (ce != CHAIN_OK && ce != CHAIN_ERR_SETTLED) {
+			if (ce != CHAIN_ERR_UNAVAILABLE)
+				fprintf(stderr, "assay-escrow: settle: %s refused: %s\n",
+					pay ? "release" : "refund", chain_errname(ce));
+			continue;
+		}
+		rcpt_u256_format(mp, &j.job.max_price);
+		if (pay) {
+			rcpt_u256_format(pr, &j.receipt.price);
+			(void)step(s, j.id, from, "paid", "paid",
+				   json_pack("{s:s, s:s}", "price", pr, "maxPrice", mp), now);
+		} else {
+			(void)step(s, j.id, from, "refunded", "refunded",
+				   json_pack("{s:s}", "amount", mp), now);
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- referee */
+
+enum verdict { V_PROVIDER_WRONG, V_VALIDATOR_WRONG, V_UNDECIDED };
+
+/* Re-executes the job on the CPU reference and compares the output's
+ * commitment with the receipt's.  The input was checked against the
+ * job's commitment when it arrived; it is checked again here. */
+static enum verdict referee_run(const struct escrow_job *j, const uint8_t *in, size_t len,
+				const char **reason)
+{
+	struct kern_tensors tin, tout;
+	struct kern_diag diag;
+	struct kern_run_opts opts = { KERN_DEVICE_CPU, 0 };
+	struct rcpt_commitment c;
+	char dev[KERN_DEVICE_BYTES];
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	enum kern_err ke;
+	enum verdict v = V_UNDECIDED;
+
+	kern_tensors_init(&tin);
+	kern_tensors_init(&tout);
+	if (rcpt_commit_buf(&c, in, len) != RCPT_OK || c.size != j->job.input_size ||
+	    memcmp(c.root, j->job.input_root, 32) != 0) {
+		*reason = "stored-input-mismatch";
+		goto out;
+	}
+	ke = kern_st_parse(&tin, &diag, in, len);
+	if (!ke)
+		ke = kern_run(&tout, dev, &diag, j->job.kernel, &tin, j->job.params,
+			      strlen(j->job.params), &opts);
+	if (ke == KERN_ERR_NOMEM || ke == KERN_ERR_ARG || ke == KERN_ERR_IO) {
+		*reason = "referee-error";
+		goto out;
+	}
+	if (ke) {
+		/* The kernel refuses this input: no output could match, so
+		 * the receipt claiming one is wrong. */
+		*reason = "kernel-refuses-input";
+		v = V_PROVIDER_WRONG;
+		goto out;
+	}
+	if (kern_st_serialize(&out, &out_len, &diag, &tout) != KERN_OK ||
+	    rcpt_commit_buf(&c, out, out_len) != RCPT_OK) {
+		*reason = "referee-error";
+		goto out;
+	}
+	if (c.size == j->receipt.output_size &&
+	    memcmp(c.root, j->receipt.output_root, 32) == 0) {
+		*reason = "output-matches-receipt";
+		v = V_VALIDATOR_WRONG;
+	} else {
+		*reason = "output-differs-from-receipt";
+		v = V_PROVIDER_WRONG;
+	}
+out:
+	free(out);
+	kern_tensors_release(&tin);
+	kern_tensors_release(&tout);
+	return v;
+}
+
+/* slash = slash_bps of what the offender has bonded; bounty = bounty_bps of it. */
+static int slash_amounts(struct settle *s, const uint8_t who[RCPT_ADDR_BYTES],
+			 struct rcpt_u256 *slash, struct rcpt_u256 *bounty, int with_bounty)
+{
+	struct chain_balance b;
+	struct rcpt_u256 bonded;
+
+	if (ch(s, chain_balance(s->chain, &b, who)))
+		return -1;
+	if (escrow_u256_add(&bonded, &b.stake, &b.unbonding))
+		bonded = b.stake;
+	escrow_u256_bps(slash, &bonded, s->e->cfg.slash_bps);
+	if (with_bounty)
+		escrow_u256_bps(bounty, slash, s->e->cfg.bounty_bps);
+	else
+		memset(bounty, 0, sizeof(*bounty));
+	assert(rcpt_u256_cmp(bounty, slash) <= 0);
+	return 0;
+}
+
+static void referee_decide(struct settle *s, const struct escrow_dispute *d, uint64_t now)
+{
+	struct escrow_job j;
+	struct rcpt_u256 slash, bounty;
+	const char *reason = "input-withheld";
+	enum verdict v;
+	char sub[80], vh[RCPT_ADDR_HEX_BYTES], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
+	enum escrow_db_err rc;
+	int n = 0;
+
+	if (escrow_db_job_get(&s->db, &j, d->job) || !j.has_receipt)
+		return;
+	if (d->has_input)
+		v = referee_run(&j, d->input, d->input_len, &reason);
+	else if (now > d->opened_at_s + s->e->cfg.referee_deadline_s)
+		v = V_PROVIDER_WRONG;   /* input not produced in time */
+	else
+		return;
+	if (v == V_UNDECIDED) {
+		fprintf(stderr, "assay-escrow: referee: could not decide a dispute: %s\n", reason);
+		return;
+	}
+	if (slash_amounts(s, v == V_PROVIDER_WRONG ? j.job.provider : d->validator,
+			  &slash, &bounty, v == V_PROVIDER_WRONG))
+		return;
+	escrow_subject_job(sub, d->job);
+	rcpt_address_format(vh, d->validator);
+	rcpt_u256_format(sl, &slash);
+	rcpt_u256_format(bo, &bounty);
+	rc = escrow_db_begin(&s->db);
+	if (!rc)
+		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator,
+					      v == V_PROVIDER_WRONG ? "provider_wrong" : "validator_wrong",
+					      reason, &slash, &bounty, now);
+	if (!rc)
+		rc = escrow_db_audit(&s->db, sub, "dispute-decided",
+				     json_pack("{s:s, s:s, s:s, s:s, s:s}", "validator", vh,
+					       "outcome", v == V_PROVIDER_WRONG ? "provider-wrong" : "validator-wrong",
+					       "reason", reason, "slash", sl, "bounty", bo), now);
+	if (!rc && v == V_PROVIDER_WRONG) {
+		rc = escrow_db_disputes_moot(&s->db, d->job, now, &n);
+		if (!rc)
+			rc = escrow_db_job_transition(&s->db, d->job, "disputed", "refunding", now);
+	}
+	if (!rc)
+		rc = escrow_db_commit(&s->db);
+	if (rc)
+		escrow_db_rollback(&s->db);
+}
+
+static void referee_execute(struct settle *s, const struct escrow_dispute *d, uint64_t now)
+{
+	struct escrow_job j;
+	struct rcpt_u256 slash = d->slash_amount, bounty = d->bounty;
+	int provider_wrong = strcmp(d->state, "provider_wrong") == 0;
+	const uint8_t *offender, *bounty_to;
+	char sub[80];
+	enum chain_err ce = CHAIN_OK;
+	enum escrow_db_err rc;
+	int64_t left = 0;
+
+	assert(provider_wrong || strcmp(d->state, "validator_wrong") == 0);
+	assert(rcpt_u256_cmp(&bounty, &slash) <= 0);
+	assert(provider_wrong || escrow_u256_is_zero(&bounty));
+	if (escrow_db_job_get(&s->db, &j, d->job))
+		return;
+	offender = provider_wrong ? j.job.provider : d->validator;
+	bounty_to = provider_wrong ? d->validator : j.job.provider;
+	if (!escrow_u256_is_zero(&slash)) {
+		ce = ch(s, chain_slash(s->chain, offender, &slash, bounty_to, &bounty, d->job, now));
+		if (ce == CHAIN_ERR_INSUFFICIENT) {
+			/* The offender's bond shrank since the decision: take
+			 * the same share of what is left. */
+			if (slash_amounts(s, offender, &slash, &bounty, provider_wrong) == 0 &&
+			    escrow_db_dispute_set_amounts(&s->db, d->job, d->validator,
+							  &slash, &bounty) == ESCROW_DB_OK)
+				fprintf(stderr, "assay-escrow: referee: slash amount recomputed\n");
+			return;
+		}
+		if (ce != CHAIN_OK && ce != CHAIN_ERR_SETTLED)
+			return;
+	}
+	escrow_subject_job(sub, d->job);
+	rc = escrow_db_begin(&s->db);
+	if (!rc)
+		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator);
+	if (!rc)
+		rc = escrow_db_audit(&s->db, sub, "slashed",
+				     json_pack("{s:s, s:s}", "offender",
+					       provider_wrong ? "provider" : "validator",
+					       "ledger", ce == CHAIN_OK ? "done" : "already-done"), now);
+	if (!rc && !provider_wrong) {
+		rc = escrow_db_disputes_unsettled(&s->db, d->job, &left);
+		if (!rc && left == 0) {
+			rc = escrow_db_job_transition(&s->db, d->job, "disputed", "receipted", now);
+			if (rc == ESCROW_DB_CONFLICT)
+				rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
+		}
+	}
+	if (!rc)
+		rc = escrow_db_commit(&s->db);
+	if (rc)
+		escrow_db_rollback(&s->db);
+}
+
+static void settle_disputes(struct settle *s, uint64_t now)
+{
+	struct escrow_dispute d[ESCROW_SETTLE_BATCH];
+	size_t n = 0, i;
+
+	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_REFEREE_BATCH, "open", 0, 1) == 0) {
+		for (i = 0; i < n; i++) {
+			referee_decide(s, &d[i], now);
+			escrow_dispute_release(&d[i]);
+		}
+	}
+	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_SETTLE_BATCH, "provider_wrong", 0, 0) == 0)
+		for (i = 0; i < n; i++)
+			referee_execute(s, &d[i], now);
+	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_SETTLE_BATCH, "validator_wrong", 0, 0) == 0)
+		for (i = 0; i < n; i++)
+			referee_execute(s, &d[i], now);
+}
+
+static void settle_gauges(struct settle *s)
+{
+	static const char *const st[] = { "open", "receipted", "disputed", "paid", "refunded" };
+	char name[96];
+	size_t i;
+	int64_t n;
+
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		if (escrow_db_job_count(&s->db, st[i], &n) == ESCROW_DB_OK) {
+			snprintf(name, sizeof(name), "assay_escrow_jobs{state=\"%s\"}", st[i]);
+			httpd_gauge_set(s->e->httpd, name, (double)n);
+		}
+	}
+}
+
+static void settle_tick(struct settle *s)
+{
+	struct rcpt_diag diag;
+	uint64_t now = now_s();
+
+	if (escrow_db_ensure(&s->db) != ESCROW_DB_OK)
+		return;
+	if (escrow_chain_ensure(s->e, &s->chain, &diag) != CHAIN_OK)
+		return;
+	settle_opening(s, now);
+	settle_mark(s, "open", "refunding", "deadline-passed", now);
+	settle_mark(s, "receipted", "releasing", "window-closed", now);
+	settle_disputes(s, now);
+	settle_finish(s, "releasing", now);
+	settle_finish(s, "refunding", now);
+	settle_gauges(s);
+}
+
+static void *settle_main(void *arg)
+{
+	struct escrow *e = arg;
+	struct settle s;
+	struct timespec until;
+
+	memset(&s, 0, sizeof(s));
+	s.e = e;
+	(void)escrow_db_open(&s.db, e->cfg.conninfo, "settle");
+	pthread_mutex_lock(&e->stop_mu);
+	while (!e->stopping) {
+		pthread_mutex_unlock(&e->stop_mu);
+		settle_tick(&s);
+		pthread_mutex_lock(&e->stop_mu);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 1;
+		while (!e->stopping &&
+		       pthread_cond_timedwait(&e->stop_cv, &e->stop_mu, &until) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&e->stop_mu);
+	chain_free(s.chain);
+	escrow_db_close(&s.db);
+	return NULL;
+}
+
+int escrow_settle_start(struct escrow *e)
+{
+	if (pthread_create(&e->settle_thread, NULL, settle_main, e) != 0)
+		return -1;
+	e->settle_started = 1;
+	return 0;
+}
+
+void escrow_settle_stop(struct escrow *e)
+{
+	if (!e->settle_started)
+		return;
+	pthread_mutex_lock(&e->stop_mu);
+	e->stopping = 1;
+	pthread_cond_broadcast(&e->stop_cv);
+	pthread_mutex_unlock(&e->stop_mu);
+	pthread_join(e->settle_thread, NULL);
+	e->settle_started = 0;
+}

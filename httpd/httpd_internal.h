@@ -1,0 +1,75 @@
+/*
+ * httpd_internal.h: private to httpd/: the rate limiter and the metrics
+ * registry.  Both are bounded tables guarded by their own mutex.
+ */
+#ifndef ASSAY_HTTPD_INTERNAL_H
+#define ASSAY_HTTPD_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "httpd_limits.h"
+
+/* Token buckets keyed by a short string ("ip:1.2.3.4", "addr:0x..."). */
+struct httpd_rate_slot {
+	uint64_t key_hash;        /* 0: empty */
+	double tokens;
+	double last_s;            /* monotonic seconds of the last refill */
+};
+
+struct httpd_rate {
+	pthread_mutex_t mu;
+	double per_s;
+	double burst;
+	struct httpd_rate_slot slots[HTTPD_RATE_TABLE_SLOTS];
+};
+
+void httpd_rate_init(struct httpd_rate *r, double per_s, double burst);
+void httpd_rate_release(struct httpd_rate *r);
+/* 1 when the request may proceed (a token was taken), 0 when limited. */
+int httpd_rate_take(struct httpd_rate *r, const char *key, double now_s);
+
+/* Latency buckets in seconds (Prometheus histogram). */
+#define HTTPD_LAT_BUCKETS 11
+
+/* Metric labels of requests outside the route table. */
+#define HTTPD_ROUTE_NONE (-1)
+#define HTTPD_ROUTE_LIVEZ (-2)
+#define HTTPD_ROUTE_READYZ (-3)
+#define HTTPD_ROUTE_METRICS (-4)
+
+struct httpd_series {
+	int route;                /* index in the route table, or HTTPD_ROUTE_* */
+	unsigned status;
+	uint64_t count;
+};
+
+struct httpd_gauge {
+	char name[128];
+	double value;
+};
+
+struct httpd_metrics {
+	pthread_mutex_t mu;
+	struct httpd_series series[HTTPD_METRIC_SERIES_MAX];
+	size_t series_len;
+	uint64_t other;           /* requests past the series table */
+	uint64_t lat_bucket[HTTPD_LAT_BUCKETS];
+	uint64_t lat_count;
+	double lat_sum_s;
+	struct httpd_gauge gauges[HTTPD_GAUGES_MAX];
+	size_t gauges_len;
+};
+
+void httpd_metrics_init(struct httpd_metrics *m);
+void httpd_metrics_release(struct httpd_metrics *m);
+void httpd_metrics_count(struct httpd_metrics *m, int route, unsigned status,
+			 double latency_s);
+void httpd_metrics_gauge(struct httpd_metrics *m, const char *name, double v);
+/* Prometheus text into a malloc'd buffer; route names from the table. */
+char *httpd_metrics_render(struct httpd_metrics *m, const char *service,
+			   const char *const *route_names, size_t routes_len,
+			   size_t *len);
+
+#endif

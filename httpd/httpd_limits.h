@@ -1,0 +1,71 @@
+/*
+ * httpd_limits.h: every bound the shared HTTP module enforces, in one
+ * place, each with its reason.  Services may pass smaller values in
+ * struct httpd_config; these are the defaults and the ceilings.
+ */
+#ifndef ASSAY_HTTPD_LIMITS_H
+#define ASSAY_HTTPD_LIMITS_H
+
+/* Request body before the route is known or before the signer is
+ * authenticated: a JSON statement is about 2 KiB, so 64 KiB is ample
+ * and keeps an anonymous peer from making us buffer much. */
+#define HTTPD_BODY_BYTES_ANON_MAX (64u * 1024u)
+
+/* Largest body any route may declare (a dispute may carry a job input):
+ * beyond this nothing is buffered. */
+#define HTTPD_BODY_BYTES_MAX (16u * 1024u * 1024u)
+
+/* Nesting depth of a JSON body: statements are two levels deep. */
+#define HTTPD_JSON_DEPTH_MAX 16
+
+/* Routes a service may register. */
+#define HTTPD_ROUTES_MAX 64
+
+/* {param} segments captured from one path. */
+#define HTTPD_PARAMS_MAX 4
+
+/* A path segment captured as a parameter (an address is 42 bytes, a
+ * job id 66). */
+#define HTTPD_PARAM_BYTES_MAX 128
+
+/* The request target (path and query) we keep for logs and signatures. */
+#define HTTPD_TARGET_BYTES_MAX 1024
+
+/* Idempotency-Key: a client-made token, at most this long, [A-Za-z0-9._:-]. */
+#define HTTPD_IDEM_KEY_BYTES_MAX 64
+
+/* Signed-request clock skew: a captured request is useless after this. */
+#define HTTPD_AUTH_SKEW_S 300
+
+/* Concurrent connections in total, and from one IP address. */
+#define HTTPD_CONNECTIONS_MAX 256
+#define HTTPD_CONNECTIONS_PER_IP_MAX 32
+
+/* Idle connection timeout: slowloris peers are cut off after this. */
+#define HTTPD_CONNECTION_TIMEOUT_S 15
+
+/* Memory MHD may use per connection for headers and its buffers. */
+#define HTTPD_CONNECTION_MEMORY_BYTES (64u * 1024u)
+
+/* Rate limiter: token buckets in a fixed table (IPs and addresses
+ * together); when full, the least recently seen bucket in the probe
+ * window is recycled, so the table never grows. */
+#define HTTPD_RATE_TABLE_SLOTS 4096
+#define HTTPD_RATE_PROBE 8
+#define HTTPD_RATE_PER_S_DEFAULT 50.0
+#define HTTPD_RATE_BURST_DEFAULT 100.0
+
+/* Metrics: distinct (route, status) counters kept; more are folded into
+ * an "other" line. */
+#define HTTPD_METRIC_SERIES_MAX 512
+
+/* Gauges a service may register. */
+#define HTTPD_GAUGES_MAX 32
+
+/* A Content-Type value we answer with (copied into the request). */
+#define HTTPD_CTYPE_BYTES_MAX 95
+
+/* A problem+json detail string. */
+#define HTTPD_DETAIL_BYTES_MAX 512
+
+#endif

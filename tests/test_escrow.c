@@ -1,0 +1,1384 @@
+/*
+ * test_escrow.c: the real assay-escrow binary on loopback against a
+ * private PostgreSQL (one database per test): a job's whole life, fraud
+ * claims true and false, idempotency, bad input, authentication, a
+ * SIGKILL between steps, PostgreSQL going away.  The ledger invariants
+ * (chain_check_invariants) are checked after every test.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "chain.h"
+#include "httpc.h"
+#include "httpd.h"
+#include "kernels.h"
+#include "pgutil.h"
+#include "testutil.h"
+#include "banned.h"
+
+extern char **environ;
+
+#define T_MIN_STAKE 1000
+#define T_WAIT_MS 20000
+
+/* ---------------------------------------------------------------- the service */
+
+struct esc {
+	struct pgt_db db;
+	int have_db;
+	char dir[256];
+	char key_path[320];
+	char log_path[320];
+	uint8_t addr[RCPT_ADDR_BYTES];
+	struct rcpt_domain dom;
+	pid_t pid;
+	uint16_t port;
+	unsigned window_s;
+};
+
+static struct esc G;
+
+static void esc_spawn(struct esc *e)
+{
+	char bin[512], window[16], conn[600];
+	const char *build = getenv("ASSAY_BUILD");
+	int out[2], logfd;
+	char line[256];
+	size_t n = 0;
+	unsigned port = 0;
+
+	cr_assert(build, "ASSAY_BUILD is not set");
+	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
+	snprintf(window, sizeof(window), "%u", e->window_s);
+	snprintf(conn, sizeof(conn), "%s", e->db.conninfo);
+	{
+		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", conn,
+			"--key", e->key_path, "--devnet", "--min-stake", "1000",
+			"--slash-bps", "5000", "--bounty-bps", "2000", "--sample-bps", "1000",
+			"--challenge-window-s", window, "--referee-deadline-s", "2",
+			"--unbonding-s", "30", NULL };
+		cr_assert_eq(pipe(out), 0);
+		logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		cr_assert(logfd >= 0);
+		e->pid = fork();
+		cr_assert(e->pid >= 0);
+		if (e->pid == 0) {
+			/* Dies with the test process, even when it crashes. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			dup2(out[1], 1);
+			dup2(logfd, 2);
+			close(out[0]);
+			execve(bin, (char *const *)argv, environ);
+			_exit(127);
+		}
+	}
+	close(out[1]);
+	close(logfd);
+	/* The first stdout line names the port. */
+	while (n < sizeof(line) - 1) {
+		struct pollfd p = { out[0], POLLIN, 0 };
+		ssize_t got;
+		cr_assert(poll(&p, 1, T_WAIT_MS) == 1, "assay-escrow did not start (see %s)", e->log_path);
+		got = read(out[0], line + n, 1);
+		cr_assert(got == 1, "assay-escrow exited at start (see %s)", e->log_path);
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	close(out[0]);
+	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0,
+		  "unexpected first line '%s'", line);
+	e->port = (uint16_t)port;
+}
+
+static void esc_signal(struct esc *e, int sig)
+{
+	int st;
+
+	if (e->pid <= 0)
+		return;
+	kill(e->pid, sig);
+	while (waitpid(e->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	e->pid = 0;
+}
+
+static void esc_setup(unsigned window_s, int alone)
+{
+	struct rcpt_key k;
+
+	memset(&G, 0, sizeof(G));
+	G.window_s = window_s;
+	if (alone)
+		pgt_db_create_alone(&G.db);
+	else
+		pgt_db_create(&G.db);
+	G.have_db = 1;
+	tu_tmpdir(G.dir, sizeof(G.dir));
+	snprintf(G.key_path, sizeof(G.key_path), "%s/escrow.key", G.dir);
+	snprintf(G.log_path, sizeof(G.log_path), "%s/escrow.log", G.dir);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, G.key_path), RCPT_OK);
+	memcpy(G.addr, k.address, RCPT_ADDR_BYTES);
+	rcpt_key_wipe(&k);
+	rcpt_domain_assay(&G.dom, 31337, G.addr);
+	esc_spawn(&G);
+}
+
+/* After every test: stop the service, check the ledger, drop the database. */
+static void esc_teardown(void)
+{
+	esc_signal(&G, SIGTERM);
+	if (G.have_db) {
+		struct chain *c = NULL;
+		struct chain_params p;
+		struct rcpt_diag diag;
+		char why[256] = "";
+		enum chain_err ce;
+		memset(&p, 0, sizeof(p));
+		p.chain_id = 31337;
+		p.devnet = 1;
+		rcpt_u256_from_u64(&p.min_stake, T_MIN_STAKE);
+		p.unbonding_s = 30;
+		ce = chain_pg_open(&c, &diag, G.db.conninfo, &p, G.addr);
+		if (ce == CHAIN_OK) {
+			ce = chain_check_invariants(c, why, sizeof(why));
+			chain_free(c);
+		}
+		pgt_db_drop(&G.db);
+		G.have_db = 0;
+		cr_assert_eq(ce, CHAIN_OK, "ledger invariants: %s %s", chain_errname(ce), why);
+	}
+	/* ASSAY_TEST_KEEP=1 keeps the service's log for a post-mortem. */
+	if (!getenv("ASSAY_TEST_KEEP"))
+		tu_rmtree(G.dir);
+	else
+		fprintf(stderr, "test_escrow: kept %s\n", G.log_path);
+}
+
+/* ---------------------------------------------------------------- HTTP helpers */
+
+static json_t *jparse(const struct hc_resp *r)
+{
+	json_t *j = json_loads(r->body, JSON_REJECT_DUPLICATES, NULL);
+
+	cr_assert(j, "answer is not json (%d): %s", r->status, r->body);
+	return j;
+}
+
+static void get(struct hc_resp *r, const char *target)
+{
+	cr_assert_eq(hc_request(r, G.port, "GET", target, NULL, NULL, 0), 0,
+		     "GET %s: no answer", target);
+}
+
+static void post_idem(struct hc_resp *r, const char *target, const char *idem,
+		      const char *body)
+{
+	char h[128];
+	const char *hdrs[2] = { h, NULL };
+
+	snprintf(h, sizeof(h), "Idempotency-Key: %s", idem);
+	cr_assert_eq(hc_request(r, G.port, "POST", target, hdrs, body, strlen(body)), 0,
+		     "POST %s: no answer", target);
+}
+
+/* A signed request; `as` (may be NULL) overrides Assay-Address, `ts_off`
+ * shifts the timestamp. */
+static void signed_req(struct hc_resp *r, const struct rcpt_key *k, const char *method,
+		       const char *target, const char *idem, const char *body,
+		       const char *as, long ts_off)
+{
+	struct httpd_auth_headers a;
+	char h1[96], h2[64], h3[200], h4[128];
+	const char *hdrs[5] = { h1, h2, h3, idem ? h4 : NULL, NULL };
+	size_t bl = body ? strlen(body) : 0;
+
+	cr_assert_eq(httpd_auth_sign(&a, k, method, target, (uint64_t)((long)time(NULL) + ts_off),
+				     idem, body, bl), HTTPD_OK);
+	snprintf(h1, sizeof(h1), "Assay-Address: %s", as ? as : a.address);
+	snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
+	snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
+	if (idem)
+		snprintf(h4, sizeof(h4), "Idempotency-Key: %s", idem);
+	cr_assert_eq(hc_request(r, G.port, method, target, hdrs, body, bl), 0);
+}
+
+static void expect_problem(struct hc_resp *r, int status, const char *slug)
+{
+	json_t *j;
+	char type[128];
+
+	cr_assert_eq(r->status, status, "status %d, want %d (%s): %s", r->status, status,
+		     slug, r->body);
+	cr_assert_str_eq(r->ctype, "application/problem+json");
+	j = jparse(r);
+	snprintf(type, sizeof(type), "urn:assay:problem:%s", slug);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "type")), type, "%s", r->body);
+	json_decref(j);
+}
+
+static unsigned idem_counter;
+
+static const char *fresh_idem(char buf[48])
+{
+	snprintf(buf, 48, "t-%ld-%u", (long)getpid(), idem_counter++);
+	return buf;
+}
+
+/* ---------------------------------------------------------------- accounts */
+
+struct bal {
+	uint64_t available, stake, unbonding;
+};
+
+static struct bal balance_of(const uint8_t who[RCPT_ADDR_BYTES])
+{
+	char a[RCPT_ADDR_HEX_BYTES], t[96];
+	struct hc_resp r;
+	struct bal b;
+	json_t *j;
+
+	rcpt_address_format(a, who);
+	snprintf(t, sizeof(t), "/v1/accounts/%s", a);
+	get(&r, t);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jparse(&r);
+	b.available = strtoull(json_string_value(json_object_get(j, "available")), NULL, 10);
+	b.stake = strtoull(json_string_value(json_object_get(j, "stake")), NULL, 10);
+	b.unbonding = strtoull(json_string_value(json_object_get(j, "unbonding")), NULL, 10);
+	json_decref(j);
+	hc_resp_free(&r);
+	return b;
+}
+
+static void faucet(const struct rcpt_key *k, uint64_t amount)
+{
+	char a[RCPT_ADDR_HEX_BYTES], body[160], idem[48];
+	struct hc_resp r;
+
+	rcpt_address_format(a, k->address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"%" PRIu64 "\"}", a, amount);
+	post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
+	cr_assert_eq(r.status, 200, "faucet: %s", r.body);
+	hc_resp_free(&r);
+}
+
+static void stake(const struct rcpt_key *k, uint64_t amount)
+{
+	char body[64], idem[48];
+	struct hc_resp r;
+
+	snprintf(body, sizeof(body), "{\"amount\":\"%" PRIu64 "\"}", amount);
+	signed_req(&r, k, "POST", "/v1/stake", fresh_idem(idem), body, NULL, 0);
+	cr_assert_eq(r.status, 200, "stake: %s", r.body);
+	hc_resp_free(&r);
+}
+
+struct parties {
+	struct rcpt_key customer, provider, validator, stranger;
+};
+
+static void parties_setup(struct parties *p)
+{
+	cr_assert_eq(rcpt_key_generate(&p->customer), RCPT_OK);
+	cr_assert_eq(rcpt_key_generate(&p->provider), RCPT_OK);
+	cr_assert_eq(rcpt_key_generate(&p->validator), RCPT_OK);
+	cr_assert_eq(rcpt_key_generate(&p->stranger), RCPT_OK);
+	faucet(&p->customer, 100000);
+	faucet(&p->provider, 200000);
+	stake(&p->provider, 100000);
+	faucet(&p->validator, 50000);
+	stake(&p->validator, 10000);
+}
+
+/* ---------------------------------------------------------------- statements */
+
+struct jobfx {
+	struct rcpt_job job;
+	uint8_t id[RCPT_HASH_BYTES];
+	char id_hex[RCPT_HASH_HEX_BYTES];
+	uint8_t sig[RCPT_SIG_BYTES];
+	uint8_t *input;
+	size_t input_len;
+	struct rcpt_commitment out;     /* the honest output */
+	struct rcpt_receipt receipt;
+	uint8_t receipt_id[RCPT_HASH_BYTES];
+	uint8_t receipt_sig[RCPT_SIG_BYTES];
+};
+
+/* reduce_sum_f32@1 over x = {1, 2, 3, 4}, scaled by `salt` so that each
+ * job has its own input. */
+static void job_make(struct jobfx *f, const struct parties *p, uint64_t max_price,
+		     uint64_t deadline, uint64_t nonce)
+{
+	const struct kern_info *ki = kern_find("reduce_sum_f32@1");
+	struct kern_tensors in, outt;
+	struct kern_diag kd;
+	struct rcpt_commitment c;
+	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1 };
+	char dev[KERN_DEVICE_BYTES];
+	float x[4] = { 1, 2, 3, (float)nonce };
+	uint64_t shape[1] = { 4 };
+	uint8_t *ob = NULL;
+	size_t ol = 0;
+
+	memset(f, 0, sizeof(*f));
+	cr_assert(ki);
+	kern_tensors_init(&in);
+	kern_tensors_init(&outt);
+	cr_assert_eq(kern_tensors_add(&in, NULL, &kd, "x", KERN_DT_F32, 1, shape, x), KERN_OK);
+	cr_assert_eq(kern_st_serialize(&f->input, &f->input_len, &kd, &in), KERN_OK);
+	cr_assert_eq(kern_run(&outt, dev, &kd, "reduce_sum_f32@1", &in, "{}", 2, &opts), KERN_OK,
+		     "%s", kd.msg);
+	cr_assert_eq(kern_st_serialize(&ob, &ol, &kd, &outt), KERN_OK);
+	cr_assert_eq(rcpt_commit_buf(&f->out, ob, ol), RCPT_OK);
+	free(ob);
+	kern_tensors_release(&in);
+	kern_tensors_release(&outt);
+	cr_assert_eq(rcpt_commit_buf(&c, f->input, f->input_len), RCPT_OK);
+
+	memcpy(f->job.customer, p->customer.address, 20);
+	memcpy(f->job.provider, p->provider.address, 20);
+	snprintf(f->job.kernel, sizeof(f->job.kernel), "reduce_sum_f32@1");
+	memcpy(f->job.kernel_hash, ki->hash, 32);
+	snprintf(f->job.params, sizeof(f->job.params), "{}");
+	memcpy(f->job.input_root, c.root, 32);
+	f->job.input_size = c.size;
+	rcpt_u256_from_u64(&f->job.max_price, max_price);
+	f->job.deadline = deadline;
+	f->job.nonce = nonce;
+	cr_assert_eq(rcpt_job_id(f->id, NULL, &G.dom, &f->job), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f->sig, &p->customer, f->id), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(f->id_hex, sizeof(f->id_hex), f->id, 32), RCPT_OK);
+}
+
+static char *job_body(const struct rcpt_job *job, const uint8_t sig[RCPT_SIG_BYTES],
+		      const char *extra)
+{
+	char *jt = NULL, sh[RCPT_SIG_HEX_BYTES], *out;
+	size_t n;
+
+	cr_assert_eq(rcpt_job_to_json(&jt, job), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), sig, 65), RCPT_OK);
+	n = strlen(jt) + 512 + (extra ? strlen(extra) : 0);
+	out = malloc(n);
+	cr_assert(out);
+	snprintf(out, n, "{\"job\":%s,\"jobSignature\":\"%s\"%s}", jt, sh, extra ? extra : "");
+	free(jt);
+	return out;
+}
+
+static void job_open(struct jobfx *f, const char *idem)
+{
+	char *b = job_body(&f->job, f->sig, NULL);
+	struct hc_resp r;
+
+	post_idem(&r, "/v1/jobs", idem, b);
+	cr_assert_eq(r.status, 201, "open: %s", r.body);
+	cr_assert(strstr(r.body, f->id_hex), "%s", r.body);
+	hc_resp_free(&r);
+	free(b);
+}
+
+/* Signs a receipt; `cheat` puts a wrong outputRoot in it. */
+static void receipt_make(struct jobfx *f, const struct parties *p, uint64_t price, int cheat)
+{
+	struct rcpt_receipt *r = &f->receipt;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->job, f->id, 32);
+	memcpy(r->kernel_hash, f->job.kernel_hash, 32);
+	memcpy(r->input_root, f->job.input_root, 32);
+	r->input_size = f->job.input_size;
+	memcpy(r->output_root, f->out.root, 32);
+	if (cheat)
+		r->output_root[0] ^= 0x5a;
+	r->output_size = f->out.size;
+	rcpt_u256_from_u64(&r->price, price);
+	snprintf(r->device, sizeof(r->device), "cpu");
+	r->started_at_ms = (uint64_t)time(NULL) * 1000;
+	r->finished_at_ms = r->started_at_ms + 5;
+	memcpy(r->provider, p->provider.address, 20);
+	cr_assert_eq(rcpt_receipt_id(f->receipt_id, NULL, &G.dom, r), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f->receipt_sig, &p->provider, f->receipt_id), RCPT_OK);
+}
+
+static void receipt_post(struct hc_resp *resp, struct jobfx *f, const char *idem)
+{
+	char *rt = NULL, sh[RCPT_SIG_HEX_BYTES], t[128], *b;
+	size_t n;
+
+	cr_assert_eq(rcpt_receipt_to_json(&rt, &f->receipt), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f->receipt_sig, 65), RCPT_OK);
+	n = strlen(rt) + 256;
+	b = malloc(n);
+	cr_assert(b);
+	snprintf(b, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
+	snprintf(t, sizeof(t), "/v1/jobs/%s/receipt", f->id_hex);
+	post_idem(resp, t, idem, b);
+	free(b);
+	free(rt);
+}
+
+/* A validator's claim: verdict 2 with its own (honest) output root. */
+static void claim_post(struct hc_resp *resp, struct jobfx *f, const struct parties *p,
+		       const uint8_t output_root[32], int verdict, int with_input)
+{
+	struct rcpt_attestation a;
+	uint8_t dg[32], sig[65];
+	char *at = NULL, sh[RCPT_SIG_HEX_BYTES], t[128], *b, *b64 = NULL, idem[48];
+	size_t n;
+
+	memset(&a, 0, sizeof(a));
+	memcpy(a.receipt, f->receipt_id, 32);
+	memcpy(a.output_root, output_root, 32);
+	a.verdict = (uint8_t)verdict;
+	memcpy(a.validator, p->validator.address, 20);
+	cr_assert_eq(rcpt_attestation_digest(dg, NULL, &G.dom, &a), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(sig, &p->validator, dg), RCPT_OK);
+	cr_assert_eq(rcpt_attestation_to_json(&at, &a), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), sig, 65), RCPT_OK);
+	if (with_input) {
+		b64 = malloc(f->input_len * 2 + 8);
+		cr_assert(b64);
+		EVP_EncodeBlock((unsigned char *)b64, f->input, (int)f->input_len);
+	}
+	n = strlen(at) + 256 + (b64 ? strlen(b64) : 0);
+	b = malloc(n);
+	cr_assert(b);
+	snprintf(b, n, "{\"attestation\":%s,\"signature\":\"%s\"%s%s%s}", at, sh,
+		 b64 ? ",\"input\":\"" : "", b64 ? b64 : "", b64 ? "\"" : "");
+	snprintf(t, sizeof(t), "/v1/jobs/%s/attestations", f->id_hex);
+	post_idem(resp, t, fresh_idem(idem), b);
+	free(b);
+	free(b64);
+	free(at);
+}
+
+static void jobfx_free(struct jobfx *f)
+{
+	free(f->input);
+	f->input = NULL;
+}
+
+/* Polls GET /v1/jobs/{id} until its state is `want`. */
+static void wait_state(const struct jobfx *f, const char *want)
+{
+	char t[128], last[32] = "";
+	int i;
+
+	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
+	for (i = 0; i < T_WAIT_MS / 100; i++) {
+		struct hc_resp r;
+		json_t *j;
+		get(&r, t);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = jparse(&r);
+		snprintf(last, sizeof(last), "%s", json_string_value(json_object_get(j, "state")));
+		json_decref(j);
+		hc_resp_free(&r);
+		if (strcmp(last, want) == 0)
+			return;
+		usleep(100 * 1000);
+	}
+	cr_assert_fail("job stayed '%s', want '%s' (log %s)", last, want, G.log_path);
+}
+
+/* `assay audit verify` accepts the chain as served, and refuses it with
+ * exit 1 once one byte of an entry is changed. */
+static void audit_cli_check(const char *body)
+{
+	char dir[256], path[300];
+	struct tu_run tr;
+	const char *const argv[] = { tu_assay(), "audit", "verify", path, NULL };
+	char *bad = strdup(body), *hit;
+
+	cr_assert(bad);
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/audit.json", dir);
+	tu_write_file(path, body, strlen(body), 0600);
+	tu_run(&tr, argv);
+	cr_assert_eq(tr.status, 0, "assay audit verify: %s", tr.err);
+	tu_run_free(&tr);
+	hit = strstr(bad, "\"event\":\"");
+	cr_assert(hit, "no event field in %s", body);
+	hit += strlen("\"event\":\"");
+	*hit = *hit == 'x' ? 'y' : 'x';
+	tu_write_file(path, bad, strlen(bad), 0600);
+	tu_run(&tr, argv);
+	cr_assert_eq(tr.status, 1, "a tampered chain was accepted: %s", tr.out);
+	tu_run_free(&tr);
+	free(bad);
+	tu_rmtree(dir);
+}
+
+/* Fetches the job's audit chain as `who` and checks every link. */
+static size_t audit_check(const struct jobfx *f, const struct rcpt_key *who)
+{
+	char t[128];
+	struct hc_resp r;
+	json_t *j, *entries, *e;
+	uint8_t prev[32] = { 0 };
+	size_t i, n;
+
+	snprintf(t, sizeof(t), "/v1/audit?job=%s", f->id_hex);
+	signed_req(&r, who, "GET", t, NULL, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jparse(&r);
+	entries = json_object_get(j, "entries");
+	n = json_array_size(entries);
+	json_array_foreach(entries, i, e) {
+		uint8_t ph[32], h[32], want[32], *buf;
+		char *text = json_dumps(json_object_get(e, "entry"),
+					JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+		size_t tl = strlen(text);
+		cr_assert_eq(rcpt_hex_decode(ph, 32, json_string_value(json_object_get(e, "prevHash"))), RCPT_OK);
+		cr_assert_eq(rcpt_hex_decode(h, 32, json_string_value(json_object_get(e, "hash"))), RCPT_OK);
+		cr_assert_eq(memcmp(ph, prev, 32), 0, "entry %zu does not link", i);
+		buf = malloc(32 + tl);
+		memcpy(buf, ph, 32);
+		memcpy(buf + 32, text, tl);
+		cr_assert_eq(rcpt_sha256(want, buf, 32 + tl), RCPT_OK);
+		cr_assert_eq(memcmp(want, h, 32), 0, "entry %zu hash", i);
+		cr_assert_eq(json_integer_value(json_object_get(json_object_get(e, "entry"), "index")),
+			     (json_int_t)i + 1);
+		memcpy(prev, h, 32);
+		free(buf);
+		free(text);
+	}
+	json_decref(j);
+	audit_cli_check(r.body);
+	hc_resp_free(&r);
+	return n;
+}
+
+/* ---------------------------------------------------------------- tests */
+
+Test(escrow, job_paid_after_window, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0, pv0, c1, pv1;
+	char idem[48], t[128];
+
+	esc_setup(1, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 1);
+	job_open(&f, fresh_idem(idem));
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 1000);
+	/* Validators see it once receipted. */
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	get(&r, "/v1/jobs?state=receipted");
+	cr_assert(strstr(r.body, f.id_hex) || strstr(r.body, "\"jobs\":[]") == NULL, "%s", r.body);
+	hc_resp_free(&r);
+	wait_state(&f, "paid");
+	c1 = balance_of(p.customer.address);
+	pv1 = balance_of(p.provider.address);
+	cr_assert_eq(c1.available, c0.available - 600, "customer gets maxPrice - price back");
+	cr_assert_eq(pv1.available, pv0.available + 600, "provider paid the price once");
+	cr_assert_eq(pv1.stake, pv0.stake);
+	/* The audit chain: opened, receipted, window-closed, paid. */
+	cr_assert_geq(audit_check(&f, &p.customer), 4);
+	cr_assert_geq(audit_check(&f, &p.provider), 4);
+	snprintf(t, sizeof(t), "/v1/audit?job=%s", f.id_hex);
+	signed_req(&r, &p.stranger, "GET", t, NULL, NULL, NULL, 0);
+	expect_problem(&r, 403, "forbidden");
+	hc_resp_free(&r);
+	/* A late receipt for a settled job is refused. */
+	receipt_make(&f, &p, 500, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	expect_problem(&r, 409, "job-not-open");
+	hc_resp_free(&r);
+	jobfx_free(&f);
+}
+
+Test(escrow, no_receipt_full_refund, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0;
+	char idem[48];
+
+	esc_setup(1, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 2, 2);
+	job_open(&f, fresh_idem(idem));
+	wait_state(&f, "refunded");
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available);
+	/* A receipt after the deadline is refused. */
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 409, "%s", r.body);
+	hc_resp_free(&r);
+	jobfx_free(&f);
+}
+
+Test(escrow, fraud_claim_slashes_cheating_provider, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0, pv0, v0, c1, pv1, v1;
+	char idem[48], t[128];
+	json_t *j;
+
+	esc_setup(2, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	v0 = balance_of(p.validator.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 3);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 1);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	/* A claim whose input does not match the job's commitment is refused. */
+	{
+		uint8_t saved = f.input[f.input_len - 1];
+		f.input[f.input_len - 1] ^= 1;
+		claim_post(&r, &f, &p, f.out.root, 2, 1);
+		expect_problem(&r, 422, "input-mismatch");
+		hc_resp_free(&r);
+		f.input[f.input_len - 1] = saved;
+	}
+	claim_post(&r, &f, &p, f.out.root, 2, 1);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	wait_state(&f, "refunded");
+	/* Give the slash its tick if it trails the refund. */
+	snprintf(t, sizeof(t), "/v1/jobs/%s", f.id_hex);
+	for (int i = 0; i < 50; i++) {
+		get(&r, t);
+		int done = strstr(r.body, "\"executed\":true") != NULL;
+		hc_resp_free(&r);
+		if (done)
+			break;
+		usleep(100000);
+	}
+	c1 = balance_of(p.customer.address);
+	pv1 = balance_of(p.provider.address);
+	v1 = balance_of(p.validator.address);
+	cr_assert_eq(c1.available, c0.available, "customer refunded in full");
+	cr_assert_eq(pv1.stake, pv0.stake / 2, "provider slashed slash-bps of its stake");
+	cr_assert_eq(pv1.available, pv0.available, "provider not paid");
+	cr_assert_eq(v1.available, v0.available + pv0.stake / 2 / 5, "validator bounty");
+	cr_assert_eq(v1.stake, v0.stake);
+	get(&r, t);
+	j = jparse(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "disputes"), 0), "state")),
+			 "provider_wrong");
+	json_decref(j);
+	hc_resp_free(&r);
+	cr_assert_geq(audit_check(&f, &p.customer), 6);
+	jobfx_free(&f);
+}
+
+Test(escrow, false_claim_slashes_validator, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0, pv0, v0;
+	uint8_t wrong[32];
+	char idem[48];
+
+	esc_setup(2, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	v0 = balance_of(p.validator.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 4);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	/* The provider cannot attest its own job; a verdict 1 that names
+	 * another root is inconsistent. */
+	memcpy(wrong, f.out.root, 32);
+	wrong[5] ^= 0xff;
+	claim_post(&r, &f, &p, wrong, 1, 0);
+	expect_problem(&r, 422, "inconsistent-verdict");
+	hc_resp_free(&r);
+	claim_post(&r, &f, &p, wrong, 2, 1);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	/* The same statement again (a retry under a new key): the first
+	 * answer; another statement by the same validator: refused. */
+	claim_post(&r, &f, &p, wrong, 2, 1);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	wrong[6] ^= 0xff;
+	claim_post(&r, &f, &p, wrong, 2, 0);
+	expect_problem(&r, 409, "already-attested");
+	hc_resp_free(&r);
+	wait_state(&f, "paid");
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
+	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake, "honest provider not slashed");
+	for (int i = 0; i < 50 && balance_of(p.validator.address).stake == v0.stake; i++)
+		usleep(100000);
+	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake / 2, "false accuser slashed");
+	cr_assert_eq(balance_of(p.validator.address).available, v0.available);
+	jobfx_free(&f);
+}
+
+Test(escrow, withheld_input_slashes_provider_after_deadline, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal pv0;
+	char idem[48], t[128];
+
+	esc_setup(3, 0);
+	parties_setup(&p);
+	pv0 = balance_of(p.provider.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 5);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 1);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	claim_post(&r, &f, &p, f.out.root, 2, 0);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	/* Input of another job is refused; nobody supplies the right one. */
+	snprintf(t, sizeof(t), "/v1/jobs/%s/input", f.id_hex);
+	post_idem(&r, t, fresh_idem(idem), "not the input");
+	expect_problem(&r, 422, "input-mismatch");
+	hc_resp_free(&r);
+	wait_state(&f, "refunded");
+	for (int i = 0; i < 50 && balance_of(p.provider.address).stake == pv0.stake; i++)
+		usleep(100000);
+	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake / 2);
+	jobfx_free(&f);
+}
+
+Test(escrow, idempotency_keys, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r1, r2, r3;
+	char *b, *b2, idem[48];
+	char a[RCPT_ADDR_HEX_BYTES], fb[160];
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 6);
+	b = job_body(&f.job, f.sig, NULL);
+	fresh_idem(idem);
+	post_idem(&r1, "/v1/jobs", idem, b);
+	cr_assert_eq(r1.status, 201, "%s", r1.body);
+	post_idem(&r2, "/v1/jobs", idem, b);
+	cr_assert_eq(r2.status, 201);
+	cr_assert_eq(r1.body_len, r2.body_len);
+	cr_assert_eq(memcmp(r1.body, r2.body, r1.body_len), 0, "a retry returns the first answer");
+	cr_assert_str_eq(r1.ctype, r2.ctype);
+	/* Same key, another body. */
+	f.job.nonce = 7;
+	cr_assert_eq(rcpt_job_id(f.id, NULL, &G.dom, &f.job), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f.sig, &p.customer, f.id), RCPT_OK);
+	b2 = job_body(&f.job, f.sig, NULL);
+	post_idem(&r3, "/v1/jobs", idem, b2);
+	expect_problem(&r3, 422, "idempotency-key-reused");
+	hc_resp_free(&r3);
+	/* The replayed job id under a new key. */
+	post_idem(&r3, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r3, 409, "job-exists");
+	hc_resp_free(&r3);
+	/* Money moved once: one lock of 1000. */
+	cr_assert_eq(balance_of(p.customer.address).available, 100000 - 1000);
+	/* A faucet retried: credited once. */
+	rcpt_address_format(a, p.stranger.address);
+	snprintf(fb, sizeof(fb), "{\"address\":\"%s\",\"amount\":\"77\"}", a);
+	fresh_idem(idem);
+	hc_resp_free(&r1);
+	hc_resp_free(&r2);
+	post_idem(&r1, "/v1/faucet", idem, fb);
+	post_idem(&r2, "/v1/faucet", idem, fb);
+	cr_assert_eq(r1.status, 200);
+	cr_assert_str_eq(r1.body, r2.body);
+	cr_assert_eq(balance_of(p.stranger.address).available, 77);
+	hc_resp_free(&r1);
+	hc_resp_free(&r2);
+	/* A mutating request without a key. */
+	cr_assert_eq(hc_request(&r1, G.port, "POST", "/v1/faucet", NULL, fb, strlen(fb)), 0);
+	expect_problem(&r1, 400, "idempotency-key");
+	hc_resp_free(&r1);
+	free(b);
+	free(b2);
+	jobfx_free(&f);
+}
+
+Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0;
+	char *b, idem[48], a[RCPT_ADDR_HEX_BYTES], body[512];
+	uint8_t sig[65];
+	struct rcpt_domain other;
+	uint8_t oid[32];
+	static const char *const bad_amounts[] = {
+		"\"01\"", "\"-5\"", "\"1e3\"", "\"1.5\"", "\" 5\"", "5", "\"0x10\"", "\"\"", "\"0\"",
+		"\"115792089237316195423570985008687907853269984665640564039457584007913129639936\"",
+		NULL };
+	size_t i;
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	rcpt_address_format(a, p.customer.address);
+
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), "{\"job\":");
+	expect_problem(&r, 400, "malformed-json");
+	hc_resp_free(&r);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), "{\"job\":{},\"jobSignature\":\"0x00\"}");
+	expect_problem(&r, 400, "invalid-job");
+	hc_resp_free(&r);
+	{
+		size_t big = 70 * 1024;
+		char *huge = malloc(big + 1);
+		cr_assert(huge);
+		memset(huge, ' ', big);
+		huge[big] = '\0';
+		huge[0] = '{';
+		huge[big - 1] = '}';
+		post_idem(&r, "/v1/jobs", fresh_idem(idem), huge);
+		expect_problem(&r, 413, "body-too-large");
+		hc_resp_free(&r);
+		free(huge);
+	}
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 8);
+	/* A garbled signature, a high-S one, another signer. */
+	memcpy(sig, f.sig, 65);
+	sig[64] = 30;
+	b = job_body(&f.job, sig, NULL);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 400, "invalid-signature");
+	hc_resp_free(&r);
+	free(b);
+	{
+		static const uint8_t n[32] = {
+			0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+			0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B,
+			0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41 };
+		int borrow = 0;
+		memcpy(sig, f.sig, 65);
+		for (int k = 31; k >= 0; k--) {
+			int d = (int)n[k] - sig[32 + k] - borrow;
+			borrow = d < 0;
+			sig[32 + k] = (uint8_t)(d + (borrow ? 256 : 0));
+		}
+		sig[64] = sig[64] == 27 ? 28 : 27;
+	}
+	b = job_body(&f.job, sig, NULL);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 400, "invalid-signature");
+	cr_assert(strstr(r.body, "low-S"), "%s", r.body);
+	hc_resp_free(&r);
+	free(b);
+	cr_assert_eq(rcpt_sign_digest(sig, &p.stranger, f.id), RCPT_OK);
+	b = job_body(&f.job, sig, NULL);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 422, "wrong-signer");
+	hc_resp_free(&r);
+	free(b);
+	/* Signed for chain 1: recovers to someone else here; said plainly
+	 * when the client names its domain. */
+	rcpt_domain_assay(&other, 1, G.addr);
+	cr_assert_eq(rcpt_job_id(oid, NULL, &other, &f.job), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(sig, &p.customer, oid), RCPT_OK);
+	b = job_body(&f.job, sig, NULL);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 422, "wrong-signer");
+	hc_resp_free(&r);
+	free(b);
+	{
+		char *dj = NULL, extra[512];
+		cr_assert_eq(rcpt_domain_to_json(&dj, &other), RCPT_OK);
+		snprintf(extra, sizeof(extra), ",\"domain\":%s", dj);
+		free(dj);
+		b = job_body(&f.job, sig, extra);
+		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+		expect_problem(&r, 422, "wrong-chain");
+		hc_resp_free(&r);
+		free(b);
+	}
+	/* Unknown keys, a past deadline, an unknown kernel, a price the
+	 * provider's stake does not deter. */
+	b = job_body(&f.job, f.sig, ",\"extra\":1");
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 400, "invalid-request");
+	hc_resp_free(&r);
+	free(b);
+	{
+		struct jobfx g;
+		job_make(&g, &p, 1000, (uint64_t)time(NULL) - 1, 9);
+		b = job_body(&g.job, g.sig, NULL);
+		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+		expect_problem(&r, 422, "deadline-passed");
+		hc_resp_free(&r);
+		free(b);
+		jobfx_free(&g);
+		job_make(&g, &p, 5000, (uint64_t)time(NULL) + 60, 10);
+		b = job_body(&g.job, g.sig, NULL);
+		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+		expect_problem(&r, 409, "stake-too-low-for-price");
+		hc_resp_free(&r);
+		free(b);
+		jobfx_free(&g);
+		job_make(&g, &p, 1000, (uint64_t)time(NULL) + 60, 11);
+		g.job.kernel_hash[0] ^= 1;
+		cr_assert_eq(rcpt_job_id(g.id, NULL, &G.dom, &g.job), RCPT_OK);
+		cr_assert_eq(rcpt_sign_digest(g.sig, &p.customer, g.id), RCPT_OK);
+		b = job_body(&g.job, g.sig, NULL);
+		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+		expect_problem(&r, 422, "unknown-kernel");
+		hc_resp_free(&r);
+		free(b);
+		jobfx_free(&g);
+	}
+	/* Amounts: non-canonical, negative, exponent, not a string, zero,
+	 * 2^256. */
+	for (i = 0; bad_amounts[i]; i++) {
+		snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":%s}", a, bad_amounts[i]);
+		post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
+		expect_problem(&r, 400, "invalid-amount");
+		hc_resp_free(&r);
+		snprintf(body, sizeof(body), "{\"amount\":%s}", bad_amounts[i]);
+		signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem), body, NULL, 0);
+		expect_problem(&r, 400, "invalid-amount");
+		hc_resp_free(&r);
+	}
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"10000000000000000000000000000000\"}", a);
+	post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
+	expect_problem(&r, 422, "amount-out-of-range");
+	hc_resp_free(&r);
+	/* Nothing changed. */
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available);
+	get(&r, "/v1/jobs?state=open");
+	cr_assert_str_eq(r.body, "{\"jobs\":[]}");
+	hc_resp_free(&r);
+	get(&r, "/v1/jobs?state=opening");
+	cr_assert_str_eq(r.body, "{\"jobs\":[]}");
+	hc_resp_free(&r);
+	jobfx_free(&f);
+}
+
+Test(escrow, auth_only_own_account, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct hc_resp r;
+	char idem[48], a[RCPT_ADDR_HEX_BYTES];
+	struct bal c0;
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	rcpt_address_format(a, p.customer.address);
+	/* The stranger signs but claims to be the customer. */
+	signed_req(&r, &p.stranger, "POST", "/v1/withdraw", fresh_idem(idem),
+		   "{\"amount\":\"10\"}", a, 0);
+	expect_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	/* Signing as itself, the stranger moves only its own (empty) account. */
+	signed_req(&r, &p.stranger, "POST", "/v1/withdraw", fresh_idem(idem),
+		   "{\"amount\":\"10\"}", NULL, 0);
+	expect_problem(&r, 409, "insufficient-funds");
+	hc_resp_free(&r);
+	/* Stale and future timestamps. */
+	signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem),
+		   "{\"amount\":\"10\"}", NULL, -400);
+	expect_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem),
+		   "{\"amount\":\"10\"}", NULL, 400);
+	expect_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available);
+	/* The owner withdraws; unstake then unbond are its own too. */
+	signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem),
+		   "{\"amount\":\"10\"}", NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 10);
+	signed_req(&r, &p.provider, "POST", "/v1/unstake", fresh_idem(idem),
+		   "{\"amount\":\"100\"}", NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(p.provider.address).unbonding, 100);
+	signed_req(&r, &p.provider, "POST", "/v1/unbond", fresh_idem(idem), "{}", NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(p.provider.address).unbonding, 100, "not due before unbonding-s");
+}
+
+Test(escrow, sigkill_between_steps_resumes_and_settles_once, .fini = esc_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f, g;
+	struct hc_resp r1, r2;
+	struct bal c0, pv0;
+	char idem_open[48], idem[48], *b;
+
+	esc_setup(2, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 12);
+	job_make(&g, &p, 1000, (uint64_t)time(NULL) + 3, 13);
+	b = job_body(&f.job, f.sig, NULL);
+	post_idem(&r1, "/v1/jobs", fresh_idem(idem_open), b);
+	cr_assert_eq(r1.status, 201, "%s", r1.body);
+	job_open(&g, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r2, &f, fresh_idem(idem));
+	cr_assert_eq(r2.status, 200, "%s", r2.body);
+	hc_resp_free(&r2);
+	/* Killed with f's window and g's deadline running. */
+	esc_signal(&G, SIGKILL);
+	sleep(4);
+	esc_spawn(&G);
+	wait_state(&f, "paid");
+	wait_state(&g, "refunded");
+	/* The interrupted client retries: the first answer, byte for byte. */
+	post_idem(&r2, "/v1/jobs", idem_open, b);
+	cr_assert_eq(r2.status, 201);
+	cr_assert_str_eq(r1.body, r2.body);
+	hc_resp_free(&r1);
+	hc_resp_free(&r2);
+	/* Settled once: after another restart and a few ticks, no change. */
+	esc_signal(&G, SIGKILL);
+	esc_spawn(&G);
+	sleep(2);
+	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	free(b);
+	jobfx_free(&f);
+	jobfx_free(&g);
+}
+
+Test(escrow, readyz_follows_postgresql, .fini = esc_teardown, .timeout = 90)
+{
+	struct hc_resp r;
+	struct rcpt_key k;
+	int i, ok = 0;
+
+	esc_setup(5, 1);
+	get(&r, "/readyz");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	pgt_server_stop();
+	get(&r, "/readyz");
+	expect_problem(&r, 503, "not-ready");
+	hc_resp_free(&r);
+	get(&r, "/livez");
+	cr_assert_eq(r.status, 200);
+	hc_resp_free(&r);
+	/* A write while the database is down: 503, and the key stays free. */
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	{
+		char a[RCPT_ADDR_HEX_BYTES], body[160];
+		rcpt_address_format(a, k.address);
+		snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"5\"}", a);
+		post_idem(&r, "/v1/faucet", "down-1", body);
+		cr_assert_eq(r.status, 503, "%s", r.body);
+		hc_resp_free(&r);
+		pgt_server_start();
+		for (i = 0; i < 100 && !ok; i++) {
+			get(&r, "/readyz");
+			ok = r.status == 200;
+			hc_resp_free(&r);
+			if (!ok)
+				usleep(100000);
+		}
+		cr_assert(ok, "readyz did not recover");
+		post_idem(&r, "/v1/faucet", "down-1", body);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+	}
+	cr_assert_eq(balance_of(k.address).available, 5);
+	rcpt_key_wipe(&k);
+}
+
+/* ---------------------------------------------------------------- races */
+
+struct racer {
+	pthread_t t;
+	const struct rcpt_key *key;     /* NULL: an unsigned faucet call */
+	const char *target, *idem, *body;
+	struct hc_resp r;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *x = arg;
+
+	if (x->key) {
+		struct httpd_auth_headers a;
+		char h1[96], h2[64], h3[200], h4[128];
+		const char *hdrs[5] = { h1, h2, h3, h4, NULL };
+		if (httpd_auth_sign(&a, x->key, "POST", x->target, (uint64_t)time(NULL), x->idem,
+				    x->body, strlen(x->body)) != HTTPD_OK)
+			return NULL;
+		snprintf(h1, sizeof(h1), "Assay-Address: %s", a.address);
+		snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
+		snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
+		snprintf(h4, sizeof(h4), "Idempotency-Key: %s", x->idem);
+		(void)hc_request(&x->r, G.port, "POST", x->target, hdrs, x->body, strlen(x->body));
+	} else {
+		char h[128];
+		const char *hdrs[2] = { h, NULL };
+		snprintf(h, sizeof(h), "Idempotency-Key: %s", x->idem);
+		(void)hc_request(&x->r, G.port, "POST", x->target, hdrs, x->body, strlen(x->body));
+	}
+	return NULL;
+}
+
+#define RACERS 8
+
+Test(escrow, races_same_key_and_overdraw, .fini = esc_teardown, .timeout = 60)
+{
+	struct racer x[RACERS];
+	struct rcpt_key k;
+	char a[RCPT_ADDR_HEX_BYTES], body[160], idem[48], keys[RACERS][48];
+	int i, ok = 0, refused = 0;
+
+	esc_setup(5, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	/* The same faucet request with the same key, eight at once. */
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"100\"}", a);
+	fresh_idem(idem);
+	memset(x, 0, sizeof(x));
+	for (i = 0; i < RACERS; i++) {
+		x[i].target = "/v1/faucet";
+		x[i].idem = idem;
+		x[i].body = body;
+		cr_assert_eq(pthread_create(&x[i].t, NULL, racer_main, &x[i]), 0);
+	}
+	for (i = 0; i < RACERS; i++)
+		pthread_join(x[i].t, NULL);
+	for (i = 0; i < RACERS; i++) {
+		cr_assert_eq(x[i].r.status, 200, "%s", x[i].r.body);
+		cr_assert_str_eq(x[i].r.body, x[0].r.body);
+	}
+	for (i = 0; i < RACERS; i++)
+		hc_resp_free(&x[i].r);
+	cr_assert_eq(balance_of(k.address).available, 100, "credited once");
+	/* Eight withdrawals of 60 from 100, each with its own key: one fits. */
+	memset(x, 0, sizeof(x));
+	for (i = 0; i < RACERS; i++) {
+		x[i].key = &k;
+		x[i].target = "/v1/withdraw";
+		x[i].idem = fresh_idem(keys[i]);
+		x[i].body = "{\"amount\":\"60\"}";
+		cr_assert_eq(pthread_create(&x[i].t, NULL, racer_main, &x[i]), 0);
+	}
+	for (i = 0; i < RACERS; i++)
+		pthread_join(x[i].t, NULL);
+	for (i = 0; i < RACERS; i++) {
+		if (x[i].r.status == 200)
+			ok++;
+		else if (x[i].r.status == 409)
+			refused++;
+		hc_resp_free(&x[i].r);
+	}
+	cr_assert_eq(ok, 1);
+	cr_assert_eq(refused, RACERS - 1);
+	cr_assert_eq(balance_of(k.address).available, 40);
+	rcpt_key_wipe(&k);
+}
+
+Test(escrow, audit_log_is_append_only, .fini = esc_teardown, .timeout = 60)
+{
+	struct rcpt_key k;
+	PGconn *c;
+	PGresult *res;
+
+	esc_setup(5, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	faucet(&k, 5);
+	c = PQconnectdb(G.db.conninfo);
+	cr_assert(c && PQstatus(c) == CONNECTION_OK);
+	res = PQexec(c, "SELECT count(*) FROM escrow_audit");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	res = PQexec(c, "UPDATE escrow_audit SET entry = '{}'");
+	cr_assert_eq(PQresultStatus(res), PGRES_FATAL_ERROR, "an audit entry was rewritten");
+	PQclear(res);
+	res = PQexec(c, "DELETE FROM escrow_audit");
+	cr_assert_eq(PQresultStatus(res), PGRES_FATAL_ERROR, "an audit entry was deleted");
+	PQclear(res);
+	PQfinish(c);
+	rcpt_key_wipe(&k);
+}
+
+Test(escrow, refused_transitions, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	char idem[48], t[128];
+
+	esc_setup(1, 0);
+	parties_setup(&p);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 20);
+	/* Unknown job: 404 for every step. */
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	expect_problem(&r, 404, "job-not-found");
+	hc_resp_free(&r);
+	job_open(&f, fresh_idem(idem));
+	/* open: no attestation, no input. */
+	claim_post(&r, &f, &p, f.out.root, 1, 0);
+	expect_problem(&r, 409, "not-receipted");
+	hc_resp_free(&r);
+	snprintf(t, sizeof(t), "/v1/jobs/%s/input", f.id_hex);
+	{
+		char *in = malloc(f.input_len + 1);
+		cr_assert(in);
+		memcpy(in, f.input, f.input_len);
+		in[f.input_len] = '\0';
+		cr_assert_eq(hc_request(&r, G.port, "POST", t,
+					(const char *const[]){ "Idempotency-Key: in-1", NULL },
+					in, f.input_len), 0);
+		expect_problem(&r, 409, "no-open-dispute");
+		hc_resp_free(&r);
+		free(in);
+	}
+	/* receipted: the same receipt again is the same answer; another is refused. */
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	receipt_make(&f, &p, 700, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	expect_problem(&r, 409, "job-not-open");
+	hc_resp_free(&r);
+	receipt_make(&f, &p, 600, 0);
+	/* A price above maxPrice never forms a valid bundle. */
+	receipt_make(&f, &p, 1001, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	expect_problem(&r, 422, "invalid-receipt");
+	hc_resp_free(&r);
+	receipt_make(&f, &p, 600, 0);
+	wait_state(&f, "paid");
+	/* paid: no attestation any more. */
+	claim_post(&r, &f, &p, f.out.root, 1, 0);
+	expect_problem(&r, 409, "window-closed");
+	hc_resp_free(&r);
+	jobfx_free(&f);
+}
+
+Test(escrow, refuses_bad_configuration, .timeout = 30)
+{
+	char dir[256], key[320], bin[512];
+	struct rcpt_key k;
+	struct tu_run r;
+
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(key, sizeof(key), "%s/escrow.key", dir);
+	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", getenv("ASSAY_BUILD"));
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
+	rcpt_key_wipe(&k);
+	{
+		/* Unbonding shorter than window + referee deadline. */
+		const char *argv[] = { bin, "--db", "host=/nonexistent", "--key", key,
+			"--challenge-window-s", "100", "--referee-deadline-s", "50",
+			"--unbonding-s", "120", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert(strstr(r.err, "--unbonding-s"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *argv[] = { bin, "--db", "host=/nonexistent", "--key", key,
+			"--slash-bps", "10001", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *argv[] = { bin, "--db", "host=/nonexistent", "--key", key,
+			"--min-stake", "0", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		/* A key others can read is refused. */
+		const char *argv[] = { bin, "--db", "host=/nonexistent", "--key", key, NULL };
+		cr_assert_eq(chmod(key, 0644), 0);
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "could not load key"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	tu_rmtree(dir);
+}
+
+Test(escrow, provider_exposure_capped_by_stake, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f[5];
+	struct hc_resp r;
+	char idem[48], *b;
+	int i;
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	/* Stake 100000: p * S = 0.1 * 0.5 * 100000 = 5000.  Four open jobs of
+	 * 1000 fit; a fifth would let cheating on all five pay. */
+	for (i = 0; i < 4; i++) {
+		job_make(&f[i], &p, 1000, (uint64_t)time(NULL) + 60, 30 + (uint64_t)i);
+		job_open(&f[i], fresh_idem(idem));
+	}
+	job_make(&f[4], &p, 1000, (uint64_t)time(NULL) + 60, 34);
+	b = job_body(&f[4].job, f[4].sig, NULL);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 409, "stake-too-low-for-price");
+	hc_resp_free(&r);
+	/* More stake, and it fits. */
+	stake(&p.provider, 50000);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	free(b);
+	for (i = 0; i < 5; i++)
+		jobfx_free(&f[i]);
+}

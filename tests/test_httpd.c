@@ -1,0 +1,380 @@
+/*
+ * test_httpd.c: the shared HTTP module: signed-request authentication
+ * (the exact signed text, every tampering refused), and a live server
+ * on loopback: routing, body caps, strict JSON, problem+json, built-ins,
+ * rate limiting.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "httpd.h"
+#include "httpc.h"
+#include "banned.h"
+
+/* ---------------------------------------------------------------- auth */
+
+static void make_key(struct rcpt_key *k)
+{
+	cr_assert_eq(rcpt_key_generate(k), RCPT_OK);
+}
+
+Test(httpd, auth_message_exact_text)
+{
+	char *m = NULL;
+	size_t n = 0;
+	const char *want = "assay-request/1\nPOST\n/v1/stake?x=1\n1700000000\nkey-1\n"
+			   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+	cr_assert_eq(httpd_auth_message(&m, &n, "POST", "/v1/stake?x=1", 1700000000u,
+					"key-1", NULL, 0), HTTPD_OK);
+	cr_assert_eq(n, strlen(want));
+	cr_assert_str_eq(m, want);
+	free(m);
+	cr_assert_eq(httpd_auth_message(&m, &n, "GET", "/v1/audit", 5, NULL, "abc", 3), HTTPD_OK);
+	cr_assert_str_eq(m, "assay-request/1\nGET\n/v1/audit\n5\n\n"
+			    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	free(m);
+}
+
+Test(httpd, auth_roundtrip_and_tampering)
+{
+	struct rcpt_key k, other;
+	struct httpd_auth_headers h;
+	uint8_t signer[RCPT_ADDR_BYTES];
+	uint64_t now = 1700000000u;
+	const char *body = "{\"amount\":\"5\"}";
+	char addr_other[RCPT_ADDR_HEX_BYTES];
+
+	make_key(&k);
+	make_key(&other);
+	rcpt_address_format(addr_other, other.address);
+	cr_assert_eq(httpd_auth_sign(&h, &k, "POST", "/v1/withdraw", now, "k1", body,
+				     strlen(body)), HTTPD_OK);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now), HTTPD_OK);
+	cr_assert_eq(memcmp(signer, k.address, 20), 0);
+	/* Each bound element changed: the signature recovers to someone else. */
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "PUT",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_SIGNER);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "POST",
+				       "/v1/stake", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_SIGNER);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k2", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_SIGNER);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", "{\"amount\":\"6\"}", strlen(body), now),
+		     HTTPD_ERR_AUTH_SIGNER);
+	/* Claiming another address. */
+	cr_assert_eq(httpd_auth_verify(signer, addr_other, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_SIGNER);
+	/* Clock skew both ways, and junk timestamps. */
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body),
+				       now + HTTPD_AUTH_SKEW_S + 1), HTTPD_ERR_AUTH_TIMESTAMP);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body),
+				       now - HTTPD_AUTH_SKEW_S - 1), HTTPD_ERR_AUTH_TIMESTAMP);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, "01700000000", h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_TIMESTAMP);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, "-5", h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_TIMESTAMP);
+	cr_assert_eq(httpd_auth_verify(signer, NULL, h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_MISSING);
+	cr_assert_eq(httpd_auth_verify(signer, "0x1234", h.timestamp, h.signature, "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_ADDRESS);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, "0xzz", "POST",
+				       "/v1/withdraw", "k1", body, strlen(body), now),
+		     HTTPD_ERR_AUTH_SIGNATURE);
+	rcpt_key_wipe(&k);
+	rcpt_key_wipe(&other);
+}
+
+/* s -> n - s and v flipped: the same signer, but high-S. */
+static void to_high_s(char sig_hex[RCPT_SIG_HEX_BYTES])
+{
+	static const uint8_t n[32] = {
+		0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+		0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B,
+		0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41 };
+	uint8_t sig[65];
+	int borrow = 0, i;
+
+	cr_assert_eq(rcpt_sig_parse(sig, sig_hex), RCPT_OK);
+	for (i = 31; i >= 0; i--) {
+		int d = (int)n[i] - sig[32 + i] - borrow;
+		borrow = d < 0;
+		sig[32 + i] = (uint8_t)(d + (borrow ? 256 : 0));
+	}
+	sig[64] = sig[64] == 27 ? 28 : 27;
+	cr_assert_eq(rcpt_hex_encode(sig_hex, RCPT_SIG_HEX_BYTES, sig, 65), RCPT_OK);
+}
+
+Test(httpd, auth_refuses_high_s)
+{
+	struct rcpt_key k;
+	struct httpd_auth_headers h;
+	uint8_t signer[RCPT_ADDR_BYTES];
+
+	make_key(&k);
+	cr_assert_eq(httpd_auth_sign(&h, &k, "GET", "/x", 100, NULL, NULL, 0), HTTPD_OK);
+	to_high_s(h.signature);
+	cr_assert_eq(httpd_auth_verify(signer, h.address, h.timestamp, h.signature, "GET",
+				       "/x", NULL, NULL, 0, 100), HTTPD_ERR_AUTH_SIGNATURE);
+	rcpt_key_wipe(&k);
+}
+
+/* ---------------------------------------------------------------- live server */
+
+static int ready_flag = 0;
+
+static int t_ready(void *cls, char *why, size_t why_len)
+{
+	(void)cls;
+	if (ready_flag)
+		return 0;
+	snprintf(why, why_len, "test says no");
+	return 1;
+}
+
+static void h_echo(struct httpd_req *r, void *cls)
+{
+	(void)cls;
+	httpd_reply_json(r, 200, json_incref(httpd_req_json(r)));
+}
+
+static void h_item(struct httpd_req *r, void *cls)
+{
+	(void)cls;
+	httpd_reply_json(r, 200, json_pack("{s:s, s:s}", "id", httpd_req_param(r, 0),
+					   "sub", httpd_req_param(r, 1)));
+}
+
+static void h_whoami(struct httpd_req *r, void *cls)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	(void)cls;
+	rcpt_address_format(a, httpd_req_signer(r));
+	httpd_reply_json(r, 200, json_pack("{s:s, s:s}", "signer", a, "key",
+					   httpd_req_idem_key(r)));
+}
+
+static const struct httpd_route t_routes[] = {
+	{ "POST", "/echo", h_echo, HTTPD_F_JSON, 0 },
+	{ "POST", "/small", h_echo, HTTPD_F_JSON, 32 },
+	{ "GET", "/items/{id}/parts/{sub}", h_item, 0, 0 },
+	{ "POST", "/whoami", h_whoami, HTTPD_F_JSON | HTTPD_F_AUTH | HTTPD_F_IDEM, 0 },
+};
+
+static struct httpd *t_server(double rate, double burst)
+{
+	struct httpd_config c;
+	struct httpd *h = NULL;
+	char why[256];
+
+	memset(&c, 0, sizeof(c));
+	c.service = "test-httpd";
+	c.host = "127.0.0.1";
+	c.routes = t_routes;
+	c.routes_len = sizeof(t_routes) / sizeof(t_routes[0]);
+	c.ready = t_ready;
+	c.rate_per_s = rate;
+	c.rate_burst = burst;
+	c.quiet = 1;
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_OK, "%s", why);
+	cr_assert_neq(httpd_port(h), 0);
+	return h;
+}
+
+static void expect_problem(struct hc_resp *r, int status, const char *slug)
+{
+	json_t *j;
+	char type[128];
+
+	cr_assert_eq(r->status, status, "status %d, want %d: %s", r->status, status, r->body);
+	cr_assert_str_eq(r->ctype, "application/problem+json");
+	j = json_loads(r->body, 0, NULL);
+	cr_assert(j, "problem is not json: %s", r->body);
+	snprintf(type, sizeof(type), "urn:assay:problem:%s", slug);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "type")), type);
+	cr_assert_eq(json_integer_value(json_object_get(j, "status")), status);
+	cr_assert(json_is_string(json_object_get(j, "title")));
+	json_decref(j);
+}
+
+static void post(struct hc_resp *r, uint16_t port, const char *target, const char *body)
+{
+	cr_assert_eq(hc_request(r, port, "POST", target, NULL, body, strlen(body)), 0);
+}
+
+Test(httpd, routes_bodies_and_problems)
+{
+	struct httpd *h = t_server(1000, 1000);
+	uint16_t port = httpd_port(h);
+	struct hc_resp r;
+	char deep[200];
+	size_t i;
+
+	post(&r, port, "/echo", "{\"a\":[1,2,{\"b\":null}]}");
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.ctype, "application/json");
+	cr_assert_str_eq(r.body, "{\"a\":[1,2,{\"b\":null}]}");
+	hc_resp_free(&r);
+
+	post(&r, port, "/echo", "{\"a\":1,\"a\":2}");
+	expect_problem(&r, 400, "malformed-json");
+	hc_resp_free(&r);
+	post(&r, port, "/echo", "{\"a\":1} x");
+	expect_problem(&r, 400, "malformed-json");
+	hc_resp_free(&r);
+	post(&r, port, "/echo", "[1]");
+	expect_problem(&r, 400, "malformed-json");
+	hc_resp_free(&r);
+	post(&r, port, "/echo", "");
+	expect_problem(&r, 400, "malformed-json");
+	hc_resp_free(&r);
+	for (i = 0; i < 40; i++)
+		deep[i] = '[';
+	deep[0] = '{';
+	snprintf(deep + 1, sizeof(deep) - 1, "\"a\":");
+	memset(deep + 5, '[', 40);
+	memset(deep + 45, ']', 40);
+	deep[85] = '}';
+	deep[86] = '\0';
+	post(&r, port, "/echo", deep);
+	expect_problem(&r, 400, "malformed-json");
+	hc_resp_free(&r);
+
+	post(&r, port, "/small", "{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\":1}");
+	expect_problem(&r, 413, "body-too-large");
+	hc_resp_free(&r);
+	{
+		/* Over the anonymous cap: refused by Content-Length, unread. */
+		size_t big = HTTPD_BODY_BYTES_ANON_MAX + 1;
+		char *b = malloc(big);
+		cr_assert(b);
+		memset(b, ' ', big);
+		cr_assert_eq(hc_request(&r, port, "POST", "/echo", NULL, b, big), 0);
+		expect_problem(&r, 413, "body-too-large");
+		hc_resp_free(&r);
+		free(b);
+	}
+
+	cr_assert_eq(hc_request(&r, port, "GET", "/items/abc/parts/7?x=1", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(r.body, "{\"id\":\"abc\",\"sub\":\"7\"}");
+	hc_resp_free(&r);
+	cr_assert_eq(hc_request(&r, port, "GET", "/items/abc", NULL, NULL, 0), 0);
+	expect_problem(&r, 404, "not-found");
+	hc_resp_free(&r);
+	cr_assert_eq(hc_request(&r, port, "GET", "/echo", NULL, NULL, 0), 0);
+	expect_problem(&r, 405, "method-not-allowed");
+	hc_resp_free(&r);
+
+	cr_assert_eq(hc_request(&r, port, "GET", "/livez", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	hc_resp_free(&r);
+	ready_flag = 0;
+	cr_assert_eq(hc_request(&r, port, "GET", "/readyz", NULL, NULL, 0), 0);
+	expect_problem(&r, 503, "not-ready");
+	hc_resp_free(&r);
+	ready_flag = 1;
+	cr_assert_eq(hc_request(&r, port, "GET", "/readyz", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	hc_resp_free(&r);
+
+	httpd_gauge_set(h, "test_gauge{kind=\"x\"}", 42);
+	cr_assert_eq(hc_request(&r, port, "GET", "/metrics", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, "assay_http_requests_total{service=\"test-httpd\",route=\"/echo\",status=\"200\"} 1"),
+		  "%s", r.body);
+	cr_assert(strstr(r.body, "route=\"/small\",status=\"413\"} 1"), "%s", r.body);
+	cr_assert(strstr(r.body, "assay_http_request_duration_seconds_count"));
+	cr_assert(strstr(r.body, "test_gauge{kind=\"x\"} 42"));
+	hc_resp_free(&r);
+	httpd_free(h);
+}
+
+Test(httpd, signed_requests_on_the_wire)
+{
+	struct httpd *h = t_server(1000, 1000);
+	uint16_t port = httpd_port(h);
+	struct rcpt_key k;
+	struct httpd_auth_headers a;
+	struct hc_resp r;
+	const char *body = "{\"x\":1}";
+	char h1[128], h2[64], h3[200];
+	const char *hdrs[5] = { h1, h2, h3, "Idempotency-Key: idem-1", NULL };
+	char want[128];
+
+	make_key(&k);
+	cr_assert_eq(httpd_auth_sign(&a, &k, "POST", "/whoami?q=2", (uint64_t)time(NULL),
+				     "idem-1", body, strlen(body)), HTTPD_OK);
+	snprintf(h1, sizeof(h1), "Assay-Address: %s", a.address);
+	snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
+	snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
+	cr_assert_eq(hc_request(&r, port, "POST", "/whoami?q=2", hdrs, body, strlen(body)), 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	snprintf(want, sizeof(want), "{\"signer\":\"%s\",\"key\":\"idem-1\"}", a.address);
+	cr_assert_str_eq(r.body, want);
+	hc_resp_free(&r);
+	/* The query is signed too. */
+	cr_assert_eq(hc_request(&r, port, "POST", "/whoami?q=3", hdrs, body, strlen(body)), 0);
+	expect_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	/* No Idempotency-Key on an idempotent route. */
+	hdrs[3] = NULL;
+	cr_assert_eq(hc_request(&r, port, "POST", "/whoami?q=2", hdrs, body, strlen(body)), 0);
+	expect_problem(&r, 400, "idempotency-key");
+	hc_resp_free(&r);
+	hdrs[3] = "Idempotency-Key: bad key with spaces";
+	cr_assert_eq(hc_request(&r, port, "POST", "/whoami?q=2", hdrs, body, strlen(body)), 0);
+	expect_problem(&r, 400, "idempotency-key");
+	hc_resp_free(&r);
+	/* A stale timestamp. */
+	hdrs[3] = "Idempotency-Key: idem-1";
+	cr_assert_eq(httpd_auth_sign(&a, &k, "POST", "/whoami", (uint64_t)time(NULL) - 1000,
+				     "idem-1", body, strlen(body)), HTTPD_OK);
+	snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
+	snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
+	cr_assert_eq(hc_request(&r, port, "POST", "/whoami", hdrs, body, strlen(body)), 0);
+	expect_problem(&r, 401, "unauthenticated");
+	cr_assert(strstr(r.body, "Assay-Timestamp"), "%s", r.body);
+	hc_resp_free(&r);
+	rcpt_key_wipe(&k);
+	httpd_free(h);
+}
+
+Test(httpd, rate_limit_per_ip)
+{
+	struct httpd *h = t_server(0.5, 3);
+	uint16_t port = httpd_port(h);
+	struct hc_resp r;
+	int i, limited = 0;
+
+	for (i = 0; i < 6; i++) {
+		cr_assert_eq(hc_request(&r, port, "GET", "/items/a/parts/b", NULL, NULL, 0), 0);
+		if (r.status == 429) {
+			expect_problem(&r, 429, "rate-limited");
+			limited++;
+		}
+		hc_resp_free(&r);
+	}
+	cr_assert_geq(limited, 2);
+	/* Built-ins are not limited: probes keep working. */
+	cr_assert_eq(hc_request(&r, port, "GET", "/livez", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	hc_resp_free(&r);
+	httpd_free(h);
+}
