@@ -152,7 +152,16 @@ struct chain {
 /*
  * The calls.  Each returns CHAIN_OK or the first reason it refused, and
  * on refusal changes nothing.  Amounts must be non-zero (CHAIN_ERR_ARG)
- * except where said.
+ * except where said.  Addresses that own accounts (who, customer,
+ * provider, offender, bounty_to) must not be the zero address
+ * (CHAIN_ERR_ARG): in events it stands for world, treasury and locks.
+ * now_s must be at most 2^62 on the PostgreSQL backend (CHAIN_ERR_ARG).
+ *
+ * CHAIN_ERR_UNAVAILABLE from a call that moves money means the
+ * connection failed; if it failed while committing, the call may have
+ * taken effect.  The job-keyed calls below are safe to retry; for
+ * faucet, withdraw, stake and unstake a caller that must know looks at
+ * the balance or the events before retrying.
  */
 
 /* The EIP-712 domain statements on this chain are signed under: name
@@ -218,9 +227,11 @@ chain_release_unbonded(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
  * and treat those codes on a retry as "already done". */
 
 /* Opens job `job`: customer.available -> lock(job), max_price (may be
- * zero).  CHAIN_ERR_EXISTS (a job id is locked once, ever),
- * CHAIN_ERR_INSUFFICIENT, CHAIN_ERR_STAKE_LOW (provider's stake below
- * min_stake). */
+ * zero; then no transfer is recorded).  The job id must not be all zero
+ * (CHAIN_ERR_ARG: zero means "not about a job" in events).  Refusals in
+ * this order: CHAIN_ERR_EXISTS (a job id is locked once, ever),
+ * CHAIN_ERR_STAKE_LOW (provider's stake below min_stake),
+ * CHAIN_ERR_INSUFFICIENT. */
 CHAIN_WUR static inline enum chain_err
 chain_lock(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
 	   const uint8_t customer[RCPT_ADDR_BYTES],
@@ -268,7 +279,9 @@ chain_slash(struct chain *c, const uint8_t offender[RCPT_ADDR_BYTES],
 }
 
 /* Up to `max` events with seq > after_seq, in order, into out; *count
- * receives how many. */
+ * receives how many.  A backend may return fewer than `max` even when
+ * more exist (PostgreSQL: at most 1000 a call); page with after_seq
+ * until *count is 0.  out may be NULL when max is 0. */
 CHAIN_WUR static inline enum chain_err
 chain_events(struct chain *c, struct chain_event *out, size_t *count,
 	     size_t max, uint64_t after_seq)
@@ -276,8 +289,9 @@ chain_events(struct chain *c, struct chain_event *out, size_t *count,
 	return c->vt->events(c, out, count, max, after_seq);
 }
 
-/* Checks I1-I5; on failure writes which and why.  CHAIN_ERR_BACKEND when
- * one does not hold. */
+/* Checks I1-I5; on failure writes which and why into `why` (may be
+ * NULL).  CHAIN_ERR_BACKEND when one does not hold (or the check could
+ * not run), CHAIN_ERR_UNAVAILABLE when the backend cannot be reached. */
 CHAIN_WUR static inline enum chain_err
 chain_check_invariants(struct chain *c, char *why, size_t why_len)
 {

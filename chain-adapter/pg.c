@@ -1,0 +1,1617 @@
+/*
+ * pg.c: the PostgreSQL double-entry ledger behind struct chain.
+ *
+ * Invariants of a `struct pg_chain`:
+ * - `conn` is never NULL; when its status is CONNECTION_BAD the next call
+ *   resets it once (PQreset) and, if that works, prepares every statement
+ *   of pg_sql[] again before doing anything else;
+ * - every call that moves money is one transaction that first locks the
+ *   single ledger_head row: writers are serialized, so each sees the
+ *   balances the previous one committed, transfer sequence numbers are
+ *   dense and handed out in commit order, and no two transactions wait
+ *   for each other in different orders (the head is the only lock taken
+ *   first; everything else is touched while holding it);
+ * - a refusal rolls the whole transaction back: nothing changes;
+ * - amounts cross libpq as canonical decimal text (rcpt_u256_format and
+ *   rcpt_u256_parse); every sum and difference is computed by SQL NUMERIC;
+ *   balances are bounded by CHECK constraints, whose violations are the
+ *   refusals CHAIN_ERR_INSUFFICIENT and CHAIN_ERR_OVERFLOW.
+ *
+ * All SQL of the backend is in one block below (GNU Taler's habit): the
+ * PG_SQL_* texts and pg_sql[], the statements every session prepares;
+ * the schema is in the embedded migrations.  Every value is a parameter
+ * (PQexecPrepared / PQexecParams); no SQL is ever built from strings.
+ * docs/ledger.md explains the schema.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "chain.h"
+#include "pg_internal.h"
+#include "banned.h"
+
+/* Room for a bigint in decimal, sign and NUL included. */
+#define PG_INT_BYTES 24
+/* Parameters of one statement at most. */
+#define PG_PARAMS_MAX 8
+
+struct pg_chain {
+	struct chain base;                    /* first: the vtable */
+	PGconn *conn;
+	struct chain_params params;
+	uint8_t escrow[RCPT_ADDR_BYTES];
+	char min_stake[RCPT_U256_DEC_BYTES];  /* params.min_stake, decimal */
+	int retryable;                        /* last error was 40001/40P01 */
+	int session_ok;                       /* statements prepared on `conn` */
+	char why[CHAIN_PG_WHY_BYTES];         /* last PostgreSQL error, for debugging */
+};
+
+/* ------------------------------------------------------------------ */
+/* The statements                                                       */
+
+enum pg_stmt {
+	PG_SET_TIMEOUT,
+	PG_HEAD_LOCK,
+	PG_ACCOUNT_OWNER,
+	PG_ACCOUNT_JOB,
+	PG_ACCOUNT_SYSTEM,
+	PG_MOVE,
+	PG_BALANCE,
+	PG_UNBOND_ADD,
+	PG_UNBOND_DUE,
+	PG_UNBOND_TAKE,
+	PG_JOB_EXISTS,
+	PG_STAKE_AT_LEAST,
+	PG_JOB_INSERT,
+	PG_JOB_GET,
+	PG_JOB_SETTLE,
+	PG_LOCK_EMPTY,
+	PG_SLASH_SEEN,
+	PG_SLASH_PLAN,
+	PG_SLASH_INSERT,
+	PG_EVENTS,
+	PG_INVARIANTS,
+	PG_STMT_COUNT_
+};
+
+struct pg_sql {
+	const char *name;     /* prepared statement name; an invariant's label */
+	const char *text;
+};
+
+/* Account of an owner, created at zero on first use. */
+#define PG_SQL_ACCOUNT_OWNER                                                   \
+	"WITH ins AS (INSERT INTO accounts (kind, owner) "                     \
+	"  VALUES ($1::account_kind, $2::bytea) "                              \
+	"  ON CONFLICT (owner, kind) WHERE owner IS NOT NULL DO NOTHING "      \
+	"  RETURNING id) "                                                     \
+	"SELECT id FROM ins UNION ALL "                                        \
+	"SELECT id FROM accounts WHERE owner = $2::bytea AND kind = $1::account_kind"
+
+/* One transfer: next sequence number, both balances, the row.  A CHECK
+ * on accounts refuses a balance out of range (the whole transaction
+ * then rolls back). */
+#define PG_SQL_MOVE                                                            \
+	"WITH h AS (UPDATE ledger_head SET seq = seq + 1 RETURNING seq), "     \
+	"f AS (UPDATE accounts SET balance = balance - $3::numeric "           \
+	"  WHERE id = $1::bigint RETURNING id), "                              \
+	"t AS (UPDATE accounts SET balance = balance + $3::numeric "           \
+	"  WHERE id = $2::bigint RETURNING id) "                               \
+	"INSERT INTO transfers (seq, kind, from_account, to_account, amount, job, at_s) " \
+	"SELECT h.seq, $4::transfer_kind, f.id, t.id, $3::numeric, $5::bytea, $6::bigint " \
+	"FROM h, f, t"
+
+#define PG_SQL_BALANCE                                                         \
+	"SELECT coalesce((SELECT balance FROM accounts "                       \
+	"    WHERE owner = $1::bytea AND kind = 'available'), 0)::text, "      \
+	"  coalesce((SELECT balance FROM accounts "                            \
+	"    WHERE owner = $1::bytea AND kind = 'stake'), 0)::text, "          \
+	"  coalesce((SELECT balance FROM accounts "                            \
+	"    WHERE owner = $1::bytea AND kind = 'unbonding'), 0)::text, "      \
+	"  coalesce((SELECT min(release_at_s) FROM unbonding "                 \
+	"    WHERE owner = $1::bytea), 0)"
+
+/* Unbonding entries of $1, latest release first, reduced by $2 in all;
+ * returns whether exactly $2 was taken. */
+#define PG_SQL_UNBOND_TAKE                                                     \
+	"WITH e AS (SELECT id, amount, sum(amount) OVER "                      \
+	"    (ORDER BY release_at_s DESC, id DESC) AS run "                    \
+	"  FROM unbonding WHERE owner = $1::bytea), "                          \
+	"k AS (SELECT id, amount, LEAST(amount, $2::numeric - (run - amount)) AS t " \
+	"  FROM e WHERE run - amount < $2::numeric), "                         \
+	"d AS (DELETE FROM unbonding WHERE id IN "                             \
+	"  (SELECT id FROM k WHERE t = amount) RETURNING amount), "            \
+	"u AS (UPDATE unbonding SET amount = unbonding.amount - k.t FROM k "   \
+	"  WHERE unbonding.id = k.id AND k.t < k.amount RETURNING k.t) "       \
+	"SELECT coalesce((SELECT sum(amount) FROM d), 0) "                     \
+	"  + coalesce((SELECT sum(t) FROM u), 0) = $2::numeric"
+
+/* State of job $1 and how a settlement paying $2 splits its lock. */
+#define PG_SQL_JOB_GET                                                         \
+	"SELECT j.state::text, '0x' || encode(j.customer, 'hex'), "            \
+	"  '0x' || encode(j.provider, 'hex'), $2::numeric <= j.max_price, "    \
+	"  GREATEST(j.max_price - $2::numeric, 0)::text, "                     \
+	"  coalesce(a.balance = j.max_price, false) "                          \
+	"FROM jobs j LEFT JOIN accounts a ON a.kind = 'lock' AND a.job = j.job " \
+	"WHERE j.job = $1::bytea FOR UPDATE OF j"
+
+/* How a slash of $2 with bounty $3 splits between offender $1's stake
+ * and unbonding: enough?, bounty from stake, kept from stake, bounty
+ * from unbonding, kept from unbonding, all from unbonding. */
+#define PG_SQL_SLASH_PLAN                                                      \
+	"WITH b AS (SELECT "                                                   \
+	"  coalesce((SELECT balance FROM accounts "                            \
+	"    WHERE owner = $1::bytea AND kind = 'stake'), 0) AS stake, "       \
+	"  coalesce((SELECT balance FROM accounts "                            \
+	"    WHERE owner = $1::bytea AND kind = 'unbonding'), 0) AS unb), "    \
+	"s AS (SELECT stake + unb >= $2::numeric AS enough, "                  \
+	"  LEAST(stake, $2::numeric) AS fs FROM b), "                          \
+	"p AS (SELECT enough, fs, $2::numeric - fs AS fu, "                    \
+	"  LEAST($3::numeric, fs) AS bs FROM s) "                              \
+	"SELECT enough, bs::text, (fs - bs)::text, ($3::numeric - bs)::text, " \
+	"  (fu - ($3::numeric - bs))::text, fu::text FROM p"
+
+#define PG_SQL_EVENTS                                                          \
+	"SELECT t.seq, t.kind::text, "                                         \
+	"  coalesce('0x' || encode(f.owner, 'hex'), ''), "                     \
+	"  coalesce('0x' || encode(o.owner, 'hex'), ''), "                     \
+	"  coalesce('0x' || encode(t.job, 'hex'), ''), t.amount::text, t.at_s " \
+	"FROM transfers t JOIN accounts f ON f.id = t.from_account "           \
+	"  JOIN accounts o ON o.id = t.to_account "                            \
+	"WHERE t.seq > $1::bigint ORDER BY t.seq LIMIT $2::bigint"
+
+/* The invariants: each query returns (holds, detail). */
+#define PG_SQL_INV_I1                                                          \
+	"SELECT coalesce(sum(balance), 0) = 0, "                               \
+	"  'the accounts sum to ' || coalesce(sum(balance), 0)::text FROM accounts"
+
+#define PG_SQL_INV_I2                                                          \
+	"SELECT count(*) = 0, 'account ' || coalesce(min(id)::text, '') || "   \
+	"  ' is negative' FROM accounts "                                      \
+	"WHERE (kind <> 'world' AND balance < 0) OR (kind = 'world' AND balance > 0)"
+
+#define PG_SQL_INV_I3_LOCKS                                                    \
+	"SELECT count(*) = 0, 'job 0x' || coalesce(encode((array_agg(j.job))[1], 'hex'), '') " \
+	"  || ' has no lock account or a settled lock not empty' "             \
+	"FROM jobs j LEFT JOIN accounts a ON a.kind = 'lock' AND a.job = j.job " \
+	"WHERE a.id IS NULL OR (j.state <> 'open' AND a.balance <> 0)"
+
+#define PG_SQL_INV_I3_TRANSFERS                                                \
+	"WITH x AS (SELECT j.job, j.state, j.max_price, j.price, "             \
+	"  count(t.seq) FILTER (WHERE t.kind = 'lock') AS nl, "                \
+	"  coalesce(sum(t.amount) FILTER (WHERE t.kind = 'lock'), 0) AS locked, " \
+	"  count(t.seq) FILTER (WHERE t.kind = 'pay') AS np, "                 \
+	"  coalesce(sum(t.amount) FILTER (WHERE t.kind = 'pay'), 0) AS paid, " \
+	"  count(t.seq) FILTER (WHERE t.kind = 'return') AS nr, "              \
+	"  coalesce(sum(t.amount) FILTER (WHERE t.kind = 'return'), 0) AS returned " \
+	"  FROM jobs j LEFT JOIN transfers t ON t.job = j.job "                \
+	"    AND t.kind IN ('lock', 'pay', 'return') GROUP BY j.job) "         \
+	"SELECT count(*) = 0, 'job 0x' || coalesce(encode((array_agg(job))[1], 'hex'), '') " \
+	"  || ' was locked or settled other than once' FROM x "                \
+	"WHERE NOT (nl <= 1 AND np <= 1 AND nr <= 1 AND locked = max_price AND " \
+	"  CASE state WHEN 'open' THEN np = 0 AND nr = 0 "                     \
+	"    WHEN 'released' THEN paid = price AND paid + returned = max_price " \
+	"    ELSE np = 0 AND returned = max_price END)"
+
+#define PG_SQL_INV_I3_ORPHANS                                                  \
+	"SELECT count(*) = 0, 'transfer ' || coalesce(min(t.seq)::text, '') "  \
+	"  || ' is about a job never locked' FROM transfers t "                \
+	"WHERE t.kind IN ('lock', 'pay', 'return') AND NOT EXISTS "            \
+	"  (SELECT 1 FROM jobs j WHERE j.job = t.job)"
+
+#define PG_SQL_INV_I4                                                          \
+	"WITH l AS (SELECT coalesce(sum(balance), 0) AS s FROM accounts WHERE kind = 'lock'), " \
+	"o AS (SELECT coalesce(sum(max_price), 0) AS s FROM jobs WHERE state = 'open') " \
+	"SELECT l.s = o.s, 'the locks hold ' || l.s::text || ', the open jobs ' " \
+	"  || o.s::text FROM l, o"
+
+#define PG_SQL_INV_I5_SEQ                                                      \
+	"SELECT count(*) = coalesce(max(seq), 0) AND "                         \
+	"  coalesce(max(seq), 0) = (SELECT seq FROM ledger_head), "            \
+	"  count(*)::text || ' transfers, last seq ' || coalesce(max(seq), 0)::text " \
+	"  || ', head ' || (SELECT seq FROM ledger_head)::text FROM transfers"
+
+#define PG_SQL_INV_I5_REPLAY                                                   \
+	"WITH d AS (SELECT to_account AS id, amount AS delta FROM transfers "  \
+	"  UNION ALL SELECT from_account, -amount FROM transfers), "           \
+	"s AS (SELECT id, sum(delta) AS net FROM d GROUP BY id) "              \
+	"SELECT count(*) = 0, 'account ' || coalesce(min(a.id)::text, '') "    \
+	"  || ' differs from the sum of its transfers' "                       \
+	"FROM accounts a LEFT JOIN s ON s.id = a.id WHERE a.balance <> coalesce(s.net, 0)"
+
+#define PG_SQL_INV_I5_KINDS                                                    \
+	"SELECT count(*) = 0, 'transfer ' || coalesce(min(t.seq)::text, '') "  \
+	"  || ' moves between the wrong accounts for its kind' "               \
+	"FROM transfers t JOIN accounts f ON f.id = t.from_account "           \
+	"  JOIN accounts o ON o.id = t.to_account LEFT JOIN jobs j ON j.job = t.job " \
+	"WHERE NOT coalesce(CASE t.kind "                                      \
+	"  WHEN 'deposit' THEN f.kind = 'world' AND o.kind = 'available' "     \
+	"  WHEN 'withdraw' THEN f.kind = 'available' AND o.kind = 'world' "    \
+	"  WHEN 'stake' THEN f.kind = 'available' AND o.kind = 'stake' AND f.owner = o.owner " \
+	"  WHEN 'unstake' THEN f.kind = 'stake' AND o.kind = 'unbonding' AND f.owner = o.owner " \
+	"  WHEN 'unbond' THEN f.kind = 'unbonding' AND o.kind = 'available' AND f.owner = o.owner " \
+	"  WHEN 'lock' THEN f.kind = 'available' AND f.owner = j.customer "    \
+	"    AND o.kind = 'lock' AND o.job = t.job "                           \
+	"  WHEN 'pay' THEN f.kind = 'lock' AND f.job = t.job "                 \
+	"    AND o.kind = 'available' AND o.owner = j.provider "               \
+	"  WHEN 'return' THEN f.kind = 'lock' AND f.job = t.job "              \
+	"    AND o.kind = 'available' AND o.owner = j.customer "               \
+	"  WHEN 'slash_bounty' THEN f.kind IN ('stake', 'unbonding') AND o.kind = 'available' " \
+	"  WHEN 'slash_keep' THEN f.kind IN ('stake', 'unbonding') AND o.kind = 'treasury' " \
+	"  END, false)"
+
+#define PG_SQL_INV_I5_UNBONDING                                                \
+	"WITH e AS (SELECT owner, sum(amount) AS s FROM unbonding GROUP BY owner), " \
+	"a AS (SELECT owner, balance FROM accounts WHERE kind = 'unbonding') " \
+	"SELECT count(*) = 0, 'unbonding of 0x' || "                           \
+	"  coalesce(encode((array_agg(coalesce(a.owner, e.owner)))[1], 'hex'), '') " \
+	"  || ' differs from its entries' "                                    \
+	"FROM a FULL JOIN e ON a.owner = e.owner "                             \
+	"WHERE coalesce(a.balance, 0) <> coalesce(e.s, 0)"
+
+#define PG_SQL_INV_I5_SLASHES                                                  \
+	"WITH t AS (SELECT coalesce(sum(amount), 0) AS total, "                \
+	"  coalesce(sum(amount) FILTER (WHERE kind = 'slash_bounty'), 0) AS bounty " \
+	"  FROM transfers WHERE kind IN ('slash_bounty', 'slash_keep')), "     \
+	"s AS (SELECT coalesce(sum(amount), 0) AS total, "                     \
+	"  coalesce(sum(bounty), 0) AS bounty FROM slashes) "                  \
+	"SELECT t.total = s.total AND t.bounty = s.bounty, "                   \
+	"  'slash transfers move ' || t.total::text || ', the slashes say ' "  \
+	"  || s.total::text FROM t, s"
+
+/* All the checks in one statement: one snapshot (concurrent writers
+ * cannot make a sound ledger look broken), one round trip; the first
+ * check that fails, if any, in the order above. */
+#define PG_INV(k, label, q)                                                    \
+	"SELECT " #k " AS k, '" label "' AS label, ok, detail FROM ("          \
+	q ") AS c" #k " (ok, detail)"
+#define PG_SQL_INVARIANTS                                                      \
+	"SELECT label, detail FROM ("                                          \
+	PG_INV(1, "I1", PG_SQL_INV_I1) " UNION ALL "                           \
+	PG_INV(2, "I2", PG_SQL_INV_I2) " UNION ALL "                           \
+	PG_INV(3, "I3", PG_SQL_INV_I3_LOCKS) " UNION ALL "                     \
+	PG_INV(4, "I3", PG_SQL_INV_I3_TRANSFERS) " UNION ALL "                 \
+	PG_INV(5, "I3", PG_SQL_INV_I3_ORPHANS) " UNION ALL "                   \
+	PG_INV(6, "I4", PG_SQL_INV_I4) " UNION ALL "                           \
+	PG_INV(7, "I5", PG_SQL_INV_I5_SEQ) " UNION ALL "                       \
+	PG_INV(8, "I5", PG_SQL_INV_I5_REPLAY) " UNION ALL "                    \
+	PG_INV(9, "I5", PG_SQL_INV_I5_KINDS) " UNION ALL "                     \
+	PG_INV(10, "I5", PG_SQL_INV_I5_UNBONDING) " UNION ALL "                \
+	PG_INV(11, "I5", PG_SQL_INV_I5_SLASHES)                                \
+	") AS inv WHERE NOT ok ORDER BY k LIMIT 1"
+
+/* Opening: run before the session's statements are prepared, with
+ * PQexecParams (the migrations table, the advisory lock, the head row). */
+#define PG_SQL_MIGRATION_LOCK \
+	"SELECT pg_advisory_xact_lock($1::bigint)"
+#define PG_SQL_MIGRATIONS_TABLE \
+	"CREATE TABLE IF NOT EXISTS schema_migrations (" \
+	" version text PRIMARY KEY," \
+	" applied_at timestamptz NOT NULL DEFAULT now())"
+#define PG_SQL_MIGRATION_SEEN \
+	"SELECT 1 FROM schema_migrations WHERE version = $1::text"
+#define PG_SQL_MIGRATION_RECORD \
+	"INSERT INTO schema_migrations (version) VALUES ($1::text)"
+#define PG_SQL_MIGRATION_NEWER \
+	"SELECT version FROM schema_migrations " \
+	"WHERE NOT (version = ANY ($1::text[])) ORDER BY version LIMIT 1"
+#define PG_SQL_HEAD_CREATE \
+	"INSERT INTO ledger_head (chain_id) VALUES ($1::numeric) " \
+	"ON CONFLICT (one) DO NOTHING"
+#define PG_SQL_HEAD_CHAIN_ID \
+	"SELECT chain_id::text FROM ledger_head"
+
+/* Transaction control: constant text, no parameters. */
+#define PG_SQL_BEGIN "BEGIN"
+/* READ COMMITTED whatever the server's default: after the head lock,
+ * each statement sees what the previous writer committed. */
+#define PG_SQL_BEGIN_WRITE "BEGIN ISOLATION LEVEL READ COMMITTED"
+#define PG_SQL_COMMIT "COMMIT"
+#define PG_SQL_ROLLBACK "ROLLBACK"
+
+static const struct pg_sql pg_sql[PG_STMT_COUNT_] = {
+	[PG_SET_TIMEOUT] = { "set_timeout",
+		"SELECT set_config('statement_timeout', $1::text, false)" },
+	[PG_HEAD_LOCK] = { "head_lock",
+		"SELECT seq FROM ledger_head FOR UPDATE" },
+	[PG_ACCOUNT_OWNER] = { "account_owner", PG_SQL_ACCOUNT_OWNER },
+	[PG_ACCOUNT_JOB] = { "account_job",
+		"WITH ins AS (INSERT INTO accounts (kind, job) VALUES ('lock', $1::bytea) "
+		"  ON CONFLICT (job) WHERE job IS NOT NULL DO NOTHING RETURNING id) "
+		"SELECT id FROM ins UNION ALL "
+		"SELECT id FROM accounts WHERE job = $1::bytea AND kind = 'lock'" },
+	[PG_ACCOUNT_SYSTEM] = { "account_system",
+		"SELECT id FROM accounts WHERE kind = $1::account_kind" },
+	[PG_MOVE] = { "move", PG_SQL_MOVE },
+	[PG_BALANCE] = { "balance", PG_SQL_BALANCE },
+	[PG_UNBOND_ADD] = { "unbond_add",
+		"INSERT INTO unbonding (owner, amount, release_at_s) "
+		"VALUES ($1::bytea, $2::numeric, $3::bigint + $4::bigint)" },
+	[PG_UNBOND_DUE] = { "unbond_due",
+		"WITH d AS (DELETE FROM unbonding WHERE owner = $1::bytea "
+		"  AND release_at_s <= $2::bigint RETURNING amount) "
+		"SELECT coalesce(sum(amount), 0)::text FROM d" },
+	[PG_UNBOND_TAKE] = { "unbond_take", PG_SQL_UNBOND_TAKE },
+	[PG_JOB_EXISTS] = { "job_exists",
+		"SELECT 1 FROM jobs WHERE job = $1::bytea" },
+	[PG_STAKE_AT_LEAST] = { "stake_at_least",
+		"SELECT coalesce((SELECT balance FROM accounts "
+		"  WHERE owner = $1::bytea AND kind = 'stake'), 0) >= $2::numeric" },
+	[PG_JOB_INSERT] = { "job_insert",
+		"INSERT INTO jobs (job, customer, provider, max_price, opened_at_s) "
+		"VALUES ($1::bytea, $2::bytea, $3::bytea, $4::numeric, $5::bigint)" },
+	[PG_JOB_GET] = { "job_get", PG_SQL_JOB_GET },
+	[PG_JOB_SETTLE] = { "job_settle",
+		"UPDATE jobs SET state = $2::job_state, price = $3::numeric, "
+		"  settled_at_s = $4::bigint WHERE job = $1::bytea AND state = 'open'" },
+	[PG_LOCK_EMPTY] = { "lock_empty",
+		"SELECT balance = 0 FROM accounts WHERE kind = 'lock' AND job = $1::bytea" },
+	[PG_SLASH_SEEN] = { "slash_seen",
+		"SELECT 1 FROM slashes WHERE offender = $1::bytea AND job = $2::bytea" },
+	[PG_SLASH_PLAN] = { "slash_plan", PG_SQL_SLASH_PLAN },
+	[PG_SLASH_INSERT] = { "slash_insert",
+		"INSERT INTO slashes (offender, job, amount, bounty, bounty_to, at_s) "
+		"VALUES ($1::bytea, $2::bytea, $3::numeric, $4::numeric, $5::bytea, $6::bigint)" },
+	[PG_EVENTS] = { "events", PG_SQL_EVENTS },
+	[PG_INVARIANTS] = { "invariants", PG_SQL_INVARIANTS },
+};
+
+static void pg_stmt_name(char out[PG_INT_BYTES], enum pg_stmt s)
+{
+	CHAIN_ASSERT((unsigned)s < PG_STMT_COUNT_);
+	snprintf(out, PG_INT_BYTES, "%s", pg_sql[s].name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Parameters and results                                               */
+
+struct pg_args {
+	const char *v[PG_PARAMS_MAX];
+	int len[PG_PARAMS_MAX];
+	int fmt[PG_PARAMS_MAX];
+	int n;
+	char num[PG_PARAMS_MAX][RCPT_U256_DEC_BYTES];  /* text kept alive here */
+};
+
+static void pg_arg_bytes(struct pg_args *a, const uint8_t *p, size_t len)
+{
+	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
+	a->v[a->n] = (const char *)p;       /* NULL: SQL NULL */
+	a->len[a->n] = (int)len;
+	a->fmt[a->n] = 1;
+	a->n++;
+}
+
+static void pg_arg_text(struct pg_args *a, const char *s)
+{
+	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
+	a->v[a->n] = s;
+	a->len[a->n] = 0;
+	a->fmt[a->n] = 0;
+	a->n++;
+}
+
+static void pg_arg_u256(struct pg_args *a, const struct rcpt_u256 *v)
+{
+	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
+	rcpt_u256_format(a->num[a->n], v);
+	pg_arg_text(a, a->num[a->n]);
+}
+
+static void pg_arg_u64(struct pg_args *a, uint64_t v)
+{
+	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
+	CHAIN_ASSERT(v <= (uint64_t)INT64_MAX);
+	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%" PRIu64, v);
+	pg_arg_text(a, a->num[a->n]);
+}
+
+static int pg_is_zero(const uint8_t *p, size_t len)
+{
+	uint8_t acc = 0;
+
+	for (size_t i = 0; i < len; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+static int pg_u256_is_zero(const struct rcpt_u256 *v)
+{
+	return pg_is_zero(v->be, sizeof(v->be));
+}
+
+static int pg_constraint_is(const PGresult *res, const char *name)
+{
+	const char *s = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+
+	return s && strcmp(s, name) == 0;
+}
+
+/* Maps a failed result to the error a caller sees, and keeps the message. */
+static enum chain_err pg_error(struct pg_chain *p, const PGresult *res)
+{
+	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	enum chain_err rc = CHAIN_ERR_BACKEND;
+	size_t n;
+
+	snprintf(p->why, sizeof(p->why), "%s", msg ? msg : "");
+	n = strcspn(p->why, "\n");
+	p->why[n] = '\0';
+	p->retryable = 0;
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		rc = CHAIN_ERR_UNAVAILABLE;
+	} else if (!state) {
+		rc = CHAIN_ERR_BACKEND;
+	} else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+		/* class 08 connection exception, 57P01-57P03 shutdown, not ready */
+		rc = CHAIN_ERR_UNAVAILABLE;
+	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+		p->retryable = 1;
+		rc = CHAIN_ERR_CONFLICT;
+	} else if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
+		/* statement_timeout or lock_timeout: someone holds the ledger */
+		rc = CHAIN_ERR_CONFLICT;
+	} else if (strcmp(state, "23514") == 0) {
+		/* a CHECK on accounts: the refusals the constraints make */
+		if (pg_constraint_is(res, "accounts_nonneg"))
+			rc = CHAIN_ERR_INSUFFICIENT;
+		else if (pg_constraint_is(res, "accounts_u256") ||
+			 pg_constraint_is(res, "accounts_world_supply"))
+			rc = CHAIN_ERR_OVERFLOW;
+	} else if (strcmp(state, "22003") == 0) {
+		/* numeric field overflow: past NUMERIC(78,0) */
+		rc = CHAIN_ERR_OVERFLOW;
+	} else if (strcmp(state, "23505") == 0) {
+		if (pg_constraint_is(res, "jobs_pkey"))
+			rc = CHAIN_ERR_EXISTS;
+		else if (pg_constraint_is(res, "slashes_once"))
+			rc = CHAIN_ERR_SETTLED;
+	}
+	CHAIN_ASSERT(rc != CHAIN_OK);
+	return rc;
+}
+
+/* Runs prepared statement s.  On CHAIN_OK *out (when out is not NULL)
+ * holds the result, which the caller PQclears; on failure *out is NULL. */
+static enum chain_err pg_run(struct pg_chain *p, PGresult **out,
+			     enum pg_stmt s, const struct pg_args *a)
+{
+	char name[PG_INT_BYTES];
+	PGresult *res;
+	ExecStatusType st;
+	enum chain_err rc = CHAIN_OK;
+
+	CHAIN_ASSERT((unsigned)s < PG_STMT_COUNT_);
+	if (out)
+		*out = NULL;
+	pg_stmt_name(name, s);
+	res = PQexecPrepared(p->conn, name, a ? a->n : 0, a ? a->v : NULL,
+			     a ? a->len : NULL, a ? a->fmt : NULL, 0);
+	if (!res) {
+		rc = PQstatus(p->conn) == CONNECTION_OK ? CHAIN_ERR_NOMEM :
+			CHAIN_ERR_UNAVAILABLE;
+		snprintf(p->why, sizeof(p->why), "%s", "no result from libpq");
+		goto out;
+	}
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		rc = pg_error(p, res);
+		goto out;
+	}
+	if (out) {
+		*out = res;
+		res = NULL;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Runs s expecting exactly one row; copies column 0 (text) into buf. */
+static enum chain_err pg_run_one(struct pg_chain *p, char *buf, size_t buf_len,
+				 enum pg_stmt s, const struct pg_args *a)
+{
+	PGresult *res = NULL;
+	enum chain_err rc;
+
+	CHAIN_ASSERT(buf && buf_len > 0);
+	rc = pg_run(p, &res, s, a);
+	if (rc)
+		goto out;
+	if (PQntuples(res) != 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0) ||
+	    (size_t)PQgetlength(res, 0, 0) >= buf_len) {
+		snprintf(p->why, sizeof(p->why), "statement '%s' returned an unexpected result",
+			 pg_sql[s].name);
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	memcpy(buf, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0) + 1);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Runs s, which returns one boolean; *yes receives it. */
+static enum chain_err pg_run_bool(struct pg_chain *p, int *yes, enum pg_stmt s,
+				  const struct pg_args *a)
+{
+	char b[8];
+	enum chain_err rc;
+
+	rc = pg_run_one(p, b, sizeof(b), s, a);
+	*yes = rc == CHAIN_OK && b[0] == 't';
+	return rc;
+}
+
+static int pg_dec_is_zero(const char *dec)
+{
+	return strcmp(dec, "0") == 0;
+}
+
+/* A decimal from PostgreSQL that must be a uint256 (it came from our
+ * own NUMERIC(78,0) columns; still checked, not asserted). */
+static enum chain_err pg_parse_u256(struct pg_chain *p, struct rcpt_u256 *out,
+				    const char *dec)
+{
+	if (rcpt_u256_parse(out, dec) != RCPT_OK) {
+		snprintf(p->why, sizeof(p->why), "not a uint256: '%.80s'", dec);
+		return CHAIN_ERR_BACKEND;
+	}
+	return CHAIN_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sessions and transactions                                            */
+
+static void pg_notice_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+/* Per-session setup: the statement timeout and every prepared statement. */
+static enum chain_err pg_session_init(struct pg_chain *p)
+{
+	char name[PG_INT_BYTES];
+	char timeout[PG_INT_BYTES];
+	struct pg_args a = { .n = 0 };
+	PGresult *res = NULL;
+	enum chain_err rc = CHAIN_OK;
+
+	p->session_ok = 0;
+	PQsetNoticeProcessor(p->conn, pg_notice_quiet, NULL);
+	for (int s = 0; s < PG_STMT_COUNT_; s++) {
+		CHAIN_ASSERT(pg_sql[s].name && pg_sql[s].text);
+		pg_stmt_name(name, (enum pg_stmt)s);
+		res = PQprepare(p->conn, name, pg_sql[s].text, 0, NULL);
+		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+			rc = pg_error(p, res);
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	snprintf(timeout, sizeof(timeout), "%d", CHAIN_PG_STATEMENT_TIMEOUT_MS);
+	pg_arg_text(&a, timeout);
+	rc = pg_run(p, NULL, PG_SET_TIMEOUT, &a);
+	p->session_ok = rc == CHAIN_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Makes sure the connection is usable: resets a broken one (or one
+ * whose setup failed half way) once. */
+static enum chain_err pg_ready(struct pg_chain *p)
+{
+	enum chain_err rc = CHAIN_OK;
+
+	if (PQstatus(p->conn) == CONNECTION_OK && p->session_ok &&
+	    PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+		goto out;
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		snprintf(p->why, sizeof(p->why), "%s", PQerrorMessage(p->conn));
+		rc = CHAIN_ERR_UNAVAILABLE;
+		goto out;
+	}
+	rc = pg_session_init(p);
+out:
+	return rc;
+}
+
+/* Runs a constant transaction-control command (no parameters). */
+static enum chain_err pg_command(struct pg_chain *p, const char *sql)
+{
+	PGresult *res = PQexec(p->conn, sql);
+	enum chain_err rc = CHAIN_OK;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_error(p, res);
+	PQclear(res);
+	return rc;
+}
+
+typedef enum chain_err (*pg_body)(struct pg_chain *p, void *arg);
+
+/* Runs body in one transaction, serialized with every other writer on
+ * the ledger head; commits on CHAIN_OK, rolls back on anything else, and
+ * tries again (at most CHAIN_PG_TRIES_MAX times in all) when PostgreSQL
+ * asks for it. */
+static enum chain_err pg_txn(struct pg_chain *p, pg_body body, void *arg)
+{
+	enum chain_err rc;
+	int tries = 0;
+
+	rc = pg_ready(p);
+	if (rc)
+		goto out;
+	do {
+		tries++;
+		rc = pg_command(p, PG_SQL_BEGIN_WRITE);
+		if (rc)
+			break;
+		rc = pg_run(p, NULL, PG_HEAD_LOCK, NULL);
+		if (!rc)
+			rc = body(p, arg);
+		if (!rc)
+			rc = pg_command(p, PG_SQL_COMMIT);
+		if (rc && PQstatus(p->conn) == CONNECTION_OK &&
+		    PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
+			int keep = p->retryable;
+			(void)pg_command(p, PG_SQL_ROLLBACK);
+			p->retryable = keep;
+		}
+	} while (rc == CHAIN_ERR_CONFLICT && p->retryable && tries < CHAIN_PG_TRIES_MAX);
+out:
+	CHAIN_ASSERT((unsigned)rc < CHAIN_ERR_COUNT_);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Accounts and transfers                                               */
+
+/* Id (decimal) of owner's account of `kind`, created at zero if new. */
+static enum chain_err pg_account_of(struct pg_chain *p, char id[PG_INT_BYTES],
+				    const char *kind, const uint8_t owner[RCPT_ADDR_BYTES])
+{
+	struct pg_args a = { .n = 0 };
+
+	pg_arg_text(&a, kind);
+	pg_arg_bytes(&a, owner, RCPT_ADDR_BYTES);
+	return pg_run_one(p, id, PG_INT_BYTES, PG_ACCOUNT_OWNER, &a);
+}
+
+static enum chain_err pg_account_lock(struct pg_chain *p, char id[PG_INT_BYTES],
+				      const uint8_t job[RCPT_HASH_BYTES])
+{
+	struct pg_args a = { .n = 0 };
+
+	pg_arg_bytes(&a, job, RCPT_HASH_BYTES);
+	return pg_run_one(p, id, PG_INT_BYTES, PG_ACCOUNT_JOB, &a);
+}
+
+static enum chain_err pg_account_system(struct pg_chain *p, char id[PG_INT_BYTES],
+					const char *kind)
+{
+	struct pg_args a = { .n = 0 };
+
+	pg_arg_text(&a, kind);
+	return pg_run_one(p, id, PG_INT_BYTES, PG_ACCOUNT_SYSTEM, &a);
+}
+
+/* One transfer of `amount` (decimal, > 0) from account id `from` to `to`. */
+static enum chain_err pg_move(struct pg_chain *p, const char *kind,
+			      const char *from, const char *to, const char *amount,
+			      const uint8_t *job, uint64_t now_s)
+{
+	struct pg_args a = { .n = 0 };
+	PGresult *res = NULL;
+	enum chain_err rc;
+
+	CHAIN_ASSERT(!pg_dec_is_zero(amount) && amount[0] != '-');
+	CHAIN_ASSERT(strcmp(from, to) != 0);
+	pg_arg_text(&a, from);
+	pg_arg_text(&a, to);
+	pg_arg_text(&a, amount);
+	pg_arg_text(&a, kind);
+	pg_arg_bytes(&a, job, job ? RCPT_HASH_BYTES : 0);
+	pg_arg_u64(&a, now_s);
+	rc = pg_run(p, &res, PG_MOVE, &a);
+	if (rc)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		snprintf(p->why, sizeof(p->why), "transfer '%s' found no account", kind);
+		rc = CHAIN_ERR_BACKEND;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Moves `amount` between two accounts of one owner (or of an owner and
+ * a system account): the shape of faucet, withdraw, stake, unstake. */
+struct pg_simple_move {
+	const char *kind;            /* transfer kind */
+	const char *from_kind;       /* account kinds; world/treasury are system */
+	const char *to_kind;
+	const uint8_t *who;
+	const struct rcpt_u256 *amount;
+	uint64_t now_s;
+	int unbond;                  /* also record an unbonding entry */
+};
+
+static int pg_is_system(const char *kind)
+{
+	return strcmp(kind, "world") == 0 || strcmp(kind, "treasury") == 0;
+}
+
+static enum chain_err pg_body_simple(struct pg_chain *p, void *arg)
+{
+	const struct pg_simple_move *m = arg;
+	char from[PG_INT_BYTES], to[PG_INT_BYTES];
+	char amount[RCPT_U256_DEC_BYTES];
+	enum chain_err rc;
+
+	rcpt_u256_format(amount, m->amount);
+	rc = pg_is_system(m->from_kind) ? pg_account_system(p, from, m->from_kind) :
+		pg_account_of(p, from, m->from_kind, m->who);
+	if (!rc)
+		rc = pg_is_system(m->to_kind) ? pg_account_system(p, to, m->to_kind) :
+			pg_account_of(p, to, m->to_kind, m->who);
+	if (!rc)
+		rc = pg_move(p, m->kind, from, to, amount, NULL, m->now_s);
+	if (!rc && m->unbond) {
+		struct pg_args a = { .n = 0 };
+		pg_arg_bytes(&a, m->who, RCPT_ADDR_BYTES);
+		pg_arg_text(&a, amount);
+		pg_arg_u64(&a, m->now_s);
+		pg_arg_u64(&a, p->params.unbonding_s);
+		rc = pg_run(p, NULL, PG_UNBOND_ADD, &a);
+	}
+	return rc;
+}
+
+/* Argument checks shared by the calls on one address and an amount. */
+static enum chain_err pg_check_who_amount(const struct chain *c, const uint8_t *who,
+					  const struct rcpt_u256 *amount, uint64_t now_s)
+{
+	/* The zero address stands for world, treasury and locks in events;
+	 * nobody holds its key. */
+	if (!c || !who || !amount || now_s > CHAIN_PG_TIME_S_MAX ||
+	    pg_is_zero(who, RCPT_ADDR_BYTES) || pg_u256_is_zero(amount))
+		return CHAIN_ERR_ARG;
+	return CHAIN_OK;
+}
+
+static enum chain_err pg_simple(struct chain *c, const char *kind,
+				const char *from_kind, const char *to_kind,
+				const uint8_t *who, const struct rcpt_u256 *amount,
+				uint64_t now_s, int unbond)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_simple_move m = {
+		.kind = kind, .from_kind = from_kind, .to_kind = to_kind,
+		.who = who, .amount = amount, .now_s = now_s, .unbond = unbond,
+	};
+	enum chain_err rc;
+
+	rc = pg_check_who_amount(c, who, amount, now_s);
+	if (rc)
+		goto out;
+	rc = pg_txn(p, pg_body_simple, &m);
+out:
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The calls                                                            */
+
+static void pg_free(struct chain *c)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+
+	if (!p)
+		return;
+	PQfinish(p->conn);
+	free(p);
+}
+
+static void pg_domain(struct chain *c, struct rcpt_domain *out)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+
+	CHAIN_ASSERT(p && out);
+	rcpt_domain_assay(out, p->params.chain_id, p->escrow);
+}
+
+static enum chain_err pg_balance(struct chain *c, struct chain_balance *out,
+				 const uint8_t who[RCPT_ADDR_BYTES])
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_args a = { .n = 0 };
+	struct chain_balance b;
+	PGresult *res = NULL;
+	enum chain_err rc;
+	char *end = NULL;
+
+	memset(&b, 0, sizeof(b));
+	rc = CHAIN_ERR_ARG;
+	if (!c || !out || !who)
+		goto out;
+	rc = pg_ready(p);
+	if (rc)
+		goto out;
+	pg_arg_bytes(&a, who, RCPT_ADDR_BYTES);
+	/* One statement: one snapshot, so the three balances agree. */
+	rc = pg_run(p, &res, PG_BALANCE, &a);
+	if (rc)
+		goto out;
+	if (PQntuples(res) != 1 || PQnfields(res) != 4) {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	rc = pg_parse_u256(p, &b.available, PQgetvalue(res, 0, 0));
+	if (!rc)
+		rc = pg_parse_u256(p, &b.stake, PQgetvalue(res, 0, 1));
+	if (!rc)
+		rc = pg_parse_u256(p, &b.unbonding, PQgetvalue(res, 0, 2));
+	if (rc)
+		goto out;
+	b.next_release_s = strtoull(PQgetvalue(res, 0, 3), &end, 10);
+	if (!end || *end != '\0') {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	*out = b;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static enum chain_err pg_faucet(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
+				const struct rcpt_u256 *amount, uint64_t now_s)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	enum chain_err rc;
+
+	rc = pg_check_who_amount(c, who, amount, now_s);
+	if (rc)
+		goto out;
+	if (!p->params.devnet) {
+		rc = CHAIN_ERR_NOT_DEVNET;
+		goto out;
+	}
+	rc = pg_simple(c, "deposit", "world", "available", who, amount, now_s, 0);
+out:
+	return rc;
+}
+
+static enum chain_err pg_withdraw(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
+				  const struct rcpt_u256 *amount, uint64_t now_s)
+{
+	return pg_simple(c, "withdraw", "available", "world", who, amount, now_s, 0);
+}
+
+static enum chain_err pg_stake(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
+			       const struct rcpt_u256 *amount, uint64_t now_s)
+{
+	return pg_simple(c, "stake", "available", "stake", who, amount, now_s, 0);
+}
+
+static enum chain_err pg_unstake(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
+				 const struct rcpt_u256 *amount, uint64_t now_s)
+{
+	return pg_simple(c, "unstake", "stake", "unbonding", who, amount, now_s, 1);
+}
+
+struct pg_release_unbonded {
+	const uint8_t *who;
+	uint64_t now_s;
+};
+
+static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
+{
+	const struct pg_release_unbonded *r = arg;
+	struct pg_args a = { .n = 0 };
+	char due[RCPT_U256_DEC_BYTES];
+	char from[PG_INT_BYTES], to[PG_INT_BYTES];
+	enum chain_err rc;
+
+	pg_arg_bytes(&a, r->who, RCPT_ADDR_BYTES);
+	pg_arg_u64(&a, r->now_s);
+	rc = pg_run_one(p, due, sizeof(due), PG_UNBOND_DUE, &a);
+	if (rc || pg_dec_is_zero(due))
+		goto out;
+	rc = pg_account_of(p, from, "unbonding", r->who);
+	if (!rc)
+		rc = pg_account_of(p, to, "available", r->who);
+	if (!rc)
+		rc = pg_move(p, "unbond", from, to, due, NULL, r->now_s);
+out:
+	return rc;
+}
+
+static enum chain_err pg_release_unbonded(struct chain *c,
+					  const uint8_t who[RCPT_ADDR_BYTES],
+					  uint64_t now_s)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_release_unbonded r = { .who = who, .now_s = now_s };
+	enum chain_err rc = CHAIN_ERR_ARG;
+
+	if (!c || !who || now_s > CHAIN_PG_TIME_S_MAX || pg_is_zero(who, RCPT_ADDR_BYTES))
+		goto out;
+	rc = pg_txn(p, pg_body_release_unbonded, &r);
+out:
+	return rc;
+}
+
+struct pg_lock {
+	const uint8_t *job, *customer, *provider;
+	const struct rcpt_u256 *max_price;
+	uint64_t now_s;
+};
+
+static enum chain_err pg_body_lock(struct pg_chain *p, void *arg)
+{
+	const struct pg_lock *l = arg;
+	struct pg_args a = { .n = 0 }, b = { .n = 0 }, d = { .n = 0 };
+	char from[PG_INT_BYTES], to[PG_INT_BYTES];
+	PGresult *res = NULL;
+	int ok = 0;
+	enum chain_err rc;
+
+	/* Refusals in this order: exists, stake low, insufficient. */
+	pg_arg_bytes(&a, l->job, RCPT_HASH_BYTES);
+	rc = pg_run(p, &res, PG_JOB_EXISTS, &a);
+	if (rc)
+		goto out;
+	if (PQntuples(res) != 0) {
+		rc = CHAIN_ERR_EXISTS;
+		goto out;
+	}
+	pg_arg_bytes(&b, l->provider, RCPT_ADDR_BYTES);
+	pg_arg_text(&b, p->min_stake);
+	rc = pg_run_bool(p, &ok, PG_STAKE_AT_LEAST, &b);
+	if (rc)
+		goto out;
+	if (!ok) {
+		rc = CHAIN_ERR_STAKE_LOW;
+		goto out;
+	}
+	pg_arg_bytes(&d, l->job, RCPT_HASH_BYTES);
+	pg_arg_bytes(&d, l->customer, RCPT_ADDR_BYTES);
+	pg_arg_bytes(&d, l->provider, RCPT_ADDR_BYTES);
+	pg_arg_u256(&d, l->max_price);
+	pg_arg_u64(&d, l->now_s);
+	rc = pg_run(p, NULL, PG_JOB_INSERT, &d);
+	if (!rc)
+		rc = pg_account_of(p, from, "available", l->customer);
+	if (!rc)
+		rc = pg_account_lock(p, to, l->job);
+	if (!rc && !pg_u256_is_zero(l->max_price))
+		rc = pg_move(p, "lock", from, to, d.num[3], l->job, l->now_s);
+out:
+	PQclear(res);
+	return rc;
+}
+
+static enum chain_err pg_lock(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
+			      const uint8_t customer[RCPT_ADDR_BYTES],
+			      const uint8_t provider[RCPT_ADDR_BYTES],
+			      const struct rcpt_u256 *max_price, uint64_t now_s)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_lock l = {
+		.job = job, .customer = customer, .provider = provider,
+		.max_price = max_price, .now_s = now_s,
+	};
+	enum chain_err rc = CHAIN_ERR_ARG;
+
+	if (!c || !job || !customer || !provider || !max_price ||
+	    now_s > CHAIN_PG_TIME_S_MAX)
+		goto out;
+	/* The zero job id means "not about a job" in events. */
+	if (pg_is_zero(job, RCPT_HASH_BYTES) || pg_is_zero(customer, RCPT_ADDR_BYTES) ||
+	    pg_is_zero(provider, RCPT_ADDR_BYTES))
+		goto out;
+	rc = pg_txn(p, pg_body_lock, &l);
+out:
+	return rc;
+}
+
+struct pg_settle {
+	const uint8_t *job;
+	const struct rcpt_u256 *price;     /* NULL: refund */
+	uint64_t now_s;
+};
+
+static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
+{
+	const struct pg_settle *s = arg;
+	struct pg_args a = { .n = 0 }, u = { .n = 0 }, e = { .n = 0 };
+	struct rcpt_u256 zero;
+	uint8_t customer[RCPT_ADDR_BYTES], provider[RCPT_ADDR_BYTES];
+	char lock[PG_INT_BYTES], to[PG_INT_BYTES];
+	char rest[RCPT_U256_DEC_BYTES];
+	PGresult *res = NULL;
+	int empty = 0;
+	enum chain_err rc;
+
+	memset(&zero, 0, sizeof(zero));
+	pg_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
+	pg_arg_u256(&a, s->price ? s->price : &zero);
+	rc = pg_run(p, &res, PG_JOB_GET, &a);
+	if (rc)
+		goto out;
+	if (PQntuples(res) == 0) {
+		rc = CHAIN_ERR_NOT_FOUND;
+		goto out;
+	}
+	if (PQntuples(res) != 1 || PQnfields(res) != 6 ||
+	    rcpt_hex_decode(customer, sizeof(customer), PQgetvalue(res, 0, 1)) != RCPT_OK ||
+	    rcpt_hex_decode(provider, sizeof(provider), PQgetvalue(res, 0, 2)) != RCPT_OK ||
+	    (size_t)PQgetlength(res, 0, 4) >= sizeof(rest)) {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "open") != 0) {
+		rc = CHAIN_ERR_SETTLED;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 3)[0] != 't') {
+		rc = CHAIN_ERR_PRICE;
+		goto out;
+	}
+	/* I4 for this job: its lock holds exactly maxPrice.  Refuse to pay
+	 * out of a lock that does not. */
+	if (PQgetvalue(res, 0, 5)[0] != 't') {
+		snprintf(p->why, sizeof(p->why), "%s", "lock balance differs from maxPrice");
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	memcpy(rest, PQgetvalue(res, 0, 4), (size_t)PQgetlength(res, 0, 4) + 1);
+	rc = pg_account_lock(p, lock, s->job);
+	if (!rc && s->price && !pg_u256_is_zero(s->price)) {
+		rc = pg_account_of(p, to, "available", provider);
+		if (!rc)
+			rc = pg_move(p, "pay", lock, to, a.num[1], s->job, s->now_s);
+	}
+	if (!rc && !pg_dec_is_zero(rest)) {
+		rc = pg_account_of(p, to, "available", customer);
+		if (!rc)
+			rc = pg_move(p, "return", lock, to, rest, s->job, s->now_s);
+	}
+	if (rc)
+		goto out;
+	pg_arg_bytes(&u, s->job, RCPT_HASH_BYTES);
+	pg_arg_text(&u, s->price ? "released" : "refunded");
+	if (s->price)
+		pg_arg_text(&u, a.num[1]);
+	else
+		pg_arg_text(&u, NULL);
+	pg_arg_u64(&u, s->now_s);
+	PQclear(res);
+	res = NULL;
+	rc = pg_run(p, &res, PG_JOB_SETTLE, &u);
+	if (rc)
+		goto out;
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	pg_arg_bytes(&e, s->job, RCPT_HASH_BYTES);
+	rc = pg_run_bool(p, &empty, PG_LOCK_EMPTY, &e);
+	if (!rc && !empty) {
+		snprintf(p->why, sizeof(p->why), "%s", "lock not empty after settlement");
+		rc = CHAIN_ERR_BACKEND;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+static enum chain_err pg_settle(struct chain *c, const uint8_t *job,
+				const struct rcpt_u256 *price, uint64_t now_s)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_settle s = { .job = job, .price = price, .now_s = now_s };
+
+	enum chain_err rc = CHAIN_ERR_ARG;
+
+	if (c && job && now_s <= CHAIN_PG_TIME_S_MAX)
+		rc = pg_txn(p, pg_body_settle, &s);
+	return rc;
+}
+
+static enum chain_err pg_release(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
+				 const struct rcpt_u256 *price, uint64_t now_s)
+{
+	/* NULL price would mean a refund to pg_settle */
+	return price ? pg_settle(c, job, price, now_s) : CHAIN_ERR_ARG;
+}
+
+static enum chain_err pg_refund(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
+				uint64_t now_s)
+{
+	return pg_settle(c, job, NULL, now_s);
+}
+
+struct pg_slash {
+	const uint8_t *offender, *bounty_to, *job;    /* job NULL: none */
+	const struct rcpt_u256 *amount, *bounty;
+	uint64_t now_s;
+};
+
+static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
+{
+	const struct pg_slash *s = arg;
+	struct pg_args a = { .n = 0 }, q = { .n = 0 }, t = { .n = 0 }, i = { .n = 0 };
+	/* bounty from stake, kept from stake, bounty from unbonding, kept
+	 * from unbonding, all from unbonding */
+	char part[5][RCPT_U256_DEC_BYTES];
+	char stake[PG_INT_BYTES], unb[PG_INT_BYTES], dest[PG_INT_BYTES], treasury[PG_INT_BYTES];
+	PGresult *res = NULL;
+	int ok = 0;
+	enum chain_err rc = CHAIN_OK;
+
+	if (s->job) {
+		pg_arg_bytes(&a, s->offender, RCPT_ADDR_BYTES);
+		pg_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
+		rc = pg_run(p, &res, PG_SLASH_SEEN, &a);
+		if (rc)
+			goto out;
+		if (PQntuples(res) != 0) {
+			rc = CHAIN_ERR_SETTLED;
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	pg_arg_bytes(&q, s->offender, RCPT_ADDR_BYTES);
+	pg_arg_u256(&q, s->amount);
+	pg_arg_u256(&q, s->bounty);
+	rc = pg_run(p, &res, PG_SLASH_PLAN, &q);
+	if (rc)
+		goto out;
+	if (PQntuples(res) != 1 || PQnfields(res) != 6) {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 0)[0] != 't') {
+		rc = CHAIN_ERR_INSUFFICIENT;
+		goto out;
+	}
+	for (int k = 0; k < 5; k++) {
+		struct rcpt_u256 check;
+		rc = pg_parse_u256(p, &check, PQgetvalue(res, 0, k + 1));
+		if (rc)
+			goto out;
+		rcpt_u256_format(part[k], &check);
+	}
+	rc = pg_account_system(p, treasury, "treasury");
+	if (!rc)
+		rc = pg_account_of(p, dest, "available", s->bounty_to);
+	if (!rc && (!pg_dec_is_zero(part[0]) || !pg_dec_is_zero(part[1])))
+		rc = pg_account_of(p, stake, "stake", s->offender);
+	if (!rc && !pg_dec_is_zero(part[4])) {
+		rc = pg_account_of(p, unb, "unbonding", s->offender);
+		pg_arg_bytes(&t, s->offender, RCPT_ADDR_BYTES);
+		pg_arg_text(&t, part[4]);
+		if (!rc)
+			rc = pg_run_bool(p, &ok, PG_UNBOND_TAKE, &t);
+		if (!rc && !ok) {
+			snprintf(p->why, sizeof(p->why), "%s",
+				 "unbonding entries do not cover the unbonding balance");
+			rc = CHAIN_ERR_BACKEND;
+		}
+	}
+	if (!rc && !pg_dec_is_zero(part[0]))
+		rc = pg_move(p, "slash_bounty", stake, dest, part[0], s->job, s->now_s);
+	if (!rc && !pg_dec_is_zero(part[1]))
+		rc = pg_move(p, "slash_keep", stake, treasury, part[1], s->job, s->now_s);
+	if (!rc && !pg_dec_is_zero(part[2]))
+		rc = pg_move(p, "slash_bounty", unb, dest, part[2], s->job, s->now_s);
+	if (!rc && !pg_dec_is_zero(part[3]))
+		rc = pg_move(p, "slash_keep", unb, treasury, part[3], s->job, s->now_s);
+	if (rc)
+		goto out;
+	pg_arg_bytes(&i, s->offender, RCPT_ADDR_BYTES);
+	pg_arg_bytes(&i, s->job, s->job ? RCPT_HASH_BYTES : 0);
+	pg_arg_u256(&i, s->amount);
+	pg_arg_u256(&i, s->bounty);
+	pg_arg_bytes(&i, s->bounty_to, RCPT_ADDR_BYTES);
+	pg_arg_u64(&i, s->now_s);
+	rc = pg_run(p, NULL, PG_SLASH_INSERT, &i);
+out:
+	PQclear(res);
+	return rc;
+}
+
+static enum chain_err pg_slash(struct chain *c, const uint8_t offender[RCPT_ADDR_BYTES],
+			       const struct rcpt_u256 *amount,
+			       const uint8_t bounty_to[RCPT_ADDR_BYTES],
+			       const struct rcpt_u256 *bounty,
+			       const uint8_t job[RCPT_HASH_BYTES], uint64_t now_s)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_slash s = {
+		.offender = offender, .bounty_to = bounty_to, .amount = amount,
+		.bounty = bounty, .now_s = now_s,
+	};
+	enum chain_err rc;
+
+	rc = pg_check_who_amount(c, offender, amount, now_s);
+	if (rc)
+		goto out;
+	if (!bounty_to || !bounty || !job || pg_is_zero(bounty_to, RCPT_ADDR_BYTES) ||
+	    rcpt_u256_cmp(bounty, amount) > 0) {
+		rc = CHAIN_ERR_ARG;
+		goto out;
+	}
+	s.job = pg_is_zero(job, RCPT_HASH_BYTES) ? NULL : job;
+	rc = pg_txn(p, pg_body_slash, &s);
+out:
+	return rc;
+}
+
+static const char *const pg_event_kinds[] = {
+	[CHAIN_EV_DEPOSIT] = "deposit",
+	[CHAIN_EV_WITHDRAW] = "withdraw",
+	[CHAIN_EV_STAKE] = "stake",
+	[CHAIN_EV_UNSTAKE] = "unstake",
+	[CHAIN_EV_UNBOND] = "unbond",
+	[CHAIN_EV_LOCK] = "lock",
+	[CHAIN_EV_PAY] = "pay",
+	[CHAIN_EV_RETURN] = "return",
+	[CHAIN_EV_SLASH_BOUNTY] = "slash_bounty",
+	[CHAIN_EV_SLASH_KEEP] = "slash_keep",
+};
+#define PG_EVENT_KINDS (sizeof(pg_event_kinds) / sizeof(pg_event_kinds[0]))
+
+/* Decodes "0x..." hex of exactly len bytes, or "" as all zero. */
+static int pg_hex_or_zero(uint8_t *out, size_t len, const char *hex)
+{
+	if (hex[0] == '\0') {
+		memset(out, 0, len);
+		return 1;
+	}
+	return rcpt_hex_decode(out, len, hex) == RCPT_OK;
+}
+
+static enum chain_err pg_events(struct chain *c, struct chain_event *out,
+				size_t *count, size_t max, uint64_t after_seq)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	struct pg_args a = { .n = 0 };
+	PGresult *res = NULL;
+	enum chain_err rc = CHAIN_OK;
+	size_t n;
+
+	if (!c || !count || (max > 0 && !out)) {
+		rc = CHAIN_ERR_ARG;
+		goto out;
+	}
+	*count = 0;
+	if (max > CHAIN_PG_EVENTS_MAX)
+		max = CHAIN_PG_EVENTS_MAX;
+	if (max == 0 || after_seq >= (uint64_t)INT64_MAX)
+		goto out;
+	rc = pg_ready(p);
+	if (rc)
+		goto out;
+	pg_arg_u64(&a, after_seq);
+	pg_arg_u64(&a, max);
+	rc = pg_run(p, &res, PG_EVENTS, &a);
+	if (rc)
+		goto out;
+	n = (size_t)PQntuples(res);
+	if (n > max || PQnfields(res) != 7) {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct chain_event ev;
+		const char *kind = PQgetvalue(res, (int)i, 1);
+		char *end = NULL;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.seq = strtoull(PQgetvalue(res, (int)i, 0), &end, 10);
+		for (size_t k = 1; k < PG_EVENT_KINDS; k++)
+			if (strcmp(kind, pg_event_kinds[k]) == 0)
+				ev.kind = (enum chain_event_kind)k;
+		ev.at_s = strtoull(PQgetvalue(res, (int)i, 6), NULL, 10);
+		if (!end || *end || ev.kind == 0 || ev.seq <= after_seq ||
+		    (i > 0 && ev.seq <= out[i - 1].seq) ||
+		    !pg_hex_or_zero(ev.from, sizeof(ev.from), PQgetvalue(res, (int)i, 2)) ||
+		    !pg_hex_or_zero(ev.to, sizeof(ev.to), PQgetvalue(res, (int)i, 3)) ||
+		    !pg_hex_or_zero(ev.job, sizeof(ev.job), PQgetvalue(res, (int)i, 4))) {
+			rc = CHAIN_ERR_BACKEND;
+			goto out;
+		}
+		rc = pg_parse_u256(p, &ev.amount, PQgetvalue(res, (int)i, 5));
+		if (rc)
+			goto out;
+		out[i] = ev;
+	}
+	*count = n;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static enum chain_err pg_check_invariants(struct chain *c, char *why, size_t why_len)
+{
+	struct pg_chain *p = (struct pg_chain *)c;
+	PGresult *res = NULL;
+	enum chain_err rc;
+
+	if (why && why_len > 0)
+		why[0] = '\0';
+	rc = CHAIN_ERR_ARG;
+	if (!c)
+		goto out;
+	rc = pg_ready(p);
+	if (!rc)
+		rc = pg_run(p, &res, PG_INVARIANTS, NULL);
+	if (rc) {
+		if (why && why_len > 0)
+			snprintf(why, why_len, "could not check the invariants: %s: %s",
+				 chain_strerror(rc), p->why);
+		if (rc != CHAIN_ERR_UNAVAILABLE)
+			rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	if (PQntuples(res) == 0)
+		goto out;
+	if (PQnfields(res) == 2 && why && why_len > 0)
+		snprintf(why, why_len, "%s: %s", PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	rc = CHAIN_ERR_BACKEND;
+out:
+	PQclear(res);
+	return rc;
+}
+
+static const struct chain_class pg_class = {
+	.name = "postgresql",
+	.free = pg_free,
+	.domain = pg_domain,
+	.balance = pg_balance,
+	.faucet = pg_faucet,
+	.withdraw = pg_withdraw,
+	.stake = pg_stake,
+	.unstake = pg_unstake,
+	.release_unbonded = pg_release_unbonded,
+	.lock = pg_lock,
+	.release = pg_release,
+	.refund = pg_refund,
+	.slash = pg_slash,
+	.events = pg_events,
+	.check_invariants = pg_check_invariants,
+};
+
+/* ------------------------------------------------------------------ */
+/* Opening: connect, migrate, check the chain id                        */
+
+static void pg_diag(struct rcpt_diag *diag, const char *what, const char *detail)
+{
+	size_t n;
+
+	if (!diag)
+		return;
+	snprintf(diag->msg, sizeof(diag->msg), "%s: %.200s", what, detail ? detail : "");
+	n = strcspn(diag->msg, "\n");
+	diag->msg[n] = '\0';
+}
+
+/* Applies migration m unless schema_migrations lists it, in one
+ * transaction under the migration advisory lock. */
+static enum chain_err pg_migrate_one(struct pg_chain *p, struct rcpt_diag *diag,
+				     const struct chain_migration *m)
+{
+	char key[PG_INT_BYTES];
+	const char *v[1];
+	PGresult *res = NULL;
+	enum chain_err rc;
+
+	CHAIN_ASSERT(m && m->name && m->sql);
+	rc = pg_command(p, PG_SQL_BEGIN);
+	if (rc)
+		goto out;
+	snprintf(key, sizeof(key), "%lld", (long long)CHAIN_PG_MIGRATION_LOCK_KEY);
+	v[0] = key;
+	res = PQexecParams(p->conn, PG_SQL_MIGRATION_LOCK, 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	PQclear(res);
+	res = PQexec(p->conn, PG_SQL_MIGRATIONS_TABLE);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto fail;
+	PQclear(res);
+	v[0] = m->name;
+	res = PQexecParams(p->conn, PG_SQL_MIGRATION_SEEN, 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		goto fail;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		/* Embedded text, several statements: PQexec runs them all
+		 * inside this transaction. */
+		res = PQexec(p->conn, m->sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		    PQresultStatus(res) != PGRES_TUPLES_OK)
+			goto fail;
+		PQclear(res);
+		res = PQexecParams(p->conn, PG_SQL_MIGRATION_RECORD, 1, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			goto fail;
+	}
+	PQclear(res);
+	res = NULL;
+	rc = pg_command(p, PG_SQL_COMMIT);
+	if (rc)
+		pg_diag(diag, "could not commit migration", p->why);
+	goto out;
+fail:
+	rc = pg_error(p, res);
+	pg_diag(diag, "migration failed", p->why);
+	if (rc != CHAIN_ERR_UNAVAILABLE)
+		rc = CHAIN_ERR_BACKEND;
+	if (PQstatus(p->conn) == CONNECTION_OK)
+		(void)pg_command(p, PG_SQL_ROLLBACK);
+out:
+	PQclear(res);
+	return rc;
+}
+
+/* Refuses a ledger that a newer program has migrated further: this one
+ * would not know the rules its schema now keeps. */
+static enum chain_err pg_check_no_newer(struct pg_chain *p, struct rcpt_diag *diag)
+{
+	const char *v[1];
+	char *names = NULL;
+	size_t cap = 3, len = 0;
+	PGresult *res = NULL;
+	enum chain_err rc = CHAIN_OK;
+
+	for (size_t i = 0; i < chain_migrations_count; i++)
+		cap += strlen(chain_migrations[i].name) + 1;
+	names = malloc(cap);
+	if (!names) {
+		rc = CHAIN_ERR_NOMEM;
+		goto out;
+	}
+	/* A text[] literal; embed-sql.sh allows only [A-Za-z0-9_.-] in names,
+	 * so no element needs quoting. */
+	names[len++] = '{';
+	for (size_t i = 0; i < chain_migrations_count; i++) {
+		size_t n = strlen(chain_migrations[i].name);
+		if (i > 0)
+			names[len++] = ',';
+		memcpy(names + len, chain_migrations[i].name, n);
+		len += n;
+	}
+	names[len++] = '}';
+	names[len] = '\0';
+	CHAIN_ASSERT(len < cap);
+	v[0] = names;
+	res = PQexecParams(p->conn, PG_SQL_MIGRATION_NEWER, 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = pg_error(p, res);
+		pg_diag(diag, "could not read schema_migrations", p->why);
+		goto out;
+	}
+	if (PQntuples(res) > 0) {
+		if (diag)
+			snprintf(diag->msg, sizeof(diag->msg),
+				 "ledger has migration '%.64s' that this program does not know",
+				 PQgetvalue(res, 0, 0));
+		rc = CHAIN_ERR_BACKEND;
+	}
+out:
+	PQclear(res);
+	free(names);
+	return rc;
+}
+
+/* Creates the head row for this chain id, or checks that it matches. */
+static enum chain_err pg_check_chain_id(struct pg_chain *p, struct rcpt_diag *diag)
+{
+	char want[PG_INT_BYTES];
+	const char *v[1] = { want };
+	PGresult *res;
+	enum chain_err rc = CHAIN_OK;
+
+	snprintf(want, sizeof(want), "%" PRIu64, p->params.chain_id);
+	res = PQexecParams(p->conn, PG_SQL_HEAD_CREATE, 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = pg_error(p, res);
+		pg_diag(diag, "could not create the ledger head", p->why);
+		goto out;
+	}
+	PQclear(res);
+	res = PQexec(p->conn, PG_SQL_HEAD_CHAIN_ID);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		rc = pg_error(p, res);
+		pg_diag(diag, "could not read the ledger head", p->why);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), want) != 0) {
+		if (diag)
+			snprintf(diag->msg, sizeof(diag->msg),
+				 "ledger belongs to chain id %.24s, not %s",
+				 PQgetvalue(res, 0, 0), want);
+		rc = CHAIN_ERR_BACKEND;
+	}
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
+			     const char *conninfo, const struct chain_params *params,
+			     const uint8_t escrow[RCPT_ADDR_BYTES])
+{
+	struct pg_chain *p = NULL;
+	enum chain_err rc = CHAIN_ERR_ARG;
+
+	if (diag)
+		diag->msg[0] = '\0';
+	if (!out || !conninfo || !params || !escrow) {
+		pg_diag(diag, "chain_pg_open", "missing argument");
+		goto out;
+	}
+	*out = NULL;
+	if (params->unbonding_s > CHAIN_PG_TIME_S_MAX) {
+		pg_diag(diag, "chain_pg_open", "unbonding_s out of range");
+		goto out;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		rc = CHAIN_ERR_NOMEM;
+		goto out;
+	}
+	p->base.vt = &pg_class;
+	p->params = *params;
+	p->params.devnet = params->devnet != 0;
+	memcpy(p->escrow, escrow, RCPT_ADDR_BYTES);
+	rcpt_u256_format(p->min_stake, &params->min_stake);
+	p->conn = PQconnectdb(conninfo);
+	if (!p->conn) {
+		rc = CHAIN_ERR_NOMEM;
+		goto out;
+	}
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		pg_diag(diag, "could not connect to postgresql", PQerrorMessage(p->conn));
+		rc = CHAIN_ERR_UNAVAILABLE;
+		goto out;
+	}
+	PQsetNoticeProcessor(p->conn, pg_notice_quiet, NULL);
+	for (size_t i = 0; i < chain_migrations_count; i++) {
+		rc = pg_migrate_one(p, diag, &chain_migrations[i]);
+		if (rc)
+			goto out;
+	}
+	rc = pg_check_no_newer(p, diag);
+	if (rc)
+		goto out;
+	rc = pg_check_chain_id(p, diag);
+	if (rc)
+		goto out;
+	rc = pg_session_init(p);
+	if (rc) {
+		pg_diag(diag, "could not prepare the statements", p->why);
+		goto out;
+	}
+	*out = &p->base;
+	p = NULL;
+out:
+	if (p)
+		pg_free(&p->base);
+	return rc;
+}

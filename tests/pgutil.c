@@ -1,0 +1,127 @@
+/*
+ * pgutil.c: see pgutil.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "pgutil.h"
+#include "banned.h"
+
+static const char *pgt_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	cr_assert(v && *v, "%s is not set: run the tests under scripts/with-postgres.sh", name);
+	return v;
+}
+
+PGconn *pgt_admin(void)
+{
+	PGconn *conn = PQconnectdb(pgt_env("ASSAY_PG_CONNINFO"));
+
+	cr_assert(conn && PQstatus(conn) == CONNECTION_OK, "admin connection: %s",
+		  conn ? PQerrorMessage(conn) : "no memory");
+	return conn;
+}
+
+void pgt_exec(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	cr_assert(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "'%s': %s", sql,
+		  PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+static int pgt_lock(int how)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/pgt.lock", pgt_env("ASSAY_PG_SOCKDIR"));
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	cr_assert(fd >= 0, "open %s", path);
+	while (flock(fd, how) != 0)
+		cr_assert(errno == EINTR, "flock %s: %s", path, strerror(errno));
+	return fd;
+}
+
+static void pgt_create(struct pgt_db *db, int how)
+{
+	static unsigned counter;
+	char sql[256];
+	char *ident;
+	PGconn *conn;
+
+	memset(db, 0, sizeof(*db));
+	db->lock_fd = pgt_lock(how);
+	/* Unique across the parallel test processes: pid, counter, time. */
+	snprintf(db->name, sizeof(db->name), "assay_t_%ld_%u_%lx", (long)getpid(),
+		 counter++, (unsigned long)time(NULL));
+	conn = pgt_admin();
+	ident = PQescapeIdentifier(conn, db->name, strlen(db->name));
+	cr_assert(ident);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
+	pgt_exec(conn, sql);
+	PQfreemem(ident);
+	PQfinish(conn);
+	snprintf(db->conninfo, sizeof(db->conninfo), "%s dbname=%s",
+		 pgt_env("ASSAY_PG_CONNINFO"), db->name);
+}
+
+void pgt_db_create(struct pgt_db *db)
+{
+	pgt_create(db, LOCK_SH);
+}
+
+void pgt_db_create_alone(struct pgt_db *db)
+{
+	pgt_create(db, LOCK_EX);
+}
+
+void pgt_db_drop(struct pgt_db *db)
+{
+	char sql[256];
+	char *ident;
+	PGconn *conn = pgt_admin();
+
+	ident = PQescapeIdentifier(conn, db->name, strlen(db->name));
+	cr_assert(ident);
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", ident);
+	pgt_exec(conn, sql);
+	PQfreemem(ident);
+	PQfinish(conn);
+	if (db->lock_fd >= 0)
+		close(db->lock_fd);
+	db->lock_fd = -1;
+}
+
+static void pgt_ctl(const char *args)
+{
+	char cmd[256];
+	int st;
+
+	pgt_env("ASSAY_PG_CTL");
+	snprintf(cmd, sizeof(cmd), "$ASSAY_PG_CTL %s >/dev/null 2>&1", args);
+	st = system(cmd);
+	cr_assert(st == 0, "'%s' failed (%d)", cmd, st);
+}
+
+void pgt_server_stop(void)
+{
+	pgt_ctl("stop -m fast");
+}
+
+void pgt_server_start(void)
+{
+	pgt_ctl("-o \"$ASSAY_PG_OPTS\" start");
+}
