@@ -280,7 +280,7 @@ $(TEST_BIN): $(TEST_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 .PHONY: test check-banned
 test: $(TEST_BIN) $(ASSAY) $(ESCROW) check-banned
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
-		scripts/with-postgres.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
+		scripts/with-postgres.sh scripts/run-tests.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
 
 # banned.h must make each banned call fail to compile: try each one.
 check-banned: | deps
