@@ -301,15 +301,16 @@ BENCH_BIN := $(BUILD)/bench/assay-bench
 
 $(BUILD)/obj/bench/%.o: bench/%.c | deps-bench
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ihttpd -Iescrow -Itests $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
 
-$(BENCH_BIN): $(BENCH_OBJS) $(KERN_LIB) $(RCPT_LIB)
+$(BENCH_BIN): $(BENCH_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
 
 .PHONY: bench
-bench: $(BENCH_BIN) $(ASSAY)
-	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) $(BENCH_BIN) $(BENCH_ARGS)
+bench: $(BENCH_BIN) $(ASSAY) $(ESCROW)
+	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
+		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- fuzz
 # libFuzzer needs clang; the harness links the receipts sources directly,

@@ -1,6 +1,6 @@
 /*
  * bench_main.c: runs every benchmark section and prints one table.
- * BENCH_ONLY=receipts or BENCH_ONLY=kernels runs one section.
+ * BENCH_ONLY=receipts, kernels or escrow runs one section.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,5 +39,7 @@ int main(void)
 		bench_receipts();
 	if (!only || strcmp(only, "kernels") == 0)
 		bench_kernels();
+	if (!only || strcmp(only, "escrow") == 0)
+		bench_escrow();
 	return 0;
 }

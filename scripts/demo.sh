@@ -100,4 +100,4 @@ fi
 echo "caught (exit 1): the receipt signature no longer recovers the provider"
 
 say "Done: 1 job run, 1 receipt verified, 1 re-execution matched, 2 frauds caught."
-echo "The escrow, provider, validator daemons and slashing come with the next issues."
+echo "Next: the same job through the escrow daemon, with money and slashing (see README.md)."
