@@ -247,13 +247,21 @@ $(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- client
+# `assay escrow` talks HTTP with libcurl and signs requests with
+# httpd_auth_sign (only httpd/auth.o is linked from libassay-httpd.a).
 CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/obj/%.o)
 ASSAY := $(BUILD)/bin/assay
+CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
+CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
 
-$(ASSAY): $(CLIENT_OBJS) $(KERN_LIB) $(RCPT_LIB)
+$(BUILD)/obj/client/%.o: client/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+
+$(ASSAY): $(CLIENT_OBJS) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
 
 .PHONY: all
 all: $(ASSAY) $(ESCROW)
@@ -337,7 +345,7 @@ fuzz: $(FUZZ_BINS)
 
 # ---------------------------------------------------------------- demo
 .PHONY: demo
-demo: $(ASSAY)
+demo: $(ASSAY) $(ESCROW)
 	ASSAY_BUILD=$(CURDIR)/$(BUILD) scripts/demo.sh
 
 # ---------------------------------------------------------------- vectors

@@ -837,6 +837,8 @@ static const char USAGE[] =
 	"  statement hash|sign ...            EIP-712 digest or signature\n"
 	"  tensor random|show ...             make or inspect safetensors files\n"
 	"  audit verify FILE                  check an escrow audit chain\n"
+	"  escrow SUBCOMMAND ... [--url URL]  talk to assay-escrow (params, faucet,\n"
+	"                                     balance, stake, open, receipt, attest, ...)\n"
 	"\n"
 	"Exit status: 0 success, 1 failure or invalid subject, 2 bad arguments.\n";
 
@@ -871,6 +873,8 @@ int main(int argc, char **argv)
 		ret = cmd_tensor(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "audit") == 0)
 		ret = cmd_audit(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "escrow") == 0)
+		ret = cmd_escrow(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "statement") == 0)
 		ret = cmd_statement(argc - 1, argv + 1);
 	else {

@@ -46,5 +46,7 @@ int cmd_kernel(int argc, char **argv);
 int cmd_tensor(int argc, char **argv);
 /* `assay audit ...` (client/cmd_audit.c); argv[0] is "audit". */
 int cmd_audit(int argc, char **argv);
+/* `assay escrow ...` (client/cmd_escrow.c); argv[0] is "escrow". */
+int cmd_escrow(int argc, char **argv);
 
 #endif
