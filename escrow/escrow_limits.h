@@ -29,6 +29,10 @@
 /* Rows the settlement loop takes per kind per tick: a backlog drains over
  * several ticks instead of one long one. */
 #define ESCROW_SETTLE_BATCH 100
+/* Ticks run back to back while a step moves a full batch (a backlog after
+ * a restart or a burst of jobs), at most this many before the one-second
+ * pause; a batch the ledger refuses moves less and waits its second. */
+#define ESCROW_SETTLE_BURST_MAX 50
 
 /* Disputes re-executed per tick: each may run a kernel for seconds. */
 #define ESCROW_REFEREE_BATCH 4

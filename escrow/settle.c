@@ -94,26 +94,32 @@ static void settle_opening(struct settle *s, uint64_t now)
 	}
 }
 
-static void settle_mark(struct settle *s, const char *from, const char *to,
-			const char *event, uint64_t now)
+/* Returns how many jobs moved (at most ESCROW_SETTLE_BATCH). */
+static size_t settle_mark(struct settle *s, const char *from, const char *to,
+			  const char *event, uint64_t now)
 {
 	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
-	size_t n = 0, i;
+	size_t n = 0, i, moved = 0;
 
 	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, now))
-		return;
+		return 0;
+	assert(n <= ESCROW_SETTLE_BATCH);
 	for (i = 0; i < n; i++)
-		(void)step(s, ids[i], from, to, event, NULL, now);
+		moved += step(s, ids[i], from, to, event, NULL, now) == ESCROW_DB_OK;
+	assert(moved <= n);
+	return moved;
 }
 
-static void settle_finish(struct settle *s, const char *from, uint64_t now)
+/* Returns how many jobs moved (at most ESCROW_SETTLE_BATCH). */
+static size_t settle_finish(struct settle *s, const char *from, uint64_t now)
 {
 	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
-	size_t n = 0, i;
+	size_t n = 0, i, moved = 0;
 	int pay = strcmp(from, "releasing") == 0;
 
 	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, 0))
-		return;
+		return 0;
+	assert(n <= ESCROW_SETTLE_BATCH);
 	for (i = 0; i < n; i++) {
 		struct escrow_job j;
 		enum chain_err ce;
@@ -136,13 +142,16 @@ static void settle_finish(struct settle *s, const char *from, uint64_t now)
 		rcpt_u256_format(mp, &j.job.max_price);
 		if (pay) {
 			rcpt_u256_format(pr, &j.receipt.price);
-			(void)step(s, j.id, from, "paid", "paid",
-				   json_pack("{s:s, s:s}", "price", pr, "maxPrice", mp), now);
+			moved += step(s, j.id, from, "paid", "paid",
+				      json_pack("{s:s, s:s}", "price", pr, "maxPrice", mp),
+				      now) == ESCROW_DB_OK;
 		} else {
-			(void)step(s, j.id, from, "refunded", "refunded",
-				   json_pack("{s:s}", "amount", mp), now);
+			moved += step(s, j.id, from, "refunded", "refunded",
+				      json_pack("{s:s}", "amount", mp), now) == ESCROW_DB_OK;
 		}
 	}
+	assert(moved <= n);
+	return moved;
 }
 
 /* ---------------------------------------------------------------- referee */
@@ -227,6 +236,35 @@ static int slash_amounts(struct settle *s, const uint8_t who[RCPT_ADDR_BYTES],
 	return 0;
 }
 
+/* A claim that came without the input is judged with the input another
+ * claim on the job brought: the provider is not "withholding" an input the
+ * escrow holds.  Returns 1 when the dispute got it (or the database could
+ * not say): decide nothing now. */
+static int referee_share_input(struct settle *s, const uint8_t job[RCPT_HASH_BYTES],
+			       uint64_t now)
+{
+	char sub[80];
+	enum escrow_db_err rc;
+	int n = 0;
+
+	escrow_subject_job(sub, job);
+	rc = escrow_db_begin(&s->db);
+	if (!rc)
+		rc = escrow_db_dispute_share_input(&s->db, job, &n);
+	if (!rc && n > 0)
+		rc = escrow_db_audit(&s->db, sub, "input-provided",
+				     json_pack("{s:s, s:i}", "source", "another claim",
+					       "disputes", n), now);
+	if (!rc)
+		rc = escrow_db_commit(&s->db);
+	if (rc) {
+		escrow_db_rollback(&s->db);
+		return 1;
+	}
+	assert(n >= 0);
+	return n > 0;
+}
+
 static void referee_decide(struct settle *s, const struct escrow_dispute *d, uint64_t now)
 {
 	struct escrow_job j;
@@ -239,6 +277,8 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 
 	if (escrow_db_job_get(&s->db, &j, d->job) || !j.has_receipt)
 		return;
+	if (!d->has_input && referee_share_input(s, d->job, now))
+		return;                 /* judged with it next tick */
 	if (d->has_input)
 		v = referee_run(&j, d->input, d->input_len, &reason);
 	else if (now > d->opened_at_s + s->e->cfg.referee_deadline_s)
@@ -257,6 +297,9 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	rcpt_u256_format(sl, &slash);
 	rcpt_u256_format(bo, &bounty);
 	rc = escrow_db_begin(&s->db);
+	/* The job row first, so that no claim slips in unmooted. */
+	if (!rc)
+		rc = escrow_db_job_lock(&s->db, d->job);
 	if (!rc)
 		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator,
 					      v == V_PROVIDER_WRONG ? "provider_wrong" : "validator_wrong",
@@ -311,6 +354,11 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 	}
 	escrow_subject_job(sub, d->job);
 	rc = escrow_db_begin(&s->db);
+	/* The job row first: an attestation committing between the count of
+	 * unsettled disputes and the transition would be left open on a job
+	 * that goes back to `receipted` and gets paid. */
+	if (!rc)
+		rc = escrow_db_job_lock(&s->db, d->job);
 	if (!rc)
 		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator);
 	if (!rc)
@@ -366,22 +414,32 @@ static void settle_gauges(struct settle *s)
 	}
 }
 
-static void settle_tick(struct settle *s)
+/* One pass; returns 1 when a step moved a full batch (more are likely
+ * due), so that a backlog is worked off at once rather than
+ * ESCROW_SETTLE_BATCH a second.  A batch the ledger refuses moves less and
+ * waits for the next second. */
+static int settle_tick(struct settle *s)
 {
 	struct rcpt_diag diag;
 	uint64_t now = now_s();
+	size_t most = 0, n;
 
 	if (escrow_db_ensure(&s->db) != ESCROW_DB_OK)
-		return;
+		return 0;
 	if (escrow_chain_ensure(s->e, &s->chain, &diag) != CHAIN_OK)
-		return;
+		return 0;
 	settle_opening(s, now);
-	settle_mark(s, "open", "refunding", "deadline-passed", now);
-	settle_mark(s, "receipted", "releasing", "window-closed", now);
+	n = settle_mark(s, "open", "refunding", "deadline-passed", now);
+	most = n > most ? n : most;
+	n = settle_mark(s, "receipted", "releasing", "window-closed", now);
+	most = n > most ? n : most;
 	settle_disputes(s, now);
-	settle_finish(s, "releasing", now);
-	settle_finish(s, "refunding", now);
+	n = settle_finish(s, "releasing", now);
+	most = n > most ? n : most;
+	n = settle_finish(s, "refunding", now);
+	most = n > most ? n : most;
 	settle_gauges(s);
+	return most == ESCROW_SETTLE_BATCH;
 }
 
 static void *settle_main(void *arg)
@@ -389,6 +447,7 @@ static void *settle_main(void *arg)
 	struct escrow *e = arg;
 	struct settle s;
 	struct timespec until;
+	unsigned burst = 0;
 
 	memset(&s, 0, sizeof(s));
 	s.e = e;
@@ -396,7 +455,13 @@ static void *settle_main(void *arg)
 	pthread_mutex_lock(&e->stop_mu);
 	while (!e->stopping) {
 		pthread_mutex_unlock(&e->stop_mu);
-		settle_tick(&s);
+		/* A full batch: go again at once, a bounded number of times (a
+		 * batch of rows the ledger keeps refusing must not spin). */
+		if (settle_tick(&s) && ++burst < ESCROW_SETTLE_BURST_MAX) {
+			pthread_mutex_lock(&e->stop_mu);
+			continue;
+		}
+		burst = 0;
 		pthread_mutex_lock(&e->stop_mu);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 1;

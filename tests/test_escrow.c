@@ -72,7 +72,10 @@ static void esc_spawn(struct esc *e)
 			"--key", e->key_path, "--devnet", "--min-stake", "1000",
 			"--slash-bps", "5000", "--bounty-bps", "2000", "--sample-bps", "1000",
 			"--challenge-window-s", window, "--referee-deadline-s", "2",
-			"--unbonding-s", "30", NULL };
+			"--unbonding-s", "30",
+			/* The exhaustive and race tests send hundreds of requests
+			 * a second from one address. */
+			"--rate-per-s", "100000", "--rate-burst", "100000", NULL };
 		cr_assert_eq(pipe(out), 0);
 		logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		cr_assert(logfd >= 0);
@@ -438,22 +441,24 @@ static void receipt_post(struct hc_resp *resp, struct jobfx *f, const char *idem
 	free(rt);
 }
 
-/* A validator's claim: verdict 2 with its own (honest) output root. */
-static void claim_post(struct hc_resp *resp, struct jobfx *f, const struct parties *p,
-		       const uint8_t output_root[32], int verdict, int with_input)
+/* A validator's attestation as a request body (malloc'd): `verdict` 1
+ * or 2 with the given output root, the job's input attached when
+ * `with_input`. */
+static char *claim_body(struct jobfx *f, const struct rcpt_key *validator,
+			const uint8_t output_root[32], int verdict, int with_input)
 {
 	struct rcpt_attestation a;
 	uint8_t dg[32], sig[65];
-	char *at = NULL, sh[RCPT_SIG_HEX_BYTES], t[128], *b, *b64 = NULL, idem[48];
+	char *at = NULL, sh[RCPT_SIG_HEX_BYTES], *b, *b64 = NULL;
 	size_t n;
 
 	memset(&a, 0, sizeof(a));
 	memcpy(a.receipt, f->receipt_id, 32);
 	memcpy(a.output_root, output_root, 32);
 	a.verdict = (uint8_t)verdict;
-	memcpy(a.validator, p->validator.address, 20);
+	memcpy(a.validator, validator->address, 20);
 	cr_assert_eq(rcpt_attestation_digest(dg, NULL, &G.dom, &a), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(sig, &p->validator, dg), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(sig, validator, dg), RCPT_OK);
 	cr_assert_eq(rcpt_attestation_to_json(&at, &a), RCPT_OK);
 	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), sig, 65), RCPT_OK);
 	if (with_input) {
@@ -466,11 +471,21 @@ static void claim_post(struct hc_resp *resp, struct jobfx *f, const struct parti
 	cr_assert(b);
 	snprintf(b, n, "{\"attestation\":%s,\"signature\":\"%s\"%s%s%s}", at, sh,
 		 b64 ? ",\"input\":\"" : "", b64 ? b64 : "", b64 ? "\"" : "");
+	free(b64);
+	free(at);
+	return b;
+}
+
+/* A validator's claim: verdict 2 with its own (honest) output root. */
+static void claim_post(struct hc_resp *resp, struct jobfx *f, const struct parties *p,
+		       const uint8_t output_root[32], int verdict, int with_input)
+{
+	char t[128], *b, idem[48];
+
+	b = claim_body(f, &p->validator, output_root, verdict, with_input);
 	snprintf(t, sizeof(t), "/v1/jobs/%s/attestations", f->id_hex);
 	post_idem(resp, t, fresh_idem(idem), b);
 	free(b);
-	free(b64);
-	free(at);
 }
 
 static void jobfx_free(struct jobfx *f)
@@ -1381,4 +1396,899 @@ Test(escrow, provider_exposure_capped_by_stake, .fini = esc_teardown, .timeout =
 	free(b);
 	for (i = 0; i < 5; i++)
 		jobfx_free(&f[i]);
+}
+
+/* ---------------------------------------------------------------- shared by the tests below */
+
+/* The ledger's invariants, checked now (the teardown checks them too). */
+static void invariants_now(const char *when)
+{
+	struct chain *c = NULL;
+	struct chain_params p;
+	struct rcpt_diag diag;
+	char why[256] = "";
+	enum chain_err ce;
+
+	memset(&p, 0, sizeof(p));
+	p.chain_id = 31337;
+	p.devnet = 1;
+	rcpt_u256_from_u64(&p.min_stake, T_MIN_STAKE);
+	p.unbonding_s = 30;
+	ce = chain_pg_open(&c, &diag, G.db.conninfo, &p, G.addr);
+	cr_assert_eq(ce, CHAIN_OK, "chain_pg_open: %s", diag.msg);
+	ce = chain_check_invariants(c, why, sizeof(why));
+	chain_free(c);
+	cr_assert_eq(ce, CHAIN_OK, "ledger invariants %s: %s %s", when, chain_errname(ce), why);
+}
+
+/* The job's state as served, "none" when the escrow does not know it. */
+static void job_state(char out[32], const struct jobfx *f)
+{
+	char t[128];
+	struct hc_resp r;
+	json_t *j;
+
+	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
+	get(&r, t);
+	if (r.status == 404) {
+		snprintf(out, 32, "none");
+	} else {
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = jparse(&r);
+		snprintf(out, 32, "%s", json_string_value(json_object_get(j, "state")));
+		json_decref(j);
+	}
+	hc_resp_free(&r);
+}
+
+static void input_post(struct hc_resp *r, const struct jobfx *f)
+{
+	char t[128], h[128], idem[48];
+	const char *hdrs[2] = { h, NULL };
+
+	snprintf(t, sizeof(t), "/v1/jobs/%s/input", f->id_hex);
+	snprintf(h, sizeof(h), "Idempotency-Key: %s", fresh_idem(idem));
+	cr_assert_eq(hc_request(r, G.port, "POST", t, hdrs, f->input, f->input_len), 0);
+}
+
+/* What one job and its three parties look like from outside. */
+struct snap {
+	struct bal c, pv, v;
+	char state[32];
+};
+
+static void snap_take(struct snap *s, const struct parties *p, const struct jobfx *f)
+{
+	s->c = balance_of(p->customer.address);
+	s->pv = balance_of(p->provider.address);
+	s->v = balance_of(p->validator.address);
+	job_state(s->state, f);
+}
+
+static int bal_eq(struct bal a, struct bal b)
+{
+	return a.available == b.available && a.stake == b.stake && a.unbonding == b.unbonding;
+}
+
+static void snap_same(const struct snap *a, const struct snap *b, const char *what)
+{
+	cr_assert_str_eq(a->state, b->state, "%s: job went from %s to %s", what, a->state, b->state);
+	cr_assert(bal_eq(a->c, b->c), "%s: customer balance moved", what);
+	cr_assert(bal_eq(a->pv, b->pv), "%s: provider balance moved", what);
+	cr_assert(bal_eq(a->v, b->v), "%s: validator balance moved", what);
+}
+
+/* ---------------------------------------------------------------- PostgreSQL restarted mid-job */
+
+Test(escrow, postgresql_restart_mid_job, .fini = esc_teardown, .timeout = 90)
+{
+	struct parties p, q;             /* q: the job whose payment falls due meanwhile */
+	struct jobfx f, g;
+	struct hc_resp r1, r2;
+	struct bal c0, pv0, qc0, qp0, c1, pv1;
+	char idem[48], st[32];
+	int i, ok = 0;
+
+	esc_setup(2, 1);
+	parties_setup(&p);
+	parties_setup(&q);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	qc0 = balance_of(q.customer.address);
+	qp0 = balance_of(q.provider.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 40);
+	job_make(&g, &q, 1000, (uint64_t)time(NULL) + 60, 41);
+	job_open(&f, fresh_idem(idem));
+	job_open(&g, fresh_idem(idem));
+	receipt_make(&g, &q, 500, 0);
+	receipt_post(&r1, &g, fresh_idem(idem));
+	cr_assert_eq(r1.status, 200, "%s", r1.body);
+	hc_resp_free(&r1);
+	receipt_make(&f, &p, 600, 0);
+	c1 = balance_of(p.customer.address);
+	pv1 = balance_of(p.provider.address);
+	cr_assert_eq(c1.available, c0.available - 1000);
+
+	/* Down: f's receipt fails cleanly, and g's window closes meanwhile. */
+	pgt_server_stop();
+	receipt_post(&r1, &f, "pg-restart-receipt");
+	expect_problem(&r1, 503, "unavailable");
+	hc_resp_free(&r1);
+	get(&r1, "/v1/jobs");
+	cr_assert_eq(r1.status, 503, "%s", r1.body);
+	hc_resp_free(&r1);
+	sleep(3);
+	pgt_server_start();
+	for (i = 0; i < 100 && !ok; i++) {
+		get(&r1, "/readyz");
+		ok = r1.status == 200;
+		hc_resp_free(&r1);
+		if (!ok)
+			usleep(100000);
+	}
+	cr_assert(ok, "readyz did not recover");
+
+	/* The failed request changed nothing. */
+	job_state(st, &f);
+	cr_assert_str_eq(st, "open");
+	cr_assert(bal_eq(balance_of(p.customer.address), c1));
+	cr_assert(bal_eq(balance_of(p.provider.address), pv1));
+	/* The retry under the same key completes, once. */
+	receipt_post(&r1, &f, "pg-restart-receipt");
+	cr_assert_eq(r1.status, 200, "%s", r1.body);
+	receipt_post(&r2, &f, "pg-restart-receipt");
+	cr_assert_eq(r2.status, 200, "%s", r2.body);
+	cr_assert_str_eq(r1.body, r2.body);
+	hc_resp_free(&r1);
+	hc_resp_free(&r2);
+	/* The settlement loop picks up where it was: g's overdue payment
+	 * and then f's, each once. */
+	wait_state(&g, "paid");
+	wait_state(&f, "paid");
+	sleep(1);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert(bal_eq(balance_of(p.provider.address),
+			 (struct bal){ pv0.available + 600, pv0.stake, pv0.unbonding }));
+	cr_assert_eq(balance_of(q.customer.address).available, qc0.available - 500);
+	cr_assert(bal_eq(balance_of(q.provider.address),
+			 (struct bal){ qp0.available + 500, qp0.stake, qp0.unbonding }));
+	invariants_now("after the restart");
+	jobfx_free(&f);
+	jobfx_free(&g);
+}
+
+/* ---------------------------------------------------------------- every transition from every state */
+
+enum t_op { OP_RECEIPT, OP_RECEIPT2, OP_MATCH, OP_CLAIM, OP_INPUT, OP_N };
+enum t_st { ST_NONE, ST_OPEN, ST_RECEIPTED, ST_DISPUTED, ST_PAID, ST_REFUNDED, ST_SLASHED, ST_N };
+
+static const char *const op_name[OP_N] = { "receipt", "second receipt", "attest match",
+	"fraud claim", "input upload" };
+static const char *const st_name[ST_N] = { "none", "open", "receipted", "disputed", "paid",
+	"refunded", "refunded (provider slashed)" };
+
+/* The answer to each operation in each state: status, problem type
+ * (NULL for a success), the job's state right after, and for a success
+ * that starts something, where the job ends (NULL: nothing more). */
+struct t_want {
+	int status;
+	const char *slug;
+	const char *after;
+	const char *final;
+};
+
+static const struct t_want t_table[ST_N][OP_N] = {
+	[ST_NONE] = {
+		[OP_RECEIPT] = { 404, "job-not-found", "none", NULL },
+		[OP_RECEIPT2] = { 404, "job-not-found", "none", NULL },
+		[OP_MATCH] = { 404, "job-not-found", "none", NULL },
+		[OP_CLAIM] = { 404, "job-not-found", "none", NULL },
+		[OP_INPUT] = { 404, "job-not-found", "none", NULL },
+	},
+	[ST_OPEN] = {
+		[OP_RECEIPT] = { 200, NULL, "receipted", "paid" },
+		[OP_RECEIPT2] = { 200, NULL, "receipted", "paid" },
+		[OP_MATCH] = { 409, "not-receipted", "open", NULL },
+		[OP_CLAIM] = { 409, "not-receipted", "open", NULL },
+		[OP_INPUT] = { 409, "no-open-dispute", "open", NULL },
+	},
+	[ST_RECEIPTED] = {
+		/* The same receipt again is its first answer. */
+		[OP_RECEIPT] = { 200, NULL, "receipted", NULL },
+		[OP_RECEIPT2] = { 409, "job-not-open", "receipted", NULL },
+		[OP_MATCH] = { 201, NULL, "receipted", NULL },
+		/* No input comes: the provider loses by default. */
+		[OP_CLAIM] = { 201, NULL, "disputed", "refunded" },
+		[OP_INPUT] = { 409, "no-open-dispute", "receipted", NULL },
+	},
+	[ST_DISPUTED] = {
+		[OP_RECEIPT] = { 200, NULL, "disputed", NULL },
+		[OP_RECEIPT2] = { 409, "job-not-open", "disputed", NULL },
+		/* The claimant attests again: another statement is refused, the
+		 * same one is its first answer. */
+		[OP_MATCH] = { 409, "already-attested", "disputed", NULL },
+		[OP_CLAIM] = { 201, NULL, "disputed", NULL },
+		/* The referee re-runs, the receipt was honest: validator wrong. */
+		[OP_INPUT] = { 200, NULL, NULL, "paid" },
+	},
+	[ST_PAID] = {
+		[OP_RECEIPT] = { 200, NULL, "paid", NULL },
+		[OP_RECEIPT2] = { 409, "job-not-open", "paid", NULL },
+		[OP_MATCH] = { 409, "window-closed", "paid", NULL },
+		[OP_CLAIM] = { 409, "window-closed", "paid", NULL },
+		[OP_INPUT] = { 409, "no-open-dispute", "paid", NULL },
+	},
+	[ST_REFUNDED] = {
+		[OP_RECEIPT] = { 409, "job-not-open", "refunded", NULL },
+		[OP_RECEIPT2] = { 409, "job-not-open", "refunded", NULL },
+		[OP_MATCH] = { 409, "not-receipted", "refunded", NULL },
+		[OP_CLAIM] = { 409, "not-receipted", "refunded", NULL },
+		[OP_INPUT] = { 409, "no-open-dispute", "refunded", NULL },
+	},
+	[ST_SLASHED] = {
+		[OP_RECEIPT] = { 200, NULL, "refunded", NULL },
+		[OP_RECEIPT2] = { 409, "job-not-open", "refunded", NULL },
+		[OP_MATCH] = { 409, "window-closed", "refunded", NULL },
+		[OP_CLAIM] = { 409, "window-closed", "refunded", NULL },
+		[OP_INPUT] = { 409, "no-open-dispute", "refunded", NULL },
+	},
+};
+
+/* One job with parties of its own, so that its balances move only by it. */
+struct t_cell {
+	struct parties p;
+	struct jobfx f;
+	uint8_t wrong[32];       /* the claim's output root */
+	struct snap s0;          /* before anything (after funding) */
+	struct snap before, after;
+	unsigned price;          /* the receipt the job ends with */
+};
+
+static void t_claim(struct hc_resp *r, struct t_cell *c)
+{
+	claim_post(r, &c->f, &c->p, c->wrong, 2, 0);
+}
+
+/* Funds the parties, opens the job and brings it to `st` (the terminal
+ * states only start on their way: see t_reach). */
+static void t_cell_make(struct t_cell *c, enum t_st st, uint64_t nonce)
+{
+	struct hc_resp r;
+	char idem[48];
+
+	memset(c, 0, sizeof(*c));
+	parties_setup(&c->p);
+	job_make(&c->f, &c->p, 1000, (uint64_t)time(NULL) + (st == ST_REFUNDED ? 2 : 60), nonce);
+	receipt_make(&c->f, &c->p, 600, 0);
+	c->price = 600;
+	memcpy(c->wrong, c->f.out.root, 32);
+	c->wrong[3] ^= 0x77;
+	snap_take(&c->s0, &c->p, &c->f);
+	if (st == ST_NONE)
+		return;
+	job_open(&c->f, fresh_idem(idem));
+	if (st == ST_OPEN || st == ST_REFUNDED)
+		return;
+	receipt_post(&r, &c->f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	if (st == ST_RECEIPTED || st == ST_PAID)
+		return;
+	t_claim(&r, c);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+}
+
+/* Time passing: deadline (refund), window (payment), referee deadline
+ * with no input (slash).  Checks the money each way moved. */
+static void t_reach(struct t_cell *c, enum t_st st)
+{
+	const struct bal *c0 = &c->s0.c, *pv0 = &c->s0.pv, *v0 = &c->s0.v;
+	struct bal cb, pb, vb;
+	int i;
+
+	wait_state(&c->f, st == ST_PAID ? "paid" : "refunded");
+	/* The slash is its own step after the refund. */
+	for (i = 0; st == ST_SLASHED && i < 50 &&
+		    balance_of(c->p.provider.address).stake == pv0->stake; i++)
+		usleep(100000);
+	cb = balance_of(c->p.customer.address);
+	pb = balance_of(c->p.provider.address);
+	vb = balance_of(c->p.validator.address);
+	switch (st) {
+	case ST_PAID:
+		cr_assert_eq(cb.available, c0->available - 600);
+		cr_assert(bal_eq(pb, (struct bal){ pv0->available + 600, pv0->stake, 0 }));
+		cr_assert(bal_eq(vb, *v0));
+		break;
+	case ST_REFUNDED:
+		cr_assert(bal_eq(cb, *c0));
+		cr_assert(bal_eq(pb, *pv0));
+		cr_assert(bal_eq(vb, *v0));
+		break;
+	case ST_SLASHED:
+		cr_assert(bal_eq(cb, *c0));
+		cr_assert(bal_eq(pb, (struct bal){ pv0->available, pv0->stake / 2, 0 }));
+		cr_assert(bal_eq(vb, (struct bal){ v0->available + pv0->stake / 2 / 5,
+						   v0->stake, 0 }));
+		break;
+	default:
+		cr_assert_fail("not a terminal state");
+	}
+}
+
+static void t_apply(struct hc_resp *r, struct t_cell *c, enum t_op op)
+{
+	char idem[48];
+
+	switch (op) {
+	case OP_RECEIPT:
+		receipt_post(r, &c->f, fresh_idem(idem));
+		break;
+	case OP_RECEIPT2: {
+		/* Another receipt for the same job (a different price). */
+		struct jobfx g = c->f;
+		receipt_make(&g, &c->p, 700, 0);
+		receipt_post(r, &g, fresh_idem(idem));
+		if (r->status == 200)
+			c->price = 700;
+		break;
+	}
+	case OP_MATCH:
+		claim_post(r, &c->f, &c->p, c->f.out.root, 1, 0);
+		break;
+	case OP_CLAIM:
+		t_claim(r, c);
+		break;
+	case OP_INPUT:
+		input_post(r, &c->f);
+		break;
+	case OP_N:
+		cr_assert_fail("no such operation");
+	}
+}
+
+/* Applies `op` to the cell in state `st` and checks the answer against
+ * the table; nothing but the table's state change may follow. */
+static void t_check(struct t_cell *c, enum t_st st, enum t_op op)
+{
+	const struct t_want *w = &t_table[st][op];
+	struct hc_resp r;
+	char what[96];
+
+	snprintf(what, sizeof(what), "%s in state %s", op_name[op], st_name[st]);
+	snap_take(&c->before, &c->p, &c->f);
+	t_apply(&r, c, op);
+	if (w->slug) {
+		expect_problem(&r, w->status, w->slug);
+	} else {
+		cr_assert_eq(r.status, w->status, "%s: status %d, want %d: %s", what, r.status,
+			     w->status, r.body);
+		cr_assert_str_eq(r.ctype, "application/json", "%s", what);
+	}
+	hc_resp_free(&r);
+	if (w->after) {
+		/* No money moves on any of these requests by itself. */
+		snap_take(&c->after, &c->p, &c->f);
+		snprintf(c->before.state, sizeof(c->before.state), "%s", w->after);
+		snap_same(&c->before, &c->after, what);
+	}
+	invariants_now(what);
+}
+
+Test(escrow, every_operation_from_every_state, .fini = esc_teardown, .timeout = 110)
+{
+	static struct t_cell cells[ST_N][OP_N];
+	uint64_t nonce = 100;
+	int s, o;
+
+	esc_setup(3, 0);
+	/* The states that stand still long enough (window 3 s, referee
+	 * deadline 2 s): made and tried at once, one job per pair. */
+	for (s = ST_NONE; s <= ST_DISPUTED; s++)
+		for (o = 0; o < OP_N; o++) {
+			t_cell_make(&cells[s][o], (enum t_st)s, nonce++);
+			t_check(&cells[s][o], (enum t_st)s, (enum t_op)o);
+		}
+	/* The terminal ones are reached by time passing. */
+	for (s = ST_PAID; s < ST_N; s++)
+		for (o = 0; o < OP_N; o++)
+			t_cell_make(&cells[s][o], (enum t_st)s, nonce++);
+	for (s = ST_PAID; s < ST_N; s++)
+		for (o = 0; o < OP_N; o++) {
+			t_reach(&cells[s][o], (enum t_st)s);
+			t_check(&cells[s][o], (enum t_st)s, (enum t_op)o);
+		}
+	/* Where the successes lead. */
+	for (s = ST_NONE; s <= ST_DISPUTED; s++)
+		for (o = 0; o < OP_N; o++) {
+			struct t_cell *c = &cells[s][o];
+			const char *fin = t_table[s][o].final;
+			if (!fin)
+				continue;
+			wait_state(&c->f, fin);
+			if (strcmp(fin, "paid") == 0) {
+				cr_assert_eq(balance_of(c->p.customer.address).available,
+					     c->s0.c.available - c->price);
+				cr_assert_eq(balance_of(c->p.provider.address).available,
+					     c->s0.pv.available + c->price);
+			} else {
+				cr_assert_eq(balance_of(c->p.customer.address).available,
+					     c->s0.c.available);
+			}
+			if (s == ST_DISPUTED && o == OP_INPUT) {
+				/* The false accuser is slashed, the provider is not. */
+				for (int i = 0; i < 50 && balance_of(c->p.validator.address).stake ==
+						     c->s0.v.stake; i++)
+					usleep(100000);
+				cr_assert_eq(balance_of(c->p.validator.address).stake, c->s0.v.stake / 2);
+				cr_assert_eq(balance_of(c->p.provider.address).stake, c->s0.pv.stake);
+			}
+		}
+	/* Time passing changes no terminal state. */
+	sleep(1);
+	for (s = ST_PAID; s < ST_N; s++)
+		for (o = 0; o < OP_N; o++) {
+			struct snap now;
+			snap_take(&now, &cells[s][o].p, &cells[s][o].f);
+			snap_same(&cells[s][o].after, &now, "a terminal state, later");
+		}
+	invariants_now("at the end");
+	for (s = 0; s < ST_N; s++)
+		for (o = 0; o < OP_N; o++) {
+			jobfx_free(&cells[s][o].f);
+			rcpt_key_wipe(&cells[s][o].p.customer);
+		}
+}
+
+/* ---------------------------------------------------------------- races over HTTP */
+
+/* One client connection per thread: posts each of its requests when the
+ * wall clock reaches the request's time. */
+struct timed_post {
+	double at_s;             /* CLOCK_REALTIME seconds; 0: at once */
+	char target[128];
+	char idem[48];
+	char *body;
+	struct hc_resp r;
+};
+
+struct poster {
+	pthread_t t;
+	struct timed_post *posts;
+	size_t n;
+	pthread_barrier_t *start;        /* may be NULL */
+};
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *poster_main(void *arg)
+{
+	struct poster *x = arg;
+	size_t i;
+
+	for (i = 0; i < x->n; i++) {
+		struct timed_post *tp = &x->posts[i];
+		char h[128];
+		const char *hdrs[2] = { h, NULL };
+		double wait = tp->at_s - wall_s();
+		if (x->start)
+			pthread_barrier_wait(x->start);
+		if (wait > 0)
+			usleep((useconds_t)(wait * 1e6));
+		snprintf(h, sizeof(h), "Idempotency-Key: %s", tp->idem);
+		(void)hc_request(&tp->r, G.port, "POST", tp->target, hdrs, tp->body,
+				 strlen(tp->body));
+	}
+	return NULL;
+}
+
+static void posters_run(struct poster *x, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		cr_assert_eq(pthread_create(&x[i].t, NULL, poster_main, &x[i]), 0);
+	for (i = 0; i < n; i++)
+		pthread_join(x[i].t, NULL);
+}
+
+#define RACE_ROUNDS 3
+#define RACE_JOBS 6
+
+static const double race_offsets_s[RACE_ROUNDS * RACE_JOBS] = {
+	-0.15, -0.05, -0.02, -0.01, -0.005, -0.003, -0.002, -0.0015, -0.001,
+	-0.0005, 0, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.03, 0.1 };
+
+/* A fraud claim arriving as the challenge window closes: either the claim
+ * is taken (dispute, the cheat is refereed: refund and slash) or it is
+ * refused as too late (payment); never both, never neither. */
+Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 110)
+{
+	static struct t_cell c[RACE_JOBS];
+	struct timed_post tp[2][RACE_JOBS];
+	struct poster x[2];
+	int round, k, taken = 0, late = 0;
+
+	esc_setup(2, 0);
+	for (round = 0; round < RACE_ROUNDS; round++) {
+		memset(tp, 0, sizeof(tp));
+		for (k = 0; k < RACE_JOBS; k++) {
+			char idem[48];
+			memset(&c[k], 0, sizeof(c[k]));
+			parties_setup(&c[k].p);
+			job_make(&c[k].f, &c[k].p, 1000, (uint64_t)time(NULL) + 60,
+				 (uint64_t)(200 + round * RACE_JOBS + k));
+			snap_take(&c[k].s0, &c[k].p, &c[k].f);
+			job_open(&c[k].f, fresh_idem(idem));
+			receipt_make(&c[k].f, &c[k].p, 600, 1);
+		}
+		/* The receipts last, so that every window is still open when
+		 * the claims are aimed at its end. */
+		for (k = 0; k < RACE_JOBS; k++) {
+			struct hc_resp r;
+			char idem[48];
+			json_t *j;
+			double end_s;
+			struct timed_post *t = &tp[k % 2][k / 2];
+			receipt_post(&r, &c[k].f, fresh_idem(idem));
+			cr_assert_eq(r.status, 200, "%s", r.body);
+			j = jparse(&r);
+			end_s = (double)json_integer_value(json_object_get(j, "windowEnd"));
+			json_decref(j);
+			hc_resp_free(&r);
+			/* Around the window's end, most within a few
+			 * milliseconds of it (a handler takes about that long),
+			 * a different offset for each job and round. */
+			t->at_s = end_s + race_offsets_s[round * RACE_JOBS + k];
+			snprintf(t->target, sizeof(t->target), "/v1/jobs/%s/attestations",
+				 c[k].f.id_hex);
+			fresh_idem(t->idem);
+			t->body = claim_body(&c[k].f, &c[k].p.validator, c[k].f.out.root, 2, 1);
+		}
+		memset(x, 0, sizeof(x));
+		for (k = 0; k < 2; k++) {
+			x[k].posts = tp[k];
+			x[k].n = RACE_JOBS / 2;
+		}
+		posters_run(x, 2);
+		for (k = 0; k < RACE_JOBS; k++) {
+			struct timed_post *t = &tp[k % 2][k / 2];
+			struct bal cb, pb, vb;
+			const struct snap *s0 = &c[k].s0;
+			if (t->r.status == 201) {
+				taken++;
+				wait_state(&c[k].f, "refunded");
+				for (int i = 0; i < 50 && balance_of(c[k].p.provider.address).stake ==
+						     s0->pv.stake; i++)
+					usleep(100000);
+			} else {
+				expect_problem(&t->r, 409, "window-closed");
+				late++;
+				wait_state(&c[k].f, "paid");
+			}
+			cb = balance_of(c[k].p.customer.address);
+			pb = balance_of(c[k].p.provider.address);
+			vb = balance_of(c[k].p.validator.address);
+			if (t->r.status == 201) {
+				cr_assert(bal_eq(cb, s0->c), "refunded in full");
+				cr_assert(bal_eq(pb, (struct bal){ s0->pv.available, s0->pv.stake / 2, 0 }));
+				cr_assert_eq(vb.available, s0->v.available + s0->pv.stake / 2 / 5);
+			} else {
+				cr_assert_eq(cb.available, s0->c.available - 600);
+				cr_assert(bal_eq(pb, (struct bal){ s0->pv.available + 600, s0->pv.stake, 0 }));
+				cr_assert(bal_eq(vb, s0->v));
+			}
+			hc_resp_free(&t->r);
+			free(t->body);
+			jobfx_free(&c[k].f);
+		}
+		invariants_now("after a round of window/claim races");
+	}
+	cr_log_info("window vs claim: %d claims taken, %d too late", taken, late);
+	cr_assert_eq(taken + late, RACE_ROUNDS * RACE_JOBS);
+}
+
+#define RACE_PAIRS 10
+
+/* Two different receipts for one job at the same moment from two
+ * connections: one is taken, the other refused, the job is paid once at
+ * the winner's price. */
+Test(escrow, race_two_receipts, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f[RACE_PAIRS];
+	struct timed_post tp[2][RACE_PAIRS];
+	struct poster x[2];
+	pthread_barrier_t bar;
+	struct bal c0, pv0;
+	uint64_t paid = 0;
+	int k, s;
+
+	esc_setup(1, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	memset(tp, 0, sizeof(tp));
+	for (k = 0; k < RACE_PAIRS; k++) {
+		char idem[48];
+		job_make(&f[k], &p, 100, (uint64_t)time(NULL) + 60, (uint64_t)(300 + k));
+		job_open(&f[k], fresh_idem(idem));
+		for (s = 0; s < 2; s++) {
+			char *rt = NULL, sh[RCPT_SIG_HEX_BYTES];
+			size_t n;
+			receipt_make(&f[k], &p, 60 + 10 * (unsigned)s, 0);
+			cr_assert_eq(rcpt_receipt_to_json(&rt, &f[k].receipt), RCPT_OK);
+			cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f[k].receipt_sig, 65), RCPT_OK);
+			n = strlen(rt) + 256;
+			tp[s][k].body = malloc(n);
+			cr_assert(tp[s][k].body);
+			snprintf(tp[s][k].body, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
+			free(rt);
+			snprintf(tp[s][k].target, sizeof(tp[s][k].target), "/v1/jobs/%s/receipt",
+				 f[k].id_hex);
+			fresh_idem(tp[s][k].idem);
+		}
+	}
+	/* Each pair leaves the two threads together. */
+	cr_assert_eq(pthread_barrier_init(&bar, NULL, 2), 0);
+	memset(x, 0, sizeof(x));
+	for (s = 0; s < 2; s++) {
+		x[s].posts = tp[s];
+		x[s].n = RACE_PAIRS;
+		x[s].start = &bar;
+	}
+	posters_run(x, 2);
+	pthread_barrier_destroy(&bar);
+	for (k = 0; k < RACE_PAIRS; k++) {
+		int w = tp[0][k].r.status == 200 ? 0 : 1;
+		cr_assert_eq(tp[w][k].r.status, 200, "%s", tp[w][k].r.body);
+		expect_problem(&tp[1 - w][k].r, 409, "job-not-open");
+		paid += 60 + 10 * (uint64_t)w;
+		for (s = 0; s < 2; s++) {
+			hc_resp_free(&tp[s][k].r);
+			free(tp[s][k].body);
+		}
+	}
+	for (k = 0; k < RACE_PAIRS; k++) {
+		wait_state(&f[k], "paid");
+		jobfx_free(&f[k]);
+	}
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - paid);
+	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + paid);
+	invariants_now("after the receipt races");
+}
+
+/* The same request under the same Idempotency-Key from two connections
+ * at once, for an open and for a receipt: one effect, the same answer. */
+Test(escrow, race_same_idempotency_key_on_jobs, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f[RACE_PAIRS];
+	struct timed_post tp[2][2 * RACE_PAIRS];
+	struct poster x[2];
+	pthread_barrier_t bar;
+	struct bal c0;
+	int k, s;
+
+	esc_setup(1, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	memset(tp, 0, sizeof(tp));
+	for (k = 0; k < RACE_PAIRS; k++) {
+		char *rt = NULL, sh[RCPT_SIG_HEX_BYTES], ik[48], rk[48], *ob, *rb;
+		size_t n;
+		job_make(&f[k], &p, 100, (uint64_t)time(NULL) + 60, (uint64_t)(400 + k));
+		receipt_make(&f[k], &p, 60, 0);
+		ob = job_body(&f[k].job, f[k].sig, NULL);
+		cr_assert_eq(rcpt_receipt_to_json(&rt, &f[k].receipt), RCPT_OK);
+		cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f[k].receipt_sig, 65), RCPT_OK);
+		n = strlen(rt) + 256;
+		rb = malloc(n);
+		cr_assert(rb);
+		snprintf(rb, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
+		free(rt);
+		fresh_idem(ik);
+		fresh_idem(rk);
+		for (s = 0; s < 2; s++) {
+			struct timed_post *o = &tp[s][2 * k], *rc = &tp[s][2 * k + 1];
+			snprintf(o->target, sizeof(o->target), "/v1/jobs");
+			snprintf(o->idem, sizeof(o->idem), "%s", ik);
+			o->body = strdup(ob);
+			snprintf(rc->target, sizeof(rc->target), "/v1/jobs/%s/receipt", f[k].id_hex);
+			snprintf(rc->idem, sizeof(rc->idem), "%s", rk);
+			rc->body = strdup(rb);
+			cr_assert(o->body && rc->body);
+		}
+		free(ob);
+		free(rb);
+	}
+	cr_assert_eq(pthread_barrier_init(&bar, NULL, 2), 0);
+	memset(x, 0, sizeof(x));
+	for (s = 0; s < 2; s++) {
+		x[s].posts = tp[s];
+		x[s].n = 2 * RACE_PAIRS;
+		x[s].start = &bar;
+	}
+	posters_run(x, 2);
+	pthread_barrier_destroy(&bar);
+	for (k = 0; k < 2 * RACE_PAIRS; k++) {
+		int want = k % 2 ? 200 : 201;
+		cr_assert_eq(tp[0][k].r.status, want, "%s", tp[0][k].r.body);
+		cr_assert_eq(tp[1][k].r.status, want, "%s", tp[1][k].r.body);
+		cr_assert_str_eq(tp[0][k].r.body, tp[1][k].r.body, "two answers for one key");
+		for (s = 0; s < 2; s++) {
+			hc_resp_free(&tp[s][k].r);
+			free(tp[s][k].body);
+		}
+	}
+	/* One lock each, then one payment each. */
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 100 * RACE_PAIRS);
+	for (k = 0; k < RACE_PAIRS; k++) {
+		wait_state(&f[k], "paid");
+		jobfx_free(&f[k]);
+	}
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 60 * RACE_PAIRS);
+	invariants_now("after the idempotency races");
+}
+
+/* Two validators claim fraud on an honest job, one with the input and one
+ * without.  The input is the job's (its commitment was checked), so the
+ * referee judges both claims with it: both validators are wrong, and the
+ * provider is never slashed for "withholding" an input the escrow holds. */
+Test(escrow, second_claim_without_input_uses_the_input_held, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0, pv0, v0, w0;
+	uint8_t wrong[32];
+	char idem[48], t[128], *b;
+	int i;
+
+	esc_setup(3, 0);
+	parties_setup(&p);
+	/* The stranger is the second validator. */
+	faucet(&p.stranger, 50000);
+	stake(&p.stranger, 10000);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	v0 = balance_of(p.validator.address);
+	w0 = balance_of(p.stranger.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 50);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	memcpy(wrong, f.out.root, 32);
+	wrong[0] ^= 0x11;
+	/* The claim without the input first, then the one with it. */
+	b = claim_body(&f, &p.stranger, wrong, 2, 0);
+	snprintf(t, sizeof(t), "/v1/jobs/%s/attestations", f.id_hex);
+	post_idem(&r, t, fresh_idem(idem), b);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	free(b);
+	claim_post(&r, &f, &p, wrong, 2, 1);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	/* Past the referee deadline (2 s) and the window (3 s). */
+	wait_state(&f, "paid");
+	for (i = 0; i < 50 && (balance_of(p.validator.address).stake == v0.stake ||
+			       balance_of(p.stranger.address).stake == w0.stake); i++)
+		usleep(100000);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert(bal_eq(balance_of(p.provider.address),
+			 (struct bal){ pv0.available + 600, pv0.stake, 0 }),
+		  "an honest provider was slashed");
+	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake / 2);
+	cr_assert_eq(balance_of(p.stranger.address).stake, w0.stake / 2);
+	invariants_now("after two false claims");
+	jobfx_free(&f);
+}
+
+/* "0x..." hex to a bytea literal. */
+static void bytea_lit(char *out, size_t n, const char *hex0x)
+{
+	snprintf(out, n, "\\x%.64s", hex0x + 2);
+}
+
+/* The referee going back to `receipted` after a false claim must see a
+ * claim committed while it worked: the test plays the attestation
+ * handler's transaction (lock the job row, insert attestation and
+ * dispute, mark the job disputed) and holds it open while the settlement loop decides the
+ * first claim.  Neither the count of unsettled disputes nor the moot may
+ * run before that transaction ends: a job is never `receipted` (payable)
+ * with a dispute open. */
+Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = esc_teardown,
+     .timeout = 60)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	uint8_t wrong[32];
+	char idem[48], jid[80], vid[60], vh[RCPT_ADDR_HEX_BYTES], ts[24], st[32], t[128];
+	const char *prm[4];
+	PGconn *c;
+	PGresult *res;
+	int i, bad = 0;
+
+	esc_setup(4, 0);
+	parties_setup(&p);
+	faucet(&p.stranger, 50000);
+	stake(&p.stranger, 10000);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 60);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 0);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	memcpy(wrong, f.out.root, 32);
+	wrong[9] ^= 0x44;
+	c = PQconnectdb(G.db.conninfo);
+	cr_assert(c && PQstatus(c) == CONNECTION_OK);
+	bytea_lit(jid, sizeof(jid), f.id_hex);
+	rcpt_address_format(vh, p.stranger.address);
+	bytea_lit(vid, sizeof(vid), vh);
+	snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
+	prm[0] = jid;
+	prm[1] = vid;
+	prm[2] = ts;
+	/* The first (false) claim, with the input: decided on the next tick. */
+	claim_post(&r, &f, &p, wrong, 2, 1);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	pgt_exec(c, "BEGIN");
+	res = PQexecParams(c, "SELECT 1 FROM escrow_jobs WHERE id = $1 FOR UPDATE", 1, NULL, prm,
+			   NULL, NULL, 0);
+	cr_assert_eq(PQntuples(res), 1, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	res = PQexecParams(c, "INSERT INTO escrow_attestations (job, validator, verdict, output_root,"
+			   " att_json, sig, at_s) VALUES ($1, $2, 2, '\\x00', '{}', '\\x00', $3)",
+			   3, NULL, prm, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	res = PQexecParams(c, "INSERT INTO escrow_disputes (job, validator, state, opened_at_s)"
+			   " VALUES ($1, $2, 'open', $3)", 3, NULL, prm, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	/* As the handler does (a no-op unless a tick got in first). */
+	res = PQexecParams(c, "UPDATE escrow_jobs SET state = 'disputed' WHERE id = $1"
+			   " AND state = 'receipted'", 1, NULL, prm, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	/* A tick or two runs into the lock. */
+	usleep(1500 * 1000);
+	pgt_exec(c, "COMMIT");
+	PQfinish(c);
+	/* Until the second claim is judged too, the job stays disputed. */
+	snprintf(t, sizeof(t), "/v1/jobs/%s", f.id_hex);
+	for (i = 0; i < 60; i++) {
+		json_t *j, *d;
+		size_t k;
+		int open = 0;
+		get(&r, t);
+		j = jparse(&r);
+		snprintf(st, sizeof(st), "%s", json_string_value(json_object_get(j, "state")));
+		json_array_foreach(json_object_get(j, "disputes"), k, d)
+			open += strcmp(json_string_value(json_object_get(d, "state")), "open") == 0;
+		json_decref(j);
+		hc_resp_free(&r);
+		if (open && strcmp(st, "disputed") != 0)
+			bad = 1;
+		if (strcmp(st, "paid") == 0 || bad)
+			break;
+		usleep(100000);
+	}
+	cr_assert_not(bad, "the job was %s with a dispute open", st);
+	wait_state(&f, "paid");
+	invariants_now("after the decision");
+	jobfx_free(&f);
 }
