@@ -1212,11 +1212,14 @@ static void handle_audit(struct httpd_req *r, void *cls)
 	struct escrow *e = cls;
 	const uint8_t *who = httpd_req_signer(r);
 	const char *jq = httpd_req_query(r, "job"), *aq = httpd_req_query(r, "account");
+	int operator;
 	char sub[80];
 	json_t *entries = NULL;
 	enum escrow_db_err rc;
 
 	assert(who);
+	/* The operator (a session with that role) reads every log. */
+	operator = httpd_req_role(r) == HTTPD_ROLE_OPERATOR;
 	if ((!jq) == (!aq)) {
 		httpd_reply_problem(r, 400, "invalid-request", "invalid request",
 				    "give exactly one of ?job= or ?account=");
@@ -1234,7 +1237,8 @@ static void handle_audit(struct httpd_req *r, void *cls)
 		rc = escrow_db_job_get(&e->db, &j, id);
 		/* Unknown and not-yours look alike: no job existence leak. */
 		if (rc == ESCROW_DB_NOT_FOUND ||
-		    (!rc && memcmp(who, j.job.customer, 20) && memcmp(who, j.job.provider, 20))) {
+		    (!rc && !operator && memcmp(who, j.job.customer, 20) &&
+		     memcmp(who, j.job.provider, 20))) {
 			httpd_reply_problem(r, 403, "forbidden", "not your job",
 					    "only the job's customer or provider may read its audit log");
 			return;
@@ -1246,7 +1250,7 @@ static void handle_audit(struct httpd_req *r, void *cls)
 		escrow_subject_job(sub, id);
 	} else {
 		uint8_t a[RCPT_ADDR_BYTES];
-		if (rcpt_address_parse(a, aq) != RCPT_OK || memcmp(a, who, 20) != 0) {
+		if (rcpt_address_parse(a, aq) != RCPT_OK || (!operator && memcmp(a, who, 20) != 0)) {
 			httpd_reply_problem(r, 403, "forbidden", "not your account",
 					    "only the account itself may read its audit log");
 			return;
@@ -1259,6 +1263,118 @@ static void handle_audit(struct httpd_req *r, void *cls)
 		return;
 	}
 	httpd_reply_json(r, 200, json_pack("{s:s, s:o}", "subject", sub, "entries", entries));
+}
+
+/* ---------------------------------------------------------------- sign-in */
+
+/* The httpd_session_store over the escrow's database (db.c); runs on
+ * the HTTP thread like every handler. */
+static enum httpd_store_rc store_rc(enum escrow_db_err rc)
+{
+	switch (rc) {
+	case ESCROW_DB_OK: return HTTPD_STORE_OK;
+	case ESCROW_DB_NOT_FOUND: return HTTPD_STORE_NOT_FOUND;
+	case ESCROW_DB_CONFLICT: return HTTPD_STORE_FULL;
+	default: return HTTPD_STORE_DOWN;
+	}
+}
+
+static enum httpd_store_rc st_nonce_put(void *cls, const char *nonce, uint64_t now,
+					uint64_t expires_s)
+{
+	struct escrow *e = cls;
+
+	if (escrow_db_ensure(&e->db))
+		return HTTPD_STORE_DOWN;
+	return store_rc(escrow_db_nonce_put(&e->db, nonce, now, expires_s,
+					    HTTPD_SIWE_NONCES_MAX));
+}
+
+static enum httpd_store_rc st_nonce_take(void *cls, const char *nonce, uint64_t now)
+{
+	struct escrow *e = cls;
+
+	if (escrow_db_ensure(&e->db))
+		return HTTPD_STORE_DOWN;
+	return store_rc(escrow_db_nonce_take(&e->db, nonce, now));
+}
+
+static enum httpd_store_rc st_session_put(void *cls, const uint8_t hash[RCPT_HASH_BYTES],
+					  const uint8_t addr[RCPT_ADDR_BYTES],
+					  enum httpd_role role, uint64_t now, uint64_t expires_s)
+{
+	struct escrow *e = cls;
+	enum escrow_db_err rc;
+
+	if (escrow_db_ensure(&e->db))
+		return HTTPD_STORE_DOWN;
+	rc = escrow_db_session_put(&e->db, hash, addr, httpd_role_name(role), now, expires_s);
+	/* A duplicate 256-bit hash is not a full table: report a failure. */
+	return rc == ESCROW_DB_OK ? HTTPD_STORE_OK : HTTPD_STORE_DOWN;
+}
+
+static enum httpd_store_rc st_session_get(void *cls, uint8_t stored[RCPT_HASH_BYTES],
+					  uint8_t addr[RCPT_ADDR_BYTES],
+					  enum httpd_role *role, uint64_t *expires_s,
+					  const uint8_t hash[RCPT_HASH_BYTES], uint64_t now)
+{
+	struct escrow *e = cls;
+	char name[16];
+	enum escrow_db_err rc;
+
+	if (escrow_db_ensure(&e->db))
+		return HTTPD_STORE_DOWN;
+	rc = escrow_db_session_get(&e->db, stored, addr, name, expires_s, hash, now);
+	if (rc)
+		return rc == ESCROW_DB_NOT_FOUND ? HTTPD_STORE_NOT_FOUND : HTTPD_STORE_DOWN;
+	if (httpd_role_parse(role, name))
+		return HTTPD_STORE_DOWN;
+	return HTTPD_STORE_OK;
+}
+
+static enum httpd_store_rc st_session_revoke(void *cls, const uint8_t *hash,
+					     const uint8_t *addr, uint64_t now)
+{
+	struct escrow *e = cls;
+	enum escrow_db_err rc;
+	int n = 0;
+
+	if (escrow_db_ensure(&e->db))
+		return HTTPD_STORE_DOWN;
+	rc = escrow_db_session_revoke(&e->db, hash, addr, now, &n);
+	if (rc)
+		return HTTPD_STORE_DOWN;
+	return n > 0 ? HTTPD_STORE_OK : HTTPD_STORE_NOT_FOUND;
+}
+
+const struct httpd_session_store escrow_session_store = {
+	.nonce_put = st_nonce_put,
+	.nonce_take = st_nonce_take,
+	.session_put = st_session_put,
+	.session_get = st_session_get,
+	.session_revoke = st_session_revoke,
+};
+
+/* Customer, provider and validator: any address (on the escrow a session
+ * acts exactly as the address's own signed requests would, and every
+ * statement still carries its own signature).  Operator: only the
+ * address given by --operator. */
+int escrow_api_role_allowed(void *cls, const uint8_t address[RCPT_ADDR_BYTES],
+			    enum httpd_role role)
+{
+	struct escrow *e = cls;
+
+	switch (role) {
+	case HTTPD_ROLE_CUSTOMER:
+	case HTTPD_ROLE_PROVIDER:
+	case HTTPD_ROLE_VALIDATOR:
+		return 1;
+	case HTTPD_ROLE_OPERATOR:
+		return e->has_operator &&
+		       CRYPTO_memcmp(address, e->operator_addr, RCPT_ADDR_BYTES) == 0;
+	default:
+		return 0;
+	}
 }
 
 /* ---------------------------------------------------------------- routes */
@@ -1282,5 +1398,8 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/withdraw", handle_withdraw, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
 	{ "POST", "/v1/unbond", handle_unbond, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
 	{ "GET", "/v1/audit", handle_audit, A, 0 },
+	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0 },
+	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX },
+	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0 },
 };
 const size_t escrow_routes_len = sizeof(escrow_routes) / sizeof(escrow_routes[0]);

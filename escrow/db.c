@@ -639,6 +639,23 @@ enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
 	return rc;
 }
 
+enum escrow_db_err escrow_db_job_lock(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES])
+{
+	char idp[HEXP(32)];
+	const char *p[1] = { idp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(idp, sizeof(idp), id, 32);
+	rc = run(db, &res, "job lock row", "SELECT 1 FROM escrow_jobs WHERE id = $1 FOR UPDATE",
+		 1, p);
+	if (rc)
+		return rc;
+	rc = PQntuples(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_NOT_FOUND;
+	PQclear(res);
+	return rc;
+}
+
 enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 					   uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
 					   size_t max, const char *state, uint64_t due_s)
@@ -814,6 +831,30 @@ enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
 		return rc;
 	*updated = affected(res);
 	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_dispute_share_input(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES],
+						 int *updated)
+{
+	char jp[HEXP(32)];
+	const char *p[1] = { jp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*updated = 0;
+	hexp(jp, sizeof(jp), job, 32);
+	rc = run(db, &res, "dispute share input",
+		 "UPDATE escrow_disputes SET input = (SELECT input FROM escrow_disputes"
+		 " WHERE job = $1 AND input IS NOT NULL LIMIT 1)"
+		 " WHERE job = $1 AND state = 'open' AND input IS NULL AND EXISTS"
+		 " (SELECT 1 FROM escrow_disputes WHERE job = $1 AND input IS NOT NULL)", 1, p);
+	if (rc)
+		return rc;
+	*updated = affected(res);
+	PQclear(res);
+	assert(*updated >= 0);
 	return ESCROW_DB_OK;
 }
 
@@ -1023,5 +1064,145 @@ enum escrow_db_err escrow_db_disputes_unsettled(struct escrow_db *db,
 		return rc;
 	*n = (int64_t)get_u64(res, 0, 0);
 	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+/* ---------------------------------------------------------------- sign-in */
+
+enum escrow_db_err escrow_db_nonce_put(struct escrow_db *db, const char *nonce,
+				       uint64_t now_s, uint64_t expires_s, uint64_t max)
+{
+	char now[24], exp[24], mx[24];
+	const char *p[4] = { nonce, now, exp, mx };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int n;
+
+	assert(nonce && expires_s > now_s && max > 0);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	snprintf(exp, sizeof(exp), "%" PRIu64, expires_s);
+	snprintf(mx, sizeof(mx), "%" PRIu64, max);
+	rc = run(db, NULL, "nonce prune",
+		 "DELETE FROM escrow_siwe_nonces WHERE expires_s <= $1", 1, p + 1);
+	if (rc)
+		return rc;
+	rc = run(db, &res, "nonce put",
+		 "INSERT INTO escrow_siwe_nonces (nonce, issued_at_s, expires_s)"
+		 " SELECT $1, $2, $3 WHERE (SELECT count(*) FROM escrow_siwe_nonces) < $4",
+		 4, p);
+	if (rc)
+		return rc;
+	n = affected(res);
+	PQclear(res);
+	assert(n == 0 || n == 1);
+	return n == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+}
+
+enum escrow_db_err escrow_db_nonce_take(struct escrow_db *db, const char *nonce,
+					uint64_t now_s)
+{
+	char now[24];
+	const char *p[2] = { nonce, now };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int n;
+
+	assert(nonce);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	rc = run(db, &res, "nonce take",
+		 "DELETE FROM escrow_siwe_nonces WHERE nonce = $1 AND expires_s > $2", 2, p);
+	if (rc)
+		return rc;
+	n = affected(res);
+	PQclear(res);
+	assert(n == 0 || n == 1);
+	return n == 1 ? ESCROW_DB_OK : ESCROW_DB_NOT_FOUND;
+}
+
+enum escrow_db_err escrow_db_session_put(struct escrow_db *db,
+					 const uint8_t hash[RCPT_HASH_BYTES],
+					 const uint8_t addr[RCPT_ADDR_BYTES],
+					 const char *role, uint64_t now_s, uint64_t expires_s)
+{
+	char hp[HEXP(32)], ap[HEXP(20)], now[24], exp[24];
+	const char *p[5] = { hp, ap, role, now, exp };
+	enum escrow_db_err rc;
+
+	assert(role && expires_s > now_s);
+	hexp(hp, sizeof(hp), hash, 32);
+	hexp(ap, sizeof(ap), addr, 20);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	snprintf(exp, sizeof(exp), "%" PRIu64, expires_s);
+	rc = run(db, NULL, "session prune",
+		 "DELETE FROM escrow_sessions WHERE expires_s <= $1 OR revoked_at_s IS NOT NULL",
+		 1, p + 3);
+	if (rc)
+		return rc;
+	return run(db, NULL, "session put",
+		   "INSERT INTO escrow_sessions (token_hash, address, role, created_at_s, expires_s)"
+		   " VALUES ($1, $2, $3, $4, $5)", 5, p);
+}
+
+enum escrow_db_err escrow_db_session_get(struct escrow_db *db,
+					 uint8_t stored[RCPT_HASH_BYTES],
+					 uint8_t addr[RCPT_ADDR_BYTES],
+					 char role[16], uint64_t *expires_s,
+					 const uint8_t hash[RCPT_HASH_BYTES], uint64_t now_s)
+{
+	char hp[HEXP(32)], now[24];
+	const char *p[2] = { hp, now };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	const char *ro;
+
+	hexp(hp, sizeof(hp), hash, 32);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	rc = run(db, &res, "session get",
+		 "SELECT token_hash, address, role, expires_s FROM escrow_sessions"
+		 " WHERE token_hash = $1 AND expires_s > $2 AND revoked_at_s IS NULL", 2, p);
+	if (rc)
+		return rc;
+	rc = ESCROW_DB_NOT_FOUND;
+	if (PQntuples(res) != 1)
+		goto out;
+	rc = ESCROW_DB_FAIL;
+	ro = PQgetvalue(res, 0, 2);
+	if (get_bytes(stored, RCPT_HASH_BYTES, res, 0, 0) ||
+	    get_bytes(addr, RCPT_ADDR_BYTES, res, 0, 1) || strlen(ro) >= 16)
+		goto out;
+	memcpy(role, ro, strlen(ro) + 1);
+	*expires_s = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+	rc = ESCROW_DB_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_session_revoke(struct escrow_db *db,
+					    const uint8_t *hash, const uint8_t *addr,
+					    uint64_t now_s, int *n)
+{
+	char kp[HEXP(32)], now[24];
+	const char *p[2] = { kp, now };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	assert((hash != NULL) != (addr != NULL) && n);
+	*n = 0;
+	if (hash)
+		hexp(kp, sizeof(kp), hash, 32);
+	else
+		hexp(kp, sizeof(kp), addr, 20);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	rc = run(db, &res, "session revoke", hash ?
+		 "UPDATE escrow_sessions SET revoked_at_s = $2"
+		 " WHERE token_hash = $1 AND revoked_at_s IS NULL AND expires_s > $2" :
+		 "UPDATE escrow_sessions SET revoked_at_s = $2"
+		 " WHERE address = $1 AND revoked_at_s IS NULL AND expires_s > $2", 2, p);
+	if (rc)
+		return rc;
+	*n = affected(res);
+	PQclear(res);
+	assert(*n >= 0);
 	return ESCROW_DB_OK;
 }

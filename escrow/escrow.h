@@ -43,6 +43,16 @@ struct escrow_config {
 	uint64_t rate_per_s;
 	uint64_t rate_burst;
 	int quiet;
+	/* Sign-in (docs/api-auth.md): the EIP-4361 domain and URI a message
+	 * must name (NULL: sign-in off), the session lifetime, the one
+	 * address granted the operator role (NULL: none), and the anonymous
+	 * sign-in rate per IP. */
+	const char *siwe_domain;
+	const char *siwe_uri;
+	uint64_t session_ttl_s;
+	const char *operator_addr;
+	uint64_t signin_rate_per_s;
+	uint64_t signin_rate_burst;
 };
 
 /* ---------------------------------------------------------------- db.c */
@@ -149,6 +159,11 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
 						 const uint8_t id[RCPT_HASH_BYTES],
 						 uint64_t now_s);
+/* Locks the job row, whatever its state, until the transaction ends: a
+ * decision that depends on the job's disputes takes it first, so that an
+ * attestation (which locks the row too) cannot slip in between.
+ * ESCROW_DB_NOT_FOUND when there is no such job. */
+enum escrow_db_err escrow_db_job_lock(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES]);
 /* Job ids in `state` (and, with `due_s` non-zero, due at due_s: deadline
  * passed for open, window closed for receipted, stale for opening). */
 enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
@@ -188,6 +203,12 @@ enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
 					       const uint8_t job[RCPT_HASH_BYTES],
 					       const uint8_t *input, size_t len,
 					       int *updated);
+/* Gives the job's open disputes that lack the input the one another of
+ * its disputes holds (every stored input was checked against the job's
+ * commitment on arrival, so any one will do); *updated receives how many. */
+enum escrow_db_err escrow_db_dispute_share_input(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES],
+						 int *updated);
 enum escrow_db_err escrow_db_disputes_for_job(struct escrow_db *db, json_t **out,
 					      const uint8_t job[RCPT_HASH_BYTES]);
 /* Disputes in `state` with `executed` as given, oldest first. */
@@ -220,6 +241,30 @@ enum escrow_db_err escrow_db_disputes_unsettled(struct escrow_db *db,
 						const uint8_t job[RCPT_HASH_BYTES],
 						int64_t *n);
 
+/* Sign-in nonces and sessions (the httpd_session_store of api.c). */
+/* ESCROW_DB_CONFLICT when `max` nonces are outstanding. */
+enum escrow_db_err escrow_db_nonce_put(struct escrow_db *db, const char *nonce,
+				       uint64_t now_s, uint64_t expires_s, uint64_t max);
+/* Deletes a live nonce: ESCROW_DB_OK once, ESCROW_DB_NOT_FOUND after. */
+enum escrow_db_err escrow_db_nonce_take(struct escrow_db *db, const char *nonce,
+					uint64_t now_s);
+/* Stores SHA-256 of a token (never the token); prunes dead sessions. */
+enum escrow_db_err escrow_db_session_put(struct escrow_db *db,
+					 const uint8_t hash[RCPT_HASH_BYTES],
+					 const uint8_t addr[RCPT_ADDR_BYTES],
+					 const char *role, uint64_t now_s, uint64_t expires_s);
+/* The live session of hash; role receives its name. */
+enum escrow_db_err escrow_db_session_get(struct escrow_db *db,
+					 uint8_t stored[RCPT_HASH_BYTES],
+					 uint8_t addr[RCPT_ADDR_BYTES],
+					 char role[16], uint64_t *expires_s,
+					 const uint8_t hash[RCPT_HASH_BYTES], uint64_t now_s);
+/* Revokes the live session of hash, or (hash NULL) every one of addr;
+ * *n receives how many. */
+enum escrow_db_err escrow_db_session_revoke(struct escrow_db *db,
+					    const uint8_t *hash, const uint8_t *addr,
+					    uint64_t now_s, int *n);
+
 /* ---------------------------------------------------------------- money.c */
 
 /* out = v * bps / 10000, rounded down; never overflows. */
@@ -246,6 +291,9 @@ struct escrow {
 	struct chain *chain;
 	int idem_rerun;          /* this request's key was found in flight */
 	struct httpd *httpd;
+	struct httpd_siwe_config siwe;   /* valid when cfg.siwe_domain is set */
+	int has_operator;
+	uint8_t operator_addr[RCPT_ADDR_BYTES];
 	/* Settlement thread. */
 	pthread_t settle_thread;
 	int settle_started;
@@ -264,6 +312,10 @@ extern const size_t escrow_routes_len;
 int escrow_api_ready(void *cls, char *why, size_t why_len);
 int escrow_api_idem_begin(struct httpd_req *r, void *cls);
 void escrow_api_idem_end(struct httpd_req *r, void *cls);
+/* Sign-in: sessions in the escrow's database, and who may hold a role. */
+extern const struct httpd_session_store escrow_session_store;
+int escrow_api_role_allowed(void *cls, const uint8_t address[RCPT_ADDR_BYTES],
+			    enum httpd_role role);
 
 /* settle.c */
 int escrow_settle_start(struct escrow *e);

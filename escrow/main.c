@@ -44,9 +44,15 @@ static void usage(FILE *f)
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
 		"  --rate-per-s N --rate-burst N    requests per IP and per signer (50, 100)\n"
 		"  --quiet                   no per-request log lines\n"
+		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum (EIP-4361):\n"
+		"                            a message must name exactly this domain and URI\n"
+		"  --session-ttl-s N         %u (sign-in session lifetime, at most %u)\n"
+		"  --operator ADDR           the one address that may sign in as operator\n"
+		"  --signin-rate-per-s N --signin-rate-burst N  anonymous sign-in requests per IP (2, 20)\n"
 		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
 		DEFAULT_CHAIN_ID, DEFAULT_MIN_STAKE, DEFAULT_SLASH_BPS, DEFAULT_BOUNTY_BPS,
-		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S);
+		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S,
+		(unsigned)HTTPD_SESSION_TTL_S_DEFAULT, (unsigned)HTTPD_SESSION_TTL_S_MAX);
 }
 
 static int parse_u64(uint64_t *out, const char *s, uint64_t max)
@@ -66,7 +72,8 @@ static int parse_u64(uint64_t *out, const char *s, uint64_t max)
 
 struct opt_text {
 	const char *listen, *db, *key, *chain_id, *min_stake, *slash, *bounty, *sample,
-		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst;
+		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
+		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst;
 	int devnet, quiet;
 };
 
@@ -89,6 +96,12 @@ static void from_env(struct opt_text *o)
 	o->tkey = getenv("ASSAY_ESCROW_TLS_KEY");
 	o->rate = getenv("ASSAY_ESCROW_RATE_PER_S");
 	o->burst = getenv("ASSAY_ESCROW_RATE_BURST");
+	o->siwe_domain = getenv("ASSAY_ESCROW_SIWE_DOMAIN");
+	o->siwe_uri = getenv("ASSAY_ESCROW_SIWE_URI");
+	o->session_ttl = getenv("ASSAY_ESCROW_SESSION_TTL_S");
+	o->operator_addr = getenv("ASSAY_ESCROW_OPERATOR");
+	o->srate = getenv("ASSAY_ESCROW_SIGNIN_RATE_PER_S");
+	o->sburst = getenv("ASSAY_ESCROW_SIGNIN_RATE_BURST");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
 }
@@ -113,6 +126,12 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rate-per-s", required_argument, NULL, 'R' },
 		{ "rate-burst", required_argument, NULL, 'B' },
+		{ "siwe-domain", required_argument, NULL, 'S' },
+		{ "siwe-uri", required_argument, NULL, 'U' },
+		{ "session-ttl-s", required_argument, NULL, 'T' },
+		{ "operator", required_argument, NULL, 'O' },
+		{ "signin-rate-per-s", required_argument, NULL, 'x' },
+		{ "signin-rate-burst", required_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,6 +156,12 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		case 'q': o->quiet = 1; break;
 		case 'R': o->rate = optarg; break;
 		case 'B': o->burst = optarg; break;
+		case 'S': o->siwe_domain = optarg; break;
+		case 'U': o->siwe_uri = optarg; break;
+		case 'T': o->session_ttl = optarg; break;
+		case 'O': o->operator_addr = optarg; break;
+		case 'x': o->srate = optarg; break;
+		case 'y': o->sburst = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -1;
 		}
@@ -192,6 +217,9 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	NUM(unbonding_s, o->unbonding, DEFAULT_UNBONDING_S, 1, ESCROW_UNBONDING_S_MAX, "unbonding-s");
 	NUM(rate_per_s, o->rate, (uint64_t)HTTPD_RATE_PER_S_DEFAULT, 1, 1000000, "rate-per-s");
 	NUM(rate_burst, o->burst, (uint64_t)HTTPD_RATE_BURST_DEFAULT, 1, 1000000, "rate-burst");
+	NUM(session_ttl_s, o->session_ttl, HTTPD_SESSION_TTL_S_DEFAULT, 1, HTTPD_SESSION_TTL_S_MAX, "session-ttl-s");
+	NUM(signin_rate_per_s, o->srate, (uint64_t)HTTPD_SIWE_RATE_PER_S, 1, 1000000, "signin-rate-per-s");
+	NUM(signin_rate_burst, o->sburst, (uint64_t)HTTPD_SIWE_RATE_BURST, 1, 1000000, "signin-rate-burst");
 #undef NUM
 	if (rcpt_u256_parse(&cfg->min_stake, o->min_stake ? o->min_stake : DEFAULT_MIN_STAKE) ||
 	    escrow_u256_is_zero(&cfg->min_stake)) {
@@ -204,6 +232,23 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	if (cfg->unbonding_s < cfg->challenge_window_s + cfg->referee_deadline_s) {
 		fprintf(stderr, "assay-escrow: --unbonding-s %" PRIu64 " is shorter than the challenge window plus the referee deadline (%" PRIu64 " s)\n",
 			cfg->unbonding_s, cfg->challenge_window_s + cfg->referee_deadline_s);
+		return -1;
+	}
+	cfg->siwe_domain = o->siwe_domain;
+	cfg->siwe_uri = o->siwe_uri;
+	cfg->operator_addr = o->operator_addr;
+	if ((!cfg->siwe_domain) != (!cfg->siwe_uri)) {
+		fprintf(stderr, "assay-escrow: --siwe-domain and --siwe-uri go together\n");
+		return -1;
+	}
+	if (cfg->siwe_domain && (!*cfg->siwe_domain || strlen(cfg->siwe_domain) > HTTPD_SIWE_DOMAIN_BYTES_MAX ||
+				 !*cfg->siwe_uri || strlen(cfg->siwe_uri) > HTTPD_SIWE_URI_BYTES_MAX)) {
+		fprintf(stderr, "assay-escrow: could not use --siwe-domain '%s' or --siwe-uri '%s': empty or too long\n",
+			cfg->siwe_domain, cfg->siwe_uri);
+		return -1;
+	}
+	if (cfg->operator_addr && !cfg->siwe_domain) {
+		fprintf(stderr, "assay-escrow: --operator needs --siwe-domain and --siwe-uri\n");
 		return -1;
 	}
 	if ((!cfg->tls_cert) != (!cfg->tls_key)) {
@@ -252,6 +297,19 @@ int main(int argc, char **argv)
 	memcpy(e.address, key.address, RCPT_ADDR_BYTES);
 	rcpt_key_wipe(&key);
 	rcpt_domain_assay(&e.domain, e.cfg.chain_id, e.address);
+	if (e.cfg.operator_addr &&
+	    rcpt_address_parse(e.operator_addr, e.cfg.operator_addr) != RCPT_OK) {
+		fprintf(stderr, "assay-escrow: could not parse --operator '%s': want an address\n",
+			e.cfg.operator_addr);
+		return 2;
+	}
+	e.has_operator = e.cfg.operator_addr != NULL;
+	e.siwe.domain = e.cfg.siwe_domain;
+	e.siwe.uri = e.cfg.siwe_uri;
+	e.siwe.chain_id = e.cfg.chain_id;
+	e.siwe.session_ttl_s = e.cfg.session_ttl_s;
+	e.siwe.store = &escrow_session_store;
+	e.siwe.role_allowed = escrow_api_role_allowed;
 	e.chain_params.chain_id = e.cfg.chain_id;
 	e.chain_params.devnet = e.cfg.devnet;
 	e.chain_params.min_stake = e.cfg.min_stake;
@@ -297,6 +355,9 @@ int main(int argc, char **argv)
 	hc.tls_cert_path = e.cfg.tls_cert;
 	hc.tls_key_path = e.cfg.tls_key;
 	hc.quiet = e.cfg.quiet;
+	hc.siwe = e.cfg.siwe_domain ? &e.siwe : NULL;
+	hc.signin_rate_per_s = (double)e.cfg.signin_rate_per_s;
+	hc.signin_rate_burst = (double)e.cfg.signin_rate_burst;
 	hc.rate_per_s = (double)e.cfg.rate_per_s;
 	hc.rate_burst = (double)e.cfg.rate_burst;
 	if (httpd_start(&e.httpd, why, sizeof(why), &hc) != HTTPD_OK) {

@@ -30,6 +30,19 @@ static const char *const httpd_err_str[HTTPD_ERR_COUNT_] = {
 	[HTTPD_ERR_AUTH_TIMESTAMP] = "Assay-Timestamp is not decimal seconds within the allowed skew",
 	[HTTPD_ERR_AUTH_SIGNATURE] = "Assay-Signature is malformed, high-S or unrecoverable",
 	[HTTPD_ERR_AUTH_SIGNER] = "signature does not recover to Assay-Address",
+	[HTTPD_ERR_SIWE_FORMAT] = "malformed EIP-4361 sign-in message",
+	[HTTPD_ERR_SIWE_DOMAIN] = "sign-in message for another domain",
+	[HTTPD_ERR_SIWE_URI] = "sign-in message for another URI",
+	[HTTPD_ERR_SIWE_CHAIN] = "sign-in message for another chain",
+	[HTTPD_ERR_SIWE_ISSUED_AT] = "sign-in message issued in the future",
+	[HTTPD_ERR_SIWE_EXPIRED] = "sign-in message expired",
+	[HTTPD_ERR_SIWE_NOT_BEFORE] = "sign-in message not yet valid",
+	[HTTPD_ERR_SIWE_SIGNATURE] = "sign-in signature malformed, high-S or unrecoverable",
+	[HTTPD_ERR_SIWE_SIGNER] = "sign-in signature does not recover to the message's address",
+	[HTTPD_ERR_SIWE_NONCE] = "sign-in nonce unknown, used or expired",
+	[HTTPD_ERR_SIWE_ROLE] = "role unknown or not granted",
+	[HTTPD_ERR_SESSION] = "bearer token malformed, unknown, expired or revoked",
+	[HTTPD_ERR_STORE] = "session store unavailable",
 };
 
 const char *httpd_strerror(enum httpd_err err)

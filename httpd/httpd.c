@@ -37,6 +37,7 @@ struct httpd {
 	char *tls_cert, *tls_key;
 	const char *route_names[HTTPD_ROUTES_MAX];
 	struct httpd_rate rate;
+	struct httpd_rate signin_rate;   /* anonymous sign-in routes, per IP */
 	struct httpd_metrics metrics;
 };
 
@@ -57,6 +58,7 @@ struct httpd_req {
 	json_t *json;
 	uint8_t signer[RCPT_ADDR_BYTES];
 	int has_signer;
+	enum httpd_role role;         /* HTTPD_ROLE_NONE for a signed request */
 	const char *idem;
 	unsigned status;
 	char ctype[HTTPD_CTYPE_BYTES_MAX + 1];
@@ -189,6 +191,26 @@ const uint8_t *httpd_req_signer(const struct httpd_req *r)
 }
 
 const char *httpd_req_idem_key(const struct httpd_req *r) { return r->idem; }
+
+enum httpd_role httpd_req_role(const struct httpd_req *r)
+{
+	return r->has_signer ? r->role : HTTPD_ROLE_NONE;
+}
+
+const struct httpd_siwe_config *httpd_req_siwe(const struct httpd_req *r)
+{
+	return r->h->cfg.siwe;
+}
+
+void *httpd_req_cls(const struct httpd_req *r) { return r->h->cfg.cls; }
+
+int httpd_req_signin_rate(struct httpd_req *r)
+{
+	char key[8 + INET6_ADDRSTRLEN];
+
+	snprintf(key, sizeof(key), "ip:%s", r->ip);
+	return httpd_rate_take(&r->h->signin_rate, key, mono_s());
+}
 
 const char *httpd_req_route(const struct httpd_req *r)
 {
@@ -549,15 +571,37 @@ static void request_run(struct httpd_req *r)
 	if (rt->flags & HTTPD_F_AUTH) {
 		char key[64];
 		char addr[RCPT_ADDR_HEX_BYTES];
-		ae = httpd_auth_verify(r->signer, httpd_req_header(r, "Assay-Address"),
-				       httpd_req_header(r, "Assay-Timestamp"),
-				       httpd_req_header(r, "Assay-Signature"),
-				       r->method, r->target, r->idem,
-				       r->body, r->body_len, (uint64_t)time(NULL));
-		if (ae) {
-			httpd_reply_problem(r, 401, "unauthenticated", "signed request refused",
-					    "%s", httpd_strerror(ae));
-			return;
+		const char *authz = httpd_req_header(r, "Authorization");
+
+		if (authz && h->cfg.siwe) {
+			/* A session: never together with signed-request headers,
+			 * so that no request is authenticated two ways at once. */
+			if (httpd_req_header(r, "Assay-Signature") ||
+			    httpd_req_header(r, "Assay-Address")) {
+				httpd_reply_problem(r, 401, "unauthenticated", "request refused",
+						    "send either Authorization: Bearer or the Assay-* signature headers, not both");
+				return;
+			}
+			ae = httpd_session_check(r->signer, &r->role, h->cfg.siwe, h->cfg.cls,
+						 authz, (uint64_t)time(NULL));
+			if (ae) {
+				httpd_reply_problem(r, ae == HTTPD_ERR_STORE ? 503 : 401,
+						    ae == HTTPD_ERR_STORE ? "unavailable" : "unauthenticated",
+						    "session refused", "%s", httpd_strerror(ae));
+				return;
+			}
+		} else {
+			ae = httpd_auth_verify(r->signer, httpd_req_header(r, "Assay-Address"),
+					       httpd_req_header(r, "Assay-Timestamp"),
+					       httpd_req_header(r, "Assay-Signature"),
+					       r->method, r->target, r->idem,
+					       r->body, r->body_len, (uint64_t)time(NULL));
+			if (ae) {
+				httpd_reply_problem(r, 401, "unauthenticated", "signed request refused",
+						    "%s", httpd_strerror(ae));
+				return;
+			}
+			r->role = HTTPD_ROLE_NONE;
 		}
 		r->has_signer = 1;
 		rcpt_address_format(addr, r->signer);
@@ -678,6 +722,9 @@ enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 		h->route_names[i] = cfg->routes[i].pattern;
 	httpd_rate_init(&h->rate, cfg->rate_per_s > 0 ? cfg->rate_per_s : HTTPD_RATE_PER_S_DEFAULT,
 			cfg->rate_burst >= 1 ? cfg->rate_burst : HTTPD_RATE_BURST_DEFAULT);
+	httpd_rate_init(&h->signin_rate,
+			cfg->signin_rate_per_s > 0 ? cfg->signin_rate_per_s : HTTPD_SIWE_RATE_PER_S,
+			cfg->signin_rate_burst >= 1 ? cfg->signin_rate_burst : HTTPD_SIWE_RATE_BURST);
 	httpd_metrics_init(&h->metrics);
 	if (cfg->tls_cert_path) {
 		rc = HTTPD_ERR_TLS;
@@ -738,6 +785,7 @@ void httpd_free(struct httpd *h)
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
 	httpd_rate_release(&h->rate);
+	httpd_rate_release(&h->signin_rate);
 	httpd_metrics_release(&h->metrics);
 	if (h->tls_key) {
 		memset(h->tls_key, 0, strlen(h->tls_key));

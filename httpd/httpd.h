@@ -15,8 +15,10 @@
  *   5. HTTPD_F_JSON: the body must be one JSON object, no duplicate keys,
  *      nothing after it (400);
  *   6. HTTPD_F_IDEM: an Idempotency-Key header is required (400);
- *   7. HTTPD_F_AUTH: the signed-request headers must verify (401), then the
- *      rate limit by signer address (429);
+ *   7. HTTPD_F_AUTH: the signed-request headers must verify, or (when
+ *      cfg.siwe is set) `Authorization: Bearer TOKEN` must name a live
+ *      session, never both (401); then the rate limit by signer address
+ *      (429);
  *   8. HTTPD_F_IDEM: the service's idem_begin hook may answer (a replay);
  *   9. the handler, which answers with exactly one httpd_reply_* call;
  *  10. HTTPD_F_IDEM: the service's idem_end hook sees the answer.
@@ -27,7 +29,7 @@
  *
  * Logging: one line per request on stderr: method, path (no query),
  * route, status, latency, client IP.  Never a body, a header value or a
- * token.
+ * token (session tokens included: they are hashed on arrival).
  */
 #ifndef ASSAY_HTTPD_H
 #define ASSAY_HTTPD_H
@@ -60,12 +62,42 @@ enum httpd_err {
 	HTTPD_ERR_AUTH_TIMESTAMP, /* not decimal seconds, or off by more than the skew */
 	HTTPD_ERR_AUTH_SIGNATURE, /* malformed, bad v, high-S or unrecoverable */
 	HTTPD_ERR_AUTH_SIGNER,    /* recovers to another address */
+	/* Sign-In with Ethereum and sessions (siwe.c). */
+	HTTPD_ERR_SIWE_FORMAT,    /* not an EIP-4361 message (why names the line) */
+	HTTPD_ERR_SIWE_DOMAIN,    /* domain is not this server's */
+	HTTPD_ERR_SIWE_URI,       /* URI is not this server's */
+	HTTPD_ERR_SIWE_CHAIN,     /* Chain ID is not this service's */
+	HTTPD_ERR_SIWE_ISSUED_AT, /* Issued At is in the future (beyond the skew) */
+	HTTPD_ERR_SIWE_EXPIRED,   /* Expiration Time has passed */
+	HTTPD_ERR_SIWE_NOT_BEFORE,/* Not Before is still in the future */
+	HTTPD_ERR_SIWE_SIGNATURE, /* malformed, bad v, high-S or unrecoverable */
+	HTTPD_ERR_SIWE_SIGNER,    /* recovers to another address than the message's */
+	HTTPD_ERR_SIWE_NONCE,     /* not issued here, already used, or expired */
+	HTTPD_ERR_SIWE_ROLE,      /* the role asked for is unknown or not granted */
+	HTTPD_ERR_SESSION,        /* bearer token malformed, unknown, expired or revoked */
+	HTTPD_ERR_STORE,          /* the session store is unavailable or full */
 	HTTPD_ERR_COUNT_
 };
 const char *httpd_strerror(enum httpd_err err);
 
+/* The role a session carries (docs/api-auth.md says what each may do). */
+enum httpd_role {
+	HTTPD_ROLE_NONE = 0,      /* a signed request, not a session */
+	HTTPD_ROLE_CUSTOMER,
+	HTTPD_ROLE_PROVIDER,
+	HTTPD_ROLE_VALIDATOR,
+	HTTPD_ROLE_OPERATOR,
+	HTTPD_ROLE_COUNT_
+};
+/* "customer", ...; "none" for HTTPD_ROLE_NONE; never NULL. */
+const char *httpd_role_name(enum httpd_role role);
+/* The role named exactly s (not "none"); -1 when there is none. */
+HTTPD_WUR int httpd_role_parse(enum httpd_role *out, const char *s);
+
 struct httpd;
 struct httpd_req;
+struct httpd_session_store;
+struct httpd_siwe_config;
 
 enum httpd_route_flags {
 	HTTPD_F_JSON = 1u << 0,  /* body must be one strict JSON object */
@@ -109,6 +141,16 @@ struct httpd_config {
 	double rate_per_s;         /* tokens per second per IP and per address */
 	double rate_burst;         /* bucket size */
 	int quiet;                 /* no per-request log line */
+	/* Sign-In with Ethereum and bearer sessions (see below).  NULL: no
+	 * sign-in, and HTTPD_F_AUTH routes take signed requests only.  When
+	 * set, HTTPD_F_AUTH routes also take `Authorization: Bearer TOKEN`,
+	 * and the service may route httpd_siwe_handle_* in its table.
+	 * Borrowed: must outlive the server. */
+	const struct httpd_siwe_config *siwe;
+	/* Bucket per IP for the anonymous sign-in routes, on top of the
+	 * general one; 0: HTTPD_SIWE_RATE_PER_S / _BURST. */
+	double signin_rate_per_s;
+	double signin_rate_burst;
 };
 
 /* Starts the daemon (its own polling thread).  *out receives the server;
@@ -143,6 +185,10 @@ const char *httpd_req_body(const struct httpd_req *r, size_t *len);
 json_t *httpd_req_json(const struct httpd_req *r);
 /* The authenticated signer (HTTPD_F_AUTH routes), or NULL. */
 const uint8_t *httpd_req_signer(const struct httpd_req *r);
+/* How the signer was authenticated (HTTPD_F_AUTH routes): a session's
+ * role, or HTTPD_ROLE_NONE for a signed request (which proves the key
+ * itself and so may do whatever that address may do). */
+enum httpd_role httpd_req_role(const struct httpd_req *r);
 /* The Idempotency-Key (HTTPD_F_IDEM routes), or NULL. */
 const char *httpd_req_idem_key(const struct httpd_req *r);
 /* The route pattern matched ("/v1/jobs/{id}"), for fingerprints. */
@@ -206,5 +252,152 @@ HTTPD_WUR enum httpd_err httpd_auth_verify(uint8_t signer[RCPT_ADDR_BYTES],
 					   const char *idem_key,
 					   const void *body, size_t body_len,
 					   uint64_t now_s);
+
+/* ---------------------------------------------------------------- */
+/* Sign-In with Ethereum (EIP-4361) and session tokens (siwe.c,
+ * docs/api-auth.md).
+ *
+ * Flow: GET nonce -> the wallet signs an EIP-4361 message carrying it
+ * with personal_sign -> POST signin {"message","signature"} -> a bearer
+ * token, returned once, stored by the service only as its SHA-256,
+ * scoped to (address, role), expiring after the configured TTL,
+ * revocable (logout).  The role is asked for in the message's Resources
+ * as `urn:assay:role:NAME` (at most one; none means customer) and
+ * granted by the service's role_allowed. */
+
+struct httpd_siwe_msg {
+	char domain[HTTPD_SIWE_DOMAIN_BYTES_MAX + 1];
+	uint8_t address[RCPT_ADDR_BYTES];
+	int has_statement;
+	char statement[HTTPD_SIWE_STATEMENT_BYTES_MAX + 1];
+	char uri[HTTPD_SIWE_URI_BYTES_MAX + 1];
+	uint64_t chain_id;
+	char nonce[HTTPD_SIWE_NONCE_BYTES_MAX + 1];
+	int64_t issued_at_s;          /* Unix seconds (fractions dropped) */
+	int has_expiration;
+	int64_t expiration_s;
+	int has_not_before;
+	int64_t not_before_s;
+	int has_request_id;
+	char request_id[HTTPD_SIWE_REQUEST_ID_BYTES_MAX + 1];
+	size_t resources_len;
+	char resources[HTTPD_SIWE_RESOURCES_MAX][HTTPD_SIWE_URI_BYTES_MAX + 1];
+};
+
+/* Parses exactly the EIP-4361 grammar: the header line without a
+ * scheme, an EIP-55 address, the optional statement between blank
+ * lines, then URI, Version (1), Chain ID, Nonce, Issued At and the
+ * optional Expiration Time, Not Before, Request ID and Resources in that
+ * order, lines separated by one LF, no trailing LF, at most
+ * HTTPD_SIWE_MESSAGE_BYTES_MAX bytes, no NUL.  HTTPD_ERR_SIWE_FORMAT
+ * with `why` (may be NULL) naming the line, or HTTPD_ERR_ARG. */
+HTTPD_WUR enum httpd_err httpd_siwe_parse(struct httpd_siwe_msg *out,
+					  char *why, size_t why_len,
+					  const char *text, size_t len);
+/* RFC 3339 date-time ("2026-11-23T18:00:00.000Z", "...+02:00") to Unix
+ * seconds, fractions dropped; leap second 60 refused.  0 or -1. */
+HTTPD_WUR int httpd_rfc3339_parse(int64_t *out_s, const char *s, size_t len);
+/* "YYYY-MM-DDTHH:MM:SSZ" of t_s (>= 0) into out. */
+void httpd_rfc3339_format(char out[21], int64_t t_s);
+
+/* What a service stores: nonces and sessions (the escrow keeps them in
+ * PostgreSQL).  Every op gets the httpd_config's cls and runs on the
+ * polling thread.  Return values: */
+enum httpd_store_rc {
+	HTTPD_STORE_OK = 0,
+	HTTPD_STORE_NOT_FOUND,    /* unknown, used, expired or revoked */
+	HTTPD_STORE_FULL,         /* HTTPD_SIWE_NONCES_MAX outstanding */
+	HTTPD_STORE_DOWN,         /* the store failed; retry later */
+};
+
+struct httpd_session_store {
+	/* Records a fresh nonce valid until expires_s (may drop expired ones). */
+	enum httpd_store_rc (*nonce_put)(void *cls, const char *nonce,
+					 uint64_t now_s, uint64_t expires_s);
+	/* Consumes the nonce: OK exactly once for a nonce put and not yet
+	 * expired at now_s, NOT_FOUND for every other call. */
+	enum httpd_store_rc (*nonce_take)(void *cls, const char *nonce, uint64_t now_s);
+	enum httpd_store_rc (*session_put)(void *cls,
+					   const uint8_t token_hash[RCPT_HASH_BYTES],
+					   const uint8_t address[RCPT_ADDR_BYTES],
+					   enum httpd_role role,
+					   uint64_t now_s, uint64_t expires_s);
+	/* The live (not expired at now_s, not revoked) session whose hash is
+	 * token_hash: fills stored_hash (compared again in constant time),
+	 * address, role and expires_s. */
+	enum httpd_store_rc (*session_get)(void *cls,
+					   uint8_t stored_hash[RCPT_HASH_BYTES],
+					   uint8_t address[RCPT_ADDR_BYTES],
+					   enum httpd_role *role, uint64_t *expires_s,
+					   const uint8_t token_hash[RCPT_HASH_BYTES],
+					   uint64_t now_s);
+	/* Revokes one live session, or (address non-NULL, token_hash NULL)
+	 * every live session of that address; NOT_FOUND when none was. */
+	enum httpd_store_rc (*session_revoke)(void *cls,
+					      const uint8_t *token_hash,
+					      const uint8_t *address, uint64_t now_s);
+};
+
+struct httpd_siwe_config {
+	const char *domain;       /* the message's domain must equal it exactly */
+	const char *uri;          /* the message's URI must equal it exactly */
+	uint64_t chain_id;        /* the message's Chain ID must equal it */
+	uint64_t session_ttl_s;   /* 1..HTTPD_SESSION_TTL_S_MAX; 0: the default */
+	const struct httpd_session_store *store;
+	/* 1 when address may hold role.  NULL: customer only. */
+	int (*role_allowed)(void *cls, const uint8_t address[RCPT_ADDR_BYTES],
+			    enum httpd_role role);
+};
+
+/* A fresh nonce: HTTPD_SIWE_NONCE_RANDOM_BYTES from getrandom as
+ * lowercase hex.  HTTPD_ERR_STORE when the OS CSPRNG fails. */
+HTTPD_WUR enum httpd_err httpd_siwe_nonce_new(char out[2 * HTTPD_SIWE_NONCE_RANDOM_BYTES + 1]);
+
+/* The stateless checks of a sign-in at now_s: parse, domain, URI, chain,
+ * Issued At (not after now + HTTPD_SIWE_SKEW_S), Expiration Time (after
+ * now), Not Before (reached), the signature (EIP-191, low-S, v rules)
+ * recovering the message's address, and the role asked for (*role).
+ * The nonce is not consumed.  Errors: HTTPD_ERR_SIWE_* but NONCE. */
+HTTPD_WUR enum httpd_err httpd_siwe_check(struct httpd_siwe_msg *msg, enum httpd_role *role,
+					  char *why, size_t why_len,
+					  const struct httpd_siwe_config *cfg,
+					  const char *message, size_t len,
+					  const char *signature, uint64_t now_s);
+
+struct httpd_session {
+	char token[2 * HTTPD_SESSION_TOKEN_BYTES + 1];  /* hex; a secret: never log */
+	uint8_t address[RCPT_ADDR_BYTES];
+	enum httpd_role role;
+	uint64_t expires_s;
+};
+
+/* httpd_siwe_check, then role_allowed, then the nonce consumed through
+ * the store, then a new session stored (its hash only).  On success out
+ * holds the token; the caller wipes it (OPENSSL_cleanse) when sent.
+ * Nothing is stored or consumed unless every check passed.  Errors:
+ * those of httpd_siwe_check, HTTPD_ERR_SIWE_ROLE, HTTPD_ERR_SIWE_NONCE,
+ * HTTPD_ERR_STORE, HTTPD_ERR_ARG. */
+HTTPD_WUR enum httpd_err httpd_siwe_signin(struct httpd_session *out,
+					   char *why, size_t why_len,
+					   const struct httpd_siwe_config *cfg, void *cls,
+					   const char *message, size_t len,
+					   const char *signature, uint64_t now_s);
+
+/* The session of an `Authorization` header value ("Bearer " + 64 hex
+ * digits): fills address, role (both may be NULL) at now_s.
+ * HTTPD_ERR_SESSION, HTTPD_ERR_STORE, HTTPD_ERR_ARG. */
+HTTPD_WUR enum httpd_err httpd_session_check(uint8_t *address, enum httpd_role *role,
+					     const struct httpd_siwe_config *cfg, void *cls,
+					     const char *authorization, uint64_t now_s);
+
+/* Route handlers a service puts in its table when cfg->siwe is set
+ * (docs/api-auth.md):
+ *   GET  /v1/auth/nonce    flags 0
+ *   POST /v1/auth/signin   HTTPD_F_JSON, body HTTPD_SIWE_BODY_BYTES_MAX
+ *   POST /v1/auth/logout   flags 0 (Bearer; ?all=true: every session of
+ *                          the address) */
+void httpd_siwe_handle_nonce(struct httpd_req *r, void *cls);
+void httpd_siwe_handle_signin(struct httpd_req *r, void *cls);
+void httpd_siwe_handle_logout(struct httpd_req *r, void *cls);
 
 #endif

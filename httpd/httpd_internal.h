@@ -72,4 +72,14 @@ char *httpd_metrics_render(struct httpd_metrics *m, const char *service,
 			   const char *const *route_names, size_t routes_len,
 			   size_t *len);
 
+/* For siwe.c's route handlers (defined in httpd.c). */
+struct httpd_req;
+struct httpd_siwe_config;
+/* The server's sign-in configuration (NULL when none) and service cls. */
+const struct httpd_siwe_config *httpd_req_siwe(const struct httpd_req *r);
+void *httpd_req_cls(const struct httpd_req *r);
+/* 1 when the request's IP may make another anonymous sign-in request
+ * (the smaller bucket), 0 when limited. */
+int httpd_req_signin_rate(struct httpd_req *r);
+
 #endif

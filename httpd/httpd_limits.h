@@ -68,4 +68,42 @@
 /* A problem+json detail string. */
 #define HTTPD_DETAIL_BYTES_MAX 512
 
+/* ---- Sign-In with Ethereum (EIP-4361) and sessions (siwe.c) ---- */
+
+/* A whole sign-in message: the grammar's fields below fit in 4 KiB with
+ * room; anything longer is refused before it is parsed. */
+#define HTTPD_SIWE_MESSAGE_BYTES_MAX 4096
+/* The sign-in body: {"message": ..., "signature": ...} with JSON escapes. */
+#define HTTPD_SIWE_BODY_BYTES_MAX (3u * HTTPD_SIWE_MESSAGE_BYTES_MAX)
+/* domain (an RFC 3986 authority: a host name is at most 253 bytes, a
+ * port 6 more), statement, URIs (URI, Resources) and Request ID. */
+#define HTTPD_SIWE_DOMAIN_BYTES_MAX 262
+#define HTTPD_SIWE_STATEMENT_BYTES_MAX 512
+#define HTTPD_SIWE_URI_BYTES_MAX 512
+#define HTTPD_SIWE_REQUEST_ID_BYTES_MAX 128
+/* Resources lines: the role takes one; a few more are tolerated. */
+#define HTTPD_SIWE_RESOURCES_MAX 4
+/* Nonce: EIP-4361 asks for at least 8 alphanumerics; ours are 32 hex
+ * digits (128 bits from getrandom), other servers' up to 64. */
+#define HTTPD_SIWE_NONCE_BYTES_MIN 8
+#define HTTPD_SIWE_NONCE_BYTES_MAX 64
+#define HTTPD_SIWE_NONCE_RANDOM_BYTES 16
+/* A nonce not used within this long is dead: it bounds how long a
+ * signed-but-unsent message stays usable and how many we store. */
+#define HTTPD_SIWE_NONCE_TTL_S 300
+/* Outstanding nonces a store keeps at most (a rate-limited peer cannot
+ * fill the table: beyond this, GET /v1/auth/nonce answers 503). */
+#define HTTPD_SIWE_NONCES_MAX 100000
+/* Clock skew tolerated on Issued At (a wallet's clock may run ahead). */
+#define HTTPD_SIWE_SKEW_S 60
+/* Session lifetime: default and ceiling (services may choose less). */
+#define HTTPD_SESSION_TTL_S_DEFAULT 900
+#define HTTPD_SESSION_TTL_S_MAX 86400
+/* Random bytes of a session token (sent as 64 hex digits). */
+#define HTTPD_SESSION_TOKEN_BYTES 32
+/* Before sign-in, nonce and sign-in requests take tokens from a second,
+ * smaller bucket per IP (on top of the general one). */
+#define HTTPD_SIWE_RATE_PER_S 2.0
+#define HTTPD_SIWE_RATE_BURST 20.0
+
 #endif
