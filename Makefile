@@ -246,6 +246,26 @@ $(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
+# ---------------------------------------------------------------- provider
+# The provider daemon's pieces; for now the sandboxed job worker
+# (provider/worker.c), which needs libseccomp.
+PROV_SRCS := $(wildcard provider/*.c)
+PROV_OBJS := $(PROV_SRCS:%.c=$(BUILD)/obj/%.o)
+PROV_LIB :=
+ifneq ($(PROV_SRCS),)
+PROV_LIB := $(BUILD)/lib/libassay-provider.a
+endif
+SECCOMP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libseccomp)
+SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp)
+
+$(BUILD)/obj/provider/%.o: provider/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Iprovider $(KERN_CFLAGS) $(CORE_CFLAGS) $(SECCOMP_CFLAGS) -c $< -o $@
+
+$(PROV_LIB): $(PROV_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 # ---------------------------------------------------------------- client
 # `assay escrow` talks HTTP with libcurl and signs requests with
 # httpd_auth_sign (only httpd/auth.o is linked from libassay-httpd.a).
@@ -276,11 +296,11 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow -Iprovider $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(TEST_BIN): $(TEST_OBJS) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
 # The suite runs against a private PostgreSQL that scripts/with-postgres.sh
 # starts in a temporary directory (unix socket only, no TCP port) and

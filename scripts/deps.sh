@@ -18,6 +18,7 @@ libjansson-dev
 libmicrohttpd-dev
 libpq-dev
 libcurl4-openssl-dev
+libseccomp-dev
 "
 # Criterion for tests; PostgreSQL because the tests start a private
 # server in a temporary directory; nodejs/npm only to regenerate vectors (not needed
