@@ -353,6 +353,12 @@ build/fuzz/%: tests/fuzz/%.c $(RCPT_SRCS) | deps-bench
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(CORE_CFLAGS) -o $@ $< $(RCPT_SRCS) $(CORE_LIBS)
 
+# The SIWE parser lives in httpd/ and links libmicrohttpd (uninstrumented).
+build/fuzz/fuzz_siwe: tests/fuzz/fuzz_siwe.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
+		$(RCPT_SRCS) $(MHD_LIBS) $(CORE_LIBS)
+
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
