@@ -858,6 +858,25 @@ enum escrow_db_err escrow_db_dispute_share_input(struct escrow_db *db,
 	return ESCROW_DB_OK;
 }
 
+enum escrow_db_err escrow_db_dispute_drop_inputs(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES])
+{
+	char jp[HEXP(32)];
+	const char *p[1] = { jp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(jp, sizeof(jp), job, 32);
+	/* Decided disputes only: an open one still needs its input. */
+	rc = run(db, &res, "dispute drop inputs",
+		 "UPDATE escrow_disputes SET input = NULL"
+		 " WHERE job = $1 AND state <> 'open' AND input IS NOT NULL", 1, p);
+	if (rc)
+		return rc;
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
 enum escrow_db_err escrow_db_disputes_for_job(struct escrow_db *db, json_t **out,
 					      const uint8_t job[RCPT_HASH_BYTES])
 {

@@ -203,6 +203,10 @@ enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
 					       const uint8_t job[RCPT_HASH_BYTES],
 					       const uint8_t *input, size_t len,
 					       int *updated);
+/* Customer data is not kept past settlement: forgets the input bytes of
+ * the job's decided disputes (called with the job's final transition). */
+enum escrow_db_err escrow_db_dispute_drop_inputs(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES]);
 /* Gives the job's open disputes that lack the input the one another of
  * its disputes holds (every stored input was checked against the job's
  * commitment on arrival, so any one will do); *updated receives how many. */

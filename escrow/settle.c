@@ -61,6 +61,9 @@ static enum escrow_db_err step(struct settle *s, const uint8_t id[RCPT_HASH_BYTE
 	rc = escrow_db_begin(&s->db);
 	if (!rc)
 		rc = escrow_db_job_transition(&s->db, id, from, to, now);
+	/* A settled job keeps no customer input (no retention). */
+	if (!rc && (strcmp(to, "paid") == 0 || strcmp(to, "refunded") == 0))
+		rc = escrow_db_dispute_drop_inputs(&s->db, id);
 	if (!rc)
 		rc = escrow_db_audit(&s->db, sub, event, data, now);
 	else

@@ -712,6 +712,22 @@ Test(escrow, fraud_claim_slashes_cheating_provider, .fini = esc_teardown, .timeo
 	json_decref(j);
 	hc_resp_free(&r);
 	cr_assert_geq(audit_check(&f, &p.customer), 6);
+	/* No retention: once the job is settled the escrow keeps no copy of
+	 * the customer's input that came with the claim. */
+	wait_state(&f, "refunded");
+	{
+		PGconn *c = PQconnectdb(G.db.conninfo);
+		const char *pv[1] = { f.id_hex + 2 };
+		PGresult *res;
+		cr_assert_eq(PQstatus(c), CONNECTION_OK);
+		res = PQexecParams(c, "SELECT count(*), count(input) FROM escrow_disputes"
+				   " WHERE job = decode($1, 'hex')", 1, NULL, pv, NULL, NULL, 0);
+		cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+		cr_assert_str_eq(PQgetvalue(res, 0, 0), "1", "the dispute row is kept");
+		cr_assert_str_eq(PQgetvalue(res, 0, 1), "0", "the input outlived settlement");
+		PQclear(res);
+		PQfinish(c);
+	}
 	jobfx_free(&f);
 }
 
