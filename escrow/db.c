@@ -47,39 +47,22 @@ static void hexp(char *out, size_t out_len, const uint8_t *b, size_t n)
 	out[2 + 2 * n] = '\0';
 }
 
-static int unhex1(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* bytea in hex output form into exactly n bytes; -1 otherwise. */
 static int get_bytes(uint8_t *out, size_t n, const PGresult *res, int row, int col)
 {
 	const char *s = PQgetvalue(res, row, col);
-	size_t i, len = (size_t)PQgetlength(res, row, col);
+	size_t len = (size_t)PQgetlength(res, row, col);
 
-	if (PQgetisnull(res, row, col) || len != 2 + 2 * n || s[0] != '\\' || s[1] != 'x')
+	if (PQgetisnull(res, row, col) || len < 2 || s[0] != '\\' || s[1] != 'x')
 		return -1;
-	for (i = 0; i < n; i++) {
-		int hi = unhex1(s[2 + 2 * i]), lo = unhex1(s[3 + 2 * i]);
-		if (hi < 0 || lo < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
+	return rcpt_hex_digits_decode(out, n, s + 2, len - 2) == RCPT_OK ? 0 : -1;
 }
 
 /* bytea of any length into a malloc'd buffer. */
 static int get_blob(uint8_t **out, size_t *n, const PGresult *res, int row, int col)
 {
 	const char *s = PQgetvalue(res, row, col);
-	size_t len = (size_t)PQgetlength(res, row, col), i;
+	size_t len = (size_t)PQgetlength(res, row, col);
 
 	*out = NULL;
 	*n = 0;
@@ -89,14 +72,11 @@ static int get_blob(uint8_t **out, size_t *n, const PGresult *res, int row, int 
 	*out = malloc(*n ? *n : 1);
 	if (!*out)
 		return -1;
-	for (i = 0; i < *n; i++) {
-		int hi = unhex1(s[2 + 2 * i]), lo = unhex1(s[3 + 2 * i]);
-		if (hi < 0 || lo < 0) {
-			free(*out);
-			*out = NULL;
-			return -1;
-		}
-		(*out)[i] = (uint8_t)(hi << 4 | lo);
+	if (rcpt_hex_digits_decode(*out, *n, s + 2, len - 2) != RCPT_OK) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return -1;
 	}
 	return 0;
 }

@@ -97,15 +97,9 @@ static int is_reserved(char c)
 	return is_sub_delim(c) || (c != '\0' && strchr(":/?#[]@", c) != NULL);
 }
 
-static int unhex(char c)
+static int is_hexdig(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /* RFC 3986 URI: scheme ":" then unreserved, reserved or %XX only. */
@@ -121,7 +115,7 @@ static int uri_ok(const char *s, size_t n)
 		return 0;
 	for (i++; i < n; i++) {
 		if (s[i] == '%') {
-			if (i + 2 >= n || unhex(s[i + 1]) < 0 || unhex(s[i + 2]) < 0)
+			if (i + 2 >= n || !is_hexdig(s[i + 1]) || !is_hexdig(s[i + 2]))
 				return 0;
 			i += 2;
 		} else if (!is_unreserved(s[i]) && !is_reserved(s[i])) {
@@ -166,7 +160,7 @@ static int request_id_ok(const char *s, size_t n)
 		return 0;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			if (i + 2 >= n || unhex(s[i + 1]) < 0 || unhex(s[i + 2]) < 0)
+			if (i + 2 >= n || !is_hexdig(s[i + 1]) || !is_hexdig(s[i + 2]))
 				return 0;
 			i += 2;
 		} else if (!is_unreserved(s[i]) && !is_sub_delim(s[i]) &&
@@ -689,20 +683,14 @@ static int bearer_hash(uint8_t h[RCPT_HASH_BYTES], const char *authz)
 {
 	uint8_t raw[HTTPD_SESSION_TOKEN_BYTES];
 	const char *t;
-	size_t i;
 	int rc = -1;
 
 	if (strncasecmp(authz, "Bearer ", 7) != 0)
 		goto out;
 	t = authz + 7;
-	if (strlen(t) != 2 * HTTPD_SESSION_TOKEN_BYTES)
+	if (rcpt_hex_digits_decode(raw, sizeof(raw), t,
+				   strnlen(t, 2 * HTTPD_SESSION_TOKEN_BYTES + 1)) != RCPT_OK)
 		goto out;
-	for (i = 0; i < HTTPD_SESSION_TOKEN_BYTES; i++) {
-		int hi = unhex(t[2 * i]), lo = unhex(t[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			goto out;
-		raw[i] = (uint8_t)(hi << 4 | lo);
-	}
 	if (rcpt_sha256(h, raw, sizeof(raw)) != RCPT_OK)
 		goto out;
 	rc = 0;

@@ -80,8 +80,7 @@ const char *kern_errname(enum kern_err err)
 	return errtab[err].name;
 }
 
-__attribute__((format(printf, 2, 3)))
-static void diagf(struct kern_diag *d, const char *fmt, ...)
+void kern_diagf(struct kern_diag *d, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -178,25 +177,25 @@ enum kern_err kern_tensors_add(struct kern_tensors *s, struct kern_tensor **out,
 		return KERN_ERR_ARG;
 	nlen = strnlen(name, KERN_NAME_BYTES_MAX + 1);
 	if (nlen == 0 || nlen > KERN_NAME_BYTES_MAX) {
-		diagf(diag, "tensor name empty or longer than %d bytes", KERN_NAME_BYTES_MAX);
+		kern_diagf(diag, "tensor name empty or longer than %d bytes", KERN_NAME_BYTES_MAX);
 		return KERN_ERR_NAME;
 	}
 	if (kern_tensors_find(s, name)) {
-		diagf(diag, "tensor \"%s\": duplicate name", name);
+		kern_diagf(diag, "tensor \"%s\": duplicate name", name);
 		return KERN_ERR_DUP_TENSOR;
 	}
 	esize = kern_dtype_size(dtype);
 	if (esize == 0) {
-		diagf(diag, "tensor \"%s\": unknown dtype", name);
+		kern_diagf(diag, "tensor \"%s\": unknown dtype", name);
 		return KERN_ERR_DTYPE;
 	}
 	if (rank > KERN_RANK_MAX) {
-		diagf(diag, "tensor \"%s\": rank %u over %d", name, rank, KERN_RANK_MAX);
+		kern_diagf(diag, "tensor \"%s\": rank %u over %d", name, rank, KERN_RANK_MAX);
 		return KERN_ERR_RANK;
 	}
 	for (uint32_t i = 0; i < rank; i++) {
 		if (shape[i] > KERN_DIM_MAX) {
-			diagf(diag, "tensor \"%s\": dimension %u is %llu, over %llu", name, i,
+			kern_diagf(diag, "tensor \"%s\": dimension %u is %llu, over %llu", name, i,
 			      (unsigned long long)shape[i], KERN_DIM_MAX);
 			return KERN_ERR_DIM;
 		}
@@ -204,17 +203,17 @@ enum kern_err kern_tensors_add(struct kern_tensors *s, struct kern_tensor **out,
 		 * below), so this cannot overflow 64 bits. */
 		elems *= shape[i];
 		if (elems > KERN_ELEMS_MAX) {
-			diagf(diag, "tensor \"%s\": more than %llu elements", name, KERN_ELEMS_MAX);
+			kern_diagf(diag, "tensor \"%s\": more than %llu elements", name, KERN_ELEMS_MAX);
 			return KERN_ERR_ELEMS;
 		}
 	}
 	bytes = elems * esize;
 	if (bytes > KERN_TENSOR_BYTES_MAX) {
-		diagf(diag, "tensor \"%s\": more than %llu bytes", name, KERN_TENSOR_BYTES_MAX);
+		kern_diagf(diag, "tensor \"%s\": more than %llu bytes", name, KERN_TENSOR_BYTES_MAX);
 		return KERN_ERR_TENSOR_BYTES;
 	}
 	if (s->count >= KERN_TENSORS_MAX) {
-		diagf(diag, "more than %d tensors", KERN_TENSORS_MAX);
+		kern_diagf(diag, "more than %d tensors", KERN_TENSORS_MAX);
 		return KERN_ERR_TENSOR_COUNT;
 	}
 	grown = realloc(s->t, (s->count + 1) * sizeof *s->t);
@@ -347,23 +346,23 @@ static enum kern_err need(const struct kern_tensor **t, struct job *j,
 	if (*t == NULL) {
 		if (optional)
 			return KERN_OK;
-		diagf(j->diag, "%s: input tensor \"%s\" is missing", j->kernel, name);
+		kern_diagf(j->diag, "%s: input tensor \"%s\" is missing", j->kernel, name);
 		return KERN_ERR_MISSING_TENSOR;
 	}
 	if ((*t)->dtype != dt) {
-		diagf(j->diag, "%s: tensor \"%s\" has dtype %s, expected %s", j->kernel,
+		kern_diagf(j->diag, "%s: tensor \"%s\" has dtype %s, expected %s", j->kernel,
 		      name, kern_dtype_name((*t)->dtype) ? kern_dtype_name((*t)->dtype) : "?",
 		      kern_dtype_name(dt));
 		return KERN_ERR_DTYPE;
 	}
 	if ((*t)->rank != rank) {
-		diagf(j->diag, "%s: tensor \"%s\" has rank %u, expected %u", j->kernel,
+		kern_diagf(j->diag, "%s: tensor \"%s\" has rank %u, expected %u", j->kernel,
 		      name, (*t)->rank, rank);
 		return KERN_ERR_SHAPE;
 	}
 	for (uint32_t i = 0; i < rank; i++) {
 		if ((*t)->shape[i] == 0) {
-			diagf(j->diag, "%s: tensor \"%s\" has an empty dimension %u",
+			kern_diagf(j->diag, "%s: tensor \"%s\" has an empty dimension %u",
 			      j->kernel, name, i);
 			return KERN_ERR_SHAPE;
 		}
@@ -378,7 +377,7 @@ static enum kern_err dim_eq(struct job *j, const struct kern_tensor *t, uint32_t
 	assert(d < t->rank);
 	if (t->shape[d] == want)
 		return KERN_OK;
-	diagf(j->diag, "%s: tensor \"%s\" dimension %u is %llu, expected %llu (%s)",
+	kern_diagf(j->diag, "%s: tensor \"%s\" dimension %u is %llu, expected %llu (%s)",
 	      j->kernel, t->name, d, (unsigned long long)t->shape[d],
 	      (unsigned long long)want, what);
 	return KERN_ERR_SHAPE;
@@ -392,7 +391,7 @@ static enum kern_err only(struct job *j, const char *const *names, size_t n)
 		for (size_t q = 0; q < n && !ok; q++)
 			ok = strcmp(j->in->t[i].name, names[q]) == 0;
 		if (!ok) {
-			diagf(j->diag, "%s: unexpected input tensor \"%s\"", j->kernel,
+			kern_diagf(j->diag, "%s: unexpected input tensor \"%s\"", j->kernel,
 			      j->in->t[i].name);
 			return KERN_ERR_UNKNOWN_TENSOR;
 		}
@@ -434,12 +433,12 @@ static enum kern_err check_budget(struct job *j, const char *out_name,
 
 	assert(j != NULL && out_name != NULL);
 	if (j->work > KERN_WORK_MAX) {
-		diagf(j->diag, "%s: %llu multiply-adds, over %llu", j->kernel,
+		kern_diagf(j->diag, "%s: %llu multiply-adds, over %llu", j->kernel,
 		      (unsigned long long)j->work, KERN_WORK_MAX);
 		return KERN_ERR_WORK;
 	}
 	if (out_elems > KERN_ELEMS_MAX) {
-		diagf(j->diag, "%s: output \"%s\" would have %llu elements, over %llu",
+		kern_diagf(j->diag, "%s: output \"%s\" would have %llu elements, over %llu",
 		      j->kernel, out_name, (unsigned long long)out_elems, KERN_ELEMS_MAX);
 		return KERN_ERR_ELEMS;
 	}
@@ -447,7 +446,7 @@ static enum kern_err check_budget(struct job *j, const char *out_name,
 		b = sat_add(b, j->in->t[i].size_bytes);
 	b = sat_add(b, sat_mul(out_elems, esize));
 	if (b > KERN_JOB_BYTES_MAX) {
-		diagf(j->diag, "%s: inputs, outputs and scratch need %llu bytes, over %llu",
+		kern_diagf(j->diag, "%s: inputs, outputs and scratch need %llu bytes, over %llu",
 		      j->kernel, (unsigned long long)b, KERN_JOB_BYTES_MAX);
 		return KERN_ERR_JOB_BYTES;
 	}
@@ -457,7 +456,7 @@ static enum kern_err check_budget(struct job *j, const char *out_name,
 #ifdef KERN_HAVE_CUDA
 static enum kern_err cuda_fail(struct job *j, const char *err)
 {
-	diagf(j->diag, "%s: cuda: %s", j->kernel, err);
+	kern_diagf(j->diag, "%s: cuda: %s", j->kernel, err);
 	return KERN_ERR_CUDA;
 }
 #endif
@@ -547,7 +546,7 @@ static enum kern_err run_gemm_i8(struct job *j, const char *p, size_t plen)
 	    (rc = dim_eq(j, b, 0, a->shape[1], "K of a")))
 		return rc;
 	if (a->shape[1] > KERN_GEMM_I8_K_MAX) {
-		diagf(j->diag, "%s: K = %llu, over %llu (int32 could overflow)", j->kernel,
+		kern_diagf(j->diag, "%s: K = %llu, over %llu (int32 could overflow)", j->kernel,
 		      (unsigned long long)a->shape[1], KERN_GEMM_I8_K_MAX);
 		return KERN_ERR_GEMM_K;
 	}
@@ -664,7 +663,7 @@ static enum kern_err run_conv2d(struct job *j, const char *p, size_t plen)
 	    (bias && (rc = dim_eq(j, bias, 0, w->shape[0], "O of w"))))
 		return rc;
 	if (w->shape[2] > KERN_CONV_KERNEL_MAX || w->shape[3] > KERN_CONV_KERNEL_MAX) {
-		diagf(j->diag, "%s: kernel %llux%llu, over %llu", j->kernel,
+		kern_diagf(j->diag, "%s: kernel %llux%llu, over %llu", j->kernel,
 		      (unsigned long long)w->shape[2], (unsigned long long)w->shape[3],
 		      KERN_CONV_KERNEL_MAX);
 		return KERN_ERR_CONV_KERNEL;
@@ -682,7 +681,7 @@ static enum kern_err run_conv2d(struct job *j, const char *p, size_t plen)
 	s.sh = stride[0];
 	s.sw = stride[1];
 	if (s.h + 2 * s.ph < s.kh || s.w + 2 * s.pw < s.kw) {
-		diagf(j->diag, "%s: kernel %zux%zu larger than the padded input %zux%zu",
+		kern_diagf(j->diag, "%s: kernel %zux%zu larger than the padded input %zux%zu",
 		      j->kernel, s.kh, s.kw, s.h + 2 * s.ph, s.w + 2 * s.pw);
 		return KERN_ERR_SHAPE;
 	}
@@ -693,7 +692,7 @@ static enum kern_err run_conv2d(struct job *j, const char *p, size_t plen)
 	shape[2] = s.oh;
 	shape[3] = s.ow;
 	if (s.oh > KERN_DIM_MAX || s.ow > KERN_DIM_MAX) {
-		diagf(j->diag, "%s: output dimension over %llu", j->kernel, KERN_DIM_MAX);
+		kern_diagf(j->diag, "%s: output dimension over %llu", j->kernel, KERN_DIM_MAX);
 		return KERN_ERR_DIM;
 	}
 	{
@@ -752,11 +751,11 @@ static enum kern_err run_mlp(struct job *j, const char *p, size_t plen)
 			continue;
 		li = layer_index(n, n[0] == 'w' ? 'w' : 'b');
 		if (li < 0) {
-			diagf(j->diag, "%s: unexpected input tensor \"%s\"", j->kernel, n);
+			kern_diagf(j->diag, "%s: unexpected input tensor \"%s\"", j->kernel, n);
 			return KERN_ERR_UNKNOWN_TENSOR;
 		}
 		if (li >= KERN_MLP_LAYERS_MAX) {
-			diagf(j->diag, "%s: tensor \"%s\": more than %d layers", j->kernel, n,
+			kern_diagf(j->diag, "%s: tensor \"%s\": more than %d layers", j->kernel, n,
 			      KERN_MLP_LAYERS_MAX);
 			return KERN_ERR_MLP_LAYERS;
 		}
@@ -764,7 +763,7 @@ static enum kern_err run_mlp(struct job *j, const char *p, size_t plen)
 			layers = (size_t)li + 1;
 	}
 	if (layers == 0) {
-		diagf(j->diag, "%s: input tensor \"w0\" is missing", j->kernel);
+		kern_diagf(j->diag, "%s: input tensor \"w0\" is missing", j->kernel);
 		return KERN_ERR_MISSING_TENSOR;
 	}
 	batch = x->shape[0];
@@ -787,7 +786,7 @@ static enum kern_err run_mlp(struct job *j, const char *p, size_t plen)
 	for (size_t i = 0; i < j->in->count; i++) {
 		const char *n = j->in->t[i].name;
 		if (n[0] == 'b' && layer_index(n, 'b') >= (long)layers) {
-			diagf(j->diag, "%s: tensor \"%s\" has no matching w", j->kernel, n);
+			kern_diagf(j->diag, "%s: tensor \"%s\" has no matching w", j->kernel, n);
 			return KERN_ERR_UNKNOWN_TENSOR;
 		}
 	}
@@ -894,25 +893,25 @@ enum kern_err kern_run(struct kern_tensors *out, char device_used[KERN_DEVICE_BY
 		opts = &def;
 	info = kern_find(kernel);
 	if (info == NULL) {
-		diagf(diag, "kernel '%.64s': no such kernel (see `assay kernel list`)", kernel);
+		kern_diagf(diag, "kernel '%.64s': no such kernel (see `assay kernel list`)", kernel);
 		return KERN_ERR_UNKNOWN_KERNEL;
 	}
 	if (params_len > KERN_PARAMS_BYTES_MAX) {
-		diagf(diag, "%s: params longer than %d bytes", kernel, KERN_PARAMS_BYTES_MAX);
+		kern_diagf(diag, "%s: params longer than %d bytes", kernel, KERN_PARAMS_BYTES_MAX);
 		return KERN_ERR_PARAMS_SIZE;
 	}
 	if (opts->threads > KERN_THREADS_MAX) {
-		diagf(diag, "%s: %u threads, over %d", kernel, opts->threads, KERN_THREADS_MAX);
+		kern_diagf(diag, "%s: %u threads, over %d", kernel, opts->threads, KERN_THREADS_MAX);
 		return KERN_ERR_THREADS;
 	}
 	if (in->count > KERN_TENSORS_MAX) {
-		diagf(diag, "%s: more than %d input tensors", kernel, KERN_TENSORS_MAX);
+		kern_diagf(diag, "%s: more than %d input tensors", kernel, KERN_TENSORS_MAX);
 		return KERN_ERR_TENSOR_COUNT;
 	}
 	for (size_t a = 0; a < in->count; a++) {
 		for (size_t b = a + 1; b < in->count; b++) {
 			if (strcmp(in->t[a].name, in->t[b].name) == 0) {
-				diagf(diag, "%s: two input tensors named \"%s\"", kernel,
+				kern_diagf(diag, "%s: two input tensors named \"%s\"", kernel,
 				      in->t[a].name);
 				return KERN_ERR_DUP_TENSOR;
 			}
@@ -929,7 +928,7 @@ enum kern_err kern_run(struct kern_tensors *out, char device_used[KERN_DEVICE_BY
 		if (!j.cuda) {
 			memcpy(dev, "cpu", 4);
 			if (opts->device == KERN_DEVICE_CUDA) {
-				diagf(diag, "%s: device cuda: no usable CUDA device%s", kernel,
+				kern_diagf(diag, "%s: device cuda: no usable CUDA device%s", kernel,
 #ifdef KERN_HAVE_CUDA
 				      ""
 #else

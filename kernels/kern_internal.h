@@ -24,6 +24,12 @@
 extern "C" {
 #endif
 
+struct kern_diag;
+/* One diagnostic line into d (NULL-safe): control bytes a tensor name or
+ * path may hold become '?'.  Defined once in core.c for every file. */
+void kern_diagf(struct kern_diag *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 struct kern_conv_shape {
 	size_t n, c, h, w;        /* x: N,C,H,W */
 	size_t o, kh, kw;         /* w: O,C,KH,KW */

@@ -27,24 +27,10 @@
 #include <jansson.h>
 
 #include "kernels.h"
+#include "kern_internal.h"
 
 #include "banned.h"
 
-__attribute__((format(printf, 2, 3)))
-static void diagf(struct kern_diag *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (d == NULL)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(d->msg, sizeof d->msg, fmt, ap);
-	va_end(ap);
-	/* One line whatever a name or path held: control bytes become '?'. */
-	for (char *c = d->msg; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-}
 
 struct entry {
 	const char *name;         /* points into the JSON document */
@@ -73,17 +59,17 @@ static enum kern_err parse_metadata(struct kern_diag *diag, json_t *meta)
 	json_t *v;
 
 	if (!json_is_object(meta)) {
-		diagf(diag, "safetensors: __metadata__ is not an object");
+		kern_diagf(diag, "safetensors: __metadata__ is not an object");
 		return KERN_ERR_ST_METADATA;
 	}
 	if (json_object_size(meta) > KERN_ST_METADATA_MAX) {
-		diagf(diag, "safetensors: __metadata__ has more than %d entries",
+		kern_diagf(diag, "safetensors: __metadata__ has more than %d entries",
 		      KERN_ST_METADATA_MAX);
 		return KERN_ERR_ST_METADATA;
 	}
 	json_object_foreach(meta, k, v) {
 		if (!json_is_string(v)) {
-			diagf(diag, "safetensors: __metadata__ \"%.64s\" is not a string", k);
+			kern_diagf(diag, "safetensors: __metadata__ \"%.64s\" is not a string", k);
 			return KERN_ERR_ST_METADATA;
 		}
 	}
@@ -100,18 +86,18 @@ static enum kern_err parse_entry(struct entry *e, struct kern_diag *diag,
 	enum kern_err rc;
 
 	if (nlen == 0 || nlen > KERN_NAME_BYTES_MAX) {
-		diagf(diag, "safetensors: tensor name \"%.64s\" empty or over %d bytes",
+		kern_diagf(diag, "safetensors: tensor name \"%.64s\" empty or over %d bytes",
 		      name, KERN_NAME_BYTES_MAX);
 		return KERN_ERR_NAME;
 	}
 	if (!json_is_object(v)) {
-		diagf(diag, "safetensors: tensor \"%s\": entry is not an object", name);
+		kern_diagf(diag, "safetensors: tensor \"%s\": entry is not an object", name);
 		return KERN_ERR_ST_ENTRY;
 	}
 	json_object_foreach(v, k, x) {
 		if (strcmp(k, "dtype") != 0 && strcmp(k, "shape") != 0 &&
 		    strcmp(k, "data_offsets") != 0) {
-			diagf(diag, "safetensors: tensor \"%s\": unknown key \"%.32s\"", name, k);
+			kern_diagf(diag, "safetensors: tensor \"%s\": unknown key \"%.32s\"", name, k);
 			return KERN_ERR_ST_ENTRY;
 		}
 	}
@@ -119,18 +105,18 @@ static enum kern_err parse_entry(struct entry *e, struct kern_diag *diag,
 	shape = json_object_get(v, "shape");
 	offs = json_object_get(v, "data_offsets");
 	if (!json_is_string(dt) || !json_is_array(shape) || !json_is_array(offs)) {
-		diagf(diag, "safetensors: tensor \"%s\": needs string dtype, array shape "
+		kern_diagf(diag, "safetensors: tensor \"%s\": needs string dtype, array shape "
 		      "and array data_offsets", name);
 		return KERN_ERR_ST_ENTRY;
 	}
 	rc = kern_dtype_parse(&e->dtype, json_string_value(dt));
 	if (rc) {
-		diagf(diag, "safetensors: tensor \"%s\": unknown dtype \"%.16s\"", name,
+		kern_diagf(diag, "safetensors: tensor \"%s\": unknown dtype \"%.16s\"", name,
 		      json_string_value(dt));
 		return KERN_ERR_DTYPE;
 	}
 	if (json_array_size(shape) > KERN_RANK_MAX) {
-		diagf(diag, "safetensors: tensor \"%s\": rank %zu over %d", name,
+		kern_diagf(diag, "safetensors: tensor \"%s\": rank %zu over %d", name,
 		      json_array_size(shape), KERN_RANK_MAX);
 		return KERN_ERR_RANK;
 	}
@@ -138,26 +124,26 @@ static enum kern_err parse_entry(struct entry *e, struct kern_diag *diag,
 	json_array_foreach(shape, i, x) {
 		json_int_t d;
 		if (!json_is_integer(x) || (d = json_integer_value(x)) < 0) {
-			diagf(diag, "safetensors: tensor \"%s\": shape[%zu] is not a "
+			kern_diagf(diag, "safetensors: tensor \"%s\": shape[%zu] is not a "
 			      "non-negative integer", name, i);
 			return KERN_ERR_ST_ENTRY;
 		}
 		if ((uint64_t)d > KERN_DIM_MAX) {
-			diagf(diag, "safetensors: tensor \"%s\": shape[%zu] = %lld over %llu",
+			kern_diagf(diag, "safetensors: tensor \"%s\": shape[%zu] = %lld over %llu",
 			      name, i, (long long)d, KERN_DIM_MAX);
 			return KERN_ERR_DIM;
 		}
 		e->shape[i] = (uint64_t)d;
 		elems *= (uint64_t)d;     /* <= 2^24 * 2^28: no overflow */
 		if (elems > KERN_ELEMS_MAX) {
-			diagf(diag, "safetensors: tensor \"%s\": more than %llu elements",
+			kern_diagf(diag, "safetensors: tensor \"%s\": more than %llu elements",
 			      name, KERN_ELEMS_MAX);
 			return KERN_ERR_ELEMS;
 		}
 	}
 	bytes = elems * kern_dtype_size(e->dtype);
 	if (bytes > KERN_TENSOR_BYTES_MAX) {
-		diagf(diag, "safetensors: tensor \"%s\": more than %llu bytes", name,
+		kern_diagf(diag, "safetensors: tensor \"%s\": more than %llu bytes", name,
 		      KERN_TENSOR_BYTES_MAX);
 		return KERN_ERR_TENSOR_BYTES;
 	}
@@ -165,14 +151,14 @@ static enum kern_err parse_entry(struct entry *e, struct kern_diag *diag,
 	    !json_is_integer(json_array_get(offs, 1)) ||
 	    json_integer_value(json_array_get(offs, 0)) < 0 ||
 	    json_integer_value(json_array_get(offs, 1)) < 0) {
-		diagf(diag, "safetensors: tensor \"%s\": data_offsets is not "
+		kern_diagf(diag, "safetensors: tensor \"%s\": data_offsets is not "
 		      "[begin,end] of non-negative integers", name);
 		return KERN_ERR_ST_ENTRY;
 	}
 	e->begin = (uint64_t)json_integer_value(json_array_get(offs, 0));
 	e->end = (uint64_t)json_integer_value(json_array_get(offs, 1));
 	if (e->end < e->begin || e->end - e->begin != bytes) {
-		diagf(diag, "safetensors: tensor \"%s\": data_offsets [%llu,%llu] do not "
+		kern_diagf(diag, "safetensors: tensor \"%s\": data_offsets [%llu,%llu] do not "
 		      "hold its %llu bytes", name, (unsigned long long)e->begin,
 		      (unsigned long long)e->end, (unsigned long long)bytes);
 		return KERN_ERR_ST_OFFSETS;
@@ -198,17 +184,17 @@ enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 	if (out == NULL || (buf == NULL && len) || out->count != 0)
 		return KERN_ERR_ARG;
 	if (len > KERN_JOB_BYTES_MAX) {
-		diagf(diag, "safetensors: file of %zu bytes, over %llu", len, KERN_JOB_BYTES_MAX);
+		kern_diagf(diag, "safetensors: file of %zu bytes, over %llu", len, KERN_JOB_BYTES_MAX);
 		return KERN_ERR_JOB_BYTES;
 	}
 	if (len < 8) {
-		diagf(diag, "safetensors: file of %zu bytes has no 8-byte header length", len);
+		kern_diagf(diag, "safetensors: file of %zu bytes has no 8-byte header length", len);
 		return KERN_ERR_ST_HEADER_SIZE;
 	}
 	for (int i = 7; i >= 0; i--)
 		hlen = hlen << 8 | p[i];
 	if (hlen < 2 || hlen > KERN_ST_HEADER_BYTES_MAX || hlen > len - 8) {
-		diagf(diag, "safetensors: header length %llu not in [2, %llu] or past the "
+		kern_diagf(diag, "safetensors: header length %llu not in [2, %llu] or past the "
 		      "end of the %zu-byte file", (unsigned long long)hlen,
 		      KERN_ST_HEADER_BYTES_MAX, len);
 		return KERN_ERR_ST_HEADER_SIZE;
@@ -216,13 +202,13 @@ enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 	data_len = len - 8 - hlen;
 	root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL || !json_is_object(root)) {
-		diagf(diag, "safetensors: header is not a JSON object: %.120s",
+		kern_diagf(diag, "safetensors: header is not a JSON object: %.120s",
 		      root ? "another JSON value" : jerr.text);
 		rc = KERN_ERR_ST_JSON;
 		goto out;
 	}
 	if (json_object_size(root) > KERN_TENSORS_MAX + 1) {
-		diagf(diag, "safetensors: more than %d tensors", KERN_TENSORS_MAX);
+		kern_diagf(diag, "safetensors: more than %d tensors", KERN_TENSORS_MAX);
 		rc = KERN_ERR_TENSOR_COUNT;
 		goto out;
 	}
@@ -238,7 +224,7 @@ enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 			continue;
 		}
 		if (n >= KERN_TENSORS_MAX) {
-			diagf(diag, "safetensors: more than %d tensors", KERN_TENSORS_MAX);
+			kern_diagf(diag, "safetensors: more than %d tensors", KERN_TENSORS_MAX);
 			rc = KERN_ERR_TENSOR_COUNT;
 			goto out;
 		}
@@ -249,7 +235,7 @@ enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 	qsort(ents, n, sizeof *ents, cmp_begin);
 	for (size_t i = 0; i < n; i++) {
 		if (ents[i].begin != pos) {
-			diagf(diag, "safetensors: tensor \"%s\": data begins at %llu, expected "
+			kern_diagf(diag, "safetensors: tensor \"%s\": data begins at %llu, expected "
 			      "%llu (gap or overlap)", ents[i].name,
 			      (unsigned long long)ents[i].begin, (unsigned long long)pos);
 			rc = KERN_ERR_ST_OFFSETS;
@@ -258,7 +244,7 @@ enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 		pos = ents[i].end;
 	}
 	if (pos != data_len) {
-		diagf(diag, "safetensors: tensors cover %llu bytes of a %llu-byte data area",
+		kern_diagf(diag, "safetensors: tensors cover %llu bytes of a %llu-byte data area",
 		      (unsigned long long)pos, (unsigned long long)data_len);
 		rc = KERN_ERR_ST_OFFSETS;
 		goto out;
@@ -291,16 +277,16 @@ enum kern_err kern_st_read_file(struct kern_tensors *out, struct kern_diag *diag
 		return KERN_ERR_ARG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		diagf(diag, "could not open '%.128s': %s", path, strerror(errno));
+		kern_diagf(diag, "could not open '%.128s': %s", path, strerror(errno));
 		return KERN_ERR_IO;
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		diagf(diag, "could not read '%.128s': not a regular file", path);
+		kern_diagf(diag, "could not read '%.128s': not a regular file", path);
 		rc = KERN_ERR_IO;
 		goto out;
 	}
 	if ((uint64_t)st.st_size > KERN_JOB_BYTES_MAX) {
-		diagf(diag, "could not read '%.128s': %lld bytes, over %llu", path,
+		kern_diagf(diag, "could not read '%.128s': %lld bytes, over %llu", path,
 		      (long long)st.st_size, KERN_JOB_BYTES_MAX);
 		rc = KERN_ERR_JOB_BYTES;
 		goto out;
@@ -315,7 +301,7 @@ enum kern_err kern_st_read_file(struct kern_tensors *out, struct kern_diag *diag
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			diagf(diag, "could not read '%.128s': %s", path,
+			kern_diagf(diag, "could not read '%.128s': %s", path,
 			      r < 0 ? strerror(errno) : "file shrank while reading");
 			rc = KERN_ERR_IO;
 			goto out;
@@ -326,7 +312,7 @@ enum kern_err kern_st_read_file(struct kern_tensors *out, struct kern_diag *diag
 	if (rc && diag) {
 		char tmp[KERN_DIAG_BYTES];
 		memcpy(tmp, diag->msg, sizeof tmp);
-		diagf(diag, "'%.64s': %s", path, tmp);
+		kern_diagf(diag, "'%.64s': %s", path, tmp);
 	}
 out:
 	free(buf);
@@ -415,12 +401,12 @@ enum kern_err kern_st_serialize(uint8_t **out, size_t *out_len,
 	for (size_t i = 0; i < s->count; i++) {
 		order[i] = &s->t[i];
 		if (!name_plain(s->t[i].name)) {
-			diagf(diag, "safetensors: tensor name is not plain printable ASCII");
+			kern_diagf(diag, "safetensors: tensor name is not plain printable ASCII");
 			rc = KERN_ERR_NAME;
 			goto out;
 		}
 		if (kern_dtype_name(s->t[i].dtype) == NULL) {
-			diagf(diag, "safetensors: tensor \"%s\": unknown dtype", s->t[i].name);
+			kern_diagf(diag, "safetensors: tensor \"%s\": unknown dtype", s->t[i].name);
 			rc = KERN_ERR_DTYPE;
 			goto out;
 		}
@@ -430,7 +416,7 @@ enum kern_err kern_st_serialize(uint8_t **out, size_t *out_len,
 	for (size_t i = 0; i < s->count; i++) {
 		const struct kern_tensor *t = order[i];
 		if (i > 0 && strcmp(order[i - 1]->name, t->name) == 0) {
-			diagf(diag, "safetensors: duplicate tensor \"%s\"", t->name);
+			kern_diagf(diag, "safetensors: duplicate tensor \"%s\"", t->name);
 			rc = KERN_ERR_DUP_TENSOR;
 			goto out;
 		}
@@ -453,7 +439,7 @@ enum kern_err kern_st_serialize(uint8_t **out, size_t *out_len,
 	hlen = h.len;
 	total = 8 + (uint64_t)hlen + off;
 	if (total > KERN_JOB_BYTES_MAX) {
-		diagf(diag, "safetensors: output of %llu bytes, over %llu",
+		kern_diagf(diag, "safetensors: output of %llu bytes, over %llu",
 		      (unsigned long long)total, KERN_JOB_BYTES_MAX);
 		rc = KERN_ERR_JOB_BYTES;
 		goto out;
@@ -499,7 +485,7 @@ enum kern_err kern_st_write_file(struct kern_diag *diag, const char *path,
 		return KERN_ERR_ARG;
 	n = snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path);
 	if (n < 0 || (size_t)n >= sizeof tmp) {
-		diagf(diag, "could not create '%.128s': path too long", path);
+		kern_diagf(diag, "could not create '%.128s': path too long", path);
 		return KERN_ERR_IO;
 	}
 	rc = kern_st_serialize(&buf, &len, diag, s);
@@ -507,7 +493,7 @@ enum kern_err kern_st_write_file(struct kern_diag *diag, const char *path,
 		return rc;
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		diagf(diag, "could not create '%.128s': %s", path, strerror(errno));
+		kern_diagf(diag, "could not create '%.128s': %s", path, strerror(errno));
 		free(buf);
 		return KERN_ERR_IO;
 	}
@@ -516,7 +502,7 @@ enum kern_err kern_st_write_file(struct kern_diag *diag, const char *path,
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			diagf(diag, "could not write '%.128s': %s", path,
+			kern_diagf(diag, "could not write '%.128s': %s", path,
 			      w < 0 ? strerror(errno) : "short write");
 			rc = KERN_ERR_IO;
 			break;
@@ -524,15 +510,15 @@ enum kern_err kern_st_write_file(struct kern_diag *diag, const char *path,
 		done += (size_t)w;
 	}
 	if (rc == KERN_OK && fsync(fd) != 0) {
-		diagf(diag, "could not sync '%.128s': %s", path, strerror(errno));
+		kern_diagf(diag, "could not sync '%.128s': %s", path, strerror(errno));
 		rc = KERN_ERR_IO;
 	}
 	if (close(fd) != 0 && rc == KERN_OK) {
-		diagf(diag, "could not close '%.128s': %s", path, strerror(errno));
+		kern_diagf(diag, "could not close '%.128s': %s", path, strerror(errno));
 		rc = KERN_ERR_IO;
 	}
 	if (rc == KERN_OK && rename(tmp, path) != 0) {
-		diagf(diag, "could not write '%.128s': %s", path, strerror(errno));
+		kern_diagf(diag, "could not write '%.128s': %s", path, strerror(errno));
 		rc = KERN_ERR_IO;
 	}
 	if (rc != KERN_OK)

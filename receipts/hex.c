@@ -36,6 +36,22 @@ enum rcpt_err rcpt_hex_encode(char *out, size_t out_len,
 	return RCPT_OK;
 }
 
+enum rcpt_err rcpt_hex_digits_decode(uint8_t *out, size_t len,
+				     const char *digits, size_t ndigits)
+{
+	if (!out || (!digits && ndigits))
+		return RCPT_ERR_ARG;
+	if (len > SIZE_MAX / 2 || ndigits != 2 * len)
+		return RCPT_ERR_HEX;
+	for (size_t i = 0; i < len; i++) {
+		int hi = hex_val(digits[2 * i]), lo = hex_val(digits[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return RCPT_ERR_HEX;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return RCPT_OK;
+}
+
 enum rcpt_err rcpt_hex_decode(uint8_t *out, size_t len, const char *hex)
 {
 	if (!out || !hex)
@@ -44,15 +60,7 @@ enum rcpt_err rcpt_hex_decode(uint8_t *out, size_t len, const char *hex)
 		return RCPT_ERR_HEX;
 	hex += 2;
 	/* strnlen bounds the scan of a possibly huge string. */
-	if (strnlen(hex, 2 * len + 1) != 2 * len)
-		return RCPT_ERR_HEX;
-	for (size_t i = 0; i < len; i++) {
-		int hi = hex_val(hex[2 * i]), lo = hex_val(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return RCPT_ERR_HEX;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return RCPT_OK;
+	return rcpt_hex_digits_decode(out, len, hex, strnlen(hex, 2 * len + 1));
 }
 
 void rcpt_address_format(char out[RCPT_ADDR_HEX_BYTES],

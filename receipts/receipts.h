@@ -188,6 +188,11 @@ RCPT_WUR enum rcpt_err rcpt_hex_encode(char *out, size_t out_len,
 /* Parses exactly "0x" + 2*len hex digits of either case. */
 RCPT_WUR enum rcpt_err rcpt_hex_decode(uint8_t *out, size_t len,
 				       const char *hex);
+/* Parses exactly 2*len hex digits of either case, no prefix, from the
+ * ndigits bytes at digits (not necessarily NUL-terminated): for forms
+ * with another prefix (PostgreSQL's "\x" bytea) or none (tokens). */
+RCPT_WUR enum rcpt_err rcpt_hex_digits_decode(uint8_t *out, size_t len,
+					      const char *digits, size_t ndigits);
 
 /* EIP-55 checksummed form of an address. */
 void rcpt_address_format(char out[RCPT_ADDR_HEX_BYTES],

@@ -210,6 +210,13 @@ Test(receipts, hex_and_addresses_are_strict)
 	cr_assert_eq(rcpt_hex_decode(b, 2, "0xabcde"), RCPT_ERR_HEX);
 	cr_assert_eq(rcpt_hex_decode(b, 2, "0xabcg"), RCPT_ERR_HEX);
 	cr_assert_eq(rcpt_hex_decode(b, 0, "0x"), RCPT_OK);
+	/* Bare digits (PostgreSQL bytea after its "\\x", tokens). */
+	cr_assert_eq(rcpt_hex_digits_decode(b, 2, "fF01", 4), RCPT_OK);
+	cr_assert(b[0] == 0xff && b[1] == 0x01);
+	cr_assert_eq(rcpt_hex_digits_decode(b, 2, "fF01", 3), RCPT_ERR_HEX);
+	cr_assert_eq(rcpt_hex_digits_decode(b, 2, "fF012", 5), RCPT_ERR_HEX);
+	cr_assert_eq(rcpt_hex_digits_decode(b, 2, "fFx1", 4), RCPT_ERR_HEX);
+	cr_assert_eq(rcpt_hex_digits_decode(b, 2, "0xff", 4), RCPT_ERR_HEX);
 	/* all lower, all upper, or a correct checksum */
 	cr_assert_eq(rcpt_address_parse(b, "0x7e5f4552091a69125d5dfcb7b8c2659029395bdf"), RCPT_OK);
 	cr_assert_eq(rcpt_address_parse(b, "0x7E5F4552091A69125D5DFCB7B8C2659029395BDF"), RCPT_OK);
