@@ -15,13 +15,15 @@
 .SUFFIXES:
 
 SAN ?= 0
+# BUILD_DIR lets several people build one tree at once (make BUILD_DIR=build-x).
+BUILD_DIR ?= build
 ifeq ($(SAN),1)
-BUILD := build/san
+BUILD := $(BUILD_DIR)/san
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 OPT := -O1
 else
-BUILD := build
+BUILD := $(BUILD_DIR)
 SAN_FLAGS :=
 OPT := -O2 -D_FORTIFY_SOURCE=2
 endif
@@ -199,7 +201,8 @@ $(CHAIN_LIB): $(CHAIN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # ---------------------------------------------------------------- httpd
-# HTTP plumbing shared by the three daemons (libmicrohttpd + jansson).
+# HTTP plumbing shared by the three daemons (libmicrohttpd + jansson),
+# and their HTTP client (httpd/client.c, libcurl).
 HTTPD_SRCS := $(wildcard httpd/*.c)
 HTTPD_OBJS := $(HTTPD_SRCS:%.c=$(BUILD)/obj/%.o)
 HTTPD_LIB :=
@@ -211,7 +214,7 @@ MHD_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 
 $(BUILD)/obj/httpd/%.o: httpd/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(HTTPD_LIB): $(HTTPD_OBJS)
 	@mkdir -p $(@D)
@@ -240,31 +243,76 @@ $(BUILD)/obj/gen/escrow_migrations.o: $(ESCROW_GEN)
 
 $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- provider
-# The provider daemon's pieces; for now the sandboxed job worker
-# (provider/worker.c), which needs libseccomp.
-PROV_SRCS := $(wildcard provider/*.c)
+# The provider daemon assay-provider (provider/main.c) over
+# libassay-provider.a (every other provider/*.c, also linked into the
+# tests): the sandboxed job worker needs libseccomp.
+PROV_SRCS := $(filter-out provider/main.c,$(wildcard provider/*.c))
 PROV_OBJS := $(PROV_SRCS:%.c=$(BUILD)/obj/%.o)
 PROV_LIB :=
 ifneq ($(PROV_SRCS),)
 PROV_LIB := $(BUILD)/lib/libassay-provider.a
+endif
+PROVIDER :=
+ifneq ($(wildcard provider/main.c),)
+PROVIDER := $(BUILD)/bin/assay-provider
 endif
 SECCOMP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libseccomp)
 SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp)
 
 $(BUILD)/obj/provider/%.o: provider/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iprovider $(KERN_CFLAGS) $(CORE_CFLAGS) $(SECCOMP_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iprovider -Ihttpd $(KERN_CFLAGS) $(CORE_CFLAGS) $(SECCOMP_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(PROV_LIB): $(PROV_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+
+$(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
+
+# ---------------------------------------------------------------- validator
+# assay-validator (validator/main.c) over libassay-validator.a (every
+# other validator/*.c but sim.c, also linked into the tests), and the
+# economics simulator assay-sim (validator/sim.c).  The validator re-runs
+# jobs in the provider's sandboxed worker, so it links libassay-provider.a.
+VALID_SRCS := $(filter-out validator/main.c validator/sim.c,$(wildcard validator/*.c))
+VALID_OBJS := $(VALID_SRCS:%.c=$(BUILD)/obj/%.o)
+VALID_LIB :=
+ifneq ($(VALID_SRCS),)
+VALID_LIB := $(BUILD)/lib/libassay-validator.a
+endif
+VALIDATOR :=
+ifneq ($(wildcard validator/main.c),)
+VALIDATOR := $(BUILD)/bin/assay-validator
+endif
+SIM :=
+ifneq ($(wildcard validator/sim.c),)
+SIM := $(BUILD)/bin/assay-sim
+endif
+
+$(BUILD)/obj/validator/%.o: validator/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ivalidator -Iprovider -Ihttpd $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+
+$(VALID_LIB): $(VALID_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(VALIDATOR): $(BUILD)/obj/validator/main.o $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
+
+$(SIM): $(BUILD)/obj/validator/sim.o $(RCPT_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- client
 # `assay escrow` talks HTTP with libcurl and signs requests with
@@ -284,7 +332,7 @@ $(ASSAY): $(CLIENT_OBJS) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
 
 .PHONY: all
-all: $(ASSAY) $(ESCROW)
+all: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
 
 # ---------------------------------------------------------------- tests
 # One Criterion binary holds every tests/test_*.c, so one run prints one
@@ -296,17 +344,17 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow -Iprovider $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow -Iprovider -Ivalidator $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJS) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(TEST_BIN): $(TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
 # The suite runs against a private PostgreSQL that scripts/with-postgres.sh
 # starts in a temporary directory (unix socket only, no TCP port) and
 # stops afterwards; tests find it through the ASSAY_PG_* variables.
 .PHONY: test check-banned
-test: $(TEST_BIN) $(ASSAY) $(ESCROW) check-banned
+test: $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) check-banned
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
 		scripts/with-postgres.sh scripts/run-tests.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
 
@@ -333,10 +381,10 @@ $(BUILD)/obj/bench/%.o: bench/%.c | deps-bench
 
 $(BENCH_BIN): $(BENCH_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
 
 .PHONY: bench
-bench: $(BENCH_BIN) $(ASSAY) $(ESCROW)
+bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
 		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS)
 
@@ -356,8 +404,8 @@ build/fuzz/%: tests/fuzz/%.c $(RCPT_SRCS) | deps-bench
 # The SIWE parser lives in httpd/ and links libmicrohttpd (uninstrumented).
 build/fuzz/fuzz_siwe: tests/fuzz/fuzz_siwe.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
-		$(RCPT_SRCS) $(MHD_LIBS) $(CORE_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
+		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)
@@ -371,7 +419,7 @@ fuzz: $(FUZZ_BINS)
 
 # ---------------------------------------------------------------- demo
 .PHONY: demo
-demo: $(ASSAY) $(ESCROW)
+demo: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
 	ASSAY_BUILD=$(CURDIR)/$(BUILD) scripts/demo.sh
 
 # ---------------------------------------------------------------- vectors
@@ -381,6 +429,6 @@ vectors:
 
 .PHONY: clean
 clean:
-	rm -rf build
+	rm -rf $(BUILD_DIR)
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD_DIR) -name '*.d' 2>/dev/null)
