@@ -61,6 +61,7 @@ struct httpd_req {
 	enum httpd_role role;         /* HTTPD_ROLE_NONE for a signed request */
 	const char *idem;
 	unsigned status;
+	unsigned retry_after_s;   /* httpd_reply_retry_after; 0: none (429 and 503 say 1) */
 	char ctype[HTTPD_CTYPE_BYTES_MAX + 1];
 	char *resp;
 	size_t resp_len;
@@ -159,6 +160,11 @@ unsigned httpd_req_response(const struct httpd_req *r, const char **ctype,
 /* ---------------------------------------------------------------- accessors */
 
 const char *httpd_req_method(const struct httpd_req *r) { return r->method; }
+
+void httpd_reply_retry_after(struct httpd_req *r, unsigned seconds)
+{
+	r->retry_after_s = seconds > 86400 ? 86400 : seconds;
+}
 const char *httpd_req_target(const struct httpd_req *r) { return r->target; }
 
 const char *httpd_req_param(const struct httpd_req *r, size_t i)
@@ -409,8 +415,13 @@ static enum MHD_Result send_answer(struct httpd_req *r)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (r->status == 429)
+	if (r->retry_after_s) {
+		char ra[16];
+		snprintf(ra, sizeof(ra), "%u", r->retry_after_s);
+		MHD_add_response_header(resp, "Retry-After", ra);
+	} else if (r->status == 429 || r->status == 503) {
 		MHD_add_response_header(resp, "Retry-After", "1");
+	}
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -594,7 +605,11 @@ static void request_run(struct httpd_req *r)
 			ae = httpd_auth_verify(r->signer, httpd_req_header(r, "Assay-Address"),
 					       httpd_req_header(r, "Assay-Timestamp"),
 					       httpd_req_header(r, "Assay-Signature"),
-					       r->method, r->target, r->idem,
+					       r->method, r->target,
+					       /* What the client signed: the header
+						* it sent, on any route. */
+					       r->idem ? r->idem
+						       : httpd_req_header(r, "Idempotency-Key"),
 					       r->body, r->body_len, (uint64_t)time(NULL));
 			if (ae) {
 				httpd_reply_problem(r, 401, "unauthenticated", "signed request refused",

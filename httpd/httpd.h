@@ -204,6 +204,9 @@ void httpd_reply_bytes(struct httpd_req *r, unsigned status, const char *ctype,
 void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
 			 const char *title, const char *detail_fmt, ...)
 	HTTPD_PRINTF(5, 6);
+/* A Retry-After header (seconds, at most a day) on the answer, called
+ * before or after the httpd_reply_* call (429 and 503 say 1 without it). */
+void httpd_reply_retry_after(struct httpd_req *r, unsigned seconds);
 /* The answer given so far (for idem_end).  0 when none yet. */
 unsigned httpd_req_response(const struct httpd_req *r, const char **ctype,
 			    const char **body, size_t *len);

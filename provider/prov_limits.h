@@ -51,4 +51,55 @@
 /* Scratch directory path (base + "/prov-XXXXXX" + "/out.safetensors"). */
 #define PROV_WORKER_PATH_BYTES 4096u
 
+/* ---------------------------------------------------------------- daemon */
+
+/* Jobs the daemon remembers at once, in every state (settled records are
+ * dropped after PROV_RECORD_KEEP_S): each costs a few KiB of memory and a
+ * directory; 4096 is hours of small jobs per worker. */
+#define PROV_JOBS_MAX 4096u
+/* Jobs waiting for a worker, at most (the --queue-max ceiling); beyond
+ * the configured bound uploads get 503 with Retry-After. */
+#define PROV_QUEUE_MAX 1024u
+#define PROV_QUEUE_DEFAULT 16u
+/* Worker threads (concurrent jobs), at most and by default. */
+#define PROV_WORKERS_MAX 64u
+#define PROV_WORKERS_DEFAULT 1u
+/* A job's input: the escrow's referee must be able to take it
+ * (ESCROW_INPUT_BYTES_MAX), so the provider takes no larger one. */
+#define PROV_INPUT_BYTES_MAX (8u * 1024u * 1024u)
+/* The POST /v1/jobs body: a JobSpec and its signature (~2 KiB). */
+#define PROV_JOB_BODY_BYTES_MAX (16u * 1024u)
+/* A job key and the data key: AES-256. */
+#define PROV_JOB_KEY_BYTES 32u
+/* AES-GCM nonce and tag. */
+#define PROV_GCM_NONCE_BYTES 12u
+#define PROV_GCM_TAG_BYTES 16u
+/* meta.json of one job: statements and a few fields. */
+#define PROV_META_BYTES_MAX (64u * 1024u)
+/* Paths under the data directory. */
+#define PROV_PATH_BYTES 1024u
+/* Stored failure reason: a stable name and a short sentence. */
+#define PROV_ERROR_BYTES 160u
+/* Settled, deleted and failed records are kept this long for status
+ * queries, then removed from memory and disk. */
+#define PROV_RECORD_KEEP_S 86400u
+/* How often the janitor asks the escrow about open jobs, by default. */
+#define PROV_JANITOR_PERIOD_S_DEFAULT 5u
+/* A refused or unanswered escrow call is retried after this at first,
+ * doubling up to the maximum. */
+#define PROV_RETRY_S_MIN 2u
+#define PROV_RETRY_S_MAX 300u
+/* Validator stake answers from the escrow are cached this long; the
+ * table holds this many addresses (the oldest entry is replaced). */
+#define PROV_STAKE_CACHE_S 60u
+#define PROV_STAKE_CACHE_MAX 256u
+/* Live sign-in sessions held in memory; a full table refuses sign-ins
+ * (503) until sessions expire. */
+#define PROV_SESSIONS_MAX 4096u
+/* Calls to the escrow: short, the escrow is on the LAN. */
+#define PROV_ESCROW_TIMEOUT_MS 10000L
+/* The smallest time a job must have before its deadline when accepted:
+ * a job that cannot finish in time would only be refunded. */
+#define PROV_DEADLINE_SLACK_S 5u
+
 #endif

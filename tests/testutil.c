@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -180,4 +181,76 @@ __attribute__((used)) int __lsan_is_turned_off(void)
 	const char *p = getenv("ASSAY_RUNNER_PID");
 
 	return p && strtol(p, NULL, 10) == (long)getpid();
+}
+
+/* ---------------------------------------------------------------- daemons */
+
+#define TU_DAEMON_WAIT_MS 30000
+
+extern char **environ;
+
+int tu_daemon_try_start(struct tu_daemon *d, const char *const argv[], const char *log)
+{
+	char line[256];
+	int out[2], logfd, st;
+	size_t n = 0;
+
+	memset(d, 0, sizeof(*d));
+	cr_assert_eq(pipe(out), 0);
+	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	cr_assert(logfd >= 0, "cannot open %s", log);
+	d->pid = fork();
+	cr_assert(d->pid >= 0);
+	if (d->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(out[1], 1);
+		dup2(logfd, 2);
+		close(out[0]);
+		execve(argv[0], (char *const *)argv, environ);
+		_exit(127);
+	}
+	close(out[1]);
+	close(logfd);
+	while (n < sizeof(line) - 1) {
+		struct pollfd p = { out[0], POLLIN, 0 };
+		cr_assert(poll(&p, 1, TU_DAEMON_WAIT_MS) == 1, "%s did not start (see %s)",
+			  argv[0], log);
+		if (read(out[0], line + n, 1) != 1) {
+			close(out[0]);
+			while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
+				;
+			d->pid = 0;
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	close(out[0]);
+	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &d->port) == 1 && d->port > 0,
+		  "%s printed: %s", argv[0], line);
+	snprintf(d->url, sizeof(d->url), "http://127.0.0.1:%u", d->port);
+	return -1;
+}
+
+void tu_daemon_start(struct tu_daemon *d, const char *const argv[], const char *log)
+{
+	int st = tu_daemon_try_start(d, argv, log);
+
+	cr_assert_eq(st, -1, "%s exited with status %d before listening (see %s)", argv[0],
+		     st, log);
+}
+
+int tu_daemon_stop(struct tu_daemon *d)
+{
+	int st = 0;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, SIGTERM);
+	while (waitpid(d->pid, &st, 0) < 0 && errno == EINTR)
+		;
+	d->pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

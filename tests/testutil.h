@@ -33,4 +33,19 @@ void tu_write_file(const char *path, const void *data, size_t len, int mode);
 /* Counts '\n' in s. */
 size_t tu_lines(const char *s);
 
+/* A daemon started by a test: argv[0] a path; it must print
+ * "listening on 127.0.0.1:PORT" on stdout within 30 s.  Its stderr goes
+ * to `log` (appended).  It gets SIGKILL when the test process dies. */
+struct tu_daemon {
+	int pid;
+	unsigned port;
+	char url[64];          /* http://127.0.0.1:PORT */
+};
+void tu_daemon_start(struct tu_daemon *d, const char *const argv[], const char *log);
+/* Same, but returns the exit status (>= 0) when the daemon exits before
+ * listening, and -1 when it listens (then it runs as after start). */
+int tu_daemon_try_start(struct tu_daemon *d, const char *const argv[], const char *log);
+/* SIGTERM, then waits; returns the exit status (128 + signal when killed). */
+int tu_daemon_stop(struct tu_daemon *d);
+
 #endif

@@ -1,0 +1,203 @@
+/*
+ * provider.h: the provider daemon assay-provider (docs/provider.md).
+ *
+ * Pieces, each in its own file:
+ *   store.c  a job's files under DATA/jobs/<id>/: meta.json (the signed
+ *            JobSpec, status, receipt, the job's key wrapped by the data
+ *            key) and input.enc / output.enc, AES-256-GCM with a key per
+ *            job; atomic writes (tmp + fsync + rename); deletion that
+ *            forgets the job key first (crypto-shredding).
+ *   jobs.c   the job table, the bounded queue, the worker threads (each
+ *            job in a sandboxed worker process, provider/worker.h), the
+ *            receipt (signed, submitted to the escrow), refunds through
+ *            the escrow on failure, and the janitor that deletes a job's
+ *            data once the escrow has settled it.
+ *   api.c    the HTTP routes (docs/provider-openapi.yaml) and sign-in.
+ *   main.c   flags, start-up checks and registration with the escrow.
+ *
+ * Threads: the HTTP polling thread runs the handlers; `workers` threads
+ * run jobs; one janitor thread talks to the escrow in the background.
+ * The job table is guarded by prov->mu; a job's files are written only
+ * by the thread that owns its current state (see jobs.c).
+ */
+#ifndef ASSAY_PROVIDER_H
+#define ASSAY_PROVIDER_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "httpd.h"
+#include "kernels.h"
+#include "prov_limits.h"
+#include "receipts.h"
+#include "worker.h"
+
+enum prov_status {
+	PROV_ST_AWAITING_INPUT = 0, /* JobSpec accepted, no input yet */
+	PROV_ST_QUEUED,             /* input stored, waiting for a worker */
+	PROV_ST_RUNNING,            /* in a worker */
+	PROV_ST_SUBMITTING,         /* receipt signed, not yet accepted by the escrow */
+	PROV_ST_RECEIPTED,          /* the escrow holds the receipt */
+	PROV_ST_FAILED,             /* no output; refunded through the escrow */
+	PROV_ST_SETTLED,            /* the escrow settled; data deleted */
+	PROV_ST_DELETED,            /* deleted at the customer's request */
+	PROV_ST_COUNT_
+};
+const char *prov_status_name(enum prov_status st);
+HTTPD_WUR int prov_status_parse(enum prov_status *out, const char *s);
+
+struct prov_job {
+	uint8_t id[RCPT_HASH_BYTES];
+	struct rcpt_job spec;
+	uint8_t job_sig[RCPT_SIG_BYTES];
+	enum prov_status status;
+	uint8_t key[PROV_JOB_KEY_BYTES];   /* the job's data key; zero once shredded */
+	int has_key;
+	uint64_t created_s;
+	uint64_t queued_ms;                /* when the input was stored */
+	uint64_t started_ms;               /* worker start (monotonic-free: Unix ms) */
+	int has_receipt;
+	struct rcpt_receipt receipt;
+	uint8_t receipt_sig[RCPT_SIG_BYTES];
+	uint8_t receipt_id[RCPT_HASH_BYTES];
+	int escrow_synced;                 /* receipt or failure acknowledged */
+	uint64_t escrow_next_try_s;        /* janitor back-off */
+	uint64_t retry_s;                  /* the last back-off */
+	int corrupted;                     /* fault injection flipped a bit */
+	char error[PROV_ERROR_BYTES];      /* failed: a stable name and a short reason */
+	uint64_t done_s;                   /* settled/deleted/failed at */
+};
+
+struct prov_config {
+	const char *listen_host;
+	uint16_t listen_port;
+	const char *public_url;      /* registered with the escrow */
+	const char *escrow_url;
+	const char *data_dir;
+	struct rcpt_u256 price;      /* asked per job; a JobSpec's maxPrice must cover it */
+	unsigned workers;            /* concurrent jobs */
+	unsigned queue_max;          /* queued jobs beyond which uploads get 503 */
+	struct prov_worker_limits limits;
+	double fault_corrupt_p;      /* 0: off; devnet only */
+	uint64_t fault_seed;         /* 0: from the OS */
+	unsigned janitor_period_s;
+	const char *tls_cert, *tls_key;
+	const char *siwe_domain, *siwe_uri;
+	uint64_t session_ttl_s;
+	double rate_per_s, rate_burst;
+	int quiet;
+	int register_with_escrow;    /* 0 only in tests that run without one */
+};
+
+struct prov_cache_entry {
+	uint8_t address[RCPT_ADDR_BYTES];
+	int staked;
+	uint64_t until_s;
+};
+
+struct prov_session {
+	uint8_t token_hash[RCPT_HASH_BYTES];
+	uint8_t address[RCPT_ADDR_BYTES];
+	enum httpd_role role;
+	uint64_t expires_s;
+	int live;
+};
+
+struct prov_nonce {
+	char nonce[2 * HTTPD_SIWE_NONCE_RANDOM_BYTES + 1];
+	uint64_t expires_s;
+	int live;
+};
+
+struct prov {
+	struct prov_config cfg;
+	struct rcpt_key key;
+	struct rcpt_domain domain;          /* the escrow's EIP-712 domain */
+	struct rcpt_u256 min_stake;
+	int devnet;
+	uint8_t data_key[PROV_JOB_KEY_BYTES];
+	char jobs_dir[PROV_PATH_BYTES];
+	char scratch_dir[PROV_PATH_BYTES];
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;                  /* queue non-empty or stopping */
+	pthread_cond_t janitor_cv;          /* stopping */
+	struct prov_job *jobs[PROV_JOBS_MAX];
+	size_t jobs_len;
+	struct prov_job *queue[PROV_QUEUE_MAX];
+	size_t queue_head, queue_len;
+	unsigned busy;
+	int stopping;
+	uint64_t fault_state;
+	uint64_t n_receipted, n_failed, n_corrupted;
+	uint64_t avg_run_ms;
+
+	pthread_t threads[PROV_WORKERS_MAX];
+	unsigned threads_len;
+	pthread_t janitor;
+	int janitor_started;
+
+	/* Validators' stake, asked of the escrow (polling thread only). */
+	struct prov_cache_entry stake_cache[PROV_STAKE_CACHE_MAX];
+	/* Sign-in state (polling thread only: the httpd store contract). */
+	struct prov_nonce nonces[HTTPD_SIWE_NONCES_MAX];
+	struct prov_session sessions[PROV_SESSIONS_MAX];
+	struct httpd_session_store store;
+	struct httpd_siwe_config siwe;
+
+	struct httpd *http;
+};
+
+/* ---------------------------------------------------------------- log */
+/* One structured line on stderr: `assay-provider: event=NAME k=v ...`.
+ * Never a key, a token or job data: ids, addresses, names and numbers. */
+void prov_log(const char *event, const char *fmt, ...) HTTPD_PRINTF(2, 3);
+/* "0x" + the first 8 bytes of an id, for logs. */
+void prov_short_id(char out[19], const uint8_t id[RCPT_HASH_BYTES]);
+uint64_t prov_now_ms(void);
+
+/* ---------------------------------------------------------------- store.c */
+/* Loads DATA/data.key (32 random bytes as hex, mode 0600), creating it on
+ * the first start; refuses one that others can read.  Creates jobs/ and
+ * scratch/ (0700).  0 or -1 with why. */
+HTTPD_WUR int prov_store_open(struct prov *p, char *why, size_t why_len);
+/* Writes meta.json for j atomically.  0 or -1. */
+HTTPD_WUR int prov_store_save(struct prov *p, const struct prov_job *j);
+/* Encrypts data under the job's key into DATA/jobs/<id>/<name>.enc. */
+HTTPD_WUR int prov_store_put(struct prov *p, const struct prov_job *j, const char *name,
+			     const void *data, size_t len);
+/* Decrypts DATA/jobs/<id>/<name>.enc (at most max bytes) into a malloc'd
+ * buffer.  0, -1 (missing, tampered or unreadable). */
+HTTPD_WUR int prov_store_get(struct prov *p, const struct prov_job *j, const char *name,
+			     uint8_t **out, size_t *out_len, size_t max);
+/* Removes input.enc and output.enc and wipes the job key (in memory and,
+ * through a save, on disk).  The caller saves j afterwards. */
+void prov_store_shred(struct prov *p, struct prov_job *j);
+/* Removes the job's directory entirely (old settled records). */
+void prov_store_remove(struct prov *p, const struct prov_job *j);
+/* Reads every job back after a restart into p->jobs.  0 or -1. */
+HTTPD_WUR int prov_store_load_all(struct prov *p, char *why, size_t why_len);
+
+/* ---------------------------------------------------------------- jobs.c */
+/* Starts the worker threads and the janitor; re-queues jobs a restart
+ * interrupted.  0 or -1. */
+HTTPD_WUR int prov_jobs_start(struct prov *p);
+/* Stops the threads (running workers finish their job first). */
+void prov_jobs_stop(struct prov *p);
+/* The job with this id (under p->mu), or NULL. */
+struct prov_job *prov_job_find(struct prov *p, const uint8_t id[RCPT_HASH_BYTES]);
+/* Adds an accepted job (under p->mu).  0, or -1 when the table is full. */
+HTTPD_WUR int prov_job_add(struct prov *p, struct prov_job *j);
+/* Queues j (under p->mu) and wakes a worker.  0, or -1 when full. */
+HTTPD_WUR int prov_job_enqueue(struct prov *p, struct prov_job *j);
+/* Position of j in the queue (0 = next), or -1 (under p->mu). */
+long prov_job_position(const struct prov *p, const struct prov_job *j);
+/* Publishes queue and job gauges on /metrics (under p->mu). */
+void prov_jobs_gauges(struct prov *p);
+
+/* ---------------------------------------------------------------- api.c */
+/* Starts the HTTP server.  0 or -1 with why. */
+HTTPD_WUR int prov_api_start(struct prov *p, char *why, size_t why_len);
+
+#endif

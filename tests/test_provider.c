@@ -1,0 +1,768 @@
+/*
+ * test_provider.c: assay-provider against a real escrow and PostgreSQL on
+ * loopback, with real signatures (docs/provider.md).
+ *
+ * The customer here is this test process: it signs JobSpecs with the
+ * receipts library and talks HTTP with the shared client.  What it checks
+ * comes from elsewhere: the output against kern_run on the CPU in this
+ * process (the kernels' own suite checks that against float64
+ * references), the bundle with `assay receipt verify`, the money with the
+ * escrow's own accounts.  tests/e2e/customer.mjs repeats the happy path
+ * with an ethers.js wallet (test_provider_ethers below).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "httpd_client.h"
+#include "kernels.h"
+#include "pgutil.h"
+#include "receipts.h"
+#include "testutil.h"
+
+#include "banned.h"
+
+#define PRICE 10
+#define MAX_PRICE 40
+#define WAIT_MS 60000
+
+struct pv {
+	struct pgt_db db;
+	char dir[256];
+	struct tu_daemon esc, prov;
+	char esc_log[320], prov_log[320], pdata[320];
+	char k_cust[320], k_prov[320], k_val[320], k_other[320];
+	struct rcpt_key cust, provk, val, other;
+	struct rcpt_domain dom;
+};
+
+/* ---------------------------------------------------------------- HTTP */
+
+static void call(struct httpd_client_resp *resp, const char *method, const char *base,
+		 const char *target, const void *body, size_t len, const char *ctype,
+		 const struct rcpt_key *key, int idem)
+{
+	struct httpd_client_req req = { 0 };
+	char why[256], ik[40];
+	uint8_t rnd[8];
+
+	req.method = method;
+	req.base_url = base;
+	req.target = target;
+	req.body = body;
+	req.body_len = len;
+	req.content_type = ctype;
+	req.key = key;
+	req.response_bytes_max = 64u << 20;
+	if (idem) {
+		cr_assert_eq(getrandom(rnd, sizeof(rnd), 0), (ssize_t)sizeof(rnd));
+		snprintf(ik, sizeof(ik), "t.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+			 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		req.idem_key = ik;
+	}
+	cr_assert_eq(httpd_client_request(resp, why, sizeof(why), &req), HTTPD_OK, "%s %s: %s",
+		     method, target, why);
+}
+
+static long post_json(struct httpd_client_resp *resp, const char *base, const char *target,
+		      json_t *o, const struct rcpt_key *key)
+{
+	char *t = json_dumps(o, JSON_COMPACT);
+
+	cr_assert(t);
+	call(resp, "POST", base, target, t, strlen(t), NULL, key, 1);
+	free(t);
+	json_decref(o);
+	return resp->status;
+}
+
+static void addr_of(char out[RCPT_ADDR_HEX_BYTES], const struct rcpt_key *k)
+{
+	rcpt_address_format(out, k->address);
+}
+
+/* The escrow account's field ("available", "stake") as a number. */
+static unsigned long long account(struct pv *t, const struct rcpt_key *k, const char *field)
+{
+	struct httpd_client_resp r;
+	char a[RCPT_ADDR_HEX_BYTES], target[96];
+	unsigned long long v;
+	const char *s;
+
+	addr_of(a, k);
+	snprintf(target, sizeof(target), "/v1/accounts/%s", a);
+	call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	s = httpd_client_str(&r, field);
+	cr_assert(s, "%s", r.body);
+	v = strtoull(s, NULL, 10);
+	httpd_client_resp_free(&r);
+	return v;
+}
+
+static void faucet(struct pv *t, const struct rcpt_key *k, const char *amount)
+{
+	struct httpd_client_resp r;
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	addr_of(a, k);
+	cr_assert_eq(post_json(&r, t->esc.url, "/v1/faucet",
+			       json_pack("{s:s, s:s}", "address", a, "amount", amount), NULL),
+		     200, "%s", r.body);
+	httpd_client_resp_free(&r);
+}
+
+static void stake(struct pv *t, const struct rcpt_key *k, const char *amount)
+{
+	struct httpd_client_resp r;
+
+	cr_assert_eq(post_json(&r, t->esc.url, "/v1/stake", json_pack("{s:s}", "amount", amount), k),
+		     200, "%s", r.body);
+	httpd_client_resp_free(&r);
+}
+
+/* ---------------------------------------------------------------- fixture */
+
+static void key_file(char *path, size_t len, struct rcpt_key *k, const char *dir, const char *name)
+{
+	snprintf(path, len, "%s/%s.key", dir, name);
+	cr_assert_eq(rcpt_key_generate(k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(k, NULL, path), RCPT_OK);
+}
+
+static void escrow_start(struct pv *t, const char *chain_id)
+{
+	char bin[512], key[320];
+	struct rcpt_key ek;
+	const char *build = getenv("ASSAY_BUILD");
+
+	cr_assert(build);
+	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
+	key_file(key, sizeof(key), &ek, t->dir, "escrow");
+	rcpt_key_wipe(&ek);
+	{
+		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", t->db.conninfo,
+			"--key", key, "--devnet", "--min-stake", "1000", "--chain-id", chain_id,
+			"--challenge-window-s", "2", "--referee-deadline-s", "2",
+			"--unbonding-s", "10", "--rate-per-s", "10000", "--rate-burst", "10000",
+			"--quiet", NULL };
+		tu_daemon_start(&t->esc, argv, t->esc_log);
+	}
+}
+
+static void setup(struct pv *t, const char *chain_id)
+{
+	memset(t, 0, sizeof(*t));
+	pgt_db_create(&t->db);
+	tu_tmpdir(t->dir, sizeof(t->dir));
+	snprintf(t->esc_log, sizeof(t->esc_log), "%s/escrow.log", t->dir);
+	snprintf(t->prov_log, sizeof(t->prov_log), "%s/provider.log", t->dir);
+	snprintf(t->pdata, sizeof(t->pdata), "%s/pdata", t->dir);
+	key_file(t->k_cust, sizeof(t->k_cust), &t->cust, t->dir, "customer");
+	key_file(t->k_prov, sizeof(t->k_prov), &t->provk, t->dir, "provider");
+	key_file(t->k_val, sizeof(t->k_val), &t->val, t->dir, "validator");
+	key_file(t->k_other, sizeof(t->k_other), &t->other, t->dir, "other");
+	escrow_start(t, chain_id);
+	{
+		struct httpd_client_resp r;
+		uint8_t vc[RCPT_ADDR_BYTES];
+		call(&r, "GET", t->esc.url, "/v1/params", NULL, 0, NULL, NULL, 0);
+		cr_assert_eq(r.status, 200);
+		cr_assert_eq(rcpt_address_parse(vc, httpd_client_str(&r, "verifyingContract")), RCPT_OK);
+		rcpt_domain_assay(&t->dom, (uint64_t)json_integer_value(json_object_get(r.json, "chainId")), vc);
+		httpd_client_resp_free(&r);
+	}
+	faucet(t, &t->cust, "100000");
+	faucet(t, &t->other, "100000");
+	faucet(t, &t->provk, "5000");
+	faucet(t, &t->val, "5000");
+	stake(t, &t->provk, "2000");
+	stake(t, &t->val, "2000");
+}
+
+/* Starts the provider with extra flags (NULL-terminated, at most 8);
+ * returns like tu_daemon_try_start. */
+static int provider_try(struct pv *t, const char *const extra[])
+{
+	char bin[512];
+	const char *argv[32];
+	size_t n = 0;
+	const char *build = getenv("ASSAY_BUILD");
+
+	snprintf(bin, sizeof(bin), "%s/bin/assay-provider", build);
+	argv[n++] = bin;
+	argv[n++] = "--listen"; argv[n++] = "127.0.0.1:0";
+	argv[n++] = "--key"; argv[n++] = t->k_prov;
+	argv[n++] = "--escrow"; argv[n++] = t->esc.url;
+	argv[n++] = "--data"; argv[n++] = t->pdata;
+	argv[n++] = "--price"; argv[n++] = "10";
+	argv[n++] = "--janitor-period-s"; argv[n++] = "1";
+	argv[n++] = "--rate-per-s"; argv[n++] = "10000";
+	argv[n++] = "--rate-burst"; argv[n++] = "10000";
+	for (size_t i = 0; extra && extra[i] && n < 31; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	return tu_daemon_try_start(&t->prov, argv, t->prov_log);
+}
+
+static void provider_start(struct pv *t, const char *const extra[])
+{
+	cr_assert_eq(provider_try(t, extra), -1, "assay-provider did not start (see %s)",
+		     t->prov_log);
+}
+
+static void teardown(struct pv *t)
+{
+	tu_daemon_stop(&t->prov);
+	tu_daemon_stop(&t->esc);
+	rcpt_key_wipe(&t->cust);
+	rcpt_key_wipe(&t->provk);
+	rcpt_key_wipe(&t->val);
+	rcpt_key_wipe(&t->other);
+	pgt_db_drop(&t->db);
+	tu_rmtree(t->dir);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+/* A matmul input: a F32[m,k], b F32[k,n], values from a fixed LCG. */
+static void matmul_input(uint8_t **out, size_t *len, uint64_t m, uint64_t k, uint64_t n,
+			 uint32_t seed)
+{
+	struct kern_tensors s;
+	struct kern_tensor *ta, *tb;
+	uint64_t sa[2] = { m, k }, sb[2] = { k, n };
+
+	kern_tensors_init(&s);
+	cr_assert_eq(kern_tensors_add(&s, &ta, NULL, "a", KERN_DT_F32, 2, sa, NULL), KERN_OK);
+	cr_assert_eq(kern_tensors_add(&s, &tb, NULL, "b", KERN_DT_F32, 2, sb, NULL), KERN_OK);
+	ta = (struct kern_tensor *)kern_tensors_find(&s, "a");
+	for (uint64_t i = 0; i < m * k + k * n; i++) {
+		seed = seed * 1664525u + 1013904223u;
+		float v = (float)((int32_t)(seed >> 8) % 2000) / 997.0f;
+		if (i < m * k)
+			((float *)ta->data)[i] = v;
+		else
+			((float *)tb->data)[i - m * k] = v;
+	}
+	cr_assert_eq(kern_st_serialize(out, len, NULL, &s), KERN_OK);
+	kern_tensors_release(&s);
+}
+
+/* The CPU reference output of a job. */
+static void reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t *in,
+		      size_t in_len, const char *params)
+{
+	struct kern_tensors ti, to;
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 1 };
+	char dev[KERN_DEVICE_BYTES];
+
+	kern_tensors_init(&ti);
+	kern_tensors_init(&to);
+	cr_assert_eq(kern_st_parse(&ti, NULL, in, in_len), KERN_OK);
+	cr_assert_eq(kern_run(&to, dev, NULL, kernel, &ti, params, strlen(params), &o), KERN_OK);
+	cr_assert_eq(kern_st_serialize(out, len, NULL, &to), KERN_OK);
+	kern_tensors_release(&ti);
+	kern_tensors_release(&to);
+}
+
+struct job {
+	struct rcpt_job spec;
+	uint8_t sig[RCPT_SIG_BYTES];
+	uint8_t id[RCPT_HASH_BYTES];
+	char idh[RCPT_HASH_HEX_BYTES];
+};
+
+static void make_job(struct pv *t, struct job *j, const struct rcpt_key *cust,
+		     const uint8_t provider[RCPT_ADDR_BYTES], const char *kernel,
+		     const char *params, const uint8_t *in, size_t in_len)
+{
+	const struct kern_info *ki = kern_find(kernel);
+	struct rcpt_commitment c;
+	struct rcpt_diag d;
+
+	memset(j, 0, sizeof(*j));
+	cr_assert(ki);
+	memcpy(j->spec.customer, cust->address, RCPT_ADDR_BYTES);
+	memcpy(j->spec.provider, provider, RCPT_ADDR_BYTES);
+	snprintf(j->spec.kernel, sizeof(j->spec.kernel), "%s", kernel);
+	memcpy(j->spec.kernel_hash, ki->hash, RCPT_HASH_BYTES);
+	snprintf(j->spec.params, sizeof(j->spec.params), "%s", params);
+	cr_assert_eq(rcpt_commit_buf(&c, in, in_len), RCPT_OK);
+	memcpy(j->spec.input_root, c.root, RCPT_HASH_BYTES);
+	j->spec.input_size = c.size;
+	rcpt_u256_from_u64(&j->spec.max_price, MAX_PRICE);
+	j->spec.deadline = (uint64_t)time(NULL) + 600;
+	cr_assert_eq(getrandom(&j->spec.nonce, sizeof(j->spec.nonce), 0), (ssize_t)sizeof(j->spec.nonce));
+	j->spec.nonce &= (1ull << 53) - 1;
+	cr_assert_eq(rcpt_job_id(j->id, &d, &t->dom, &j->spec), RCPT_OK, "%s", d.msg);
+	cr_assert_eq(rcpt_sign_digest(j->sig, cust, j->id), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(j->idh, sizeof(j->idh), j->id, RCPT_HASH_BYTES), RCPT_OK);
+}
+
+static json_t *job_body(const struct job *j)
+{
+	char *jt = NULL, sig[RCPT_SIG_HEX_BYTES];
+
+	cr_assert_eq(rcpt_job_to_json(&jt, &j->spec), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sig, sizeof(sig), j->sig, RCPT_SIG_BYTES), RCPT_OK);
+	json_t *o = json_pack("{s:o, s:s}", "job", json_loads(jt, 0, NULL), "jobSignature", sig);
+	free(jt);
+	return o;
+}
+
+static long escrow_open(struct pv *t, const struct job *j, const struct rcpt_key *k)
+{
+	struct httpd_client_resp r;
+	long st = post_json(&r, t->esc.url, "/v1/jobs", job_body(j), k);
+
+	httpd_client_resp_free(&r);
+	return st;
+}
+
+static long prov_submit(struct pv *t, const struct job *j, const struct rcpt_key *k,
+			char *ptype, size_t ptype_len)
+{
+	struct httpd_client_resp r;
+	long st = post_json(&r, t->prov.url, "/v1/jobs", job_body(j), k);
+
+	if (ptype)
+		snprintf(ptype, ptype_len, "%s", r.problem_type);
+	if (st >= 400)
+		cr_log_info("POST /v1/jobs answered %ld: %s", st, r.body);
+	httpd_client_resp_free(&r);
+	return st;
+}
+
+static long prov_put_input(struct pv *t, const struct job *j, const uint8_t *in, size_t len,
+			   struct httpd_client_resp *keep)
+{
+	struct httpd_client_resp r;
+	char target[128];
+	long st;
+
+	snprintf(target, sizeof(target), "/v1/jobs/%s/input", j->idh);
+	call(&r, "PUT", t->prov.url, target, in, len, "application/octet-stream", NULL, 0);
+	st = r.status;
+	if (keep)
+		*keep = r;
+	else
+		httpd_client_resp_free(&r);
+	return st;
+}
+
+/* GET target on the provider as key; the answer in *r. */
+static void prov_get(struct pv *t, struct httpd_client_resp *r, const char *idh,
+		     const char *what, const struct rcpt_key *k)
+{
+	char target[160];
+
+	snprintf(target, sizeof(target), "/v1/jobs/%s%s%s", idh, what[0] ? "/" : "", what);
+	call(r, "GET", t->prov.url, target, NULL, 0, NULL, k, 0);
+}
+
+/* Polls the job's status until it is `want` (or a final one); returns it. */
+static void wait_status(struct pv *t, const struct job *j, const char *want, char *got,
+			size_t got_len)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	for (int i = 0; i < WAIT_MS / 50; i++) {
+		struct httpd_client_resp r;
+		const char *s;
+		prov_get(t, &r, j->idh, "", &t->cust);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		s = httpd_client_str(&r, "status");
+		cr_assert(s);
+		snprintf(got, got_len, "%s", s);
+		httpd_client_resp_free(&r);
+		if (strcmp(got, want) == 0 || strcmp(got, "failed") == 0 ||
+		    strcmp(got, "settled") == 0)
+			return;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void escrow_state(struct pv *t, const struct job *j, char *state, size_t len)
+{
+	struct httpd_client_resp r;
+	char target[128];
+
+	snprintf(target, sizeof(target), "/v1/jobs/%s", j->idh);
+	call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	snprintf(state, len, "%s", httpd_client_str(&r, "state"));
+	httpd_client_resp_free(&r);
+}
+
+/* 1 when needle occurs in any file under dir. */
+static int found_under(const char *dir, const uint8_t *needle, size_t n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int hit = 0;
+
+	cr_assert(d);
+	while (!hit && (e = readdir(d))) {
+		char path[1024];
+		struct stat st;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		cr_assert_eq(lstat(path, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			hit = found_under(path, needle, n);
+		} else if (S_ISREG(st.st_mode)) {
+			uint8_t *buf = malloc((size_t)st.st_size + 1);
+			int fd = open(path, O_RDONLY);
+			ssize_t got = fd >= 0 ? read(fd, buf, (size_t)st.st_size) : -1;
+			cr_assert(buf && got == st.st_size);
+			close(fd);
+			hit = memmem(buf, (size_t)got, needle, n) != NULL;
+			free(buf);
+		}
+	}
+	closedir(d);
+	return hit;
+}
+
+static void write_file(const char *dir, const char *name, const void *data, size_t len,
+		       char *path, size_t path_len)
+{
+	snprintf(path, path_len, "%s/%s", dir, name);
+	tu_write_file(path, data, len, 0600);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .timeout = 180)
+{
+	struct pv t;
+	struct job j;
+	struct httpd_client_resp r;
+	uint8_t *in, *ref;
+	size_t in_len, ref_len;
+	char st[96], p_in[400], p_out[400], p_bundle[400];
+	unsigned long long cust0, prov0;
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	matmul_input(&in, &in_len, 24, 40, 16, 7);
+	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+
+	/* Not funded yet: the provider refuses it. */
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, st, sizeof(st)), 409);
+	cr_assert_str_eq(st, "urn:assay:problem:not-funded");
+	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
+	cust0 = account(&t, &t.cust, "available");
+	prov0 = account(&t, &t.provk, "available");
+	/* Only the customer may submit it. */
+	cr_assert_eq(prov_submit(&t, &j, &t.other, st, sizeof(st)), 403);
+	cr_assert_str_eq(st, "urn:assay:problem:not-your-job");
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 201);
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 200, "a repeat answers the job");
+	/* Wrong bytes are refused, the right ones queued. */
+	in[in_len - 1] ^= 1;
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 422);
+	in[in_len - 1] ^= 1;
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len - 1, NULL), 422);
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 202);
+	wait_status(&t, &j, "receipted", st, sizeof(st));
+	cr_assert_str_eq(st, "receipted", "see %s", t.prov_log);
+
+	/* Encrypted at rest: the input's bytes appear nowhere on disk. */
+	cr_assert_eq(found_under(t.pdata, in + in_len - 64, 64), 0);
+
+	/* The bundle verifies offline with the input and the output. */
+	prov_get(&t, &r, j.idh, "bundle", &t.cust);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	write_file(t.dir, "bundle.json", r.body, r.len, p_bundle, sizeof(p_bundle));
+	httpd_client_resp_free(&r);
+	prov_get(&t, &r, j.idh, "output", &t.cust);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert_eq(r.len, ref_len);
+	cr_assert(memcmp(r.body, ref, ref_len) == 0, "output differs from the CPU reference");
+	write_file(t.dir, "out.safetensors", r.body, r.len, p_out, sizeof(p_out));
+	httpd_client_resp_free(&r);
+	write_file(t.dir, "in.safetensors", in, in_len, p_in, sizeof(p_in));
+	{
+		const char *argv[] = { tu_assay(), "receipt", "verify", p_bundle, "--input", p_in,
+			"--output", p_out, NULL };
+		struct tu_run run;
+		char want[96];
+		tu_run(&run, argv);
+		cr_assert_eq(run.status, 0, "%s", run.err);
+		cr_assert(strstr(run.out, "\"valid\":true"), "%s", run.out);
+		snprintf(want, sizeof(want), "\"job\":\"%s\"", j.idh);
+		cr_assert(strstr(run.out, want), "%s", run.out);
+		tu_run_free(&run);
+	}
+	/* The escrow holds the same receipt. */
+	escrow_state(&t, &j, st, sizeof(st));
+	cr_assert_str_eq(st, "receipted");
+
+	/* Who may read: a staked validator yes; another customer, an
+	 * unstaked stranger and an anonymous caller no. */
+	prov_get(&t, &r, j.idh, "input", &t.val);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert(r.len == in_len && memcmp(r.body, in, in_len) == 0);
+	httpd_client_resp_free(&r);
+	prov_get(&t, &r, j.idh, "output", &t.other);
+	cr_assert_eq(r.status, 403, "%s", r.body);
+	httpd_client_resp_free(&r);
+	{
+		struct rcpt_key stranger;
+		cr_assert_eq(rcpt_key_generate(&stranger), RCPT_OK);
+		prov_get(&t, &r, j.idh, "input", &stranger);
+		cr_assert_eq(r.status, 403, "%s", r.body);
+		httpd_client_resp_free(&r);
+	}
+	prov_get(&t, &r, j.idh, "input", NULL);
+	cr_assert_eq(r.status, 401, "%s", r.body);
+	httpd_client_resp_free(&r);
+
+	/* The customer accepts early (forfeiting verification): the escrow
+	 * pays, the provider sees it settled and deletes the data. */
+	{
+		char target[128];
+		snprintf(target, sizeof(target), "/v1/jobs/%s/accept", j.idh);
+		cr_assert_eq(post_json(&r, t.esc.url, target, json_object(), &t.cust), 200, "%s",
+			     r.body);
+		httpd_client_resp_free(&r);
+	}
+	wait_status(&t, &j, "settled", st, sizeof(st));
+	cr_assert_str_eq(st, "settled");
+	prov_get(&t, &r, j.idh, "output", &t.cust);
+	cr_assert_eq(r.status, 410, "%s", r.body);
+	httpd_client_resp_free(&r);
+	cr_assert_eq(account(&t, &t.provk, "available"), prov0 + PRICE);
+	cr_assert_eq(account(&t, &t.cust, "available"), cust0 + MAX_PRICE - PRICE);
+	free(in);
+	free(ref);
+	teardown(&t);
+}
+
+Test(provider, a_job_the_kernel_refuses_fails_and_is_refunded, .timeout = 120)
+{
+	struct pv t;
+	struct job j;
+	struct httpd_client_resp r;
+	struct kern_tensors s;
+	uint64_t sa[2] = { 2, 3 }, sb[2] = { 4, 5 };
+	uint8_t *in;
+	size_t in_len;
+	char st[96];
+	unsigned long long cust0;
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	/* Inner dimensions disagree: matmul refuses it inside the worker. */
+	kern_tensors_init(&s);
+	cr_assert_eq(kern_tensors_add(&s, NULL, NULL, "a", KERN_DT_F32, 2, sa, NULL), KERN_OK);
+	cr_assert_eq(kern_tensors_add(&s, NULL, NULL, "b", KERN_DT_F32, 2, sb, NULL), KERN_OK);
+	cr_assert_eq(kern_st_serialize(&in, &in_len, NULL, &s), KERN_OK);
+	kern_tensors_release(&s);
+	cust0 = account(&t, &t.cust, "available");
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
+	cr_assert_eq(account(&t, &t.cust, "available"), cust0 - MAX_PRICE);
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 201);
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 202);
+	wait_status(&t, &j, "failed", st, sizeof(st));
+	cr_assert_str_eq(st, "failed");
+	prov_get(&t, &r, j.idh, "", &t.cust);
+	cr_assert(strstr(httpd_client_str(&r, "error"), "kernel"), "%s", r.body);
+	httpd_client_resp_free(&r);
+	/* The provider asked the escrow to refund: the money is back. */
+	for (int i = 0; i < 100; i++) {
+		escrow_state(&t, &j, st, sizeof(st));
+		if (strcmp(st, "refunded") == 0)
+			break;
+		usleep(50000);
+	}
+	cr_assert_str_eq(st, "refunded");
+	cr_assert_eq(account(&t, &t.cust, "available"), cust0);
+	/* The daemon is still up. */
+	call(&r, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	httpd_client_resp_free(&r);
+	free(in);
+	teardown(&t);
+}
+
+Test(provider, a_job_past_its_limits_fails_cleanly_and_the_daemon_stays_up, .timeout = 120)
+{
+	struct pv t;
+	struct job j;
+	struct httpd_client_resp r;
+	uint8_t *in;
+	size_t in_len;
+	char st[96];
+	const char *extra[] = { "--worker-mem-mb", "64", NULL };
+
+	setup(&t, "31337");
+	provider_start(&t, extra);
+	/* A small input with a 64 MiB output (4096 x 4096 floats): past a
+	 * 64 MiB address space (the limit is not applied under ASan). */
+	matmul_input(&in, &in_len, 4096, 1, 4096, 3);
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":true}", in, in_len);
+	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 201);
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 202);
+	wait_status(&t, &j, "receipted", st, sizeof(st));
+#if defined(__SANITIZE_ADDRESS__)
+	cr_assert(strcmp(st, "failed") == 0 || strcmp(st, "receipted") == 0, "%s", st);
+#else
+	cr_assert_str_eq(st, "failed");
+	prov_get(&t, &r, j.idh, "", &t.cust);
+	cr_assert(strstr(httpd_client_str(&r, "error"), "nomem"), "%s", r.body);
+	httpd_client_resp_free(&r);
+#endif
+	call(&r, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	httpd_client_resp_free(&r);
+	free(in);
+	teardown(&t);
+}
+
+Test(provider, refusals_change_nothing, .timeout = 120)
+{
+	struct pv t;
+	struct job j, k;
+	uint8_t *in;
+	size_t in_len;
+	char st[96];
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	matmul_input(&in, &in_len, 4, 4, 4, 1);
+	/* For another provider. */
+	make_job(&t, &j, &t.cust, t.val.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, st, sizeof(st)), 422);
+	cr_assert_str_eq(st, "urn:assay:problem:wrong-provider");
+	/* Signed by someone else than its customer. */
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	k = j;
+	cr_assert_eq(rcpt_sign_digest(k.sig, &t.other, k.id), RCPT_OK);
+	cr_assert_eq(prov_submit(&t, &k, &t.cust, st, sizeof(st)), 422);
+	cr_assert_str_eq(st, "urn:assay:problem:wrong-signer");
+	/* A kernelHash this provider does not run. */
+	k = j;
+	k.spec.kernel_hash[0] ^= 1;
+	make_job(&t, &k, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	k.spec.kernel_hash[0] ^= 1;
+	{
+		struct rcpt_diag d;
+		cr_assert_eq(rcpt_job_id(k.id, &d, &t.dom, &k.spec), RCPT_OK);
+		cr_assert_eq(rcpt_sign_digest(k.sig, &t.cust, k.id), RCPT_OK);
+	}
+	cr_assert_eq(prov_submit(&t, &k, &t.cust, st, sizeof(st)), 422);
+	cr_assert_str_eq(st, "urn:assay:problem:wrong-kernel-hash");
+	/* An input for a job the provider does not know. */
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 404);
+	/* A status request for it. */
+	{
+		struct httpd_client_resp r;
+		prov_get(&t, &r, j.idh, "", &t.cust);
+		cr_assert_eq(r.status, 404);
+		httpd_client_resp_free(&r);
+		prov_get(&t, &r, "0x12", "", &t.cust);
+		cr_assert_eq(r.status, 400);
+		httpd_client_resp_free(&r);
+	}
+	/* Nothing was stored. */
+	cr_assert_eq(found_under(t.pdata, in + in_len - 16, 16), 0);
+	free(in);
+	teardown(&t);
+}
+
+Test(provider, start_up_refusals, .timeout = 120)
+{
+	struct pv t;
+	const char *fault[] = { "--fault", "corrupt-output=0.5", NULL };
+
+	setup(&t, "5");
+	/* Fault injection on a chain that is not a devnet. */
+	cr_assert_eq(provider_try(&t, fault), 1);
+	/* A key file others can read. */
+	cr_assert_eq(chmod(t.k_prov, 0644), 0);
+	cr_assert_eq(provider_try(&t, NULL), 1);
+	cr_assert_eq(chmod(t.k_prov, 0600), 0);
+	/* A stake below the escrow's minimum. */
+	{
+		char save[320];
+		snprintf(save, sizeof(save), "%s", t.k_prov);
+		snprintf(t.k_prov, sizeof(t.k_prov), "%s", t.k_other);
+		cr_assert_eq(provider_try(&t, NULL), 1);
+		snprintf(t.k_prov, sizeof(t.k_prov), "%s", save);
+	}
+	/* And with all in order it starts (devnet or not, without faults). */
+	provider_start(&t, NULL);
+	teardown(&t);
+}
+
+Test(provider, restart_keeps_receipted_jobs_and_fault_injection_corrupts, .timeout = 180)
+{
+	struct pv t;
+	struct job j;
+	struct httpd_client_resp r;
+	uint8_t *in, *ref;
+	size_t in_len, ref_len;
+	char st[96];
+	struct rcpt_commitment c;
+	const char *fault[] = { "--fault", "corrupt-output=1", NULL };
+
+	setup(&t, "31337");
+	provider_start(&t, fault);
+	matmul_input(&in, &in_len, 8, 8, 8, 5);
+	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 201);
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 202);
+	wait_status(&t, &j, "receipted", st, sizeof(st));
+	cr_assert_str_eq(st, "receipted");
+	/* The injected fault: one bit differs from the reference. */
+	prov_get(&t, &r, j.idh, "output", &t.cust);
+	cr_assert_eq(r.status, 200);
+	cr_assert_eq(r.len, ref_len);
+	{
+		size_t bits = 0;
+		for (size_t i = 0; i < ref_len; i++)
+			bits += (size_t)__builtin_popcount((unsigned)((uint8_t)r.body[i] ^ ref[i]));
+		cr_assert_eq(bits, 1);
+	}
+	cr_assert_eq(rcpt_commit_buf(&c, r.body, r.len), RCPT_OK);
+	httpd_client_resp_free(&r);
+	/* A restart keeps the job, its receipt and its encrypted data. */
+	cr_assert_eq(tu_daemon_stop(&t.prov), 0);
+	provider_start(&t, NULL);
+	prov_get(&t, &r, j.idh, "", &t.cust);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(httpd_client_str(&r, "status"), "receipted");
+	{
+		char root[RCPT_HASH_HEX_BYTES];
+		cr_assert_eq(rcpt_hex_encode(root, sizeof(root), c.root, 32), RCPT_OK);
+		cr_assert_str_eq(httpd_client_str(&r, "outputRoot"), root);
+	}
+	httpd_client_resp_free(&r);
+	prov_get(&t, &r, j.idh, "input", &t.val);
+	cr_assert_eq(r.status, 200);
+	cr_assert(r.len == in_len && memcmp(r.body, in, in_len) == 0);
+	httpd_client_resp_free(&r);
+	free(in);
+	free(ref);
+	teardown(&t);
+}
