@@ -315,8 +315,8 @@ $(SIM): $(BUILD)/obj/validator/sim.o $(RCPT_LIB)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- client
-# `assay escrow` talks HTTP with libcurl and signs requests with
-# httpd_auth_sign (only httpd/auth.o is linked from libassay-httpd.a).
+# The client talks HTTP with libcurl through httpd/client.c and signs
+# requests and sign-in messages with httpd/ (which links libmicrohttpd).
 CLIENT_SRCS := $(wildcard client/*.c)
 CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/obj/%.o)
 ASSAY := $(BUILD)/bin/assay
@@ -329,7 +329,7 @@ $(BUILD)/obj/client/%.o: client/%.c | deps
 
 $(ASSAY): $(CLIENT_OBJS) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(CORE_LIBS) -lm
 
 .PHONY: all
 all: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)

@@ -839,6 +839,11 @@ static const char USAGE[] =
 	"  audit verify FILE                  check an escrow audit chain\n"
 	"  escrow SUBCOMMAND ... [--url URL]  talk to assay-escrow (params, faucet,\n"
 	"                                     balance, stake, open, receipt, attest, ...)\n"
+	"  signin --url URL --key FILE --out SESSION [--role ROLE]\n"
+	"                                     Sign-In with Ethereum; saves a session\n"
+	"  deposit AMOUNT --escrow URL --key FILE   fund the account (devnet faucet)\n"
+	"  balance [ADDRESS] --escrow URL [--key FILE]\n"
+	"  job submit|status|fetch ...        run a job at a provider (assay job --help)\n"
 	"\n"
 	"Exit status: 0 success, 1 failure or invalid subject, 2 bad arguments.\n";
 
@@ -877,6 +882,14 @@ int main(int argc, char **argv)
 		ret = cmd_escrow(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "statement") == 0)
 		ret = cmd_statement(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "signin") == 0)
+		ret = cmd_signin(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "deposit") == 0)
+		ret = cmd_deposit(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "balance") == 0)
+		ret = cmd_balance(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "job") == 0)
+		ret = cmd_job(argc - 1, argv + 1);
 	else {
 		cli_err("unknown command '%.32s' (see assay --help)", argv[1]);
 		ret = 2;
