@@ -856,8 +856,11 @@ int prov_api_start(struct prov *p, char *why, size_t why_len)
 	size_t nroutes = sizeof(routes) / sizeof(routes[0]);
 
 	if (p->cfg.siwe_domain) {
-		p->siwe.domain = p->cfg.siwe_domain;
-		p->siwe.uri = p->cfg.siwe_uri;
+		/* "auto" is filled in by main once the port is bound; until
+		 * then no message can name the empty domain. */
+		int aut = strcmp(p->cfg.siwe_domain, "auto") == 0;
+		p->siwe.domain = aut ? "" : p->cfg.siwe_domain;
+		p->siwe.uri = aut ? "" : p->cfg.siwe_uri;
 		p->siwe.chain_id = p->domain.chain_id;
 		p->siwe.session_ttl_s = p->cfg.session_ttl_s;
 		p->siwe.store = &prov_session_store;

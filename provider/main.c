@@ -52,7 +52,8 @@ static void usage(FILE *f)
 		"  --fault corrupt-output=P  devnet only: flip a bit in share P of outputs\n"
 		"  --fault-seed N            make fault injection reproducible\n"
 		"  --janitor-period-s N      how often to ask the escrow about settlement (default 5)\n"
-		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum\n"
+		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum (both 'auto':\n"
+		"                            the listen address and port, http(s)://HOST:PORT)\n"
 		"  --session-ttl-s N         sign-in session lifetime (default 900)\n"
 		"  --tls-cert FILE --tls-key FILE     serve HTTPS\n"
 		"  --rate-per-s N --rate-burst N      token bucket per IP and per signer\n"
@@ -238,6 +239,11 @@ static int build_config(struct prov_config *cfg, char *host, size_t host_len, ch
 	    (cfg->siwe_domain && (!*cfg->siwe_domain || strlen(cfg->siwe_domain) > HTTPD_SIWE_DOMAIN_BYTES_MAX ||
 				  !*cfg->siwe_uri || strlen(cfg->siwe_uri) > HTTPD_SIWE_URI_BYTES_MAX))) {
 		fprintf(stderr, "assay-provider: --siwe-domain and --siwe-uri go together, non-empty and short\n");
+		return -1;
+	}
+	if (cfg->siwe_domain && (strcmp(cfg->siwe_domain, "auto") == 0) !=
+				(strcmp(cfg->siwe_uri, "auto") == 0)) {
+		fprintf(stderr, "assay-provider: --siwe-domain auto goes with --siwe-uri auto\n");
 		return -1;
 	}
 	if (num(&cfg->session_ttl_s, O_TTL, HTTPD_SESSION_TTL_S_DEFAULT, 1, HTTPD_SESSION_TTL_S_MAX))
@@ -443,6 +449,16 @@ int main(int argc, char **argv)
 			(unsigned)p.cfg.listen_port, why);
 		prov_jobs_stop(&p);
 		goto out_key;
+	}
+	/* `--siwe-domain auto`: the domain and URI clients reach us by, known
+	 * once the port is bound.  Set before the port is announced; a
+	 * sign-in that races it is refused (empty domain) and retried. */
+	if (p.cfg.siwe_domain && strcmp(p.cfg.siwe_domain, "auto") == 0) {
+		static char sdom[96], suri[128];
+		snprintf(sdom, sizeof(sdom), "%s:%u", host, (unsigned)httpd_port(p.http));
+		snprintf(suri, sizeof(suri), "http%s://%s", p.cfg.tls_cert ? "s" : "", sdom);
+		__atomic_store_n(&p.siwe.uri, suri, __ATOMIC_RELEASE);
+		__atomic_store_n(&p.siwe.domain, sdom, __ATOMIC_RELEASE);
 	}
 	/* The URL names the port only once it is bound (--listen HOST:0). */
 	if (!p.cfg.public_url) {

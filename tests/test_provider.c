@@ -766,3 +766,118 @@ Test(provider, restart_keeps_receipted_jobs_and_fault_injection_corrupts, .timeo
 	free(ref);
 	teardown(&t);
 }
+
+/* The customer's client: `assay deposit`, `signin`, `job submit`,
+ * `job status --session`, `job fetch`, `balance`, against the daemons. */
+Test(provider, the_assay_client_runs_a_job_end_to_end, .timeout = 180)
+{
+	struct pv t;
+	struct tu_run r;
+	uint8_t *in, *ref;
+	size_t in_len, ref_len;
+	char p_in[400], p_out[400], p_bundle[400], p_sess[400], p_out2[400], p_b2[400];
+	char id[RCPT_HASH_HEX_BYTES];
+	const char *extra[] = { "--siwe-domain", "auto", "--siwe-uri", "auto", NULL };
+
+	setup(&t, "31337");
+	provider_start(&t, extra);
+	matmul_input(&in, &in_len, 16, 12, 8, 11);
+	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":true}");
+	write_file(t.dir, "in.safetensors", in, in_len, p_in, sizeof(p_in));
+	snprintf(p_out, sizeof(p_out), "%s/out.safetensors", t.dir);
+	snprintf(p_bundle, sizeof(p_bundle), "%s/bundle.json", t.dir);
+	snprintf(p_sess, sizeof(p_sess), "%s/session.json", t.dir);
+	snprintf(p_out2, sizeof(p_out2), "%s/out2.safetensors", t.dir);
+	snprintf(p_b2, sizeof(p_b2), "%s/bundle2.json", t.dir);
+	{
+		const char *argv[] = { tu_assay(), "deposit", "500", "--escrow", t.esc.url,
+			"--key", t.k_cust, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.out, "\"available\":\"100500\""), "%s", r.out);
+		tu_run_free(&r);
+	}
+	{
+		const char *argv[] = { tu_assay(), "job", "submit", "--escrow", t.esc.url,
+			"--provider", t.prov.url, "--key", t.k_cust, "--kernel", "matmul_f32@1",
+			"--params", "{\"relu\":true}", "--input", p_in, "--output", p_out,
+			"--bundle", p_bundle, "--max-price", "40", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.err, "receipted"), "progress on stderr: %s", r.err);
+		{
+			const char *j = strstr(r.out, "\"job\":\"");
+			cr_assert(j, "%s", r.out);
+			memcpy(id, j + 7, 66);
+			id[66] = '\0';
+		}
+		tu_run_free(&r);
+	}
+	{
+		FILE *f = fopen(p_out, "rb");
+		uint8_t *got = malloc(ref_len + 1);
+		size_t got_len;
+		cr_assert(f && got);
+		got_len = fread(got, 1, ref_len + 1, f);
+		fclose(f);
+		cr_assert(got_len == ref_len && memcmp(got, ref, ref_len) == 0,
+			  "the saved output differs from the CPU reference");
+		free(got);
+	}
+	{
+		const char *argv[] = { tu_assay(), "receipt", "verify", p_bundle, "--input", p_in,
+			"--output", p_out, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_free(&r);
+	}
+	/* Sign in with the wallet key, then read with the session. */
+	{
+		const char *argv[] = { tu_assay(), "signin", "--url", t.prov.url, "--key",
+			t.k_cust, "--out", p_sess, NULL };
+		struct stat st;
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(!strstr(r.out, "token"), "the token must not be printed: %s", r.out);
+		tu_run_free(&r);
+		cr_assert_eq(stat(p_sess, &st), 0);
+		cr_assert_eq(st.st_mode & 0777, 0600);
+	}
+	{
+		const char *argv[] = { tu_assay(), "job", "status", id, "--provider", t.prov.url,
+			"--session", p_sess, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.out, "\"status\":\"receipted\""), "%s", r.out);
+		tu_run_free(&r);
+	}
+	{
+		const char *argv[] = { tu_assay(), "job", "fetch", id, "--provider", t.prov.url,
+			"--session", p_sess, "--output", p_out2, "--bundle", p_b2, "--escrow",
+			t.esc.url, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_free(&r);
+	}
+	/* Another customer's key is refused. */
+	{
+		const char *argv[] = { tu_assay(), "job", "status", id, "--provider", t.prov.url,
+			"--key", t.k_other, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 1);
+		cr_assert(strstr(r.err, "urn:assay:problem:forbidden"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	/* maxPrice 40 is locked until settlement. */
+	{
+		const char *argv[] = { tu_assay(), "balance", "--escrow", t.esc.url, "--key",
+			t.k_cust, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.out, "\"available\":\"100460\""), "%s", r.out);
+		tu_run_free(&r);
+	}
+	free(in);
+	free(ref);
+	teardown(&t);
+}
