@@ -220,6 +220,7 @@ static json_t *job_view(struct escrow *e, const struct escrow_job *j, int detail
 		json_object_set_new(v, "receiptSignature", json_string(rs));
 		json_object_set_new(v, "price", json_string(pr));
 		json_object_set_new(v, "windowEnd", json_integer((json_int_t)j->window_end_s));
+		json_object_set_new(v, "receiptedAt", json_integer((json_int_t)j->receipted_at_s));
 		if (rcpt_receipt_to_json(&rt, &j->receipt) == RCPT_OK)
 			json_object_set_new(v, "receipt", json_loads(rt, 0, NULL));
 	}
@@ -758,12 +759,110 @@ static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
 	return 0;
 }
 
-static int input_matches(const struct rcpt_job *job, const uint8_t *in, size_t len)
+/* Evidence on a fraud claim: {"chunk": N, "data": base64 of the
+ * provider's chunk N, "proof": [bytes32...]}, an RFC 6962 inclusion of
+ * that chunk in receipt.outputRoot over ceil(outputSize / 65536) leaves.
+ * On success *out is what is recorded: the chunk index, the leaf hash
+ * SHA-256(0x00 || chunk) and the audit path (the chunk's bytes, output
+ * data of the customer's, are not kept). */
+static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow_job *j,
+			  json_t *ev)
 {
+	static const char *const keys[] = { "chunk", "data", "proof", NULL };
+	uint8_t (*path)[RCPT_HASH_BYTES] = NULL;
+	uint8_t *data = NULL, *leaf_in = NULL, leaf[RCPT_HASH_BYTES];
+	size_t data_len = 0, path_len, i, nk = 0;
 	struct rcpt_commitment c;
+	json_t *jc = json_object_get(ev, "chunk"), *jp = json_object_get(ev, "proof"),
+		*proof = NULL, *v;
+	const char *k, *ds = json_string_value(json_object_get(ev, "data"));
+	char lh[RCPT_HASH_HEX_BYTES];
+	uint64_t chunk, leaves;
+	int rc = -1;
 
-	return rcpt_commit_buf(&c, in, len) == RCPT_OK && c.size == job->input_size &&
-	       memcmp(c.root, job->input_root, RCPT_HASH_BYTES) == 0;
+	*out = NULL;
+	assert(j->has_receipt);
+	json_object_foreach(ev, k, v) {
+		int known = 0;
+		for (i = 0; keys[i]; i++)
+			known |= strcmp(k, keys[i]) == 0;
+		nk += (size_t)known;
+		if (!known)
+			break;
+	}
+	if (!json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
+	    json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
+	    !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX) {
+		httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
+				    "evidence is {\"chunk\": uint64, \"data\": base64, \"proof\": [bytes32, at most %u]}",
+				    ESCROW_EVIDENCE_PROOF_MAX);
+		goto out;
+	}
+	chunk = (uint64_t)json_integer_value(jc);
+	path_len = json_array_size(jp);
+	path = calloc(path_len ? path_len : 1, sizeof(*path));
+	if (!path) {
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		goto out;
+	}
+	json_array_foreach(jp, i, v) {
+		const char *h = json_string_value(v);
+		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
+			httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
+					    "proof[%zu] is not 0x + 64 hex digits", i);
+			goto out;
+		}
+	}
+	if (b64_decode(&data, &data_len, ds, RCPT_CHUNK_BYTES)) {
+		httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
+				    "data is base64 of at most %u bytes", RCPT_CHUNK_BYTES);
+		goto out;
+	}
+	leaves = j->receipt.output_size / RCPT_CHUNK_BYTES +
+		 (j->receipt.output_size % RCPT_CHUNK_BYTES != 0);
+	memcpy(c.root, j->receipt.output_root, RCPT_HASH_BYTES);
+	c.size = j->receipt.output_size;
+	if (chunk >= leaves ||
+	    rcpt_proof_verify(&c, chunk, data, data_len, (const uint8_t (*)[RCPT_HASH_BYTES])path,
+			      path_len) != RCPT_OK) {
+		httpd_reply_problem(r, 422, "invalid-evidence", "evidence does not verify",
+				    "chunk %" PRIu64 " with this proof is not in receipt.outputRoot (%" PRIu64 " chunks)",
+				    chunk, leaves);
+		goto out;
+	}
+	leaf_in = malloc(data_len + 1);
+	if (!leaf_in) {
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		goto out;
+	}
+	leaf_in[0] = 0x00;
+	if (data_len)
+		memcpy(leaf_in + 1, data, data_len);
+	proof = json_array();
+	if (rcpt_sha256(leaf, leaf_in, data_len + 1) != RCPT_OK || !proof) {
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		goto out;
+	}
+	for (i = 0; i < path_len; i++) {
+		char hh[RCPT_HASH_HEX_BYTES];
+		escrow_hex(hh, sizeof(hh), path[i], RCPT_HASH_BYTES);
+		json_array_append_new(proof, json_string(hh));
+	}
+	escrow_hex(lh, sizeof(lh), leaf, RCPT_HASH_BYTES);
+	*out = json_pack("{s:I, s:s, s:o}", "chunk", (json_int_t)chunk, "leafHash", lh,
+			 "proof", proof);
+	proof = NULL;
+	if (!*out) {
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(proof);
+	free(path);
+	free(data);
+	free(leaf_in);
+	return rc;
 }
 
 static void reply_attested(struct httpd_req *r, const char *validator,
@@ -777,7 +876,7 @@ static void reply_attested(struct httpd_req *r, const char *validator,
 static void handle_attestation(struct httpd_req *r, void *cls)
 {
 	static const char *const req[] = { "attestation", "signature", NULL };
-	static const char *const opt[] = { "input", NULL };
+	static const char *const opt[] = { "input", "evidence", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	struct escrow_job j;
@@ -787,7 +886,9 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES], dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
 	uint8_t *input = NULL;
 	size_t input_len = 0;
-	char *t = NULL, *canon = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES], orh[RCPT_HASH_HEX_BYTES];
+	char *t = NULL, *canon = NULL, *ev_text = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES],
+		orh[RCPT_HASH_HEX_BYTES];
+	json_t *ev = NULL;
 	struct chain *ch;
 	enum rcpt_err re;
 	enum chain_err ce;
@@ -854,9 +955,23 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 					    ESCROW_INPUT_BYTES_MAX);
 			goto out;
 		}
-		if (!input_matches(&j.job, input, input_len)) {
+		if (!escrow_input_matches(&j.job, input, input_len)) {
 			httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
 					    "the input's commitment differs from job.inputRoot/inputSize");
+			goto out;
+		}
+	}
+	if (json_object_get(o, "evidence")) {
+		if (a.verdict != RCPT_VERDICT_DIFFERS) {
+			httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
+					    "evidence comes only with verdict 2");
+			goto out;
+		}
+		if (evidence_check(r, &ev, &j, json_object_get(o, "evidence")))
+			goto out;
+		ev_text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!ev_text) {
+			httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 			goto out;
 		}
 	}
@@ -908,16 +1023,24 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 				     json_pack("{s:s, s:i, s:s}", "validator", vh,
 					       "verdict", (int)a.verdict, "outputRoot", orh), now);
 	if (!rc && a.verdict == RCPT_VERDICT_DIFFERS) {
-		rc = escrow_db_dispute_insert(&e->db, id, a.validator, input, input_len, now);
+		rc = escrow_db_dispute_insert(&e->db, id, a.validator, input, input_len, ev_text,
+					      now);
 		if (!rc) {
 			rc = escrow_db_job_transition(&e->db, id, "receipted", "disputed", now);
 			if (rc == ESCROW_DB_CONFLICT)
 				rc = ESCROW_DB_OK;   /* already disputed */
 		}
-		if (!rc)
-			rc = escrow_db_audit(&e->db, sub, "dispute-opened",
-					     json_pack("{s:s, s:b}", "validator", vh,
-						       "withInput", input != NULL), now);
+		if (!rc) {
+			json_t *data = json_pack("{s:s, s:b}", "validator", vh,
+						 "withInput", input != NULL);
+			/* The chunk index and leaf hash, never the chunk. */
+			if (data && ev)
+				json_object_set_new(data, "evidence",
+						    json_pack("{s:O, s:O}",
+							      "chunk", json_object_get(ev, "chunk"),
+							      "leafHash", json_object_get(ev, "leafHash")));
+			rc = escrow_db_audit(&e->db, sub, "dispute-opened", data, now);
+		}
 	}
 	if (!rc)
 		rc = escrow_db_commit(&e->db);
@@ -931,6 +1054,8 @@ out:
 	free(t);
 	free(canon);
 	free(input);
+	free(ev_text);
+	json_decref(ev);
 }
 
 /* The job's input for the referee, from anyone: the commitment decides. */
@@ -955,7 +1080,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 		reply_db(r, rc);
 		return;
 	}
-	if (!input_matches(&j.job, (const uint8_t *)body, len)) {
+	if (!escrow_input_matches(&j.job, (const uint8_t *)body, len)) {
 		httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
 				    "the body's commitment differs from job.inputRoot/inputSize");
 		return;
@@ -994,11 +1119,17 @@ static int state_name_ok(const char *s)
 	return 0;
 }
 
+/* GET /v1/jobs?state=S&after=T[&afterId=ID]: at most ESCROW_LIST_MAX
+ * jobs in state S (default receipted), ordered by receiptedAt (openedAt
+ * for jobs without a receipt) and id, strictly after the cursor: pass
+ * the last job's time and id to read the next page. */
 static void handle_jobs_list(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
 	const char *state = httpd_req_query(r, "state");
-	uint8_t (*ids)[RCPT_HASH_BYTES] = NULL;
+	const char *after = httpd_req_query(r, "after"), *after_id = httpd_req_query(r, "afterId");
+	uint8_t (*ids)[RCPT_HASH_BYTES] = NULL, aid[RCPT_HASH_BYTES];
+	uint64_t after_s = 0;
 	size_t n = 0, i;
 	json_t *arr;
 	enum escrow_db_err rc;
@@ -1009,6 +1140,24 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 400, "invalid-state", "invalid state", "unknown state name");
 		return;
 	}
+	if (after) {
+		size_t k, len = strlen(after);
+		int ok = len > 0 && len <= 16 && (after[0] != '0' || len == 1);
+		for (k = 0; ok && k < len; k++)
+			ok = after[k] >= '0' && after[k] <= '9';
+		if (ok)
+			after_s = strtoull(after, NULL, 10);
+		if (!ok || after_s > RCPT_JSON_UINT_MAX) {
+			httpd_reply_problem(r, 400, "invalid-cursor", "invalid cursor",
+					    "after is Unix seconds (a decimal uint64)");
+			return;
+		}
+	}
+	if (after_id && (!after || rcpt_hex_decode(aid, sizeof(aid), after_id) != RCPT_OK)) {
+		httpd_reply_problem(r, 400, "invalid-cursor", "invalid cursor",
+				    "afterId is a job id and comes with after");
+		return;
+	}
 	if (db_ready(r, e))
 		return;
 	ids = calloc(ESCROW_LIST_MAX, sizeof(*ids));
@@ -1016,7 +1165,8 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 		return;
 	}
-	rc = escrow_db_jobs_in_state(&e->db, ids, &n, ESCROW_LIST_MAX, state, 0);
+	rc = escrow_db_jobs_page(&e->db, ids, &n, ESCROW_LIST_MAX, state, after_s,
+				 after_id ? aid : NULL);
 	if (rc) {
 		free(ids);
 		reply_db(r, rc);
@@ -1048,6 +1198,571 @@ static void handle_job_get(struct httpd_req *r, void *cls)
 		reply_db(r, rc);
 	else
 		httpd_reply_json(r, 200, job_view(e, &j, 1));
+}
+
+/* ---------------------------------------------------------------- ending a job early */
+
+/* Loads job `id`: 0, or -1 having answered (404 or a database error). */
+static int load_job(struct httpd_req *r, struct escrow *e, struct escrow_job *j,
+		    const uint8_t id[RCPT_HASH_BYTES])
+{
+	enum escrow_db_err rc = escrow_db_job_get(&e->db, j, id);
+
+	if (rc == ESCROW_DB_NOT_FOUND) {
+		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		return -1;
+	}
+	if (rc) {
+		reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
+/* A short free text: at most ESCROW_REASON_BYTES_MAX printable ASCII
+ * bytes.  NULL having answered 400 otherwise. */
+static const char *parse_reason(struct httpd_req *r, json_t *o)
+{
+	json_t *v = json_object_get(o, "reason");
+	const char *s = json_string_value(v);
+	size_t i, n = s ? json_string_length(v) : 0;
+
+	for (i = 0; s && i < n; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			s = NULL;
+	if (!s || n > ESCROW_REASON_BYTES_MAX) {
+		httpd_reply_problem(r, 400, "invalid-reason", "invalid reason",
+				    "reason is a string of at most %u printable ASCII bytes",
+				    ESCROW_REASON_BYTES_MAX);
+		return NULL;
+	}
+	return s;
+}
+
+/* Moves a job from an intent (`refunding`, `releasing`) to its end once
+ * the ledger has done it, with its audit entry, as the settlement thread
+ * does; a CONFLICT means the settlement thread got there first. */
+static enum escrow_db_err finish_now(struct escrow *e, const uint8_t id[RCPT_HASH_BYTES],
+				     const char *from, const char *to, json_t *data,
+				     uint64_t now)
+{
+	char sub[80];
+	enum escrow_db_err rc;
+
+	assert(strcmp(to, "paid") == 0 || strcmp(to, "refunded") == 0);
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_transition(&e->db, id, from, to, now);
+	/* A settled job keeps no customer input (no retention). */
+	if (!rc)
+		rc = escrow_db_dispute_drop_inputs(&e->db, id);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, to, data, now);
+	else
+		json_decref(data);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc)
+		escrow_db_rollback(&e->db);
+	return rc == ESCROW_DB_CONFLICT ? ESCROW_DB_OK : rc;
+}
+
+static void reply_job(struct httpd_req *r, struct escrow *e, const uint8_t id[RCPT_HASH_BYTES])
+{
+	struct escrow_job j;
+
+	if (load_job(r, e, &j, id) == 0)
+		httpd_reply_json(r, 200, job_view(e, &j, 1));
+}
+
+/* POST /v1/jobs/{id}/fail: the provider gives up an open job; the
+ * customer gets maxPrice back in full, as after a missed deadline. */
+static void handle_job_fail(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "reason", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	const char *reason;
+	char sub[80], mp[RCPT_U256_DEC_BYTES];
+	struct chain *ch;
+	enum escrow_db_err rc;
+	enum chain_err ce;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || !(reason = parse_reason(r, o)) ||
+	    db_ready(r, e) || load_job(r, e, &j, id))
+		return;
+	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) != 0) {
+		httpd_reply_problem(r, 403, "not-provider", "not the job's provider",
+				    "only job.provider may fail a job");
+		return;
+	}
+	if (strcmp(j.state, "open") != 0) {
+		httpd_reply_problem(r, 409, "not-open", "job not open",
+				    "the job is %s; only an open job (no receipt yet) can be failed", j.state);
+		return;
+	}
+	if (!(ch = http_chain(r, e)))
+		return;
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_transition(&e->db, id, "open", "refunding", now);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "provider-failed",
+				     json_pack("{s:s}", "reason", reason), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "not-open", "job not open",
+					    "the job left the open state meanwhile");
+		else
+			reply_db(r, rc);
+		return;
+	}
+	/* The intent is recorded: should the ledger be unreachable now, the
+	 * settlement thread makes the refund. */
+	ce = chain_seen(e, chain_refund(ch, id, now));
+	if (ce == CHAIN_OK || ce == CHAIN_ERR_SETTLED) {
+		rcpt_u256_format(mp, &j.job.max_price);
+		(void)finish_now(e, id, "refunding", "refunded", json_pack("{s:s}", "amount", mp),
+				 now);
+	}
+	reply_job(r, e, id);
+}
+
+/* POST /v1/jobs/{id}/accept: the customer releases a receipted job
+ * before its window closes, forfeiting verification. */
+static void handle_job_accept(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	char sub[80], pr[RCPT_U256_DEC_BYTES], mp[RCPT_U256_DEC_BYTES];
+	struct chain *ch;
+	enum escrow_db_err rc;
+	enum chain_err ce;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (parse_id_param(r, id) || check_keys(r, o, NULL, NULL) || db_ready(r, e) ||
+	    load_job(r, e, &j, id))
+		return;
+	if (memcmp(who, j.job.customer, RCPT_ADDR_BYTES) != 0) {
+		httpd_reply_problem(r, 403, "not-customer", "not the job's customer",
+				    "only job.customer may accept a job");
+		return;
+	}
+	if (strcmp(j.state, "disputed") == 0) {
+		httpd_reply_problem(r, 409, "dispute-open", "job disputed",
+				    "the referee decides first");
+		return;
+	}
+	if (strcmp(j.state, "receipted") != 0) {
+		httpd_reply_problem(r, 409, "not-receipted", "job not receipted",
+				    "the job is %s; only a receipted job can be accepted", j.state);
+		return;
+	}
+	assert(j.has_receipt);
+	if (!(ch = http_chain(r, e)))
+		return;
+	rcpt_u256_format(pr, &j.receipt.price);
+	rcpt_u256_format(mp, &j.job.max_price);
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&e->db);
+	/* Conditional on `receipted`: a fraud claim committed first (it
+	 * moves the job to `disputed`) wins, and this one is refused. */
+	if (!rc)
+		rc = escrow_db_job_transition(&e->db, id, "receipted", "releasing", now);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "customer-accepted",
+				     json_pack("{s:s, s:s}", "price", pr,
+					       "forfeits", "verification"), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "not-receipted", "job not receipted",
+					    "the job left the receipted state meanwhile (disputed or released)");
+		else
+			reply_db(r, rc);
+		return;
+	}
+	assert(rcpt_u256_cmp(&j.receipt.price, &j.job.max_price) <= 0);
+	ce = chain_seen(e, chain_release(ch, id, &j.receipt.price, now));
+	if (ce == CHAIN_OK || ce == CHAIN_ERR_SETTLED)
+		(void)finish_now(e, id, "releasing", "paid",
+				 json_pack("{s:s, s:s}", "price", pr, "maxPrice", mp), now);
+	reply_job(r, e, id);
+}
+
+/* ---------------------------------------------------------------- withholding reports */
+
+/* Stake of `who` at least --min-stake; else answers 403 `slug`. */
+static int require_stake(struct httpd_req *r, struct escrow *e,
+			 const uint8_t who[RCPT_ADDR_BYTES], const char *slug)
+{
+	struct chain_balance b;
+	struct chain *ch = http_chain(r, e);
+	enum chain_err ce;
+
+	if (!ch)
+		return -1;
+	ce = chain_seen(e, chain_balance(ch, &b, who));
+	if (ce) {
+		reply_chain(r, ce);
+		return -1;
+	}
+	if (rcpt_u256_cmp(&b.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&b.stake)) {
+		char ms[RCPT_U256_DEC_BYTES];
+		rcpt_u256_format(ms, &e->cfg.min_stake);
+		httpd_reply_problem(r, 403, slug, "stake too low",
+				    "the signer must hold at least the minimum stake (%s)", ms);
+		return -1;
+	}
+	return 0;
+}
+
+/* POST /v1/jobs/{id}/withheld: a staked validator reports that the
+ * provider does not serve the job's input.  The referee fetches it from
+ * the provider (settle.c); see docs/escrow.md. */
+static void handle_job_withheld(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "reason", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	const char *reason;
+	char sub[80], vh[RCPT_ADDR_HEX_BYTES];
+	enum escrow_db_err rc;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || !(reason = parse_reason(r, o)) ||
+	    db_ready(r, e) || load_job(r, e, &j, id))
+		return;
+	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) == 0) {
+		httpd_reply_problem(r, 403, "conflict-of-interest",
+				    "provider cannot report its own job", NULL);
+		return;
+	}
+	if (!j.has_receipt) {
+		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s",
+				    j.state);
+		return;
+	}
+	if (require_stake(r, e, who, "validator-not-staked"))
+		return;
+	escrow_subject_job(sub, id);
+	rcpt_address_format(vh, who);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_lock_attestable(&e->db, id, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		escrow_db_rollback(&e->db);
+		httpd_reply_problem(r, 409, "window-closed", "challenge window closed",
+				    "the job is not receipted or its window has closed");
+		return;
+	}
+	if (!rc)
+		rc = escrow_db_dispute_insert_withheld(&e->db, id, who, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		escrow_db_rollback(&e->db);
+		httpd_reply_problem(r, 409, "already-reported", "already reported",
+				    "this validator already reported this job's input withheld");
+		return;
+	}
+	if (!rc) {
+		rc = escrow_db_job_transition(&e->db, id, "receipted", "disputed", now);
+		if (rc == ESCROW_DB_CONFLICT)
+			rc = ESCROW_DB_OK;   /* already disputed */
+	}
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "dispute-opened",
+				     json_pack("{s:s, s:s, s:s}", "validator", vh,
+					       "kind", "withheld", "reason", reason), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		reply_db(r, rc);
+		return;
+	}
+	httpd_reply_json(r, 201, json_pack("{s:s, s:s, s:s, s:b}", "job", httpd_req_param(r, 0),
+					   "validator", vh, "kind", "withheld", "dispute", 1));
+}
+
+/* ---------------------------------------------------------------- providers */
+
+/* A provider's base URL (contracts): http:// or https://, a host, at
+ * most ESCROW_PROVIDER_URL_BYTES_MAX bytes of visible ASCII, no
+ * userinfo, query or fragment, no trailing '/'.  NULL or a reason. */
+static const char *url_refusal(const char *u, size_t len)
+{
+	size_t i, skip;
+
+	if (len > ESCROW_PROVIDER_URL_BYTES_MAX)
+		return "longer than 256 bytes";
+	if (strlen(u) != len)
+		return "holds a NUL byte";
+	for (i = 0; i < len; i++)
+		if (u[i] <= 0x20 || u[i] >= 0x7f || u[i] == '\\')
+			return "holds a space, a control, a backslash or a non-ASCII byte";
+	if (strncmp(u, "http://", 7) == 0)
+		skip = 7;
+	else if (strncmp(u, "https://", 8) == 0)
+		skip = 8;
+	else
+		return "scheme is not http:// or https://";
+	if (strchr(u, '@'))
+		return "holds userinfo ('@')";
+	if (strchr(u, '?'))
+		return "holds a query ('?')";
+	if (strchr(u, '#'))
+		return "holds a fragment ('#')";
+	if (u[skip] == '\0' || u[skip] == '/' || u[skip] == ':')
+		return "has no host";
+	if (u[len - 1] == '/')
+		return "ends with '/'";
+	return NULL;
+}
+
+static json_t *provider_view(const uint8_t who[RCPT_ADDR_BYTES], const char *url, uint64_t at)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	rcpt_address_format(a, who);
+	return json_pack("{s:s, s:s, s:I}", "address", a, "url", url,
+			 "registeredAt", (json_int_t)at);
+}
+
+static void handle_provider_register(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "url", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	json_t *ju = json_object_get(o, "url");
+	const char *url, *why;
+	char sub[80];
+	enum escrow_db_err rc;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (check_keys(r, o, req, NULL))
+		return;
+	url = json_string_value(ju);
+	why = url ? url_refusal(url, json_string_length(ju)) : "is not a string";
+	if (why) {
+		httpd_reply_problem(r, 400, "invalid-url", "invalid url", "url %s", why);
+		return;
+	}
+	if (require_stake(r, e, who, "stake-too-low") || db_ready(r, e))
+		return;
+	escrow_subject_account(sub, who);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_provider_put(&e->db, who, url, now);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "provider-registered",
+				     json_pack("{s:s}", "url", url), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		reply_db(r, rc);
+		return;
+	}
+	httpd_reply_json(r, 200, provider_view(who, url, now));
+}
+
+static void handle_provider_get(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	uint8_t who[RCPT_ADDR_BYTES];
+	char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1];
+	uint64_t at = 0;
+	enum escrow_db_err rc;
+
+	if (rcpt_address_parse(who, httpd_req_param(r, 0)) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address", NULL);
+		return;
+	}
+	if (db_ready(r, e))
+		return;
+	rc = escrow_db_provider_get(&e->db, url, &at, who);
+	if (rc == ESCROW_DB_NOT_FOUND)
+		httpd_reply_problem(r, 404, "provider-not-found", "no such provider",
+				    "this address has not registered a URL");
+	else if (rc)
+		reply_db(r, rc);
+	else
+		httpd_reply_json(r, 200, provider_view(who, url, at));
+}
+
+/* ---------------------------------------------------------------- validators */
+
+static json_t *seed_view(const uint8_t who[RCPT_ADDR_BYTES], const struct escrow_seed *sd)
+{
+	char a[RCPT_ADDR_HEX_BYTES], c[RCPT_HASH_HEX_BYTES], sh[RCPT_HASH_HEX_BYTES];
+	json_t *v;
+
+	rcpt_address_format(a, who);
+	escrow_hex(c, sizeof(c), sd->commitment, RCPT_HASH_BYTES);
+	v = json_pack("{s:s, s:s, s:I}", "address", a, "seedCommitment", c,
+		      "committedAt", (json_int_t)sd->committed_at_s);
+	if (v && sd->revealed) {
+		escrow_hex(sh, sizeof(sh), sd->seed, RCPT_HASH_BYTES);
+		json_object_set_new(v, "seed", json_string(sh));
+		json_object_set_new(v, "revealedAt", json_integer((json_int_t)sd->revealed_at_s));
+	}
+	return v;
+}
+
+static void reply_seed(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES])
+{
+	struct escrow_seed sd;
+	enum escrow_db_err rc = escrow_db_seed_get(&e->db, &sd, who);
+
+	if (rc == ESCROW_DB_NOT_FOUND)
+		httpd_reply_problem(r, 404, "validator-not-found", "no seed commitment",
+				    "this address has never committed to a seed");
+	else if (rc)
+		reply_db(r, rc);
+	else
+		httpd_reply_json(r, 200, seed_view(who, &sd));
+}
+
+/* A bytes32 member `key` of o; answers 400 `slug` otherwise. */
+static int parse_b32(struct httpd_req *r, uint8_t out[RCPT_HASH_BYTES], json_t *o,
+		     const char *key, const char *slug)
+{
+	const char *s = get_str(o, key);
+
+	if (!s || rcpt_hex_decode(out, RCPT_HASH_BYTES, s) != RCPT_OK) {
+		httpd_reply_problem(r, 400, slug, "invalid bytes32",
+				    "%s is 0x + 64 hex digits", key);
+		return -1;
+	}
+	return 0;
+}
+
+static void handle_validator_commit(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "seedCommitment", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	uint8_t cm[RCPT_HASH_BYTES];
+	char sub[80], ch[RCPT_HASH_HEX_BYTES];
+	enum escrow_db_err rc;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (check_keys(r, o, req, NULL) || parse_b32(r, cm, o, "seedCommitment", "invalid-commitment"))
+		return;
+	if (require_stake(r, e, who, "stake-too-low") || db_ready(r, e))
+		return;
+	escrow_subject_account(sub, who);
+	escrow_hex(ch, sizeof(ch), cm, RCPT_HASH_BYTES);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_seed_commit(&e->db, who, cm, now);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "validator-committed",
+				     json_pack("{s:s}", "seedCommitment", ch), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "commitment-unrevealed", "commitment unrevealed",
+					    "reveal the seed of the open commitment before committing again");
+		else
+			reply_db(r, rc);
+		return;
+	}
+	reply_seed(r, e, who);
+}
+
+static void handle_validator_get(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	uint8_t who[RCPT_ADDR_BYTES];
+
+	if (rcpt_address_parse(who, httpd_req_param(r, 0)) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address", NULL);
+		return;
+	}
+	if (db_ready(r, e) == 0)
+		reply_seed(r, e, who);
+}
+
+static void handle_validator_reveal(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "seed", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct escrow_seed sd;
+	uint8_t seed[RCPT_HASH_BYTES], h[RCPT_HASH_BYTES];
+	char sub[80], sh[RCPT_HASH_HEX_BYTES], ch[RCPT_HASH_HEX_BYTES];
+	enum escrow_db_err rc;
+	uint64_t now = now_s();
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", "invalid-seed") ||
+	    db_ready(r, e))
+		return;
+	rc = escrow_db_seed_get(&e->db, &sd, who);
+	if (rc == ESCROW_DB_NOT_FOUND || (!rc && sd.revealed)) {
+		httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
+				    "commit to a seed first (POST /v1/validators)");
+		return;
+	}
+	if (rc) {
+		reply_db(r, rc);
+		return;
+	}
+	rcpt_keccak256(h, seed, sizeof(seed));
+	if (memcmp(h, sd.commitment, RCPT_HASH_BYTES) != 0) {
+		httpd_reply_problem(r, 422, "seed-mismatch", "seed does not match",
+				    "keccak256(seed) is not the open seedCommitment");
+		return;
+	}
+	escrow_subject_account(sub, who);
+	escrow_hex(sh, sizeof(sh), seed, RCPT_HASH_BYTES);
+	escrow_hex(ch, sizeof(ch), sd.commitment, RCPT_HASH_BYTES);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_seed_reveal(&e->db, who, sd.commitment, seed, now);
+	if (!rc)
+		rc = escrow_db_audit(&e->db, sub, "validator-revealed",
+				     json_pack("{s:s, s:s}", "seedCommitment", ch, "seed", sh), now);
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
+					    "the commitment was revealed meanwhile");
+		else
+			reply_db(r, rc);
+		return;
+	}
+	reply_seed(r, e, who);
 }
 
 /* ---------------------------------------------------------------- accounts */
@@ -1391,6 +2106,14 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/jobs/{id}/receipt", handle_job_receipt, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX },
 	{ "POST", "/v1/jobs/{id}/attestations", handle_attestation, J | I, ESCROW_CLAIM_BODY_BYTES_MAX },
 	{ "POST", "/v1/jobs/{id}/input", handle_input, I, ESCROW_INPUT_BYTES_MAX },
+	{ "POST", "/v1/jobs/{id}/fail", handle_job_fail, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "POST", "/v1/jobs/{id}/accept", handle_job_accept, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "POST", "/v1/jobs/{id}/withheld", handle_job_withheld, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "POST", "/v1/providers", handle_provider_register, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "GET", "/v1/providers/{address}", handle_provider_get, 0, 0 },
+	{ "POST", "/v1/validators", handle_validator_commit, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "POST", "/v1/validators/reveal", handle_validator_reveal, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "GET", "/v1/validators/{address}", handle_validator_get, 0, 0 },
 	{ "POST", "/v1/faucet", handle_faucet, J | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
 	{ "GET", "/v1/accounts/{address}", handle_account_get, 0, 0 },
 	{ "POST", "/v1/stake", handle_stake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },

@@ -676,6 +676,41 @@ enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 	return ESCROW_DB_OK;
 }
 
+enum escrow_db_err escrow_db_jobs_page(struct escrow_db *db,
+				       uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
+				       size_t max, const char *state, uint64_t after_s,
+				       const uint8_t *after_id)
+{
+	char ts[24], mx[24], ip[HEXP(32)];
+	const char *p[4] = { state, ts, mx, ip };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int i;
+
+	assert(max > 0);
+	*n = 0;
+	snprintf(ts, sizeof(ts), "%" PRIu64, after_s);
+	snprintf(mx, sizeof(mx), "%zu", max);
+	if (after_id)
+		hexp(ip, sizeof(ip), after_id, 32);
+	rc = run(db, &res, "jobs page", after_id ?
+		 "SELECT id FROM escrow_jobs WHERE state = $1 AND"
+		 " (coalesce(receipted_at_s, opened_at_s), id) > ($2::bigint, $4::bytea)"
+		 " ORDER BY coalesce(receipted_at_s, opened_at_s), id LIMIT $3" :
+		 "SELECT id FROM escrow_jobs WHERE state = $1 AND"
+		 " coalesce(receipted_at_s, opened_at_s) > $2::bigint"
+		 " ORDER BY coalesce(receipted_at_s, opened_at_s), id LIMIT $3",
+		 after_id ? 4 : 3, p);
+	if (rc)
+		return rc;
+	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++)
+		if (get_bytes(ids[*n], RCPT_HASH_BYTES, res, i, 0) == 0)
+			(*n)++;
+	PQclear(res);
+	assert(*n <= max);
+	return ESCROW_DB_OK;
+}
+
 enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt_u256 *out,
 					       const uint8_t provider[RCPT_ADDR_BYTES],
 					       const uint8_t except[RCPT_HASH_BYTES])
@@ -769,11 +804,11 @@ enum escrow_db_err escrow_db_dispute_insert(struct escrow_db *db,
 					    const uint8_t job[RCPT_HASH_BYTES],
 					    const uint8_t validator[RCPT_ADDR_BYTES],
 					    const uint8_t *input, size_t input_len,
-					    uint64_t now_s)
+					    const char *evidence, uint64_t now_s)
 {
 	char jp[HEXP(32)], vp[HEXP(20)], ts[24];
 	char *ip = input ? blob_param(input, input_len) : NULL;
-	const char *p[4] = { jp, vp, ts, ip };
+	const char *p[5] = { jp, vp, ts, ip, evidence };
 	enum escrow_db_err rc;
 
 	if (input && !ip)
@@ -782,10 +817,58 @@ enum escrow_db_err escrow_db_dispute_insert(struct escrow_db *db,
 	hexp(vp, sizeof(vp), validator, 20);
 	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
 	rc = run(db, NULL, "dispute insert",
-		 "INSERT INTO escrow_disputes (job, validator, state, opened_at_s, input)"
-		 " VALUES ($1, $2, 'open', $3, $4)", 4, p);
+		 "INSERT INTO escrow_disputes (job, validator, kind, state, opened_at_s, input,"
+		 " evidence) VALUES ($1, $2, 'fraud', 'open', $3, $4, $5)", 5, p);
 	free(ip);
 	return rc;
+}
+
+enum escrow_db_err escrow_db_dispute_insert_withheld(struct escrow_db *db,
+						     const uint8_t job[RCPT_HASH_BYTES],
+						     const uint8_t validator[RCPT_ADDR_BYTES],
+						     uint64_t now_s)
+{
+	char jp[HEXP(32)], vp[HEXP(20)], ts[24];
+	const char *p[3] = { jp, vp, ts };
+
+	/* The reporter's words go to the audit log; the row's `reason` is
+	 * the referee's, written when it decides. */
+	hexp(jp, sizeof(jp), job, 32);
+	hexp(vp, sizeof(vp), validator, 20);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	return run(db, NULL, "dispute insert withheld",
+		   "INSERT INTO escrow_disputes (job, validator, kind, state, opened_at_s)"
+		   " VALUES ($1, $2, 'withheld', 'open', $3)", 3, p);
+}
+
+enum escrow_db_err escrow_db_jobs_awaiting_input(struct escrow_db *db,
+						 uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
+						 size_t max, uint64_t since_s)
+{
+	char ts[24], mx[24];
+	const char *p[2] = { ts, mx };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int i;
+
+	*n = 0;
+	snprintf(ts, sizeof(ts), "%" PRIu64, since_s);
+	snprintf(mx, sizeof(mx), "%zu", max);
+	/* Jobs where no dispute holds the input (one that does is shared by
+	 * the referee), oldest dispute first. */
+	rc = run(db, &res, "jobs awaiting input",
+		 "SELECT job FROM escrow_disputes d WHERE state = 'open' AND input IS NULL"
+		 " AND opened_at_s >= $1::bigint AND NOT EXISTS (SELECT 1 FROM escrow_disputes"
+		 " x WHERE x.job = d.job AND x.input IS NOT NULL)"
+		 " GROUP BY job ORDER BY min(opened_at_s), job LIMIT $2", 2, p);
+	if (rc)
+		return rc;
+	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++)
+		if (get_bytes(ids[*n], RCPT_HASH_BYTES, res, i, 0) == 0)
+			(*n)++;
+	PQclear(res);
+	assert(*n <= max);
+	return ESCROW_DB_OK;
 }
 
 enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
@@ -872,25 +955,33 @@ enum escrow_db_err escrow_db_disputes_for_job(struct escrow_db *db, json_t **out
 	rc = run(db, &res, "disputes for job",
 		 "SELECT validator, state, coalesce(reason, ''), opened_at_s,"
 		 " input IS NOT NULL, coalesce(slash_amount, 0)::text,"
-		 " coalesce(bounty, 0)::text, executed"
-		 " FROM escrow_disputes WHERE job = $1 ORDER BY opened_at_s, validator", 1, p);
+		 " coalesce(bounty, 0)::text, executed, kind, evidence"
+		 " FROM escrow_disputes WHERE job = $1 ORDER BY opened_at_s, validator, kind", 1, p);
 	if (rc)
 		return rc;
 	arr = json_array();
 	for (i = 0; arr && i < PQntuples(res); i++) {
 		uint8_t v[20];
 		char vh[RCPT_ADDR_HEX_BYTES];
+		json_t *d;
 		if (get_bytes(v, 20, res, i, 0))
 			continue;
 		rcpt_address_format(vh, v);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:b}",
-			"validator", vh, "state", PQgetvalue(res, i, 1),
+		d = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:b}",
+			"validator", vh, "kind", PQgetvalue(res, i, 8),
+			"state", PQgetvalue(res, i, 1),
 			"reason", PQgetvalue(res, i, 2),
 			"openedAt", (json_int_t)get_u64(res, i, 3),
 			"hasInput", PQgetvalue(res, i, 4)[0] == 't',
 			"slashAmount", PQgetvalue(res, i, 5),
 			"bounty", PQgetvalue(res, i, 6),
-			"executed", PQgetvalue(res, i, 7)[0] == 't'));
+			"executed", PQgetvalue(res, i, 7)[0] == 't');
+		/* The evidence was written by this service from a verified
+		 * proof; it is shown as stored. */
+		if (d && !PQgetisnull(res, i, 9))
+			json_object_set_new(d, "evidence",
+					    json_loads(PQgetvalue(res, i, 9), JSON_REJECT_DUPLICATES, NULL));
+		json_array_append_new(arr, d);
 	}
 	PQclear(res);
 	if (!arr)
@@ -922,13 +1013,13 @@ enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 	snprintf(mx, sizeof(mx), "%zu", max);
 	rc = run(db, &res, "disputes pending", with_input ?
 		 "SELECT job, validator, state, opened_at_s, input,"
-		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed"
+		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed, kind"
 		 " FROM escrow_disputes WHERE state = $1 AND executed = $2"
-		 " ORDER BY opened_at_s, job, validator LIMIT $3" :
+		 " ORDER BY opened_at_s, job, validator, kind LIMIT $3" :
 		 "SELECT job, validator, state, opened_at_s, NULL::bytea,"
-		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed"
+		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed, kind"
 		 " FROM escrow_disputes WHERE state = $1 AND executed = $2"
-		 " ORDER BY opened_at_s, job, validator LIMIT $3", 3, p);
+		 " ORDER BY opened_at_s, job, validator, kind LIMIT $3", 3, p);
 	if (rc)
 		return rc;
 	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++) {
@@ -939,6 +1030,7 @@ enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 		    rcpt_u256_parse(&d->bounty, PQgetvalue(res, i, 6)) != RCPT_OK)
 			continue;
 		snprintf(d->state, sizeof(d->state), "%s", PQgetvalue(res, i, 2));
+		snprintf(d->kind, sizeof(d->kind), "%s", PQgetvalue(res, i, 8));
 		d->opened_at_s = get_u64(res, i, 3);
 		if (!PQgetisnull(res, i, 4)) {
 			if (get_blob(&d->input, &d->input_len, res, i, 4))
@@ -955,17 +1047,19 @@ enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 					    const uint8_t job[RCPT_HASH_BYTES],
 					    const uint8_t validator[RCPT_ADDR_BYTES],
-					    const char *state, const char *reason,
+					    const char *kind, const char *state, const char *reason,
 					    const struct rcpt_u256 *slash,
 					    const struct rcpt_u256 *bounty,
 					    uint64_t now_s)
 {
 	char jp[HEXP(32)], vp[HEXP(20)], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES], ts[24];
-	const char *p[7] = { jp, vp, state, reason, sl, bo, ts };
+	const char *p[8] = { jp, vp, state, reason, sl, bo, ts, kind };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
-	assert(strcmp(state, "provider_wrong") == 0 || strcmp(state, "validator_wrong") == 0);
+	assert(strcmp(state, "provider_wrong") == 0 || strcmp(state, "validator_wrong") == 0 ||
+	       strcmp(state, "input_recovered") == 0);
+	assert(strcmp(kind, "fraud") == 0 || strcmp(kind, "withheld") == 0);
 	assert(rcpt_u256_cmp(bounty, slash) <= 0);
 	hexp(jp, sizeof(jp), job, 32);
 	hexp(vp, sizeof(vp), validator, 20);
@@ -975,7 +1069,7 @@ enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 	rc = run(db, &res, "dispute decide",
 		 "UPDATE escrow_disputes SET state = $3, reason = $4, slash_amount = $5,"
 		 " bounty = $6, resolved_at_s = $7 WHERE job = $1 AND validator = $2"
-		 " AND state = 'open'", 7, p);
+		 " AND kind = $8 AND state = 'open'", 8, p);
 	if (rc)
 		return rc;
 	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
@@ -986,11 +1080,11 @@ enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
 						 const uint8_t job[RCPT_HASH_BYTES],
 						 const uint8_t validator[RCPT_ADDR_BYTES],
-						 const struct rcpt_u256 *slash,
+						 const char *kind, const struct rcpt_u256 *slash,
 						 const struct rcpt_u256 *bounty)
 {
 	char jp[HEXP(32)], vp[HEXP(20)], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
-	const char *p[4] = { jp, vp, sl, bo };
+	const char *p[5] = { jp, vp, sl, bo, kind };
 
 	hexp(jp, sizeof(jp), job, 32);
 	hexp(vp, sizeof(vp), validator, 20);
@@ -998,15 +1092,16 @@ enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
 	rcpt_u256_format(bo, bounty);
 	return run(db, NULL, "dispute amounts",
 		   "UPDATE escrow_disputes SET slash_amount = $3, bounty = $4"
-		   " WHERE job = $1 AND validator = $2 AND NOT executed", 4, p);
+		   " WHERE job = $1 AND validator = $2 AND kind = $5 AND NOT executed", 5, p);
 }
 
 enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
 					      const uint8_t job[RCPT_HASH_BYTES],
-					      const uint8_t validator[RCPT_ADDR_BYTES])
+					      const uint8_t validator[RCPT_ADDR_BYTES],
+					      const char *kind)
 {
 	char jp[HEXP(32)], vp[HEXP(20)];
-	const char *p[2] = { jp, vp };
+	const char *p[3] = { jp, vp, kind };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
@@ -1014,8 +1109,8 @@ enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
 	hexp(vp, sizeof(vp), validator, 20);
 	rc = run(db, &res, "dispute executed",
 		 "UPDATE escrow_disputes SET executed = true WHERE job = $1 AND"
-		 " validator = $2 AND NOT executed AND state IN ('provider_wrong',"
-		 " 'validator_wrong')", 2, p);
+		 " validator = $2 AND kind = $3 AND NOT executed AND state IN ('provider_wrong',"
+		 " 'validator_wrong', 'input_recovered')", 3, p);
 	if (rc)
 		return rc;
 	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
@@ -1064,6 +1159,134 @@ enum escrow_db_err escrow_db_disputes_unsettled(struct escrow_db *db,
 	*n = (int64_t)get_u64(res, 0, 0);
 	PQclear(res);
 	return ESCROW_DB_OK;
+}
+
+/* ---------------------------------------------------------------- providers, validators */
+
+enum escrow_db_err escrow_db_provider_put(struct escrow_db *db,
+					  const uint8_t addr[RCPT_ADDR_BYTES],
+					  const char *url, uint64_t now_s)
+{
+	char ap[HEXP(20)], ts[24];
+	const char *p[3] = { ap, url, ts };
+
+	assert(url && strlen(url) <= ESCROW_PROVIDER_URL_BYTES_MAX);
+	hexp(ap, sizeof(ap), addr, 20);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	return run(db, NULL, "provider put",
+		   "INSERT INTO escrow_providers (address, url, registered_at_s)"
+		   " VALUES ($1, $2, $3) ON CONFLICT (address) DO UPDATE SET"
+		   " url = EXCLUDED.url, registered_at_s = EXCLUDED.registered_at_s", 3, p);
+}
+
+enum escrow_db_err escrow_db_provider_get(struct escrow_db *db,
+					  char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1],
+					  uint64_t *registered_at_s,
+					  const uint8_t addr[RCPT_ADDR_BYTES])
+{
+	char ap[HEXP(20)];
+	const char *p[1] = { ap };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	const char *u;
+
+	url[0] = '\0';
+	*registered_at_s = 0;
+	hexp(ap, sizeof(ap), addr, 20);
+	rc = run(db, &res, "provider get",
+		 "SELECT url, registered_at_s FROM escrow_providers WHERE address = $1", 1, p);
+	if (rc)
+		return rc;
+	rc = ESCROW_DB_NOT_FOUND;
+	if (PQntuples(res) != 1)
+		goto out;
+	rc = ESCROW_DB_FAIL;
+	u = PQgetvalue(res, 0, 0);
+	if (strlen(u) > ESCROW_PROVIDER_URL_BYTES_MAX)
+		goto out;
+	memcpy(url, u, strlen(u) + 1);
+	*registered_at_s = get_u64(res, 0, 1);
+	rc = ESCROW_DB_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_seed_commit(struct escrow_db *db,
+					 const uint8_t validator[RCPT_ADDR_BYTES],
+					 const uint8_t commitment[RCPT_HASH_BYTES],
+					 uint64_t now_s)
+{
+	char vp[HEXP(20)], cp[HEXP(32)], ts[24];
+	const char *p[3] = { vp, cp, ts };
+
+	hexp(vp, sizeof(vp), validator, 20);
+	hexp(cp, sizeof(cp), commitment, 32);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	/* The partial unique index refuses a second open commitment
+	 * (unique violation: ESCROW_DB_CONFLICT), even from a racing request. */
+	return run(db, NULL, "seed commit",
+		   "INSERT INTO escrow_seed_commitments (validator, commitment, committed_at_s)"
+		   " VALUES ($1, $2, $3)", 3, p);
+}
+
+enum escrow_db_err escrow_db_seed_get(struct escrow_db *db, struct escrow_seed *out,
+				      const uint8_t validator[RCPT_ADDR_BYTES])
+{
+	char vp[HEXP(20)];
+	const char *p[1] = { vp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	memset(out, 0, sizeof(*out));
+	hexp(vp, sizeof(vp), validator, 20);
+	rc = run(db, &res, "seed get",
+		 "SELECT commitment, committed_at_s, seed, revealed_at_s"
+		 " FROM escrow_seed_commitments WHERE validator = $1 ORDER BY seq DESC LIMIT 1",
+		 1, p);
+	if (rc)
+		return rc;
+	rc = ESCROW_DB_NOT_FOUND;
+	if (PQntuples(res) != 1)
+		goto out;
+	rc = ESCROW_DB_FAIL;
+	if (get_bytes(out->commitment, 32, res, 0, 0))
+		goto out;
+	out->committed_at_s = get_u64(res, 0, 1);
+	if (!PQgetisnull(res, 0, 2)) {
+		if (get_bytes(out->seed, 32, res, 0, 2))
+			goto out;
+		out->revealed = 1;
+		out->revealed_at_s = get_u64(res, 0, 3);
+	}
+	rc = ESCROW_DB_OK;
+out:
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_seed_reveal(struct escrow_db *db,
+					 const uint8_t validator[RCPT_ADDR_BYTES],
+					 const uint8_t commitment[RCPT_HASH_BYTES],
+					 const uint8_t seed[RCPT_HASH_BYTES], uint64_t now_s)
+{
+	char vp[HEXP(20)], cp[HEXP(32)], sp[HEXP(32)], ts[24];
+	const char *p[4] = { vp, cp, sp, ts };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	hexp(vp, sizeof(vp), validator, 20);
+	hexp(cp, sizeof(cp), commitment, 32);
+	hexp(sp, sizeof(sp), seed, 32);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = run(db, &res, "seed reveal",
+		 "UPDATE escrow_seed_commitments SET seed = $3, revealed_at_s = $4"
+		 " WHERE validator = $1 AND commitment = $2 AND seed IS NULL", 4, p);
+	if (rc)
+		return rc;
+	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- sign-in */

@@ -91,6 +91,7 @@ struct escrow_job {
 struct escrow_dispute {
 	uint8_t job[RCPT_HASH_BYTES];
 	uint8_t validator[RCPT_ADDR_BYTES];
+	char kind[12];         /* "fraud" or "withheld" */
 	char state[20];
 	uint64_t opened_at_s;
 	uint8_t *input;        /* malloc'd or NULL */
@@ -169,9 +170,14 @@ enum escrow_db_err escrow_db_job_lock(struct escrow_db *db, const uint8_t id[RCP
 enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 					   uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
 					   size_t max, const char *state, uint64_t due_s);
-/* Up to max jobs as JSON views (GET /v1/jobs). */
-enum escrow_db_err escrow_db_jobs_list(struct escrow_db *db, json_t **out,
-				       const char *state, size_t max);
+/* Up to max job ids in `state` (GET /v1/jobs), ordered by the time the
+ * job reached its receipt (receipted_at_s; opened_at_s for jobs without
+ * one) and then id, strictly after the cursor (after_s, after_id);
+ * after_id NULL: strictly after after_s. */
+enum escrow_db_err escrow_db_jobs_page(struct escrow_db *db,
+				       uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
+				       size_t max, const char *state, uint64_t after_s,
+				       const uint8_t *after_id);
 /* Sum of maxPrice over the provider's unsettled jobs but `except` (its
  * exposure). */
 enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt_u256 *out,
@@ -192,11 +198,24 @@ enum escrow_db_err escrow_db_attestation_sig(struct escrow_db *db,
 					     uint8_t sig[RCPT_SIG_BYTES],
 					     const uint8_t job[RCPT_HASH_BYTES],
 					     const uint8_t validator[RCPT_ADDR_BYTES]);
+/* A fraud claim's dispute (kind "fraud"), with its input and its
+ * verified evidence as JSON text (both may be NULL). */
 enum escrow_db_err escrow_db_dispute_insert(struct escrow_db *db,
 					    const uint8_t job[RCPT_HASH_BYTES],
 					    const uint8_t validator[RCPT_ADDR_BYTES],
 					    const uint8_t *input, size_t input_len,
-					    uint64_t now_s);
+					    const char *evidence, uint64_t now_s);
+/* A withholding report (kind "withheld"); ESCROW_DB_CONFLICT when the
+ * validator already reported this job. */
+enum escrow_db_err escrow_db_dispute_insert_withheld(struct escrow_db *db,
+						     const uint8_t job[RCPT_HASH_BYTES],
+						     const uint8_t validator[RCPT_ADDR_BYTES],
+						     uint64_t now_s);
+/* Up to max distinct jobs with an open dispute that lacks the input,
+ * opened at or after since_s (still inside the referee's deadline). */
+enum escrow_db_err escrow_db_jobs_awaiting_input(struct escrow_db *db,
+						 uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
+						 size_t max, uint64_t since_s);
 /* Gives the input to every open dispute of the job that lacks it;
  * *updated receives how many. */
 enum escrow_db_err escrow_db_dispute_set_input(struct escrow_db *db,
@@ -221,21 +240,23 @@ enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 					      size_t max, const char *state, int executed,
 					      int with_input);
 void escrow_dispute_release(struct escrow_dispute *d);
+/* Disputes are keyed by (job, validator, kind). */
 enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 					    const uint8_t job[RCPT_HASH_BYTES],
 					    const uint8_t validator[RCPT_ADDR_BYTES],
-					    const char *state, const char *reason,
+					    const char *kind, const char *state, const char *reason,
 					    const struct rcpt_u256 *slash,
 					    const struct rcpt_u256 *bounty,
 					    uint64_t now_s);
 enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
 						 const uint8_t job[RCPT_HASH_BYTES],
 						 const uint8_t validator[RCPT_ADDR_BYTES],
-						 const struct rcpt_u256 *slash,
+						 const char *kind, const struct rcpt_u256 *slash,
 						 const struct rcpt_u256 *bounty);
 enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
 					      const uint8_t job[RCPT_HASH_BYTES],
-					      const uint8_t validator[RCPT_ADDR_BYTES]);
+					      const uint8_t validator[RCPT_ADDR_BYTES],
+					      const char *kind);
 /* Moots the other open disputes of a job; *n how many. */
 enum escrow_db_err escrow_db_disputes_moot(struct escrow_db *db,
 					   const uint8_t job[RCPT_HASH_BYTES],
@@ -244,6 +265,40 @@ enum escrow_db_err escrow_db_disputes_moot(struct escrow_db *db,
 enum escrow_db_err escrow_db_disputes_unsettled(struct escrow_db *db,
 						const uint8_t job[RCPT_HASH_BYTES],
 						int64_t *n);
+
+/* Providers (POST /v1/providers): the current base URL of each. */
+enum escrow_db_err escrow_db_provider_put(struct escrow_db *db,
+					  const uint8_t addr[RCPT_ADDR_BYTES],
+					  const char *url, uint64_t now_s);
+/* url receives the URL (NUL-terminated); ESCROW_DB_NOT_FOUND when none. */
+enum escrow_db_err escrow_db_provider_get(struct escrow_db *db,
+					  char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1],
+					  uint64_t *registered_at_s,
+					  const uint8_t addr[RCPT_ADDR_BYTES]);
+
+/* Validator seed commitments.  The latest commitment of a validator: */
+struct escrow_seed {
+	uint8_t commitment[RCPT_HASH_BYTES];
+	uint64_t committed_at_s;
+	int revealed;
+	uint8_t seed[RCPT_HASH_BYTES];      /* valid when revealed */
+	uint64_t revealed_at_s;
+};
+/* ESCROW_DB_CONFLICT when the validator has an unrevealed commitment. */
+enum escrow_db_err escrow_db_seed_commit(struct escrow_db *db,
+					 const uint8_t validator[RCPT_ADDR_BYTES],
+					 const uint8_t commitment[RCPT_HASH_BYTES],
+					 uint64_t now_s);
+/* ESCROW_DB_NOT_FOUND when the validator never committed. */
+enum escrow_db_err escrow_db_seed_get(struct escrow_db *db, struct escrow_seed *out,
+				      const uint8_t validator[RCPT_ADDR_BYTES]);
+/* Reveals the open commitment, which must equal `commitment`
+ * (= keccak256(seed), checked by the caller); ESCROW_DB_CONFLICT when no
+ * such open commitment is there (revealed meanwhile). */
+enum escrow_db_err escrow_db_seed_reveal(struct escrow_db *db,
+					 const uint8_t validator[RCPT_ADDR_BYTES],
+					 const uint8_t commitment[RCPT_HASH_BYTES],
+					 const uint8_t seed[RCPT_HASH_BYTES], uint64_t now_s);
 
 /* Sign-in nonces and sessions (the httpd_session_store of api.c). */
 /* ESCROW_DB_CONFLICT when `max` nonces are outstanding. */
@@ -279,6 +334,9 @@ int escrow_u256_add(struct rcpt_u256 *out, const struct rcpt_u256 *a,
 int escrow_u256_is_zero(const struct rcpt_u256 *v);
 /* "0x.." form of a byte string into out. */
 void escrow_hex(char *out, size_t out_len, const uint8_t *b, size_t n);
+/* 1 when the len bytes at in are the job's input: their commitment is
+ * job.inputRoot / job.inputSize (whoever sent them). */
+int escrow_input_matches(const struct rcpt_job *job, const uint8_t *in, size_t len);
 /* "job:0x..", "account:0x.." subjects. */
 void escrow_subject_job(char out[80], const uint8_t id[RCPT_HASH_BYTES]);
 void escrow_subject_account(char out[80], const uint8_t addr[RCPT_ADDR_BYTES]);
@@ -290,6 +348,10 @@ struct escrow {
 	struct rcpt_domain domain;
 	struct chain_params chain_params;
 	uint8_t address[RCPT_ADDR_BYTES];
+	/* The escrow's key: signs the referee's requests to providers (the
+	 * settlement thread reads it; nothing writes it after start-up).
+	 * Wiped at exit. */
+	struct rcpt_key key;
 	/* HTTP thread. */
 	struct escrow_db db;
 	struct chain *chain;

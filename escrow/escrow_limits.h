@@ -14,8 +14,14 @@
  * to re-run every job it accepts). */
 #define ESCROW_INPUT_BYTES_MAX (8u * 1024u * 1024u)
 
-/* A fraud claim with the input inline, base64 (4/3) plus the statement. */
-#define ESCROW_CLAIM_BODY_BYTES_MAX (ESCROW_INPUT_BYTES_MAX / 3u * 4u + 64u * 1024u)
+/* Evidence on a fraud claim: one output chunk (RCPT_CHUNK_BYTES, 64 KiB)
+ * as base64 and its audit path. */
+#define ESCROW_EVIDENCE_BODY_BYTES_EXTRA (65536u / 3u * 4u + 8u * 1024u)
+
+/* A fraud claim with the input inline, base64 (4/3) plus the statement
+ * and the optional evidence. */
+#define ESCROW_CLAIM_BODY_BYTES_MAX (ESCROW_INPUT_BYTES_MAX / 3u * 4u + 64u * 1024u + \
+				     ESCROW_EVIDENCE_BODY_BYTES_EXTRA)
 
 /* Account requests: an address and an amount. */
 #define ESCROW_ACCOUNT_BODY_BYTES_MAX 1024u
@@ -55,7 +61,34 @@
 #define ESCROW_WINDOW_S_MAX (30u * 24u * 3600u)
 #define ESCROW_UNBONDING_S_MAX (365u * 24u * 3600u)
 
+/* A provider's registered base URL (contracts: http:// or https://, no
+ * userinfo, query or fragment, no trailing '/'): room for a host name and
+ * a path prefix, small enough to keep one row per provider cheap. */
+#define ESCROW_PROVIDER_URL_BYTES_MAX 256u
 
+/* A registration, seed commitment or reveal, fail, accept or withholding
+ * request: one short field (a URL, a bytes32 or a reason). */
+#define ESCROW_REGISTER_BODY_BYTES_MAX 1024u
+
+/* The free-text reason of a provider's failure or a withholding report:
+ * printable ASCII, short enough for an audit entry. */
+#define ESCROW_REASON_BYTES_MAX 200u
+
+/* Evidence on a fraud claim: one output chunk (RCPT_CHUNK_BYTES) as
+ * base64 and an audit path, at most one hash per level of a tree over
+ * 2^64 leaves. */
+#define ESCROW_EVIDENCE_PROOF_MAX 64u
+
+/* The referee's fetch of a disputed job's input from its provider: at
+ * most once per this many seconds per job (a provider that is down is
+ * not hammered), each attempt bounded by the timeout, at most this many
+ * attempts per settlement tick (each may block the settlement thread for
+ * up to the timeout), and a table of last attempts this big (older
+ * entries are evicted, which only allows an earlier retry). */
+#define ESCROW_FETCH_INTERVAL_S 10u
+#define ESCROW_FETCH_TIMEOUT_MS 30000L
+#define ESCROW_FETCH_PER_TICK 2u
+#define ESCROW_FETCH_TRACK_MAX 256u
 
 /* Stringifies a limit for SQL text. */
 #define ESCROW_STR_(x) #x

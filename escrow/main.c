@@ -2,8 +2,9 @@
  * main.c: assay-escrow's flags and start-up (docs/escrow.md).
  *
  * Flags override ASSAY_ESCROW_* environment variables, which override
- * the defaults.  The escrow's key is read once for its address (the
- * EIP-712 verifyingContract on the PostgreSQL backend) and wiped.
+ * the defaults.  The escrow's key gives its address (the EIP-712
+ * verifyingContract on the PostgreSQL backend) and signs the referee's
+ * requests to providers; it is wiped on every exit path.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "escrow.h"
+#include "httpd_client.h"
 #include "banned.h"
 
 #define DEFAULT_MIN_STAKE "100000000000000000000"   /* 100 units of 10^18 */
@@ -270,7 +272,6 @@ int main(int argc, char **argv)
 {
 	struct escrow e;
 	struct opt_text o;
-	struct rcpt_key key;
 	struct rcpt_diag diag;
 	struct rcpt_domain cd;
 	struct httpd_config hc;
@@ -289,18 +290,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	re = rcpt_key_load(&key, &diag, e.cfg.key_path);
+	re = rcpt_key_load(&e.key, &diag, e.cfg.key_path);
 	if (re) {
 		fprintf(stderr, "assay-escrow: could not load key: %s\n", diag.msg);
+		rcpt_key_wipe(&e.key);
 		return 1;
 	}
-	memcpy(e.address, key.address, RCPT_ADDR_BYTES);
-	rcpt_key_wipe(&key);
+	memcpy(e.address, e.key.address, RCPT_ADDR_BYTES);
 	rcpt_domain_assay(&e.domain, e.cfg.chain_id, e.address);
 	if (e.cfg.operator_addr &&
 	    rcpt_address_parse(e.operator_addr, e.cfg.operator_addr) != RCPT_OK) {
 		fprintf(stderr, "assay-escrow: could not parse --operator '%s': want an address\n",
 			e.cfg.operator_addr);
+		rcpt_key_wipe(&e.key);
 		return 2;
 	}
 	e.has_operator = e.cfg.operator_addr != NULL;
@@ -316,6 +318,11 @@ int main(int argc, char **argv)
 	e.chain_params.unbonding_s = e.cfg.unbonding_s;
 	pthread_mutex_init(&e.stop_mu, NULL);
 	pthread_cond_init(&e.stop_cv, NULL);
+	/* Before any thread: the referee's fetches use libcurl. */
+	if (httpd_client_global_init()) {
+		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");
+		goto out;
+	}
 
 	/* The ledger's migrations first, then the escrow's. */
 	ce = escrow_chain_ensure(&e, &e.chain, &diag);
@@ -387,5 +394,6 @@ out:
 	escrow_db_close(&e.db);
 	pthread_cond_destroy(&e.stop_cv);
 	pthread_mutex_destroy(&e.stop_mu);
+	rcpt_key_wipe(&e.key);
 	return rc;
 }

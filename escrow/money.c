@@ -107,3 +107,12 @@ void escrow_subject_account(char out[80], const uint8_t addr[RCPT_ADDR_BYTES])
 	rcpt_address_format(h, addr);
 	snprintf(out, 80, "account:%s", h);
 }
+
+int escrow_input_matches(const struct rcpt_job *job, const uint8_t *in, size_t len)
+{
+	struct rcpt_commitment c;
+
+	assert(job && (in || len == 0));
+	return rcpt_commit_buf(&c, in, len) == RCPT_OK && c.size == job->input_size &&
+	       memcmp(c.root, job->input_root, RCPT_HASH_BYTES) == 0;
+}

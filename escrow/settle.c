@@ -7,12 +7,16 @@
  *      job opened, or the row dropped when the ledger refuses;
  *   2. intents recorded: `open` past its deadline -> `refunding`;
  *      `receipted` with its window closed -> `releasing`;
- *   3. open disputes: the referee re-executes when the input is there,
- *      or decides "input withheld" past --referee-deadline-s;
+ *   3. open disputes: for a job whose input the escrow lacks, the
+ *      referee fetches it from the provider's registered URL (a signed
+ *      request, at most once per ESCROW_FETCH_INTERVAL_S per job); it
+ *      re-executes when the input is there, or decides "input withheld"
+ *      past --referee-deadline-s;
  *   4. decided disputes: the slash is made (SETTLED = done);
  *   5. `releasing` -> chain_release -> `paid`; `refunding` ->
  *      chain_refund -> `refunded` (SETTLED = done).
- * Nothing is kept in memory between ticks, so a restart resumes exactly
+ * Nothing but the time of the last input fetch per job (a rate limit,
+ * not a decision) is kept in memory between ticks, so a restart resumes exactly
  * where the database says, and a settlement due is made once: the intent
  * row is written before the ledger call, and the ledger refuses a second
  * settlement of a job.
@@ -26,13 +30,22 @@
 #include <time.h>
 
 #include "escrow.h"
+#include "httpd_client.h"
 #include "kernels.h"
 #include "banned.h"
+
+/* When the referee last asked a provider for a job's input. */
+struct fetch_slot {
+	uint8_t job[RCPT_HASH_BYTES];
+	uint64_t at_s;
+	int used;
+};
 
 struct settle {
 	struct escrow *e;
 	struct escrow_db db;
 	struct chain *chain;
+	struct fetch_slot fetched[ESCROW_FETCH_TRACK_MAX];
 };
 
 static uint64_t now_s(void)
@@ -268,16 +281,59 @@ static int referee_share_input(struct settle *s, const uint8_t job[RCPT_HASH_BYT
 	return n > 0;
 }
 
+/* A withholding report whose input arrived and whose receipt the CPU
+ * reference confirms: closed `input_recovered`, nobody slashed, and the
+ * job returns to `receipted` once no other dispute is unsettled. */
+static void referee_recovered(struct settle *s, const struct escrow_dispute *d, uint64_t now)
+{
+	static const struct rcpt_u256 zero;
+	char sub[80], vh[RCPT_ADDR_HEX_BYTES];
+	enum escrow_db_err rc;
+	int64_t left = 0;
+
+	assert(strcmp(d->kind, "withheld") == 0);
+	escrow_subject_job(sub, d->job);
+	rcpt_address_format(vh, d->validator);
+	rc = escrow_db_begin(&s->db);
+	if (!rc)
+		rc = escrow_db_job_lock(&s->db, d->job);
+	if (!rc)
+		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator, d->kind,
+					      "input_recovered", "output-matches-receipt",
+					      &zero, &zero, now);
+	if (!rc)
+		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator, d->kind);
+	if (!rc)
+		rc = escrow_db_audit(&s->db, sub, "dispute-decided",
+				     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "validator", vh,
+					       "kind", d->kind, "outcome", "input-recovered",
+					       "reason", "output-matches-receipt", "slash", "0",
+					       "bounty", "0"), now);
+	if (!rc)
+		rc = escrow_db_disputes_unsettled(&s->db, d->job, &left);
+	if (!rc && left == 0) {
+		rc = escrow_db_job_transition(&s->db, d->job, "disputed", "receipted", now);
+		if (rc == ESCROW_DB_CONFLICT)
+			rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
+	}
+	if (!rc)
+		rc = escrow_db_commit(&s->db);
+	if (rc)
+		escrow_db_rollback(&s->db);
+}
+
 static void referee_decide(struct settle *s, const struct escrow_dispute *d, uint64_t now)
 {
 	struct escrow_job j;
 	struct rcpt_u256 slash, bounty;
 	const char *reason = "input-withheld";
+	int withheld = strcmp(d->kind, "withheld") == 0;
 	enum verdict v;
 	char sub[80], vh[RCPT_ADDR_HEX_BYTES], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
 	enum escrow_db_err rc;
 	int n = 0;
 
+	assert(withheld || strcmp(d->kind, "fraud") == 0);
 	if (escrow_db_job_get(&s->db, &j, d->job) || !j.has_receipt)
 		return;
 	if (!d->has_input && referee_share_input(s, d->job, now))
@@ -292,6 +348,12 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 		fprintf(stderr, "assay-escrow: referee: could not decide a dispute: %s\n", reason);
 		return;
 	}
+	/* A withholding report cannot be proven false: the input came and
+	 * the receipt is right, so the report is closed without a slash. */
+	if (withheld && v == V_VALIDATOR_WRONG) {
+		referee_recovered(s, d, now);
+		return;
+	}
 	if (slash_amounts(s, v == V_PROVIDER_WRONG ? j.job.provider : d->validator,
 			  &slash, &bounty, v == V_PROVIDER_WRONG))
 		return;
@@ -304,14 +366,18 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	if (!rc)
 		rc = escrow_db_job_lock(&s->db, d->job);
 	if (!rc)
-		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator,
+		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator, d->kind,
 					      v == V_PROVIDER_WRONG ? "provider_wrong" : "validator_wrong",
 					      reason, &slash, &bounty, now);
-	if (!rc)
-		rc = escrow_db_audit(&s->db, sub, "dispute-decided",
-				     json_pack("{s:s, s:s, s:s, s:s, s:s}", "validator", vh,
-					       "outcome", v == V_PROVIDER_WRONG ? "provider-wrong" : "validator-wrong",
-					       "reason", reason, "slash", sl, "bounty", bo), now);
+	if (!rc) {
+		json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "validator", vh,
+					 "outcome", v == V_PROVIDER_WRONG ? "provider-wrong" : "validator-wrong",
+					 "reason", reason, "slash", sl, "bounty", bo);
+		/* Fraud claims' entries keep their earlier shape. */
+		if (data && withheld)
+			json_object_set_new(data, "kind", json_string(d->kind));
+		rc = escrow_db_audit(&s->db, sub, "dispute-decided", data, now);
+	}
 	if (!rc && v == V_PROVIDER_WRONG) {
 		rc = escrow_db_disputes_moot(&s->db, d->job, now, &n);
 		if (!rc)
@@ -321,6 +387,116 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 		rc = escrow_db_commit(&s->db);
 	if (rc)
 		escrow_db_rollback(&s->db);
+}
+
+/* ---------------------------------------------------------------- input fetch */
+
+/* 1 when the job's input may be asked for now (and records the attempt):
+ * at most once per ESCROW_FETCH_INTERVAL_S per job.  The table is
+ * bounded; a full one forgets its oldest entry. */
+static int fetch_due(struct settle *s, const uint8_t job[RCPT_HASH_BYTES], uint64_t now)
+{
+	struct fetch_slot *slot = NULL, *oldest = &s->fetched[0];
+	size_t i;
+
+	for (i = 0; i < ESCROW_FETCH_TRACK_MAX; i++) {
+		struct fetch_slot *f = &s->fetched[i];
+		if (f->used && memcmp(f->job, job, RCPT_HASH_BYTES) == 0) {
+			slot = f;
+			break;
+		}
+		if (!f->used || (oldest->used && f->at_s < oldest->at_s))
+			oldest = f;
+	}
+	if (slot && now < slot->at_s + ESCROW_FETCH_INTERVAL_S)
+		return 0;
+	if (!slot) {
+		slot = oldest;
+		memcpy(slot->job, job, RCPT_HASH_BYTES);
+		slot->used = 1;
+	}
+	slot->at_s = now;
+	return 1;
+}
+
+/* Asks the job's provider for its input (GET {url}/v1/jobs/{id}/input,
+ * signed by the escrow's key) and stores it with the job's open disputes
+ * when its commitment is the job's.  Any failure (no provider URL, no
+ * answer, 404, 410, wrong bytes) leaves things as they were: the next
+ * attempt comes after ESCROW_FETCH_INTERVAL_S, and past the referee's
+ * deadline the input-withheld rule decides. */
+static void referee_fetch(struct settle *s, const uint8_t id[RCPT_HASH_BYTES], uint64_t now)
+{
+	struct escrow_job j;
+	struct httpd_client_req req;
+	struct httpd_client_resp resp;
+	char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1], target[128], idh[RCPT_HASH_HEX_BYTES],
+		sub[80], why[256] = "";
+	uint64_t reg = 0;
+	enum escrow_db_err rc;
+	int n = 0;
+
+	memset(&resp, 0, sizeof(resp));
+	if (escrow_db_job_get(&s->db, &j, id) || !j.has_receipt)
+		return;
+	if (escrow_db_provider_get(&s->db, url, &reg, j.job.provider) != ESCROW_DB_OK)
+		return;         /* no URL: the input is withheld */
+	escrow_hex(idh, sizeof(idh), id, RCPT_HASH_BYTES);
+	snprintf(target, sizeof(target), "/v1/jobs/%s/input", idh);
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.base_url = url;
+	req.target = target;
+	req.key = &s->e->key;
+	req.response_bytes_max = ESCROW_INPUT_BYTES_MAX;
+	req.timeout_ms = ESCROW_FETCH_TIMEOUT_MS;
+	if (httpd_client_request(&resp, why, sizeof(why), &req) != HTTPD_OK) {
+		fprintf(stderr, "assay-escrow: referee: input of job %.18s... not fetched: %s\n",
+			idh, why);
+		return;
+	}
+	if (resp.status != 200 ||
+	    !escrow_input_matches(&j.job, (const uint8_t *)resp.body, resp.len)) {
+		fprintf(stderr, "assay-escrow: referee: input of job %.18s... refused: %s\n", idh,
+			resp.status != 200 ? "provider did not serve it" : "commitment differs");
+		goto out;
+	}
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&s->db);
+	if (!rc)
+		rc = escrow_db_dispute_set_input(&s->db, id, (const uint8_t *)resp.body,
+						 resp.len, &n);
+	if (!rc && n > 0)
+		rc = escrow_db_audit(&s->db, sub, "input-provided",
+				     json_pack("{s:s, s:I, s:i}", "source", "provider",
+					       "size", (json_int_t)resp.len, "disputes", n), now);
+	if (!rc)
+		rc = escrow_db_commit(&s->db);
+	if (rc)
+		escrow_db_rollback(&s->db);
+out:
+	httpd_client_resp_free(&resp);
+}
+
+/* Fetches inputs for the oldest jobs that wait for one and are still
+ * inside the referee's deadline, at most ESCROW_FETCH_PER_TICK a tick. */
+static void settle_fetch_inputs(struct settle *s, uint64_t now)
+{
+	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
+	uint64_t dl = s->e->cfg.referee_deadline_s;
+	size_t n = 0, i, tries = 0;
+
+	if (escrow_db_jobs_awaiting_input(&s->db, ids, &n, ESCROW_SETTLE_BATCH,
+					  now > dl ? now - dl : 0))
+		return;
+	assert(n <= ESCROW_SETTLE_BATCH);
+	for (i = 0; i < n && tries < ESCROW_FETCH_PER_TICK; i++) {
+		if (!fetch_due(s, ids[i], now))
+			continue;
+		tries++;
+		referee_fetch(s, ids[i], now);
+	}
+	assert(tries <= ESCROW_FETCH_PER_TICK);
 }
 
 static void referee_execute(struct settle *s, const struct escrow_dispute *d, uint64_t now)
@@ -347,7 +523,7 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 			/* The offender's bond shrank since the decision: take
 			 * the same share of what is left. */
 			if (slash_amounts(s, offender, &slash, &bounty, provider_wrong) == 0 &&
-			    escrow_db_dispute_set_amounts(&s->db, d->job, d->validator,
+			    escrow_db_dispute_set_amounts(&s->db, d->job, d->validator, d->kind,
 							  &slash, &bounty) == ESCROW_DB_OK)
 				fprintf(stderr, "assay-escrow: referee: slash amount recomputed\n");
 			return;
@@ -363,7 +539,7 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 	if (!rc)
 		rc = escrow_db_job_lock(&s->db, d->job);
 	if (!rc)
-		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator);
+		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator, d->kind);
 	if (!rc)
 		rc = escrow_db_audit(&s->db, sub, "slashed",
 				     json_pack("{s:s, s:s}", "offender",
@@ -388,6 +564,7 @@ static void settle_disputes(struct settle *s, uint64_t now)
 	struct escrow_dispute d[ESCROW_SETTLE_BATCH];
 	size_t n = 0, i;
 
+	settle_fetch_inputs(s, now);
 	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_REFEREE_BATCH, "open", 0, 1) == 0) {
 		for (i = 0; i < n; i++) {
 			referee_decide(s, &d[i], now);
