@@ -533,6 +533,19 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	cr_assert_eq(r.status, 401, "%s", r.body);
 	httpd_client_resp_free(&r);
 
+	/* Deleting before settlement is refused: validators may still need
+	 * the data. */
+	{
+		char target[128];
+		snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
+		call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 0);
+		cr_assert_eq(r.status, 409, "%s", r.body);
+		cr_assert_str_eq(r.problem_type, "urn:assay:problem:not-settled");
+		httpd_client_resp_free(&r);
+		call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.val, 0);
+		cr_assert_eq(r.status, 403, "a validator may not delete: %s", r.body);
+		httpd_client_resp_free(&r);
+	}
 	/* The customer accepts early (forfeiting verification): the escrow
 	 * pays, the provider sees it settled and deletes the data. */
 	{
@@ -547,6 +560,13 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	prov_get(&t, &r, j.idh, "output", &t.cust);
 	cr_assert_eq(r.status, 410, "%s", r.body);
 	httpd_client_resp_free(&r);
+	{
+		char target[128];
+		snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
+		call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 0);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		httpd_client_resp_free(&r);
+	}
 	cr_assert_eq(account(&t, &t.provk, "available"), prov0 + PRICE);
 	cr_assert_eq(account(&t, &t.cust, "available"), cust0 + MAX_PRICE - PRICE);
 	free(in);
@@ -879,5 +899,55 @@ Test(provider, the_assay_client_runs_a_job_end_to_end, .timeout = 180)
 	}
 	free(in);
 	free(ref);
+	teardown(&t);
+}
+
+/* The escrow's referee fetches a disputed job's input from the real
+ * provider (a signed request by the escrow's key): a withholding report
+ * against an honest provider ends with the input recovered, the job
+ * judged right and nobody slashed. */
+Test(provider, the_referee_fetches_the_input_from_the_provider, .timeout = 180)
+{
+	struct pv t;
+	struct job j;
+	struct httpd_client_resp r;
+	uint8_t *in;
+	size_t in_len;
+	char st[96], target[128];
+	unsigned long long stake_p, stake_v;
+	int recovered = 0;
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	matmul_input(&in, &in_len, 8, 8, 8, 21);
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
+	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 201);
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 202);
+	wait_status(&t, &j, "receipted", st, sizeof(st));
+	cr_assert_str_eq(st, "receipted");
+	stake_p = account(&t, &t.provk, "stake");
+	stake_v = account(&t, &t.val, "stake");
+	snprintf(target, sizeof(target), "/v1/jobs/%s/withheld", j.idh);
+	cr_assert_eq(post_json(&r, t.esc.url, target,
+			       json_pack("{s:s}", "reason", "no answer to GET input"), &t.val),
+		     201, "%s", r.body);
+	httpd_client_resp_free(&r);
+	snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
+	for (int i = 0; i < 200 && !recovered; i++) {
+		call(&r, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
+		cr_assert_eq(r.status, 200);
+		recovered = strstr(r.body, "input_recovered") != NULL;
+		httpd_client_resp_free(&r);
+		if (!recovered)
+			usleep(100000);
+	}
+	cr_assert(recovered, "the referee did not recover the input (see %s and %s)",
+		  t.esc_log, t.prov_log);
+	cr_assert_eq(account(&t, &t.provk, "stake"), stake_p, "the honest provider was slashed");
+	cr_assert_eq(account(&t, &t.val, "stake"), stake_v, "the reporter was slashed");
+	escrow_state(&t, &j, st, sizeof(st));
+	cr_assert_str_eq(st, "receipted");
+	free(in);
 	teardown(&t);
 }
