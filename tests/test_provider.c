@@ -224,8 +224,12 @@ static void provider_start(struct pv *t, const char *const extra[])
 
 static void teardown(struct pv *t)
 {
-	tu_daemon_stop(&t->prov);
-	tu_daemon_stop(&t->esc);
+	/* A clean exit: under ASan a leak or an error is a non-zero status. */
+	if (t->prov.pid > 0)
+		cr_assert_eq(tu_daemon_stop(&t->prov), 0, "assay-provider did not exit cleanly (see %s)",
+			     t->prov_log);
+	cr_assert_eq(tu_daemon_stop(&t->esc), 0, "assay-escrow did not exit cleanly (see %s)",
+		     t->esc_log);
 	rcpt_key_wipe(&t->cust);
 	rcpt_key_wipe(&t->provk);
 	rcpt_key_wipe(&t->val);
