@@ -1,0 +1,1557 @@
+/*
+ * test_validator.c: the validator (validator/, issue 6).
+ *
+ * Unit level: the sampling rule against known answers computed with
+ * ethers.js (and live through node when it is there), the measured
+ * sampling rate against p, re-derivation from a revealed seed, the seed
+ * file, the signing record across a SIGKILL, refusal of wrong bytes, the
+ * first-differing-chunk evidence checked with the receipts library.
+ *
+ * End to end: the real assay-escrow on loopback against a private
+ * PostgreSQL (as test_escrow.c), a provider stub served in this process
+ * with httpd_start (GET /v1/jobs/{id}/input and /output, signed
+ * requests), and a validator node started in this process: an honest
+ * job attested and paid; a cheating provider caught, slashed, the
+ * customer refunded, the bounty paid; a lying validator slashed; a
+ * withholding provider reported and slashed; a record left by a crash
+ * sent once on restart.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "httpc.h"
+#include "httpd.h"
+#include "kernels.h"
+#include "pgutil.h"
+#include "testutil.h"
+#include "validator.h"
+#include "banned.h"
+
+extern char **environ;
+
+static void hex32(uint8_t out[32], const char *hex)
+{
+	cr_assert_eq(rcpt_hex_decode(out, 32, hex), RCPT_OK, "%s", hex);
+}
+
+/* ---------------------------------------------------------------- sampling */
+
+/* Computed with ethers.js v6 (keccak256, concat, getBytes; BigInt for
+ * the threshold) by the script in the comment of sample_live_ethers:
+ * seed_i = keccak256("assay-validator-seed-" i),
+ * rid_i = keccak256("assay-receipt-" i). */
+static const struct {
+	const char *seed, *rid, *commitment, *draw, *thr;
+	unsigned bps;
+	int sampled;
+} KAT[] = {
+	{ "0x4f03a37181503195f598014458511d5fac8fbf6058658f97e9d9f690f695617e",
+	  "0x3ccc6a39734dd64165fefe1e863919349097855aa1c8b5f75362727470c5f7e1",
+	  "0xd02a4790ccdfbdc1dd0847e3b68bcf429d87ea2929df2394c519026d0c756b05",
+	  "a5842b3942cc8f96", "00068db8bac710cb", 1, 0 },
+	{ "0xc22b4094ace4932d78785084e5341093aaa5b8bf729c15f7669ecfff27dc9628",
+	  "0xa02058ec1903fe1c370a75d9a9e149e8014a60b4e934640c2a6f5b5a87cd0213",
+	  "0xa28fd0417db57d0b0abaec5f4c18a77235d4caf17e067a93e0f3976f854be8b3",
+	  "627127e9e92eb691", "1999999999999999", 1000, 0 },
+	{ "0x98e1574cc7b0b461c1f3ad4728914d2fdd1a0a4b0e3acb90aa195f27b2da3437",
+	  "0xb040eeba48dbaf4952896d459985475cf4875e75c8265fa86beba02d9826d8ce",
+	  "0x36b44bf5f5bc8a90f987e66ac671f484b784e700f98b4b062aa046984128c2a6",
+	  "108f5b0970798c7a", "8000000000000000", 5000, 1 },
+	{ "0x5898c4b5956f27f1ad379003f676f5817be0f1808f385425455a2e0071fa1a22",
+	  "0xc53102b0e13cbeb02b3703c1a0f70cb1f5539e530dd4843d9403f631ed2ce365",
+	  "0xe3406553b4662715e44c1f5b02d0ff8c60a020c298c8d599a2d11a4aedd175fb",
+	  "df4f3a767b234a90", "fff972474538ef34", 9999, 1 },
+	{ "0x3a730a5dd48af6b918faff089b42fa3a86d074bedff2e2afdfe500f6b63af741",
+	  "0x9d9dc57011ed6f2400bc4219cbf73e705c072be2d073c4c31662c4ce41a8959c",
+	  "0x4077275e29b9d719e077b2aa557fe709e10307eb11155c2237742dabbc993555",
+	  "abe793a195d43af2", "4000000000000000", 2500, 0 },
+	{ "0x1978a3db280c7980bc8192eba1cfac5a949f6212559c962d1d42b44d05ce13be",
+	  "0x9730606ebb421e76e004ef6c4df900fae5b213167e3139c71a619da2c68f4eea",
+	  "0x5758912accdcbf19ca7043d6737f96c35aaadbb74e1ef5caaa6c7e6a5be543ec",
+	  "cc5cfd3381d72dc4", "b333333333333333", 7000, 0 },
+};
+
+Test(valid, sample_known_answers)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(KAT) / sizeof(KAT[0]); i++) {
+		uint8_t seed[32], rid[32], c[32], want_c[32];
+		struct valid_threshold t;
+		uint64_t draw = strtoull(KAT[i].draw, NULL, 16), thr = strtoull(KAT[i].thr, NULL, 16);
+		int sampled = -1;
+
+		hex32(seed, KAT[i].seed);
+		hex32(rid, KAT[i].rid);
+		hex32(want_c, KAT[i].commitment);
+		cr_assert_eq(valid_sample_draw(seed, rid), draw, "vector %zu draw", i);
+		valid_sample_threshold(&t, KAT[i].bps);
+		cr_assert_eq(t.hi, 0);
+		cr_assert_eq(t.lo, thr, "vector %zu threshold", i);
+		cr_assert_eq(valid_sample_decide(seed, rid, KAT[i].bps), KAT[i].sampled, "vector %zu", i);
+		valid_seed_commitment(c, seed);
+		cr_assert_eq(memcmp(c, want_c, 32), 0, "vector %zu commitment", i);
+		cr_assert_eq(valid_sample_audit(&sampled, seed, want_c, rid, KAT[i].bps), VALID_OK);
+		cr_assert_eq(sampled, KAT[i].sampled);
+	}
+}
+
+Test(valid, sample_threshold_edges)
+{
+	struct valid_threshold t;
+	uint8_t seed[32] = { 1 }, rid[32] = { 2 };
+
+	valid_sample_threshold(&t, 0);
+	cr_assert(t.hi == 0 && t.lo == 0);
+	valid_sample_threshold(&t, 10000);
+	cr_assert(t.hi == 1 && t.lo == 0, "10^4 bps is exactly 2^64");
+	cr_assert_eq(valid_sample_decide(seed, rid, 0), 0);
+	cr_assert_eq(valid_sample_decide(seed, rid, 10000), 1);
+	valid_sample_threshold(&t, 1);
+	cr_assert_eq(t.lo, 1844674407370955ull, "floor(2^64 / 10^4)");
+}
+
+/* The measured rate over many receipt ids is within 5 standard
+ * deviations of p, for several p; and no id is decided differently by
+ * the auditor's function given the revealed seed. */
+Test(valid, sample_rate_matches_p, .timeout = 60)
+{
+	static const unsigned bps[] = { 100, 1000, 5000 };
+	const unsigned n = 200000;
+	uint8_t seed[32], commitment[32];
+	size_t b;
+
+	for (b = 0; b < 32; b++)
+		seed[b] = (uint8_t)(0xa5 ^ (b * 7));
+	valid_seed_commitment(commitment, seed);
+	for (b = 0; b < sizeof(bps) / sizeof(bps[0]); b++) {
+		double p = bps[b] / 10000.0, sd = sqrt((double)n * p * (1 - p));
+		unsigned i, hits = 0;
+		for (i = 0; i < n; i++) {
+			uint8_t rid[32], ctr[8];
+			int k, s, audited = -1;
+			for (k = 0; k < 8; k++)
+				ctr[k] = (uint8_t)((uint64_t)(i + b * n) >> (8 * k));
+			rcpt_keccak256(rid, ctr, sizeof(ctr));
+			s = valid_sample_decide(seed, rid, bps[b]);
+			hits += (unsigned)s;
+			if (i % 97 == 0) {
+				cr_assert_eq(valid_sample_audit(&audited, seed, commitment, rid, bps[b]),
+					     VALID_OK);
+				cr_assert_eq(audited, s);
+			}
+		}
+		cr_assert(fabs((double)hits - n * p) < 5 * sd,
+			  "bps %u: %u of %u sampled, expected %.0f +- %.0f", bps[b], hits, n, n * p,
+			  5 * sd);
+	}
+}
+
+Test(valid, sample_audit_refuses_wrong_seed)
+{
+	uint8_t seed[32], other[32], c[32], rid[32] = { 9 };
+	int s = 7;
+
+	memset(seed, 0x11, 32);
+	memcpy(other, seed, 32);
+	other[31] ^= 1;
+	valid_seed_commitment(c, seed);
+	cr_assert_eq(valid_sample_audit(&s, other, c, rid, 5000), VALID_ERR_COMMITMENT);
+	cr_assert_eq(s, 0);
+	cr_assert_eq(valid_sample_audit(&s, seed, c, rid, 5000), VALID_OK);
+	cr_assert_eq(s, valid_sample_decide(seed, rid, 5000));
+}
+
+/* The same rule computed by ethers.js, live, over 64 fresh pairs. */
+static const char SAMPLE_JS[] =
+	"const [gen, file] = process.argv.slice(2);\n"
+	"const { keccak256, concat, getBytes } = require(gen + '/node_modules/ethers');\n"
+	"const v = JSON.parse(require('fs').readFileSync(file, 'utf8'));\n"
+	"const out = v.map(([s, r, bps]) => {\n"
+	"  const d = BigInt('0x' + keccak256(concat([getBytes(s), getBytes(r)])).slice(2, 18));\n"
+	"  return [keccak256(s), d < (BigInt(bps) << 64n) / 10000n];\n"
+	"});\n"
+	"process.stdout.write(JSON.stringify(out));\n";
+
+Test(valid, sample_live_ethers, .timeout = 120)
+{
+	char dir[256], gen[512], script[320], data[320], cmd[1024];
+	uint8_t seeds[64][32], rids[64][32];
+	unsigned bps[64];
+	struct tu_run run;
+	json_t *arr = json_array(), *ans, *e;
+	char *text;
+	size_t i;
+
+	tu_tmpdir(dir, sizeof(dir));
+	tu_src(gen, sizeof(gen), "tests/vectors/gen");
+	snprintf(script, sizeof(script), "%s/sample.cjs", dir);
+	snprintf(data, sizeof(data), "%s/pairs.json", dir);
+	tu_write_file(script, SAMPLE_JS, strlen(SAMPLE_JS), 0600);
+	for (i = 0; i < 64; i++) {
+		char sh[RCPT_HASH_HEX_BYTES], rh[RCPT_HASH_HEX_BYTES];
+		cr_assert_eq(getentropy(seeds[i], 32), 0);
+		cr_assert_eq(getentropy(rids[i], 32), 0);
+		bps[i] = (unsigned)(i * 157 % 10001);
+		cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), seeds[i], 32), RCPT_OK);
+		cr_assert_eq(rcpt_hex_encode(rh, sizeof(rh), rids[i], 32), RCPT_OK);
+		json_array_append_new(arr, json_pack("[s,s,i]", sh, rh, (int)bps[i]));
+	}
+	text = json_dumps(arr, JSON_COMPACT);
+	tu_write_file(data, text, strlen(text), 0600);
+	free(text);
+	json_decref(arr);
+	snprintf(cmd, sizeof(cmd),
+		 "command -v node >/dev/null 2>&1 || exit 77; "
+		 "[ -d \"$1/node_modules/ethers\" ] || exit 78; exec node \"$2\" \"$1\" \"$3\"");
+	{
+		const char *argv[] = { "/bin/sh", "-c", cmd, "sh", gen, script, data, NULL };
+		tu_run(&run, argv);
+	}
+	if (run.status == 77 || run.status == 78) {
+		tu_run_free(&run);
+		tu_rmtree(dir);
+		cr_skip_test("ethers.js cross-check skipped (%s); the known answers still ran",
+			     run.status == 77 ? "no node" : "no ethers");
+	}
+	cr_assert_eq(run.status, 0, "node failed: %s", run.err);
+	ans = json_loads(run.out, 0, NULL);
+	cr_assert(json_is_array(ans) && json_array_size(ans) == 64, "node printed %s", run.out);
+	json_array_foreach(ans, i, e) {
+		uint8_t c[32], want[32];
+		valid_seed_commitment(c, seeds[i]);
+		hex32(want, json_string_value(json_array_get(e, 0)));
+		cr_assert_eq(memcmp(c, want, 32), 0, "pair %zu commitment", i);
+		cr_assert_eq(valid_sample_decide(seeds[i], rids[i], bps[i]),
+			     json_is_true(json_array_get(e, 1)), "pair %zu at %u bps", i, bps[i]);
+	}
+	json_decref(ans);
+	tu_run_free(&run);
+	tu_rmtree(dir);
+}
+
+/* ---------------------------------------------------------------- seed file */
+
+Test(valid, seed_file_private_and_stable)
+{
+	char dir[256], path[320];
+	uint8_t a[32], b[32];
+	struct stat st;
+	struct rcpt_diag d;
+	int created = -1;
+
+	tu_tmpdir(dir, sizeof(dir));
+	cr_assert_eq(valid_seed_load_or_create(a, &created, &d, dir), VALID_OK, "%s", d.msg);
+	cr_assert_eq(created, 1);
+	snprintf(path, sizeof(path), "%s/seed", dir);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(valid_seed_load_or_create(b, &created, &d, dir), VALID_OK);
+	cr_assert_eq(created, 0);
+	cr_assert_eq(memcmp(a, b, 32), 0, "the seed survives a restart");
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_assert_eq(valid_seed_load_or_create(b, &created, &d, dir), VALID_ERR_STATE);
+	cr_assert(strstr(d.msg, "private"), "%s", d.msg);
+	cr_assert_eq(chmod(path, 0600), 0);
+	/* Retired after its reveal: the next start makes another. */
+	cr_assert_eq(valid_seed_retire(dir), VALID_OK);
+	snprintf(path, sizeof(path), "%s/seed.revealed.1", dir);
+	cr_assert_eq(access(path, F_OK), 0);
+	cr_assert_eq(valid_seed_load_or_create(b, &created, &d, dir), VALID_OK);
+	cr_assert_eq(created, 1);
+	cr_assert_neq(memcmp(a, b, 32), 0);
+	cr_assert_eq(valid_seed_retire(dir), VALID_OK);
+	snprintf(path, sizeof(path), "%s/seed.revealed.2", dir);
+	cr_assert_eq(access(path, F_OK), 0, "an older retired seed is never overwritten");
+	tu_rmtree(dir);
+}
+
+Test(valid, state_dir_must_be_private)
+{
+	char dir[256], sub[320];
+	struct rcpt_diag d;
+
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(sub, sizeof(sub), "%s/state", dir);
+	cr_assert_eq(mkdir(sub, 0755), 0);
+	cr_assert_eq(chmod(sub, 0755), 0);
+	cr_assert_eq(valid_state_dir_open(&d, sub), VALID_ERR_STATE);
+	cr_assert_eq(chmod(sub, 0700), 0);
+	cr_assert_eq(valid_state_dir_open(&d, sub), VALID_OK, "%s", d.msg);
+	tu_rmtree(dir);
+}
+
+/* ---------------------------------------------------------------- signing record */
+
+static void test_domain(struct rcpt_domain *d)
+{
+	uint8_t vc[20];
+
+	memset(vc, 0x42, sizeof(vc));
+	rcpt_domain_assay(d, 31337, vc);
+}
+
+/* Crash between recording and sending: a child signs and records, tells
+ * the parent, and is killed with SIGKILL before it can send.  The
+ * restarted side finds the record, gets the same bytes to send, and
+ * cannot sign another verdict. */
+Test(valid, record_survives_sigkill_and_refuses_other_verdict, .timeout = 30)
+{
+	char dir[256], state[320];
+	struct rcpt_key key;
+	struct rcpt_domain dom;
+	struct rcpt_diag d;
+	struct valid_record rec, again;
+	uint8_t job[32], rid[32], root[32], other[32], ids[4][32], dg[32], who[20];
+	char *body1 = NULL, *body2 = NULL;
+	int fds[2], st;
+	size_t n = 9;
+	pid_t pid;
+	char c;
+
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	cr_assert_eq(valid_state_dir_open(&d, state), VALID_OK, "%s", d.msg);
+	cr_assert_eq(rcpt_key_generate(&key), RCPT_OK);
+	test_domain(&dom);
+	memset(job, 1, 32);
+	memset(rid, 2, 32);
+	memset(root, 3, 32);
+	memcpy(other, root, 32);
+	other[0] ^= 0xff;
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct valid_record r;
+		close(fds[0]);
+		if (valid_record_sign(&r, NULL, state, &key, &dom, job, rid, root,
+				      RCPT_VERDICT_MATCH) != VALID_OK)
+			_exit(1);
+		/* Recorded; the signature has not left.  Wait to be killed. */
+		if (write(fds[1], "r", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(fds[1]);
+	cr_assert_eq(read(fds[0], &c, 1), 1, "the child did not record");
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+
+	/* Restart: the record is there, complete, unsent. */
+	cr_assert_eq(valid_record_pending(ids, &n, 4, state), VALID_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(memcmp(ids[0], rid, 32), 0);
+	cr_assert_eq(valid_record_get(&rec, &d, state, rid), VALID_OK, "%s", d.msg);
+	cr_assert_eq(rec.sent, 0);
+	cr_assert_eq(rec.att.verdict, RCPT_VERDICT_MATCH);
+	cr_assert_eq(memcmp(rec.att.output_root, root, 32), 0);
+	cr_assert_eq(memcmp(rec.job, job, 32), 0);
+	/* Its signature is a valid one by the validator. */
+	cr_assert_eq(rcpt_attestation_digest(dg, NULL, &dom, &rec.att), RCPT_OK);
+	cr_assert_eq(rcpt_recover_digest(who, rec.sig, dg), RCPT_OK);
+	cr_assert_eq(memcmp(who, key.address, 20), 0);
+	/* The same verdict again: the same statement, byte for byte. */
+	cr_assert_eq(valid_record_sign(&again, &d, state, &key, &dom, job, rid, root,
+				       RCPT_VERDICT_MATCH), VALID_OK, "%s", d.msg);
+	cr_assert_eq(memcmp(again.sig, rec.sig, 65), 0);
+	cr_assert_eq(valid_attest_body(&body1, &rec.att, rec.sig, NULL, 0, NULL), VALID_OK);
+	cr_assert_eq(valid_attest_body(&body2, &again.att, again.sig, NULL, 0, NULL), VALID_OK);
+	cr_assert_str_eq(body1, body2);
+	/* A different verdict is refused and nothing changes on disk. */
+	cr_assert_eq(valid_record_sign(&again, &d, state, &key, &dom, job, rid, other,
+				       RCPT_VERDICT_DIFFERS), VALID_ERR_RECORD_CONFLICT);
+	cr_assert(strstr(d.msg, "refusing"), "%s", d.msg);
+	cr_assert_eq(again.att.verdict, RCPT_VERDICT_MATCH, "the recorded one is returned");
+	{
+		struct valid_record forged = rec;
+		forged.att.verdict = RCPT_VERDICT_DIFFERS;
+		memcpy(forged.att.output_root, other, 32);
+		cr_assert_eq(valid_record_put(NULL, &d, state, &forged), VALID_ERR_RECORD_CONFLICT);
+	}
+	cr_assert_eq(valid_record_get(&again, &d, state, rid), VALID_OK);
+	cr_assert_eq(memcmp(&again.att, &rec.att, sizeof(rec.att)), 0);
+	/* Once answered it is no longer pending. */
+	cr_assert_eq(valid_record_mark_sent(state, rid), VALID_OK);
+	cr_assert_eq(valid_record_pending(ids, &n, 4, state), VALID_OK);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(valid_record_get(&again, &d, state, rid), VALID_OK);
+	cr_assert_eq(again.sent, 1);
+	free(body1);
+	free(body2);
+	rcpt_key_wipe(&key);
+	tu_rmtree(dir);
+}
+
+/* A torn or tampered record is never taken for "no record". */
+Test(valid, record_unreadable_is_a_conflict)
+{
+	char dir[256], state[320], path[512], hex[RCPT_HASH_HEX_BYTES];
+	struct rcpt_key key;
+	struct rcpt_domain dom;
+	struct rcpt_diag d;
+	struct valid_record rec;
+	uint8_t job[32] = { 5 }, rid[32] = { 6 }, root[32] = { 7 };
+
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	cr_assert_eq(valid_state_dir_open(&d, state), VALID_OK);
+	cr_assert_eq(rcpt_key_generate(&key), RCPT_OK);
+	test_domain(&dom);
+	cr_assert_eq(rcpt_hex_encode(hex, sizeof(hex), rid, 32), RCPT_OK);
+	snprintf(path, sizeof(path), "%s/records/%s.json", state, hex + 2);
+	tu_write_file(path, "{\"job\":", 7, 0600);
+	cr_assert_eq(valid_record_sign(&rec, &d, state, &key, &dom, job, rid, root,
+				       RCPT_VERDICT_MATCH), VALID_ERR_STATE);
+	rcpt_key_wipe(&key);
+	tu_rmtree(dir);
+}
+
+/* ---------------------------------------------------------------- checks and evidence */
+
+/* A real job: reduce_sum_f32@1 over a few numbers, its input and CPU
+ * reference output serialised. */
+struct rjob {
+	uint8_t *input, *output;
+	size_t input_len, output_len;
+	struct rcpt_commitment in_c, out_c;
+};
+
+static void rjob_make(struct rjob *j, float salt)
+{
+	struct kern_tensors in, out;
+	struct kern_diag kd;
+	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1 };
+	char dev[KERN_DEVICE_BYTES];
+	float x[4] = { 1, 2, 3, salt };
+	uint64_t shape[1] = { 4 };
+
+	memset(j, 0, sizeof(*j));
+	kern_tensors_init(&in);
+	kern_tensors_init(&out);
+	cr_assert_eq(kern_tensors_add(&in, NULL, &kd, "x", KERN_DT_F32, 1, shape, x), KERN_OK);
+	cr_assert_eq(kern_st_serialize(&j->input, &j->input_len, &kd, &in), KERN_OK);
+	cr_assert_eq(kern_run(&out, dev, &kd, "reduce_sum_f32@1", &in, "{}", 2, &opts), KERN_OK,
+		     "%s", kd.msg);
+	cr_assert_eq(kern_st_serialize(&j->output, &j->output_len, &kd, &out), KERN_OK);
+	cr_assert_eq(rcpt_commit_buf(&j->in_c, j->input, j->input_len), RCPT_OK);
+	cr_assert_eq(rcpt_commit_buf(&j->out_c, j->output, j->output_len), RCPT_OK);
+	kern_tensors_release(&in);
+	kern_tensors_release(&out);
+}
+
+static void rjob_free(struct rjob *j)
+{
+	free(j->input);
+	free(j->output);
+}
+
+Test(valid, check_refuses_wrong_bytes)
+{
+	struct rjob j;
+	struct rcpt_job job;
+	struct rcpt_receipt r;
+	uint8_t *bad;
+
+	rjob_make(&j, 4);
+	memset(&job, 0, sizeof(job));
+	memcpy(job.input_root, j.in_c.root, 32);
+	job.input_size = j.in_c.size;
+	memset(&r, 0, sizeof(r));
+	memcpy(r.output_root, j.out_c.root, 32);
+	r.output_size = j.out_c.size;
+	cr_assert_eq(valid_check_input(&job, j.input, j.input_len), VALID_OK);
+	cr_assert_eq(valid_check_output(&r, j.output, j.output_len), VALID_OK);
+	bad = malloc(j.input_len + 1);
+	memcpy(bad, j.input, j.input_len);
+	bad[j.input_len - 1] ^= 1;
+	cr_assert_eq(valid_check_input(&job, bad, j.input_len), VALID_ERR_INPUT_MISMATCH);
+	cr_assert_eq(valid_check_input(&job, j.input, j.input_len - 1), VALID_ERR_INPUT_MISMATCH);
+	bad[j.input_len - 1] ^= 1;
+	bad[j.input_len] = 0;
+	cr_assert_eq(valid_check_input(&job, bad, j.input_len + 1), VALID_ERR_INPUT_MISMATCH);
+	cr_assert_eq(valid_check_input(&job, NULL, 0), VALID_ERR_INPUT_MISMATCH);
+	/* The output is checked against the receipt, not the input's root. */
+	cr_assert_eq(valid_check_output(&r, j.input, j.input_len), VALID_ERR_OUTPUT_MISMATCH);
+	free(bad);
+	rjob_free(&j);
+}
+
+static void fill(uint8_t *b, size_t n, uint32_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		seed = seed * 1103515245u + 12345u;
+		b[i] = (uint8_t)(seed >> 16);
+	}
+}
+
+static void evidence_verifies(const uint8_t *theirs, size_t tl, const uint8_t *mine, size_t ml,
+			      uint64_t want_chunk)
+{
+	struct valid_evidence ev;
+	struct rcpt_commitment c;
+	size_t off;
+
+	cr_assert_eq(rcpt_commit_buf(&c, theirs, tl), RCPT_OK);
+	cr_assert_eq(valid_evidence_find(&ev, theirs, tl, mine, ml), VALID_OK);
+	cr_assert_eq(ev.chunk, want_chunk, "chunk %" PRIu64 ", want %" PRIu64, ev.chunk, want_chunk);
+	off = (size_t)(want_chunk * RCPT_CHUNK_BYTES);
+	cr_assert_eq(ev.data, theirs + off);
+	cr_assert_eq(rcpt_proof_verify(&c, ev.chunk, ev.data, ev.data_len,
+				       (const uint8_t (*)[32])ev.proof, ev.proof_len), RCPT_OK);
+	/* The proof is against the provider's root, not ours. */
+	if (ml && memcmp(theirs, mine, tl < ml ? tl : ml) != 0) {
+		struct rcpt_commitment mc;
+		cr_assert_eq(rcpt_commit_buf(&mc, mine, ml), RCPT_OK);
+		cr_assert_neq(rcpt_proof_verify(&mc, ev.chunk, ev.data, ev.data_len,
+						(const uint8_t (*)[32])ev.proof, ev.proof_len), RCPT_OK);
+	}
+}
+
+Test(valid, evidence_names_first_differing_chunk)
+{
+	const size_t n = 5 * RCPT_CHUNK_BYTES + 1234;
+	uint8_t *mine = malloc(n), *theirs = malloc(n);
+	struct valid_evidence ev;
+	struct rjob j;
+
+	fill(mine, n, 7);
+	memcpy(theirs, mine, n);
+	cr_assert_eq(valid_evidence_find(&ev, theirs, n, mine, n), VALID_ERR_NO_EVIDENCE);
+	/* One bit in chunk 3, then also in chunk 1, then in the short last. */
+	theirs[3 * RCPT_CHUNK_BYTES + 17] ^= 0x10;
+	evidence_verifies(theirs, n, mine, n, 3);
+	theirs[RCPT_CHUNK_BYTES + 65535] ^= 0x01;
+	evidence_verifies(theirs, n, mine, n, 1);
+	memcpy(theirs, mine, n);
+	theirs[n - 1] ^= 0x80;
+	evidence_verifies(theirs, n, mine, n, 5);
+	/* Sizes differ: the provider's longer output differs where ours ends. */
+	memcpy(theirs, mine, n);
+	evidence_verifies(theirs, n, mine, 2 * RCPT_CHUNK_BYTES + 5, 2);
+	evidence_verifies(theirs, n, mine, 2 * RCPT_CHUNK_BYTES, 2);
+	/* A provider's output that is a chunk-aligned prefix of ours has no
+	 * differing chunk of its own. */
+	cr_assert_eq(valid_evidence_find(&ev, theirs, 2 * RCPT_CHUNK_BYTES, mine, n),
+		     VALID_ERR_NO_EVIDENCE);
+	/* A real job's output with one bit flipped: chunk 0. */
+	rjob_make(&j, 11);
+	memcpy(theirs, j.output, j.output_len);
+	theirs[j.output_len - 1] ^= 0x01;
+	evidence_verifies(theirs, j.output_len, j.output, j.output_len, 0);
+	rjob_free(&j);
+	free(mine);
+	free(theirs);
+}
+
+Test(valid, attestation_body_carries_evidence)
+{
+	struct rcpt_key key;
+	struct rcpt_domain dom;
+	struct rcpt_attestation a, back;
+	struct valid_evidence ev;
+	struct rjob j;
+	uint8_t sig[65], dg[32], who[20], *theirs;
+	char *body = NULL, *at;
+	json_t *o, *e;
+	unsigned char dec[200];
+	int dl;
+
+	rjob_make(&j, 5);
+	theirs = malloc(j.output_len);
+	memcpy(theirs, j.output, j.output_len);
+	theirs[j.output_len - 1] ^= 1;
+	cr_assert_eq(valid_evidence_find(&ev, theirs, j.output_len, j.output, j.output_len), VALID_OK);
+	cr_assert_eq(rcpt_key_generate(&key), RCPT_OK);
+	test_domain(&dom);
+	memset(&a, 0, sizeof(a));
+	memset(a.receipt, 8, 32);
+	memcpy(a.output_root, j.out_c.root, 32);
+	a.verdict = RCPT_VERDICT_DIFFERS;
+	memcpy(a.validator, key.address, 20);
+	cr_assert_eq(valid_attest_sign(sig, &key, &dom, &a), VALID_OK);
+	/* Signing for another address is misuse. */
+	{
+		struct rcpt_attestation x = a;
+		x.validator[0] ^= 1;
+		cr_assert_eq(valid_attest_sign(sig + 0, &key, &dom, &x), VALID_ERR_ARG);
+		cr_assert_eq(valid_attest_sign(sig, &key, &dom, &a), VALID_OK);
+	}
+	cr_assert_eq(valid_attest_body(&body, &a, sig, j.input, j.input_len, &ev), VALID_OK);
+	o = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+	cr_assert(o, "%s", body);
+	cr_assert_eq(json_object_size(o), 4);
+	at = json_dumps(json_object_get(o, "attestation"), JSON_COMPACT);
+	cr_assert_eq(rcpt_attestation_parse(&back, NULL, at, strlen(at)), RCPT_OK);
+	free(at);
+	cr_assert_eq(memcmp(&back, &a, sizeof(a)), 0);
+	cr_assert_eq(rcpt_sig_parse(sig, json_string_value(json_object_get(o, "signature"))), RCPT_OK);
+	cr_assert_eq(rcpt_attestation_digest(dg, NULL, &dom, &a), RCPT_OK);
+	cr_assert_eq(rcpt_recover_digest(who, sig, dg), RCPT_OK);
+	cr_assert_eq(memcmp(who, key.address, 20), 0);
+	dl = EVP_DecodeBlock(dec, (const unsigned char *)json_string_value(json_object_get(o, "input")),
+			     (int)strlen(json_string_value(json_object_get(o, "input"))));
+	cr_assert_geq(dl, (int)j.input_len);
+	cr_assert_eq(memcmp(dec, j.input, j.input_len), 0);
+	e = json_object_get(o, "evidence");
+	cr_assert_eq(json_integer_value(json_object_get(e, "chunk")), 0);
+	cr_assert_eq(json_array_size(json_object_get(e, "proof")), 0, "one leaf: empty path");
+	json_decref(o);
+	free(body);
+	free(theirs);
+	rcpt_key_wipe(&key);
+	rjob_free(&j);
+}
+
+/* ================================================================ end to end */
+
+#define T_WAIT_MS 30000
+
+struct esc {
+	struct pgt_db db;
+	int have_db;
+	char dir[256];
+	char key_path[320];
+	char log_path[320];
+	uint8_t addr[RCPT_ADDR_BYTES];
+	struct rcpt_domain dom;
+	pid_t pid;
+	uint16_t port;
+	char url[64];
+};
+
+static struct esc G;
+
+static void esc_spawn(struct esc *e, const char *window_s, const char *chain)
+{
+	char bin[512], conn[600];
+	const char *build = getenv("ASSAY_BUILD");
+	int out[2], logfd;
+	char line[256];
+	size_t n = 0;
+	unsigned port = 0;
+
+	cr_assert(build, "ASSAY_BUILD is not set");
+	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
+	snprintf(conn, sizeof(conn), "%s", e->db.conninfo);
+	{
+		/* Every receipt sampled (sample-bps 10000): the end-to-end
+		 * tests are about what happens to a sampled job; the rate is
+		 * measured above. */
+		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", conn,
+			"--key", e->key_path, "--devnet", "--min-stake", "1000", "--chain-id", chain,
+			"--slash-bps", "5000", "--bounty-bps", "2000", "--sample-bps", "10000",
+			"--challenge-window-s", window_s, "--referee-deadline-s", "3",
+			"--unbonding-s", "60", "--rate-per-s", "100000", "--rate-burst", "100000",
+			"--quiet", NULL };
+		cr_assert_eq(pipe(out), 0);
+		logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		cr_assert(logfd >= 0);
+		e->pid = fork();
+		cr_assert(e->pid >= 0);
+		if (e->pid == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			dup2(out[1], 1);
+			dup2(logfd, 2);
+			close(out[0]);
+			execve(bin, (char *const *)argv, environ);
+			_exit(127);
+		}
+	}
+	close(out[1]);
+	close(logfd);
+	while (n < sizeof(line) - 1) {
+		struct pollfd p = { out[0], POLLIN, 0 };
+		ssize_t got;
+		cr_assert(poll(&p, 1, T_WAIT_MS) == 1, "assay-escrow did not start (see %s)", e->log_path);
+		got = read(out[0], line + n, 1);
+		cr_assert(got == 1, "assay-escrow exited at start (see %s)", e->log_path);
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	close(out[0]);
+	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0,
+		  "unexpected first line '%s'", line);
+	e->port = (uint16_t)port;
+	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", port);
+}
+
+static void esc_setup_chain(const char *window_s, const char *chain)
+{
+	struct rcpt_key k;
+
+	memset(&G, 0, sizeof(G));
+	pgt_db_create(&G.db);
+	G.have_db = 1;
+	tu_tmpdir(G.dir, sizeof(G.dir));
+	snprintf(G.key_path, sizeof(G.key_path), "%s/escrow.key", G.dir);
+	snprintf(G.log_path, sizeof(G.log_path), "%s/escrow.log", G.dir);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, G.key_path), RCPT_OK);
+	memcpy(G.addr, k.address, RCPT_ADDR_BYTES);
+	rcpt_key_wipe(&k);
+	rcpt_domain_assay(&G.dom, strtoull(chain, NULL, 10), G.addr);
+	esc_spawn(&G, window_s, chain);
+}
+
+static void esc_setup(const char *window_s)
+{
+	esc_setup_chain(window_s, "31337");
+}
+
+/* ---------------------------------------------------------------- the provider stub */
+
+enum serve { SERVE_OK, SERVE_WITHHOLD, SERVE_WRONG };
+
+struct stub_job {
+	char id_hex[RCPT_HASH_HEX_BYTES];
+	uint8_t *input, *output;
+	size_t input_len, output_len;
+	enum serve mode;
+};
+
+#define STUB_JOBS_MAX 8
+static struct {
+	pthread_mutex_t mu;
+	struct httpd *h;
+	char url[64];
+	struct stub_job jobs[STUB_JOBS_MAX];
+	size_t njobs;
+	unsigned signed_gets, unsigned_gets;
+} S = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static void stub_serve(struct httpd_req *r, int output)
+{
+	const char *id = httpd_req_param(r, 0);
+	size_t i;
+
+	pthread_mutex_lock(&S.mu);
+	if (httpd_req_signer(r))
+		S.signed_gets++;
+	for (i = 0; i < S.njobs; i++) {
+		struct stub_job *j = &S.jobs[i];
+		if (!id || strcasecmp(id, j->id_hex) != 0)
+			continue;
+		if (j->mode == SERVE_WITHHOLD) {
+			httpd_reply_problem(r, 409, "not-ready", "not ready", NULL);
+		} else if (j->mode == SERVE_WRONG && !output) {
+			uint8_t *b = malloc(j->input_len);
+			memcpy(b, j->input, j->input_len);
+			b[j->input_len - 1] ^= 1;
+			httpd_reply_bytes(r, 200, "application/octet-stream", b, j->input_len);
+			free(b);
+		} else {
+			httpd_reply_bytes(r, 200, "application/octet-stream",
+					  output ? j->output : j->input,
+					  output ? j->output_len : j->input_len);
+		}
+		pthread_mutex_unlock(&S.mu);
+		return;
+	}
+	pthread_mutex_unlock(&S.mu);
+	httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+}
+
+static void stub_input(struct httpd_req *r, void *cls)
+{
+	(void)cls;
+	stub_serve(r, 0);
+}
+
+static void stub_output(struct httpd_req *r, void *cls)
+{
+	(void)cls;
+	stub_serve(r, 1);
+}
+
+static const struct httpd_route STUB_ROUTES[] = {
+	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0 },
+	{ "GET", "/v1/jobs/{id}/output", stub_output, HTTPD_F_AUTH, 0 },
+};
+
+static void stub_start(void)
+{
+	struct httpd_config c;
+	char why[256] = "";
+
+	memset(&c, 0, sizeof(c));
+	c.service = "provider-stub";
+	c.host = "127.0.0.1";
+	c.routes = STUB_ROUTES;
+	c.routes_len = 2;
+	c.quiet = 1;
+	c.rate_per_s = 100000;
+	c.rate_burst = 100000;
+	cr_assert_eq(httpd_start(&S.h, why, sizeof(why), &c), HTTPD_OK, "%s", why);
+	snprintf(S.url, sizeof(S.url), "http://127.0.0.1:%u", (unsigned)httpd_port(S.h));
+}
+
+static void stub_add(const char *id_hex, const uint8_t *in, size_t il, const uint8_t *out,
+		     size_t ol, enum serve mode)
+{
+	struct stub_job *j;
+
+	pthread_mutex_lock(&S.mu);
+	cr_assert_lt(S.njobs, STUB_JOBS_MAX);
+	j = &S.jobs[S.njobs++];
+	snprintf(j->id_hex, sizeof(j->id_hex), "%s", id_hex);
+	j->input = malloc(il);
+	j->output = malloc(ol);
+	memcpy(j->input, in, il);
+	memcpy(j->output, out, ol);
+	j->input_len = il;
+	j->output_len = ol;
+	j->mode = mode;
+	pthread_mutex_unlock(&S.mu);
+}
+
+/* ---------------------------------------------------------------- HTTP to the escrow */
+
+static unsigned idem_counter;
+
+static const char *fresh_idem(char buf[48])
+{
+	snprintf(buf, 48, "v-%ld-%u", (long)getpid(), idem_counter++);
+	return buf;
+}
+
+static void esc_req(struct hc_resp *r, const struct rcpt_key *k, const char *method,
+		    const char *target, const char *body)
+{
+	struct httpd_auth_headers a;
+	char h1[96], h2[64], h3[200], h4[128], idem[48];
+	const char *hdrs[5] = { NULL };
+	size_t bl = body ? strlen(body) : 0, n = 0;
+	int mut = strcmp(method, "GET") != 0;
+
+	if (mut) {
+		fresh_idem(idem);
+		snprintf(h4, sizeof(h4), "Idempotency-Key: %s", idem);
+		hdrs[n++] = h4;
+	}
+	if (k) {
+		cr_assert_eq(httpd_auth_sign(&a, k, method, target, (uint64_t)time(NULL),
+					     mut ? idem : NULL, body, bl), HTTPD_OK);
+		snprintf(h1, sizeof(h1), "Assay-Address: %s", a.address);
+		snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
+		snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
+		hdrs[n++] = h1;
+		hdrs[n++] = h2;
+		hdrs[n++] = h3;
+	}
+	cr_assert_eq(hc_request(r, G.port, method, target, hdrs, body, bl), 0,
+		     "%s %s: no answer", method, target);
+}
+
+static json_t *jparse(const struct hc_resp *r)
+{
+	json_t *j = json_loads(r->body, JSON_REJECT_DUPLICATES, NULL);
+
+	cr_assert(j, "answer is not json (%d): %s", r->status, r->body);
+	return j;
+}
+
+struct bal {
+	uint64_t available, stake, unbonding;
+};
+
+static struct bal balance_of(const uint8_t who[RCPT_ADDR_BYTES])
+{
+	char a[RCPT_ADDR_HEX_BYTES], t[96];
+	struct hc_resp r;
+	struct bal b;
+	json_t *j;
+
+	rcpt_address_format(a, who);
+	snprintf(t, sizeof(t), "/v1/accounts/%s", a);
+	esc_req(&r, NULL, "GET", t, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jparse(&r);
+	b.available = strtoull(json_string_value(json_object_get(j, "available")), NULL, 10);
+	b.stake = strtoull(json_string_value(json_object_get(j, "stake")), NULL, 10);
+	b.unbonding = strtoull(json_string_value(json_object_get(j, "unbonding")), NULL, 10);
+	json_decref(j);
+	hc_resp_free(&r);
+	return b;
+}
+
+static void faucet(const struct rcpt_key *k, uint64_t amount)
+{
+	char a[RCPT_ADDR_HEX_BYTES], body[160];
+	struct hc_resp r;
+
+	rcpt_address_format(a, k->address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"%" PRIu64 "\"}", a, amount);
+	esc_req(&r, NULL, "POST", "/v1/faucet", body);
+	cr_assert_eq(r.status, 200, "faucet: %s", r.body);
+	hc_resp_free(&r);
+}
+
+static void stake(const struct rcpt_key *k, uint64_t amount)
+{
+	char body[64];
+	struct hc_resp r;
+
+	snprintf(body, sizeof(body), "{\"amount\":\"%" PRIu64 "\"}", amount);
+	esc_req(&r, k, "POST", "/v1/stake", body);
+	cr_assert_eq(r.status, 200, "stake: %s", r.body);
+	hc_resp_free(&r);
+}
+
+struct parties {
+	struct rcpt_key customer, provider, validator;
+};
+
+static void parties_setup(struct parties *p)
+{
+	char body[160];
+	struct hc_resp r;
+
+	cr_assert_eq(rcpt_key_generate(&p->customer), RCPT_OK);
+	cr_assert_eq(rcpt_key_generate(&p->provider), RCPT_OK);
+	cr_assert_eq(rcpt_key_generate(&p->validator), RCPT_OK);
+	faucet(&p->customer, 100000);
+	faucet(&p->provider, 200000);
+	stake(&p->provider, 100000);
+	faucet(&p->validator, 50000);
+	stake(&p->validator, 10000);
+	stub_start();
+	snprintf(body, sizeof(body), "{\"url\":\"%s\"}", S.url);
+	esc_req(&r, &p->provider, "POST", "/v1/providers", body);
+	cr_assert_eq(r.status, 200, "provider registration: %s", r.body);
+	hc_resp_free(&r);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+struct jobfx {
+	struct rjob rj;
+	struct rcpt_job job;
+	uint8_t id[32];
+	char id_hex[RCPT_HASH_HEX_BYTES];
+	uint8_t sig[65];
+	uint8_t *served_out;          /* what the provider serves as output */
+	struct rcpt_receipt receipt;
+	uint8_t receipt_id[32], receipt_sig[65];
+};
+
+/* Opens a job at the escrow and receipts it: honestly, or (cheat) over
+ * the CPU reference's output with one bit flipped, which the stub then
+ * serves; the stub serves according to `mode`. */
+static void job_run(struct jobfx *f, const struct parties *p, float salt, int cheat,
+		    enum serve mode)
+{
+	const struct kern_info *ki = kern_find("reduce_sum_f32@1");
+	struct rcpt_commitment oc;
+	struct hc_resp r;
+	char *jt = NULL, *rt = NULL, sh[RCPT_SIG_HEX_BYTES], *b, t[128];
+	size_t n;
+
+	memset(f, 0, sizeof(*f));
+	cr_assert(ki);
+	rjob_make(&f->rj, salt);
+	memcpy(f->job.customer, p->customer.address, 20);
+	memcpy(f->job.provider, p->provider.address, 20);
+	snprintf(f->job.kernel, sizeof(f->job.kernel), "reduce_sum_f32@1");
+	memcpy(f->job.kernel_hash, ki->hash, 32);
+	snprintf(f->job.params, sizeof(f->job.params), "{}");
+	memcpy(f->job.input_root, f->rj.in_c.root, 32);
+	f->job.input_size = f->rj.in_c.size;
+	rcpt_u256_from_u64(&f->job.max_price, 1000);
+	f->job.deadline = (uint64_t)time(NULL) + 120;
+	f->job.nonce = (uint64_t)(salt * 1000);
+	cr_assert_eq(rcpt_job_id(f->id, NULL, &G.dom, &f->job), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f->sig, &p->customer, f->id), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(f->id_hex, sizeof(f->id_hex), f->id, 32), RCPT_OK);
+	cr_assert_eq(rcpt_job_to_json(&jt, &f->job), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f->sig, 65), RCPT_OK);
+	n = strlen(jt) + 256;
+	b = malloc(n);
+	snprintf(b, n, "{\"job\":%s,\"jobSignature\":\"%s\"}", jt, sh);
+	esc_req(&r, NULL, "POST", "/v1/jobs", b);
+	cr_assert_eq(r.status, 201, "open: %s", r.body);
+	hc_resp_free(&r);
+	free(b);
+	free(jt);
+
+	f->served_out = malloc(f->rj.output_len);
+	memcpy(f->served_out, f->rj.output, f->rj.output_len);
+	if (cheat)
+		f->served_out[f->rj.output_len - 1] ^= 0x01;
+	cr_assert_eq(rcpt_commit_buf(&oc, f->served_out, f->rj.output_len), RCPT_OK);
+	stub_add(f->id_hex, f->rj.input, f->rj.input_len, f->served_out, f->rj.output_len, mode);
+
+	memcpy(f->receipt.job, f->id, 32);
+	memcpy(f->receipt.kernel_hash, f->job.kernel_hash, 32);
+	memcpy(f->receipt.input_root, f->job.input_root, 32);
+	f->receipt.input_size = f->job.input_size;
+	memcpy(f->receipt.output_root, oc.root, 32);
+	f->receipt.output_size = oc.size;
+	rcpt_u256_from_u64(&f->receipt.price, 600);
+	snprintf(f->receipt.device, sizeof(f->receipt.device), "cpu");
+	f->receipt.started_at_ms = (uint64_t)time(NULL) * 1000;
+	f->receipt.finished_at_ms = f->receipt.started_at_ms + 5;
+	memcpy(f->receipt.provider, p->provider.address, 20);
+	cr_assert_eq(rcpt_receipt_id(f->receipt_id, NULL, &G.dom, &f->receipt), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f->receipt_sig, &p->provider, f->receipt_id), RCPT_OK);
+	cr_assert_eq(rcpt_receipt_to_json(&rt, &f->receipt), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f->receipt_sig, 65), RCPT_OK);
+	n = strlen(rt) + 256;
+	b = malloc(n);
+	snprintf(b, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
+	snprintf(t, sizeof(t), "/v1/jobs/%s/receipt", f->id_hex);
+	esc_req(&r, NULL, "POST", t, b);
+	cr_assert_eq(r.status, 200, "receipt: %s", r.body);
+	hc_resp_free(&r);
+	free(b);
+	free(rt);
+}
+
+static void jobfx_free(struct jobfx *f)
+{
+	rjob_free(&f->rj);
+	free(f->served_out);
+}
+
+static json_t *job_view(const struct jobfx *f)
+{
+	char t[128];
+	struct hc_resp r;
+	json_t *j;
+
+	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
+	esc_req(&r, NULL, "GET", t, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jparse(&r);
+	hc_resp_free(&r);
+	return j;
+}
+
+static void wait_state(const struct jobfx *f, const char *want)
+{
+	char last[32] = "";
+	int i;
+
+	for (i = 0; i < T_WAIT_MS / 100; i++) {
+		json_t *j = job_view(f);
+		snprintf(last, sizeof(last), "%s", json_string_value(json_object_get(j, "state")));
+		json_decref(j);
+		if (strcmp(last, want) == 0)
+			return;
+		usleep(100 * 1000);
+	}
+	cr_assert_fail("job stayed '%s', want '%s' (escrow log %s)", last, want, G.log_path);
+}
+
+/* The job's audit chain, read as its customer: the number of entries
+ * whose event is `event` (and, when verdict >= 0, with that verdict). */
+static size_t audit_count(const struct jobfx *f, const struct rcpt_key *customer,
+			  const char *event, int verdict)
+{
+	char t[128];
+	struct hc_resp r;
+	json_t *j, *e;
+	size_t i, n = 0;
+
+	snprintf(t, sizeof(t), "/v1/audit?job=%s", f->id_hex);
+	esc_req(&r, customer, "GET", t, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jparse(&r);
+	json_array_foreach(json_object_get(j, "entries"), i, e) {
+		json_t *en = json_object_get(e, "entry");
+		const char *ev = json_string_value(json_object_get(en, "event"));
+		json_t *data = json_object_get(en, "data");
+		if (!ev || strcmp(ev, event) != 0)
+			continue;
+		if (verdict >= 0 && json_integer_value(json_object_get(data, "verdict")) != verdict)
+			continue;
+		n++;
+	}
+	json_decref(j);
+	hc_resp_free(&r);
+	return n;
+}
+
+/* ---------------------------------------------------------------- the validator node */
+
+static struct {
+	struct valid_node *node;
+	char dir[256], key_path[320], state[320];
+} V;
+
+static void node_start(const struct rcpt_key *k, int lie, int keep_dir)
+{
+	struct valid_config c;
+	char why[512] = "";
+	enum valid_err rc;
+
+	if (!keep_dir) {
+		tu_tmpdir(V.dir, sizeof(V.dir));
+		snprintf(V.key_path, sizeof(V.key_path), "%s/validator.key", V.dir);
+		snprintf(V.state, sizeof(V.state), "%s/state", V.dir);
+		cr_assert_eq(rcpt_key_save(k, NULL, V.key_path), RCPT_OK);
+	}
+	memset(&c, 0, sizeof(c));
+	c.escrow_url = G.url;
+	c.key_path = V.key_path;
+	c.state_dir = V.state;
+	c.poll_ms = 100;
+	c.fetch_tries = 2;
+	c.fetch_timeout_ms = 2000;
+	c.fetch_backoff_ms = 100;
+	c.lie = lie;
+	c.quiet = 1;
+	rc = valid_node_start(&V.node, why, sizeof(why), &c);
+	cr_assert_eq(rc, VALID_OK, "valid_node_start: %s: %s", valid_errname(rc), why);
+}
+
+static void wait_stat(uint64_t (*get)(const struct valid_stats *), uint64_t want, const char *what)
+{
+	struct valid_stats s;
+	int i;
+
+	for (i = 0; i < T_WAIT_MS / 50; i++) {
+		valid_node_stats(&s, V.node);
+		if (get(&s) >= want)
+			return;
+		usleep(50 * 1000);
+	}
+	cr_assert_fail("validator: %s stayed at %" PRIu64 ", want %" PRIu64, what, get(&s), want);
+}
+
+static uint64_t st_match(const struct valid_stats *s) { return s->attested_match; }
+static uint64_t st_differs(const struct valid_stats *s) { return s->attested_differs; }
+static uint64_t st_withheld(const struct valid_stats *s) { return s->withheld; }
+static uint64_t st_resent(const struct valid_stats *s) { return s->resent; }
+
+static void e2e_teardown(void)
+{
+	size_t i;
+
+	if (V.node)
+		(void)valid_node_stop(V.node, 0);
+	V.node = NULL;
+	httpd_free(S.h);
+	S.h = NULL;
+	for (i = 0; i < S.njobs; i++) {
+		free(S.jobs[i].input);
+		free(S.jobs[i].output);
+	}
+	S.njobs = 0;
+	if (G.pid > 0) {
+		int st;
+		kill(G.pid, SIGTERM);
+		while (waitpid(G.pid, &st, 0) < 0 && errno == EINTR)
+			;
+		G.pid = 0;
+	}
+	if (G.have_db)
+		pgt_db_drop(&G.db);
+	G.have_db = 0;
+	if (!getenv("ASSAY_TEST_KEEP")) {
+		tu_rmtree(G.dir);
+		if (V.dir[0])
+			tu_rmtree(V.dir);
+	} else {
+		fprintf(stderr, "test_validator: kept %s and %s\n", G.dir, V.dir);
+	}
+	V.dir[0] = '\0';
+}
+
+/* ---------------------------------------------------------------- tests */
+
+Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f;
+	struct bal pv0, c0;
+	struct hc_resp r;
+	char t[128];
+	uint8_t commitment[32], addr[20];
+
+	esc_setup("4");
+	parties_setup(&p);
+	node_start(&p.validator, 0, 0);
+	/* Registered: the escrow holds the commitment to the node's seed. */
+	valid_node_identity(commitment, addr, V.node);
+	{
+		char a[RCPT_ADDR_HEX_BYTES], ch[RCPT_HASH_HEX_BYTES];
+		json_t *j;
+		rcpt_address_format(a, addr);
+		snprintf(t, sizeof(t), "/v1/validators/%s", a);
+		esc_req(&r, NULL, "GET", t, NULL);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = jparse(&r);
+		cr_assert_eq(rcpt_hex_encode(ch, sizeof(ch), commitment, 32), RCPT_OK);
+		cr_assert_str_eq(json_string_value(json_object_get(j, "seedCommitment")), ch);
+		cr_assert_null(json_object_get(j, "seed"), "not revealed while running");
+		json_decref(j);
+		hc_resp_free(&r);
+	}
+	pv0 = balance_of(p.provider.address);
+	c0 = balance_of(p.customer.address);
+	job_run(&f, &p, 21, 0, SERVE_OK);
+	wait_stat(st_match, 1, "attested_match");
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", 1), 1);
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 0);
+	cr_assert_gt(S.signed_gets, 0, "the provider was asked with signed requests");
+	wait_state(&f, "paid");
+	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
+	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	/* Status and metrics show the work. */
+	{
+		char target[32];
+		json_t *j;
+		snprintf(target, sizeof(target), "/v1/status");
+		cr_assert_eq(hc_request(&r, valid_node_port(V.node), "GET", target, NULL, NULL, 0), 0);
+		cr_assert_eq(r.status, 200);
+		j = jparse(&r);
+		cr_assert_eq(json_integer_value(json_object_get(j, "attestedMatch")), 1);
+		cr_assert_eq(json_integer_value(json_object_get(j, "sampleBps")), 10000);
+		json_decref(j);
+		hc_resp_free(&r);
+		cr_assert_eq(hc_request(&r, valid_node_port(V.node), "GET", "/metrics", NULL, NULL, 0), 0);
+		cr_assert_eq(r.status, 200);
+		cr_assert(strstr(r.body, "assay_validator_attested_total"), "%s", r.body);
+		hc_resp_free(&r);
+	}
+	/* A clean stop reveals the seed; anyone can now re-derive the
+	 * decision on this job's receipt. */
+	cr_assert_eq(valid_node_stop(V.node, 1), VALID_OK);
+	V.node = NULL;
+	{
+		char a[RCPT_ADDR_HEX_BYTES];
+		uint8_t seed[32];
+		json_t *j;
+		int sampled = -1;
+		rcpt_address_format(a, addr);
+		snprintf(t, sizeof(t), "/v1/validators/%s", a);
+		esc_req(&r, NULL, "GET", t, NULL);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = jparse(&r);
+		cr_assert(json_object_get(j, "seed"), "revealed at stop: %s", r.body);
+		hex32(seed, json_string_value(json_object_get(j, "seed")));
+		cr_assert_eq(valid_sample_audit(&sampled, seed, commitment, f.receipt_id, 10000), VALID_OK);
+		cr_assert_eq(sampled, 1);
+		cr_assert_eq(valid_sample_audit(&sampled, seed, commitment, f.receipt_id, 1000), VALID_OK);
+		cr_assert_eq(sampled, valid_sample_decide(seed, f.receipt_id, 1000));
+		json_decref(j);
+		hc_resp_free(&r);
+	}
+	jobfx_free(&f);
+	rcpt_key_wipe(&p.validator);
+}
+
+Test(valid, e2e_cheating_provider_caught_and_slashed, .fini = e2e_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f;
+	struct bal c0, pv0, v0;
+	json_t *j, *d;
+	int i;
+
+	esc_setup("30");
+	parties_setup(&p);
+	node_start(&p.validator, 0, 0);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	v0 = balance_of(p.validator.address);
+	job_run(&f, &p, 22, 1, SERVE_OK);
+	wait_stat(st_differs, 1, "attested_differs");
+	wait_state(&f, "refunded");
+	for (i = 0; i < 100 && balance_of(p.provider.address).stake == pv0.stake; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available, "customer refunded");
+	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake / 2, "provider slashed");
+	cr_assert_eq(balance_of(p.provider.address).available, pv0.available, "provider not paid");
+	for (i = 0; i < 100 && balance_of(p.validator.address).available == v0.available; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(balance_of(p.validator.address).available, v0.available + pv0.stake / 2 / 5,
+		     "validator bounty");
+	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake);
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 1);
+	j = job_view(&f);
+	d = json_array_get(json_object_get(j, "disputes"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
+	json_decref(j);
+	jobfx_free(&f);
+	rcpt_key_wipe(&p.validator);
+}
+
+Test(valid, e2e_lying_validator_slashed, .fini = e2e_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f;
+	struct bal pv0, v0;
+	int i;
+
+	esc_setup("6");
+	parties_setup(&p);
+	node_start(&p.validator, 1, 0);
+	pv0 = balance_of(p.provider.address);
+	v0 = balance_of(p.validator.address);
+	job_run(&f, &p, 23, 0, SERVE_OK);
+	wait_stat(st_differs, 1, "attested_differs (a lie)");
+	for (i = 0; i < 200 && balance_of(p.validator.address).stake == v0.stake; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake / 2, "the liar is slashed");
+	cr_assert_eq(balance_of(p.validator.address).available, v0.available, "no bounty");
+	wait_state(&f, "paid");
+	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake, "honest provider kept its stake");
+	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
+	jobfx_free(&f);
+	rcpt_key_wipe(&p.validator);
+}
+
+Test(valid, e2e_withholding_provider_reported, .fini = e2e_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f, g;
+	struct bal c0, pv0;
+	int i;
+
+	esc_setup("30");
+	parties_setup(&p);
+	node_start(&p.validator, 0, 0);
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	/* One job whose input the provider never serves, one whose input it
+	 * serves wrong: neither is re-executed, both are reported. */
+	job_run(&f, &p, 24, 0, SERVE_WITHHOLD);
+	job_run(&g, &p, 25, 0, SERVE_WRONG);
+	wait_stat(st_withheld, 2, "withheld reports");
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", -1), 0, "no verdict on bytes not seen");
+	wait_state(&f, "refunded");
+	wait_state(&g, "refunded");
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available, "customer refunded");
+	for (i = 0; i < 100 && balance_of(p.provider.address).stake == pv0.stake; i++)
+		usleep(100 * 1000);
+	cr_assert_lt(balance_of(p.provider.address).stake, pv0.stake, "withholding provider slashed");
+	jobfx_free(&f);
+	jobfx_free(&g);
+	rcpt_key_wipe(&p.validator);
+}
+
+/* A crash after the record and before the send: the record left on disk
+ * is sent on restart, once, and the job's own check then finds the same
+ * statement (nothing new is signed). */
+Test(valid, e2e_crash_between_record_and_send, .fini = e2e_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f;
+	struct rcpt_diag d;
+	struct valid_record rec;
+	int st;
+	pid_t pid;
+
+	esc_setup("30");
+	parties_setup(&p);
+	/* Register (start and stop without reveal), so that the job's
+	 * receipt comes after the commitment. */
+	node_start(&p.validator, 0, 0);
+	(void)valid_node_stop(V.node, 0);
+	V.node = NULL;
+	job_run(&f, &p, 26, 0, SERVE_OK);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct valid_record r;
+		if (valid_record_sign(&r, NULL, V.state, &p.validator, &G.dom, f.id, f.receipt_id,
+				      f.receipt.output_root, RCPT_VERDICT_MATCH) != VALID_OK)
+			_exit(1);
+		raise(SIGKILL);
+		_exit(2);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "child status %d", st);
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", -1), 0, "nothing left before the crash");
+	node_start(&p.validator, 0, 1);
+	wait_stat(st_resent, 1, "resent records");
+	cr_assert_eq(valid_record_get(&rec, &d, V.state, f.receipt_id), VALID_OK, "%s", d.msg);
+	for (st = 0; st < 100 && !rec.sent; st++) {
+		usleep(50 * 1000);
+		cr_assert_eq(valid_record_get(&rec, &d, V.state, f.receipt_id), VALID_OK);
+	}
+	cr_assert(rec.sent);
+	/* Let the node's own check of the job run too. */
+	usleep(1000 * 1000);
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", 1), 1, "exactly one attestation");
+	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 0);
+	jobfx_free(&f);
+	rcpt_key_wipe(&p.validator);
+}
+
+/* What the node refuses at start: a key others can read, a validator
+ * without the minimum stake; and the test-only --lie on a chain other
+ * than the local devnet. */
+static void start_expect(const char *key_path, const char *state, int lie, enum valid_err want,
+			 const char *why_has)
+{
+	struct valid_config c;
+	struct valid_node *n = NULL;
+	char why[512] = "";
+	enum valid_err rc;
+
+	memset(&c, 0, sizeof(c));
+	c.escrow_url = G.url;
+	c.key_path = key_path;
+	c.state_dir = state;
+	c.lie = lie;
+	c.quiet = 1;
+	rc = valid_node_start(&n, why, sizeof(why), &c);
+	if (rc == VALID_OK)
+		(void)valid_node_stop(n, 0);
+	cr_assert_eq(rc, want, "got %s (%s), want %s", valid_errname(rc), why, valid_errname(want));
+	cr_assert(strstr(why, why_has), "why: %s", why);
+}
+
+Test(valid, e2e_start_refusals, .fini = e2e_teardown, .timeout = 60)
+{
+	struct rcpt_key k;
+	char key[400], state[400];
+
+	esc_setup("30");
+	tu_tmpdir(V.dir, sizeof(V.dir));
+	snprintf(key, sizeof(key), "%s/v.key", V.dir);
+	snprintf(state, sizeof(state), "%s/state", V.dir);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
+	cr_assert_eq(chmod(key, 0644), 0);
+	start_expect(key, state, 0, VALID_ERR_STATE, "");
+	cr_assert_eq(chmod(key, 0600), 0);
+	start_expect(key, state, 0, VALID_ERR_STAKE, "below the minimum");
+	faucet(&k, 5000);
+	stake(&k, 1000);
+	start_expect(key, state, 0, VALID_OK, "");
+	rcpt_key_wipe(&k);
+}
+
+Test(valid, e2e_lie_refused_off_devnet, .fini = e2e_teardown, .timeout = 60)
+{
+	struct rcpt_key k;
+	char key[400], state[400];
+
+	esc_setup_chain("30", "5");
+	tu_tmpdir(V.dir, sizeof(V.dir));
+	snprintf(key, sizeof(key), "%s/v.key", V.dir);
+	snprintf(state, sizeof(state), "%s/state", V.dir);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
+	faucet(&k, 5000);
+	stake(&k, 1000);
+	start_expect(key, state, 1, VALID_ERR_REFUSED, "--lie");
+	start_expect(key, state, 0, VALID_OK, "");
+	rcpt_key_wipe(&k);
+}
+
+/* The daemon: prints its port, serves /livez, /readyz, /metrics and
+ * /v1/status, and on SIGTERM stops cleanly and reveals its seed. */
+Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .timeout = 60)
+{
+	struct rcpt_key k;
+	char bin[512], key[400], state[400], line[256], path[500], t[96], a[RCPT_ADDR_HEX_BYTES];
+	const char *build = getenv("ASSAY_BUILD");
+	struct hc_resp r;
+	unsigned port = 0;
+	size_t n = 0;
+	int out[2], st;
+	pid_t pid;
+
+	esc_setup("30");
+	tu_tmpdir(V.dir, sizeof(V.dir));
+	snprintf(key, sizeof(key), "%s/v.key", V.dir);
+	snprintf(state, sizeof(state), "%s/state", V.dir);
+	snprintf(bin, sizeof(bin), "%s/bin/assay-validator", build);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
+	faucet(&k, 5000);
+	stake(&k, 1000);
+	cr_assert_eq(pipe(out), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		const char *argv[] = { bin, "--escrow", G.url, "--key", key, "--state-dir", state,
+				       "--listen", "127.0.0.1:0", "--poll-ms", "100", "--quiet", NULL };
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(out[1], 1);
+		close(out[0]);
+		execve(bin, (char *const *)argv, environ);
+		_exit(127);
+	}
+	close(out[1]);
+	while (n < sizeof(line) - 1) {
+		struct pollfd p = { out[0], POLLIN, 0 };
+		cr_assert(poll(&p, 1, T_WAIT_MS) == 1, "assay-validator did not start");
+		cr_assert_eq(read(out[0], line + n, 1), 1, "assay-validator exited at start");
+		if (line[n] == '\n')
+			break;
+		n++;
+	}
+	line[n] = '\0';
+	close(out[0]);
+	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0, "%s", line);
+	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/livez", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	hc_resp_free(&r);
+	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/readyz", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	hc_resp_free(&r);
+	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/v1/status", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	rcpt_address_format(a, k.address);
+	cr_assert(strstr(r.body, a), "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/metrics", NULL, NULL, 0), 0);
+	cr_assert(strstr(r.body, "assay_validator_queue_length"), "%s", r.body);
+	hc_resp_free(&r);
+	kill(pid, SIGTERM);
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	snprintf(t, sizeof(t), "/v1/validators/%s", a);
+	esc_req(&r, NULL, "GET", t, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert(strstr(r.body, "\"seed\""), "seed revealed at stop: %s", r.body);
+	hc_resp_free(&r);
+	snprintf(path, sizeof(path), "%s/seed.revealed.1", state);
+	cr_assert_eq(access(path, F_OK), 0, "the revealed seed is retired");
+	snprintf(path, sizeof(path), "%s/seed", state);
+	cr_assert_neq(access(path, F_OK), 0);
+	rcpt_key_wipe(&k);
+}
+
+Test(valid, error_names_complete)
+{
+	int e;
+
+	for (e = 0; e < VALID_ERR_COUNT_; e++) {
+		cr_assert_str_neq(valid_errname((enum valid_err)e), "unknown", "code %d", e);
+		cr_assert_str_neq(valid_strerror((enum valid_err)e), "unknown error", "code %d", e);
+	}
+	cr_assert_str_eq(valid_errname(VALID_ERR_COUNT_), "unknown");
+	cr_assert_str_eq(valid_errname(VALID_ERR_RECORD_CONFLICT), "record-conflict");
+}
