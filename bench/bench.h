@@ -15,5 +15,6 @@ void bench_row(const char *what, double ours, double ref, const char *unit,
 void bench_receipts(void);
 void bench_kernels(void);
 void bench_escrow(void);
+void bench_provider(void);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * bench_main.c: runs every benchmark section and prints one table.
- * BENCH_ONLY=receipts, kernels or escrow runs one section.
+ * BENCH_ONLY=receipts, kernels, escrow or provider runs one section.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,5 +41,7 @@ int main(void)
 		bench_kernels();
 	if (!only || strcmp(only, "escrow") == 0)
 		bench_escrow();
+	if (!only || strcmp(only, "provider") == 0)
+		bench_provider();
 	return 0;
 }

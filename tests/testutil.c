@@ -161,6 +161,28 @@ void tu_write_file(const char *path, const void *data, size_t len, int mode)
 	close(fd);
 }
 
+void tu_read_file(const char *path, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	cr_assert(fd >= 0, "could not open %s", path);
+	cr_assert(fstat(fd, &st) == 0 && st.st_size >= 0 && st.st_size <= (1 << 30),
+		  "could not read %s", path);
+	*out = malloc((size_t)st.st_size + 1);
+	cr_assert(*out);
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, *out + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		cr_assert(n > 0, "could not read %s", path);
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+}
+
 size_t tu_lines(const char *s)
 {
 	size_t n = 0;

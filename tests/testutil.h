@@ -6,6 +6,7 @@
 #define ASSAY_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct tu_run {
 	int status;      /* exit status, or 128 + signal */
@@ -30,6 +31,10 @@ void tu_tmpdir(char *buf, size_t len);
 void tu_rmtree(const char *dir);
 /* Writes len bytes to path with the given mode. */
 void tu_write_file(const char *path, const void *data, size_t len, int mode);
+/* Reads the whole file at path (at most 1 GiB) into a malloc'd buffer
+ * *out (the caller frees it), its length in *len.  Aborts the test when
+ * the file cannot be read. */
+void tu_read_file(const char *path, uint8_t **out, size_t *len);
 /* Counts '\n' in s. */
 size_t tu_lines(const char *s);
 
