@@ -63,6 +63,8 @@
 #define JOB_POLL_MS 200
 /* A session file: a JSON object with a 64-hex token. */
 #define SESSION_BYTES_MAX 4096u
+/* How often a rate-limited (429) request is sent again. */
+#define HTTP_RETRIES_429 5
 /* A sign-in message's lifetime. */
 #define SIGNIN_TTL_S 300
 
@@ -175,11 +177,18 @@ static long http(struct httpd_client_resp *resp, const char *cmd, const char *me
 	}
 	req.response_bytes_max = resp_max;
 	req.timeout_ms = 120000;
-	if (httpd_client_request(resp, why, sizeof(why), &req) != HTTPD_OK) {
-		cli_err("%s: %s", cmd, why);
-		return -1;
+	/* A rate limit (429) is waited out and the same request (with the
+	 * same Idempotency-Key) sent again, a few times. */
+	for (int attempt = 0;; attempt++) {
+		if (httpd_client_request(resp, why, sizeof(why), &req) != HTTPD_OK) {
+			cli_err("%s: %s", cmd, why);
+			return -1;
+		}
+		if (resp->status != 429 || attempt >= HTTP_RETRIES_429)
+			return resp->status;
+		sleep(resp->retry_after_s ? (resp->retry_after_s > 5 ? 5 : resp->retry_after_s) : 1);
+		httpd_client_resp_free(resp);
 	}
-	return resp->status;
 }
 
 /* One line on stderr for a refusal. */

@@ -880,6 +880,8 @@ int prov_api_start(struct prov *p, char *why, size_t why_len)
 	hc.tls_key_path = p->cfg.tls_key;
 	hc.rate_per_s = p->cfg.rate_per_s;
 	hc.rate_burst = p->cfg.rate_burst;
+	hc.signin_rate_per_s = p->cfg.signin_rate_per_s;
+	hc.signin_rate_burst = p->cfg.signin_rate_burst;
 	hc.quiet = p->cfg.quiet;
 	if (httpd_start(&p->http, why, why_len, &hc) != HTTPD_OK)
 		return -1;

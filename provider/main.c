@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"  --session-ttl-s N         sign-in session lifetime (default 900)\n"
 		"  --tls-cert FILE --tls-key FILE     serve HTTPS\n"
 		"  --rate-per-s N --rate-burst N      token bucket per IP and per signer\n"
+		"  --signin-rate-per-s N --signin-rate-burst N  a smaller bucket per IP for the\n"
+		"                            anonymous sign-in routes (default 2, 20; raise it\n"
+		"                            behind a proxy, where every client has its IP)\n"
 		"  --quiet                   no per-request log line\n"
 		"Every flag may come from ASSAY_PROVIDER_<FLAG> (upper case, '-' as '_').\n");
 }
@@ -70,7 +73,7 @@ struct opt {
 enum {
 	O_LISTEN, O_KEY, O_ESCROW, O_DATA, O_PUBLIC_URL, O_PRICE, O_WORKERS, O_QUEUE_MAX,
 	O_MEM, O_CPU, O_WALL, O_FAULT, O_FAULT_SEED, O_JANITOR, O_SIWE_DOMAIN, O_SIWE_URI,
-	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_QUIET, O_COUNT
+	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_SRATE, O_SBURST, O_QUIET, O_COUNT
 };
 
 static struct opt opts[O_COUNT] = {
@@ -84,7 +87,8 @@ static struct opt opts[O_COUNT] = {
 	[O_SIWE_DOMAIN] = { "siwe-domain", NULL, 0 }, [O_SIWE_URI] = { "siwe-uri", NULL, 0 },
 	[O_TTL] = { "session-ttl-s", NULL, 0 }, [O_CERT] = { "tls-cert", NULL, 0 },
 	[O_TKEY] = { "tls-key", NULL, 0 }, [O_RATE] = { "rate-per-s", NULL, 0 },
-	[O_BURST] = { "rate-burst", NULL, 0 }, [O_QUIET] = { "quiet", NULL, 1 },
+	[O_BURST] = { "rate-burst", NULL, 0 }, [O_SRATE] = { "signin-rate-per-s", NULL, 0 },
+	[O_SBURST] = { "signin-rate-burst", NULL, 0 }, [O_QUIET] = { "quiet", NULL, 1 },
 };
 
 static void from_env(void)
@@ -260,6 +264,12 @@ static int build_config(struct prov_config *cfg, char *host, size_t host_len, ch
 	if (num(&v, O_BURST, (uint64_t)HTTPD_RATE_BURST_DEFAULT, 1, 1000000))
 		return -1;
 	cfg->rate_burst = (double)v;
+	if (num(&v, O_SRATE, (uint64_t)HTTPD_SIWE_RATE_PER_S, 1, 1000000))
+		return -1;
+	cfg->signin_rate_per_s = (double)v;
+	if (num(&v, O_SBURST, (uint64_t)HTTPD_SIWE_RATE_BURST, 1, 1000000))
+		return -1;
+	cfg->signin_rate_burst = (double)v;
 	cfg->quiet = opts[O_QUIET].text != NULL;
 	cfg->register_with_escrow = 1;
 	return 0;

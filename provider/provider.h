@@ -86,6 +86,7 @@ struct prov_config {
 	const char *siwe_domain, *siwe_uri;
 	uint64_t session_ttl_s;
 	double rate_per_s, rate_burst;
+	double signin_rate_per_s, signin_rate_burst;
 	int quiet;
 	int register_with_escrow;    /* 0 only in tests that run without one */
 };

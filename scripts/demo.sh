@@ -150,9 +150,11 @@ escrow_act() {
 	# 50 %, bounty 20 % of the slash; only the challenge window is short
 	# so that the demo does not take an hour, and the validator samples
 	# every receipt (100 % instead of 10 %) so that the story is the same
-	# on every run.
+	# on every run.  Every party reaches the escrow from 127.0.0.1 here,
+	# one rate-limit bucket for all: the limit is raised accordingly.
 	"$ESCROWD" --listen 127.0.0.1:0 --db "$ASSAY_PG_CONNINFO" --key "$D/escrow.key" \
 		--devnet --challenge-window-s "$WINDOW" --sample-bps 10000 --quiet \
+		--rate-per-s 1000 --rate-burst 2000 \
 		>"$D/escrow.out" 2>"$D/escrow.log" &
 	PIDS+=($!)
 	wait_for "the escrow to listen" 20 grep -qs '^listening on ' "$D/escrow.out"
@@ -206,6 +208,7 @@ escrow_act() {
 		"$PROVD" --listen 127.0.0.1:0 --key "$D/$p.key" --escrow "$URL" \
 			--data "$D/$p-data" --price "$PRICE" --janitor-period-s 1 \
 			--siwe-domain auto --siwe-uri auto --quiet "${fault[@]}" \
+			--rate-per-s 1000 --rate-burst 2000 \
 			>"$D/$p.out" 2>"$D/$p.log" &
 		PIDS+=($!)
 		wait_for "the $p provider to listen" 20 grep -qs '^listening on ' "$D/$p.out"
