@@ -377,11 +377,11 @@ BENCH_BIN := $(BUILD)/bench/assay-bench
 
 $(BUILD)/obj/bench/%.o: bench/%.c | deps-bench
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ihttpd -Iescrow -Itests $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ihttpd -Iescrow -Iprovider -Ivalidator -Itests $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(BENCH_BIN): $(BENCH_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
 
 .PHONY: bench
 bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)

@@ -16,5 +16,6 @@ void bench_receipts(void);
 void bench_kernels(void);
 void bench_escrow(void);
 void bench_provider(void);
+void bench_validator(void);
 
 #endif

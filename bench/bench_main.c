@@ -1,6 +1,6 @@
 /*
  * bench_main.c: runs every benchmark section and prints one table.
- * BENCH_ONLY=receipts, kernels, escrow or provider runs one section.
+ * BENCH_ONLY=receipts, kernels, escrow, provider or validator runs one section.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,5 +43,7 @@ int main(void)
 		bench_escrow();
 	if (!only || strcmp(only, "provider") == 0)
 		bench_provider();
+	if (!only || strcmp(only, "validator") == 0)
+		bench_validator();
 	return 0;
 }
