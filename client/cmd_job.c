@@ -63,6 +63,8 @@
 #define JOB_POLL_MS 200
 /* A session file: a JSON object with a 64-hex token. */
 #define SESSION_BYTES_MAX 4096u
+/* Transfers at least this big report progress on stderr. */
+#define PROGRESS_BYTES_MIN (1u << 20)
 /* How often a rate-limited (429) request is sent again. */
 #define HTTP_RETRIES_429 5
 /* A sign-in message's lifetime. */
@@ -149,6 +151,31 @@ static void idem_new(char out[40])
 	snprintf(out, 40, "c.%s", h + 2);
 }
 
+/* Progress of a long transfer on stderr: a line at each quarter. */
+struct xfer {
+	const char *what;
+	unsigned last_quarter;
+};
+
+static void on_progress(void *cls, uint64_t sent, uint64_t send_total, uint64_t got,
+			uint64_t got_total)
+{
+	struct xfer *x = cls;
+	uint64_t now = send_total ? sent : got, total = send_total ? send_total : got_total;
+	unsigned q;
+
+	if (!x || total < PROGRESS_BYTES_MIN)
+		return;
+	q = (unsigned)(now * 4 / total);
+	if (q > x->last_quarter && q <= 4) {
+		fprintf(stderr, "assay: %s %u%% (%llu of %llu bytes)\n", x->what, q * 25,
+			(unsigned long long)now, (unsigned long long)total);
+		x->last_quarter = q;
+	}
+}
+
+static struct xfer *g_xfer;   /* the transfer http() reports, or NULL */
+
 /*
  * One request.  Returns the HTTP status (the answer in *resp, freed by
  * the caller), or -1 after saying why no answer came.  With idem, an
@@ -177,6 +204,10 @@ static long http(struct httpd_client_resp *resp, const char *cmd, const char *me
 	}
 	req.response_bytes_max = resp_max;
 	req.timeout_ms = 120000;
+	if (g_xfer) {
+		req.progress = on_progress;
+		req.progress_cls = g_xfer;
+	}
 	/* A rate limit (429) is waited out and the same request (with the
 	 * same Idempotency-Key) sent again, a few times. */
 	for (int attempt = 0;; attempt++) {
@@ -519,11 +550,18 @@ static int fetch_checked(const char *cmd, const char *provider, const char *idh,
 		goto out;
 	}
 	snprintf(target, sizeof(target), "/v1/jobs/%s/output", idh);
-	if (http(&ro, cmd, "GET", provider, target, NULL, 0, NULL, au, 0,
-		 JOB_OUTPUT_BYTES_MAX) != 200) {
-		if (ro.status)
-			refused(cmd, "output", &ro);
-		goto out;
+	{
+		struct xfer down = { "downloading the output:", 0 };
+		long st;
+		g_xfer = &down;
+		st = http(&ro, cmd, "GET", provider, target, NULL, 0, NULL, au, 0,
+			  JOB_OUTPUT_BYTES_MAX);
+		g_xfer = NULL;
+		if (st != 200) {
+			if (st > 0)
+				refused(cmd, "output", &ro);
+			goto out;
+		}
 	}
 	if (rcpt_commit_buf(&c, ro.body, ro.len) != RCPT_OK ||
 	    memcmp(c.root, b.receipt.output_root, RCPT_HASH_BYTES) != 0 ||
@@ -734,8 +772,12 @@ static int job_submit(int argc, char **argv)
 	httpd_client_resp_free(&r);
 	snprintf(target, sizeof(target), "/v1/jobs/%s/input", idh);
 	for (int tries = 0;; tries++) {
-		long st = http(&r, "job submit", "PUT", a.val[1], target, in, in_len,
-			       "application/octet-stream", NULL, 0, 0);
+		struct xfer up = { "uploading the input:", 0 };
+		long st;
+		g_xfer = &up;
+		st = http(&r, "job submit", "PUT", a.val[1], target, in, in_len,
+			  "application/octet-stream", NULL, 0, 0);
+		g_xfer = NULL;
 		if (st == 202 || st == 200)
 			break;
 		if (st == 503 && tries < 60) {

@@ -62,6 +62,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *cls)
 	return n;
 }
 
+static int on_progress(void *cls, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	const struct httpd_client_req *req = cls;
+
+	req->progress(req->progress_cls, (uint64_t)ulnow, (uint64_t)ultotal, (uint64_t)dlnow,
+		      (uint64_t)dltotal);
+	return 0;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *cls)
 {
 	struct httpd_client_resp *r = cls;
@@ -217,6 +227,16 @@ enum httpd_err httpd_client_request(struct httpd_client_resp *out, char *why, si
 	    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header) ||
 	    curl_easy_setopt(curl, CURLOPT_HEADERDATA, out) ||
 	    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method)) {
+		rc = HTTPD_ERR_NOMEM;
+		goto out;
+	}
+	if (req->progress && (curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress) ||
+			      curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)req) ||
+			      curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L))) {
+		rc = HTTPD_ERR_NOMEM;
+		goto out;
+	}
+	if (req->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file)) {
 		rc = HTTPD_ERR_NOMEM;
 		goto out;
 	}

@@ -50,6 +50,12 @@ struct httpd_client_req {
 	const char *bearer;          /* Authorization: Bearer TOKEN, or NULL */
 	uint64_t response_bytes_max; /* 0: HTTPD_CLIENT_RESPONSE_BYTES_DEFAULT */
 	long timeout_ms;             /* 0: HTTPD_CLIENT_TIMEOUT_MS_DEFAULT */
+	const char *ca_file;         /* PEM CA bundle for https (a private CA); NULL: the system's */
+	/* Called now and then during the exchange with bytes sent and
+	 * received so far and their totals (0 when unknown); may be NULL. */
+	void (*progress)(void *cls, uint64_t sent, uint64_t send_total,
+			 uint64_t got, uint64_t got_total);
+	void *progress_cls;
 };
 
 struct httpd_client_resp {

@@ -805,7 +805,8 @@ Test(provider, the_assay_client_runs_a_job_end_to_end, .timeout = 180)
 
 	setup(&t, "31337");
 	provider_start(&t, extra);
-	matmul_input(&in, &in_len, 16, 12, 8, 11);
+	/* Over 1 MiB of input, so that the upload reports its progress. */
+	matmul_input(&in, &in_len, 512, 512, 8, 11);
 	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":true}");
 	write_file(t.dir, "in.safetensors", in, in_len, p_in, sizeof(p_in));
 	snprintf(p_out, sizeof(p_out), "%s/out.safetensors", t.dir);
@@ -829,6 +830,7 @@ Test(provider, the_assay_client_runs_a_job_end_to_end, .timeout = 180)
 		tu_run(&r, argv);
 		cr_assert_eq(r.status, 0, "%s", r.err);
 		cr_assert(strstr(r.err, "receipted"), "progress on stderr: %s", r.err);
+		cr_assert(strstr(r.err, "uploading the input: 100%"), "upload progress: %s", r.err);
 		{
 			const char *j = strstr(r.out, "\"job\":\"");
 			cr_assert(j, "%s", r.out);
@@ -953,5 +955,67 @@ Test(provider, the_referee_fetches_the_input_from_the_provider, .timeout = 180)
 	escrow_state(&t, &j, st, sizeof(st));
 	cr_assert_str_eq(st, "receipted");
 	free(in);
+	teardown(&t);
+}
+
+/* HTTPS: given a certificate and its key the provider serves TLS only; a
+ * client that trusts that certificate gets its answers, one that does
+ * not (or speaks plain HTTP) gets none. */
+Test(provider, serves_https_with_a_certificate, .timeout = 120)
+{
+	struct pv t;
+	struct httpd_client_resp r;
+	struct httpd_client_req req = { 0 };
+	char cert[400], key[400], url[96], why[256];
+	struct tu_run run;
+
+	setup(&t, "31337");
+	snprintf(cert, sizeof(cert), "%s/cert.pem", t.dir);
+	snprintf(key, sizeof(key), "%s/tls-key.pem", t.dir);
+	{
+		const char *argv[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
+			"-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+			"-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1",
+			"-addext", "subjectAltName=IP:127.0.0.1", NULL };
+		if (access(argv[0], X_OK) != 0) {
+			teardown(&t);
+			cr_skip("no openssl command to make a certificate");
+		}
+		tu_run(&run, argv);
+		cr_assert_eq(run.status, 0, "%s", run.err);
+		tu_run_free(&run);
+	}
+	{
+		const char *extra[] = { "--tls-cert", cert, "--tls-key", key, NULL };
+		provider_start(&t, extra);
+	}
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u", t.prov.port);
+	req.method = "GET";
+	req.base_url = url;
+	req.target = "/v1/info";
+	req.ca_file = cert;
+	cr_assert_eq(httpd_client_request(&r, why, sizeof(why), &req), HTTPD_OK, "%s", why);
+	cr_assert_eq(r.status, 200);
+	cr_assert(httpd_client_str(&r, "address"), "%s", r.body);
+	httpd_client_resp_free(&r);
+	/* The escrow has our https URL. */
+	{
+		char a[RCPT_ADDR_HEX_BYTES], target[96];
+		addr_of(a, &t.provk);
+		snprintf(target, sizeof(target), "/v1/providers/%s", a);
+		call(&r, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
+		cr_assert_eq(r.status, 200);
+		cr_assert_str_eq(httpd_client_str(&r, "url"), url);
+		httpd_client_resp_free(&r);
+	}
+	/* Not trusted: no answer.  Plain HTTP: no answer either. */
+	req.ca_file = NULL;
+	cr_assert_neq(httpd_client_request(&r, why, sizeof(why), &req), HTTPD_OK);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", t.prov.port);
+	req.base_url = url;
+	if (httpd_client_request(&r, why, sizeof(why), &req) == HTTPD_OK) {
+		cr_assert_neq(r.status, 200, "plain HTTP answered on the TLS port");
+		httpd_client_resp_free(&r);
+	}
 	teardown(&t);
 }
