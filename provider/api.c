@@ -87,37 +87,6 @@ static int is_staked(struct prov *p, const uint8_t address[RCPT_ADDR_BYTES])
 	return staked;
 }
 
-/* The escrow's view of a job: its state into state ("open", ...), or
- * "unknown" when the escrow has no such job.  0, or -1 (no answer). */
-static int escrow_state(struct prov *p, const uint8_t id[RCPT_HASH_BYTES], char *state,
-			size_t state_len)
-{
-	struct httpd_client_resp resp;
-	struct httpd_client_req req = { 0 };
-	char h[RCPT_HASH_HEX_BYTES], target[96], why[256];
-	const char *s;
-	int rc = -1;
-
-	id_hex(h, id);
-	snprintf(target, sizeof(target), "/v1/jobs/%s", h);
-	req.method = "GET";
-	req.base_url = p->cfg.escrow_url;
-	req.target = target;
-	req.timeout_ms = PROV_ESCROW_TIMEOUT_MS;
-	if (httpd_client_request(&resp, why, sizeof(why), &req) != HTTPD_OK)
-		return -1;
-	if (resp.status == 404) {
-		snprintf(state, state_len, "unknown");
-		rc = 0;
-	} else if (resp.status == 200 && (s = httpd_client_str(&resp, "state")) &&
-		   strlen(s) < state_len) {
-		snprintf(state, state_len, "%s", s);
-		rc = 0;
-	}
-	httpd_client_resp_free(&resp);
-	return rc;
-}
-
 /* ---------------------------------------------------------------- helpers */
 
 static int parse_id(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES])
@@ -380,7 +349,7 @@ static void handle_submit(struct httpd_req *r, void *cls)
 	}
 	pthread_mutex_unlock(&p->mu);
 	/* The escrow must hold the customer's money for it. */
-	if (escrow_state(p, j->id, state, sizeof(state))) {
+	if (prov_escrow_job_state(p, j->id, state, sizeof(state))) {
 		httpd_reply_problem(r, 503, "escrow-unavailable", "escrow unavailable",
 				    "could not ask the escrow whether the job is funded");
 		httpd_reply_retry_after(r, 5);
@@ -658,7 +627,7 @@ static void handle_delete(struct httpd_req *r, void *cls)
 	if (copy.status == PROV_ST_RECEIPTED) {
 		/* Validators may still need the data: only once the escrow has
 		 * settled (the customer's `accept` forfeits the window). */
-		if (escrow_state(p, copy.id, state, sizeof(state))) {
+		if (prov_escrow_job_state(p, copy.id, state, sizeof(state))) {
 			httpd_reply_problem(r, 503, "escrow-unavailable", "escrow unavailable", NULL);
 			return;
 		}

@@ -188,9 +188,8 @@ static long escrow_post(struct prov *p, const char *target, json_t *body, const 
 	return status;
 }
 
-/* The escrow's state of job id ("paid", ...) into state; 0, or -1. */
-static int escrow_job_state(struct prov *p, const uint8_t id[RCPT_HASH_BYTES],
-			    char *state, size_t state_len)
+int prov_escrow_job_state(struct prov *p, const uint8_t id[RCPT_HASH_BYTES],
+			  char *state, size_t state_len)
 {
 	struct httpd_client_resp resp;
 	struct httpd_client_req req = { 0 };
@@ -620,10 +619,12 @@ static void janitor_pass(struct prov *p)
 				prov_log("job-refund-requested", "job=%s", sid);
 			break;
 		case CH_SETTLE:
-			if (escrow_job_state(p, j->id, state, sizeof(state)))
+			if (prov_escrow_job_state(p, j->id, state, sizeof(state)))
 				break;
-			if (strcmp(state, "paid") && strcmp(state, "refunded") &&
-			    strcmp(state, "unknown"))
+			/* Only a settlement deletes data: a job the escrow does
+			 * not know (a restored database?) keeps it for the
+			 * operator to look at. */
+			if (strcmp(state, "paid") && strcmp(state, "refunded"))
 				break;
 			pthread_mutex_lock(&p->mu);
 			if (j->status == PROV_ST_RECEIPTED) {

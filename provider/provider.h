@@ -194,6 +194,10 @@ HTTPD_WUR int prov_job_add(struct prov *p, struct prov_job *j);
 HTTPD_WUR int prov_job_enqueue(struct prov *p, struct prov_job *j);
 /* Position of j in the queue (0 = next), or -1 (under p->mu). */
 long prov_job_position(const struct prov *p, const struct prov_job *j);
+/* The escrow's state of job id ("open", "paid", ...) into state, or
+ * "unknown" when the escrow has no such job.  0, or -1 (no answer). */
+HTTPD_WUR int prov_escrow_job_state(struct prov *p, const uint8_t id[RCPT_HASH_BYTES],
+				    char *state, size_t state_len);
 /* Publishes queue and job gauges on /metrics (under p->mu). */
 void prov_jobs_gauges(struct prov *p);
 
