@@ -559,24 +559,48 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 		escrow_db_rollback(&s->db);
 }
 
+/* Executes every decided dispute (slash, bounty); returns how many are
+ * still decided but not executed (the ledger refused or was down). */
+static size_t execute_decided(struct settle *s, uint64_t now)
+{
+	static const char *const states[] = { "provider_wrong", "validator_wrong" };
+	struct escrow_dispute d[ESCROW_SETTLE_BATCH];
+	size_t n = 0, left = 0;
+
+	for (size_t k = 0; k < 2; k++)
+		if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_SETTLE_BATCH, states[k], 0, 0) == 0)
+			for (size_t i = 0; i < n; i++)
+				referee_execute(s, &d[i], now);
+	for (size_t k = 0; k < 2; k++)
+		if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_SETTLE_BATCH, states[k], 0, 0) == 0)
+			left += n;
+	return left;
+}
+
+/*
+ * Decides open disputes one at a time, each executed before the next is
+ * decided: a slash is slash_bps of what the offender has bonded *after*
+ * the slashes before it, whatever the timing (two frauds by one provider
+ * cost 50 % and then 25 % of the original stake, never 50 % + 50 %).
+ * While a decision waits for the ledger, no new one is made.
+ */
 static void settle_disputes(struct settle *s, uint64_t now)
 {
 	struct escrow_dispute d[ESCROW_SETTLE_BATCH];
 	size_t n = 0, i;
 
 	settle_fetch_inputs(s, now);
+	if (execute_decided(s, now) > 0)
+		return;
 	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_REFEREE_BATCH, "open", 0, 1) == 0) {
 		for (i = 0; i < n; i++) {
 			referee_decide(s, &d[i], now);
-			escrow_dispute_release(&d[i]);
+			if (execute_decided(s, now) > 0)
+				break;
 		}
+		for (i = 0; i < n; i++)
+			escrow_dispute_release(&d[i]);
 	}
-	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_SETTLE_BATCH, "provider_wrong", 0, 0) == 0)
-		for (i = 0; i < n; i++)
-			referee_execute(s, &d[i], now);
-	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_SETTLE_BATCH, "validator_wrong", 0, 0) == 0)
-		for (i = 0; i < n; i++)
-			referee_execute(s, &d[i], now);
 }
 
 static void settle_gauges(struct settle *s)
