@@ -1338,6 +1338,75 @@ static void handle_job_fail(struct httpd_req *r, void *cls)
 	reply_job(r, e, id);
 }
 
+/* POST /v1/jobs/{id}/events: the provider records a step of its own
+ * (accepted, queued, running, ran, deleted) in the job's audit chain,
+ * each at most once per job, so that every state change of a job is in
+ * the escrow's log (docs/escrow.md).  `at` is the provider's clock in
+ * Unix ms, recorded as given. */
+static void handle_job_event(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "event", "at", NULL };
+	static const char *const events[] = { "accepted", "queued", "running", "ran", "deleted" };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r), *at = json_object_get(o, "at");
+	const uint8_t *who = httpd_req_signer(r);
+	const char *ev = json_string_value(json_object_get(o, "event"));
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	char sub[80], name[40];
+	enum escrow_db_err rc;
+	int64_t n = 0;
+	size_t i;
+
+	assert(who);   /* HTTPD_F_AUTH route */
+	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || db_ready(r, e) ||
+	    load_job(r, e, &j, id))
+		return;
+	for (i = 0; ev && i < sizeof(events) / sizeof(events[0]); i++)
+		if (strcmp(ev, events[i]) == 0)
+			break;
+	if (!ev || i == sizeof(events) / sizeof(events[0])) {
+		httpd_reply_problem(r, 400, "invalid-event", "invalid event",
+				    "event is accepted, queued, running, ran or deleted");
+		return;
+	}
+	if (!json_is_integer(at) || json_integer_value(at) < 0 ||
+	    (uint64_t)json_integer_value(at) > RCPT_JSON_UINT_MAX) {
+		httpd_reply_problem(r, 400, "invalid-event", "invalid event",
+				    "at is Unix milliseconds, a JSON integer");
+		return;
+	}
+	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) != 0) {
+		httpd_reply_problem(r, 403, "not-provider", "not the job's provider",
+				    "only job.provider records its steps");
+		return;
+	}
+	snprintf(name, sizeof(name), "provider-%s", ev);
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(&e->db);
+	if (!rc)
+		rc = escrow_db_job_lock(&e->db, id);
+	if (!rc)
+		rc = escrow_db_audit_count(&e->db, sub, name, &n);
+	if (!rc && n == 0)
+		rc = escrow_db_audit(&e->db, sub, name,
+				     json_pack("{s:I}", "providerTimeMs", json_integer_value(at)),
+				     now_s());
+	if (!rc)
+		rc = escrow_db_commit(&e->db);
+	if (rc) {
+		escrow_db_rollback(&e->db);
+		reply_db(r, rc);
+		return;
+	}
+	if (n > 0) {
+		httpd_reply_problem(r, 409, "event-recorded", "already recorded",
+				    "the job's audit chain already has %s", name);
+		return;
+	}
+	httpd_reply_json(r, 200, json_pack("{s:s}", "recorded", name));
+}
+
 /* POST /v1/jobs/{id}/accept: the customer releases a receipted job
  * before its window closes, forfeiting verification. */
 static void handle_job_accept(struct httpd_req *r, void *cls)
@@ -2109,6 +2178,7 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/jobs/{id}/fail", handle_job_fail, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
 	{ "POST", "/v1/jobs/{id}/accept", handle_job_accept, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
 	{ "POST", "/v1/jobs/{id}/withheld", handle_job_withheld, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
+	{ "POST", "/v1/jobs/{id}/events", handle_job_event, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
 	{ "POST", "/v1/providers", handle_provider_register, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
 	{ "GET", "/v1/providers/{address}", handle_provider_get, 0, 0 },
 	{ "POST", "/v1/validators", handle_validator_commit, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },

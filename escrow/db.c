@@ -322,6 +322,23 @@ out:
 	return rc;
 }
 
+enum escrow_db_err escrow_db_audit_count(struct escrow_db *db, const char *subject,
+					 const char *event, int64_t *n)
+{
+	PGresult *res = NULL;
+	const char *p[2] = { subject, event };
+	enum escrow_db_err rc;
+
+	*n = 0;
+	rc = run(db, &res, "audit count",
+		 "SELECT count(*) FROM escrow_audit WHERE subject = $1"
+		 " AND (entry::jsonb)->>'event' = $2", 2, p);
+	if (!rc)
+		*n = (int64_t)get_u64(res, 0, 0);
+	PQclear(res);
+	return rc;
+}
+
 enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
 					const char *subject)
 {

@@ -118,6 +118,9 @@ void escrow_db_rollback(struct escrow_db *db);
 enum escrow_db_err escrow_db_audit(struct escrow_db *db, const char *subject,
 				   const char *event, json_t *data, uint64_t now_s);
 /* Audit entries of a subject, oldest first, as a JSON array. */
+/* How many entries of `subject` record `event`. */
+enum escrow_db_err escrow_db_audit_count(struct escrow_db *db, const char *subject,
+					 const char *event, int64_t *n);
 enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
 					const char *subject);
 

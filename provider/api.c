@@ -363,6 +363,7 @@ static void handle_submit(struct httpd_req *r, void *cls)
 	}
 	j->status = PROV_ST_AWAITING_INPUT;
 	j->created_s = now;
+	prov_job_event(j, PROV_EV_ACCEPTED);
 	pthread_mutex_lock(&p->mu);
 	if (prov_job_find(p, j->id) || prov_job_add(p, j)) {
 		pthread_mutex_unlock(&p->mu);
@@ -489,6 +490,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 503, "store-failed", "could not queue the job", NULL);
 		return;
 	}
+	prov_job_event(j, PROV_EV_QUEUED);
 	prov_jobs_gauges(p);
 	httpd_reply_json(r, 202, status_view(p, j, prov_job_position(p, j)));
 	pthread_mutex_unlock(&p->mu);
@@ -643,6 +645,7 @@ static void handle_delete(struct httpd_req *r, void *cls)
 	if (j && j->status != PROV_ST_QUEUED && j->status != PROV_ST_RUNNING &&
 	    j->status != PROV_ST_SUBMITTING) {
 		prov_store_shred(p, j);
+		prov_job_event(j, PROV_EV_DELETED);
 		if (j->status != PROV_ST_FAILED && j->status != PROV_ST_SETTLED)
 			j->status = PROV_ST_DELETED;
 		if (!j->done_s)

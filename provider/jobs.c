@@ -55,6 +55,22 @@ int prov_status_parse(enum prov_status *out, const char *s)
 	return -1;
 }
 
+static const char *const event_names[PROV_EV_COUNT_] = {
+	[PROV_EV_ACCEPTED] = "accepted",
+	[PROV_EV_QUEUED] = "queued",
+	[PROV_EV_RUNNING] = "running",
+	[PROV_EV_RAN] = "ran",
+	[PROV_EV_DELETED] = "deleted",
+};
+
+void prov_job_event(struct prov_job *j, enum prov_event ev)
+{
+	if ((j->events_due | j->events_sent) & (1u << ev))
+		return;
+	j->events_due |= 1u << ev;
+	j->event_ms[ev] = prov_now_ms();
+}
+
 uint64_t prov_now_ms(void)
 {
 	struct timespec ts;
@@ -453,6 +469,7 @@ static void run_job(struct prov *p, struct prov_job *j)
 		p->n_corrupted++;
 	j->status = PROV_ST_SUBMITTING;
 	j->escrow_synced = 0;
+	prov_job_event(j, PROV_EV_RAN);
 	if (prov_store_save(p, j))
 		prov_log("store-failed", "what=meta");
 	pthread_mutex_unlock(&p->mu);
@@ -500,6 +517,7 @@ static void *worker_main(void *arg)
 		p->queue_len--;
 		j->status = PROV_ST_RUNNING;
 		j->started_ms = prov_now_ms();
+		prov_job_event(j, PROV_EV_RUNNING);
 		p->busy++;
 		prov_jobs_gauges(p);
 		pthread_mutex_unlock(&p->mu);
@@ -631,6 +649,7 @@ static void janitor_pass(struct prov *p)
 				j->status = PROV_ST_SETTLED;
 				j->done_s = now;
 				prov_store_shred(p, j);
+				prov_job_event(j, PROV_EV_DELETED);
 				if (prov_store_save(p, j))
 					prov_log("store-failed", "what=meta");
 			}
@@ -643,6 +662,54 @@ static void janitor_pass(struct prov *p)
 	}
 }
 
+/* Posts one step to the escrow's audit log: 1 recorded (or already
+ * there), 0 try again later. */
+static int post_event(struct prov *p, const struct prov_job *j, enum prov_event ev, uint64_t at)
+{
+	char target[128], h[RCPT_HASH_HEX_BYTES], idem[64], ptype[96];
+	json_t *body;
+	long st;
+
+	id_hex(h, j->id);
+	snprintf(target, sizeof(target), "/v1/jobs/%s/events", h);
+	snprintf(idem, sizeof(idem), "ev.%s.%.48s", event_names[ev], h + 2);
+	body = json_pack("{s:s, s:I}", "event", event_names[ev], "at", (json_int_t)at);
+	if (!body)
+		return 0;
+	st = escrow_post(p, target, body, idem, ptype, sizeof(ptype));
+	json_decref(body);
+	/* 409: already recorded.  4xx but 408/429: the escrow will not take
+	 * it (an unknown job): give up rather than retry forever. */
+	return st == 200 || (st >= 400 && st < 500 && st != 408 && st != 429);
+}
+
+/* Sends the steps that are due, a bounded number per pass. */
+static void events_pass(struct prov *p)
+{
+	struct { struct prov_job *j; enum prov_event ev; uint64_t at; } todo[64];
+	size_t n = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->jobs_len && n < 64; i++) {
+		struct prov_job *j = p->jobs[i];
+		for (unsigned ev = 0; ev < PROV_EV_COUNT_ && n < 64; ev++)
+			if (j->events_due & (1u << ev)) {
+				todo[n].j = j;
+				todo[n].ev = (enum prov_event)ev;
+				todo[n++].at = j->event_ms[ev];
+			}
+	}
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!post_event(p, todo[i].j, todo[i].ev, todo[i].at))
+			continue;
+		pthread_mutex_lock(&p->mu);
+		todo[i].j->events_due &= ~(1u << todo[i].ev);
+		todo[i].j->events_sent |= 1u << todo[i].ev;
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
 static void *janitor_main(void *arg)
 {
 	struct prov *p = arg;
@@ -652,6 +719,7 @@ static void *janitor_main(void *arg)
 	while (!p->stopping) {
 		pthread_mutex_unlock(&p->mu);
 		janitor_pass(p);
+		events_pass(p);
 		pthread_mutex_lock(&p->mu);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += (time_t)p->cfg.janitor_period_s;

@@ -45,6 +45,20 @@ enum prov_status {
 	PROV_ST_COUNT_
 };
 const char *prov_status_name(enum prov_status st);
+
+struct prov_job;
+
+/* A provider step the escrow's audit log records ("provider-accepted"...). */
+enum prov_event {
+	PROV_EV_ACCEPTED = 0,
+	PROV_EV_QUEUED,
+	PROV_EV_RUNNING,
+	PROV_EV_RAN,
+	PROV_EV_DELETED,
+	PROV_EV_COUNT_
+};
+/* Marks event ev due for j now (under p->mu); the janitor sends it. */
+void prov_job_event(struct prov_job *j, enum prov_event ev);
 HTTPD_WUR int prov_status_parse(enum prov_status *out, const char *s);
 
 struct prov_job {
@@ -66,6 +80,10 @@ struct prov_job {
 	uint64_t retry_s;                  /* the last back-off */
 	int corrupted;                     /* fault injection flipped a bit */
 	char error[PROV_ERROR_BYTES];      /* failed: a stable name and a short reason */
+	/* Steps recorded in the escrow's audit log (POST /v1/jobs/{id}/events),
+	 * one bit per enum prov_event: due, and acknowledged. */
+	unsigned events_due, events_sent;
+	uint64_t event_ms[PROV_EV_COUNT_];
 	uint64_t done_s;                   /* settled/deleted/failed at */
 };
 

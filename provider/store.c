@@ -307,6 +307,8 @@ static json_t *meta_json(const struct prov *p, const struct prov_job *j)
 		goto out;
 	if (j->error[0])
 		json_object_set_new(m, "error", json_string(j->error));
+	json_object_set_new(m, "eventsDue", json_integer(j->events_due));
+	json_object_set_new(m, "eventsSent", json_integer(j->events_sent));
 	if (j->has_key) {
 		uint8_t w[PROV_GCM_NONCE_BYTES + PROV_JOB_KEY_BYTES + PROV_GCM_TAG_BYTES];
 		char wh[2 * sizeof(w) + 3], aad[160];
@@ -483,6 +485,14 @@ static int load_one(struct prov *p, struct prov_job *j, const char *name)
 	s = json_string_value(json_object_get(m, "error"));
 	if (s)
 		snprintf(j->error, sizeof(j->error), "%s", s);
+	/* Steps not yet in the escrow's log are sent again (with the time of
+	 * the restart: the original time was not kept). */
+	j->events_due = (unsigned)json_integer_value(json_object_get(m, "eventsDue")) &
+			((1u << PROV_EV_COUNT_) - 1);
+	j->events_sent = (unsigned)json_integer_value(json_object_get(m, "eventsSent")) &
+			 ((1u << PROV_EV_COUNT_) - 1);
+	for (unsigned ev = 0; ev < PROV_EV_COUNT_; ev++)
+		j->event_ms[ev] = prov_now_ms();
 	if (json_object_get(m, "wrappedKey")) {
 		uint8_t w[PROV_GCM_NONCE_BYTES + PROV_JOB_KEY_BYTES + PROV_GCM_TAG_BYTES];
 		char aad[160];

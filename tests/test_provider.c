@@ -573,6 +573,51 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	}
 	cr_assert_eq(account(&t, &t.provk, "available"), prov0 + PRICE);
 	cr_assert_eq(account(&t, &t.cust, "available"), cust0 + MAX_PRICE - PRICE);
+
+	/* Every step of the job is in the escrow's audit chain, the
+	 * provider's own ones included, and the chain verifies. */
+	{
+		static const char *const steps[] = { "\"opened\"", "provider-accepted",
+			"provider-queued", "provider-running", "provider-ran", "\"receipted\"",
+			"customer-accepted", "\"paid\"", "provider-deleted" };
+		char target[160], p_audit[400];
+		int all = 0;
+		snprintf(target, sizeof(target), "/v1/audit?job=%s", j.idh);
+		for (int i = 0; i < 100 && !all; i++) {
+			call(&r, "GET", t.esc.url, target, NULL, 0, NULL, &t.cust, 0);
+			cr_assert_eq(r.status, 200, "%s", r.body);
+			all = 1;
+			for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
+				all &= strstr(r.body, steps[k]) != NULL;
+			if (all)
+				write_file(t.dir, "audit.json", r.body, r.len, p_audit, sizeof(p_audit));
+			httpd_client_resp_free(&r);
+			if (!all)
+				usleep(100000);
+		}
+		cr_assert(all, "a step is missing from the audit chain");
+		{
+			const char *argv[] = { tu_assay(), "audit", "verify", p_audit, NULL };
+			struct tu_run run;
+			tu_run(&run, argv);
+			cr_assert_eq(run.status, 0, "%s", run.err);
+			tu_run_free(&run);
+		}
+		/* Only the provider records its steps, each once. */
+		snprintf(target, sizeof(target), "/v1/jobs/%s/events", j.idh);
+		cr_assert_eq(post_json(&r, t.esc.url, target,
+				       json_pack("{s:s, s:I}", "event", "ran", "at", (json_int_t)1),
+				       &t.cust), 403, "%s", r.body);
+		httpd_client_resp_free(&r);
+		cr_assert_eq(post_json(&r, t.esc.url, target,
+				       json_pack("{s:s, s:I}", "event", "ran", "at", (json_int_t)1),
+				       &t.provk), 409, "%s", r.body);
+		httpd_client_resp_free(&r);
+		cr_assert_eq(post_json(&r, t.esc.url, target,
+				       json_pack("{s:s, s:I}", "event", "paid", "at", (json_int_t)1),
+				       &t.provk), 400, "%s", r.body);
+		httpd_client_resp_free(&r);
+	}
 	free(in);
 	free(ref);
 	teardown(&t);
