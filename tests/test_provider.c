@@ -939,6 +939,40 @@ Test(provider, the_assay_client_runs_a_job_end_to_end, .timeout = 180)
 		cr_assert(strstr(r.err, "urn:assay:problem:forbidden"), "%s", r.err);
 		tu_run_free(&r);
 	}
+	/* Secrets never reach the provider's log: not the session token the
+	 * customer holds, not the provider's key, not the customer's. */
+	{
+		FILE *f = fopen(t.prov_log, "rb");
+		char *log = malloc(1 << 20), *sess = malloc(4096), *k;
+		size_t n;
+		const char *tok;
+		cr_assert(f && log && sess);
+		n = fread(log, 1, (1 << 20) - 1, f);
+		fclose(f);
+		log[n] = '\0';
+		cr_assert(strstr(log, "event=job-accepted"), "the provider logged nothing?");
+		f = fopen(p_sess, "rb");
+		cr_assert(f);
+		n = fread(sess, 1, 4095, f);
+		fclose(f);
+		sess[n] = '\0';
+		tok = strstr(sess, "\"token\":\"");
+		cr_assert(tok);
+		tok += 9;
+		cr_assert(memmem(log, strlen(log), tok, 64) == NULL, "a session token is in the log");
+		for (int w = 0; w < 2; w++) {
+			const char *kp = w ? t.k_prov : t.k_cust;
+			f = fopen(kp, "rb");
+			cr_assert(f);
+			n = fread(sess, 1, 4095, f);
+			fclose(f);
+			sess[n] = '\0';
+			k = sess + 2;   /* past "0x" */
+			cr_assert(memmem(log, strlen(log), k, 64) == NULL, "a private key is in the log");
+		}
+		free(log);
+		free(sess);
+	}
 	/* maxPrice 40 is locked until settlement. */
 	{
 		const char *argv[] = { tu_assay(), "balance", "--escrow", t.esc.url, "--key",
