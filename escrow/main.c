@@ -283,8 +283,10 @@ int main(int argc, char **argv)
 
 	memset(&e, 0, sizeof(e));
 	memset(&o, 0, sizeof(o));
-	if (rcpt_harden_process() != RCPT_OK)
-		fprintf(stderr, "assay-escrow: could not disable core dumps\n");
+	if (rcpt_harden_process() != RCPT_OK) {
+		fprintf(stderr, "assay-escrow: could not disable core dumps; refusing to hold a key\n");
+		return 1;
+	}
 	from_env(&o);
 	if (parse_args(&o, argc, argv) || build_config(&e.cfg, &o, host, sizeof(host))) {
 		usage(stderr);
