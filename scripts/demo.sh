@@ -181,8 +181,13 @@ escrow_act() {
 
 	say "13. Funding (devnet faucet) and staking (signed requests)"
 	FUND_CUST=10000000000000000000      # 10 ASY
-	FUND_NODE=150000000000000000000     # 150 ASY
-	STAKE=$MIN_STAKE                    # 100 ASY, the minimum
+	FUND_NODE=250000000000000000000     # 250 ASY
+	# Twice the minimum (100 ASY): a provider slashed once (50 %) still
+	# holds the minimum, so the customer's later jobs open whatever the
+	# order of events; after its second fraud the cheater is below it and
+	# can take no new job.
+	STAKE=200000000000000000000         # 200 ASY
+	[ "$MIN_STAKE" = 100000000000000000000 ] || die "the demo's numbers assume a 100 ASY minimum stake"
 	E faucet "$CUST" "$FUND_CUST"
 	for who in "$HON" "$CHEAT" "$VAL"; do
 		"$A" escrow faucet "$who" "$FUND_NODE" --url "$URL" >/dev/null

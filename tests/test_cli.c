@@ -395,10 +395,10 @@ Test(cli, round_trip_sign_bundle_verify_with_files)
  * of them corrupting its outputs, and an assay-validator): the numbers,
  * not just the exit status: with the documented parameters (slash 50 %,
  * bounty 20 % of it), four jobs of maxPrice 2 ASY at a price of 1.5 ASY
- * and 100 ASY stakes, the cheater is slashed twice (50 then 25 ASY), the
+ * and 200 ASY stakes, the cheater is slashed twice (100 then 50 ASY), the
  * customer gets the cheater's two jobs back and pays the honest two, the
- * honest provider earns 3 ASY, the validator 15 ASY, the treasury keeps
- * 60 ASY, the ledger's invariants hold and an audit chain verifies. */
+ * honest provider earns 3 ASY, the validator 30 ASY, the treasury keeps
+ * 120 ASY, the ledger's invariants hold and an audit chain verifies. */
 Test(cli, demo_round_trip_runs_and_catches_both_frauds, .timeout = 400)
 {
 	char script[512];
@@ -414,21 +414,21 @@ Test(cli, demo_round_trip_runs_and_catches_both_frauds, .timeout = 400)
 		"job 4 (cheat-mlp): \"state\":\"refunded\"",
 		/* Balances after, in ASY: available, stake, unbonding, total. */
 		"  customer                  7.00         0.00         0.00         7.00\n",
-		"  honest provider          53.00       100.00         0.00       153.00\n",
-		"  cheating provider        50.00        25.00         0.00        75.00\n",
-		"  validator                65.00       100.00         0.00       165.00\n",
+		"  honest provider          53.00       200.00         0.00       253.00\n",
+		"  cheating provider        50.00        50.00         0.00       100.00\n",
+		"  validator                80.00       200.00         0.00       280.00\n",
 		/* The story's numbers, in base units. */
-		"cheater slashed: 75000000000000000000 base units",
+		"cheater slashed: 150000000000000000000 base units",
 		"customer refunded: 4000000000000000000 base units",
 		"honest provider paid: 3000000000000000000 base units",
-		"validator bounty: 15000000000000000000 base units",
-		"treasury kept: 60000000000000000000 base units",
+		"validator bounty: 30000000000000000000 base units",
+		"treasury kept: 120000000000000000000 base units",
 		/* The ledger's own tables: I1, I2, I3/I4, I5. */
 		"sum of all accounts, world included: 0 (I1 conservation)",
 		"accounts below zero besides world:   0 (I2)",
 		"money still locked in jobs:          0 (I3/I4",
 		"accounts that differ from their transfers: 0 (I5)",
-		"wallets 400.00 + treasury 60.00 = funded 460.00 ASY: ledger invariants hold",
+		"wallets 640.00 + treasury 120.00 = funded 760.00 ASY: ledger invariants hold",
 		"{\"valid\":true,\"subject\":\"job:0x",
 		"2 frauds caught and slashed",
 	};
