@@ -165,12 +165,10 @@ struct ce {
 
 static void ce_start(struct ce *e)
 {
-	char bin[512], key[320], log[320], line[256];
+	char bin[512], key[320], log[320];
 	const char *build = getenv("ASSAY_BUILD");
 	struct rcpt_key k;
-	int out[2], logfd;
-	unsigned port = 0;
-	size_t n = 0;
+	struct tu_daemon d;
 
 	cr_assert(build, "ASSAY_BUILD is not set");
 	pgt_db_create(&e->db);
@@ -181,35 +179,13 @@ static void ce_start(struct ce *e)
 	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
 	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
 	rcpt_key_wipe(&k);
-	cr_assert_eq(pipe(out), 0);
-	logfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	cr_assert(logfd >= 0);
-	e->pid = fork();
-	cr_assert(e->pid >= 0);
-	if (e->pid == 0) {
+	{
 		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", e->db.conninfo,
 			"--key", key, "--devnet", "--min-stake", "1000", "--quiet", NULL };
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(out[1], 1);
-		dup2(logfd, 2);
-		close(out[0]);
-		execve(bin, (char *const *)argv, environ);
-		_exit(127);
+		tu_daemon_start(&d, argv, log);
 	}
-	close(out[1]);
-	close(logfd);
-	while (n < sizeof(line) - 1) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		cr_assert(poll(&p, 1, CE_WAIT_MS) == 1, "assay-escrow did not start (see %s)", log);
-		cr_assert(read(out[0], line + n, 1) == 1, "assay-escrow exited (see %s)", log);
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0, "%s", line);
-	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", port);
+	e->pid = d.pid;
+	snprintf(e->url, sizeof(e->url), "%s", d.url);
 }
 
 static void ce_stop(struct ce *e)

@@ -58,10 +58,7 @@ static void esc_spawn(struct esc *e)
 {
 	char bin[512], window[16], conn[600];
 	const char *build = getenv("ASSAY_BUILD");
-	int out[2], logfd;
-	char line[256];
-	size_t n = 0;
-	unsigned port = 0;
+	struct tu_daemon d;
 
 	cr_assert(build, "ASSAY_BUILD is not set");
 	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
@@ -76,39 +73,10 @@ static void esc_spawn(struct esc *e)
 			/* The exhaustive and race tests send hundreds of requests
 			 * a second from one address. */
 			"--rate-per-s", "100000", "--rate-burst", "100000", NULL };
-		cr_assert_eq(pipe(out), 0);
-		logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		cr_assert(logfd >= 0);
-		e->pid = fork();
-		cr_assert(e->pid >= 0);
-		if (e->pid == 0) {
-			/* Dies with the test process, even when it crashes. */
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			dup2(out[1], 1);
-			dup2(logfd, 2);
-			close(out[0]);
-			execve(bin, (char *const *)argv, environ);
-			_exit(127);
-		}
+		tu_daemon_start(&d, argv, e->log_path);
 	}
-	close(out[1]);
-	close(logfd);
-	/* The first stdout line names the port. */
-	while (n < sizeof(line) - 1) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		ssize_t got;
-		cr_assert(poll(&p, 1, T_WAIT_MS) == 1, "assay-escrow did not start (see %s)", e->log_path);
-		got = read(out[0], line + n, 1);
-		cr_assert(got == 1, "assay-escrow exited at start (see %s)", e->log_path);
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0,
-		  "unexpected first line '%s'", line);
-	e->port = (uint16_t)port;
+	e->pid = d.pid;
+	e->port = (uint16_t)d.port;
 }
 
 static void esc_signal(struct esc *e, int sig)

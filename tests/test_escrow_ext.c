@@ -58,11 +58,9 @@ static struct xesc X;
 
 static void x_spawn(void)
 {
-	char bin[512], window[16], referee[16], unbonding[16], conn[600], line[256];
+	char bin[512], window[16], referee[16], unbonding[16], conn[600];
 	const char *build = getenv("ASSAY_BUILD");
-	int out[2], logfd;
-	size_t n = 0;
-	unsigned port = 0;
+	struct tu_daemon d;
 
 	cr_assert(build, "ASSAY_BUILD is not set");
 	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
@@ -77,37 +75,10 @@ static void x_spawn(void)
 			"--challenge-window-s", window, "--referee-deadline-s", referee,
 			"--unbonding-s", unbonding, "--rate-per-s", "100000",
 			"--rate-burst", "100000", NULL };
-		cr_assert_eq(pipe(out), 0);
-		logfd = open(X.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		cr_assert(logfd >= 0);
-		X.pid = fork();
-		cr_assert(X.pid >= 0);
-		if (X.pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			dup2(out[1], 1);
-			dup2(logfd, 2);
-			close(out[0]);
-			execve(bin, (char *const *)argv, environ);
-			_exit(127);
-		}
+		tu_daemon_start(&d, argv, X.log_path);
 	}
-	close(out[1]);
-	close(logfd);
-	while (n < sizeof(line) - 1) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		ssize_t got;
-		cr_assert(poll(&p, 1, X_WAIT_MS) == 1, "assay-escrow did not start (see %s)", X.log_path);
-		got = read(out[0], line + n, 1);
-		cr_assert(got == 1, "assay-escrow exited at start (see %s)", X.log_path);
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0,
-		  "unexpected first line '%s'", line);
-	X.port = (uint16_t)port;
+	X.pid = d.pid;
+	X.port = (uint16_t)d.port;
 }
 
 static void x_setup(unsigned window_s, unsigned referee_s)

@@ -29,6 +29,7 @@
 #include "kernels.h"
 #include "pgutil.h"
 #include "receipts.h"
+#include "svcutil.h"
 #include "testutil.h"
 
 #include "banned.h"
@@ -49,44 +50,6 @@ struct pv {
 
 /* ---------------------------------------------------------------- HTTP */
 
-static void call(struct httpd_client_resp *resp, const char *method, const char *base,
-		 const char *target, const void *body, size_t len, const char *ctype,
-		 const struct rcpt_key *key, int idem)
-{
-	struct httpd_client_req req = { 0 };
-	char why[256], ik[40];
-	uint8_t rnd[8];
-
-	req.method = method;
-	req.base_url = base;
-	req.target = target;
-	req.body = body;
-	req.body_len = len;
-	req.content_type = ctype;
-	req.key = key;
-	req.response_bytes_max = 64u << 20;
-	if (idem) {
-		cr_assert_eq(getrandom(rnd, sizeof(rnd), 0), (ssize_t)sizeof(rnd));
-		snprintf(ik, sizeof(ik), "t.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-			 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		req.idem_key = ik;
-	}
-	cr_assert_eq(httpd_client_request(resp, why, sizeof(why), &req), HTTPD_OK, "%s %s: %s",
-		     method, target, why);
-}
-
-static long post_json(struct httpd_client_resp *resp, const char *base, const char *target,
-		      json_t *o, const struct rcpt_key *key)
-{
-	char *t = json_dumps(o, JSON_COMPACT);
-
-	cr_assert(t);
-	call(resp, "POST", base, target, t, strlen(t), NULL, key, 1);
-	free(t);
-	json_decref(o);
-	return resp->status;
-}
-
 static void addr_of(char out[RCPT_ADDR_HEX_BYTES], const struct rcpt_key *k)
 {
 	rcpt_address_format(out, k->address);
@@ -102,7 +65,7 @@ static unsigned long long account(struct pv *t, const struct rcpt_key *k, const 
 
 	addr_of(a, k);
 	snprintf(target, sizeof(target), "/v1/accounts/%s", a);
-	call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
+	su_call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	s = httpd_client_str(&r, field);
 	cr_assert(s, "%s", r.body);
@@ -111,35 +74,7 @@ static unsigned long long account(struct pv *t, const struct rcpt_key *k, const 
 	return v;
 }
 
-static void faucet(struct pv *t, const struct rcpt_key *k, const char *amount)
-{
-	struct httpd_client_resp r;
-	char a[RCPT_ADDR_HEX_BYTES];
-
-	addr_of(a, k);
-	cr_assert_eq(post_json(&r, t->esc.url, "/v1/faucet",
-			       json_pack("{s:s, s:s}", "address", a, "amount", amount), NULL),
-		     200, "%s", r.body);
-	httpd_client_resp_free(&r);
-}
-
-static void stake(struct pv *t, const struct rcpt_key *k, const char *amount)
-{
-	struct httpd_client_resp r;
-
-	cr_assert_eq(post_json(&r, t->esc.url, "/v1/stake", json_pack("{s:s}", "amount", amount), k),
-		     200, "%s", r.body);
-	httpd_client_resp_free(&r);
-}
-
 /* ---------------------------------------------------------------- fixture */
-
-static void key_file(char *path, size_t len, struct rcpt_key *k, const char *dir, const char *name)
-{
-	snprintf(path, len, "%s/%s.key", dir, name);
-	cr_assert_eq(rcpt_key_generate(k), RCPT_OK);
-	cr_assert_eq(rcpt_key_save(k, NULL, path), RCPT_OK);
-}
 
 static void escrow_start(struct pv *t, const char *chain_id)
 {
@@ -149,7 +84,7 @@ static void escrow_start(struct pv *t, const char *chain_id)
 
 	cr_assert(build);
 	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	key_file(key, sizeof(key), &ek, t->dir, "escrow");
+	su_key_file(key, sizeof(key), &ek, t->dir, "escrow");
 	rcpt_key_wipe(&ek);
 	{
 		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", t->db.conninfo,
@@ -169,26 +104,26 @@ static void setup(struct pv *t, const char *chain_id)
 	snprintf(t->esc_log, sizeof(t->esc_log), "%s/escrow.log", t->dir);
 	snprintf(t->prov_log, sizeof(t->prov_log), "%s/provider.log", t->dir);
 	snprintf(t->pdata, sizeof(t->pdata), "%s/pdata", t->dir);
-	key_file(t->k_cust, sizeof(t->k_cust), &t->cust, t->dir, "customer");
-	key_file(t->k_prov, sizeof(t->k_prov), &t->provk, t->dir, "provider");
-	key_file(t->k_val, sizeof(t->k_val), &t->val, t->dir, "validator");
-	key_file(t->k_other, sizeof(t->k_other), &t->other, t->dir, "other");
+	su_key_file(t->k_cust, sizeof(t->k_cust), &t->cust, t->dir, "customer");
+	su_key_file(t->k_prov, sizeof(t->k_prov), &t->provk, t->dir, "provider");
+	su_key_file(t->k_val, sizeof(t->k_val), &t->val, t->dir, "validator");
+	su_key_file(t->k_other, sizeof(t->k_other), &t->other, t->dir, "other");
 	escrow_start(t, chain_id);
 	{
 		struct httpd_client_resp r;
 		uint8_t vc[RCPT_ADDR_BYTES];
-		call(&r, "GET", t->esc.url, "/v1/params", NULL, 0, NULL, NULL, 0);
+		su_call(&r, "GET", t->esc.url, "/v1/params", NULL, 0, NULL, NULL, 0);
 		cr_assert_eq(r.status, 200);
 		cr_assert_eq(rcpt_address_parse(vc, httpd_client_str(&r, "verifyingContract")), RCPT_OK);
 		rcpt_domain_assay(&t->dom, (uint64_t)json_integer_value(json_object_get(r.json, "chainId")), vc);
 		httpd_client_resp_free(&r);
 	}
-	faucet(t, &t->cust, "100000");
-	faucet(t, &t->other, "100000");
-	faucet(t, &t->provk, "5000");
-	faucet(t, &t->val, "5000");
-	stake(t, &t->provk, "2000");
-	stake(t, &t->val, "2000");
+	su_faucet(t->esc.url, &t->cust, "100000");
+	su_faucet(t->esc.url, &t->other, "100000");
+	su_faucet(t->esc.url, &t->provk, "5000");
+	su_faucet(t->esc.url, &t->val, "5000");
+	su_stake(t->esc.url, &t->provk, "2000");
+	su_stake(t->esc.url, &t->val, "2000");
 }
 
 /* Starts the provider with extra flags (NULL-terminated, at most 8);
@@ -329,7 +264,7 @@ static json_t *job_body(const struct job *j)
 static long escrow_open(struct pv *t, const struct job *j, const struct rcpt_key *k)
 {
 	struct httpd_client_resp r;
-	long st = post_json(&r, t->esc.url, "/v1/jobs", job_body(j), k);
+	long st = su_post_json(&r, t->esc.url, "/v1/jobs", job_body(j), k);
 
 	httpd_client_resp_free(&r);
 	return st;
@@ -339,7 +274,7 @@ static long prov_submit(struct pv *t, const struct job *j, const struct rcpt_key
 			char *ptype, size_t ptype_len)
 {
 	struct httpd_client_resp r;
-	long st = post_json(&r, t->prov.url, "/v1/jobs", job_body(j), k);
+	long st = su_post_json(&r, t->prov.url, "/v1/jobs", job_body(j), k);
 
 	if (ptype)
 		snprintf(ptype, ptype_len, "%s", r.problem_type);
@@ -357,7 +292,7 @@ static long prov_put_input(struct pv *t, const struct job *j, const uint8_t *in,
 	long st;
 
 	snprintf(target, sizeof(target), "/v1/jobs/%s/input", j->idh);
-	call(&r, "PUT", t->prov.url, target, in, len, "application/octet-stream", NULL, 0);
+	su_call(&r, "PUT", t->prov.url, target, in, len, "application/octet-stream", NULL, 0);
 	st = r.status;
 	if (keep)
 		*keep = r;
@@ -373,7 +308,7 @@ static void prov_get(struct pv *t, struct httpd_client_resp *r, const char *idh,
 	char target[160];
 
 	snprintf(target, sizeof(target), "/v1/jobs/%s%s%s", idh, what[0] ? "/" : "", what);
-	call(r, "GET", t->prov.url, target, NULL, 0, NULL, k, 0);
+	su_call(r, "GET", t->prov.url, target, NULL, 0, NULL, k, 0);
 }
 
 /* Polls the job's status until it is `want` (or a final one); returns it. */
@@ -404,7 +339,7 @@ static void escrow_state(struct pv *t, const struct job *j, char *state, size_t 
 	char target[128];
 
 	snprintf(target, sizeof(target), "/v1/jobs/%s", j->idh);
-	call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
+	su_call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	snprintf(state, len, "%s", httpd_client_str(&r, "state"));
 	httpd_client_resp_free(&r);
@@ -542,11 +477,11 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	{
 		char target[128];
 		snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
-		call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 0);
+		su_call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 0);
 		cr_assert_eq(r.status, 409, "%s", r.body);
 		cr_assert_str_eq(r.problem_type, "urn:assay:problem:not-settled");
 		httpd_client_resp_free(&r);
-		call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.val, 0);
+		su_call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.val, 0);
 		cr_assert_eq(r.status, 403, "a validator may not delete: %s", r.body);
 		httpd_client_resp_free(&r);
 	}
@@ -555,7 +490,7 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	{
 		char target[128];
 		snprintf(target, sizeof(target), "/v1/jobs/%s/accept", j.idh);
-		cr_assert_eq(post_json(&r, t.esc.url, target, json_object(), &t.cust), 200, "%s",
+		cr_assert_eq(su_post_json(&r, t.esc.url, target, json_object(), &t.cust), 200, "%s",
 			     r.body);
 		httpd_client_resp_free(&r);
 	}
@@ -567,7 +502,7 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	{
 		char target[128];
 		snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
-		call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 0);
+		su_call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 0);
 		cr_assert_eq(r.status, 200, "%s", r.body);
 		httpd_client_resp_free(&r);
 	}
@@ -584,7 +519,7 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 		int all = 0;
 		snprintf(target, sizeof(target), "/v1/audit?job=%s", j.idh);
 		for (int i = 0; i < 100 && !all; i++) {
-			call(&r, "GET", t.esc.url, target, NULL, 0, NULL, &t.cust, 0);
+			su_call(&r, "GET", t.esc.url, target, NULL, 0, NULL, &t.cust, 0);
 			cr_assert_eq(r.status, 200, "%s", r.body);
 			all = 1;
 			for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++)
@@ -605,15 +540,15 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 		}
 		/* Only the provider records its steps, each once. */
 		snprintf(target, sizeof(target), "/v1/jobs/%s/events", j.idh);
-		cr_assert_eq(post_json(&r, t.esc.url, target,
+		cr_assert_eq(su_post_json(&r, t.esc.url, target,
 				       json_pack("{s:s, s:I}", "event", "ran", "at", (json_int_t)1),
 				       &t.cust), 403, "%s", r.body);
 		httpd_client_resp_free(&r);
-		cr_assert_eq(post_json(&r, t.esc.url, target,
+		cr_assert_eq(su_post_json(&r, t.esc.url, target,
 				       json_pack("{s:s, s:I}", "event", "ran", "at", (json_int_t)1),
 				       &t.provk), 409, "%s", r.body);
 		httpd_client_resp_free(&r);
-		cr_assert_eq(post_json(&r, t.esc.url, target,
+		cr_assert_eq(su_post_json(&r, t.esc.url, target,
 				       json_pack("{s:s, s:I}", "event", "paid", "at", (json_int_t)1),
 				       &t.provk), 400, "%s", r.body);
 		httpd_client_resp_free(&r);
@@ -664,7 +599,7 @@ Test(provider, a_job_the_kernel_refuses_fails_and_is_refunded, .timeout = 120)
 	cr_assert_str_eq(st, "refunded");
 	cr_assert_eq(account(&t, &t.cust, "available"), cust0);
 	/* The daemon is still up. */
-	call(&r, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
+	su_call(&r, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200);
 	httpd_client_resp_free(&r);
 	free(in);
@@ -699,7 +634,7 @@ Test(provider, a_job_past_its_limits_fails_cleanly_and_the_daemon_stays_up, .tim
 	cr_assert(strstr(httpd_client_str(&r, "error"), "nomem"), "%s", r.body);
 	httpd_client_resp_free(&r);
 #endif
-	call(&r, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
+	su_call(&r, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200);
 	httpd_client_resp_free(&r);
 	free(in);
@@ -1014,13 +949,13 @@ Test(provider, the_referee_fetches_the_input_from_the_provider, .timeout = 180)
 	stake_p = account(&t, &t.provk, "stake");
 	stake_v = account(&t, &t.val, "stake");
 	snprintf(target, sizeof(target), "/v1/jobs/%s/withheld", j.idh);
-	cr_assert_eq(post_json(&r, t.esc.url, target,
+	cr_assert_eq(su_post_json(&r, t.esc.url, target,
 			       json_pack("{s:s}", "reason", "no answer to GET input"), &t.val),
 		     201, "%s", r.body);
 	httpd_client_resp_free(&r);
 	snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
 	for (int i = 0; i < 200 && !recovered; i++) {
-		call(&r, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
+		su_call(&r, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
 		cr_assert_eq(r.status, 200);
 		recovered = strstr(r.body, "input_recovered") != NULL;
 		httpd_client_resp_free(&r);
@@ -1082,7 +1017,7 @@ Test(provider, serves_https_with_a_certificate, .timeout = 120)
 		char a[RCPT_ADDR_HEX_BYTES], target[96];
 		addr_of(a, &t.provk);
 		snprintf(target, sizeof(target), "/v1/providers/%s", a);
-		call(&r, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
+		su_call(&r, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
 		cr_assert_eq(r.status, 200);
 		cr_assert_str_eq(httpd_client_str(&r, "url"), url);
 		httpd_client_resp_free(&r);

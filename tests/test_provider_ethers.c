@@ -36,6 +36,7 @@
 #include "kernels.h"
 #include "pgutil.h"
 #include "receipts.h"
+#include "svcutil.h"
 #include "testutil.h"
 
 #include "banned.h"
@@ -62,64 +63,7 @@ struct pe {
 
 /* ---------------------------------------------------------------- HTTP */
 
-static void call(struct httpd_client_resp *resp, const char *method, const char *base,
-		 const char *target, const void *body, size_t len, const char *ctype,
-		 const struct rcpt_key *key, int idem)
-{
-	struct httpd_client_req req = { 0 };
-	char why[256], ik[40];
-	uint8_t rnd[8];
-
-	req.method = method;
-	req.base_url = base;
-	req.target = target;
-	req.body = body;
-	req.body_len = len;
-	req.content_type = ctype;
-	req.key = key;
-	req.response_bytes_max = 64u << 20;
-	if (idem) {
-		cr_assert_eq(getrandom(rnd, sizeof(rnd), 0), (ssize_t)sizeof(rnd));
-		snprintf(ik, sizeof(ik), "t.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
-			 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-		req.idem_key = ik;
-	}
-	cr_assert_eq(httpd_client_request(resp, why, sizeof(why), &req), HTTPD_OK, "%s %s: %s",
-		     method, target, why);
-}
-
-static long post_json(struct httpd_client_resp *resp, const char *base, const char *target,
-		      json_t *o, const struct rcpt_key *key)
-{
-	char *t = json_dumps(o, JSON_COMPACT);
-
-	cr_assert(t);
-	call(resp, "POST", base, target, t, strlen(t), NULL, key, 1);
-	free(t);
-	json_decref(o);
-	return resp->status;
-}
-
-static void faucet(struct pe *t, const struct rcpt_key *k, const char *amount)
-{
-	struct httpd_client_resp r;
-	char a[RCPT_ADDR_HEX_BYTES];
-
-	rcpt_address_format(a, k->address);
-	cr_assert_eq(post_json(&r, t->esc.url, "/v1/faucet",
-			       json_pack("{s:s, s:s}", "address", a, "amount", amount), NULL),
-		     200, "%s", r.body);
-	httpd_client_resp_free(&r);
-}
-
 /* ---------------------------------------------------------------- fixture */
-
-static void key_file(char *path, size_t len, struct rcpt_key *k, const char *dir, const char *name)
-{
-	snprintf(path, len, "%s/%s.key", dir, name);
-	cr_assert_eq(rcpt_key_generate(k), RCPT_OK);
-	cr_assert_eq(rcpt_key_save(k, NULL, path), RCPT_OK);
-}
 
 static void setup(struct pe *t)
 {
@@ -136,10 +80,10 @@ static void setup(struct pe *t)
 	snprintf(t->esc_log, sizeof(t->esc_log), "%s/escrow.log", t->dir);
 	snprintf(t->prov_log, sizeof(t->prov_log), "%s/provider.log", t->dir);
 	snprintf(t->pdata, sizeof(t->pdata), "%s/pdata", t->dir);
-	key_file(t->k_cust, sizeof(t->k_cust), &t->cust, t->dir, "customer");
-	key_file(t->k_prov, sizeof(t->k_prov), &t->provk, t->dir, "provider");
+	su_key_file(t->k_cust, sizeof(t->k_cust), &t->cust, t->dir, "customer");
+	su_key_file(t->k_prov, sizeof(t->k_prov), &t->provk, t->dir, "provider");
 	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	key_file(key, sizeof(key), &ek, t->dir, "escrow");
+	su_key_file(key, sizeof(key), &ek, t->dir, "escrow");
 	rcpt_key_wipe(&ek);
 	{
 		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", t->db.conninfo,
@@ -149,7 +93,7 @@ static void setup(struct pe *t)
 			"--siwe-domain", PE_ESC_DOMAIN, "--siwe-uri", PE_ESC_URI, "--quiet", NULL };
 		tu_daemon_start(&t->esc, argv, t->esc_log);
 	}
-	call(&r, "GET", t->esc.url, "/v1/params", NULL, 0, NULL, NULL, 0);
+	su_call(&r, "GET", t->esc.url, "/v1/params", NULL, 0, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(rcpt_address_parse(vc, httpd_client_str(&r, "verifyingContract")), RCPT_OK);
 	rcpt_domain_assay(&t->dom, (uint64_t)json_integer_value(json_object_get(r.json, "chainId")), vc);
@@ -157,10 +101,8 @@ static void setup(struct pe *t)
 	/* The provider needs the escrow's minimum stake before it starts,
 	 * and enough for several open jobs at once (the escrow bounds a
 	 * provider's open maxPrice by sampling rate x slash share x stake). */
-	faucet(t, &t->provk, "1000000");
-	cr_assert_eq(post_json(&r, t->esc.url, "/v1/stake", json_pack("{s:s}", "amount", "500000"),
-			       &t->provk), 200, "%s", r.body);
-	httpd_client_resp_free(&r);
+	su_faucet(t->esc.url, &t->provk, "1000000");
+	su_stake(t->esc.url, &t->provk, "500000");
 }
 
 /* Starts the provider with sign-in enabled and extra flags
@@ -305,10 +247,10 @@ static void open_and_submit(struct pe *t, const struct job *j)
 {
 	struct httpd_client_resp r;
 
-	cr_assert_eq(post_json(&r, t->esc.url, "/v1/jobs", job_body(j), &t->cust), 201, "%s",
+	cr_assert_eq(su_post_json(&r, t->esc.url, "/v1/jobs", job_body(j), &t->cust), 201, "%s",
 		     r.body);
 	httpd_client_resp_free(&r);
-	cr_assert_eq(post_json(&r, t->prov.url, "/v1/jobs", job_body(j), &t->cust), 201, "%s",
+	cr_assert_eq(su_post_json(&r, t->prov.url, "/v1/jobs", job_body(j), &t->cust), 201, "%s",
 		     r.body);
 	httpd_client_resp_free(&r);
 }
@@ -319,7 +261,7 @@ static void put_input(struct pe *t, struct httpd_client_resp *r, const struct jo
 	char target[128];
 
 	snprintf(target, sizeof(target), "/v1/jobs/%s/input", j->idh);
-	call(r, "PUT", t->prov.url, target, in, len, "application/octet-stream", NULL, 0);
+	su_call(r, "PUT", t->prov.url, target, in, len, "application/octet-stream", NULL, 0);
 }
 
 /* The job's status at the provider (as its customer). */
@@ -329,7 +271,7 @@ static void status_of(struct pe *t, const struct job *j, char *got, size_t got_l
 	char target[128];
 
 	snprintf(target, sizeof(target), "/v1/jobs/%s", j->idh);
-	call(&r, "GET", t->prov.url, target, NULL, 0, NULL, &t->cust, 0);
+	su_call(&r, "GET", t->prov.url, target, NULL, 0, NULL, &t->cust, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert(httpd_client_str(&r, "status"), "%s", r.body);
 	snprintf(got, got_len, "%s", httpd_client_str(&r, "status"));
@@ -357,7 +299,7 @@ static void escrow_state(struct pe *t, const char *idh, char *state, size_t len)
 	char target[128];
 
 	snprintf(target, sizeof(target), "/v1/jobs/%s", idh);
-	call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
+	su_call(&r, "GET", t->esc.url, target, NULL, 0, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	snprintf(state, len, "%s", httpd_client_str(&r, "state"));
 	httpd_client_resp_free(&r);
@@ -492,7 +434,7 @@ Test(provider_load, queue_full_is_503_with_retry_after_and_no_job_is_lost, .time
 
 	setup(&t);
 	provider_start(&t, extra);
-	faucet(&t, &t.cust, "100000");
+	su_faucet(t.esc.url, &t.cust, "100000");
 	make_input(&big, &big_len, 3, "x", 4, sx, "w", 4, sw, NULL, 0, NULL);
 	cr_assert_lt(big_len, 8u << 20);
 	make_input(&small_b, &b_len, 5, "a", 2, sa, "b", 2, sa, NULL, 0, NULL);

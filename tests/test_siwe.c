@@ -606,12 +606,10 @@ static struct svc S;
 
 static void svc_start(unsigned ttl_s, const char *signin_rate)
 {
-	char bin[512], conn[600], ttl[16], opa[RCPT_ADDR_HEX_BYTES], line[256];
+	char bin[512], conn[600], ttl[16], opa[RCPT_ADDR_HEX_BYTES];
 	const char *build = getenv("ASSAY_BUILD");
 	struct rcpt_key k;
-	int out[2], logfd;
-	size_t n = 0;
-	unsigned port = 0;
+	struct tu_daemon d;
 
 	memset(&S, 0, sizeof(S));
 	cr_assert(build, "ASSAY_BUILD is not set");
@@ -635,34 +633,10 @@ static void svc_start(unsigned ttl_s, const char *signin_rate)
 			"--session-ttl-s", ttl, "--operator", opa,
 			"--signin-rate-per-s", signin_rate, "--signin-rate-burst", signin_rate,
 			"--rate-per-s", "100000", "--rate-burst", "100000", NULL };
-		cr_assert_eq(pipe(out), 0);
-		logfd = open(S.log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		cr_assert(logfd >= 0);
-		S.pid = fork();
-		cr_assert(S.pid >= 0);
-		if (S.pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			dup2(out[1], 1);
-			dup2(logfd, 2);
-			close(out[0]);
-			execve(bin, (char *const *)argv, environ);
-			_exit(127);
-		}
+		tu_daemon_start(&d, argv, S.log_path);
 	}
-	close(out[1]);
-	close(logfd);
-	while (n < sizeof(line) - 1) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		cr_assert(poll(&p, 1, S_WAIT_MS) == 1, "assay-escrow did not start (see %s)", S.log_path);
-		cr_assert(read(out[0], line + n, 1) == 1, "assay-escrow exited at start (see %s)", S.log_path);
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0, "'%s'", line);
-	S.port = (uint16_t)port;
+	S.pid = d.pid;
+	S.port = (uint16_t)d.port;
 }
 
 static void svc_stop(void)

@@ -648,10 +648,7 @@ static void esc_spawn(struct esc *e, const char *window_s, const char *chain)
 {
 	char bin[512], conn[600];
 	const char *build = getenv("ASSAY_BUILD");
-	int out[2], logfd;
-	char line[256];
-	size_t n = 0;
-	unsigned port = 0;
+	struct tu_daemon d;
 
 	cr_assert(build, "ASSAY_BUILD is not set");
 	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
@@ -666,38 +663,11 @@ static void esc_spawn(struct esc *e, const char *window_s, const char *chain)
 			"--challenge-window-s", window_s, "--referee-deadline-s", "3",
 			"--unbonding-s", "60", "--rate-per-s", "100000", "--rate-burst", "100000",
 			"--quiet", NULL };
-		cr_assert_eq(pipe(out), 0);
-		logfd = open(e->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		cr_assert(logfd >= 0);
-		e->pid = fork();
-		cr_assert(e->pid >= 0);
-		if (e->pid == 0) {
-			prctl(PR_SET_PDEATHSIG, SIGKILL);
-			dup2(out[1], 1);
-			dup2(logfd, 2);
-			close(out[0]);
-			execve(bin, (char *const *)argv, environ);
-			_exit(127);
-		}
+		tu_daemon_start(&d, argv, e->log_path);
 	}
-	close(out[1]);
-	close(logfd);
-	while (n < sizeof(line) - 1) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		ssize_t got;
-		cr_assert(poll(&p, 1, T_WAIT_MS) == 1, "assay-escrow did not start (see %s)", e->log_path);
-		got = read(out[0], line + n, 1);
-		cr_assert(got == 1, "assay-escrow exited at start (see %s)", e->log_path);
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0,
-		  "unexpected first line '%s'", line);
-	e->port = (uint16_t)port;
-	snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%u", port);
+	e->pid = d.pid;
+	e->port = (uint16_t)d.port;
+	snprintf(e->url, sizeof(e->url), "%s", d.url);
 }
 
 static void esc_setup_chain(const char *window_s, const char *chain)
@@ -1474,13 +1444,11 @@ Test(valid, e2e_lie_refused_off_devnet, .fini = e2e_teardown, .timeout = 60)
 Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .timeout = 60)
 {
 	struct rcpt_key k;
-	char bin[512], key[400], state[400], line[256], path[500], t[96], a[RCPT_ADDR_HEX_BYTES];
+	char bin[512], key[400], state[400], path[500], t[96], a[RCPT_ADDR_HEX_BYTES], log[420];
 	const char *build = getenv("ASSAY_BUILD");
 	struct hc_resp r;
-	unsigned port = 0;
-	size_t n = 0;
-	int out[2], st;
-	pid_t pid;
+	struct tu_daemon d;
+	unsigned port;
 
 	esc_setup("30");
 	tu_tmpdir(V.dir, sizeof(V.dir));
@@ -1491,30 +1459,13 @@ Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .tim
 	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
 	faucet(&k, 5000);
 	stake(&k, 1000);
-	cr_assert_eq(pipe(out), 0);
-	pid = fork();
-	cr_assert(pid >= 0);
-	if (pid == 0) {
+	snprintf(log, sizeof(log), "%s/validator.log", V.dir);
+	{
 		const char *argv[] = { bin, "--escrow", G.url, "--key", key, "--state-dir", state,
 				       "--listen", "127.0.0.1:0", "--poll-ms", "100", "--quiet", NULL };
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(out[1], 1);
-		close(out[0]);
-		execve(bin, (char *const *)argv, environ);
-		_exit(127);
+		tu_daemon_start(&d, argv, log);
 	}
-	close(out[1]);
-	while (n < sizeof(line) - 1) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		cr_assert(poll(&p, 1, T_WAIT_MS) == 1, "assay-validator did not start");
-		cr_assert_eq(read(out[0], line + n, 1), 1, "assay-validator exited at start");
-		if (line[n] == '\n')
-			break;
-		n++;
-	}
-	line[n] = '\0';
-	close(out[0]);
-	cr_assert(sscanf(line, "listening on 127.0.0.1:%u", &port) == 1 && port > 0, "%s", line);
+	port = d.port;
 	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/livez", NULL, NULL, 0), 0);
 	cr_assert_eq(r.status, 200);
 	hc_resp_free(&r);
@@ -1529,9 +1480,7 @@ Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .tim
 	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/metrics", NULL, NULL, 0), 0);
 	cr_assert(strstr(r.body, "assay_validator_queue_length"), "%s", r.body);
 	hc_resp_free(&r);
-	kill(pid, SIGTERM);
-	cr_assert_eq(waitpid(pid, &st, 0), pid);
-	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
+	cr_assert_eq(tu_daemon_stop(&d), 0, "the validator did not exit cleanly (see %s)", log);
 	snprintf(t, sizeof(t), "/v1/validators/%s", a);
 	esc_req(&r, NULL, "GET", t, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);

@@ -1,0 +1,78 @@
+/* svcutil.c: see svcutil.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <criterion/criterion.h>
+
+#include "svcutil.h"
+
+#include "banned.h"
+
+void su_call(struct httpd_client_resp *resp, const char *method, const char *base,
+	     const char *target, const void *body, size_t len, const char *ctype,
+	     const struct rcpt_key *key, int idem)
+{
+	struct httpd_client_req req = { 0 };
+	char why[256], ik[40];
+	uint8_t rnd[8];
+
+	req.method = method;
+	req.base_url = base;
+	req.target = target;
+	req.body = body;
+	req.body_len = len;
+	req.content_type = ctype;
+	req.key = key;
+	req.response_bytes_max = 64u << 20;
+	if (idem) {
+		cr_assert_eq(getrandom(rnd, sizeof(rnd), 0), (ssize_t)sizeof(rnd));
+		snprintf(ik, sizeof(ik), "t.%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+			 rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		req.idem_key = ik;
+	}
+	cr_assert_eq(httpd_client_request(resp, why, sizeof(why), &req), HTTPD_OK, "%s %s: %s",
+		     method, target, why);
+}
+
+long su_post_json(struct httpd_client_resp *resp, const char *base, const char *target,
+		  json_t *o, const struct rcpt_key *key)
+{
+	char *t = json_dumps(o, JSON_COMPACT);
+
+	cr_assert(t);
+	su_call(resp, "POST", base, target, t, strlen(t), NULL, key, 1);
+	free(t);
+	json_decref(o);
+	return resp->status;
+}
+
+void su_faucet(const char *escrow_url, const struct rcpt_key *k, const char *amount)
+{
+	struct httpd_client_resp r;
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	rcpt_address_format(a, k->address);
+	cr_assert_eq(su_post_json(&r, escrow_url, "/v1/faucet",
+				  json_pack("{s:s, s:s}", "address", a, "amount", amount), NULL),
+		     200, "%s", r.body);
+	httpd_client_resp_free(&r);
+}
+
+void su_stake(const char *escrow_url, const struct rcpt_key *k, const char *amount)
+{
+	struct httpd_client_resp r;
+
+	cr_assert_eq(su_post_json(&r, escrow_url, "/v1/stake", json_pack("{s:s}", "amount", amount),
+				  k),
+		     200, "%s", r.body);
+	httpd_client_resp_free(&r);
+}
+
+void su_key_file(char *path, size_t len, struct rcpt_key *k, const char *dir, const char *name)
+{
+	snprintf(path, len, "%s/%s.key", dir, name);
+	cr_assert_eq(rcpt_key_generate(k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(k, NULL, path), RCPT_OK);
+}
