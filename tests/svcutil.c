@@ -6,6 +6,7 @@
 
 #include <criterion/criterion.h>
 
+#include "kernels.h"
 #include "svcutil.h"
 
 #include "banned.h"
@@ -75,4 +76,20 @@ void su_key_file(char *path, size_t len, struct rcpt_key *k, const char *dir, co
 	snprintf(path, len, "%s/%s.key", dir, name);
 	cr_assert_eq(rcpt_key_generate(k), RCPT_OK);
 	cr_assert_eq(rcpt_key_save(k, NULL, path), RCPT_OK);
+}
+
+void su_reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t *in,
+		  size_t in_len, const char *params)
+{
+	struct kern_tensors ti, to;
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 1 };
+	char dev[KERN_DEVICE_BYTES];
+
+	kern_tensors_init(&ti);
+	kern_tensors_init(&to);
+	cr_assert_eq(kern_st_parse(&ti, NULL, in, in_len), KERN_OK);
+	cr_assert_eq(kern_run(&to, dev, NULL, kernel, &ti, params, strlen(params), &o), KERN_OK);
+	cr_assert_eq(kern_st_serialize(out, len, NULL, &to), KERN_OK);
+	kern_tensors_release(&ti);
+	kern_tensors_release(&to);
 }

@@ -8,6 +8,7 @@
 #define ASSAY_SVCUTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -28,6 +29,11 @@ long su_post_json(struct httpd_client_resp *resp, const char *base, const char *
  * account; both must answer 200. */
 void su_faucet(const char *escrow_url, const struct rcpt_key *k, const char *amount);
 void su_stake(const char *escrow_url, const struct rcpt_key *k, const char *amount);
+/* The CPU reference output of kernel on the safetensors input (one
+ * thread, kern_run): what a provider's output must equal byte for byte.
+ * *out is malloc'd. */
+void su_reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t *in,
+		  size_t in_len, const char *params);
 /* A fresh key saved as DIR/NAME.key (0600); its path into path. */
 void su_key_file(char *path, size_t len, struct rcpt_key *k, const char *dir, const char *name);
 

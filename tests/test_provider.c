@@ -199,23 +199,6 @@ static void matmul_input(uint8_t **out, size_t *len, uint64_t m, uint64_t k, uin
 	kern_tensors_release(&s);
 }
 
-/* The CPU reference output of a job. */
-static void reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t *in,
-		      size_t in_len, const char *params)
-{
-	struct kern_tensors ti, to;
-	struct kern_run_opts o = { KERN_DEVICE_CPU, 1 };
-	char dev[KERN_DEVICE_BYTES];
-
-	kern_tensors_init(&ti);
-	kern_tensors_init(&to);
-	cr_assert_eq(kern_st_parse(&ti, NULL, in, in_len), KERN_OK);
-	cr_assert_eq(kern_run(&to, dev, NULL, kernel, &ti, params, strlen(params), &o), KERN_OK);
-	cr_assert_eq(kern_st_serialize(out, len, NULL, &to), KERN_OK);
-	kern_tensors_release(&ti);
-	kern_tensors_release(&to);
-}
-
 struct job {
 	struct rcpt_job spec;
 	uint8_t sig[RCPT_SIG_BYTES];
@@ -398,7 +381,7 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	setup(&t, "31337");
 	provider_start(&t, NULL);
 	matmul_input(&in, &in_len, 24, 40, 16, 7);
-	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
+	su_reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
 	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
 
 	/* Not funded yet: the provider refuses it. */
@@ -731,7 +714,7 @@ Test(provider, restart_keeps_receipted_jobs_and_fault_injection_corrupts, .timeo
 	setup(&t, "31337");
 	provider_start(&t, fault);
 	matmul_input(&in, &in_len, 8, 8, 8, 5);
-	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
+	su_reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
 	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
 	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
 	cr_assert_eq(prov_submit(&t, &j, &t.cust, NULL, 0), 201);
@@ -787,7 +770,7 @@ Test(provider, the_assay_client_runs_a_job_end_to_end, .timeout = 180)
 	provider_start(&t, extra);
 	/* Over 1 MiB of input, so that the upload reports its progress. */
 	matmul_input(&in, &in_len, 512, 512, 8, 11);
-	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":true}");
+	su_reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":true}");
 	write_file(t.dir, "in.safetensors", in, in_len, p_in, sizeof(p_in));
 	snprintf(p_out, sizeof(p_out), "%s/out.safetensors", t.dir);
 	snprintf(p_bundle, sizeof(p_bundle), "%s/bundle.json", t.dir);

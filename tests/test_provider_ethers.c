@@ -178,23 +178,6 @@ static void make_input(uint8_t **out, size_t *len, uint32_t seed, const char *n0
 	kern_tensors_release(&s);
 }
 
-/* The CPU reference output of a job. */
-static void reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t *in,
-		      size_t in_len, const char *params)
-{
-	struct kern_tensors ti, to;
-	struct kern_run_opts o = { KERN_DEVICE_CPU, 1 };
-	char dev[KERN_DEVICE_BYTES];
-
-	kern_tensors_init(&ti);
-	kern_tensors_init(&to);
-	cr_assert_eq(kern_st_parse(&ti, NULL, in, in_len), KERN_OK);
-	cr_assert_eq(kern_run(&to, dev, NULL, kernel, &ti, params, strlen(params), &o), KERN_OK);
-	cr_assert_eq(kern_st_serialize(out, len, NULL, &to), KERN_OK);
-	kern_tensors_release(&ti);
-	kern_tensors_release(&to);
-}
-
 /* ---------------------------------------------------------------- jobs (C customer) */
 
 struct job {
@@ -326,7 +309,7 @@ Test(provider_ethers, ethers_wallet_job_end_to_end, .timeout = 240)
 	/* About 360 KiB: six chunks, so the JavaScript commitment walks an
 	 * uneven Merkle tree. */
 	make_input(&in, &in_len, 11, "a", 2, sa, "b", 2, sb, "bias", 1, sbias);
-	reference(&ref, &ref_len, "matmul_f32@1", in, in_len, params);
+	su_reference(&ref, &ref_len, "matmul_f32@1", in, in_len, params);
 	snprintf(p_in, sizeof(p_in), "%s/in.safetensors", t.dir);
 	snprintf(p_out, sizeof(p_out), "%s/out.safetensors", t.dir);
 	snprintf(p_bundle, sizeof(p_bundle), "%s/bundle.json", t.dir);
