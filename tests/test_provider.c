@@ -1016,3 +1016,104 @@ Test(provider, serves_https_with_a_certificate, .timeout = 120)
 	}
 	teardown(&t);
 }
+
+/* ---------------------------------------------------------------- sign-in at the provider */
+
+/* Signs in at the provider with an EIP-4361 message for `role` built
+ * here (not by the code under test) on a fresh nonce; returns the HTTP
+ * status and copies the token (when 200), the message and signature. */
+static long provider_signin(struct pv *t, const struct rcpt_key *k, const char *role,
+			    char token[80], char *msg, size_t msg_len, char sig[RCPT_SIG_HEX_BYTES])
+{
+	struct httpd_client_resp r;
+	char addr[RCPT_ADDR_HEX_BYTES], iat[21], exp[21];
+	uint8_t sg[RCPT_SIG_BYTES];
+	time_t now = time(NULL);
+	long st;
+
+	su_call(&r, "GET", t->prov.url, "/v1/auth/nonce", NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	rcpt_address_format(addr, k->address);
+	httpd_rfc3339_format(iat, (int64_t)now);
+	httpd_rfc3339_format(exp, (int64_t)now + 300);
+	cr_assert((size_t)snprintf(msg, msg_len,
+				   "%s wants you to sign in with your Ethereum account:\n%s\n\n"
+				   "Sign in to Assay.\n\nURI: %s\nVersion: 1\nChain ID: 31337\n"
+				   "Nonce: %s\nIssued At: %s\nExpiration Time: %s\nResources:\n"
+				   "- urn:assay:role:%s",
+				   t->prov.url + 7, addr, t->prov.url, httpd_client_str(&r, "nonce"),
+				   iat, exp, role) < msg_len);
+	httpd_client_resp_free(&r);
+	cr_assert_eq(rcpt_message_sign(sg, k, msg, strlen(msg)), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(sig, RCPT_SIG_HEX_BYTES, sg, sizeof(sg)), RCPT_OK);
+	st = su_post_json(&r, t->prov.url, "/v1/auth/signin",
+			  json_pack("{s:s, s:s}", "message", msg, "signature", sig), NULL);
+	if (st == 200)
+		snprintf(token, 80, "%s", httpd_client_str(&r, "token"));
+	httpd_client_resp_free(&r);
+	return st;
+}
+
+/* An authenticated request with a bearer token: POST /v1/jobs with an
+ * invalid JobSpec answers 400 once the session is accepted, 401 when
+ * it is not. */
+static long bearer_probe(struct pv *t, const char *token)
+{
+	struct httpd_client_resp r;
+	struct httpd_client_req req = { 0 };
+	static const char body[] = "{\"job\":{},\"jobSignature\":\"0x\"}";
+	char why[256];
+	long st;
+
+	req.method = "POST";
+	req.base_url = t->prov.url;
+	req.target = "/v1/jobs";
+	req.body = body;
+	req.body_len = sizeof(body) - 1;
+	req.bearer = token;
+	cr_assert_eq(httpd_client_request(&r, why, sizeof(why), &req), HTTPD_OK, "%s", why);
+	st = r.status;
+	httpd_client_resp_free(&r);
+	return st;
+}
+
+/* The provider's own session store (in memory): a nonce is taken once, a
+ * token dies at logout and at its TTL, the validator role needs stake. */
+Test(provider, sign_in_sessions_at_the_provider, .timeout = 120)
+{
+	struct pv t;
+	struct httpd_client_resp r;
+	struct httpd_client_req req = { 0 };
+	char token[80], token2[80], msg[1024], sig[RCPT_SIG_HEX_BYTES], why[256];
+	const char *extra[] = { "--siwe-domain", "auto", "--siwe-uri", "auto",
+		"--session-ttl-s", "2", NULL };
+
+	setup(&t, "31337");
+	provider_start(&t, extra);
+	cr_assert_eq(bearer_probe(&t, "00"), 401);
+	cr_assert_eq(provider_signin(&t, &t.cust, "customer", token, msg, sizeof(msg), sig), 200);
+	cr_assert_eq(bearer_probe(&t, token), 400, "a live session is accepted");
+	/* The same message and signature again: the nonce was taken. */
+	cr_assert_eq(su_post_json(&r, t.prov.url, "/v1/auth/signin",
+				  json_pack("{s:s, s:s}", "message", msg, "signature", sig), NULL),
+		     401, "%s", r.body);
+	cr_assert_str_eq(r.problem_type, "urn:assay:problem:siwe-nonce");
+	httpd_client_resp_free(&r);
+	/* The validator role is refused to an unstaked address, granted to a
+	 * staked one. */
+	cr_assert_eq(provider_signin(&t, &t.other, "validator", token2, msg, sizeof(msg), sig), 403);
+	cr_assert_eq(provider_signin(&t, &t.val, "validator", token2, msg, sizeof(msg), sig), 200);
+	/* Logout revokes the token at once. */
+	req.method = "POST";
+	req.base_url = t.prov.url;
+	req.target = "/v1/auth/logout";
+	req.bearer = token2;
+	cr_assert_eq(httpd_client_request(&r, why, sizeof(why), &req), HTTPD_OK, "%s", why);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	httpd_client_resp_free(&r);
+	cr_assert_eq(bearer_probe(&t, token2), 401, "a revoked token is refused");
+	/* And the first token expires after its TTL. */
+	sleep(3);
+	cr_assert_eq(bearer_probe(&t, token), 401, "an expired token is refused");
+	teardown(&t);
+}
