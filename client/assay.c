@@ -18,6 +18,7 @@
 
 #include "receipts.h"
 #include "cli.h"
+#include "httpd_client.h"
 #include "banned.h"
 
 /* ------------------------------------------------------------------ */
@@ -858,6 +859,10 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fputs(USAGE, stderr);
 		return 2;
+	}
+	if (httpd_client_global_init()) {
+		cli_err("could not initialise libcurl");
+		return 1;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {

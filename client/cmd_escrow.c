@@ -1,6 +1,7 @@
 /*
  * cmd_escrow.c: `assay escrow ...`, the client side of assay-escrow's
- * HTTP API (docs/escrow-openapi.yaml) over libcurl.
+ * HTTP API (docs/escrow-openapi.yaml) through the daemons' HTTP client
+ * (httpd/client.c, libcurl).
  *
  * Contract, as for every assay command (PROTOCOL.md section 5):
  *   - success: the escrow's JSON answer on stdout, compact, one line;
@@ -36,12 +37,12 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 
 #include "cli.h"
 #include "httpd.h"
+#include "httpd_client.h"
 #include "receipts.h"
 
 #include "banned.h"
@@ -55,16 +56,12 @@
 /* An answer: the largest is an audit chain of 1000 entries or a list of
  * 100 jobs, each well under 1 MiB; anything bigger is not the escrow. */
 #define ESC_RESPONSE_BYTES_MAX (4u * 1024u * 1024u)
-/* Connecting to a daemon on a LAN or loopback takes milliseconds. */
-#define ESC_CONNECT_TIMEOUT_MS 10000L
 /* A whole exchange; the largest request is a claim with an 8 MiB input. */
 #define ESC_TIMEOUT_MS 60000L
 /* The escrow refuses larger job inputs (ESCROW_INPUT_BYTES_MAX). */
 #define ESC_INPUT_BYTES_MAX (8u * 1024u * 1024u)
 /* Base URLs: scheme, host, port and an optional path prefix. */
 #define ESC_URL_BYTES_MAX 512u
-/* What a URL with a route and a query may grow to. */
-#define ESC_TARGET_BYTES_MAX (ESC_URL_BYTES_MAX + 256u)
 /* A statement file (JobSpec, Receipt, Attestation, domain). */
 #define ESC_STATEMENT_BYTES_MAX RCPT_JSON_BYTES_MAX
 /* How much of a problem's detail reaches the one-line error. */
@@ -142,8 +139,6 @@ struct esc_resp {
 	long status;
 	char *body;                    /* NUL-terminated; caller frees */
 	size_t len;
-	size_t cap;                    /* bytes allocated for body, NUL included */
-	int too_large;
 	char ctype[128];
 };
 
@@ -295,161 +290,47 @@ static int read_file(const struct esc_ctx *c, char **out, size_t *len, const cha
 /* ------------------------------------------------------------------ */
 /* HTTP                                                                  */
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *cls)
-{
-	struct esc_resp *r = cls;
-	size_t n = size * nmemb;
-	char *nb;
-
-	assert(r->len <= ESC_RESPONSE_BYTES_MAX);
-	assert(size == 1);     /* libcurl's documented contract */
-	if (n > ESC_RESPONSE_BYTES_MAX - r->len) {
-		r->too_large = 1;
-		return 0;      /* makes curl stop with CURLE_WRITE_ERROR */
-	}
-	if (r->len + n + 1 > r->cap) {
-		/* Doubling: a few reallocations for the largest answer. */
-		size_t cap = r->cap ? r->cap : 4096;
-		while (cap < r->len + n + 1)
-			cap *= 2;
-		nb = realloc(r->body, cap);
-		if (!nb)
-			return 0;
-		r->body = nb;
-		r->cap = cap;
-	}
-	memcpy(r->body + r->len, data, n);
-	r->len += n;
-	r->body[r->len] = '\0';
-	return n;
-}
-
 /*
  * Sends METHOD to base + target with the body (may be NULL), the
  * Idempotency-Key when c->idem is set, and the signed-request headers
- * when key is non-NULL.  Fills *resp (its body is the caller's to free).
- * Returns 0 when an answer came back, -1 after saying why none did.
+ * when key is non-NULL, through the daemons' HTTP client
+ * (httpd/httpd_client.h).  Fills *resp (its body is the caller's to
+ * free).  Returns 0 when an answer came back, -1 after saying why none
+ * did.
  */
 static int esc_http(struct esc_ctx *c, struct esc_resp *resp, const char *method,
 		    const char *target, const char *ctype, const void *body, size_t body_len,
 		    const struct rcpt_key *key)
 {
-	char url[ESC_TARGET_BYTES_MAX], errbuf[CURL_ERROR_SIZE] = "";
-	char h_idem[96], h_addr[64], h_ts[64], h_sig[160], h_ct[64];
-	struct curl_slist *hdrs = NULL, *tmp;
-	const char *lines[6];
-	size_t nlines = 0;
-	CURL *curl = NULL;
-	CURLcode cc;
-	char *ct = NULL;
-	int rc = -1;
+	struct httpd_client_req req = { 0 };
+	struct httpd_client_resp r;
+	char why[300];
 
 	assert(c && resp && method && target && target[0] == '/');
 	assert(!body || ctype);
 	memset(resp, 0, sizeof(*resp));
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", c->base, target) >= sizeof(url)) {
-		cli_err("escrow %s: URL too long", c->sub);
+	req.method = method;
+	req.base_url = c->base;
+	req.target = target;
+	req.body = body;
+	req.body_len = body ? body_len : 0;
+	req.content_type = ctype;
+	req.key = key;
+	req.idem_key = c->idem[0] ? c->idem : NULL;
+	req.response_bytes_max = ESC_RESPONSE_BYTES_MAX;
+	req.timeout_ms = ESC_TIMEOUT_MS;
+	if (httpd_client_request(&r, why, sizeof(why), &req) != HTTPD_OK) {
+		cli_err("escrow %s: %s", c->sub, why);
 		return -1;
 	}
-	if (c->idem[0]) {
-		snprintf(h_idem, sizeof(h_idem), "Idempotency-Key: %s", c->idem);
-		lines[nlines++] = h_idem;
-	}
-	if (key) {
-		/* The signed target is the path and query as sent, after any
-		 * path prefix of the base URL (docs/api-auth.md). */
-		const char *path = strchr(strstr(url, "://") + 3, '/');
-		struct httpd_auth_headers ah;
-		if (!path || httpd_auth_sign(&ah, key, method, path, (uint64_t)time(NULL),
-					     c->idem[0] ? c->idem : NULL, body,
-					     body ? body_len : 0) != HTTPD_OK) {
-			cli_err("escrow %s: could not sign the request", c->sub);
-			return -1;
-		}
-		snprintf(h_addr, sizeof(h_addr), "Assay-Address: %s", ah.address);
-		snprintf(h_ts, sizeof(h_ts), "Assay-Timestamp: %s", ah.timestamp);
-		snprintf(h_sig, sizeof(h_sig), "Assay-Signature: %s", ah.signature);
-		lines[nlines++] = h_addr;
-		lines[nlines++] = h_ts;
-		lines[nlines++] = h_sig;
-	}
-	if (body) {
-		snprintf(h_ct, sizeof(h_ct), "Content-Type: %s", ctype);
-		lines[nlines++] = h_ct;
-	}
-	/* No "Expect: 100-continue" round trip before large bodies. */
-	lines[nlines++] = "Expect:";
-	for (size_t i = 0; i < nlines; i++) {
-		tmp = curl_slist_append(hdrs, lines[i]);
-		if (!tmp) {
-			cli_err("escrow %s: out of memory", c->sub);
-			goto out;
-		}
-		hdrs = tmp;
-	}
-	curl = curl_easy_init();
-	if (!curl) {
-		cli_err("escrow %s: could not start libcurl", c->sub);
-		goto out;
-	}
-	if (curl_easy_setopt(curl, CURLOPT_URL, url) ||
-	    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, ESC_CONNECT_TIMEOUT_MS) ||
-	    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ESC_TIMEOUT_MS) ||
-	    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-			     (curl_off_t)ESC_RESPONSE_BYTES_MAX) ||
-	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) ||
-	    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs) ||
-	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "assay-client/1") ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp) ||
-	    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method)) {
-		cli_err("escrow %s: could not set up libcurl", c->sub);
-		goto out;
-	}
-	if (body && (curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body) ||
-		     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len))) {
-		cli_err("escrow %s: could not set up libcurl", c->sub);
-		goto out;
-	}
-	if (!body && strcmp(method, "GET") == 0 &&
-	    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L)) {
-		cli_err("escrow %s: could not set up libcurl", c->sub);
-		goto out;
-	}
-	cc = curl_easy_perform(curl);
-	if (resp->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-		cli_err("escrow %s: answer from '%s' is larger than %u bytes", c->sub, c->base,
-			ESC_RESPONSE_BYTES_MAX);
-		goto out;
-	}
-	if (cc != CURLE_OK) {
-		cli_err("escrow %s: no answer from '%s': %s", c->sub, c->base,
-			errbuf[0] ? errbuf : curl_easy_strerror(cc));
-		goto out;
-	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-		snprintf(resp->ctype, sizeof(resp->ctype), "%s", ct);
-	if (!resp->body) {
-		resp->body = calloc(1, 1);
-		if (!resp->body) {
-			cli_err("escrow %s: out of memory", c->sub);
-			goto out;
-		}
-	}
+	resp->status = r.status;
+	resp->body = r.body;     /* ours now */
+	resp->len = r.len;
+	snprintf(resp->ctype, sizeof(resp->ctype), "%s", r.content_type);
+	r.body = NULL;
+	httpd_client_resp_free(&r);
 	assert(resp->len <= ESC_RESPONSE_BYTES_MAX && resp->body[resp->len] == '\0');
-	rc = 0;
-out:
-	if (rc) {
-		free(resp->body);
-		resp->body = NULL;
-	}
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(hdrs);
-	return rc;
+	return 0;
 }
 
 static int ctype_is(const char *ct, const char *want)
@@ -1134,12 +1015,7 @@ int cmd_escrow(int argc, char **argv)
 		if (c.a.val[O_IDEM] ? check_idem(&c, c.a.val[O_IDEM]) : make_idem(&c))
 			return 2;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		cli_err("escrow %s: could not initialise libcurl", c.sub);
-		return 1;
-	}
 	rc = esc_dispatch(&c);
-	curl_global_cleanup();
 	assert(rc >= 0 && rc <= 2);
 	return rc;
 }
