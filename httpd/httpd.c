@@ -1,18 +1,30 @@
 /*
- * httpd.c: the server: route table, bounded body accumulator, one strict
- * JSON parse, problem+json answers, the completion callback (log line and
- * metrics), built-in /livez, /readyz and /metrics.
+ * httpd.c: the server: its own serving thread around libmicrohttpd, the
+ * connection table (request deadlines, the unauthenticated-connection
+ * bound per address), the route table, one strict JSON parse,
+ * problem+json answers, the completion callback (log line and metrics),
+ * built-in /livez, /readyz and /metrics.  The checks that need no socket
+ * are in framing.c.
  *
- * Invariants of a request (struct httpd_req): body_len <= body_max <=
+ * Invariants of a request (struct httpd_req): body.len <= body.max <=
  * HTTPD_BODY_BYTES_MAX; at most one answer is set (status != 0 once set);
  * the request is freed exactly once, by the completion callback.
+ *
+ * Invariants of the connection table: every connection libmicrohttpd
+ * holds has exactly one used slot (its socket context), from
+ * MHD_CONNECTION_NOTIFY_STARTED to _CLOSED; the table is touched only on
+ * the serving thread, which is also the only thread libmicrohttpd runs
+ * callbacks on, so a slot's fd is always the connection's own.
  */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +42,43 @@
 #define PROBLEM_TYPE_PREFIX "urn:assay:problem:"
 #define CERT_FILE_BYTES_MAX (256u * 1024u)
 
+/* Where a connection is in its current request. */
+enum conn_phase {
+	CONN_IDLE = 0,        /* between requests: libmicrohttpd's idle timeout */
+	CONN_RECEIVING,       /* first byte seen: the request deadline runs */
+	CONN_ANSWERING,       /* request complete: handler and answer */
+};
+
+struct httpd_conn {
+	int used;
+	int fd;
+	enum conn_phase phase;
+	int authed;               /* a request on it passed HTTPD_F_AUTH */
+	int evicted;              /* shut down by us; closing */
+	double t0_s;              /* first byte of the request being received */
+	double idle_since_s;      /* accept, or the end of the previous answer */
+	char ip[INET6_ADDRSTRLEN];
+};
+
 struct httpd {
 	struct httpd_config cfg;
 	struct MHD_Daemon *mhd;
+	pthread_t thread;
+	int thread_started;
+	atomic_int stop;
+	unsigned deadline_s;
+	unsigned preauth_per_ip;
+	unsigned conns_max;           /* our bound; the table has headroom more */
+	struct httpd_conn *conns;
+	size_t conns_len;             /* conns_max + HTTPD_CONNECTIONS_HEADROOM */
+	double last_sweep_s;
+	/* Counters of the connection guards, logged as they change. */
+	uint64_t n_deadline_cut, n_preauth_refused, n_evicted;
+	uint64_t n_logged;
+	double last_guard_log_s;
+	double mhd_log_window_s;
+	unsigned mhd_log_lines;
+	uint64_t mhd_log_dropped;
 	uint16_t port;
 	char *tls_cert, *tls_key;
 	const char *route_names[HTTPD_ROUTES_MAX];
@@ -44,6 +90,7 @@ struct httpd {
 struct httpd_req {
 	struct httpd *h;
 	struct MHD_Connection *conn;
+	struct httpd_conn *slot;      /* NULL only when the table lost it (bug) */
 	struct timespec t0;
 	char target[HTTPD_TARGET_BYTES_MAX + 1];
 	int target_too_long;
@@ -52,9 +99,8 @@ struct httpd_req {
 	char params[HTTPD_PARAMS_MAX][HTTPD_PARAM_BYTES_MAX + 1];
 	size_t params_len;
 	int started;
-	int too_large;
-	char *body;
-	size_t body_len, body_cap, body_max;
+	int close_conn;               /* answer with Connection: close */
+	struct httpd_body body;
 	json_t *json;
 	uint8_t signer[RCPT_ADDR_BYTES];
 	int has_signer;
@@ -185,8 +231,8 @@ const char *httpd_req_header(const struct httpd_req *r, const char *name)
 const char *httpd_req_body(const struct httpd_req *r, size_t *len)
 {
 	if (len)
-		*len = r->body_len;
-	return r->body ? r->body : "";
+		*len = r->body.len;
+	return r->body.buf ? r->body.buf : "";
 }
 
 json_t *httpd_req_json(const struct httpd_req *r) { return r->json; }
@@ -277,38 +323,6 @@ json_t *httpd_json_parse(const char *buf, size_t len, char *why, size_t why_len)
 
 /* ---------------------------------------------------------------- routing */
 
-/* Matches path against pattern segment by segment, capturing {x}. */
-static int route_match(struct httpd_req *r, const char *pattern, const char *path)
-{
-	const char *p = pattern, *u = path;
-	size_t np = 0;
-
-	while (*p && *u) {
-		if (*p != '/' || *u != '/')
-			return 0;
-		p++;
-		u++;
-		const char *pe = strchr(p, '/'), *ue = strchr(u, '/');
-		size_t pl = pe ? (size_t)(pe - p) : strlen(p);
-		size_t ul = ue ? (size_t)(ue - u) : strlen(u);
-		if (pl >= 2 && p[0] == '{' && p[pl - 1] == '}') {
-			if (ul == 0 || ul > HTTPD_PARAM_BYTES_MAX || np >= HTTPD_PARAMS_MAX)
-				return 0;
-			memcpy(r->params[np], u, ul);
-			r->params[np][ul] = '\0';
-			np++;
-		} else if (pl != ul || memcmp(p, u, pl) != 0) {
-			return 0;
-		}
-		p += pl;
-		u += ul;
-	}
-	if (*p || *u)
-		return 0;
-	r->params_len = np;
-	return 1;
-}
-
 /* Route index, -1 when no path matches, -2 when only another method does. */
 static int route_find(struct httpd_req *r, const char *path)
 {
@@ -317,7 +331,7 @@ static int route_find(struct httpd_req *r, const char *path)
 	size_t i;
 
 	for (i = 0; i < c->routes_len; i++) {
-		if (!route_match(r, c->routes[i].pattern, path))
+		if (!httpd_route_match(r->params, &r->params_len, c->routes[i].pattern, path))
 			continue;
 		if (strcmp(c->routes[i].method, r->method) == 0)
 			return (int)i;
@@ -327,13 +341,247 @@ static int route_find(struct httpd_req *r, const char *path)
 	return other_method ? -2 : -1;
 }
 
+/* ---------------------------------------------------------------- connections */
+
+static struct httpd_conn *conn_slot(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+static void sockaddr_ip(char out[INET6_ADDRSTRLEN], const struct sockaddr *sa)
+{
+	out[0] = '\0';
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+			  out, INET6_ADDRSTRLEN);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+			  out, INET6_ADDRSTRLEN);
+	if (!out[0])
+		snprintf(out, INET6_ADDRSTRLEN, "unknown");
+}
+
+/* Closes a connection from our side: libmicrohttpd sees the socket fail
+ * on its next poll and cleans up (NOTIFY_CLOSED frees the slot). */
+static void conn_cut(struct httpd_conn *c)
+{
+	assert(c->used);
+	if (!c->evicted)
+		(void)shutdown(c->fd, SHUT_RDWR);
+	c->evicted = 1;
+}
+
+struct preauth_count {
+	size_t used;              /* slots in use and not being closed */
+	size_t of_ip;             /* unauthenticated ones of the new address */
+	struct httpd_conn *victim;/* oldest unauthenticated of the top address */
+	size_t victim_ip_count;
+};
+
+static size_t preauth_of(const struct httpd *h, const char *ip)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->conns_len; i++)
+		if (h->conns[i].used && !h->conns[i].evicted && !h->conns[i].authed &&
+		    strcmp(h->conns[i].ip, ip) == 0)
+			n++;
+	return n;
+}
+
+static void preauth_count(struct preauth_count *pc, const struct httpd *h, const char *ip)
+{
+	size_t i;
+
+	memset(pc, 0, sizeof(*pc));
+	for (i = 0; i < h->conns_len; i++) {
+		struct httpd_conn *c = &h->conns[i];
+		size_t n;
+		if (!c->used || c->evicted)
+			continue;
+		pc->used++;
+		if (c->authed)
+			continue;
+		if (strcmp(c->ip, ip) == 0) {
+			pc->of_ip++;
+			continue;
+		}
+		n = preauth_of(h, c->ip);
+		if (n > pc->victim_ip_count ||
+		    (n == pc->victim_ip_count && pc->victim && c->idle_since_s < pc->victim->idle_since_s)) {
+			pc->victim = c;
+			pc->victim_ip_count = n;
+		}
+	}
+}
+
+/* Accept policy: at most preauth_per_ip unauthenticated connections per
+ * address; when our table is full, a newcomer holding fewer than the top
+ * address evicts that address's oldest unauthenticated connection. */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct httpd *h = cls;
+	struct preauth_count pc;
+	char ip[INET6_ADDRSTRLEN];
+
+	(void)addrlen;
+	sockaddr_ip(ip, addr);
+	preauth_count(&pc, h, ip);
+	if (pc.of_ip >= h->preauth_per_ip) {
+		h->n_preauth_refused++;
+		return MHD_NO;
+	}
+	if (pc.used < h->conns_max)
+		return MHD_YES;
+	if (pc.victim && pc.victim_ip_count > pc.of_ip + 1) {
+		conn_cut(pc.victim);
+		h->n_evicted++;
+		return MHD_YES;
+	}
+	h->n_preauth_refused++;
+	return MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *h = cls;
+	struct httpd_conn *c = *socket_context;
+	const union MHD_ConnectionInfo *fd_ci, *addr_ci;
+	size_t i;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (c)
+			memset(c, 0, sizeof(*c));
+		*socket_context = NULL;
+		return;
+	}
+	fd_ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	addr_ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	for (i = 0; i < h->conns_len && h->conns[i].used; i++)
+		;
+	if (i == h->conns_len || !fd_ci) {
+		/* Cannot happen: libmicrohttpd's limit is the table's size. */
+		fprintf(stderr, "%s: connection table full; closing a connection\n", h->cfg.service);
+		if (fd_ci)
+			(void)shutdown(fd_ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c = &h->conns[i];
+	memset(c, 0, sizeof(*c));
+	c->used = 1;
+	c->fd = fd_ci->connect_fd;
+	c->phase = CONN_IDLE;
+	c->idle_since_s = mono_s();
+	sockaddr_ip(c->ip, addr_ci ? addr_ci->client_addr : NULL);
+	*socket_context = c;
+}
+
+/* An idle connection whose socket received a byte after its last answer
+ * has begun a request: its deadline starts no later than the sweep
+ * before the one that saw it. */
+static void conn_sweep_one(struct httpd *h, struct httpd_conn *c, double now)
+{
+	if (c->phase == CONN_IDLE) {
+		struct tcp_info ti;
+		socklen_t tl = sizeof(ti);
+		memset(&ti, 0, sizeof(ti));
+		if (getsockopt(c->fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0) {
+			double last_recv_s = now - (double)ti.tcpi_last_data_recv / 1e3;
+			/* jiffies against CLOCK_MONOTONIC: 50 ms of slack. */
+			if (last_recv_s > c->idle_since_s + 0.05) {
+				c->phase = CONN_RECEIVING;
+				c->t0_s = h->last_sweep_s > c->idle_since_s ? h->last_sweep_s
+									    : c->idle_since_s;
+			}
+		}
+	}
+	if (c->phase == CONN_RECEIVING && now - c->t0_s > (double)h->deadline_s) {
+		conn_cut(c);
+		h->n_deadline_cut++;
+	}
+}
+
+static void conn_sweep(struct httpd *h)
+{
+	double now = mono_s();
+	size_t i;
+	uint64_t total;
+
+	if (now - h->last_sweep_s < (double)HTTPD_LOOP_WAIT_MS / 1e3)
+		return;
+	for (i = 0; i < h->conns_len; i++)
+		if (h->conns[i].used && !h->conns[i].evicted)
+			conn_sweep_one(h, &h->conns[i], now);
+	h->last_sweep_s = now;
+	/* One line at most every 10 s while the guards act, not one per cut. */
+	total = h->n_deadline_cut + h->n_preauth_refused + h->n_evicted;
+	if (total != h->n_logged && now - h->last_guard_log_s >= 10.0) {
+		if (!h->cfg.quiet)
+			fprintf(stderr, "%s: connection guards: deadline_cut=%llu preauth_refused=%llu evicted=%llu\n",
+				h->cfg.service, (unsigned long long)h->n_deadline_cut,
+				(unsigned long long)h->n_preauth_refused,
+				(unsigned long long)h->n_evicted);
+		h->n_logged = total;
+		h->last_guard_log_s = now;
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct httpd *h = arg;
+
+	while (!atomic_load(&h->stop)) {
+		if (MHD_run_wait(h->mhd, HTTPD_LOOP_WAIT_MS) != MHD_YES) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);   /* a failed poll must not spin */
+		}
+		conn_sweep(h);
+	}
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- MHD glue */
+
+/* libmicrohttpd's own messages (a peer that hung up mid-request, a
+ * malformed request it refused): at most HTTPD_MHD_LOG_LINES per
+ * HTTPD_MHD_LOG_WINDOW_S, so that an attacker cannot fill the disk. */
+#define HTTPD_MHD_LOG_LINES 10
+#define HTTPD_MHD_LOG_WINDOW_S 10.0
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct httpd *h = cls;
+	double now = mono_s();
+	char line[512];
+
+	if (h->cfg.quiet)
+		return;
+	if (now - h->mhd_log_window_s >= HTTPD_MHD_LOG_WINDOW_S) {
+		if (h->mhd_log_dropped && !h->cfg.quiet)
+			fprintf(stderr, "%s: libmicrohttpd: %llu more messages dropped\n",
+				h->cfg.service, (unsigned long long)h->mhd_log_dropped);
+		h->mhd_log_window_s = now;
+		h->mhd_log_lines = 0;
+		h->mhd_log_dropped = 0;
+	}
+	if (h->mhd_log_lines >= HTTPD_MHD_LOG_LINES) {
+		h->mhd_log_dropped++;
+		return;
+	}
+	h->mhd_log_lines++;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	fprintf(stderr, "%s: libmicrohttpd: %s\n", h->cfg.service, line);
+}
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct httpd *h = cls;
 	struct httpd_req *r = calloc(1, sizeof(*r));
-	const union MHD_ConnectionInfo *ci;
 	size_t n;
 
 	if (!r)
@@ -342,6 +590,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->conn = conn;
 	r->route = -1;
 	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	r->slot = conn_slot(conn);
+	if (r->slot && r->slot->phase == CONN_IDLE) {
+		/* A pipelined request the sweep has not seen begin. */
+		r->slot->phase = CONN_RECEIVING;
+		r->slot->t0_s = mono_s();
+	}
 	n = uri ? strlen(uri) : 0;
 	if (n > HTTPD_TARGET_BYTES_MAX) {
 		r->target_too_long = 1;
@@ -350,17 +604,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (n)
 		memcpy(r->target, uri, n);
 	r->target[n] = '\0';
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci && ci->client_addr) {
-		if (ci->client_addr->sa_family == AF_INET)
-			inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ci->client_addr)->sin_addr,
-				  r->ip, sizeof(r->ip));
-		else if (ci->client_addr->sa_family == AF_INET6)
-			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ci->client_addr)->sin6_addr,
-				  r->ip, sizeof(r->ip));
-	}
-	if (!r->ip[0])
-		snprintf(r->ip, sizeof(r->ip), "unknown");
+	snprintf(r->ip, sizeof(r->ip), "%s", r->slot ? r->slot->ip : "unknown");
 	return r;
 }
 
@@ -377,6 +621,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (!r)
 		return;
+	if (r->slot && r->slot->used) {
+		r->slot->phase = CONN_IDLE;
+		r->slot->idle_since_s = mono_s();
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	lat = (double)(t1.tv_sec - r->t0.tv_sec) +
 	      (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
@@ -392,7 +640,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			r->status, lat * 1e3, r->ip,
 			code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
 	json_decref(r->json);
-	free(r->body);
+	httpd_body_release(&r->body);
 	free(r->resp);
 	free(r);
 	*con_cls = NULL;
@@ -409,12 +657,16 @@ static enum MHD_Result send_answer(struct httpd_req *r)
 			httpd_req_route(r));
 		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 	}
+	if (r->slot)
+		r->slot->phase = CONN_ANSWERING;
 	resp = MHD_create_response_from_buffer(r->resp_len, r->resp,
 					       MHD_RESPMEM_MUST_COPY);
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
 	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (r->close_conn)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->retry_after_s) {
 		char ra[16];
 		snprintf(ra, sizeof(ra), "%u", r->retry_after_s);
@@ -476,6 +728,60 @@ static int idem_key_ok(const char *k)
 
 /* First call: headers only.  Decides the route and the body cap, and may
  * answer at once (404, 405, 413 by Content-Length, 429). */
+struct fields {
+	struct httpd_field f[HTTPD_HEADER_FIELDS_MAX + 1];
+	size_t n;
+};
+
+static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind,
+				     const char *key, size_t key_size,
+				     const char *value, size_t value_size)
+{
+	struct fields *fs = cls;
+
+	(void)kind;
+	if (fs->n > HTTPD_HEADER_FIELDS_MAX)
+		return MHD_NO;    /* one past the bound is enough to refuse */
+	fs->f[fs->n].name = key;
+	fs->f[fs->n].name_len = key ? key_size : 0;
+	fs->f[fs->n].value = value;
+	fs->f[fs->n].value_len = value ? value_size : 0;
+	fs->n++;
+	return MHD_YES;
+}
+
+/* RFC 9112 section 6.3 framing, before anything else reads the request:
+ * a refusal closes the connection, so no byte after these headers is
+ * ever read as another request. */
+static int framing_refused(struct httpd_req *r)
+{
+	static const unsigned status[] = {
+		[HTTPD_FRAME_BAD] = 400, [HTTPD_FRAME_CODING] = 501, [HTTPD_FRAME_TOO_MANY] = 431,
+	};
+	static const char *const slug[] = {
+		[HTTPD_FRAME_BAD] = "bad-framing", [HTTPD_FRAME_CODING] = "transfer-coding",
+		[HTTPD_FRAME_TOO_MANY] = "too-many-headers",
+	};
+	struct fields fs;
+	char why[160];
+	enum httpd_frame_rc fr;
+
+	fs.n = 0;
+	(void)MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, collect_field, &fs);
+	fr = httpd_frame_check(why, sizeof(why), fs.f, fs.n);
+	if (fr == HTTPD_FRAME_OK)
+		return 0;
+	r->close_conn = 1;
+	httpd_reply_problem(r, status[fr], slug[fr],
+			    fr == HTTPD_FRAME_CODING ? "transfer coding not implemented"
+						     : "request framing refused",
+			    "%s", why);
+	return 1;
+}
+
+/* First call: headers only.  Decides the route and the body cap, and may
+ * answer at once (400/501 framing, 404, 405, 413 by Content-Length, 415,
+ * 429). */
 static void request_start(struct httpd_req *r, const char *url)
 {
 	struct httpd *h = r->h;
@@ -483,6 +789,8 @@ static void request_start(struct httpd_req *r, const char *url)
 	const char *cl;
 	char key[64 + INET6_ADDRSTRLEN];
 
+	if (framing_refused(r))
+		return;
 	if (r->target_too_long) {
 		httpd_reply_problem(r, 414, "uri-too-long", "request target too long", NULL);
 		return;
@@ -511,42 +819,28 @@ static void request_start(struct httpd_req *r, const char *url)
 		return;
 	}
 	rt = &h->cfg.routes[r->route];
-	r->body_max = rt->body_bytes_max ? rt->body_bytes_max : HTTPD_BODY_BYTES_ANON_MAX;
+	r->body.max = rt->body_bytes_max ? rt->body_bytes_max : HTTPD_BODY_BYTES_ANON_MAX;
 	/* A signed route's body comes before its signer is known. */
-	if ((rt->flags & HTTPD_F_AUTH) && r->body_max > HTTPD_BODY_BYTES_ANON_MAX)
-		r->body_max = HTTPD_BODY_BYTES_ANON_MAX;
-	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-					 MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && (strlen(cl) > 12 || strtoull(cl, NULL, 10) > r->body_max)) {
-		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
-				    "this route takes at most %zu bytes", r->body_max);
+	if ((rt->flags & HTTPD_F_AUTH) && r->body.max > HTTPD_BODY_BYTES_ANON_MAX)
+		r->body.max = HTTPD_BODY_BYTES_ANON_MAX;
+	/* A JSON route takes only application/json: a browser cannot send
+	 * that cross-origin without a CORS preflight, which we never grant. */
+	if ((rt->flags & HTTPD_F_JSON) &&
+	    !httpd_ctype_is_json(httpd_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		r->close_conn = 1;
+		httpd_reply_problem(r, 415, "unsupported-media-type", "unsupported media type",
+				    "this route takes Content-Type: application/json");
 		return;
 	}
-}
-
-static int body_append(struct httpd_req *r, const char *data, size_t len)
-{
-	if (r->too_large || len > r->body_max - r->body_len) {
-		r->too_large = 1;
-		return 0;
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	/* framing_refused made cl 1 to 12 digits. */
+	if (cl && strtoull(cl, NULL, 10) > r->body.max) {
+		r->close_conn = 1;
+		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
+				    "this route takes at most %zu bytes", r->body.max);
+		return;
 	}
-	if (r->body_len + len + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 4096;
-		while (cap < r->body_len + len + 1)
-			cap *= 2;
-		if (cap > r->body_max + 1)
-			cap = r->body_max + 1;
-		char *nb = realloc(r->body, cap);
-		if (!nb)
-			return -1;
-		r->body = nb;
-		r->body_cap = cap;
-	}
-	memcpy(r->body + r->body_len, data, len);
-	r->body_len += len;
-	r->body[r->body_len] = '\0';
-	assert(r->body_len <= r->body_max);
-	return 0;
 }
 
 /* Body complete: checks in the order of httpd.h, then the handler. */
@@ -557,13 +851,13 @@ static void request_run(struct httpd_req *r)
 	char why[256];
 	enum httpd_err ae;
 
-	if (r->too_large) {
+	if (r->body.too_large) {
 		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
-				    "this route takes at most %zu bytes", r->body_max);
+				    "this route takes at most %zu bytes", r->body.max);
 		return;
 	}
 	if (rt->flags & HTTPD_F_JSON) {
-		r->json = httpd_json_parse(r->body ? r->body : "", r->body_len, why, sizeof(why));
+		r->json = httpd_json_parse(r->body.buf ? r->body.buf : "", r->body.len, why, sizeof(why));
 		if (!r->json) {
 			httpd_reply_problem(r, 400, "malformed-json", "malformed json body", "%s", why);
 			return;
@@ -610,7 +904,7 @@ static void request_run(struct httpd_req *r)
 						* it sent, on any route. */
 					       r->idem ? r->idem
 						       : httpd_req_header(r, "Idempotency-Key"),
-					       r->body, r->body_len, (uint64_t)time(NULL));
+					       r->body.buf, r->body.len, (uint64_t)time(NULL));
 			if (ae) {
 				httpd_reply_problem(r, 401, "unauthenticated", "signed request refused",
 						    "%s", httpd_strerror(ae));
@@ -619,6 +913,8 @@ static void request_run(struct httpd_req *r)
 			r->role = HTTPD_ROLE_NONE;
 		}
 		r->has_signer = 1;
+		if (r->slot)
+			r->slot->authed = 1;   /* off the unauthenticated bound */
 		rcpt_address_format(addr, r->signer);
 		snprintf(key, sizeof(key), "addr:%s", addr);
 		if (!httpd_rate_take(&h->rate, key, mono_s())) {
@@ -656,7 +952,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
-		if (body_append(r, upload_data, *upload_data_size) < 0)
+		if (httpd_body_append(&r->body, upload_data, *upload_data_size) < 0)
 			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -690,15 +986,106 @@ static char *read_small_file(const char *path)
 	return buf;
 }
 
+static enum httpd_err config_check(char *why, size_t why_len, const struct httpd_config *cfg)
+{
+	size_t i;
+
+	if (!cfg || !cfg->service || !cfg->host || !cfg->routes ||
+	    cfg->routes_len > HTTPD_ROUTES_MAX ||
+	    (!cfg->idem_begin) != (!cfg->idem_end) ||
+	    (!cfg->tls_cert_path) != (!cfg->tls_key_path) ||
+	    cfg->connections_max > HTTPD_CONNECTIONS_MAX * 16 ||
+	    cfg->request_deadline_s > HTTPD_REQUEST_DEADLINE_S_MAX) {
+		snprintf(why, why_len, "invalid httpd configuration");
+		return HTTPD_ERR_ARG;
+	}
+	for (i = 0; i < cfg->routes_len; i++) {
+		if (!cfg->routes[i].method || !cfg->routes[i].pattern ||
+		    !cfg->routes[i].fn || cfg->routes[i].pattern[0] != '/' ||
+		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX) {
+			snprintf(why, why_len, "invalid route %zu", i);
+			return HTTPD_ERR_ARG;
+		}
+	}
+	return HTTPD_OK;
+}
+
+static enum httpd_err tls_load(struct httpd *h, unsigned *flags, char *why, size_t why_len)
+{
+	const struct httpd_config *cfg = &h->cfg;
+
+	if (!cfg->tls_cert_path)
+		return HTTPD_OK;
+	if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+		snprintf(why, why_len, "this libmicrohttpd has no tls support");
+		return HTTPD_ERR_TLS;
+	}
+	h->tls_cert = read_small_file(cfg->tls_cert_path);
+	h->tls_key = read_small_file(cfg->tls_key_path);
+	if (!h->tls_cert || !h->tls_key) {
+		snprintf(why, why_len, "could not read tls certificate '%s' or its key",
+			 cfg->tls_cert_path);
+		return HTTPD_ERR_TLS;
+	}
+	*flags |= MHD_USE_TLS;
+	return HTTPD_OK;
+}
+
+/* libmicrohttpd runs without a thread of its own: serve() drives it
+ * with MHD_run_wait and sweeps the connection table in between, so
+ * every callback and the sweep share one thread. */
+static struct MHD_Daemon *mhd_start(struct httpd *h, unsigned flags, struct sockaddr_in *sa)
+{
+	const struct httpd_config *cfg = &h->cfg;
+	unsigned per_ip = cfg->connections_per_ip_max ? cfg->connections_per_ip_max
+						      : HTTPD_CONNECTIONS_PER_IP_MAX;
+	unsigned idle_s = cfg->connection_timeout_s ? cfg->connection_timeout_s
+						    : HTTPD_CONNECTION_TIMEOUT_S;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	return MHD_start_daemon(flags, 0, on_accept, h, on_access, h,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,   /* first, as MHD asks */
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)sa,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)h->conns_len,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY_BYTES,
+		/* RFC 9112 section 3.2: an HTTP/1.1 request without Host is 400. */
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+		MHD_OPTION_ARRAY, h->tls_cert ? tls : tls + 2,
+		MHD_OPTION_END);
+}
+
+static enum httpd_err conns_init(struct httpd *h)
+{
+	const struct httpd_config *cfg = &h->cfg;
+
+	h->conns_max = cfg->connections_max ? cfg->connections_max : HTTPD_CONNECTIONS_MAX;
+	h->conns_len = h->conns_max + HTTPD_CONNECTIONS_HEADROOM;
+	h->preauth_per_ip = cfg->connections_preauth_per_ip_max
+				    ? cfg->connections_preauth_per_ip_max
+				    : HTTPD_CONNECTIONS_PREAUTH_PER_IP_MAX;
+	h->deadline_s = cfg->request_deadline_s ? cfg->request_deadline_s
+						: HTTPD_REQUEST_DEADLINE_S;
+	h->conns = calloc(h->conns_len, sizeof(*h->conns));
+	return h->conns ? HTTPD_OK : HTTPD_ERR_NOMEM;
+}
+
 enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 			   const struct httpd_config *cfg)
 {
 	struct httpd *h = NULL;
 	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *di;
-	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
-	enum httpd_err rc = HTTPD_ERR_ARG;
-	size_t i;
+	unsigned flags = MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+	enum httpd_err rc;
 	char dummy[8];
 
 	if (!why) {
@@ -706,26 +1093,15 @@ enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 		why_len = sizeof(dummy);
 	}
 	why[0] = '\0';
-	if (!out || !cfg || !cfg->service || !cfg->host || !cfg->routes ||
-	    cfg->routes_len > HTTPD_ROUTES_MAX ||
-	    (!cfg->idem_begin) != (!cfg->idem_end) ||
-	    (!cfg->tls_cert_path) != (!cfg->tls_key_path)) {
-		snprintf(why, why_len, "invalid httpd configuration");
+	rc = out ? config_check(why, why_len, cfg) : HTTPD_ERR_ARG;
+	if (rc)
 		goto out;
-	}
-	for (i = 0; i < cfg->routes_len; i++) {
-		if (!cfg->routes[i].method || !cfg->routes[i].pattern ||
-		    !cfg->routes[i].fn || cfg->routes[i].pattern[0] != '/' ||
-		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX) {
-			snprintf(why, why_len, "invalid route %zu", i);
-			goto out;
-		}
-	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(cfg->port);
 	if (inet_pton(AF_INET, cfg->host, &sa.sin_addr) != 1) {
 		snprintf(why, why_len, "could not parse listen address '%s'", cfg->host);
+		rc = HTTPD_ERR_ARG;
 		goto out;
 	}
 	rc = HTTPD_ERR_NOMEM;
@@ -733,7 +1109,8 @@ enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 	if (!h)
 		goto out;
 	h->cfg = *cfg;
-	for (i = 0; i < cfg->routes_len; i++)
+	atomic_init(&h->stop, 0);
+	for (size_t i = 0; i < cfg->routes_len; i++)
 		h->route_names[i] = cfg->routes[i].pattern;
 	httpd_rate_init(&h->rate, cfg->rate_per_s > 0 ? cfg->rate_per_s : HTTPD_RATE_PER_S_DEFAULT,
 			cfg->rate_burst >= 1 ? cfg->rate_burst : HTTPD_RATE_BURST_DEFAULT);
@@ -741,50 +1118,22 @@ enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 			cfg->signin_rate_per_s > 0 ? cfg->signin_rate_per_s : HTTPD_SIWE_RATE_PER_S,
 			cfg->signin_rate_burst >= 1 ? cfg->signin_rate_burst : HTTPD_SIWE_RATE_BURST);
 	httpd_metrics_init(&h->metrics);
-	if (cfg->tls_cert_path) {
-		rc = HTTPD_ERR_TLS;
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			snprintf(why, why_len, "this libmicrohttpd has no tls support");
-			goto out;
-		}
-		h->tls_cert = read_small_file(cfg->tls_cert_path);
-		h->tls_key = read_small_file(cfg->tls_key_path);
-		if (!h->tls_cert || !h->tls_key) {
-			snprintf(why, why_len, "could not read tls certificate '%s' or its key",
-				 cfg->tls_cert_path);
-			goto out;
-		}
-		flags |= MHD_USE_TLS;
-	}
+	if ((rc = conns_init(h)) != HTTPD_OK || (rc = tls_load(h, &flags, why, why_len)) != HTTPD_OK)
+		goto out;
 	rc = HTTPD_ERR_LISTEN;
-	if (h->tls_cert)
-		h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-			MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->connections_max ? cfg->connections_max : HTTPD_CONNECTIONS_MAX),
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->connections_per_ip_max ? cfg->connections_per_ip_max : HTTPD_CONNECTIONS_PER_IP_MAX),
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->connection_timeout_s ? cfg->connection_timeout_s : HTTPD_CONNECTION_TIMEOUT_S),
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY_BYTES,
-			MHD_OPTION_HTTPS_MEM_CERT, h->tls_cert,
-			MHD_OPTION_HTTPS_MEM_KEY, h->tls_key,
-			MHD_OPTION_END);
-	else
-		h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h,
-			MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-			MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->connections_max ? cfg->connections_max : HTTPD_CONNECTIONS_MAX),
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->connections_per_ip_max ? cfg->connections_per_ip_max : HTTPD_CONNECTIONS_PER_IP_MAX),
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(cfg->connection_timeout_s ? cfg->connection_timeout_s : HTTPD_CONNECTION_TIMEOUT_S),
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY_BYTES,
-			MHD_OPTION_END);
+	h->mhd = mhd_start(h, flags, &sa);
 	if (!h->mhd) {
 		snprintf(why, why_len, "could not listen on %s:%u", cfg->host, (unsigned)cfg->port);
 		goto out;
 	}
 	di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = di ? di->port : cfg->port;
+	h->last_sweep_s = mono_s();
+	if (pthread_create(&h->thread, NULL, serve, h) != 0) {
+		snprintf(why, why_len, "could not start the serving thread");
+		goto out;
+	}
+	h->thread_started = 1;
 	*out = h;
 	h = NULL;
 	rc = HTTPD_OK;
@@ -797,8 +1146,13 @@ void httpd_free(struct httpd *h)
 {
 	if (!h)
 		return;
+	if (h->thread_started) {
+		atomic_store(&h->stop, 1);
+		pthread_join(h->thread, NULL);
+	}
 	if (h->mhd)
 		MHD_stop_daemon(h->mhd);
+	free(h->conns);
 	httpd_rate_release(&h->rate);
 	httpd_rate_release(&h->signin_rate);
 	httpd_metrics_release(&h->metrics);

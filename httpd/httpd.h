@@ -5,12 +5,26 @@
  * bounded body accumulator with one strict JSON parse, one completion
  * callback that logs a line and counts the request.
  *
+ * Before a request: a connection is refused when its address already
+ * holds connections_preauth_per_ip_max connections that never carried an
+ * authenticated request; when the table is full, the newcomer evicts the
+ * oldest such connection of the address holding the most.  A connection
+ * still receiving a request request_deadline_s after its first byte is
+ * closed, whatever its pace.
+ *
  * What a request goes through, in order (each step answers with an
  * RFC 9457 problem+json and stops the request when it fails):
+ *   0. framing (RFC 9112 section 6.3): names are tokens, no control
+ *      character or folded line in a value, at most one Content-Length
+ *      of digits and never with Transfer-Encoding, which must be exactly
+ *      "chunked" (400, 501; 431 past HTTPD_HEADER_FIELDS_MAX fields);
+ *      the connection is closed after this answer, so no byte after the
+ *      headers is read as another request;
  *   1. built-ins: GET /livez, /readyz (the service's check), /metrics;
  *   2. route lookup (404, or 405 when the path exists for another method);
  *   3. rate limit by client IP (429);
- *   4. body accumulated up to the route's cap, or HTTPD_BODY_BYTES_ANON_MAX
+ *   4. HTTPD_F_JSON: Content-Type must be application/json (415); the
+ *      body accumulated up to the route's cap, or HTTPD_BODY_BYTES_ANON_MAX
  *      for a signed route until its signer is known (413);
  *   5. HTTPD_F_JSON: the body must be one JSON object, no duplicate keys,
  *      nothing after it (400);
@@ -23,9 +37,10 @@
  *   9. the handler, which answers with exactly one httpd_reply_* call;
  *  10. HTTPD_F_IDEM: the service's idem_end hook sees the answer.
  *
- * Threads: handlers and hooks all run on the one MHD polling thread, one
- * request at a time, so a service may give them one database
- * connection.  httpd_gauge_set may be called from any thread.
+ * Threads: handlers and hooks all run on the server's one serving thread
+ * (which drives libmicrohttpd and sweeps deadlines), one request at a
+ * time, so a service may give them one database connection.
+ * httpd_gauge_set may be called from any thread.
  *
  * Logging: one line per request on stderr: method, path (no query),
  * route, status, latency, client IP.  Never a body, a header value or a
@@ -137,7 +152,13 @@ struct httpd_config {
 	/* 0 means the default from httpd_limits.h. */
 	unsigned connections_max;
 	unsigned connections_per_ip_max;
-	unsigned connection_timeout_s;
+	unsigned connection_timeout_s;      /* idle: no byte either way */
+	/* Unauthenticated connections one address may hold (see
+	 * HTTPD_CONNECTIONS_PREAUTH_PER_IP_MAX), and the deadline for
+	 * receiving a whole request from its first byte (at most
+	 * HTTPD_REQUEST_DEADLINE_S_MAX). */
+	unsigned connections_preauth_per_ip_max;
+	unsigned request_deadline_s;
 	double rate_per_s;         /* tokens per second per IP and per address */
 	double rate_burst;         /* bucket size */
 	int quiet;                 /* no per-request log line */

@@ -72,6 +72,55 @@ char *httpd_metrics_render(struct httpd_metrics *m, const char *service,
 			   const char *const *route_names, size_t routes_len,
 			   size_t *len);
 
+/* ---- framing.c: the request checks that need no socket ---- */
+
+/* One header field as received (not NUL-terminated: lengths rule). */
+struct httpd_field {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+enum httpd_frame_rc {
+	HTTPD_FRAME_OK = 0,
+	HTTPD_FRAME_BAD,          /* 400: ambiguous or malformed framing */
+	HTTPD_FRAME_CODING,       /* 501: a transfer coding other than chunked */
+	HTTPD_FRAME_TOO_MANY,     /* 431: more than HTTPD_HEADER_FIELDS_MAX */
+};
+
+/* The header fields of one request, in order, checked for framing that
+ * two HTTP implementations could read differently (RFC 9112 section
+ * 6.3): every name a token, no control character in a value, at most
+ * one Content-Length of 1*DIGIT, never together with Transfer-Encoding,
+ * whose only accepted value is exactly "chunked".  why (non-NULL) gets a
+ * short reason, "" on success. */
+enum httpd_frame_rc httpd_frame_check(char *why, size_t why_len,
+				      const struct httpd_field *f, size_t n);
+
+/* 1 when a Content-Type value is application/json, optionally with
+ * charset=utf-8 (case-insensitive); 0 otherwise or for NULL. */
+int httpd_ctype_is_json(const char *value);
+
+/* 1 when path matches pattern segment by segment ({x} matches one
+ * non-empty segment of at most HTTPD_PARAM_BYTES_MAX bytes), with the
+ * captured segments in params[0 .. *params_len); 0 otherwise (params
+ * and *params_len then undefined). */
+int httpd_route_match(char params[HTTPD_PARAMS_MAX][HTTPD_PARAM_BYTES_MAX + 1],
+		      size_t *params_len, const char *pattern, const char *path);
+
+/* A request body accumulated up to max bytes (max <= HTTPD_BODY_BYTES_MAX);
+ * buf is NUL-terminated when non-NULL.  Zero-initialise, set max. */
+struct httpd_body {
+	char *buf;
+	size_t len, cap, max;
+	int too_large;            /* a chunk would have passed max: sticky */
+};
+/* Appends len bytes: 0 (also when it set too_large and kept nothing
+ * more), -1 on allocation failure. */
+int httpd_body_append(struct httpd_body *b, const char *data, size_t len);
+void httpd_body_release(struct httpd_body *b);
+
 /* For siwe.c's route handlers (defined in httpd.c). */
 struct httpd_req;
 struct httpd_siwe_config;

@@ -37,12 +37,46 @@
 /* Signed-request clock skew: a captured request is useless after this. */
 #define HTTPD_AUTH_SKEW_S 300
 
+/* Header fields in one request (431 beyond): our clients send about 10. */
+#define HTTPD_HEADER_FIELDS_MAX 64
+
+/* Digits of a Content-Length: 12 covers every body we could accept and
+ * keeps the number far from overflow. */
+#define HTTPD_CONTENT_LENGTH_DIGITS_MAX 12
+
 /* Concurrent connections in total, and from one IP address. */
 #define HTTPD_CONNECTIONS_MAX 256
 #define HTTPD_CONNECTIONS_PER_IP_MAX 32
 
-/* Idle connection timeout: slowloris peers are cut off after this. */
+/* Connections one IP address may hold that have not yet carried an
+ * authenticated request (signed or bearer): an anonymous peer cannot
+ * take more than this many of the HTTPD_CONNECTIONS_MAX.  When the table
+ * is full anyway (many addresses), a new connection from an address
+ * holding fewer evicts the oldest unauthenticated connection of the
+ * address holding the most, so a fresh client is still served.  24
+ * leaves room for a load test of 16 clients on one loopback address. */
+#define HTTPD_CONNECTIONS_PREAUTH_PER_IP_MAX 24
+
+/* Extra slots libmicrohttpd may hold beyond HTTPD_CONNECTIONS_MAX while
+ * evicted connections are being closed. */
+#define HTTPD_CONNECTIONS_HEADROOM 16
+
+/* Idle timeout (libmicrohttpd's): a connection with no byte in either
+ * direction for this long is closed.  It alone does not stop a client
+ * that sends one byte a second: HTTPD_REQUEST_DEADLINE_S does. */
 #define HTTPD_CONNECTION_TIMEOUT_S 15
+
+/* Deadline for a whole request, request line, headers and body, counted
+ * from its first byte (seen through TCP_INFO, to the sweep's
+ * granularity): a connection still receiving a request after this is
+ * closed.  The handler's own time and the answer are not counted.  An
+ * 8 MiB job input needs about 280 KiB/s to make it. */
+#define HTTPD_REQUEST_DEADLINE_S 30
+#define HTTPD_REQUEST_DEADLINE_S_MAX 3600
+
+/* The serving loop wakes at least this often to sweep deadlines and to
+ * notice a stop. */
+#define HTTPD_LOOP_WAIT_MS 200
 
 /* Memory MHD may use per connection for headers and its buffers. */
 #define HTTPD_CONNECTION_MEMORY_BYTES (64u * 1024u)

@@ -119,7 +119,7 @@ int hc_request(struct hc_resp *r, uint16_t port, const char *method,
 {
 	size_t cap = 1024 + strlen(target) + body_len, n, i;
 	char *req = malloc(cap);
-	int rc, w;
+	int rc, w, has_ctype = 0;
 
 	memset(r, 0, sizeof(*r));
 	if (!req)
@@ -129,19 +129,25 @@ int hc_request(struct hc_resp *r, uint16_t port, const char *method,
 	n = (size_t)w;
 	for (i = 0; headers && headers[i]; i++) {
 		size_t hl = strlen(headers[i]);
-		if (n + hl + 2 + 64 + body_len > cap) {
-			char *nr = realloc(req, cap + hl + 64);
+		if (n + hl + 2 + 128 + body_len > cap) {
+			char *nr = realloc(req, cap + hl + 128);
 			if (!nr) {
 				free(req);
 				return -1;
 			}
 			req = nr;
-			cap += hl + 64;
+			cap += hl + 128;
 		}
+		if (strncasecmp(headers[i], "Content-Type:", 13) == 0)
+			has_ctype = 1;
 		memcpy(req + n, headers[i], hl);
 		memcpy(req + n + hl, "\r\n", 2);
 		n += hl + 2;
 	}
+	/* JSON unless the caller names another type (the JSON routes take
+	 * nothing else). */
+	if (!has_ctype && (body_len || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0))
+		n += (size_t)snprintf(req + n, cap - n, "Content-Type: application/json\r\n");
 	w = snprintf(req + n, cap - n, "Content-Length: %zu\r\n\r\n", body_len);
 	n += (size_t)w;
 	if (body_len)
