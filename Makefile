@@ -407,6 +407,13 @@ build/fuzz/fuzz_siwe: tests/fuzz/fuzz_siwe.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-b
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
 		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS)
 
+# The request path the daemons own (httpd/framing.c, the strict JSON
+# parse in httpd/httpd.c), linked the same way.
+build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
+		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS)
+
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)
 	@if [ "$(FUZZ_SECONDS)" -gt 0 ]; then \
