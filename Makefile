@@ -401,15 +401,11 @@ build/fuzz/%: tests/fuzz/%.c $(RCPT_SRCS) | deps-bench
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(CORE_CFLAGS) -o $@ $< $(RCPT_SRCS) $(CORE_LIBS)
 
-# The SIWE parser lives in httpd/ and links libmicrohttpd (uninstrumented).
-build/fuzz/fuzz_siwe: tests/fuzz/fuzz_siwe.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
-	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
-		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS)
-
-# The request path the daemons own (httpd/framing.c, the strict JSON
-# parse in httpd/httpd.c), linked the same way.
-build/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
+# Harnesses of httpd/ code link its sources and libmicrohttpd
+# (uninstrumented): the SIWE parser, and the request path the daemons
+# own (httpd/framing.c, the strict JSON parse in httpd/httpd.c).
+HTTPD_FUZZ_BINS := build/fuzz/fuzz_siwe build/fuzz/fuzz_http
+$(HTTPD_FUZZ_BINS): build/fuzz/%: tests/fuzz/%.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
 		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS)
