@@ -93,3 +93,24 @@ void su_reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t 
 	kern_tensors_release(&ti);
 	kern_tensors_release(&to);
 }
+
+void su_escrow_start(struct tu_daemon *d, const char *dir, const char *conninfo,
+		     const char *chain_id, const char *log)
+{
+	char bin[512], key[320];
+	struct rcpt_key ek;
+	const char *build = getenv("ASSAY_BUILD");
+
+	cr_assert(build, "ASSAY_BUILD is not set");
+	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
+	su_key_file(key, sizeof(key), &ek, dir, "escrow");
+	rcpt_key_wipe(&ek);
+	{
+		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", conninfo,
+			"--key", key, "--devnet", "--min-stake", "1000", "--chain-id", chain_id,
+			"--challenge-window-s", "2", "--referee-deadline-s", "2",
+			"--unbonding-s", "10", "--rate-per-s", "10000", "--rate-burst", "10000",
+			"--quiet", NULL };
+		tu_daemon_start(d, argv, log);
+	}
+}

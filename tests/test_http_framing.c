@@ -30,6 +30,9 @@
 #include "httpd.h"
 #include "httpd_internal.h"
 #include "httpc.h"
+#include "pgutil.h"
+#include "svcutil.h"
+#include "testutil.h"
 #include "banned.h"
 
 static atomic_int effects;
@@ -304,8 +307,11 @@ Test(http_framing, json_routes_take_only_application_json, .timeout = 30)
 		hc_resp_free(&r);
 	}
 	/* No Content-Type at all (hc_raw adds none). */
-	cr_assert_eq(hc_raw(&r, port, "POST /effect HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
-			     "Content-Length: 2\r\n\r\n{}", 76), 0);
+	{
+		static const char bare[] = "POST /effect HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+					   "Content-Length: 2\r\n\r\n{}";
+		cr_assert_eq(hc_raw(&r, port, bare, sizeof(bare) - 1), 0);
+	}
 	cr_assert_eq(r.status, 415);
 	hc_resp_free(&r);
 	cr_assert_eq(atomic_load(&effects), 0);
@@ -587,4 +593,90 @@ Test(http_framing, route_match_and_body_bound)
 	cr_assert(b.too_large);
 	cr_assert_eq(b.len, 10);
 	httpd_body_release(&b);
+}
+
+/* ---------------------------------------------------------------- the real escrow */
+
+static uint64_t available_of(const char *escrow_url, const char *addr)
+{
+	struct httpd_client_resp r;
+	char t[96];
+	uint64_t v;
+
+	snprintf(t, sizeof(t), "/v1/accounts/%s", addr);
+	su_call(&r, "GET", escrow_url, t, NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	v = strtoull(httpd_client_str(&r, "available"), NULL, 10);
+	httpd_client_resp_free(&r);
+	return v;
+}
+
+/* The visible request's framing lines, each ambiguous in its own way, and
+ * the status it must get. */
+static const struct {
+	const char *before, *after;   /* the hidden request's length between */
+	int status;
+} smuggles[] = {
+	{ "Content-Length: 0\r\nContent-Length: ", "\r\n", 400 },
+	{ "Content-Length: ", "\r\nTransfer-Encoding: chunked\r\n", 400 },
+	{ "Content-Length : ", "\r\n", 400 },
+	{ "Content-Length: 0\r\n ", "\r\n", 400 },
+	{ "Transfer-Encoding: gzip, chunked\r\nX-Len: ", "\r\n", 501 },
+};
+
+static void hidden_faucet(char *out, size_t len, const char *addr, const char *idem)
+{
+	char body[160];
+
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"1000\"}", addr);
+	snprintf(out, len, "POST /v1/faucet HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+		 "Idempotency-Key: %s\r\nContent-Length: %zu\r\n\r\n%s", idem, strlen(body), body);
+}
+
+Test(http_framing, escrow_hidden_faucet_behind_params_never_runs, .timeout = 90)
+{
+	struct pgt_db db;
+	struct tu_daemon esc;
+	struct rcpt_key attacker, control;
+	char dir[256], log[320], path[320], a_att[RCPT_ADDR_HEX_BYTES], a_ctl[RCPT_ADDR_HEX_BYTES];
+	char hidden[512], framing[128], req[1024], idem[32];
+	struct exchange x;
+	size_t i;
+	int st;
+
+	pgt_db_create(&db);
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/escrow.log", dir);
+	su_escrow_start(&esc, dir, db.conninfo, "31337", log);
+	su_key_file(path, sizeof(path), &attacker, dir, "attacker");
+	su_key_file(path, sizeof(path), &control, dir, "control");
+	rcpt_address_format(a_att, attacker.address);
+	rcpt_address_format(a_ctl, control.address);
+
+	/* Control: the same faucet call, honestly pipelined, does credit. */
+	hidden_faucet(hidden, sizeof(hidden), a_ctl, "control-1");
+	snprintf(req, sizeof(req), "GET /v1/params HTTP/1.1\r\nHost: a\r\n\r\n%s", hidden);
+	exchange(&x, (uint16_t)esc.port, req, 3.0);
+	cr_assert_eq(answers(&x, &st), 2, "%s", x.buf);
+	cr_assert_eq(available_of(esc.url, a_ctl), 1000);
+
+	for (i = 0; i < sizeof(smuggles) / sizeof(smuggles[0]); i++) {
+		snprintf(idem, sizeof(idem), "smuggle-%zu", i);
+		hidden_faucet(hidden, sizeof(hidden), a_att, idem);
+		snprintf(framing, sizeof(framing), "%s%zu%s", smuggles[i].before, strlen(hidden),
+			 smuggles[i].after);
+		snprintf(req, sizeof(req), "GET /v1/params HTTP/1.1\r\nHost: a\r\n%s\r\n%s",
+			 framing, hidden);
+		exchange(&x, (uint16_t)esc.port, req, 5.0);
+		cr_assert_eq(answers(&x, &st), 1, "case %zu: %s", i, x.buf);
+		cr_assert_eq(st, smuggles[i].status, "case %zu: %s", i, x.buf);
+		cr_assert(x.eof, "case %zu: connection left open", i);
+	}
+	usleep(300 * 1000);
+	cr_assert_eq(available_of(esc.url, a_att), 0, "a hidden faucet call credited the attacker");
+	tu_daemon_stop(&esc);
+	rcpt_key_wipe(&attacker);
+	rcpt_key_wipe(&control);
+	pgt_db_drop(&db);
+	tu_rmtree(dir);
 }

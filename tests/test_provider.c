@@ -76,26 +76,6 @@ static unsigned long long account(struct pv *t, const struct rcpt_key *k, const 
 
 /* ---------------------------------------------------------------- fixture */
 
-static void escrow_start(struct pv *t, const char *chain_id)
-{
-	char bin[512], key[320];
-	struct rcpt_key ek;
-	const char *build = getenv("ASSAY_BUILD");
-
-	cr_assert(build);
-	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	su_key_file(key, sizeof(key), &ek, t->dir, "escrow");
-	rcpt_key_wipe(&ek);
-	{
-		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", t->db.conninfo,
-			"--key", key, "--devnet", "--min-stake", "1000", "--chain-id", chain_id,
-			"--challenge-window-s", "2", "--referee-deadline-s", "2",
-			"--unbonding-s", "10", "--rate-per-s", "10000", "--rate-burst", "10000",
-			"--quiet", NULL };
-		tu_daemon_start(&t->esc, argv, t->esc_log);
-	}
-}
-
 static void setup(struct pv *t, const char *chain_id)
 {
 	memset(t, 0, sizeof(*t));
@@ -108,7 +88,7 @@ static void setup(struct pv *t, const char *chain_id)
 	su_key_file(t->k_prov, sizeof(t->k_prov), &t->provk, t->dir, "provider");
 	su_key_file(t->k_val, sizeof(t->k_val), &t->val, t->dir, "validator");
 	su_key_file(t->k_other, sizeof(t->k_other), &t->other, t->dir, "other");
-	escrow_start(t, chain_id);
+	su_escrow_start(&t->esc, t->dir, t->db.conninfo, chain_id, t->esc_log);
 	{
 		struct httpd_client_resp r;
 		uint8_t vc[RCPT_ADDR_BYTES];
