@@ -130,6 +130,26 @@ static int parse_id_param(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES])
 }
 
 /* Canonical amount: decimal uint256, non-zero. */
+/* An account address: 0x + 40 hex digits (EIP-55 when mixed case), and
+ * not the zero address, which nobody holds a key for.  Answers 400
+ * invalid-address and returns -1 otherwise. */
+static int parse_address(struct httpd_req *r, uint8_t out[RCPT_ADDR_BYTES], const char *text)
+{
+	static const uint8_t zero[RCPT_ADDR_BYTES];
+
+	if (!text || rcpt_address_parse(out, text) != RCPT_OK) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
+				    "an address is 0x + 40 hex digits (EIP-55 when mixed case)");
+		return -1;
+	}
+	if (memcmp(out, zero, RCPT_ADDR_BYTES) == 0) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
+				    "the zero address holds no key and no account");
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v)
 {
 	const char *s = json_string_value(v);
@@ -473,10 +493,12 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 {
 	static const char *const req[] = { "job", "jobSignature", NULL };
 	static const char *const opt[] = { "domain", NULL };
+	static const uint8_t zero_addr[RCPT_ADDR_BYTES];
 	json_t *o = httpd_req_json(r);
 	struct rcpt_diag diag;
 	uint8_t signer[RCPT_ADDR_BYTES];
 	const struct kern_info *ki;
+	struct kern_diag kd;
 	char *t = NULL;
 	enum rcpt_err re;
 	uint64_t now = now_s();
@@ -513,6 +535,11 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 				    "the signature recovers to another address than job.customer (signed for another chain id or escrow?)");
 		goto out;
 	}
+	if (memcmp(job->provider, zero_addr, RCPT_ADDR_BYTES) == 0) {
+		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
+				    "job.provider is the zero address");
+		goto out;
+	}
 	if (job->deadline <= now) {
 		httpd_reply_problem(r, 422, "deadline-passed", "deadline passed",
 				    "job.deadline %" PRIu64 " is not in the future", job->deadline);
@@ -533,6 +560,12 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 	if (job->input_size > ESCROW_INPUT_BYTES_MAX) {
 		httpd_reply_problem(r, 422, "input-too-large", "input too large",
 				    "job.inputSize is above the referee's %u bytes", ESCROW_INPUT_BYTES_MAX);
+		goto out;
+	}
+	/* The exact form the kernel takes (PROTOCOL.md sections 3 and 6):
+	 * a job the kernel must refuse never locks the customer's money. */
+	if (kern_params_check(&kd, job->kernel, job->params, strlen(job->params)) != KERN_OK) {
+		httpd_reply_problem(r, 422, "invalid-params", "invalid params", "%s", kd.msg);
 		goto out;
 	}
 	rc = 0;
@@ -624,6 +657,28 @@ out:
 	free(canon);
 }
 
+/* A receipt's startedAt and finishedAt (Unix ms) lie within the job's
+ * life: not before the escrow opened it, not after the receipt arrived,
+ * give or take ESCROW_RECEIPT_CLOCK_SKEW_S of the provider's clock.
+ * Answers 422 and returns -1 otherwise. */
+static int receipt_times_refused(struct httpd_req *r, const struct escrow_job *j,
+				 const struct rcpt_receipt *rcp, uint64_t now)
+{
+	uint64_t skew_ms = (uint64_t)ESCROW_RECEIPT_CLOCK_SKEW_S * 1000u;
+	uint64_t lo = j->opened_at_s * 1000u, hi = (now + 1u) * 1000u + skew_ms;
+
+	lo = lo > skew_ms ? lo - skew_ms : 0;
+	if (rcp->started_at_ms >= lo && rcp->finished_at_ms <= hi)
+		return 0;
+	httpd_reply_problem(r, 422, "receipt-time", "receipt outside the job's life",
+			    "startedAt %" PRIu64 " and finishedAt %" PRIu64 " must lie in "
+			    "[%" PRIu64 ", %" PRIu64 "] ms: from the job's opening to the "
+			    "receipt's arrival, with %u s of clock skew",
+			    rcp->started_at_ms, rcp->finished_at_ms, lo, hi,
+			    ESCROW_RECEIPT_CLOCK_SKEW_S);
+	return -1;
+}
+
 static void handle_job_receipt(struct httpd_req *r, void *cls)
 {
 	static const char *const req[] = { "receipt", "receiptSignature", NULL };
@@ -689,6 +744,8 @@ static void handle_job_receipt(struct httpd_req *r, void *cls)
 				    "the receipt came after job.deadline");
 		goto out;
 	}
+	if (receipt_times_refused(r, &j, &b.receipt, now))
+		goto out;
 	if (rcpt_receipt_to_json(&canon, &b.receipt) != RCPT_OK) {
 		httpd_reply_problem(r, 400, "invalid-receipt", "invalid receipt", "receipt does not serialise");
 		goto out;
@@ -1665,10 +1722,8 @@ static void handle_provider_get(struct httpd_req *r, void *cls)
 	uint64_t at = 0;
 	enum escrow_db_err rc;
 
-	if (rcpt_address_parse(who, httpd_req_param(r, 0)) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address", NULL);
+	if (parse_address(r, who, httpd_req_param(r, 0)))
 		return;
-	}
 	if (db_ready(r, e))
 		return;
 	rc = escrow_db_provider_get(&e->db, url, &at, who);
@@ -1771,10 +1826,8 @@ static void handle_validator_get(struct httpd_req *r, void *cls)
 	struct escrow *e = cls;
 	uint8_t who[RCPT_ADDR_BYTES];
 
-	if (rcpt_address_parse(who, httpd_req_param(r, 0)) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address", NULL);
+	if (parse_address(r, who, httpd_req_param(r, 0)))
 		return;
-	}
 	if (db_ready(r, e) == 0)
 		reply_seed(r, e, who);
 }
@@ -1885,11 +1938,8 @@ static void handle_faucet(struct httpd_req *r, void *cls)
 	}
 	if (check_keys(r, o, req, NULL))
 		return;
-	if (!get_str(o, "address") || (re = rcpt_address_parse(who, get_str(o, "address")))) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
-				    "address is 0x + 40 hex digits (EIP-55 when mixed case)");
+	if (parse_address(r, who, get_str(o, "address")))
 		return;
-	}
 	if (parse_amount(r, &amount, json_object_get(o, "amount")))
 		return;
 	re = rcpt_u256_parse(&cap, ESCROW_FAUCET_MAX_DEC);
@@ -1965,10 +2015,8 @@ static void handle_account_get(struct httpd_req *r, void *cls)
 	uint8_t who[RCPT_ADDR_BYTES];
 	struct chain *c;
 
-	if (rcpt_address_parse(who, httpd_req_param(r, 0)) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address", NULL);
+	if (parse_address(r, who, httpd_req_param(r, 0)))
 		return;
-	}
 	if ((c = http_chain(r, e)))
 		reply_balance(r, e, c, who);
 }

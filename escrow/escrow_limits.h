@@ -47,6 +47,12 @@
  * finished (or dropped) by the loop. */
 #define ESCROW_OPENING_STALE_S 5
 
+/* A receipt's startedAt/finishedAt must lie between the job's opening and
+ * the receipt's arrival, widened by this much either side for the
+ * provider's clock (NTP keeps honest clocks within a second; a minute
+ * leaves room for a slow sync and refuses a receipt dated 1970). */
+#define ESCROW_RECEIPT_CLOCK_SKEW_S 60u
+
 /* A deadline further away than this is refused: locks are not forever. */
 #define ESCROW_DEADLINE_AHEAD_MAX_S (30u * 24u * 3600u)
 

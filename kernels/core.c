@@ -864,6 +864,41 @@ static enum kern_err dispatch(struct job *j, enum kid k, const char *params,
 	return KERN_ERR_UNKNOWN_KERNEL;
 }
 
+enum kern_err kern_params_check(struct kern_diag *diag, const char *kernel,
+				const char *params, size_t params_len)
+{
+	const struct kern_info *info = kern_find(kernel);
+	size_t pad[2], stride[2];
+	float eps;
+	int relu;
+
+	if (diag)
+		diag->msg[0] = '\0';
+	if (params == NULL)
+		return KERN_ERR_ARG;
+	if (info == NULL) {
+		kern_diagf(diag, "kernel '%.64s': no such kernel", kernel ? kernel : "");
+		return KERN_ERR_UNKNOWN_KERNEL;
+	}
+	if (params_len > KERN_PARAMS_BYTES_MAX) {
+		kern_diagf(diag, "%s: params longer than %d bytes", info->name, KERN_PARAMS_BYTES_MAX);
+		return KERN_ERR_PARAMS_SIZE;
+	}
+	switch ((enum kid)(info - table)) {
+	case K_MATMUL: return kern_params_relu(&relu, diag, info->name, params, params_len);
+	case K_LAYERNORM: return kern_params_eps(&eps, diag, info->name, params, params_len);
+	case K_CONV2D:
+		return kern_params_conv(pad, stride, diag, info->name, params, params_len);
+	case K_GEMM_I8:
+	case K_REDUCE_SUM:
+	case K_SOFTMAX:
+	case K_MLP: return kern_params_empty(diag, info->name, params, params_len);
+	default: break;
+	}
+	assert(0 && "kernel table and kern_params_check disagree");
+	return KERN_ERR_UNKNOWN_KERNEL;
+}
+
 static unsigned online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);

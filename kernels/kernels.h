@@ -216,6 +216,17 @@ KERN_WUR enum kern_err kern_run(struct kern_tensors *out,
 				const char *params, size_t params_len,
 				const struct kern_run_opts *opts);
 
+/*
+ * Checks `params` (params_len bytes) against the exact form `kernel`
+ * takes (PROTOCOL.md section 6: compact JSON, sorted keys, the kernel's
+ * one shape) without running anything: kern_run would refuse exactly the
+ * strings this refuses.  Lets a service refuse a job before money moves.
+ * Errors: KERN_ERR_UNKNOWN_KERNEL, KERN_ERR_PARAMS_SIZE, KERN_ERR_PARAMS
+ * (and conv2d's limit errors), KERN_ERR_ARG; diag says why.
+ */
+KERN_WUR enum kern_err kern_params_check(struct kern_diag *diag, const char *kernel,
+					 const char *params, size_t params_len);
+
 /* ------------------------------------------------------------------ */
 /* safetensors (kernels/safetensors.c: built with jansson in the
  * services' build; not part of the standalone kernels/Makefile)        */

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "chain.h"
+#include "escrow_limits.h"
 #include "httpc.h"
 #include "httpd.h"
 #include "kernels.h"
@@ -994,6 +995,167 @@ Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
 	jobfx_free(&f);
 }
 
+static void job_state(char out[32], const struct jobfx *f)
+{
+	char t[128];
+	struct hc_resp r;
+	json_t *j;
+
+	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
+	get(&r, t);
+	if (r.status == 404) {
+		snprintf(out, 32, "none");
+	} else {
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = jparse(&r);
+		snprintf(out, 32, "%s", json_string_value(json_object_get(j, "state")));
+		json_decref(j);
+	}
+	hc_resp_free(&r);
+}
+
+/* Re-signs a job after a test edited it. */
+static void job_resign(struct jobfx *f, const struct parties *p)
+{
+	cr_assert_eq(rcpt_job_id(f->id, NULL, &G.dom, &f->job), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f->sig, &p->customer, f->id), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(f->id_hex, sizeof(f->id_hex), f->id, 32), RCPT_OK);
+}
+
+/* Issue 11 section 3: params the kernel would refuse (PROTOCOL.md
+ * sections 3 and 6: compact, sorted keys, the kernel's one form) are
+ * refused at open with no money locked and no job written; the zero
+ * address is an invalid address, not an invalid amount. */
+Test(escrow, open_refuses_params_the_kernel_refuses, .fini = esc_teardown, .timeout = 60)
+{
+	static const struct { const char *kernel, *params; } bad[] = {
+		{ "reduce_sum_f32@1", "not json" },
+		{ "reduce_sum_f32@1", "{ }" },
+		{ "reduce_sum_f32@1", "{\"relu\":false}" },
+		{ "matmul_f32@1", "{}" },
+		{ "matmul_f32@1", "{ \"relu\":true}" },
+		{ "matmul_f32@1", "{\"relu\":1}" },
+		{ "layernorm_f32@1", "{\"eps\":0}" },
+		{ "conv2d_f32@1", "{\"stride\":[1,1],\"padding\":[0,0]}" },   /* unsorted */
+		{ "conv2d_f32@1", "{\"padding\":[0, 0],\"stride\":[1,1]}" },  /* not compact */
+	};
+	char idem[48], st[32], *b, zero[] = "0x0000000000000000000000000000000000000000",
+		body[160];
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0;
+	size_t i;
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 100 + i);
+		snprintf(f.job.kernel, sizeof(f.job.kernel), "%s", bad[i].kernel);
+		memcpy(f.job.kernel_hash, kern_find(bad[i].kernel)->hash, 32);
+		snprintf(f.job.params, sizeof(f.job.params), "%s", bad[i].params);
+		job_resign(&f, &p);
+		b = job_body(&f.job, f.sig, NULL);
+		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+		expect_problem(&r, 422, "invalid-params");
+		cr_assert(strstr(r.body, bad[i].kernel), "the answer names the kernel: %s", r.body);
+		hc_resp_free(&r);
+		free(b);
+		job_state(st, &f);
+		cr_assert_str_eq(st, "none", "%s %s left a job", bad[i].kernel, bad[i].params);
+		jobfx_free(&f);
+	}
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available, "money locked");
+	/* The same job with its kernel's own form opens. */
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 99);
+	job_open(&f, fresh_idem(idem));
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 1000);
+	jobfx_free(&f);
+
+	/* The zero address. */
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"5\"}", zero);
+	post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
+	expect_problem(&r, 400, "invalid-address");
+	hc_resp_free(&r);
+	snprintf(body, sizeof(body), "/v1/accounts/%s", zero);
+	get(&r, body);
+	expect_problem(&r, 400, "invalid-address");
+	hc_resp_free(&r);
+	snprintf(body, sizeof(body), "/v1/providers/%s", zero);
+	get(&r, body);
+	expect_problem(&r, 400, "invalid-address");
+	hc_resp_free(&r);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 98);
+	memset(f.job.provider, 0, 20);
+	job_resign(&f, &p);
+	b = job_body(&f.job, f.sig, NULL);
+	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	expect_problem(&r, 400, "invalid-address");
+	hc_resp_free(&r);
+	free(b);
+	jobfx_free(&f);
+	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 1000);
+}
+
+/* A receipt dated outside the job's life (before the escrow opened the
+ * job, or after the receipt arrived, beyond ESCROW_RECEIPT_CLOCK_SKEW_S)
+ * is refused and changes nothing; one inside the skew is taken. */
+Test(escrow, receipt_times_within_the_jobs_life, .fini = esc_teardown, .timeout = 60)
+{
+	const uint64_t skew_ms = (uint64_t)ESCROW_RECEIPT_CLOCK_SKEW_S * 1000u;
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	char idem[48], st[32];
+	uint64_t now_ms;
+	struct { uint64_t start_off, end_off; int before; } bad[] = {
+		{ 0, 0, 2 },                          /* 1970 */
+		{ skew_ms + 5000, 0, 1 },             /* started before the job opened */
+		{ 0, skew_ms + 60000, 0 },            /* finishes in the future */
+	};
+	size_t i;
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 1);
+	job_open(&f, fresh_idem(idem));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		receipt_make(&f, &p, 600, 0);
+		now_ms = (uint64_t)time(NULL) * 1000u;
+		if (bad[i].before == 2) {
+			f.receipt.started_at_ms = 0;
+			f.receipt.finished_at_ms = 5;
+		} else if (bad[i].before == 1) {
+			f.receipt.started_at_ms = now_ms - bad[i].start_off;
+			f.receipt.finished_at_ms = now_ms;
+		} else {
+			f.receipt.started_at_ms = now_ms;
+			f.receipt.finished_at_ms = now_ms + bad[i].end_off;
+		}
+		cr_assert_eq(rcpt_receipt_id(f.receipt_id, NULL, &G.dom, &f.receipt), RCPT_OK);
+		cr_assert_eq(rcpt_sign_digest(f.receipt_sig, &p.provider, f.receipt_id), RCPT_OK);
+		receipt_post(&r, &f, fresh_idem(idem));
+		expect_problem(&r, 422, "receipt-time");
+		hc_resp_free(&r);
+		job_state(st, &f);
+		cr_assert_str_eq(st, "open", "case %zu moved the job", i);
+	}
+	/* Within the skew either side: taken. */
+	receipt_make(&f, &p, 600, 0);
+	now_ms = (uint64_t)time(NULL) * 1000u;
+	f.receipt.started_at_ms = now_ms - skew_ms / 2;
+	f.receipt.finished_at_ms = now_ms + skew_ms / 2;
+	cr_assert_eq(rcpt_receipt_id(f.receipt_id, NULL, &G.dom, &f.receipt), RCPT_OK);
+	cr_assert_eq(rcpt_sign_digest(f.receipt_sig, &p.provider, f.receipt_id), RCPT_OK);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	job_state(st, &f);
+	cr_assert_str_eq(st, "receipted");
+	jobfx_free(&f);
+}
+
 Test(escrow, auth_only_own_account, .fini = esc_teardown, .timeout = 60)
 {
 	struct parties p;
@@ -1348,6 +1510,16 @@ Test(escrow, refuses_bad_configuration, .timeout = 30)
 		cr_assert(strstr(r.err, "could not load key"), "%s", r.err);
 		tu_run_free(&r);
 	}
+	{
+		/* A FIFO as the key: refused at once, not a hang. */
+		const char *argv[] = { bin, "--db", "host=/nonexistent", "--key", key, NULL };
+		cr_assert_eq(unlink(key), 0);
+		cr_assert_eq(mkfifo(key, 0600), 0);
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "not a regular file"), "%s", r.err);
+		tu_run_free(&r);
+	}
 	tu_rmtree(dir);
 }
 
@@ -1406,25 +1578,6 @@ static void invariants_now(const char *when)
 }
 
 /* The job's state as served, "none" when the escrow does not know it. */
-static void job_state(char out[32], const struct jobfx *f)
-{
-	char t[128];
-	struct hc_resp r;
-	json_t *j;
-
-	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
-	get(&r, t);
-	if (r.status == 404) {
-		snprintf(out, 32, "none");
-	} else {
-		cr_assert_eq(r.status, 200, "%s", r.body);
-		j = jparse(&r);
-		snprintf(out, 32, "%s", json_string_value(json_object_get(j, "state")));
-		json_decref(j);
-	}
-	hc_resp_free(&r);
-}
-
 static void input_post(struct hc_resp *r, const struct jobfx *f)
 {
 	char t[128], h[128], idem[48];

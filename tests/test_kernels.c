@@ -1160,6 +1160,46 @@ Test(kernels, params_strict)
 	}
 }
 
+/* kern_params_check, without tensors, against PROTOCOL.md section 6's
+ * table: each kernel's own form passes, the others and every
+ * non-canonical spelling are refused with the error kern_run gives. */
+Test(kernels, params_check_without_running)
+{
+	static const struct { const char *kernel, *params; enum kern_err want; } t[] = {
+		{ "matmul_f32@1", "{\"relu\":false}", KERN_OK },
+		{ "matmul_f32@1", "{\"relu\":true}", KERN_OK },
+		{ "matmul_f32@1", "{}", KERN_ERR_PARAMS },
+		{ "matmul_f32@1", "{\"relu\": true}", KERN_ERR_PARAMS },
+		{ "gemm_i8@1", "{}", KERN_OK },
+		{ "gemm_i8@1", "{ }", KERN_ERR_PARAMS },
+		{ "reduce_sum_f32@1", "{}", KERN_OK },
+		{ "reduce_sum_f32@1", "not json", KERN_ERR_PARAMS },
+		{ "softmax_f32@1", "{}", KERN_OK },
+		{ "softmax_f32@1", "{\"relu\":false}", KERN_ERR_PARAMS },
+		{ "layernorm_f32@1", "{\"eps\":1e-05}", KERN_OK },
+		{ "layernorm_f32@1", "{\"eps\":0}", KERN_ERR_PARAMS },
+		{ "conv2d_f32@1", "{\"padding\":[1,1],\"stride\":[2,2]}", KERN_OK },
+		{ "conv2d_f32@1", "{\"stride\":[2,2],\"padding\":[1,1]}", KERN_ERR_PARAMS },
+		{ "conv2d_f32@1", "{\"padding\":[0,0],\"stride\":[65,1]}", KERN_ERR_CONV_STRIDE },
+		{ "mlp_f32@1", "{}", KERN_OK },
+		{ "mlp_f32@1", "", KERN_ERR_PARAMS },
+		{ "nosuch@1", "{}", KERN_ERR_UNKNOWN_KERNEL },
+	};
+	struct kern_diag d;
+	char big[KERN_PARAMS_BYTES_MAX + 2];
+
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+		enum kern_err got = kern_params_check(&d, t[i].kernel, t[i].params,
+						      strlen(t[i].params));
+		cr_assert_eq(got, t[i].want, "%s %s: %s", t[i].kernel, t[i].params, d.msg);
+		if (got != KERN_OK)
+			cr_assert(d.msg[0], "no reason given for %s", t[i].params);
+	}
+	memset(big, ' ', sizeof big);
+	cr_assert_eq(kern_params_check(&d, "gemm_i8@1", big, sizeof big), KERN_ERR_PARAMS_SIZE);
+	cr_assert_eq(kern_params_check(&d, "gemm_i8@1", NULL, 0), KERN_ERR_ARG);
+}
+
 Test(kernels, tensor_validation)
 {
 	struct kern_tensors in;
