@@ -445,7 +445,7 @@ static enum prov_worker_err collect(uint8_t **out, size_t *out_len,
 	enum prov_worker_err rc = PROV_WORKER_ERR_OUTPUT;
 
 	kern_tensors_init(&check);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		goto out;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_size <= 0 ||

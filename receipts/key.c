@@ -209,7 +209,9 @@ enum rcpt_err rcpt_key_load(struct rcpt_key *out, struct rcpt_diag *diag,
 
 	if (!out || !path)
 		return RCPT_ERR_ARG;
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO or a device given as the key must not hang the
+	 * open; fstat below refuses anything but a regular file. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		rcpt_diagf(diag, "could not open key file '%s': %s", path,
 			   strerror(errno));

@@ -89,6 +89,32 @@ Test(cli, key_new_and_address)
 	tu_rmtree(dir);
 }
 
+/* A FIFO (mode 0600, so the mode check alone would pass it) or a
+ * directory given as the key is refused at once: open(2) of a FIFO with
+ * no writer blocked forever before keys were opened O_NONBLOCK. */
+Test(cli, key_refuses_fifo_and_directory, .timeout = 20)
+{
+	char dir[256], path[300];
+	struct tu_run r;
+
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	RUN(&r, "key", "address", path);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	assert_one_line_error(&r);
+	cr_assert(strstr(r.err, "not a regular file"), "%s", r.err);
+	tu_run_free(&r);
+	snprintf(path, sizeof(path), "%s/d", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	RUN(&r, "key", "address", path);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	assert_one_line_error(&r);
+	cr_assert(strstr(r.err, "not a regular file"), "%s", r.err);
+	tu_run_free(&r);
+	tu_rmtree(dir);
+}
+
 Test(cli, message_sign_and_recover_match_ethers)
 {
 	json_t *v = vec_load("eip191.json");

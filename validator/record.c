@@ -137,11 +137,16 @@ out:
 
 static enum valid_err read_small(char *buf, size_t cap, size_t *len, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
 	ssize_t got;
 
 	if (fd < 0)
 		return errno == ENOENT ? VALID_ERR_NOT_FOUND : VALID_ERR_IO;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return VALID_ERR_STATE;  /* a FIFO or device planted here */
+	}
 	got = read(fd, buf, cap);
 	close(fd);
 	if (got < 0)

@@ -113,7 +113,7 @@ static enum valid_err seed_read(uint8_t seed[VALID_SEED_BYTES], struct rcpt_diag
 	struct stat st;
 	ssize_t got;
 	enum valid_err rc = VALID_OK;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
 	if (fd < 0) {
 		diag_set(diag, "could not open seed", path);
