@@ -653,7 +653,12 @@ enum httpd_err httpd_siwe_signin(struct httpd_session *out, char *why, size_t wh
 	}
 	if (rcpt_sha256(h, raw, sizeof(raw)) != RCPT_OK)
 		goto out;
+	/* Never past the message's own Expiration Time (EIP-4361: the
+	 * signer authorised nothing after it); httpd_siwe_check refused a
+	 * message already expired, so the session still lasts a second. */
 	out->expires_s = now_s + ttl_of(cfg);
+	if (msg.has_expiration && (uint64_t)msg.expiration_s < out->expires_s)
+		out->expires_s = (uint64_t)msg.expiration_s;
 	rc = store_err(cfg->store->session_put(cls, h, msg.address, role, now_s, out->expires_s),
 		       HTTPD_ERR_STORE);
 	if (rc) {

@@ -591,6 +591,51 @@ Test(siwe, mem_signin_once_and_sessions)
 	rcpt_key_wipe(&k);
 }
 
+/* A session never outlives the message's Expiration Time (EIP-4361: the
+ * signer authorised nothing after it): a message that expires in 5 s
+ * gets a 5 s session, not the configured 60 s; one that expires after
+ * the TTL gets the TTL. */
+Test(siwe, session_never_outlives_expiration_time)
+{
+	static const struct { uint64_t exp_in, want; } cases[] = {
+		{ 5, 5 }, { 1, 1 }, { 59, 59 }, { 60, 60 }, { 61, 60 }, { 3600, 60 },
+	};
+	struct mem st;
+	struct rcpt_key k;
+	struct httpd_session s;
+	char a[RCPT_ADDR_HEX_BYTES], msg[2048], sig[RCPT_SIG_HEX_BYTES], nonce[40], bearer[80];
+	char tail[64], t1[21], why[256] = "";
+	uint8_t who[RCPT_ADDR_BYTES];
+	enum httpd_role role;
+	uint64_t now = (uint64_t)time(NULL);
+	size_t i;
+
+	memset(&st, 0, sizeof(st));
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(httpd_siwe_nonce_new(nonce), HTTPD_OK);
+		cr_assert_eq(m_nonce_put(&st, nonce, now, now + 300), HTTPD_STORE_OK);
+		iso(t1, (int64_t)(now + cases[i].exp_in));
+		snprintf(tail, sizeof(tail), "\nExpiration Time: %s", t1);
+		msg_make(msg, sizeof(msg), S_DOMAIN, a, S_URI, S_CHAIN, nonce, (int64_t)now, tail);
+		sign_hex(sig, &k, msg);
+		cr_assert_eq(httpd_siwe_signin(&s, why, sizeof(why), &mem_cfg, &st, msg, strlen(msg),
+					       sig, now), HTTPD_OK, "%s", why);
+		cr_assert_eq(s.expires_s, now + cases[i].want, "expires in %" PRIu64 ": session %" PRIu64,
+			     cases[i].exp_in, s.expires_s - now);
+		cr_assert_eq(st.s[st.n_s - 1].expires_s, now + cases[i].want, "the store holds another expiry");
+		snprintf(bearer, sizeof(bearer), "Bearer %s", s.token);
+		cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer,
+						 now + cases[i].want - 1), HTTPD_OK);
+		cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer,
+						 now + cases[i].want), HTTPD_ERR_SESSION);
+		st.n_s = 0;
+	}
+	OPENSSL_cleanse(&s, sizeof(s));
+	rcpt_key_wipe(&k);
+}
+
 /* ---------------------------------------------------------------- the escrow */
 
 struct svc {
