@@ -350,12 +350,20 @@ $(TEST_BIN): $(TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(K
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
+# promtool (from Debian's prometheus package, unpacked, not installed)
+# lints every daemon's /metrics in the tests.
+PROMTOOL := $(BUILD_DIR)/tools/promtool
+
+$(PROMTOOL):
+	scripts/promtool.sh $@
+
 # The suite runs against a private PostgreSQL that scripts/with-postgres.sh
 # starts in a temporary directory (unix socket only, no TCP port) and
 # stops afterwards; tests find it through the ASSAY_PG_* variables.
+# promtool is found through ASSAY_PROMTOOL.
 .PHONY: test check-banned
-test: $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) check-banned
-	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
+test: $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(PROMTOOL) check-banned
+	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) ASSAY_PROMTOOL=$(abspath $(PROMTOOL)) \
 		scripts/with-postgres.sh scripts/run-tests.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
 
 # banned.h must make each banned call fail to compile: try each one.

@@ -606,14 +606,15 @@ static void settle_disputes(struct settle *s, uint64_t now)
 static void settle_gauges(struct settle *s)
 {
 	static const char *const st[] = { "open", "receipted", "disputed", "paid", "refunded" };
-	char name[96];
+	char labels[48];
 	size_t i;
 	int64_t n;
 
 	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
 		if (escrow_db_job_count(&s->db, st[i], &n) == ESCROW_DB_OK) {
-			snprintf(name, sizeof(name), "assay_escrow_jobs{state=\"%s\"}", st[i]);
-			httpd_gauge_set(s->e->httpd, name, (double)n);
+			snprintf(labels, sizeof(labels), "state=\"%s\"", st[i]);
+			(void)httpd_gauge_set(s->e->httpd, "assay_escrow_jobs", labels,
+					      "Jobs in the ledger, by state.", (double)n);
 		}
 	}
 }

@@ -269,10 +269,16 @@ const char *httpd_req_route(const struct httpd_req *r)
 	return r->route >= 0 ? r->h->cfg.routes[r->route].pattern : "";
 }
 
-void httpd_gauge_set(struct httpd *h, const char *name, double value)
+int httpd_gauge_set(struct httpd *h, const char *family, const char *labels,
+		    const char *help, double value)
 {
-	if (h)
-		httpd_metrics_gauge(&h->metrics, name, value);
+	return h ? httpd_metrics_set(&h->metrics, 0, family, labels, help, value) : -1;
+}
+
+int httpd_counter_set(struct httpd *h, const char *family, const char *labels,
+		      const char *help, double value)
+{
+	return h ? httpd_metrics_set(&h->metrics, 1, family, labels, help, value) : -1;
 }
 
 uint16_t httpd_port(const struct httpd *h) { return h->port; }
@@ -964,25 +970,44 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 
 /* ---------------------------------------------------------------- life */
 
-static char *read_small_file(const char *path)
+/* A certificate or key file: a regular file (O_NONBLOCK, so that a FIFO
+ * given by mistake cannot hang the start) of 1..CERT_FILE_BYTES_MAX
+ * bytes; a private key also readable by group or others is refused. */
+static char *read_small_file(const char *path, int secret, const char **refusal)
 {
-	FILE *f = fopen(path, "rb");
+	struct stat st;
 	char *buf = NULL;
-	size_t n;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
-	if (!f)
+	*refusal = "could not be opened";
+	if (fd < 0)
 		return NULL;
-	buf = malloc(CERT_FILE_BYTES_MAX + 1);
-	if (buf) {
-		n = fread(buf, 1, CERT_FILE_BYTES_MAX + 1, f);
-		if (n == 0 || n > CERT_FILE_BYTES_MAX) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		*refusal = "is not a regular file";
+	} else if (secret && (st.st_mode & 077)) {
+		*refusal = "can be read by group or others (chmod 600)";
+	} else if (st.st_size <= 0 || (uint64_t)st.st_size > CERT_FILE_BYTES_MAX) {
+		*refusal = "is empty or too large";
+	} else if ((buf = malloc((size_t)st.st_size + 1))) {
+		while (n < (size_t)st.st_size) {
+			ssize_t got = read(fd, buf + n, (size_t)st.st_size - n);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				break;
+			n += (size_t)got;
+		}
+		if (n != (size_t)st.st_size) {
+			memset(buf, 0, (size_t)st.st_size + 1);
 			free(buf);
 			buf = NULL;
+			*refusal = "could not be read";
 		} else {
 			buf[n] = '\0';
 		}
 	}
-	fclose(f);
+	close(fd);
 	return buf;
 }
 
@@ -1013,6 +1038,7 @@ static enum httpd_err config_check(char *why, size_t why_len, const struct httpd
 static enum httpd_err tls_load(struct httpd *h, unsigned *flags, char *why, size_t why_len)
 {
 	const struct httpd_config *cfg = &h->cfg;
+	const char *refusal = NULL;
 
 	if (!cfg->tls_cert_path)
 		return HTTPD_OK;
@@ -1020,11 +1046,14 @@ static enum httpd_err tls_load(struct httpd *h, unsigned *flags, char *why, size
 		snprintf(why, why_len, "this libmicrohttpd has no tls support");
 		return HTTPD_ERR_TLS;
 	}
-	h->tls_cert = read_small_file(cfg->tls_cert_path);
-	h->tls_key = read_small_file(cfg->tls_key_path);
-	if (!h->tls_cert || !h->tls_key) {
-		snprintf(why, why_len, "could not read tls certificate '%s' or its key",
-			 cfg->tls_cert_path);
+	h->tls_cert = read_small_file(cfg->tls_cert_path, 0, &refusal);
+	if (!h->tls_cert) {
+		snprintf(why, why_len, "tls certificate '%s' %s", cfg->tls_cert_path, refusal);
+		return HTTPD_ERR_TLS;
+	}
+	h->tls_key = read_small_file(cfg->tls_key_path, 1, &refusal);
+	if (!h->tls_key) {
+		snprintf(why, why_len, "tls key '%s' %s", cfg->tls_key_path, refusal);
 		return HTTPD_ERR_TLS;
 	}
 	*flags |= MHD_USE_TLS;

@@ -184,10 +184,19 @@ uint16_t httpd_port(const struct httpd *h);
 /* Stops accepting, waits for the polling thread, frees.  NULL is fine. */
 void httpd_free(struct httpd *h);
 
-/* A service gauge shown on /metrics as `NAME VALUE`.  NAME is a
- * Prometheus metric name with optional {labels}; at most
- * HTTPD_GAUGES_MAX distinct names (later ones are dropped). */
-void httpd_gauge_set(struct httpd *h, const char *name, double value);
+/* A service metric on /metrics as `FAMILY{LABELS} VALUE`, under one
+ * `# HELP FAMILY HELP` and `# TYPE FAMILY gauge|counter` per family, so
+ * that `promtool check metrics` passes it.  FAMILY is a Prometheus name
+ * ([a-zA-Z_:][a-zA-Z0-9_:]*); a counter's ends in `_total`, a gauge's
+ * does not.  LABELS is NULL or `name="value"[,name="value"...]` (values
+ * without `"`, `\` or newlines).  HELP is one line of printable text.
+ * A family keeps the type and help it was first set with.  At most
+ * HTTPD_GAUGES_MAX series; returns -1 and stores nothing for anything
+ * refused. */
+int httpd_gauge_set(struct httpd *h, const char *family, const char *labels,
+		    const char *help, double value);
+int httpd_counter_set(struct httpd *h, const char *family, const char *labels,
+		      const char *help, double value);
 
 /* ---------------------------------------------------------------- */
 /* Inside a handler.  Strings returned stay valid until the request ends. */

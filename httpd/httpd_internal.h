@@ -45,8 +45,13 @@ struct httpd_series {
 	uint64_t count;
 };
 
+/* One series a service sets: family{labels} VALUE, of a family with one
+ * type and one help text. */
 struct httpd_gauge {
-	char name[128];
+	char family[HTTPD_METRIC_NAME_BYTES_MAX + 1];
+	char labels[HTTPD_METRIC_LABELS_BYTES_MAX + 1];
+	char help[HTTPD_METRIC_HELP_BYTES_MAX + 1];
+	int counter;              /* 1 counter, 0 gauge */
 	double value;
 };
 
@@ -66,7 +71,11 @@ void httpd_metrics_init(struct httpd_metrics *m);
 void httpd_metrics_release(struct httpd_metrics *m);
 void httpd_metrics_count(struct httpd_metrics *m, int route, unsigned status,
 			 double latency_s);
-void httpd_metrics_gauge(struct httpd_metrics *m, const char *name, double v);
+/* 0, or -1 (nothing stored) for a name, labels or help text that would
+ * not pass `promtool check metrics`, a family seen before with another
+ * type or help, or a full table.  See httpd_gauge_set. */
+int httpd_metrics_set(struct httpd_metrics *m, int counter, const char *family,
+		      const char *labels, const char *help, double v);
 /* Prometheus text into a malloc'd buffer; route names from the table. */
 char *httpd_metrics_render(struct httpd_metrics *m, const char *service,
 			   const char *const *route_names, size_t routes_len,

@@ -95,6 +95,11 @@
 
 /* Gauges a service may register. */
 #define HTTPD_GAUGES_MAX 32
+/* A service metric's family name, its {labels} text (without braces) and
+ * its HELP line: ours are far shorter. */
+#define HTTPD_METRIC_NAME_BYTES_MAX 63
+#define HTTPD_METRIC_LABELS_BYTES_MAX 63
+#define HTTPD_METRIC_HELP_BYTES_MAX 127
 
 /* A Content-Type value we answer with (copied into the request). */
 #define HTTPD_CTYPE_BYTES_MAX 95

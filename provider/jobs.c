@@ -149,22 +149,30 @@ long prov_job_position(const struct prov *p, const struct prov_job *j)
 void prov_jobs_gauges(struct prov *p)
 {
 	unsigned n[PROV_ST_COUNT_] = { 0 };
-	char name[80];
+	char labels[80];
 
 	if (!p->http)
 		return;
 	for (size_t i = 0; i < p->jobs_len; i++)
 		n[p->jobs[i]->status]++;
 	for (unsigned s = 0; s < PROV_ST_COUNT_; s++) {
-		snprintf(name, sizeof(name), "assay_provider_jobs{status=\"%s\"}", status_names[s]);
-		httpd_gauge_set(p->http, name, n[s]);
+		snprintf(labels, sizeof(labels), "status=\"%s\"", status_names[s]);
+		(void)httpd_gauge_set(p->http, "assay_provider_jobs", labels,
+				      "Jobs held, by status.", n[s]);
 	}
-	httpd_gauge_set(p->http, "assay_provider_queue_length", (double)p->queue_len);
-	httpd_gauge_set(p->http, "assay_provider_queue_max", p->cfg.queue_max);
-	httpd_gauge_set(p->http, "assay_provider_workers_busy", p->busy);
-	httpd_gauge_set(p->http, "assay_provider_receipts_total", (double)p->n_receipted);
-	httpd_gauge_set(p->http, "assay_provider_failures_total", (double)p->n_failed);
-	httpd_gauge_set(p->http, "assay_provider_faults_injected_total", (double)p->n_corrupted);
+	(void)httpd_gauge_set(p->http, "assay_provider_queue_length", NULL,
+			      "Jobs waiting for a worker.", (double)p->queue_len);
+	(void)httpd_gauge_set(p->http, "assay_provider_queue_max", NULL,
+			      "Most jobs the queue holds (--queue-max).", p->cfg.queue_max);
+	(void)httpd_gauge_set(p->http, "assay_provider_workers_busy", NULL,
+			      "Workers running a kernel now.", p->busy);
+	(void)httpd_counter_set(p->http, "assay_provider_receipts_total", NULL,
+				"Receipts signed since start.", (double)p->n_receipted);
+	(void)httpd_counter_set(p->http, "assay_provider_failures_total", NULL,
+				"Jobs failed since start.", (double)p->n_failed);
+	(void)httpd_counter_set(p->http, "assay_provider_faults_injected_total", NULL,
+				"Outputs corrupted on purpose (--fault corrupt-output, devnet only).",
+				(double)p->n_corrupted);
 }
 
 /* ---------------------------------------------------------------- escrow calls */

@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
 #include "httpd.h"
 #include "httpc.h"
+#include "testutil.h"
 #include "banned.h"
 
 /* ---------------------------------------------------------------- auth */
@@ -294,16 +297,135 @@ Test(httpd, routes_bodies_and_problems)
 	cr_assert_eq(r.status, 200);
 	hc_resp_free(&r);
 
-	httpd_gauge_set(h, "test_gauge{kind=\"x\"}", 42);
+	cr_assert_eq(httpd_gauge_set(h, "test_gauge", "kind=\"x\"", "A test gauge.", 42), 0);
 	cr_assert_eq(hc_request(&r, port, "GET", "/metrics", NULL, NULL, 0), 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert(strstr(r.body, "assay_http_requests_total{service=\"test-httpd\",route=\"/echo\",status=\"200\"} 1"),
 		  "%s", r.body);
 	cr_assert(strstr(r.body, "route=\"/small\",status=\"413\"} 1"), "%s", r.body);
 	cr_assert(strstr(r.body, "assay_http_request_duration_seconds_count"));
-	cr_assert(strstr(r.body, "test_gauge{kind=\"x\"} 42"));
+	cr_assert(strstr(r.body, "# HELP test_gauge A test gauge.\n# TYPE test_gauge gauge\n"
+			  "test_gauge{kind=\"x\"} 42\n"), "%s", r.body);
 	hc_resp_free(&r);
 	httpd_free(h);
+}
+
+/* The service-metric API takes only what `promtool check metrics`
+ * passes, and what it renders (with the request counters and the
+ * latency histogram) passes promtool without a lint. */
+Test(httpd, service_metrics_pass_promtool)
+{
+	static const struct { int counter; const char *family, *labels, *help; } refused[] = {
+		{ 1, "t_requests", NULL, "no _total" },
+		{ 0, "t_things_total", NULL, "a gauge named like a counter" },
+		{ 0, "1abc", NULL, "leading digit" },
+		{ 0, "t-dash", NULL, "dash" },
+		{ 0, "", NULL, "empty name" },
+		{ 0, "t_g", "kind=x", "unquoted value" },
+		{ 0, "t_g", "kind=\"a\"b\"", "quote inside" },
+		{ 0, "t_g", "kind=\"a\\\\\"", "backslash" },
+		{ 0, "t_g", "__kind=\"a\"", "reserved label name" },
+		{ 0, "t_g", "kind=\"a\",", "trailing comma" },
+		{ 0, "t_g", "=\"a\"", "no label name" },
+		{ 0, "t_g", NULL, "two\nlines" },
+		{ 0, "t_g", NULL, "" },
+		{ 0, "t_g", NULL, NULL },
+		{ 0, "t_g_bucket", NULL, "histogram suffix" },
+		{ 0, "t_ok", NULL, "another help for a known family" },
+		{ 1, "t_ok_total", NULL, "a known family" },
+	};
+	struct httpd *h = t_server(1000, 1000);
+	uint16_t port = httpd_port(h);
+	struct hc_resp r;
+	char fam[32];
+	size_t i;
+
+	cr_assert_eq(httpd_gauge_set(h, "t_ok", "kind=\"a\"", "A known family.", 1), 0);
+	cr_assert_eq(httpd_gauge_set(h, "t_ok", "kind=\"b\",side=\"x y\"", "A known family.", 2.5),
+		     0);
+	cr_assert_eq(httpd_counter_set(h, "t_ok_total", NULL, "A counter.", 7), 0);
+	cr_assert_eq(httpd_counter_set(h, "t_ok_total", NULL, "A counter.", 8), 0);  /* update */
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		int rc = refused[i].counter
+			 ? httpd_counter_set(h, refused[i].family, refused[i].labels, refused[i].help, 1)
+			 : httpd_gauge_set(h, refused[i].family, refused[i].labels, refused[i].help, 1);
+		cr_assert_eq(rc, -1, "taken: %s {%s} '%s'", refused[i].family,
+			     refused[i].labels ? refused[i].labels : "",
+			     refused[i].help ? refused[i].help : "(null)");
+	}
+	/* The table is bounded: 3 series so far, HTTPD_GAUGES_MAX in all. */
+	for (i = 3; i < HTTPD_GAUGES_MAX; i++) {
+		snprintf(fam, sizeof(fam), "t_fill_%zu", i);
+		cr_assert_eq(httpd_gauge_set(h, fam, NULL, "Fills the table.", (double)i), 0);
+	}
+	cr_assert_eq(httpd_gauge_set(h, "t_one_more", NULL, "Past the bound.", 1), -1);
+	cr_assert_eq(hc_request(&r, port, "GET", "/livez", NULL, NULL, 0), 0);
+	hc_resp_free(&r);
+	cr_assert_eq(hc_request(&r, port, "GET", "/metrics", NULL, NULL, 0), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, "# HELP t_ok A known family.\n# TYPE t_ok gauge\n"
+			  "t_ok{kind=\"a\"} 1\nt_ok{kind=\"b\",side=\"x y\"} 2.5\n"), "%s", r.body);
+	cr_assert(strstr(r.body, "# TYPE t_ok_total counter\nt_ok_total 8\n"), "%s", r.body);
+	cr_assert_null(strstr(r.body, "t_requests"));
+	cr_assert_null(strstr(r.body, "t_one_more"));
+	tu_promtool_check("test-httpd", r.body);
+	hc_resp_free(&r);
+	httpd_free(h);
+}
+
+/* The TLS certificate and key must be regular files, and the key
+ * private: a FIFO (which hung the start) or a key others can read is
+ * refused at start with the path and the reason. */
+Test(httpd, tls_files_regular_and_key_private, .timeout = 30)
+{
+	char dir[256], cert[300], key[300], fifo[300], why[512];
+	struct httpd_config c;
+	struct httpd *h = NULL;
+	struct tu_run run;
+
+	if (access("/usr/bin/openssl", X_OK) != 0)
+		cr_skip("no openssl command to make a certificate");
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+	snprintf(key, sizeof(key), "%s/key.pem", dir);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	{
+		const char *argv[] = { "/usr/bin/openssl", "req", "-x509", "-newkey", "ec",
+			"-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+			"-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", NULL };
+		tu_run(&run, argv);
+		cr_assert_eq(run.status, 0, "%s", run.err);
+		tu_run_free(&run);
+	}
+	cr_assert_eq(chmod(key, 0600), 0);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	memset(&c, 0, sizeof(c));
+	c.service = "test-httpd";
+	c.host = "127.0.0.1";
+	c.routes = t_routes;
+	c.routes_len = sizeof(t_routes) / sizeof(t_routes[0]);
+	c.ready = t_ready;
+	c.quiet = 1;
+	c.tls_cert_path = cert;
+	c.tls_key_path = fifo;
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
+	cr_assert(strstr(why, "not a regular file") && strstr(why, fifo), "%s", why);
+	c.tls_cert_path = fifo;
+	c.tls_key_path = key;
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
+	cr_assert(strstr(why, "not a regular file"), "%s", why);
+	c.tls_cert_path = cert;
+	c.tls_key_path = dir;
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
+	cr_assert(strstr(why, "not a regular file"), "%s", why);
+	c.tls_key_path = key;
+	cr_assert_eq(chmod(key, 0640), 0);
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
+	cr_assert(strstr(why, "chmod 600"), "%s", why);
+	cr_assert_eq(chmod(key, 0600), 0);
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_OK, "%s", why);
+	httpd_free(h);
+	tu_rmtree(dir);
 }
 
 Test(httpd, signed_requests_on_the_wire)

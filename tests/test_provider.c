@@ -516,6 +516,18 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 				       &t.provk), 400, "%s", r.body);
 		httpd_client_resp_free(&r);
 	}
+	/* Both daemons' /metrics, with a job through every state, pass
+	 * promtool: HELP and TYPE on every family, _total only on counters. */
+	su_call(&r, "GET", t.prov.url, "/metrics", NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, "assay_provider_receipts_total 1"), "%s", r.body);
+	tu_promtool_check("assay-provider", r.body);
+	httpd_client_resp_free(&r);
+	su_call(&r, "GET", t.esc.url, "/metrics", NULL, 0, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(strstr(r.body, "assay_escrow_jobs{state=\"paid\"}"), "%s", r.body);
+	tu_promtool_check("assay-escrow", r.body);
+	httpd_client_resp_free(&r);
 	free(in);
 	free(ref);
 	teardown(&t);

@@ -1207,7 +1207,9 @@ Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 9
 		hc_resp_free(&r);
 		cr_assert_eq(hc_request(&r, valid_node_port(V.node), "GET", "/metrics", NULL, NULL, 0), 0);
 		cr_assert_eq(r.status, 200);
-		cr_assert(strstr(r.body, "assay_validator_attested_total"), "%s", r.body);
+		cr_assert(strstr(r.body, "assay_validator_attested_total{verdict=\"1\"} 1"), "%s",
+			  r.body);
+		tu_promtool_check("valid_node", r.body);
 		hc_resp_free(&r);
 	}
 	/* A clean stop reveals the seed; anyone can now re-derive the
@@ -1479,6 +1481,7 @@ Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .tim
 	hc_resp_free(&r);
 	cr_assert_eq(hc_request(&r, (uint16_t)port, "GET", "/metrics", NULL, NULL, 0), 0);
 	cr_assert(strstr(r.body, "assay_validator_queue_length"), "%s", r.body);
+	tu_promtool_check("assay-validator", r.body);
 	hc_resp_free(&r);
 	cr_assert_eq(tu_daemon_stop(&d), 0, "the validator did not exit cleanly (see %s)", log);
 	snprintf(t, sizeof(t), "/v1/validators/%s", a);

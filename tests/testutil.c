@@ -115,6 +115,23 @@ void tu_run_free(struct tu_run *r)
 	r->out = r->err = NULL;
 }
 
+void tu_promtool_check(const char *what, const char *text)
+{
+	const char *tool = getenv("ASSAY_PROMTOOL");
+	struct tu_run r;
+
+	cr_assert(tool && tool[0], "ASSAY_PROMTOOL is not set: run the suite through make test");
+	cr_assert_eq(access(tool, X_OK), 0, "no promtool at %s (scripts/promtool.sh fetches it)", tool);
+	{
+		const char *argv[] = { tool, "check", "metrics", NULL };
+		tu_run_input(&r, argv, text, strlen(text));
+	}
+	cr_assert_eq(r.status, 0, "promtool check metrics refused %s's /metrics:\n%s%s\n---\n%s",
+		     what, r.out, r.err, text);
+	cr_assert_eq(r.out[0] == '\0' && r.err[0] == '\0', 1, "promtool: %s%s", r.out, r.err);
+	tu_run_free(&r);
+}
+
 const char *tu_assay(void)
 {
 	static char path[1024];

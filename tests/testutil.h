@@ -22,6 +22,11 @@ void tu_run_input(struct tu_run *r, const char *const argv[], const void *in,
 		  size_t in_len);
 void tu_run_free(struct tu_run *r);
 
+/* Lints `text`, a /metrics answer of `what`, with `promtool check
+ * metrics` ($ASSAY_PROMTOOL, which make test sets): fails the test on any
+ * error or lint, naming both. */
+void tu_promtool_check(const char *what, const char *text);
+
 /* $ASSAY_BUILD/bin/assay */
 const char *tu_assay(void);
 /* $ASSAY_SRCDIR/REL into buf. */

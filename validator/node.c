@@ -925,6 +925,12 @@ static void poll_once(struct valid_node *n)
 	}
 }
 
+static void valid_counter(struct valid_node *n, const char *family, const char *labels,
+			  const char *help, uint64_t v)
+{
+	(void)httpd_counter_set(n->httpd, family, labels, help, (double)v);
+}
+
 static void progress_and_gauges(struct valid_node *n)
 {
 	struct valid_stats s;
@@ -944,18 +950,26 @@ static void progress_and_gauges(struct valid_node *n)
 		}
 	}
 	pthread_mutex_unlock(&n->mu);
-	httpd_gauge_set(n->httpd, "assay_validator_queue_length", (double)qlen);
-	httpd_gauge_set(n->httpd, "assay_validator_running", (double)s.running);
-	httpd_gauge_set(n->httpd, "assay_validator_seen_total", (double)s.seen);
-	httpd_gauge_set(n->httpd, "assay_validator_sampled_total", (double)s.sampled);
-	httpd_gauge_set(n->httpd, "assay_validator_dropped_total", (double)s.dropped);
-	httpd_gauge_set(n->httpd, "assay_validator_attested_total{verdict=\"1\"}",
-			(double)s.attested_match);
-	httpd_gauge_set(n->httpd, "assay_validator_attested_total{verdict=\"2\"}",
-			(double)s.attested_differs);
-	httpd_gauge_set(n->httpd, "assay_validator_withheld_total", (double)s.withheld);
-	httpd_gauge_set(n->httpd, "assay_validator_failed_total", (double)s.failed);
-	httpd_gauge_set(n->httpd, "assay_validator_cpu_seconds_total", (double)s.cpu_ms / 1000.0);
+	(void)httpd_gauge_set(n->httpd, "assay_validator_queue_length", NULL,
+			      "Receipts waiting for a re-execution slot.", (double)qlen);
+	(void)httpd_gauge_set(n->httpd, "assay_validator_running", NULL,
+			      "Re-executions running now.", (double)s.running);
+	valid_counter(n, "assay_validator_seen_total", NULL, "Receipts seen on the escrow.",
+		      s.seen);
+	valid_counter(n, "assay_validator_sampled_total", NULL,
+		      "Receipts the sampling rule picked for checking.", s.sampled);
+	valid_counter(n, "assay_validator_dropped_total", NULL,
+		      "Sampled receipts dropped because the queue was full.", s.dropped);
+	valid_counter(n, "assay_validator_attested_total", "verdict=\"1\"",
+		      "Attestations sent, by verdict (1 match, 2 differs).", s.attested_match);
+	valid_counter(n, "assay_validator_attested_total", "verdict=\"2\"",
+		      "Attestations sent, by verdict (1 match, 2 differs).", s.attested_differs);
+	valid_counter(n, "assay_validator_withheld_total", NULL,
+		      "Jobs reported because the provider withheld their data.", s.withheld);
+	valid_counter(n, "assay_validator_failed_total", NULL,
+		      "Checks that could not finish (fetch or kernel error).", s.failed);
+	(void)httpd_counter_set(n->httpd, "assay_validator_cpu_seconds_total", NULL,
+				"CPU time spent re-executing kernels.", (double)s.cpu_ms / 1000.0);
 }
 
 static void *poller_main(void *arg)
