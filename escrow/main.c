@@ -51,10 +51,20 @@ static void usage(FILE *f)
 		"  --session-ttl-s N         %u (sign-in session lifetime, at most %u)\n"
 		"  --operator ADDR           the one address that may sign in as operator\n"
 		"  --signin-rate-per-s N --signin-rate-burst N  anonymous sign-in requests per IP (2, 20)\n"
+		"  --print-routes            print the route table, METHOD PATH a line, and exit\n"
 		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
 		DEFAULT_CHAIN_ID, DEFAULT_MIN_STAKE, DEFAULT_SLASH_BPS, DEFAULT_BOUNTY_BPS,
 		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S,
 		(unsigned)HTTPD_SESSION_TTL_S_DEFAULT, (unsigned)HTTPD_SESSION_TTL_S_MAX);
+}
+
+/* --print-routes: the route table, one "METHOD PATH" a line, for
+ * tests/openapi/check.mjs to compare with docs/escrow-openapi.yaml. */
+static int print_routes(void)
+{
+	for (size_t i = 0; i < escrow_routes_len; i++)
+		printf("%s %s\n", escrow_routes[i].method, escrow_routes[i].pattern);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 
 static int parse_u64(uint64_t *out, const char *s, uint64_t max)
@@ -135,6 +145,7 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		{ "signin-rate-per-s", required_argument, NULL, 'x' },
 		{ "signin-rate-burst", required_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "print-routes", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -165,6 +176,7 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		case 'x': o->srate = optarg; break;
 		case 'y': o->sburst = optarg; break;
 		case 'h': usage(stdout); exit(0);
+		case 'P': exit(print_routes());
 		default: return -1;
 		}
 	}

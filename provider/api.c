@@ -805,7 +805,7 @@ static int ready(void *cls, char *why, size_t why_len)
 #define A HTTPD_F_AUTH
 #define J HTTPD_F_JSON
 
-static const struct httpd_route routes[] = {
+const struct httpd_route prov_routes[] = {
 	{ "GET", "/v1/info", handle_info, 0, 0 },
 	{ "POST", "/v1/jobs", handle_submit, J | A, PROV_JOB_BODY_BYTES_MAX },
 	{ "PUT", "/v1/jobs/{id}/input", handle_input, 0, PROV_INPUT_BYTES_MAX },
@@ -818,6 +818,7 @@ static const struct httpd_route routes[] = {
 	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX },
 	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0 },
 };
+const size_t prov_routes_len = sizeof(prov_routes) / sizeof(prov_routes[0]);
 
 #undef A
 #undef J
@@ -825,7 +826,7 @@ static const struct httpd_route routes[] = {
 int prov_api_start(struct prov *p, char *why, size_t why_len)
 {
 	struct httpd_config hc = { 0 };
-	size_t nroutes = sizeof(routes) / sizeof(routes[0]);
+	size_t nroutes = prov_routes_len;
 
 	if (p->cfg.siwe_domain) {
 		/* "auto" is filled in by main once the port is bound; until
@@ -844,7 +845,7 @@ int prov_api_start(struct prov *p, char *why, size_t why_len)
 	hc.service = "assay-provider";
 	hc.host = p->cfg.listen_host;
 	hc.port = p->cfg.listen_port;
-	hc.routes = routes;
+	hc.routes = prov_routes;
 	hc.routes_len = nroutes;
 	hc.cls = p;
 	hc.ready = ready;

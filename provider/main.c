@@ -61,7 +61,18 @@ static void usage(FILE *f)
 		"                            anonymous sign-in routes (default 2, 20; raise it\n"
 		"                            behind a proxy, where every client has its IP)\n"
 		"  --quiet                   no per-request log line\n"
+		"  --print-routes            print the route table, METHOD PATH a line, and exit\n"
 		"Every flag may come from ASSAY_PROVIDER_<FLAG> (upper case, '-' as '_').\n");
+}
+
+/* --print-routes: every route of the table (the sign-in ones too, served
+ * only with --siwe-domain), one "METHOD PATH" a line, for
+ * tests/openapi/check.mjs to compare with docs/provider-openapi.yaml. */
+static int print_routes(void)
+{
+	for (size_t i = 0; i < prov_routes_len; i++)
+		printf("%s %s\n", prov_routes[i].method, prov_routes[i].pattern);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }
 
 struct opt {
@@ -106,7 +117,7 @@ static void from_env(void)
 
 static int parse_args(int argc, char **argv)
 {
-	struct option longs[O_COUNT + 2];
+	struct option longs[O_COUNT + 3];
 	int c;
 
 	for (size_t i = 0; i < O_COUNT; i++) {
@@ -116,12 +127,15 @@ static int parse_args(int argc, char **argv)
 		longs[i].val = 256 + (int)i;
 	}
 	longs[O_COUNT] = (struct option){ "help", no_argument, NULL, 'h' };
-	longs[O_COUNT + 1] = (struct option){ NULL, 0, NULL, 0 };
+	longs[O_COUNT + 1] = (struct option){ "print-routes", no_argument, NULL, 'P' };
+	longs[O_COUNT + 2] = (struct option){ NULL, 0, NULL, 0 };
 	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			exit(0);
 		}
+		if (c == 'P')
+			exit(print_routes());
 		if (c < 256 || c >= 256 + O_COUNT)
 			return -1;
 		opts[c - 256].text = opts[c - 256].is_flag ? "1" : optarg;

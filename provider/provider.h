@@ -220,6 +220,10 @@ HTTPD_WUR int prov_escrow_job_state(struct prov *p, const uint8_t id[RCPT_HASH_B
 void prov_jobs_gauges(struct prov *p);
 
 /* ---------------------------------------------------------------- api.c */
+/* The route table, the three sign-in routes last: prov_api_start serves
+ * those only with --siwe-domain; --print-routes prints every route. */
+extern const struct httpd_route prov_routes[];
+extern const size_t prov_routes_len;
 /* Starts the HTTP server.  0 or -1 with why. */
 HTTPD_WUR int prov_api_start(struct prov *p, char *why, size_t why_len);
 

@@ -18,7 +18,17 @@ static const char usage[] =
 	"usage: assay-validator --escrow URL --key FILE --state-dir DIR\n"
 	"       [--listen HOST:PORT] [--queue-max N] [--workers N] [--cpu-s-per-min N]\n"
 	"       [--job-cpu-s N] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
-	"       [--fetch-backoff-ms N] [--no-reveal] [--quiet] [--lie (tests, chain 31337 only)]\n";
+	"       [--fetch-backoff-ms N] [--no-reveal] [--quiet] [--lie (tests, chain 31337 only)]\n"
+	"       assay-validator --print-routes   (the route table, METHOD PATH a line)\n";
+
+/* --print-routes: the route table, one "METHOD PATH" a line, for
+ * tests/openapi/check.mjs to compare with docs/validator-openapi.yaml. */
+static int print_routes(void)
+{
+	for (size_t i = 0; i < valid_routes_len; i++)
+		printf("%s %s\n", valid_routes[i].method, valid_routes[i].pattern);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
 
 static int parse_uint(unsigned *out, const char *s, unsigned max)
 {
@@ -91,6 +101,8 @@ int main(int argc, char **argv)
 				reveal = 0;
 			else if (strcmp(a, "--quiet") == 0)
 				cfg.quiet = 1;
+			else if (strcmp(a, "--print-routes") == 0)
+				return print_routes();
 			else
 				bad = 1;
 		}

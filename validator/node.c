@@ -1025,9 +1025,10 @@ static int node_ready(void *cls, char *why, size_t why_len)
 	return ok ? 0 : -1;
 }
 
-static const struct httpd_route valid_routes[] = {
+const struct httpd_route valid_routes[] = {
 	{ "GET", "/v1/status", handle_status, 0, 0 },
 };
+const size_t valid_routes_len = sizeof(valid_routes) / sizeof(valid_routes[0]);
 
 /* ---------------------------------------------------------------- start and stop */
 
@@ -1346,7 +1347,7 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	hc.host = cfg->listen_host ? cfg->listen_host : "127.0.0.1";
 	hc.port = cfg->listen_port;
 	hc.routes = valid_routes;
-	hc.routes_len = sizeof(valid_routes) / sizeof(valid_routes[0]);
+	hc.routes_len = valid_routes_len;
 	hc.cls = n;
 	hc.ready = node_ready;
 	hc.quiet = cfg->quiet;

@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "httpd.h"
 #include "receipts.h"
 #include "valid_limits.h"
 
@@ -280,5 +281,10 @@ void valid_node_identity(uint8_t commitment[RCPT_HASH_BYTES],
  * the seed file; wipes the key and the seed; frees.  NULL is fine.
  * Returns VALID_OK, or the reveal's error (the node is freed anyway). */
 enum valid_err valid_node_stop(struct valid_node *n, int reveal);
+
+/* The status server's route table (GET /v1/status; the httpd built-ins
+ * are not in it), for assay-validator --print-routes. */
+extern const struct httpd_route valid_routes[];
+extern const size_t valid_routes_len;
 
 #endif
