@@ -1581,7 +1581,13 @@ enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
 	p->params.devnet = params->devnet != 0;
 	memcpy(p->escrow, escrow, RCPT_ADDR_BYTES);
 	rcpt_u256_format(p->min_stake, &params->min_stake);
-	p->conn = PQconnectdb(conninfo);
+	{
+		/* The conninfo string, then our name in pg_stat_activity (an
+		 * application_name inside conninfo comes first and loses). */
+		const char *const keys[] = { "dbname", "application_name", NULL };
+		const char *const vals[] = { conninfo, "assay-ledger", NULL };
+		p->conn = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!p->conn) {
 		rc = CHAIN_ERR_NOMEM;
 		goto out;

@@ -153,7 +153,14 @@ enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
 	assert(db && conninfo && who);
 	db->conninfo = conninfo;
 	db->who = who;
-	db->pg = PQconnectdb(conninfo);
+	{
+		/* "assay-escrow-http", "assay-escrow-settle" in pg_stat_activity. */
+		char name[64];
+		const char *const keys[] = { "dbname", "application_name", NULL };
+		const char *const vals[] = { conninfo, name, NULL };
+		snprintf(name, sizeof(name), "assay-escrow-%s", who);
+		db->pg = PQconnectdbParams(keys, vals, 1);
+	}
 	if (!db->pg)
 		return ESCROW_DB_DOWN;
 	if (PQstatus(db->pg) != CONNECTION_OK)

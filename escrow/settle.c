@@ -45,6 +45,7 @@ struct settle {
 	struct escrow *e;
 	struct escrow_db db;
 	struct chain *chain;
+	int chain_lost;           /* a call answered UNAVAILABLE this tick */
 	struct fetch_slot fetched[ESCROW_FETCH_TRACK_MAX];
 };
 
@@ -53,13 +54,21 @@ static uint64_t now_s(void)
 	return (uint64_t)time(NULL);
 }
 
+/* A ledger call's result.  UNAVAILABLE only marks the connection lost:
+ * the tick's loops stop at their next job (ledger_lost) and settle_tick
+ * frees and reopens it afterwards, so no call ever goes through a freed
+ * chain (freeing it here crashed the escrow when the ledger's connection
+ * dropped in the middle of a batch). */
 static enum chain_err ch(struct settle *s, enum chain_err ce)
 {
-	if (ce == CHAIN_ERR_UNAVAILABLE) {
-		chain_free(s->chain);
-		s->chain = NULL;
-	}
+	if (ce == CHAIN_ERR_UNAVAILABLE)
+		s->chain_lost = 1;
 	return ce;
+}
+
+static int ledger_lost(const struct settle *s)
+{
+	return s->chain == NULL || s->chain_lost;
 }
 
 /* One transition with one audit entry, in one transaction. */
@@ -95,7 +104,7 @@ static void settle_opening(struct settle *s, uint64_t now)
 
 	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, "opening", now))
 		return;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !ledger_lost(s); i++) {
 		struct escrow_job j;
 		enum chain_err ce;
 		if (escrow_db_job_get(&s->db, &j, ids[i]))
@@ -136,7 +145,7 @@ static size_t settle_finish(struct settle *s, const char *from, uint64_t now)
 	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, 0))
 		return 0;
 	assert(n <= ESCROW_SETTLE_BATCH);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !ledger_lost(s); i++) {
 		struct escrow_job j;
 		enum chain_err ce;
 		char pr[RCPT_U256_DEC_BYTES], mp[RCPT_U256_DEC_BYTES];
@@ -239,7 +248,7 @@ static int slash_amounts(struct settle *s, const uint8_t who[RCPT_ADDR_BYTES],
 	struct chain_balance b;
 	struct rcpt_u256 bonded;
 
-	if (ch(s, chain_balance(s->chain, &b, who)))
+	if (ledger_lost(s) || ch(s, chain_balance(s->chain, &b, who)))
 		return -1;
 	if (escrow_u256_add(&bonded, &b.stake, &b.unbonding))
 		bonded = b.stake;
@@ -518,6 +527,8 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 	offender = provider_wrong ? j.job.provider : d->validator;
 	bounty_to = provider_wrong ? d->validator : j.job.provider;
 	if (!escrow_u256_is_zero(&slash)) {
+		if (ledger_lost(s))
+			return;
 		ce = ch(s, chain_slash(s->chain, offender, &slash, bounty_to, &bounty, d->job, now));
 		if (ce == CHAIN_ERR_INSUFFICIENT) {
 			/* The offender's bond shrank since the decision: take
@@ -644,6 +655,13 @@ static int settle_tick(struct settle *s)
 	n = settle_finish(s, "refunding", now);
 	most = n > most ? n : most;
 	settle_gauges(s);
+	if (s->chain_lost) {
+		/* Reopened at the next tick by escrow_chain_ensure. */
+		chain_free(s->chain);
+		s->chain = NULL;
+		s->chain_lost = 0;
+		return 0;
+	}
 	return most == ESCROW_SETTLE_BATCH;
 }
 

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -1616,6 +1617,96 @@ static void snap_same(const struct snap *a, const struct snap *b, const char *wh
 }
 
 /* ---------------------------------------------------------------- PostgreSQL restarted mid-job */
+
+/* Kills the escrow's ledger connections (application_name assay-ledger)
+ * at random intervals of 30..150 ms until told to stop. */
+struct ledger_storm {
+	pthread_t t;
+	atomic_int stop;
+	int killed;
+};
+
+static void *ledger_storm_main(void *arg)
+{
+	struct ledger_storm *x = arg;
+	char sql[256];
+	unsigned seed = 12345;
+	PGconn *c = PQconnectdb(G.db.conninfo);
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+		 "WHERE datname = '%s' AND application_name = 'assay-ledger'", G.db.name);
+	while (!atomic_load(&x->stop) && PQstatus(c) == CONNECTION_OK) {
+		PGresult *res = PQexec(c, sql);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			x->killed += PQntuples(res);
+		PQclear(res);
+		usleep(30000 + (rand_r(&seed) % 120) * 1000);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+/* Issue 12 item 2: the settlement loop freed the ledger connection on the
+ * first UNAVAILABLE and went on settling the batch through the NULL
+ * (SIGSEGV).  Ledger connections killed again and again while 60 jobs
+ * fall due: the escrow stays up, and once the storm ends every job is
+ * paid exactly once. */
+Test(escrow, ledger_connection_drops_mid_batch_settle_once, .fini = esc_teardown, .timeout = 120)
+{
+	enum { N = 60 };
+	static struct jobfx f[N];
+	struct ledger_storm storm;
+	struct parties p;
+	struct hc_resp r;
+	struct bal c0, pv0, c1, pv1;
+	char idem[48];
+	int i, st;
+
+	esc_setup(1, 0);
+	parties_setup(&p);
+	for (i = 0; i < N; i++) {
+		job_make(&f[i], &p, 50, (uint64_t)time(NULL) + 120, 500 + (uint64_t)i);
+		job_open(&f[i], fresh_idem(idem));
+	}
+	c0 = balance_of(p.customer.address);
+	pv0 = balance_of(p.provider.address);
+	memset(&storm, 0, sizeof(storm));
+	for (i = 0; i < N; i++) {
+		receipt_make(&f[i], &p, 30, 0);
+		receipt_post(&r, &f[i], fresh_idem(idem));
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+	}
+	cr_assert_eq(pthread_create(&storm.t, NULL, ledger_storm_main, &storm), 0);
+	sleep(8);
+	atomic_store(&storm.stop, 1);
+	pthread_join(storm.t, NULL);
+	cr_assert_gt(storm.killed, 0, "the storm killed no ledger connection");
+	cr_assert_eq(waitpid(G.pid, &st, WNOHANG), 0, "the escrow died (status %d; log %s)", st,
+		     G.log_path);
+	/* The HTTP side's ledger connection was killed too: its next use
+	 * answers 503 (retry) and reconnects; /readyz is that next use. */
+	for (i = 0, st = 0; i < 50 && st != 200; i++) {
+		get(&r, "/readyz");
+		st = r.status;
+		hc_resp_free(&r);
+		if (st != 200)
+			usleep(100000);
+	}
+	cr_assert_eq(st, 200, "readyz did not recover");
+	for (i = 0; i < N; i++)
+		wait_state(&f[i], "paid");
+	c1 = balance_of(p.customer.address);
+	pv1 = balance_of(p.provider.address);
+	/* Locked 50 at open, 20 back and 30 to the provider at release. */
+	cr_assert_eq(c1.available, c0.available + (uint64_t)N * 20, "customer: %" PRIu64 " -> %" PRIu64,
+		     c0.available, c1.available);
+	cr_assert_eq(pv1.available, pv0.available + (uint64_t)N * 30, "provider paid once per job");
+	invariants_now("after the storm");
+	for (i = 0; i < N; i++)
+		jobfx_free(&f[i]);
+}
 
 Test(escrow, postgresql_restart_mid_job, .fini = esc_teardown, .timeout = 90)
 {
