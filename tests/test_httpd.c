@@ -180,21 +180,26 @@ static const struct httpd_route t_routes[] = {
 	{ "POST", "/whoami", h_whoami, HTTPD_F_JSON | HTTPD_F_AUTH | HTTPD_F_IDEM, 0 },
 };
 
+static void t_config(struct httpd_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->service = "test-httpd";
+	c->host = "127.0.0.1";
+	c->routes = t_routes;
+	c->routes_len = sizeof(t_routes) / sizeof(t_routes[0]);
+	c->ready = t_ready;
+	c->quiet = 1;
+}
+
 static struct httpd *t_server(double rate, double burst)
 {
 	struct httpd_config c;
 	struct httpd *h = NULL;
 	char why[256];
 
-	memset(&c, 0, sizeof(c));
-	c.service = "test-httpd";
-	c.host = "127.0.0.1";
-	c.routes = t_routes;
-	c.routes_len = sizeof(t_routes) / sizeof(t_routes[0]);
-	c.ready = t_ready;
+	t_config(&c);
 	c.rate_per_s = rate;
 	c.rate_burst = burst;
-	c.quiet = 1;
 	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_OK, "%s", why);
 	cr_assert_neq(httpd_port(h), 0);
 	return h;
@@ -399,13 +404,7 @@ Test(httpd, tls_files_regular_and_key_private, .timeout = 30)
 	}
 	cr_assert_eq(chmod(key, 0600), 0);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
-	memset(&c, 0, sizeof(c));
-	c.service = "test-httpd";
-	c.host = "127.0.0.1";
-	c.routes = t_routes;
-	c.routes_len = sizeof(t_routes) / sizeof(t_routes[0]);
-	c.ready = t_ready;
-	c.quiet = 1;
+	t_config(&c);
 	c.tls_cert_path = cert;
 	c.tls_key_path = fifo;
 	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
