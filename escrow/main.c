@@ -16,6 +16,7 @@
 
 #include "escrow.h"
 #include "httpd_client.h"
+#include "monotonic.h"
 #include "banned.h"
 
 #define DEFAULT_MIN_STAKE "100000000000000000000"   /* 100 units of 10^18 */
@@ -331,7 +332,10 @@ int main(int argc, char **argv)
 	e.chain_params.min_stake = e.cfg.min_stake;
 	e.chain_params.unbonding_s = e.cfg.unbonding_s;
 	pthread_mutex_init(&e.stop_mu, NULL);
-	pthread_cond_init(&e.stop_cv, NULL);
+	if (mono_cond_init(&e.stop_cv)) {
+		fprintf(stderr, "assay-escrow: could not make a monotonic condition variable\n");
+		goto out;
+	}
 	/* Before any thread: the referee's fetches use libcurl. */
 	if (httpd_client_global_init()) {
 		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");

@@ -32,6 +32,7 @@
 #include "escrow.h"
 #include "httpd_client.h"
 #include "kernels.h"
+#include "monotonic.h"
 #include "banned.h"
 
 /* When the referee last asked a provider for a job's input. */
@@ -686,8 +687,7 @@ static void *settle_main(void *arg)
 		}
 		burst = 0;
 		pthread_mutex_lock(&e->stop_mu);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += 1;
+		until = mono_deadline(1000);
 		while (!e->stopping &&
 		       pthread_cond_timedwait(&e->stop_cv, &e->stop_mu, &until) != ETIMEDOUT)
 			;

@@ -27,6 +27,7 @@
 #include "httpd_client.h"
 #include "provider.h"
 
+#include "monotonic.h"
 #include "banned.h"
 
 static const char *const status_names[PROV_ST_COUNT_] = {
@@ -729,8 +730,7 @@ static void *janitor_main(void *arg)
 		janitor_pass(p);
 		events_pass(p);
 		pthread_mutex_lock(&p->mu);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)p->cfg.janitor_period_s;
+		until = mono_deadline(p->cfg.janitor_period_s * 1000u);
 		while (!p->stopping &&
 		       pthread_cond_timedwait(&p->janitor_cv, &p->mu, &until) != ETIMEDOUT)
 			;

@@ -23,6 +23,7 @@
 #include "httpd_client.h"
 #include "provider.h"
 
+#include "monotonic.h"
 #include "banned.h"
 
 #define DEVNET_CHAIN_ID 31337u
@@ -457,7 +458,10 @@ int main(int argc, char **argv)
 	}
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
-	pthread_cond_init(&p.janitor_cv, NULL);
+	if (mono_cond_init(&p.janitor_cv)) {
+		fprintf(stderr, "assay-provider: could not make a monotonic condition variable\n");
+		goto out_key;
+	}
 	if (join_escrow(&p))
 		goto out_key;
 	if (prov_store_open(&p, why, sizeof(why)) || prov_store_load_all(&p, why, sizeof(why))) {

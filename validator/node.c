@@ -34,6 +34,7 @@
 #include "worker.h"
 #include "validator.h"
 
+#include "monotonic.h"
 #include "banned.h"
 
 struct task {
@@ -386,16 +387,9 @@ static int stopping(struct valid_node *n)
 /* Sleeps ms unless the node stops first; 1 when stopping. */
 static int pause_ms(struct valid_node *n, unsigned ms)
 {
-	struct timespec until;
+	struct timespec until = mono_deadline(ms);
 	int s;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000u;
-	until.tv_nsec += (long)(ms % 1000u) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&n->mu);
 	while (!n->stopping &&
 	       pthread_cond_timedwait(&n->cv, &n->mu, &until) != ETIMEDOUT)
@@ -1283,7 +1277,11 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	if (!n)
 		return VALID_ERR_NOMEM;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_cond_init(&n->cv, NULL);
+	if (mono_cond_init(&n->cv)) {
+		pthread_mutex_destroy(&n->mu);
+		free(n);
+		return VALID_ERR_NOMEM;
+	}
 	snprintf(n->escrow_url, sizeof(n->escrow_url), "%s", cfg->escrow_url);
 	snprintf(n->state_dir, sizeof(n->state_dir), "%s", cfg->state_dir);
 	k = snprintf(n->scratch, sizeof(n->scratch), "%s/scratch", cfg->state_dir);
