@@ -6,6 +6,7 @@
 #   make test SAN=1 the same under ASan + UBSan
 #   make bench      benchmarks against their named references
 #   make fuzz       build the libFuzzer harnesses (clang), FUZZ_SECONDS=N runs
+#   make openapi-check  docs/*-openapi.yaml valid and true to the route tables
 #   make demo       the main job (see README.md)
 #   make vectors    regenerate the ethers.js known-answer vectors (npm)
 #   make clean
@@ -377,6 +378,20 @@ check-banned: | deps
 	$(CC) $(CFLAGS_ALL) -fsyntax-only -MF /dev/null tests/probes/banned_probe.c || \
 		{ echo "check-banned: the clean probe does not compile" >&2; exit 1; }; \
 	echo "check-banned: all 9 banned functions refused"
+
+# ---------------------------------------------------------------- openapi
+# docs/{escrow,provider,validator}-openapi.yaml must be valid OpenAPI
+# 3.1 for swagger-parser (npm, pinned in tests/openapi/package-lock.json)
+# and document exactly the routes each daemon's --print-routes prints,
+# plus the httpd built-ins.  The self-test runs first and shows that the
+# check catches a route removed, a route added, an invalid document.
+.PHONY: openapi-check
+openapi-check: $(ESCROW) $(PROVIDER) $(VALIDATOR) | deps-test
+	@if [ ! -d tests/openapi/node_modules/@apidevtools/swagger-parser ]; then \
+		cd tests/openapi && npm ci --no-audit --no-fund; \
+	fi
+	cd tests/openapi && node check.mjs --self-test $(abspath $(BUILD)) && \
+		node check.mjs $(abspath $(BUILD))
 
 # ---------------------------------------------------------------- bench
 BENCH_SRCS := $(wildcard bench/*.c)
