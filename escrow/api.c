@@ -32,10 +32,15 @@ static enum chain_err chain_seen(struct escrow *e, enum chain_err ce);
 
 static void reply_db(struct httpd_req *r, enum escrow_db_err rc)
 {
-	if (rc == ESCROW_DB_DOWN)
+	if (rc == ESCROW_DB_DOWN) {
 		httpd_reply_problem(r, 503, "unavailable", "database unavailable",
 				    "retry later with the same Idempotency-Key");
-	else
+	} else if (rc == ESCROW_DB_BUSY) {
+		httpd_reply_problem(r, 503, "unavailable", "database busy",
+				    "a lock or resource was not available in time; retry later "
+				    "with the same Idempotency-Key");
+		httpd_reply_retry_after(r, 2);
+	} else
 		httpd_reply_problem(r, 500, "internal", "internal error",
 				    "the escrow database refused the operation");
 }

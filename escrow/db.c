@@ -105,8 +105,15 @@ static enum escrow_db_err classify(struct escrow_db *db, PGresult *res, const ch
 		return ESCROW_DB_DOWN;
 	if (state && strcmp(state, "23505") == 0)
 		return ESCROW_DB_CONFLICT;
-	if (state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0))
+	if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
 		return ESCROW_DB_DOWN;
+	/* 55P03 lock_timeout, 57014 statement_timeout, 40001 serialisation,
+	 * 40P01 deadlock, class 53 (disk full, out of memory, too many
+	 * connections): the statement did nothing and may succeed later. */
+	if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
+		      strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+		      strncmp(state, "53", 2) == 0))
+		return ESCROW_DB_BUSY;
 	fprintf(stderr, "assay-escrow: %s: %s failed: %s", db->who, what,
 		res ? PQresultErrorMessage(res) : PQerrorMessage(db->pg));
 	return ESCROW_DB_FAIL;
@@ -147,6 +154,25 @@ static int affected(PGresult *res)
 
 /* ---------------------------------------------------------------- connection */
 
+/* Every session: quiet NOTICEs (CREATE ... IF NOT EXISTS), and bounds
+ * on how long one statement may run and wait for a row lock, so that a
+ * lock held from outside (psql) costs a request ESCROW_DB_LOCK_TIMEOUT_MS
+ * and a 503, not the HTTP thread. */
+static enum escrow_db_err session_setup(struct escrow_db *db)
+{
+	char sql[160];
+	PGresult *res;
+	int ok;
+
+	snprintf(sql, sizeof(sql),
+		 "SET client_min_messages = warning; SET statement_timeout = %u; "
+		 "SET lock_timeout = %u", ESCROW_DB_STATEMENT_TIMEOUT_MS, ESCROW_DB_LOCK_TIMEOUT_MS);
+	res = PQexec(db->pg, sql);
+	ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	return ok ? ESCROW_DB_OK : ESCROW_DB_DOWN;
+}
+
 enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
 				  const char *who)
 {
@@ -165,9 +191,7 @@ enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
 		return ESCROW_DB_DOWN;
 	if (PQstatus(db->pg) != CONNECTION_OK)
 		return ESCROW_DB_DOWN;
-	/* Quiet NOTICEs (CREATE ... IF NOT EXISTS). */
-	PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
-	return ESCROW_DB_OK;
+	return session_setup(db);
 }
 
 void escrow_db_close(struct escrow_db *db)
@@ -187,8 +211,7 @@ enum escrow_db_err escrow_db_ensure(struct escrow_db *db)
 	PQreset(db->pg);
 	if (PQstatus(db->pg) != CONNECTION_OK)
 		return ESCROW_DB_DOWN;
-	PQclear(PQexec(db->pg, "SET client_min_messages = warning"));
-	return ESCROW_DB_OK;
+	return session_setup(db);
 }
 
 enum escrow_db_err escrow_db_ping(struct escrow_db *db)

@@ -63,6 +63,8 @@ enum escrow_db_err {
 	ESCROW_DB_FAIL,        /* a statement failed (logged) */
 	ESCROW_DB_NOT_FOUND,
 	ESCROW_DB_CONFLICT,    /* unique violation or the row was not in the expected state */
+	ESCROW_DB_BUSY,        /* lock or statement timeout, deadlock, serialisation
+				* failure, disk full: nothing done, retry later */
 };
 
 struct escrow_db {

@@ -53,6 +53,13 @@
  * leaves room for a slow sync and refuses a receipt dated 1970). */
 #define ESCROW_RECEIPT_CLOCK_SKEW_S 60u
 
+/* Every escrow database session: a statement runs at most this long and
+ * waits at most this long for a row lock (then 503, retry): a lock held
+ * from outside must not hold the HTTP thread.  Both stay well inside the
+ * 30 s request deadline of httpd_limits.h. */
+#define ESCROW_DB_STATEMENT_TIMEOUT_MS 15000u
+#define ESCROW_DB_LOCK_TIMEOUT_MS 5000u
+
 /* A deadline further away than this is refused: locks are not forever. */
 #define ESCROW_DEADLINE_AHEAD_MAX_S (30u * 24u * 3600u)
 

@@ -2520,3 +2520,52 @@ Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = e
 	invariants_now("after the decision");
 	jobfx_free(&f);
 }
+
+/* Issue 12 item 5: a job row locked from outside (psql, an operator's
+ * long transaction) costs the request that needs it a 503 after
+ * ESCROW_DB_LOCK_TIMEOUT_MS, not a hang: the escrow answers other
+ * requests afterwards, nothing changed, and the retry under the same
+ * Idempotency-Key succeeds once the lock is gone. */
+Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = esc_teardown, .timeout = 90)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	char idem[48], jid[80], st[32];
+	const char *prm[1] = { jid };
+	PGconn *c;
+	PGresult *res;
+
+	esc_setup(20, 0);
+	parties_setup(&p);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 120, 70);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 0);
+	c = PQconnectdb(G.db.conninfo);
+	cr_assert(c && PQstatus(c) == CONNECTION_OK);
+	bytea_lit(jid, sizeof(jid), f.id_hex);
+	pgt_exec(c, "BEGIN");
+	res = PQexecParams(c, "SELECT 1 FROM escrow_jobs WHERE id = $1 FOR UPDATE", 1, NULL, prm,
+			   NULL, NULL, 0);
+	cr_assert_eq(PQntuples(res), 1, "%s", PQresultErrorMessage(res));
+	PQclear(res);
+	/* Held far longer than the lock timeout (the test's own timeout
+	 * is what would fire were the request to wait for it). */
+	receipt_post(&r, &f, "outside-lock-receipt");
+	expect_problem(&r, 503, "unavailable");
+	cr_assert(strstr(r.body, "busy"), "%s", r.body);
+	hc_resp_free(&r);
+	get(&r, "/v1/params");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	job_state(st, &f);
+	cr_assert_str_eq(st, "open");
+	pgt_exec(c, "ROLLBACK");
+	PQfinish(c);
+	receipt_post(&r, &f, "outside-lock-receipt");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	job_state(st, &f);
+	cr_assert_str_eq(st, "receipted");
+	jobfx_free(&f);
+}
