@@ -154,6 +154,32 @@ static int affected(PGresult *res)
 
 /* ---------------------------------------------------------------- connection */
 
+/* One assay-escrow per database, until replicas are safe (issue 12): its
+ * HTTP session and its settlement session each hold a session-level
+ * advisory lock of their own, taken again after every reconnect.  A
+ * session that cannot take its lock is closed, so that no request or
+ * tick runs without it.  Keys: "ASSAY" and the session's number. */
+#define ESCROW_LOCK_KEY_HTTP "4707197575663452161"     /* 0x4153534159000001 */
+#define ESCROW_LOCK_KEY_SETTLE "4707197575663452162"   /* 0x4153534159000002 */
+
+static enum escrow_db_err exclusive_take(struct escrow_db *db)
+{
+	const char *key = strcmp(db->who, "settle") == 0 ? ESCROW_LOCK_KEY_SETTLE
+							 : ESCROW_LOCK_KEY_HTTP;
+	PGresult *res = PQexecParams(db->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL,
+				     &key, NULL, NULL, 0);
+	int taken = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	int answered = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	PQclear(res);
+	if (taken)
+		return ESCROW_DB_OK;
+	PQfinish(db->pg);
+	db->pg = NULL;
+	return answered ? ESCROW_DB_TAKEN : ESCROW_DB_DOWN;
+}
+
 /* Every session: quiet NOTICEs (CREATE ... IF NOT EXISTS), and bounds
  * on how long one statement may run and wait for a row lock, so that a
  * lock held from outside (psql) costs a request ESCROW_DB_LOCK_TIMEOUT_MS
@@ -170,7 +196,9 @@ static enum escrow_db_err session_setup(struct escrow_db *db)
 	res = PQexec(db->pg, sql);
 	ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
-	return ok ? ESCROW_DB_OK : ESCROW_DB_DOWN;
+	if (ok)
+		return exclusive_take(db);
+	return ESCROW_DB_DOWN;
 }
 
 enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,

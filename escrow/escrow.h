@@ -65,6 +65,7 @@ enum escrow_db_err {
 	ESCROW_DB_CONFLICT,    /* unique violation or the row was not in the expected state */
 	ESCROW_DB_BUSY,        /* lock or statement timeout, deadlock, serialisation
 				* failure, disk full: nothing done, retry later */
+	ESCROW_DB_TAKEN,       /* another assay-escrow holds this database */
 };
 
 struct escrow_db {

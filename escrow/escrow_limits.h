@@ -59,6 +59,9 @@
  * 30 s request deadline of httpd_limits.h. */
 #define ESCROW_DB_STATEMENT_TIMEOUT_MS 15000u
 #define ESCROW_DB_LOCK_TIMEOUT_MS 5000u
+/* How long a starting escrow waits for the database's escrow lock (held
+ * by a predecessor PostgreSQL has not yet seen die) before refusing. */
+#define ESCROW_DB_EXCLUSIVE_WAIT_MS 5000u
 
 /* A deadline further away than this is refused: locks are not forever. */
 #define ESCROW_DEADLINE_AHEAD_MAX_S (30u * 24u * 3600u)

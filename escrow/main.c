@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "escrow.h"
 #include "httpd_client.h"
@@ -281,6 +282,28 @@ enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
 	return chain_pg_open(c, diag, e->cfg.conninfo, &e->chain_params, e->address);
 }
 
+/* The HTTP session, holding the database's escrow lock (escrow/db.c).
+ * A predecessor killed a moment ago may still hold it while PostgreSQL
+ * notices: wait up to ESCROW_DB_EXCLUSIVE_WAIT_MS before refusing. */
+static int db_open_exclusive(struct escrow *e)
+{
+	enum escrow_db_err rc = ESCROW_DB_TAKEN;
+	unsigned waited = 0;
+
+	for (;;) {
+		rc = escrow_db_open(&e->db, e->cfg.conninfo, "http");
+		if (rc != ESCROW_DB_TAKEN || waited >= ESCROW_DB_EXCLUSIVE_WAIT_MS)
+			break;
+		usleep(100000);
+		waited += 100;
+	}
+	if (rc == ESCROW_DB_TAKEN)
+		fprintf(stderr, "assay-escrow: another assay-escrow is serving this database "
+			"(it holds the escrow's advisory lock); two on one database are not "
+			"safe yet: stop it first\n");
+	return rc == ESCROW_DB_OK ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct escrow e;
@@ -355,8 +378,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
 		goto out;
 	}
-	if (escrow_db_open(&e.db, e.cfg.conninfo, "http") != ESCROW_DB_OK ||
-	    escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
+	if (db_open_exclusive(&e) || escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
 		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
 		goto out;
 	}

@@ -2569,3 +2569,46 @@ Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = esc_teardown, .tim
 	cr_assert_str_eq(st, "receipted");
 	jobfx_free(&f);
 }
+
+/* Issue 12 item 6 (until replicas are safe): a second assay-escrow on the
+ * same database refuses to start, saying why, instead of splitting
+ * idempotent requests with the first; the first keeps serving; once the
+ * first has stopped, a new one starts on that database. */
+Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = esc_teardown, .timeout = 90)
+{
+	struct esc second;
+	struct tu_daemon d;
+	struct hc_resp r;
+	char bin[512], log[400], buf[4096];
+	FILE *f;
+	size_t n;
+	int st;
+
+	esc_setup(5, 0);
+	second = G;
+	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", getenv("ASSAY_BUILD"));
+	snprintf(log, sizeof(log), "%s/second.log", G.dir);
+	{
+		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", G.db.conninfo,
+			"--key", G.key_path, "--devnet", "--min-stake", "1000", NULL };
+		st = tu_daemon_try_start(&d, argv, log);
+	}
+	cr_assert_eq(st, 1, "the second escrow %s", st < 0 ? "started" : "exited otherwise");
+	f = fopen(log, "r");
+	cr_assert(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	cr_assert(strstr(buf, "another assay-escrow is serving this database"), "%s", buf);
+	get(&r, "/readyz");
+	cr_assert_eq(r.status, 200, "the first escrow stopped serving: %s", r.body);
+	hc_resp_free(&r);
+	/* Stopped: the next one takes over the database. */
+	esc_signal(&G, SIGTERM);
+	esc_spawn(&second);
+	G.pid = second.pid;
+	G.port = second.port;
+	get(&r, "/readyz");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+}
