@@ -927,6 +927,24 @@ out:
 	return rc;
 }
 
+/* A window that looks closed may still be open while an outage is not
+ * yet mended (escrow_db_outage_mend moves windows on by the outage):
+ * then 503 and retry, never window-closed. */
+static void reply_window_closed(struct httpd_req *r, struct escrow *e, uint64_t now)
+{
+	int stale = 0;
+
+	if (escrow_db_outage_pending(&e->db, now, &stale) != ESCROW_DB_OK || stale) {
+		httpd_reply_problem(r, 503, "unavailable", "recovering from an outage",
+				    "challenge windows are being moved on by the time the escrow "
+				    "was unreachable; retry in a few seconds");
+		httpd_reply_retry_after(r, 2);
+		return;
+	}
+	httpd_reply_problem(r, 409, "window-closed", "challenge window closed",
+			    "the job is not receipted or its window has closed");
+}
+
 static void reply_attested(struct httpd_req *r, const char *validator,
 			   const struct rcpt_attestation *a)
 {
@@ -1061,8 +1079,7 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 		rc = escrow_db_job_lock_attestable(&e->db, id, now);
 	if (rc == ESCROW_DB_CONFLICT) {
 		escrow_db_rollback(&e->db);
-		httpd_reply_problem(r, 409, "window-closed", "challenge window closed",
-				    "the job is not receipted or its window has closed");
+		reply_window_closed(r, e, now);
 		goto out;
 	}
 	if (!rc)
@@ -1603,8 +1620,7 @@ static void handle_job_withheld(struct httpd_req *r, void *cls)
 		rc = escrow_db_job_lock_attestable(&e->db, id, now);
 	if (rc == ESCROW_DB_CONFLICT) {
 		escrow_db_rollback(&e->db);
-		httpd_reply_problem(r, 409, "window-closed", "challenge window closed",
-				    "the job is not receipted or its window has closed");
+		reply_window_closed(r, e, now);
 		return;
 	}
 	if (!rc)

@@ -673,6 +673,75 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 	return rc;
 }
 
+enum escrow_db_err escrow_db_outage_mend(struct escrow_db *db, uint64_t now_s,
+					 uint64_t *gap_s, int64_t *moved)
+{
+	char ts[24], gs[24], as[24];
+	const char *p[2] = { ts, as };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	uint64_t alive = now_s;
+	int have;
+
+	*gap_s = 0;
+	*moved = 0;
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	rc = escrow_db_begin(db);
+	if (!rc)
+		rc = run(db, &res, "heartbeat read",
+			 "SELECT alive_s FROM escrow_heartbeat WHERE id = 1 FOR UPDATE", 0, NULL);
+	if (rc)
+		goto out;
+	have = PQntuples(res) == 1;
+	if (have)
+		alive = get_u64(res, 0, 0);
+	PQclear(res);
+	res = NULL;
+	snprintf(as, sizeof(as), "%" PRIu64, alive);
+	if (have && now_s > alive && now_s - alive > ESCROW_OUTAGE_GAP_S) {
+		const char *q[2] = { gs, as };
+		*gap_s = now_s - alive;
+		snprintf(gs, sizeof(gs), "%" PRIu64, *gap_s);
+		rc = run(db, &res, "windows moved on",
+			 "UPDATE escrow_jobs SET window_end_s = window_end_s + $1::bigint"
+			 " WHERE state IN ('receipted', 'disputed') AND window_end_s > $2::bigint",
+			 2, q);
+		if (!rc)
+			*moved = affected(res);
+		PQclear(res);
+		res = NULL;
+	}
+	if (!rc)
+		rc = run(db, NULL, "heartbeat write",
+			 "INSERT INTO escrow_heartbeat (id, alive_s) VALUES (1, $1::bigint)"
+			 " ON CONFLICT (id) DO UPDATE SET alive_s ="
+			 " GREATEST(escrow_heartbeat.alive_s, EXCLUDED.alive_s)", 1, p);
+	if (!rc)
+		rc = escrow_db_commit(db);
+out:
+	if (rc)
+		escrow_db_rollback(db);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_outage_pending(struct escrow_db *db, uint64_t now_s, int *stale)
+{
+	PGresult *res = NULL;
+	enum escrow_db_err rc = run(db, &res, "heartbeat read",
+				    "SELECT alive_s FROM escrow_heartbeat WHERE id = 1", 0, NULL);
+	uint64_t alive;
+
+	*stale = 0;
+	if (rc)
+		return rc;
+	if (PQntuples(res) == 1) {
+		alive = get_u64(res, 0, 0);
+		*stale = now_s > alive && now_s - alive > ESCROW_OUTAGE_GAP_S;
+	}
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
 enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
 						 const uint8_t id[RCPT_HASH_BYTES],
 						 uint64_t now_s)

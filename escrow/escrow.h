@@ -163,6 +163,15 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 					 uint64_t now_s, uint64_t window_end_s);
 /* Locks the job row for an attestation: state receipted or disputed and
  * the window still open.  ESCROW_DB_CONFLICT otherwise. */
+/* The heartbeat (migration 004): *gap_s receives how long the escrow did
+ * not see the database before now, when more than ESCROW_OUTAGE_GAP_S,
+ * after moving on by it the window of every job whose window was open
+ * when the gap began (*moved of them); else 0.  Then records now. */
+enum escrow_db_err escrow_db_outage_mend(struct escrow_db *db, uint64_t now_s,
+					 uint64_t *gap_s, int64_t *moved);
+/* *stale = 1 when the heartbeat is older than ESCROW_OUTAGE_GAP_S: an
+ * outage is not mended yet, and no window may be judged closed. */
+enum escrow_db_err escrow_db_outage_pending(struct escrow_db *db, uint64_t now_s, int *stale);
 enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
 						 const uint8_t id[RCPT_HASH_BYTES],
 						 uint64_t now_s);

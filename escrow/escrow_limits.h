@@ -63,6 +63,12 @@
  * by a predecessor PostgreSQL has not yet seen die) before refusing. */
 #define ESCROW_DB_EXCLUSIVE_WAIT_MS 5000u
 
+/* A gap this long in the settlement loop's heartbeat is an outage (the
+ * database or the escrow down): open challenge windows are moved on by
+ * it, and claims wait (503) until they are.  Ticks come every second;
+ * a tick's referee runs stay well under this. */
+#define ESCROW_OUTAGE_GAP_S 10u
+
 /* A deadline further away than this is refused: locks are not forever. */
 #define ESCROW_DEADLINE_AHEAD_MAX_S (30u * 24u * 3600u)
 

@@ -631,6 +631,22 @@ static void settle_gauges(struct settle *s)
 	}
 }
 
+/* Records that the escrow sees the database; after an outage, first
+ * moves every open challenge window on by it, so that downtime never
+ * counts against a validator's window (issue 12 item 4). */
+static int heartbeat(struct settle *s, uint64_t now)
+{
+	uint64_t gap = 0;
+	int64_t moved = 0;
+
+	if (escrow_db_outage_mend(&s->db, now, &gap, &moved) != ESCROW_DB_OK)
+		return -1;
+	if (gap)
+		fprintf(stderr, "assay-escrow: event=outage-mended gap_s=%" PRIu64
+			" windows_moved=%" PRId64 "\n", gap, moved);
+	return 0;
+}
+
 /* One pass; returns 1 when a step moved a full batch (more are likely
  * due), so that a backlog is worked off at once rather than
  * ESCROW_SETTLE_BATCH a second.  A batch the ledger refuses moves less and
@@ -645,12 +661,15 @@ static int settle_tick(struct settle *s)
 		return 0;
 	if (escrow_chain_ensure(s->e, &s->chain, &diag) != CHAIN_OK)
 		return 0;
+	if (heartbeat(s, now))
+		return 0;   /* windows must be moved on before any closes */
 	settle_opening(s, now);
 	n = settle_mark(s, "open", "refunding", "deadline-passed", now);
 	most = n > most ? n : most;
 	n = settle_mark(s, "receipted", "releasing", "window-closed", now);
 	most = n > most ? n : most;
 	settle_disputes(s, now);
+	(void)heartbeat(s, now_s());   /* the referee may have taken seconds */
 	n = settle_finish(s, "releasing", now);
 	most = n > most ? n : most;
 	n = settle_finish(s, "refunding", now);

@@ -2612,3 +2612,55 @@ Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = esc_teardow
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 }
+
+/* Issue 12 item 4: downtime never counts against a challenge window.
+ * A cheating receipt's 6 s window runs out while PostgreSQL is down for
+ * longer than ESCROW_OUTAGE_GAP_S (15 s); afterwards the validator's fraud
+ * claim is taken (503 "recovering" at most, never window-closed), the
+ * cheater is slashed and the customer refunded instead of the cheater
+ * being paid. */
+Test(escrow, outage_does_not_close_the_challenge_window, .fini = esc_teardown, .timeout = 120)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal c0, c1;
+	char idem[48];
+	int i, ok = 0, status = 0;
+
+	esc_setup(6, 1);
+	parties_setup(&p);
+	c0 = balance_of(p.customer.address);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 80);
+	job_open(&f, fresh_idem(idem));
+	receipt_make(&f, &p, 600, 1);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	pgt_server_stop();
+	sleep(ESCROW_OUTAGE_GAP_S + 5);
+	pgt_server_start();
+	for (i = 0; i < 100 && !ok; i++) {
+		get(&r, "/readyz");
+		ok = r.status == 200;
+		hc_resp_free(&r);
+		if (!ok)
+			usleep(100000);
+	}
+	cr_assert(ok, "readyz did not recover");
+	for (i = 0; i < 40; i++) {
+		claim_post(&r, &f, &p, f.out.root, 2, 1);
+		status = (int)r.status;
+		if (status != 503)
+			break;
+		cr_assert(strstr(r.body, "unavailable"), "%s", r.body);
+		hc_resp_free(&r);
+		usleep(250000);
+	}
+	cr_assert_eq(status, 201, "the claim after the outage: %s", r.body);
+	hc_resp_free(&r);
+	wait_state(&f, "refunded");
+	c1 = balance_of(p.customer.address);
+	cr_assert_eq(c1.available, c0.available, "the customer got everything back");
+	jobfx_free(&f);
+}
