@@ -1981,6 +1981,34 @@ static void handle_faucet(struct httpd_req *r, void *cls)
 	reply_balance(r, e, c, who);
 }
 
+/* Unbonded stake leaves the slashable bond only once no job this address
+ * provides is unsettled: a job's deadline (up to 30 days) can outlast
+ * the unbonding period, and the stake that backs it must still be there
+ * when its receipt is judged (issue 12 item 3).  Answers 409 and returns
+ * -1 otherwise. */
+static int unbond_refused(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES])
+{
+	static const uint8_t none[RCPT_HASH_BYTES];
+	struct rcpt_u256 exposure;
+	char x[RCPT_U256_DEC_BYTES];
+	enum escrow_db_err rc;
+
+	if (db_ready(r, e))
+		return -1;
+	rc = escrow_db_provider_exposure(&e->db, &exposure, who, none);
+	if (rc) {
+		reply_db(r, rc);
+		return -1;
+	}
+	if (escrow_u256_is_zero(&exposure))
+		return 0;
+	rcpt_u256_format(x, &exposure);
+	httpd_reply_problem(r, 409, "stake-backs-open-jobs", "stake backs unsettled jobs",
+			    "jobs this address provides (maxPrice %s in all) are not settled: "
+			    "unbonded stake stays slashable until they are", x);
+	return -1;
+}
+
 enum account_op { OP_STAKE, OP_UNSTAKE, OP_WITHDRAW, OP_UNBOND };
 
 static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op)
@@ -1999,6 +2027,8 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 	if (check_keys(r, o, op == OP_UNBOND ? NULL : req_amount, NULL))
 		return;
 	if (op != OP_UNBOND && parse_amount(r, &amount, json_object_get(o, "amount")))
+		return;
+	if (op == OP_UNBOND && unbond_refused(r, e, who))
 		return;
 	if (refuse_rerun(r, e) || !(c = http_chain(r, e)))
 		return;

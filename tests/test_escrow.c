@@ -2664,3 +2664,52 @@ Test(escrow, outage_does_not_close_the_challenge_window, .fini = esc_teardown, .
 	cr_assert_eq(c1.available, c0.available, "the customer got everything back");
 	jobfx_free(&f);
 }
+
+/* Issue 12 item 3: a provider cannot take its stake out before its job
+ * is judged.  It unstakes everything right after the job opens and waits
+ * out the unbonding period (30 s here); the unbond is refused while the
+ * job is unsettled, the cheating receipt it then posts is caught and
+ * slashed (slash > 0), and once the job is settled the rest unbonds. */
+Test(escrow, stake_backing_an_open_job_stays_slashable, .fini = esc_teardown, .timeout = 120)
+{
+	struct parties p;
+	struct jobfx f;
+	struct hc_resp r;
+	struct bal b0, b1, b2;
+	char idem[48], body[64];
+
+	esc_setup(2, 0);
+	parties_setup(&p);
+	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 90);
+	job_open(&f, fresh_idem(idem));
+	b0 = balance_of(p.provider.address);
+	snprintf(body, sizeof(body), "{\"amount\":\"%" PRIu64 "\"}", b0.stake);
+	signed_req(&r, &p.provider, "POST", "/v1/unstake", fresh_idem(idem), body, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	sleep(32);   /* past --unbonding-s 30 */
+	signed_req(&r, &p.provider, "POST", "/v1/unbond", fresh_idem(idem), "{}", NULL, 0);
+	expect_problem(&r, 409, "stake-backs-open-jobs");
+	hc_resp_free(&r);
+	b1 = balance_of(p.provider.address);
+	cr_assert_eq(b1.unbonding, b0.stake, "the bond left: %" PRIu64, b1.unbonding);
+	cr_assert_eq(b1.available, b0.available);
+	/* The cheat, caught. */
+	receipt_make(&f, &p, 600, 1);
+	receipt_post(&r, &f, fresh_idem(idem));
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	claim_post(&r, &f, &p, f.out.root, 2, 1);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	wait_state(&f, "refunded");
+	b2 = balance_of(p.provider.address);
+	cr_assert_lt(b2.stake + b2.unbonding, b1.unbonding, "no slash: %" PRIu64 " -> %" PRIu64,
+		     b1.unbonding, b2.stake + b2.unbonding);
+	/* Settled: what is left unbonds. */
+	signed_req(&r, &p.provider, "POST", "/v1/unbond", fresh_idem(idem), "{}", NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(p.provider.address).available, b2.available + b2.unbonding);
+	jobfx_free(&f);
+}
