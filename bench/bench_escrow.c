@@ -268,9 +268,9 @@ static void setup(struct besc *b)
 	/* Funds for every round of both sides; stake far above the exposure
 	 * cap (p x slash of the stake must exceed the open maxPrices). */
 	rcpt_u256_from_u64(&amt, UINT64_C(1000000000000));
-	if (chain_faucet(b->chain, b->customer.address, &amt, (uint64_t)time(NULL)) ||
-	    chain_faucet(b->chain, b->provider.address, &amt, (uint64_t)time(NULL)) ||
-	    chain_stake(b->chain, b->provider.address, &amt, (uint64_t)time(NULL)))
+	if (chain_faucet(b->chain, b->customer.address, &amt, (uint64_t)time(NULL), NULL) ||
+	    chain_faucet(b->chain, b->provider.address, &amt, (uint64_t)time(NULL), NULL) ||
+	    chain_stake(b->chain, b->provider.address, &amt, (uint64_t)time(NULL), NULL))
 		die("funding");
 }
 

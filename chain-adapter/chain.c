@@ -23,13 +23,14 @@ static const struct chain_err_text chain_err_texts[] = {
 	[CHAIN_ERR_BACKEND] = { "backend", "settlement backend error" },
 	[CHAIN_ERR_INSUFFICIENT] = { "insufficient", "insufficient funds" },
 	[CHAIN_ERR_OVERFLOW] = { "overflow", "amount would overflow uint256" },
-	[CHAIN_ERR_EXISTS] = { "exists", "job already locked" },
+	[CHAIN_ERR_EXISTS] = { "exists", "job already locked, or operation already done" },
 	[CHAIN_ERR_NOT_FOUND] = { "not-found", "no such job" },
 	[CHAIN_ERR_SETTLED] = { "settled", "already settled" },
 	[CHAIN_ERR_NOT_DEVNET] = { "not-devnet", "faucet refused: not a devnet" },
 	[CHAIN_ERR_STAKE_LOW] = { "stake-low", "provider stake below the minimum" },
 	[CHAIN_ERR_PRICE] = { "price", "price above the locked maximum" },
 	[CHAIN_ERR_CONFLICT] = { "conflict", "concurrent update conflict, retry later" },
+	[CHAIN_ERR_OP_REUSED] = { "op-reused", "operation id already used for another movement" },
 };
 
 _Static_assert(sizeof(chain_err_texts) / sizeof(chain_err_texts[0]) == CHAIN_ERR_COUNT_,

@@ -55,13 +55,14 @@ enum chain_err {
 	CHAIN_ERR_BACKEND,       /* the backend refused for a reason of its own */
 	CHAIN_ERR_INSUFFICIENT,  /* the source account holds less than the amount */
 	CHAIN_ERR_OVERFLOW,      /* a balance would pass 2^256 - 1 */
-	CHAIN_ERR_EXISTS,        /* job id already locked */
+	CHAIN_ERR_EXISTS,        /* job id already locked; operation id already done */
 	CHAIN_ERR_NOT_FOUND,     /* no such job */
 	CHAIN_ERR_SETTLED,       /* job already released or refunded */
 	CHAIN_ERR_NOT_DEVNET,    /* faucet on a chain that is not a devnet */
 	CHAIN_ERR_STAKE_LOW,     /* provider's stake below the minimum */
 	CHAIN_ERR_PRICE,         /* release price above the locked maxPrice */
 	CHAIN_ERR_CONFLICT,      /* concurrent update kept failing; retry later */
+	CHAIN_ERR_OP_REUSED,     /* operation id already used for another movement */
 	CHAIN_ERR_COUNT_
 };
 
@@ -117,16 +118,20 @@ struct chain_class {
 	enum chain_err (*balance)(struct chain *c, struct chain_balance *out,
 				  const uint8_t who[RCPT_ADDR_BYTES]);
 	enum chain_err (*faucet)(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				 const struct rcpt_u256 *amount, uint64_t now_s);
+				 const struct rcpt_u256 *amount, uint64_t now_s,
+				 const uint8_t *op);
 	enum chain_err (*withdraw)(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				   const struct rcpt_u256 *amount, uint64_t now_s);
+				   const struct rcpt_u256 *amount, uint64_t now_s,
+				 const uint8_t *op);
 	enum chain_err (*stake)(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				const struct rcpt_u256 *amount, uint64_t now_s);
+				const struct rcpt_u256 *amount, uint64_t now_s,
+				 const uint8_t *op);
 	enum chain_err (*unstake)(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				  const struct rcpt_u256 *amount, uint64_t now_s);
+				  const struct rcpt_u256 *amount, uint64_t now_s,
+				 const uint8_t *op);
 	enum chain_err (*release_unbonded)(struct chain *c,
 					   const uint8_t who[RCPT_ADDR_BYTES],
-					   uint64_t now_s);
+					   uint64_t now_s, const uint8_t *op);
 	enum chain_err (*lock)(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
 			       const uint8_t customer[RCPT_ADDR_BYTES],
 			       const uint8_t provider[RCPT_ADDR_BYTES],
@@ -179,46 +184,56 @@ chain_balance(struct chain *c, struct chain_balance *out,
 	return c->vt->balance(c, out, who);
 }
 
+/* Operation ids.  Each account movement below takes `op`: NULL, or
+ * CHAIN_OP_BYTES naming the operation (the escrow derives it from the
+ * caller's Idempotency-Key).  An operation id moves money at most once:
+ * asked again with the same kind, address and amount, the call changes
+ * nothing and answers CHAIN_ERR_EXISTS (done before); with anything else
+ * it answers CHAIN_ERR_OP_REUSED.  The id is recorded in the movement's
+ * own transaction, so a caller that lost the answer (connection dropped
+ * after COMMIT) learns by asking again. */
+#define CHAIN_OP_BYTES 32
+
 /* Devnet only (CHAIN_ERR_NOT_DEVNET): world -> who.available. */
 CHAIN_WUR static inline enum chain_err
 chain_faucet(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-	     const struct rcpt_u256 *amount, uint64_t now_s)
+	     const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return c->vt->faucet(c, who, amount, now_s);
+	return c->vt->faucet(c, who, amount, now_s, op);
 }
 
 /* who.available -> world.  CHAIN_ERR_INSUFFICIENT. */
 CHAIN_WUR static inline enum chain_err
 chain_withdraw(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-	       const struct rcpt_u256 *amount, uint64_t now_s)
+	       const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return c->vt->withdraw(c, who, amount, now_s);
+	return c->vt->withdraw(c, who, amount, now_s, op);
 }
 
 /* who.available -> who.stake.  CHAIN_ERR_INSUFFICIENT. */
 CHAIN_WUR static inline enum chain_err
 chain_stake(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-	    const struct rcpt_u256 *amount, uint64_t now_s)
+	    const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return c->vt->stake(c, who, amount, now_s);
+	return c->vt->stake(c, who, amount, now_s, op);
 }
 
 /* who.stake -> who.unbonding, released at now_s + unbonding_s.
  * CHAIN_ERR_INSUFFICIENT. */
 CHAIN_WUR static inline enum chain_err
 chain_unstake(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-	      const struct rcpt_u256 *amount, uint64_t now_s)
+	      const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return c->vt->unstake(c, who, amount, now_s);
+	return c->vt->unstake(c, who, amount, now_s, op);
 }
 
 /* Every unbonding entry of `who` due at or before now_s -> available.
  * CHAIN_OK also when nothing was due. */
 CHAIN_WUR static inline enum chain_err
 chain_release_unbonded(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-		       uint64_t now_s)
+		       uint64_t now_s, const uint8_t *op)
 {
-	return c->vt->release_unbonded(c, who, now_s);
+	return c->vt->release_unbonded(c, who, now_s, op);
 }
 
 /* Every job-keyed call is idempotent in effect: a retry after a crash

@@ -75,6 +75,7 @@ enum pg_stmt {
 	PG_SLASH_INSERT,
 	PG_EVENTS,
 	PG_INVARIANTS,
+	PG_OP_CLAIM,
 	PG_STMT_COUNT_
 };
 
@@ -328,6 +329,16 @@ static const struct pg_sql pg_sql[PG_STMT_COUNT_] = {
 		"SELECT id FROM accounts WHERE kind = $1::account_kind" },
 	[PG_MOVE] = { "move", PG_SQL_MOVE },
 	[PG_BALANCE] = { "balance", PG_SQL_BALANCE },
+	/* 'new' (recorded now), 'done' (the same movement before) or
+	 * 'reused' (the id named another movement). */
+	[PG_OP_CLAIM] = { "op_claim",
+		"WITH ins AS (INSERT INTO ledger_ops (op, kind, who, amount, at_s) "
+		"  VALUES ($1::bytea, $2::text, $3::bytea, $4::numeric, $5::bigint) "
+		"  ON CONFLICT (op) DO NOTHING RETURNING 1) "
+		"SELECT CASE WHEN EXISTS (SELECT 1 FROM ins) THEN 'new' "
+		"  WHEN EXISTS (SELECT 1 FROM ledger_ops WHERE op = $1::bytea AND kind = $2::text "
+		"    AND who = $3::bytea AND amount = $4::numeric) THEN 'done' "
+		"  ELSE 'reused' END" },
 	[PG_UNBOND_ADD] = { "unbond_add",
 		"INSERT INTO unbonding (owner, amount, release_at_s) "
 		"VALUES ($1::bytea, $2::numeric, $3::bigint + $4::bigint)" },
@@ -744,7 +755,33 @@ struct pg_simple_move {
 	const struct rcpt_u256 *amount;
 	uint64_t now_s;
 	int unbond;                  /* also record an unbonding entry */
+	const uint8_t *op;           /* CHAIN_OP_BYTES or NULL */
 };
+
+/* Records operation id `op` for this movement inside the transaction:
+ * CHAIN_OK when new, CHAIN_ERR_EXISTS when the same movement was done
+ * under it before (nothing to do), CHAIN_ERR_OP_REUSED otherwise. */
+static enum chain_err pg_op_claim(struct pg_chain *p, const uint8_t *op, const char *kind,
+				  const uint8_t *who, const char *amount, uint64_t now_s)
+{
+	struct pg_args a = { .n = 0 };
+	char got[16];
+	enum chain_err rc;
+
+	if (!op)
+		return CHAIN_OK;
+	pg_arg_bytes(&a, op, CHAIN_OP_BYTES);
+	pg_arg_text(&a, kind);
+	pg_arg_bytes(&a, who, RCPT_ADDR_BYTES);
+	pg_arg_text(&a, amount);
+	pg_arg_u64(&a, now_s);
+	rc = pg_run_one(p, got, sizeof(got), PG_OP_CLAIM, &a);
+	if (rc)
+		return rc;
+	if (strcmp(got, "new") == 0)
+		return CHAIN_OK;
+	return strcmp(got, "done") == 0 ? CHAIN_ERR_EXISTS : CHAIN_ERR_OP_REUSED;
+}
 
 static int pg_is_system(const char *kind)
 {
@@ -759,8 +796,10 @@ static enum chain_err pg_body_simple(struct pg_chain *p, void *arg)
 	enum chain_err rc;
 
 	rcpt_u256_format(amount, m->amount);
-	rc = pg_is_system(m->from_kind) ? pg_account_system(p, from, m->from_kind) :
-		pg_account_of(p, from, m->from_kind, m->who);
+	rc = pg_op_claim(p, m->op, m->kind, m->who, amount, m->now_s);
+	if (!rc)
+		rc = pg_is_system(m->from_kind) ? pg_account_system(p, from, m->from_kind) :
+			pg_account_of(p, from, m->from_kind, m->who);
 	if (!rc)
 		rc = pg_is_system(m->to_kind) ? pg_account_system(p, to, m->to_kind) :
 			pg_account_of(p, to, m->to_kind, m->who);
@@ -792,12 +831,12 @@ static enum chain_err pg_check_who_amount(const struct chain *c, const uint8_t *
 static enum chain_err pg_simple(struct chain *c, const char *kind,
 				const char *from_kind, const char *to_kind,
 				const uint8_t *who, const struct rcpt_u256 *amount,
-				uint64_t now_s, int unbond)
+				uint64_t now_s, int unbond, const uint8_t *op)
 {
 	struct pg_chain *p = (struct pg_chain *)c;
 	struct pg_simple_move m = {
 		.kind = kind, .from_kind = from_kind, .to_kind = to_kind,
-		.who = who, .amount = amount, .now_s = now_s, .unbond = unbond,
+		.who = who, .amount = amount, .now_s = now_s, .unbond = unbond, .op = op,
 	};
 	enum chain_err rc;
 
@@ -875,7 +914,7 @@ out:
 }
 
 static enum chain_err pg_faucet(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				const struct rcpt_u256 *amount, uint64_t now_s)
+				const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
 	struct pg_chain *p = (struct pg_chain *)c;
 	enum chain_err rc;
@@ -887,32 +926,33 @@ static enum chain_err pg_faucet(struct chain *c, const uint8_t who[RCPT_ADDR_BYT
 		rc = CHAIN_ERR_NOT_DEVNET;
 		goto out;
 	}
-	rc = pg_simple(c, "deposit", "world", "available", who, amount, now_s, 0);
+	rc = pg_simple(c, "deposit", "world", "available", who, amount, now_s, 0, op);
 out:
 	return rc;
 }
 
 static enum chain_err pg_withdraw(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				  const struct rcpt_u256 *amount, uint64_t now_s)
+				  const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return pg_simple(c, "withdraw", "available", "world", who, amount, now_s, 0);
+	return pg_simple(c, "withdraw", "available", "world", who, amount, now_s, 0, op);
 }
 
 static enum chain_err pg_stake(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-			       const struct rcpt_u256 *amount, uint64_t now_s)
+			       const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return pg_simple(c, "stake", "available", "stake", who, amount, now_s, 0);
+	return pg_simple(c, "stake", "available", "stake", who, amount, now_s, 0, op);
 }
 
 static enum chain_err pg_unstake(struct chain *c, const uint8_t who[RCPT_ADDR_BYTES],
-				 const struct rcpt_u256 *amount, uint64_t now_s)
+				 const struct rcpt_u256 *amount, uint64_t now_s, const uint8_t *op)
 {
-	return pg_simple(c, "unstake", "stake", "unbonding", who, amount, now_s, 1);
+	return pg_simple(c, "unstake", "stake", "unbonding", who, amount, now_s, 1, op);
 }
 
 struct pg_release_unbonded {
 	const uint8_t *who;
 	uint64_t now_s;
+	const uint8_t *op;
 };
 
 static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
@@ -923,6 +963,11 @@ static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
 	char from[PG_INT_BYTES], to[PG_INT_BYTES];
 	enum chain_err rc;
 
+	/* The amount is what falls due, known only now: the id is recorded
+	 * with 0, for "release what was due". */
+	rc = pg_op_claim(p, r->op, "unbond", r->who, "0", r->now_s);
+	if (rc)
+		goto out;
 	pg_arg_bytes(&a, r->who, RCPT_ADDR_BYTES);
 	pg_arg_u64(&a, r->now_s);
 	rc = pg_run_one(p, due, sizeof(due), PG_UNBOND_DUE, &a);
@@ -939,10 +984,10 @@ out:
 
 static enum chain_err pg_release_unbonded(struct chain *c,
 					  const uint8_t who[RCPT_ADDR_BYTES],
-					  uint64_t now_s)
+					  uint64_t now_s, const uint8_t *op)
 {
 	struct pg_chain *p = (struct pg_chain *)c;
-	struct pg_release_unbonded r = { .who = who, .now_s = now_s };
+	struct pg_release_unbonded r = { .who = who, .now_s = now_s, .op = op };
 	enum chain_err rc = CHAIN_ERR_ARG;
 
 	if (!c || !who || now_s > CHAIN_PG_TIME_S_MAX || pg_is_zero(who, RCPT_ADDR_BYTES))

@@ -19,6 +19,7 @@
 
 #include "escrow.h"
 #include "kernels.h"
+#include "assay_assert.h"
 #include "banned.h"
 
 static uint64_t now_s(void)
@@ -68,6 +69,10 @@ static void reply_chain(struct httpd_req *r, enum chain_err ce)
 	case CHAIN_ERR_NOT_DEVNET:
 		httpd_reply_problem(r, 403, "not-devnet", "faucet disabled",
 				    "the faucet exists only on a devnet");
+		break;
+	case CHAIN_ERR_OP_REUSED:
+		httpd_reply_problem(r, 422, "idempotency-key-reused", "idempotency key reused",
+				    "this Idempotency-Key was used with another request");
 		break;
 	case CHAIN_ERR_ARG:
 		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
@@ -336,7 +341,6 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 
 	assert(httpd_req_idem_key(r));
 	idem_scoped_key(key, r);
-	e->idem_rerun = 0;
 	if (db_ready(r, e))
 		return 1;
 	if (fingerprint(fp, r)) {
@@ -351,10 +355,8 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 					    "this Idempotency-Key was used with another request");
 		else if (status)
 			httpd_reply_bytes(r, (unsigned)status, ctype, body, len);
-		else {
-			e->idem_rerun = 1;
-			answered = 0;
-		}
+		else
+			answered = 0;   /* interrupted: run again (effects are keyed) */
 	} else if (rc == ESCROW_DB_NOT_FOUND) {
 		rc = escrow_db_idem_insert(&e->db, key, fp, now_s());
 		if (rc)
@@ -388,13 +390,21 @@ void escrow_api_idem_end(struct httpd_req *r, void *cls)
 
 /* An account operation whose first attempt was cut off may or may not
  * have moved money: it is not repeated blindly. */
-static int refuse_rerun(struct httpd_req *r, struct escrow *e)
+/* The ledger's operation id for this request's account movement:
+ * SHA-256 of a label and the scoped Idempotency-Key, so that a retry
+ * under the same key (after a lost answer, an interrupted request or a
+ * 5xx) names the same operation and the ledger moves the money once. */
+static void op_id(uint8_t out[CHAIN_OP_BYTES], const struct httpd_req *r)
 {
-	if (!e->idem_rerun)
-		return 0;
-	httpd_reply_problem(r, 409, "outcome-unknown", "outcome unknown",
-			    "a request with this Idempotency-Key was interrupted; check the balance and retry with a new key");
-	return 1;
+	static const char label[] = "assay-escrow/account-op/v1\n";
+	char key[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
+	char buf[sizeof(label) + sizeof(key)];
+	int n;
+
+	idem_scoped_key(key, r);
+	n = snprintf(buf, sizeof(buf), "%s%s", label, key);
+	ASSAY_ASSERT(n > 0 && (size_t)n < sizeof(buf));
+	ASSAY_ASSERT(rcpt_sha256(out, (const uint8_t *)buf, (size_t)n) == RCPT_OK);
 }
 
 /* ---------------------------------------------------------------- built-in hooks */
@@ -1948,6 +1958,7 @@ static void handle_faucet(struct httpd_req *r, void *cls)
 	json_t *o = httpd_req_json(r);
 	uint8_t who[RCPT_ADDR_BYTES];
 	struct rcpt_u256 amount, cap;
+	uint8_t op[CHAIN_OP_BYTES];
 	struct chain *c;
 	enum chain_err ce;
 	enum rcpt_err re;
@@ -1970,14 +1981,16 @@ static void handle_faucet(struct httpd_req *r, void *cls)
 				    "the faucet gives at most %s per call", ESCROW_FAUCET_MAX_DEC);
 		return;
 	}
-	if (refuse_rerun(r, e) || !(c = http_chain(r, e)))
+	if (!(c = http_chain(r, e)))
 		return;
-	ce = chain_seen(e, chain_faucet(c, who, &amount, now_s()));
-	if (ce) {
+	op_id(op, r);
+	ce = chain_seen(e, chain_faucet(c, who, &amount, now_s(), op));
+	if (ce && ce != CHAIN_ERR_EXISTS) {
 		reply_chain(r, ce);
 		return;
 	}
-	account_audit(e, who, "faucet", &amount);
+	if (ce == CHAIN_OK)   /* EXISTS: done (and audited) by an earlier try */
+		account_audit(e, who, "faucet", &amount);
 	reply_balance(r, e, c, who);
 }
 
@@ -2018,6 +2031,7 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
 	struct rcpt_u256 amount;
+	uint8_t oid[CHAIN_OP_BYTES];
 	struct chain *c;
 	enum chain_err ce = CHAIN_OK;
 	uint64_t now = now_s();
@@ -2030,28 +2044,30 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 		return;
 	if (op == OP_UNBOND && unbond_refused(r, e, who))
 		return;
-	if (refuse_rerun(r, e) || !(c = http_chain(r, e)))
+	if (!(c = http_chain(r, e)))
 		return;
+	op_id(oid, r);
 	switch (op) {
 	case OP_STAKE:
-		ce = chain_stake(c, who, &amount, now);
+		ce = chain_stake(c, who, &amount, now, oid);
 		break;
 	case OP_UNSTAKE:
-		ce = chain_unstake(c, who, &amount, now);
+		ce = chain_unstake(c, who, &amount, now, oid);
 		break;
 	case OP_WITHDRAW:
-		ce = chain_withdraw(c, who, &amount, now);
+		ce = chain_withdraw(c, who, &amount, now, oid);
 		break;
 	case OP_UNBOND:
-		ce = chain_release_unbonded(c, who, now);
+		ce = chain_release_unbonded(c, who, now, oid);
 		break;
 	}
 	ce = chain_seen(e, ce);
-	if (ce) {
+	if (ce && ce != CHAIN_ERR_EXISTS) {
 		reply_chain(r, ce);
 		return;
 	}
-	account_audit(e, who, names[op], &amount);
+	if (ce == CHAIN_OK)   /* EXISTS: done (and audited) by an earlier try */
+		account_audit(e, who, names[op], &amount);
 	reply_balance(r, e, c, who);
 }
 

@@ -370,7 +370,6 @@ struct escrow {
 	/* HTTP thread. */
 	struct escrow_db db;
 	struct chain *chain;
-	int idem_rerun;          /* this request's key was found in flight */
 	struct httpd *httpd;
 	struct httpd_siwe_config siwe;   /* valid when cfg.siwe_domain is set */
 	int has_operator;

@@ -651,12 +651,12 @@ static enum chain_err x_chain(struct chain *c, const struct uni *x, int op, uint
 	struct rcpt_u256 v1 = u(1), v2 = u(2), v9 = u(9), v0 = u(0), v3 = u(3);
 
 	switch (op) {
-	case X_FAUCET_C1: return chain_faucet(c, x->addr[M_C1], &v1, now);
-	case X_WITHDRAW_C0_2: return chain_withdraw(c, x->addr[M_C0], &v2, now);
-	case X_WITHDRAW_C0_9: return chain_withdraw(c, x->addr[M_C0], &v9, now);
-	case X_STAKE_P0_2: return chain_stake(c, x->addr[M_P0], &v2, now);
-	case X_UNSTAKE_P0_1: return chain_unstake(c, x->addr[M_P0], &v1, now);
-	case X_RELEASE_UNBONDED_P0: return chain_release_unbonded(c, x->addr[M_P0], now);
+	case X_FAUCET_C1: return chain_faucet(c, x->addr[M_C1], &v1, now, NULL);
+	case X_WITHDRAW_C0_2: return chain_withdraw(c, x->addr[M_C0], &v2, now, NULL);
+	case X_WITHDRAW_C0_9: return chain_withdraw(c, x->addr[M_C0], &v9, now, NULL);
+	case X_STAKE_P0_2: return chain_stake(c, x->addr[M_P0], &v2, now, NULL);
+	case X_UNSTAKE_P0_1: return chain_unstake(c, x->addr[M_P0], &v1, now, NULL);
+	case X_RELEASE_UNBONDED_P0: return chain_release_unbonded(c, x->addr[M_P0], now, NULL);
 	case X_LOCK_J0_C0_2:
 		return chain_lock(c, x->job[M_J0], x->addr[M_C0], x->addr[M_P0], &v2, now);
 	case X_LOCK_J0_C1_1:
@@ -742,9 +742,9 @@ static int x_run(struct chain *c, PGconn *db, uint32_t uni_id, uint64_t *seq,
 	uni_init(&x, uni_id);
 	{
 		struct rcpt_u256 v5 = u(5), v4 = u(4), v2 = u(2);
-		OP(c, CHAIN_OK, chain_faucet(c, x.addr[M_C0], &v5, 1));
-		OP(c, CHAIN_OK, chain_faucet(c, x.addr[M_P0], &v4, 1));
-		OP(c, CHAIN_OK, chain_stake(c, x.addr[M_P0], &v2, 1));
+		OP(c, CHAIN_OK, chain_faucet(c, x.addr[M_C0], &v5, 1, NULL));
+		OP(c, CHAIN_OK, chain_faucet(c, x.addr[M_P0], &v4, 1, NULL));
+		OP(c, CHAIN_OK, chain_stake(c, x.addr[M_P0], &v2, 1, NULL));
 	}
 	m_compare(c, &m, &x, seq, "setup");
 	for (int s = 0; s < len; s++) {
@@ -868,9 +868,9 @@ Test(chain, a_job_from_deposit_to_payout)
 	c = t_open(&db, 1);
 	b = t_bal(c, cu);
 	cr_assert_eq(u_low(&b.available) + u_low(&b.stake) + u_low(&b.unbonding), 0);
-	OP(c, CHAIN_OK, chain_faucet(c, cu, &v100, 10));
-	OP(c, CHAIN_OK, chain_faucet(c, pr, &v100, 10));
-	OP(c, CHAIN_OK, chain_stake(c, pr, &v10, 11));
+	OP(c, CHAIN_OK, chain_faucet(c, cu, &v100, 10, NULL));
+	OP(c, CHAIN_OK, chain_faucet(c, pr, &v100, 10, NULL));
+	OP(c, CHAIN_OK, chain_stake(c, pr, &v10, 11, NULL));
 	OP(c, CHAIN_OK, chain_lock(c, job, cu, pr, &v10, 12));
 	b = t_bal(c, cu);
 	cr_assert_eq(u_low(&b.available), 90);
@@ -880,20 +880,20 @@ Test(chain, a_job_from_deposit_to_payout)
 	b = t_bal(c, pr);
 	cr_assert_eq(u_low(&b.available), 97);
 	cr_assert_eq(u_low(&b.stake), 10);
-	OP(c, CHAIN_OK, chain_unstake(c, pr, &v4, 14));
+	OP(c, CHAIN_OK, chain_unstake(c, pr, &v4, 14, NULL));
 	b = t_bal(c, pr);
 	cr_assert_eq(u_low(&b.stake), 6);
 	cr_assert_eq(u_low(&b.unbonding), 4);
 	cr_assert_eq(b.next_release_s, 14 + T_UNBONDING_S);
-	OP(c, CHAIN_OK, chain_release_unbonded(c, pr, 14));     /* not yet due */
+	OP(c, CHAIN_OK, chain_release_unbonded(c, pr, 14, NULL));     /* not yet due */
 	cr_assert_eq(t_unbonding(c, pr), 4);
-	OP(c, CHAIN_OK, chain_release_unbonded(c, pr, 15));
+	OP(c, CHAIN_OK, chain_release_unbonded(c, pr, 15, NULL));
 	b = t_bal(c, pr);
 	cr_assert_eq(u_low(&b.unbonding), 0);
 	cr_assert_eq(b.next_release_s, 0);
 	cr_assert_eq(u_low(&b.available), 101);
 	OP(c, CHAIN_OK, chain_slash(c, pr, &v4, va, &v3, T_ZERO_JOB, 16));
-	OP(c, CHAIN_OK, chain_withdraw(c, va, &v3, 17));
+	OP(c, CHAIN_OK, chain_withdraw(c, va, &v3, 17, NULL));
 
 	cr_assert_eq(chain_events(c, ev, &n, 16, 0), CHAIN_OK);
 	cr_assert_eq(n, 11);
@@ -932,6 +932,65 @@ Test(chain, a_job_from_deposit_to_payout)
 
 /* A slash takes the stake first, then the unbonding entries, latest
  * release first; the earliest entry is the one left. */
+/* Operation ids (chain.h): an account movement asked for again under
+ * its id moves nothing and answers EXISTS, so a caller that lost the
+ * answer after COMMIT can ask again; the id under another movement is
+ * OP_REUSED; without an id every call moves. */
+Test(chain, operation_ids_move_money_once)
+{
+	struct pgt_db db;
+	struct chain *c;
+	uint8_t a[RCPT_ADDR_BYTES], b[RCPT_ADDR_BYTES], op[6][CHAIN_OP_BYTES];
+	struct rcpt_u256 v100 = u(100), v30 = u(30), v10 = u(10), v5 = u(5);
+	struct chain_balance bl;
+	int i;
+
+	for (i = 0; i < 6; i++) {
+		memset(op[i], 0, CHAIN_OP_BYTES);
+		op[i][0] = 0xa0;
+		op[i][31] = (uint8_t)i;
+	}
+	t_addr(a, 7, 0);
+	t_addr(b, 8, 0);
+	pgt_db_create(&db);
+	c = t_open(&db, 1);
+	OP(c, CHAIN_OK, chain_faucet(c, a, &v100, 10, op[0]));
+	OP(c, CHAIN_ERR_EXISTS, chain_faucet(c, a, &v100, 11, op[0]));
+	OP(c, CHAIN_ERR_EXISTS, chain_faucet(c, a, &v100, 12, op[0]));
+	cr_assert_eq(t_avail(c, a), 100, "one faucet under one id");
+	/* The id under another amount, address or kind: refused, nothing moved. */
+	OP(c, CHAIN_ERR_OP_REUSED, chain_faucet(c, a, &v30, 13, op[0]));
+	OP(c, CHAIN_ERR_OP_REUSED, chain_faucet(c, b, &v100, 13, op[0]));
+	OP(c, CHAIN_ERR_OP_REUSED, chain_withdraw(c, a, &v100, 13, op[0]));
+	cr_assert_eq(t_avail(c, a), 100);
+	cr_assert_eq(t_avail(c, b), 0);
+	OP(c, CHAIN_OK, chain_stake(c, a, &v30, 14, op[1]));
+	OP(c, CHAIN_ERR_EXISTS, chain_stake(c, a, &v30, 15, op[1]));
+	OP(c, CHAIN_OK, chain_unstake(c, a, &v10, 16, op[2]));
+	OP(c, CHAIN_ERR_EXISTS, chain_unstake(c, a, &v10, 17, op[2]));
+	OP(c, CHAIN_OK, chain_withdraw(c, a, &v5, 18, op[3]));
+	OP(c, CHAIN_ERR_EXISTS, chain_withdraw(c, a, &v5, 19, op[3]));
+	bl = t_bal(c, a);
+	cr_assert_eq(u_low(&bl.available), 100 - 30 - 5);
+	cr_assert_eq(u_low(&bl.stake), 20);
+	cr_assert_eq(u_low(&bl.unbonding), 10);
+	OP(c, CHAIN_OK, chain_release_unbonded(c, a, 16 + T_UNBONDING_S + 1, op[4]));
+	OP(c, CHAIN_ERR_EXISTS, chain_release_unbonded(c, a, 16 + T_UNBONDING_S + 2, op[4]));
+	cr_assert_eq(t_avail(c, a), 100 - 30 - 5 + 10);
+	/* A refused movement records no id: the same id works once funds are there. */
+	OP(c, CHAIN_ERR_INSUFFICIENT, chain_withdraw(c, b, &v5, 20, op[5]));
+	OP(c, CHAIN_OK, chain_faucet(c, b, &v5, 21, NULL));
+	OP(c, CHAIN_OK, chain_withdraw(c, b, &v5, 22, op[5]));
+	cr_assert_eq(t_avail(c, b), 0);
+	/* Without an id, each call moves. */
+	OP(c, CHAIN_OK, chain_faucet(c, b, &v5, 23, NULL));
+	OP(c, CHAIN_OK, chain_faucet(c, b, &v5, 24, NULL));
+	cr_assert_eq(t_avail(c, b), 10);
+	cr_assert_eq(t_count(&db, "SELECT count(*) FROM ledger_ops"), 6);
+	chain_free(c);
+	pgt_db_drop(&db);
+}
+
 Test(chain, slash_reaches_into_unbonding_latest_first)
 {
 	struct pgt_db db;
@@ -944,10 +1003,10 @@ Test(chain, slash_reaches_into_unbonding_latest_first)
 	t_addr(va, 3, 1);
 	pgt_db_create(&db);
 	c = t_open(&db, 1);
-	OP(c, CHAIN_OK, chain_faucet(c, pr, &v10, 1));
-	OP(c, CHAIN_OK, chain_stake(c, pr, &v10, 1));
-	OP(c, CHAIN_OK, chain_unstake(c, pr, &v3, 100));   /* due 101 */
-	OP(c, CHAIN_OK, chain_unstake(c, pr, &v3, 200));   /* due 201 */
+	OP(c, CHAIN_OK, chain_faucet(c, pr, &v10, 1, NULL));
+	OP(c, CHAIN_OK, chain_stake(c, pr, &v10, 1, NULL));
+	OP(c, CHAIN_OK, chain_unstake(c, pr, &v3, 100, NULL));   /* due 101 */
+	OP(c, CHAIN_OK, chain_unstake(c, pr, &v3, 200, NULL));   /* due 201 */
 	/* stake 4: slash 6 = 4 from stake, 2 from the entry due at 201 */
 	OP(c, CHAIN_OK, chain_slash(c, pr, &v6, va, &v5, T_ZERO_JOB, 300));
 	b = t_bal(c, pr);
@@ -956,7 +1015,7 @@ Test(chain, slash_reaches_into_unbonding_latest_first)
 	cr_assert_eq(b.next_release_s, 101);
 	cr_assert_eq(t_avail(c, va), 5);
 	OP(c, CHAIN_ERR_INSUFFICIENT, chain_slash(c, pr, &v5, va, &v2, T_ZERO_JOB, 300));
-	OP(c, CHAIN_OK, chain_release_unbonded(c, pr, 150));
+	OP(c, CHAIN_OK, chain_release_unbonded(c, pr, 150, NULL));
 	b = t_bal(c, pr);
 	cr_assert_eq(u_low(&b.available), 3);
 	cr_assert_eq(u_low(&b.unbonding), 1);
@@ -992,14 +1051,14 @@ Test(chain, bad_input_is_refused_and_changes_nothing)
 	prod = t_open(&db, 0);
 
 	/* zero amounts, NULLs, the zero address, times out of range */
-	OP(c, CHAIN_ERR_ARG, chain_faucet(c, a, &v0, 1));
-	OP(c, CHAIN_ERR_ARG, chain_withdraw(c, a, &v0, 1));
-	OP(c, CHAIN_ERR_ARG, chain_stake(c, a, &v0, 1));
-	OP(c, CHAIN_ERR_ARG, chain_unstake(c, a, &v0, 1));
-	OP(c, CHAIN_ERR_ARG, chain_faucet(c, zero_addr, &v1, 1));
-	OP(c, CHAIN_ERR_ARG, chain_faucet(c, a, NULL, 1));
-	OP(c, CHAIN_ERR_ARG, chain_faucet(c, a, &v1, UINT64_MAX));
-	OP(c, CHAIN_ERR_ARG, chain_release_unbonded(c, zero_addr, 1));
+	OP(c, CHAIN_ERR_ARG, chain_faucet(c, a, &v0, 1, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_withdraw(c, a, &v0, 1, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_stake(c, a, &v0, 1, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_unstake(c, a, &v0, 1, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_faucet(c, zero_addr, &v1, 1, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_faucet(c, a, NULL, 1, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_faucet(c, a, &v1, UINT64_MAX, NULL));
+	OP(c, CHAIN_ERR_ARG, chain_release_unbonded(c, zero_addr, 1, NULL));
 	OP(c, CHAIN_ERR_ARG, chain_lock(c, T_ZERO_JOB, a, p, &v1, 1));
 	OP(c, CHAIN_ERR_ARG, chain_lock(c, job, zero_addr, p, &v1, 1));
 	OP(c, CHAIN_ERR_ARG, chain_release(c, job, NULL, 1));
@@ -1009,22 +1068,22 @@ Test(chain, bad_input_is_refused_and_changes_nothing)
 	cr_assert_eq(t_last_seq(c), 0);
 
 	/* faucet off a devnet */
-	OP(c, CHAIN_ERR_NOT_DEVNET, chain_faucet(prod, a, &v1, 1));
+	OP(c, CHAIN_ERR_NOT_DEVNET, chain_faucet(prod, a, &v1, 1, NULL));
 
 	/* overflow near 2^256: the money in the system stays below it */
-	OP(c, CHAIN_OK, chain_faucet(c, a, &max1, 1));                   /* 2^256 - 2 */
-	OP(c, CHAIN_ERR_OVERFLOW, chain_faucet(c, b2, &v2, 1));
-	OP(c, CHAIN_ERR_OVERFLOW, chain_faucet(c, a, &max, 1));
-	OP(c, CHAIN_OK, chain_faucet(c, b2, &v1, 1));                    /* 2^256 - 1 */
-	OP(c, CHAIN_ERR_OVERFLOW, chain_faucet(c, b2, &v1, 1));
+	OP(c, CHAIN_OK, chain_faucet(c, a, &max1, 1, NULL));                   /* 2^256 - 2 */
+	OP(c, CHAIN_ERR_OVERFLOW, chain_faucet(c, b2, &v2, 1, NULL));
+	OP(c, CHAIN_ERR_OVERFLOW, chain_faucet(c, a, &max, 1, NULL));
+	OP(c, CHAIN_OK, chain_faucet(c, b2, &v1, 1, NULL));                    /* 2^256 - 1 */
+	OP(c, CHAIN_ERR_OVERFLOW, chain_faucet(c, b2, &v1, 1, NULL));
 	bal = t_bal(c, a);
 	cr_assert_eq(rcpt_u256_cmp(&bal.available, &max1), 0);
-	OP(c, CHAIN_OK, chain_withdraw(c, a, &max1, 2));
-	OP(c, CHAIN_ERR_INSUFFICIENT, chain_withdraw(c, a, &v1, 2));
-	OP(c, CHAIN_ERR_INSUFFICIENT, chain_withdraw(c, b2, &max, 2));
-	OP(c, CHAIN_ERR_INSUFFICIENT, chain_stake(c, b2, &v2, 2));
-	OP(c, CHAIN_ERR_INSUFFICIENT, chain_unstake(c, b2, &v1, 2));
-	OP(c, CHAIN_OK, chain_withdraw(c, b2, &v1, 2));
+	OP(c, CHAIN_OK, chain_withdraw(c, a, &max1, 2, NULL));
+	OP(c, CHAIN_ERR_INSUFFICIENT, chain_withdraw(c, a, &v1, 2, NULL));
+	OP(c, CHAIN_ERR_INSUFFICIENT, chain_withdraw(c, b2, &max, 2, NULL));
+	OP(c, CHAIN_ERR_INSUFFICIENT, chain_stake(c, b2, &v2, 2, NULL));
+	OP(c, CHAIN_ERR_INSUFFICIENT, chain_unstake(c, b2, &v1, 2, NULL));
+	OP(c, CHAIN_OK, chain_withdraw(c, b2, &v1, 2, NULL));
 	seq = t_last_seq(c);
 	cr_assert_eq(seq, 4);
 
@@ -1032,10 +1091,10 @@ Test(chain, bad_input_is_refused_and_changes_nothing)
 	 * double settlement, a job id locked twice, a slash repeated */
 	OP(c, CHAIN_ERR_NOT_FOUND, chain_release(c, job, &v1, 3));
 	OP(c, CHAIN_ERR_NOT_FOUND, chain_refund(c, job, 3));
-	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 3));
+	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 3, NULL));
 	OP(c, CHAIN_ERR_STAKE_LOW, chain_lock(c, job, a, p, &v1, 3));
-	OP(c, CHAIN_OK, chain_faucet(c, p, &v5, 3));
-	OP(c, CHAIN_OK, chain_stake(c, p, &v2, 3));
+	OP(c, CHAIN_OK, chain_faucet(c, p, &v5, 3, NULL));
+	OP(c, CHAIN_OK, chain_stake(c, p, &v2, 3, NULL));
 	OP(c, CHAIN_ERR_INSUFFICIENT, chain_lock(c, job, a, p, &max, 3));
 	OP(c, CHAIN_OK, chain_lock(c, job, a, p, &v2, 3));
 	OP(c, CHAIN_ERR_EXISTS, chain_lock(c, job, a, p, &v2, 4));
@@ -1080,7 +1139,7 @@ Test(chain, constraints_and_invariants_catch_tampering)
 	t_addr(a, 1, 3);
 	pgt_db_create(&db);
 	c = t_open(&db, 1);
-	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 1));
+	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 1, NULL));
 	conn = PQconnectdb(db.conninfo);
 	cr_assert(PQstatus(conn) == CONNECTION_OK);
 	res = PQexec(conn, "UPDATE accounts SET balance = -1 WHERE kind = 'available'");
@@ -1143,11 +1202,11 @@ static void *race_thread(void *arg)
 			rc = chain_slash(c, r->a[1], &v2, r->a[2], &v1, r->job, 50);
 		break;
 	case RACE_WITHDRAW:
-		rc = chain_withdraw(c, r->a[0], &v2, 50);
+		rc = chain_withdraw(c, r->a[0], &v2, 50, NULL);
 		break;
 	case RACE_SLASH_UNSTAKE:
 		if (ra->i == 0)
-			rc = chain_unstake(c, r->a[1], &v2, 50);
+			rc = chain_unstake(c, r->a[1], &v2, 50, NULL);
 		else
 			rc = chain_slash(c, r->a[1], &v2, r->a[2], &v1, r->job, 50);
 		break;
@@ -1206,9 +1265,9 @@ static void race_run(int kind, int n)
 		t_job(r.job, 5, round);
 		/* a[0] customer with 5 (3 for RACE_WITHDRAW), a[1] provider
 		 * staking 2, a[2] the bounty's recipient */
-		OP(c, CHAIN_OK, chain_faucet(c, r.a[0], kind == RACE_WITHDRAW ? &v3 : &v5, 40));
-		OP(c, CHAIN_OK, chain_faucet(c, r.a[1], &v2, 40));
-		OP(c, CHAIN_OK, chain_stake(c, r.a[1], &v2, 40));
+		OP(c, CHAIN_OK, chain_faucet(c, r.a[0], kind == RACE_WITHDRAW ? &v3 : &v5, 40, NULL));
+		OP(c, CHAIN_OK, chain_faucet(c, r.a[1], &v2, 40, NULL));
+		OP(c, CHAIN_OK, chain_stake(c, r.a[1], &v2, 40, NULL));
 		if (kind == RACE_SETTLE)
 			OP(c, CHAIN_OK, chain_lock(c, r.job, r.a[0], r.a[1], &v3, 41));
 		race_go(&r);
@@ -1296,7 +1355,7 @@ Test(chain_fault, connection_killed_then_reconnected)
 	t_addr(a, 1, 4);
 	pgt_db_create(&db);
 	c = t_open(&db, 1);
-	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 1));
+	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 1, NULL));
 	admin = pgt_admin();
 	params[0] = db.name;
 	res = PQexecParams(admin, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -1305,8 +1364,8 @@ Test(chain_fault, connection_killed_then_reconnected)
 	cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK);
 	PQclear(res);
 	PQfinish(admin);
-	cr_assert_eq(chain_withdraw(c, a, &v1, 2), CHAIN_ERR_UNAVAILABLE);
-	OP(c, CHAIN_OK, chain_withdraw(c, a, &v1, 2));
+	cr_assert_eq(chain_withdraw(c, a, &v1, 2, NULL), CHAIN_ERR_UNAVAILABLE);
+	OP(c, CHAIN_OK, chain_withdraw(c, a, &v1, 2, NULL));
 	cr_assert_eq(t_avail(c, a), 4);
 	cr_assert_eq(t_last_seq(c), 2);
 	chain_free(c);
@@ -1332,9 +1391,9 @@ Test(chain_fault, postgresql_restarted_mid_run, .timeout = 120)
 	t_job(job, 1, 5);
 	pgt_db_create_alone(&db);
 	c = t_open(&db, 1);
-	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 1));
-	OP(c, CHAIN_OK, chain_faucet(c, p, &v5, 1));
-	OP(c, CHAIN_OK, chain_stake(c, p, &v1, 1));
+	OP(c, CHAIN_OK, chain_faucet(c, a, &v5, 1, NULL));
+	OP(c, CHAIN_OK, chain_faucet(c, p, &v5, 1, NULL));
+	OP(c, CHAIN_OK, chain_stake(c, p, &v1, 1, NULL));
 	pgt_server_stop();
 	cr_assert_eq(chain_lock(c, job, a, p, &v2, 2), CHAIN_ERR_UNAVAILABLE);
 	cr_assert_eq(chain_lock(c, job, a, p, &v2, 2), CHAIN_ERR_UNAVAILABLE);
@@ -1402,11 +1461,11 @@ static void *soak_thread(void *arg)
 		int op = (int)(soak_rand(&x) % 10);
 
 		switch (op) {
-		case 0: rc = chain_faucet(c, a, &amt, now); break;
-		case 1: rc = chain_withdraw(c, a, &amt, now); break;
-		case 2: rc = chain_stake(c, a, &amt, now); break;
-		case 3: rc = chain_unstake(c, a, &amt, now); break;
-		case 4: rc = chain_release_unbonded(c, a, now); break;
+		case 0: rc = chain_faucet(c, a, &amt, now, NULL); break;
+		case 1: rc = chain_withdraw(c, a, &amt, now, NULL); break;
+		case 2: rc = chain_stake(c, a, &amt, now, NULL); break;
+		case 3: rc = chain_unstake(c, a, &amt, now, NULL); break;
+		case 4: rc = chain_release_unbonded(c, a, now, NULL); break;
 		case 5: rc = chain_lock(c, j, a, b, &amt, now); break;
 		case 6: rc = chain_release(c, j, &small, now); break;
 		case 7: rc = chain_refund(c, j, now); break;

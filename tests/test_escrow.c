@@ -2713,3 +2713,68 @@ Test(escrow, stake_backing_an_open_job_stays_slashable, .fini = esc_teardown, .t
 	cr_assert_eq(balance_of(p.provider.address).available, b2.available + b2.unbonding);
 	jobfx_free(&f);
 }
+
+/* Issue 12 item 1: one Idempotency-Key never moves money twice.  The
+ * ledger movement commits with its operation id (derived from the key);
+ * the escrow's stored answer commits separately.  Losing that answer
+ * (the escrow deletes it after a 5xx; here the row is deleted by hand,
+ * which is the state a dropped connection after the ledger's COMMIT
+ * left) or finding it in flight (a crash mid-request) makes the retry
+ * run again: it answers 200 and moves nothing.  Before, the retry
+ * credited a second time (or answered 409 outcome-unknown). */
+Test(escrow, one_idempotency_key_moves_money_once, .fini = esc_teardown, .timeout = 60)
+{
+	struct parties p;
+	struct rcpt_key k;
+	struct hc_resp r;
+	struct bal b0, b1;
+	char a[RCPT_ADDR_HEX_BYTES], body[160], sql[256];
+	PGconn *c;
+
+	esc_setup(5, 0);
+	parties_setup(&p);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	c = PQconnectdb(G.db.conninfo);
+	cr_assert(c && PQstatus(c) == CONNECTION_OK);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"700\"}", a);
+	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	/* The answer lost. */
+	pgt_exec(c, "DELETE FROM escrow_idem WHERE key = 'once-faucet'");
+	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	/* In flight (status NULL): run again, still once. */
+	pgt_exec(c, "UPDATE escrow_idem SET status = NULL, ctype = NULL, body = NULL"
+		    " WHERE key = 'once-faucet'");
+	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(k.address).available, 700, "credited more than once");
+	/* The same key with another amount, once its answer is gone: refused. */
+	pgt_exec(c, "DELETE FROM escrow_idem WHERE key = 'once-faucet'");
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"900\"}", a);
+	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	expect_problem(&r, 422, "idempotency-key-reused");
+	hc_resp_free(&r);
+	cr_assert_eq(balance_of(k.address).available, 700);
+	/* A signed withdrawal, its answer lost: withdrawn once. */
+	b0 = balance_of(p.customer.address);
+	signed_req(&r, &p.customer, "POST", "/v1/withdraw", "once-withdraw", "{\"amount\":\"25\"}",
+		   NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	rcpt_address_format(a, p.customer.address);
+	snprintf(sql, sizeof(sql), "DELETE FROM escrow_idem WHERE key = '%s/once-withdraw'", a);
+	pgt_exec(c, sql);
+	signed_req(&r, &p.customer, "POST", "/v1/withdraw", "once-withdraw", "{\"amount\":\"25\"}",
+		   NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	b1 = balance_of(p.customer.address);
+	cr_assert_eq(b1.available, b0.available - 25, "withdrawn more than once");
+	PQfinish(c);
+	invariants_now("after the retries");
+}
