@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 
 #include "chain.h"
+#include "escrowfx.h"
 #include "escrow_limits.h"
 #include "httpc.h"
 #include "httpd.h"
@@ -36,455 +37,38 @@
 
 extern char **environ;
 
-#define T_MIN_STAKE 1000
-#define T_WAIT_MS 20000
-
-/* ---------------------------------------------------------------- the service */
-
-struct esc {
-	struct pgt_db db;
-	int have_db;
-	char dir[256];
-	char key_path[320];
-	char log_path[320];
-	uint8_t addr[RCPT_ADDR_BYTES];
-	struct rcpt_domain dom;
-	pid_t pid;
-	uint16_t port;
-	unsigned window_s;
-};
-
-static struct esc G;
-
-static void esc_spawn(struct esc *e)
-{
-	char bin[512], window[16], conn[600];
-	const char *build = getenv("ASSAY_BUILD");
-	struct tu_daemon d;
-
-	cr_assert(build, "ASSAY_BUILD is not set");
-	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	snprintf(window, sizeof(window), "%u", e->window_s);
-	snprintf(conn, sizeof(conn), "%s", e->db.conninfo);
-	{
-		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", conn,
-			"--key", e->key_path, "--devnet", "--min-stake", "1000",
-			"--slash-bps", "5000", "--bounty-bps", "2000", "--sample-bps", "1000",
-			"--challenge-window-s", window, "--referee-deadline-s", "2",
-			"--unbonding-s", "30",
-			/* The exhaustive and race tests send hundreds of requests
-			 * a second from one address. */
-			"--rate-per-s", "100000", "--rate-burst", "100000", NULL };
-		tu_daemon_start(&d, argv, e->log_path);
-	}
-	e->pid = d.pid;
-	e->port = (uint16_t)d.port;
-}
-
-static void esc_signal(struct esc *e, int sig)
-{
-	int st;
-
-	if (e->pid <= 0)
-		return;
-	kill(e->pid, sig);
-	while (waitpid(e->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	e->pid = 0;
-}
-
+/* The escrow of these tests: a challenge window of window_s, a 2 s
+ * referee deadline, 30 s unbonding, one receipt in ten sampled; the
+ * database made alone (for the PostgreSQL restart tests) when `alone`. */
 static void esc_setup(unsigned window_s, int alone)
 {
-	struct rcpt_key k;
+	struct efx_config c = { .window_s = window_s, .referee_s = 2, .unbonding_s = 30,
+				.sample_bps = 1000, .alone = alone };
 
-	memset(&G, 0, sizeof(G));
-	G.window_s = window_s;
-	if (alone)
-		pgt_db_create_alone(&G.db);
-	else
-		pgt_db_create(&G.db);
-	G.have_db = 1;
-	tu_tmpdir(G.dir, sizeof(G.dir));
-	snprintf(G.key_path, sizeof(G.key_path), "%s/escrow.key", G.dir);
-	snprintf(G.log_path, sizeof(G.log_path), "%s/escrow.log", G.dir);
-	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
-	cr_assert_eq(rcpt_key_save(&k, NULL, G.key_path), RCPT_OK);
-	memcpy(G.addr, k.address, RCPT_ADDR_BYTES);
-	rcpt_key_wipe(&k);
-	rcpt_domain_assay(&G.dom, 31337, G.addr);
-	esc_spawn(&G);
-}
-
-/* After every test: stop the service, check the ledger, drop the database. */
-static void esc_teardown(void)
-{
-	esc_signal(&G, SIGTERM);
-	if (G.have_db) {
-		struct chain *c = NULL;
-		struct chain_params p;
-		struct rcpt_diag diag;
-		char why[256] = "";
-		enum chain_err ce;
-		memset(&p, 0, sizeof(p));
-		p.chain_id = 31337;
-		p.devnet = 1;
-		rcpt_u256_from_u64(&p.min_stake, T_MIN_STAKE);
-		p.unbonding_s = 30;
-		ce = chain_pg_open(&c, &diag, G.db.conninfo, &p, G.addr);
-		if (ce == CHAIN_OK) {
-			ce = chain_check_invariants(c, why, sizeof(why));
-			chain_free(c);
-		}
-		pgt_db_drop(&G.db);
-		G.have_db = 0;
-		cr_assert_eq(ce, CHAIN_OK, "ledger invariants: %s %s", chain_errname(ce), why);
-	}
-	/* ASSAY_TEST_KEEP=1 keeps the service's log for a post-mortem. */
-	if (!getenv("ASSAY_TEST_KEEP"))
-		tu_rmtree(G.dir);
-	else
-		fprintf(stderr, "test_escrow: kept %s\n", G.log_path);
-}
-
-/* ---------------------------------------------------------------- HTTP helpers */
-
-static json_t *jparse(const struct hc_resp *r)
-{
-	json_t *j = json_loads(r->body, JSON_REJECT_DUPLICATES, NULL);
-
-	cr_assert(j, "answer is not json (%d): %s", r->status, r->body);
-	return j;
-}
-
-static void get(struct hc_resp *r, const char *target)
-{
-	cr_assert_eq(hc_request(r, G.port, "GET", target, NULL, NULL, 0), 0,
-		     "GET %s: no answer", target);
-}
-
-static void post_idem(struct hc_resp *r, const char *target, const char *idem,
-		      const char *body)
-{
-	char h[128];
-	const char *hdrs[2] = { h, NULL };
-
-	snprintf(h, sizeof(h), "Idempotency-Key: %s", idem);
-	cr_assert_eq(hc_request(r, G.port, "POST", target, hdrs, body, strlen(body)), 0,
-		     "POST %s: no answer", target);
-}
-
-/* A signed request; `as` (may be NULL) overrides Assay-Address, `ts_off`
- * shifts the timestamp. */
-static void signed_req(struct hc_resp *r, const struct rcpt_key *k, const char *method,
-		       const char *target, const char *idem, const char *body,
-		       const char *as, long ts_off)
-{
-	struct httpd_auth_headers a;
-	char h1[96], h2[64], h3[200], h4[128];
-	const char *hdrs[5] = { h1, h2, h3, idem ? h4 : NULL, NULL };
-	size_t bl = body ? strlen(body) : 0;
-
-	cr_assert_eq(httpd_auth_sign(&a, k, method, target, (uint64_t)((long)time(NULL) + ts_off),
-				     idem, body, bl), HTTPD_OK);
-	snprintf(h1, sizeof(h1), "Assay-Address: %s", as ? as : a.address);
-	snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
-	snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
-	if (idem)
-		snprintf(h4, sizeof(h4), "Idempotency-Key: %s", idem);
-	cr_assert_eq(hc_request(r, G.port, method, target, hdrs, body, bl), 0);
-}
-
-static void expect_problem(struct hc_resp *r, int status, const char *slug)
-{
-	json_t *j;
-	char type[128];
-
-	cr_assert_eq(r->status, status, "status %d, want %d (%s): %s", r->status, status,
-		     slug, r->body);
-	cr_assert_str_eq(r->ctype, "application/problem+json");
-	j = jparse(r);
-	snprintf(type, sizeof(type), "urn:assay:problem:%s", slug);
-	cr_assert_str_eq(json_string_value(json_object_get(j, "type")), type, "%s", r->body);
-	json_decref(j);
-}
-
-static unsigned idem_counter;
-
-static const char *fresh_idem(char buf[48])
-{
-	snprintf(buf, 48, "t-%ld-%u", (long)getpid(), idem_counter++);
-	return buf;
-}
-
-/* ---------------------------------------------------------------- accounts */
-
-struct bal {
-	uint64_t available, stake, unbonding;
-};
-
-static struct bal balance_of(const uint8_t who[RCPT_ADDR_BYTES])
-{
-	char a[RCPT_ADDR_HEX_BYTES], t[96];
-	struct hc_resp r;
-	struct bal b;
-	json_t *j;
-
-	rcpt_address_format(a, who);
-	snprintf(t, sizeof(t), "/v1/accounts/%s", a);
-	get(&r, t);
-	cr_assert_eq(r.status, 200, "%s", r.body);
-	j = jparse(&r);
-	b.available = strtoull(json_string_value(json_object_get(j, "available")), NULL, 10);
-	b.stake = strtoull(json_string_value(json_object_get(j, "stake")), NULL, 10);
-	b.unbonding = strtoull(json_string_value(json_object_get(j, "unbonding")), NULL, 10);
-	json_decref(j);
-	hc_resp_free(&r);
-	return b;
-}
-
-static void faucet(const struct rcpt_key *k, uint64_t amount)
-{
-	char a[RCPT_ADDR_HEX_BYTES], body[160], idem[48];
-	struct hc_resp r;
-
-	rcpt_address_format(a, k->address);
-	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"%" PRIu64 "\"}", a, amount);
-	post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
-	cr_assert_eq(r.status, 200, "faucet: %s", r.body);
-	hc_resp_free(&r);
-}
-
-static void stake(const struct rcpt_key *k, uint64_t amount)
-{
-	char body[64], idem[48];
-	struct hc_resp r;
-
-	snprintf(body, sizeof(body), "{\"amount\":\"%" PRIu64 "\"}", amount);
-	signed_req(&r, k, "POST", "/v1/stake", fresh_idem(idem), body, NULL, 0);
-	cr_assert_eq(r.status, 200, "stake: %s", r.body);
-	hc_resp_free(&r);
-}
-
-struct parties {
-	struct rcpt_key customer, provider, validator, stranger;
-};
-
-static void parties_setup(struct parties *p)
-{
-	cr_assert_eq(rcpt_key_generate(&p->customer), RCPT_OK);
-	cr_assert_eq(rcpt_key_generate(&p->provider), RCPT_OK);
-	cr_assert_eq(rcpt_key_generate(&p->validator), RCPT_OK);
-	cr_assert_eq(rcpt_key_generate(&p->stranger), RCPT_OK);
-	faucet(&p->customer, 100000);
-	faucet(&p->provider, 200000);
-	stake(&p->provider, 100000);
-	faucet(&p->validator, 50000);
-	stake(&p->validator, 10000);
-}
-
-/* ---------------------------------------------------------------- statements */
-
-struct jobfx {
-	struct rcpt_job job;
-	uint8_t id[RCPT_HASH_BYTES];
-	char id_hex[RCPT_HASH_HEX_BYTES];
-	uint8_t sig[RCPT_SIG_BYTES];
-	uint8_t *input;
-	size_t input_len;
-	struct rcpt_commitment out;     /* the honest output */
-	struct rcpt_receipt receipt;
-	uint8_t receipt_id[RCPT_HASH_BYTES];
-	uint8_t receipt_sig[RCPT_SIG_BYTES];
-};
-
-/* reduce_sum_f32@1 over x = {1, 2, 3, 4}, scaled by `salt` so that each
- * job has its own input. */
-static void job_make(struct jobfx *f, const struct parties *p, uint64_t max_price,
-		     uint64_t deadline, uint64_t nonce)
-{
-	const struct kern_info *ki = kern_find("reduce_sum_f32@1");
-	struct kern_tensors in, outt;
-	struct kern_diag kd;
-	struct rcpt_commitment c;
-	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1 };
-	char dev[KERN_DEVICE_BYTES];
-	float x[4] = { 1, 2, 3, (float)nonce };
-	uint64_t shape[1] = { 4 };
-	uint8_t *ob = NULL;
-	size_t ol = 0;
-
-	memset(f, 0, sizeof(*f));
-	cr_assert(ki);
-	kern_tensors_init(&in);
-	kern_tensors_init(&outt);
-	cr_assert_eq(kern_tensors_add(&in, NULL, &kd, "x", KERN_DT_F32, 1, shape, x), KERN_OK);
-	cr_assert_eq(kern_st_serialize(&f->input, &f->input_len, &kd, &in), KERN_OK);
-	cr_assert_eq(kern_run(&outt, dev, &kd, "reduce_sum_f32@1", &in, "{}", 2, &opts), KERN_OK,
-		     "%s", kd.msg);
-	cr_assert_eq(kern_st_serialize(&ob, &ol, &kd, &outt), KERN_OK);
-	cr_assert_eq(rcpt_commit_buf(&f->out, ob, ol), RCPT_OK);
-	free(ob);
-	kern_tensors_release(&in);
-	kern_tensors_release(&outt);
-	cr_assert_eq(rcpt_commit_buf(&c, f->input, f->input_len), RCPT_OK);
-
-	memcpy(f->job.customer, p->customer.address, 20);
-	memcpy(f->job.provider, p->provider.address, 20);
-	snprintf(f->job.kernel, sizeof(f->job.kernel), "reduce_sum_f32@1");
-	memcpy(f->job.kernel_hash, ki->hash, 32);
-	snprintf(f->job.params, sizeof(f->job.params), "{}");
-	memcpy(f->job.input_root, c.root, 32);
-	f->job.input_size = c.size;
-	rcpt_u256_from_u64(&f->job.max_price, max_price);
-	f->job.deadline = deadline;
-	f->job.nonce = nonce;
-	cr_assert_eq(rcpt_job_id(f->id, NULL, &G.dom, &f->job), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(f->sig, &p->customer, f->id), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(f->id_hex, sizeof(f->id_hex), f->id, 32), RCPT_OK);
-}
-
-static char *job_body(const struct rcpt_job *job, const uint8_t sig[RCPT_SIG_BYTES],
-		      const char *extra)
-{
-	char *jt = NULL, sh[RCPT_SIG_HEX_BYTES], *out;
-	size_t n;
-
-	cr_assert_eq(rcpt_job_to_json(&jt, job), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), sig, 65), RCPT_OK);
-	n = strlen(jt) + 512 + (extra ? strlen(extra) : 0);
-	out = malloc(n);
-	cr_assert(out);
-	snprintf(out, n, "{\"job\":%s,\"jobSignature\":\"%s\"%s}", jt, sh, extra ? extra : "");
-	free(jt);
-	return out;
-}
-
-static void job_open(struct jobfx *f, const char *idem)
-{
-	char *b = job_body(&f->job, f->sig, NULL);
-	struct hc_resp r;
-
-	post_idem(&r, "/v1/jobs", idem, b);
-	cr_assert_eq(r.status, 201, "open: %s", r.body);
-	cr_assert(strstr(r.body, f->id_hex), "%s", r.body);
-	hc_resp_free(&r);
-	free(b);
-}
-
-/* Signs a receipt; `cheat` puts a wrong outputRoot in it. */
-static void receipt_make(struct jobfx *f, const struct parties *p, uint64_t price, int cheat)
-{
-	struct rcpt_receipt *r = &f->receipt;
-
-	memset(r, 0, sizeof(*r));
-	memcpy(r->job, f->id, 32);
-	memcpy(r->kernel_hash, f->job.kernel_hash, 32);
-	memcpy(r->input_root, f->job.input_root, 32);
-	r->input_size = f->job.input_size;
-	memcpy(r->output_root, f->out.root, 32);
-	if (cheat)
-		r->output_root[0] ^= 0x5a;
-	r->output_size = f->out.size;
-	rcpt_u256_from_u64(&r->price, price);
-	snprintf(r->device, sizeof(r->device), "cpu");
-	r->started_at_ms = (uint64_t)time(NULL) * 1000;
-	r->finished_at_ms = r->started_at_ms + 5;
-	memcpy(r->provider, p->provider.address, 20);
-	cr_assert_eq(rcpt_receipt_id(f->receipt_id, NULL, &G.dom, r), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(f->receipt_sig, &p->provider, f->receipt_id), RCPT_OK);
-}
-
-static void receipt_post(struct hc_resp *resp, struct jobfx *f, const char *idem)
-{
-	char *rt = NULL, sh[RCPT_SIG_HEX_BYTES], t[128], *b;
-	size_t n;
-
-	cr_assert_eq(rcpt_receipt_to_json(&rt, &f->receipt), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f->receipt_sig, 65), RCPT_OK);
-	n = strlen(rt) + 256;
-	b = malloc(n);
-	cr_assert(b);
-	snprintf(b, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
-	snprintf(t, sizeof(t), "/v1/jobs/%s/receipt", f->id_hex);
-	post_idem(resp, t, idem, b);
-	free(b);
-	free(rt);
+	efx_setup(&c);
 }
 
 /* A validator's attestation as a request body (malloc'd): `verdict` 1
  * or 2 with the given output root, the job's input attached when
  * `with_input`. */
-static char *claim_body(struct jobfx *f, const struct rcpt_key *validator,
+static char *claim_body(struct efx_job *f, const struct rcpt_key *validator,
 			const uint8_t output_root[32], int verdict, int with_input)
 {
-	struct rcpt_attestation a;
-	uint8_t dg[32], sig[65];
-	char *at = NULL, sh[RCPT_SIG_HEX_BYTES], *b, *b64 = NULL;
-	size_t n;
+	char *in = with_input ? efx_input_member(f) : NULL;
+	char *b = efx_claim_body(f, validator, output_root, verdict, in);
 
-	memset(&a, 0, sizeof(a));
-	memcpy(a.receipt, f->receipt_id, 32);
-	memcpy(a.output_root, output_root, 32);
-	a.verdict = (uint8_t)verdict;
-	memcpy(a.validator, validator->address, 20);
-	cr_assert_eq(rcpt_attestation_digest(dg, NULL, &G.dom, &a), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(sig, validator, dg), RCPT_OK);
-	cr_assert_eq(rcpt_attestation_to_json(&at, &a), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), sig, 65), RCPT_OK);
-	if (with_input) {
-		b64 = malloc(f->input_len * 2 + 8);
-		cr_assert(b64);
-		EVP_EncodeBlock((unsigned char *)b64, f->input, (int)f->input_len);
-	}
-	n = strlen(at) + 256 + (b64 ? strlen(b64) : 0);
-	b = malloc(n);
-	cr_assert(b);
-	snprintf(b, n, "{\"attestation\":%s,\"signature\":\"%s\"%s%s%s}", at, sh,
-		 b64 ? ",\"input\":\"" : "", b64 ? b64 : "", b64 ? "\"" : "");
-	free(b64);
-	free(at);
+	free(in);
 	return b;
 }
 
-/* A validator's claim: verdict 2 with its own (honest) output root. */
-static void claim_post(struct hc_resp *resp, struct jobfx *f, const struct parties *p,
+/* A validator's claim: `verdict` with `output_root`, signed by p's validator. */
+static void claim_post(struct hc_resp *resp, struct efx_job *f, const struct efx_parties *p,
 		       const uint8_t output_root[32], int verdict, int with_input)
 {
-	char t[128], *b, idem[48];
+	char *in = with_input ? efx_input_member(f) : NULL;
 
-	b = claim_body(f, &p->validator, output_root, verdict, with_input);
-	snprintf(t, sizeof(t), "/v1/jobs/%s/attestations", f->id_hex);
-	post_idem(resp, t, fresh_idem(idem), b);
-	free(b);
-}
-
-static void jobfx_free(struct jobfx *f)
-{
-	free(f->input);
-	f->input = NULL;
-}
-
-/* Polls GET /v1/jobs/{id} until its state is `want`. */
-static void wait_state(const struct jobfx *f, const char *want)
-{
-	char t[128], last[32] = "";
-	int i;
-
-	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
-	for (i = 0; i < T_WAIT_MS / 100; i++) {
-		struct hc_resp r;
-		json_t *j;
-		get(&r, t);
-		cr_assert_eq(r.status, 200, "%s", r.body);
-		j = jparse(&r);
-		snprintf(last, sizeof(last), "%s", json_string_value(json_object_get(j, "state")));
-		json_decref(j);
-		hc_resp_free(&r);
-		if (strcmp(last, want) == 0)
-			return;
-		usleep(100 * 1000);
-	}
-	cr_assert_fail("job stayed '%s', want '%s' (log %s)", last, want, G.log_path);
+	efx_claim_post(resp, f, &p->validator, output_root, verdict, in);
+	free(in);
 }
 
 /* `assay audit verify` accepts the chain as served, and refuses it with
@@ -516,7 +100,7 @@ static void audit_cli_check(const char *body)
 }
 
 /* Fetches the job's audit chain as `who` and checks every link. */
-static size_t audit_check(const struct jobfx *f, const struct rcpt_key *who)
+static size_t audit_check(const struct efx_job *f, const struct rcpt_key *who)
 {
 	char t[128];
 	struct hc_resp r;
@@ -525,9 +109,9 @@ static size_t audit_check(const struct jobfx *f, const struct rcpt_key *who)
 	size_t i, n;
 
 	snprintf(t, sizeof(t), "/v1/audit?job=%s", f->id_hex);
-	signed_req(&r, who, "GET", t, NULL, NULL, NULL, 0);
+	efx_signed_req(&r, who, "GET", t, NULL, NULL, NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	j = jparse(&r);
+	j = efx_jparse(&r);
 	entries = json_object_get(j, "entries");
 	n = json_array_size(entries);
 	json_array_foreach(entries, i, e) {
@@ -557,32 +141,32 @@ static size_t audit_check(const struct jobfx *f, const struct rcpt_key *who)
 
 /* ---------------------------------------------------------------- tests */
 
-Test(escrow, job_paid_after_window, .fini = esc_teardown, .timeout = 60)
+Test(escrow, job_paid_after_window, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0, pv0, c1, pv1;
+	struct efx_bal c0, pv0, c1, pv1;
 	char idem[48], t[128];
 
 	esc_setup(1, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 1);
-	job_open(&f, fresh_idem(idem));
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 1000);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 1);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 1000);
 	/* Validators see it once receipted. */
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	get(&r, "/v1/jobs?state=receipted");
+	efx_get(&r, "/v1/jobs?state=receipted");
 	cr_assert(strstr(r.body, f.id_hex) || strstr(r.body, "\"jobs\":[]") == NULL, "%s", r.body);
 	hc_resp_free(&r);
-	wait_state(&f, "paid");
-	c1 = balance_of(p.customer.address);
-	pv1 = balance_of(p.provider.address);
+	efx_wait_state(&f, "paid");
+	c1 = efx_balance_of(p.customer.address);
+	pv1 = efx_balance_of(p.provider.address);
 	cr_assert_eq(c1.available, c0.available - 600, "customer gets maxPrice - price back");
 	cr_assert_eq(pv1.available, pv0.available + 600, "provider paid the price once");
 	cr_assert_eq(pv1.stake, pv0.stake);
@@ -590,58 +174,58 @@ Test(escrow, job_paid_after_window, .fini = esc_teardown, .timeout = 60)
 	cr_assert_geq(audit_check(&f, &p.customer), 4);
 	cr_assert_geq(audit_check(&f, &p.provider), 4);
 	snprintf(t, sizeof(t), "/v1/audit?job=%s", f.id_hex);
-	signed_req(&r, &p.stranger, "GET", t, NULL, NULL, NULL, 0);
-	expect_problem(&r, 403, "forbidden");
+	efx_signed_req(&r, &p.stranger, "GET", t, NULL, NULL, NULL, 0);
+	efx_expect_problem(&r, 403, "forbidden");
 	hc_resp_free(&r);
 	/* A late receipt for a settled job is refused. */
-	receipt_make(&f, &p, 500, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
-	expect_problem(&r, 409, "job-not-open");
+	efx_receipt_make(&f, &p, 500, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
+	efx_expect_problem(&r, 409, "job-not-open");
 	hc_resp_free(&r);
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
-Test(escrow, no_receipt_full_refund, .fini = esc_teardown, .timeout = 60)
+Test(escrow, no_receipt_full_refund, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0;
+	struct efx_bal c0;
 	char idem[48];
 
 	esc_setup(1, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 2, 2);
-	job_open(&f, fresh_idem(idem));
-	wait_state(&f, "refunded");
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 2, 2);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_wait_state(&f, "refunded");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available);
 	/* A receipt after the deadline is refused. */
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 409, "%s", r.body);
 	hc_resp_free(&r);
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
-Test(escrow, fraud_claim_slashes_cheating_provider, .fini = esc_teardown, .timeout = 60)
+Test(escrow, fraud_claim_slashes_cheating_provider, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0, pv0, v0, c1, pv1, v1;
+	struct efx_bal c0, pv0, v0, c1, pv1, v1;
 	char idem[48], t[128];
 	json_t *j;
 
 	esc_setup(2, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	v0 = balance_of(p.validator.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 3);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 1);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	v0 = efx_balance_of(p.validator.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 3);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 1);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	/* A claim whose input does not match the job's commitment is refused. */
@@ -649,34 +233,34 @@ Test(escrow, fraud_claim_slashes_cheating_provider, .fini = esc_teardown, .timeo
 		uint8_t saved = f.input[f.input_len - 1];
 		f.input[f.input_len - 1] ^= 1;
 		claim_post(&r, &f, &p, f.out.root, 2, 1);
-		expect_problem(&r, 422, "input-mismatch");
+		efx_expect_problem(&r, 422, "input-mismatch");
 		hc_resp_free(&r);
 		f.input[f.input_len - 1] = saved;
 	}
 	claim_post(&r, &f, &p, f.out.root, 2, 1);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	hc_resp_free(&r);
-	wait_state(&f, "refunded");
+	efx_wait_state(&f, "refunded");
 	/* Give the slash its tick if it trails the refund. */
 	snprintf(t, sizeof(t), "/v1/jobs/%s", f.id_hex);
 	for (int i = 0; i < 50; i++) {
-		get(&r, t);
+		efx_get(&r, t);
 		int done = strstr(r.body, "\"executed\":true") != NULL;
 		hc_resp_free(&r);
 		if (done)
 			break;
 		usleep(100000);
 	}
-	c1 = balance_of(p.customer.address);
-	pv1 = balance_of(p.provider.address);
-	v1 = balance_of(p.validator.address);
+	c1 = efx_balance_of(p.customer.address);
+	pv1 = efx_balance_of(p.provider.address);
+	v1 = efx_balance_of(p.validator.address);
 	cr_assert_eq(c1.available, c0.available, "customer refunded in full");
 	cr_assert_eq(pv1.stake, pv0.stake / 2, "provider slashed slash-bps of its stake");
 	cr_assert_eq(pv1.available, pv0.available, "provider not paid");
 	cr_assert_eq(v1.available, v0.available + pv0.stake / 2 / 5, "validator bounty");
 	cr_assert_eq(v1.stake, v0.stake);
-	get(&r, t);
-	j = jparse(&r);
+	efx_get(&r, t);
+	j = efx_jparse(&r);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "disputes"), 0), "state")),
 			 "provider_wrong");
 	json_decref(j);
@@ -684,9 +268,9 @@ Test(escrow, fraud_claim_slashes_cheating_provider, .fini = esc_teardown, .timeo
 	cr_assert_geq(audit_check(&f, &p.customer), 6);
 	/* No retention: once the job is settled the escrow keeps no copy of
 	 * the customer's input that came with the claim. */
-	wait_state(&f, "refunded");
+	efx_wait_state(&f, "refunded");
 	{
-		PGconn *c = PQconnectdb(G.db.conninfo);
+		PGconn *c = PQconnectdb(EFX.db.conninfo);
 		const char *pv[1] = { f.id_hex + 2 };
 		PGresult *res;
 		cr_assert_eq(PQstatus(c), CONNECTION_OK);
@@ -698,27 +282,27 @@ Test(escrow, fraud_claim_slashes_cheating_provider, .fini = esc_teardown, .timeo
 		PQclear(res);
 		PQfinish(c);
 	}
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
-Test(escrow, false_claim_slashes_validator, .fini = esc_teardown, .timeout = 60)
+Test(escrow, false_claim_slashes_validator, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0, pv0, v0;
+	struct efx_bal c0, pv0, v0;
 	uint8_t wrong[32];
 	char idem[48];
 
 	esc_setup(2, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	v0 = balance_of(p.validator.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 4);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	v0 = efx_balance_of(p.validator.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 4);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	/* The provider cannot attest its own job; a verdict 1 that names
@@ -726,7 +310,7 @@ Test(escrow, false_claim_slashes_validator, .fini = esc_teardown, .timeout = 60)
 	memcpy(wrong, f.out.root, 32);
 	wrong[5] ^= 0xff;
 	claim_post(&r, &f, &p, wrong, 1, 0);
-	expect_problem(&r, 422, "inconsistent-verdict");
+	efx_expect_problem(&r, 422, "inconsistent-verdict");
 	hc_resp_free(&r);
 	claim_post(&r, &f, &p, wrong, 2, 1);
 	cr_assert_eq(r.status, 201, "%s", r.body);
@@ -738,34 +322,34 @@ Test(escrow, false_claim_slashes_validator, .fini = esc_teardown, .timeout = 60)
 	hc_resp_free(&r);
 	wrong[6] ^= 0xff;
 	claim_post(&r, &f, &p, wrong, 2, 0);
-	expect_problem(&r, 409, "already-attested");
+	efx_expect_problem(&r, 409, "already-attested");
 	hc_resp_free(&r);
-	wait_state(&f, "paid");
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
-	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
-	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake, "honest provider not slashed");
-	for (int i = 0; i < 50 && balance_of(p.validator.address).stake == v0.stake; i++)
+	efx_wait_state(&f, "paid");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available + 600);
+	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake, "honest provider not slashed");
+	for (int i = 0; i < 50 && efx_balance_of(p.validator.address).stake == v0.stake; i++)
 		usleep(100000);
-	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake / 2, "false accuser slashed");
-	cr_assert_eq(balance_of(p.validator.address).available, v0.available);
-	jobfx_free(&f);
+	cr_assert_eq(efx_balance_of(p.validator.address).stake, v0.stake / 2, "false accuser slashed");
+	cr_assert_eq(efx_balance_of(p.validator.address).available, v0.available);
+	efx_job_free(&f);
 }
 
-Test(escrow, withheld_input_slashes_provider_after_deadline, .fini = esc_teardown, .timeout = 60)
+Test(escrow, withheld_input_slashes_provider_after_deadline, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal pv0;
+	struct efx_bal pv0;
 	char idem[48], t[128];
 
 	esc_setup(3, 0);
-	parties_setup(&p);
-	pv0 = balance_of(p.provider.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 5);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 1);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	pv0 = efx_balance_of(p.provider.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 5);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 1);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	claim_post(&r, &f, &p, f.out.root, 2, 0);
@@ -773,78 +357,78 @@ Test(escrow, withheld_input_slashes_provider_after_deadline, .fini = esc_teardow
 	hc_resp_free(&r);
 	/* Input of another job is refused; nobody supplies the right one. */
 	snprintf(t, sizeof(t), "/v1/jobs/%s/input", f.id_hex);
-	post_idem(&r, t, fresh_idem(idem), "not the input");
-	expect_problem(&r, 422, "input-mismatch");
+	efx_post_idem(&r, t, efx_fresh_idem(idem), "not the input");
+	efx_expect_problem(&r, 422, "input-mismatch");
 	hc_resp_free(&r);
-	wait_state(&f, "refunded");
-	for (int i = 0; i < 50 && balance_of(p.provider.address).stake == pv0.stake; i++)
+	efx_wait_state(&f, "refunded");
+	for (int i = 0; i < 50 && efx_balance_of(p.provider.address).stake == pv0.stake; i++)
 		usleep(100000);
-	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake / 2);
-	jobfx_free(&f);
+	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake / 2);
+	efx_job_free(&f);
 }
 
-Test(escrow, idempotency_keys, .fini = esc_teardown, .timeout = 60)
+Test(escrow, idempotency_keys, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r1, r2, r3;
 	char *b, *b2, idem[48];
 	char a[RCPT_ADDR_HEX_BYTES], fb[160];
 
 	esc_setup(5, 0);
-	parties_setup(&p);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 6);
-	b = job_body(&f.job, f.sig, NULL);
-	fresh_idem(idem);
-	post_idem(&r1, "/v1/jobs", idem, b);
+	efx_parties_setup(&p, 0);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 6);
+	b = efx_job_body(&f.job, f.sig, NULL);
+	efx_fresh_idem(idem);
+	efx_post_idem(&r1, "/v1/jobs", idem, b);
 	cr_assert_eq(r1.status, 201, "%s", r1.body);
-	post_idem(&r2, "/v1/jobs", idem, b);
+	efx_post_idem(&r2, "/v1/jobs", idem, b);
 	cr_assert_eq(r2.status, 201);
 	cr_assert_eq(r1.body_len, r2.body_len);
 	cr_assert_eq(memcmp(r1.body, r2.body, r1.body_len), 0, "a retry returns the first answer");
 	cr_assert_str_eq(r1.ctype, r2.ctype);
 	/* Same key, another body. */
 	f.job.nonce = 7;
-	cr_assert_eq(rcpt_job_id(f.id, NULL, &G.dom, &f.job), RCPT_OK);
+	cr_assert_eq(rcpt_job_id(f.id, NULL, &EFX.dom, &f.job), RCPT_OK);
 	cr_assert_eq(rcpt_sign_digest(f.sig, &p.customer, f.id), RCPT_OK);
-	b2 = job_body(&f.job, f.sig, NULL);
-	post_idem(&r3, "/v1/jobs", idem, b2);
-	expect_problem(&r3, 422, "idempotency-key-reused");
+	b2 = efx_job_body(&f.job, f.sig, NULL);
+	efx_post_idem(&r3, "/v1/jobs", idem, b2);
+	efx_expect_problem(&r3, 422, "idempotency-key-reused");
 	hc_resp_free(&r3);
 	/* The replayed job id under a new key. */
-	post_idem(&r3, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r3, 409, "job-exists");
+	efx_post_idem(&r3, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r3, 409, "job-exists");
 	hc_resp_free(&r3);
 	/* Money moved once: one lock of 1000. */
-	cr_assert_eq(balance_of(p.customer.address).available, 100000 - 1000);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, 100000 - 1000);
 	/* A faucet retried: credited once. */
 	rcpt_address_format(a, p.stranger.address);
 	snprintf(fb, sizeof(fb), "{\"address\":\"%s\",\"amount\":\"77\"}", a);
-	fresh_idem(idem);
+	efx_fresh_idem(idem);
 	hc_resp_free(&r1);
 	hc_resp_free(&r2);
-	post_idem(&r1, "/v1/faucet", idem, fb);
-	post_idem(&r2, "/v1/faucet", idem, fb);
+	efx_post_idem(&r1, "/v1/faucet", idem, fb);
+	efx_post_idem(&r2, "/v1/faucet", idem, fb);
 	cr_assert_eq(r1.status, 200);
 	cr_assert_str_eq(r1.body, r2.body);
-	cr_assert_eq(balance_of(p.stranger.address).available, 77);
+	cr_assert_eq(efx_balance_of(p.stranger.address).available, 77);
 	hc_resp_free(&r1);
 	hc_resp_free(&r2);
 	/* A mutating request without a key. */
-	cr_assert_eq(hc_request(&r1, G.port, "POST", "/v1/faucet", NULL, fb, strlen(fb)), 0);
-	expect_problem(&r1, 400, "idempotency-key");
+	cr_assert_eq(hc_request(&r1, EFX.port, "POST", "/v1/faucet", NULL, fb, strlen(fb)), 0);
+	efx_expect_problem(&r1, 400, "idempotency-key");
 	hc_resp_free(&r1);
 	free(b);
 	free(b2);
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
-Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
+Test(escrow, bad_input_changes_nothing, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0;
+	struct efx_bal c0;
 	char *b, idem[48], a[RCPT_ADDR_HEX_BYTES], body[512];
 	uint8_t sig[65];
 	struct rcpt_domain other;
@@ -856,15 +440,15 @@ Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
 	size_t i;
 
 	esc_setup(5, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
 	rcpt_address_format(a, p.customer.address);
 
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), "{\"job\":");
-	expect_problem(&r, 400, "malformed-json");
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), "{\"job\":");
+	efx_expect_problem(&r, 400, "malformed-json");
 	hc_resp_free(&r);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), "{\"job\":{},\"jobSignature\":\"0x00\"}");
-	expect_problem(&r, 400, "invalid-job");
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), "{\"job\":{},\"jobSignature\":\"0x00\"}");
+	efx_expect_problem(&r, 400, "invalid-job");
 	hc_resp_free(&r);
 	{
 		size_t big = 70 * 1024;
@@ -874,18 +458,18 @@ Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
 		huge[big] = '\0';
 		huge[0] = '{';
 		huge[big - 1] = '}';
-		post_idem(&r, "/v1/jobs", fresh_idem(idem), huge);
-		expect_problem(&r, 413, "body-too-large");
+		efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), huge);
+		efx_expect_problem(&r, 413, "body-too-large");
 		hc_resp_free(&r);
 		free(huge);
 	}
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 8);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 8);
 	/* A garbled signature, a high-S one, another signer. */
 	memcpy(sig, f.sig, 65);
 	sig[64] = 30;
-	b = job_body(&f.job, sig, NULL);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 400, "invalid-signature");
+	b = efx_job_body(&f.job, sig, NULL);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 400, "invalid-signature");
 	hc_resp_free(&r);
 	free(b);
 	{
@@ -902,26 +486,26 @@ Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
 		}
 		sig[64] = sig[64] == 27 ? 28 : 27;
 	}
-	b = job_body(&f.job, sig, NULL);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 400, "invalid-signature");
+	b = efx_job_body(&f.job, sig, NULL);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 400, "invalid-signature");
 	cr_assert(strstr(r.body, "low-S"), "%s", r.body);
 	hc_resp_free(&r);
 	free(b);
 	cr_assert_eq(rcpt_sign_digest(sig, &p.stranger, f.id), RCPT_OK);
-	b = job_body(&f.job, sig, NULL);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 422, "wrong-signer");
+	b = efx_job_body(&f.job, sig, NULL);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 422, "wrong-signer");
 	hc_resp_free(&r);
 	free(b);
 	/* Signed for chain 1: recovers to someone else here; said plainly
 	 * when the client names its domain. */
-	rcpt_domain_assay(&other, 1, G.addr);
+	rcpt_domain_assay(&other, 1, EFX.addr);
 	cr_assert_eq(rcpt_job_id(oid, NULL, &other, &f.job), RCPT_OK);
 	cr_assert_eq(rcpt_sign_digest(sig, &p.customer, oid), RCPT_OK);
-	b = job_body(&f.job, sig, NULL);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 422, "wrong-signer");
+	b = efx_job_body(&f.job, sig, NULL);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 422, "wrong-signer");
 	hc_resp_free(&r);
 	free(b);
 	{
@@ -929,105 +513,78 @@ Test(escrow, bad_input_changes_nothing, .fini = esc_teardown, .timeout = 60)
 		cr_assert_eq(rcpt_domain_to_json(&dj, &other), RCPT_OK);
 		snprintf(extra, sizeof(extra), ",\"domain\":%s", dj);
 		free(dj);
-		b = job_body(&f.job, sig, extra);
-		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-		expect_problem(&r, 422, "wrong-chain");
+		b = efx_job_body(&f.job, sig, extra);
+		efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+		efx_expect_problem(&r, 422, "wrong-chain");
 		hc_resp_free(&r);
 		free(b);
 	}
 	/* Unknown keys, a past deadline, an unknown kernel, a price the
 	 * provider's stake does not deter. */
-	b = job_body(&f.job, f.sig, ",\"extra\":1");
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 400, "invalid-request");
+	b = efx_job_body(&f.job, f.sig, ",\"extra\":1");
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 400, "invalid-request");
 	hc_resp_free(&r);
 	free(b);
 	{
-		struct jobfx g;
-		job_make(&g, &p, 1000, (uint64_t)time(NULL) - 1, 9);
-		b = job_body(&g.job, g.sig, NULL);
-		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-		expect_problem(&r, 422, "deadline-passed");
+		struct efx_job g;
+		efx_job_make(&g, &p, 1000, (uint64_t)time(NULL) - 1, 9);
+		b = efx_job_body(&g.job, g.sig, NULL);
+		efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+		efx_expect_problem(&r, 422, "deadline-passed");
 		hc_resp_free(&r);
 		free(b);
-		jobfx_free(&g);
-		job_make(&g, &p, 5000, (uint64_t)time(NULL) + 60, 10);
-		b = job_body(&g.job, g.sig, NULL);
-		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-		expect_problem(&r, 409, "stake-too-low-for-price");
+		efx_job_free(&g);
+		efx_job_make(&g, &p, 5000, (uint64_t)time(NULL) + 60, 10);
+		b = efx_job_body(&g.job, g.sig, NULL);
+		efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+		efx_expect_problem(&r, 409, "stake-too-low-for-price");
 		hc_resp_free(&r);
 		free(b);
-		jobfx_free(&g);
-		job_make(&g, &p, 1000, (uint64_t)time(NULL) + 60, 11);
+		efx_job_free(&g);
+		efx_job_make(&g, &p, 1000, (uint64_t)time(NULL) + 60, 11);
 		g.job.kernel_hash[0] ^= 1;
-		cr_assert_eq(rcpt_job_id(g.id, NULL, &G.dom, &g.job), RCPT_OK);
+		cr_assert_eq(rcpt_job_id(g.id, NULL, &EFX.dom, &g.job), RCPT_OK);
 		cr_assert_eq(rcpt_sign_digest(g.sig, &p.customer, g.id), RCPT_OK);
-		b = job_body(&g.job, g.sig, NULL);
-		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-		expect_problem(&r, 422, "unknown-kernel");
+		b = efx_job_body(&g.job, g.sig, NULL);
+		efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+		efx_expect_problem(&r, 422, "unknown-kernel");
 		hc_resp_free(&r);
 		free(b);
-		jobfx_free(&g);
+		efx_job_free(&g);
 	}
 	/* Amounts: non-canonical, negative, exponent, not a string, zero,
 	 * 2^256. */
 	for (i = 0; bad_amounts[i]; i++) {
 		snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":%s}", a, bad_amounts[i]);
-		post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
-		expect_problem(&r, 400, "invalid-amount");
+		efx_post_idem(&r, "/v1/faucet", efx_fresh_idem(idem), body);
+		efx_expect_problem(&r, 400, "invalid-amount");
 		hc_resp_free(&r);
 		snprintf(body, sizeof(body), "{\"amount\":%s}", bad_amounts[i]);
-		signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem), body, NULL, 0);
-		expect_problem(&r, 400, "invalid-amount");
+		efx_signed_req(&r, &p.customer, "POST", "/v1/withdraw", efx_fresh_idem(idem), body, NULL, 0);
+		efx_expect_problem(&r, 400, "invalid-amount");
 		hc_resp_free(&r);
 	}
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"10000000000000000000000000000000\"}", a);
-	post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
-	expect_problem(&r, 422, "amount-out-of-range");
+	efx_post_idem(&r, "/v1/faucet", efx_fresh_idem(idem), body);
+	efx_expect_problem(&r, 422, "amount-out-of-range");
 	hc_resp_free(&r);
 	/* Nothing changed. */
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available);
-	get(&r, "/v1/jobs?state=open");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available);
+	efx_get(&r, "/v1/jobs?state=open");
 	cr_assert_str_eq(r.body, "{\"jobs\":[]}");
 	hc_resp_free(&r);
-	get(&r, "/v1/jobs?state=opening");
+	efx_get(&r, "/v1/jobs?state=opening");
 	cr_assert_str_eq(r.body, "{\"jobs\":[]}");
 	hc_resp_free(&r);
-	jobfx_free(&f);
-}
-
-static void job_state(char out[32], const struct jobfx *f)
-{
-	char t[128];
-	struct hc_resp r;
-	json_t *j;
-
-	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
-	get(&r, t);
-	if (r.status == 404) {
-		snprintf(out, 32, "none");
-	} else {
-		cr_assert_eq(r.status, 200, "%s", r.body);
-		j = jparse(&r);
-		snprintf(out, 32, "%s", json_string_value(json_object_get(j, "state")));
-		json_decref(j);
-	}
-	hc_resp_free(&r);
-}
-
-/* Re-signs a job after a test edited it. */
-static void job_resign(struct jobfx *f, const struct parties *p)
-{
-	cr_assert_eq(rcpt_job_id(f->id, NULL, &G.dom, &f->job), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(f->sig, &p->customer, f->id), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(f->id_hex, sizeof(f->id_hex), f->id, 32), RCPT_OK);
+	efx_job_free(&f);
 }
 
 /* Issue 11 section 3: params the kernel would refuse (PROTOCOL.md
  * sections 3 and 6: compact, sorted keys, the kernel's one form) are
  * refused at open with no money locked and no job written; the zero
  * address is an invalid address, not an invalid amount. */
-Test(escrow, open_refuses_params_the_kernel_refuses, .fini = esc_teardown, .timeout = 60)
+Test(escrow, open_refuses_params_the_kernel_refuses, .fini = efx_teardown, .timeout = 60)
 {
 	static const struct { const char *kernel, *params; } bad[] = {
 		{ "reduce_sum_f32@1", "not json" },
@@ -1042,71 +599,71 @@ Test(escrow, open_refuses_params_the_kernel_refuses, .fini = esc_teardown, .time
 	};
 	char idem[48], st[32], *b, zero[] = "0x0000000000000000000000000000000000000000",
 		body[160];
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0;
+	struct efx_bal c0;
 	size_t i;
 
 	esc_setup(5, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 100 + i);
+		efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 100 + i);
 		snprintf(f.job.kernel, sizeof(f.job.kernel), "%s", bad[i].kernel);
 		memcpy(f.job.kernel_hash, kern_find(bad[i].kernel)->hash, 32);
 		snprintf(f.job.params, sizeof(f.job.params), "%s", bad[i].params);
-		job_resign(&f, &p);
-		b = job_body(&f.job, f.sig, NULL);
-		post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-		expect_problem(&r, 422, "invalid-params");
+		efx_job_sign(&f, &p);
+		b = efx_job_body(&f.job, f.sig, NULL);
+		efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+		efx_expect_problem(&r, 422, "invalid-params");
 		cr_assert(strstr(r.body, bad[i].kernel), "the answer names the kernel: %s", r.body);
 		hc_resp_free(&r);
 		free(b);
-		job_state(st, &f);
+		efx_job_state_or_none(st, &f);
 		cr_assert_str_eq(st, "none", "%s %s left a job", bad[i].kernel, bad[i].params);
-		jobfx_free(&f);
+		efx_job_free(&f);
 	}
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available, "money locked");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available, "money locked");
 	/* The same job with its kernel's own form opens. */
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 99);
-	job_open(&f, fresh_idem(idem));
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 1000);
-	jobfx_free(&f);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 99);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 1000);
+	efx_job_free(&f);
 
 	/* The zero address. */
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"5\"}", zero);
-	post_idem(&r, "/v1/faucet", fresh_idem(idem), body);
-	expect_problem(&r, 400, "invalid-address");
+	efx_post_idem(&r, "/v1/faucet", efx_fresh_idem(idem), body);
+	efx_expect_problem(&r, 400, "invalid-address");
 	hc_resp_free(&r);
 	snprintf(body, sizeof(body), "/v1/accounts/%s", zero);
-	get(&r, body);
-	expect_problem(&r, 400, "invalid-address");
+	efx_get(&r, body);
+	efx_expect_problem(&r, 400, "invalid-address");
 	hc_resp_free(&r);
 	snprintf(body, sizeof(body), "/v1/providers/%s", zero);
-	get(&r, body);
-	expect_problem(&r, 400, "invalid-address");
+	efx_get(&r, body);
+	efx_expect_problem(&r, 400, "invalid-address");
 	hc_resp_free(&r);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 98);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 98);
 	memset(f.job.provider, 0, 20);
-	job_resign(&f, &p);
-	b = job_body(&f.job, f.sig, NULL);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 400, "invalid-address");
+	efx_job_sign(&f, &p);
+	b = efx_job_body(&f.job, f.sig, NULL);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 400, "invalid-address");
 	hc_resp_free(&r);
 	free(b);
-	jobfx_free(&f);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 1000);
+	efx_job_free(&f);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 1000);
 }
 
 /* A receipt dated outside the job's life (before the escrow opened the
  * job, or after the receipt arrived, beyond ESCROW_RECEIPT_CLOCK_SKEW_S)
  * is refused and changes nothing; one inside the skew is taken. */
-Test(escrow, receipt_times_within_the_jobs_life, .fini = esc_teardown, .timeout = 60)
+Test(escrow, receipt_times_within_the_jobs_life, .fini = efx_teardown, .timeout = 60)
 {
 	const uint64_t skew_ms = (uint64_t)ESCROW_RECEIPT_CLOCK_SKEW_S * 1000u;
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
 	char idem[48], st[32];
 	uint64_t now_ms;
@@ -1118,11 +675,11 @@ Test(escrow, receipt_times_within_the_jobs_life, .fini = esc_teardown, .timeout 
 	size_t i;
 
 	esc_setup(5, 0);
-	parties_setup(&p);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 1);
-	job_open(&f, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 1);
+	efx_job_open(&f, efx_fresh_idem(idem));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		receipt_make(&f, &p, 600, 0);
+		efx_receipt_make(&f, &p, 600, 0);
 		now_ms = (uint64_t)time(NULL) * 1000u;
 		if (bad[i].before == 2) {
 			f.receipt.started_at_ms = 0;
@@ -1134,137 +691,137 @@ Test(escrow, receipt_times_within_the_jobs_life, .fini = esc_teardown, .timeout 
 			f.receipt.started_at_ms = now_ms;
 			f.receipt.finished_at_ms = now_ms + bad[i].end_off;
 		}
-		cr_assert_eq(rcpt_receipt_id(f.receipt_id, NULL, &G.dom, &f.receipt), RCPT_OK);
+		cr_assert_eq(rcpt_receipt_id(f.receipt_id, NULL, &EFX.dom, &f.receipt), RCPT_OK);
 		cr_assert_eq(rcpt_sign_digest(f.receipt_sig, &p.provider, f.receipt_id), RCPT_OK);
-		receipt_post(&r, &f, fresh_idem(idem));
-		expect_problem(&r, 422, "receipt-time");
+		efx_receipt_post(&r, &f, efx_fresh_idem(idem));
+		efx_expect_problem(&r, 422, "receipt-time");
 		hc_resp_free(&r);
-		job_state(st, &f);
+		efx_job_state_or_none(st, &f);
 		cr_assert_str_eq(st, "open", "case %zu moved the job", i);
 	}
 	/* Within the skew either side: taken. */
-	receipt_make(&f, &p, 600, 0);
+	efx_receipt_make(&f, &p, 600, 0);
 	now_ms = (uint64_t)time(NULL) * 1000u;
 	f.receipt.started_at_ms = now_ms - skew_ms / 2;
 	f.receipt.finished_at_ms = now_ms + skew_ms / 2;
-	cr_assert_eq(rcpt_receipt_id(f.receipt_id, NULL, &G.dom, &f.receipt), RCPT_OK);
+	cr_assert_eq(rcpt_receipt_id(f.receipt_id, NULL, &EFX.dom, &f.receipt), RCPT_OK);
 	cr_assert_eq(rcpt_sign_digest(f.receipt_sig, &p.provider, f.receipt_id), RCPT_OK);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	job_state(st, &f);
+	efx_job_state_or_none(st, &f);
 	cr_assert_str_eq(st, "receipted");
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
-Test(escrow, auth_only_own_account, .fini = esc_teardown, .timeout = 60)
+Test(escrow, auth_only_own_account, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
+	struct efx_parties p;
 	struct hc_resp r;
 	char idem[48], a[RCPT_ADDR_HEX_BYTES];
-	struct bal c0;
+	struct efx_bal c0;
 
 	esc_setup(5, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
 	rcpt_address_format(a, p.customer.address);
 	/* The stranger signs but claims to be the customer. */
-	signed_req(&r, &p.stranger, "POST", "/v1/withdraw", fresh_idem(idem),
+	efx_signed_req(&r, &p.stranger, "POST", "/v1/withdraw", efx_fresh_idem(idem),
 		   "{\"amount\":\"10\"}", a, 0);
-	expect_problem(&r, 401, "unauthenticated");
+	efx_expect_problem(&r, 401, "unauthenticated");
 	hc_resp_free(&r);
 	/* Signing as itself, the stranger moves only its own (empty) account. */
-	signed_req(&r, &p.stranger, "POST", "/v1/withdraw", fresh_idem(idem),
+	efx_signed_req(&r, &p.stranger, "POST", "/v1/withdraw", efx_fresh_idem(idem),
 		   "{\"amount\":\"10\"}", NULL, 0);
-	expect_problem(&r, 409, "insufficient-funds");
+	efx_expect_problem(&r, 409, "insufficient-funds");
 	hc_resp_free(&r);
 	/* Stale and future timestamps. */
-	signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem),
+	efx_signed_req(&r, &p.customer, "POST", "/v1/withdraw", efx_fresh_idem(idem),
 		   "{\"amount\":\"10\"}", NULL, -400);
-	expect_problem(&r, 401, "unauthenticated");
+	efx_expect_problem(&r, 401, "unauthenticated");
 	hc_resp_free(&r);
-	signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem),
+	efx_signed_req(&r, &p.customer, "POST", "/v1/withdraw", efx_fresh_idem(idem),
 		   "{\"amount\":\"10\"}", NULL, 400);
-	expect_problem(&r, 401, "unauthenticated");
+	efx_expect_problem(&r, 401, "unauthenticated");
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available);
 	/* The owner withdraws; unstake then unbond are its own too. */
-	signed_req(&r, &p.customer, "POST", "/v1/withdraw", fresh_idem(idem),
+	efx_signed_req(&r, &p.customer, "POST", "/v1/withdraw", efx_fresh_idem(idem),
 		   "{\"amount\":\"10\"}", NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 10);
-	signed_req(&r, &p.provider, "POST", "/v1/unstake", fresh_idem(idem),
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 10);
+	efx_signed_req(&r, &p.provider, "POST", "/v1/unstake", efx_fresh_idem(idem),
 		   "{\"amount\":\"100\"}", NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(p.provider.address).unbonding, 100);
-	signed_req(&r, &p.provider, "POST", "/v1/unbond", fresh_idem(idem), "{}", NULL, 0);
+	cr_assert_eq(efx_balance_of(p.provider.address).unbonding, 100);
+	efx_signed_req(&r, &p.provider, "POST", "/v1/unbond", efx_fresh_idem(idem), "{}", NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(p.provider.address).unbonding, 100, "not due before unbonding-s");
+	cr_assert_eq(efx_balance_of(p.provider.address).unbonding, 100, "not due before unbonding-s");
 }
 
-Test(escrow, sigkill_between_steps_resumes_and_settles_once, .fini = esc_teardown, .timeout = 90)
+Test(escrow, sigkill_between_steps_resumes_and_settles_once, .fini = efx_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f, g;
+	struct efx_parties p;
+	struct efx_job f, g;
 	struct hc_resp r1, r2;
-	struct bal c0, pv0;
+	struct efx_bal c0, pv0;
 	char idem_open[48], idem[48], *b;
 
 	esc_setup(2, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 12);
-	job_make(&g, &p, 1000, (uint64_t)time(NULL) + 3, 13);
-	b = job_body(&f.job, f.sig, NULL);
-	post_idem(&r1, "/v1/jobs", fresh_idem(idem_open), b);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 12);
+	efx_job_make(&g, &p, 1000, (uint64_t)time(NULL) + 3, 13);
+	b = efx_job_body(&f.job, f.sig, NULL);
+	efx_post_idem(&r1, "/v1/jobs", efx_fresh_idem(idem_open), b);
 	cr_assert_eq(r1.status, 201, "%s", r1.body);
-	job_open(&g, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r2, &f, fresh_idem(idem));
+	efx_job_open(&g, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r2, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r2.status, 200, "%s", r2.body);
 	hc_resp_free(&r2);
 	/* Killed with f's window and g's deadline running. */
-	esc_signal(&G, SIGKILL);
+	efx_stop(&EFX, SIGKILL);
 	sleep(4);
-	esc_spawn(&G);
-	wait_state(&f, "paid");
-	wait_state(&g, "refunded");
+	efx_spawn(&EFX);
+	efx_wait_state(&f, "paid");
+	efx_wait_state(&g, "refunded");
 	/* The interrupted client retries: the first answer, byte for byte. */
-	post_idem(&r2, "/v1/jobs", idem_open, b);
+	efx_post_idem(&r2, "/v1/jobs", idem_open, b);
 	cr_assert_eq(r2.status, 201);
 	cr_assert_str_eq(r1.body, r2.body);
 	hc_resp_free(&r1);
 	hc_resp_free(&r2);
 	/* Settled once: after another restart and a few ticks, no change. */
-	esc_signal(&G, SIGKILL);
-	esc_spawn(&G);
+	efx_stop(&EFX, SIGKILL);
+	efx_spawn(&EFX);
 	sleep(2);
-	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available + 600);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 600);
 	free(b);
-	jobfx_free(&f);
-	jobfx_free(&g);
+	efx_job_free(&f);
+	efx_job_free(&g);
 }
 
-Test(escrow, readyz_follows_postgresql, .fini = esc_teardown, .timeout = 90)
+Test(escrow, readyz_follows_postgresql, .fini = efx_teardown, .timeout = 90)
 {
 	struct hc_resp r;
 	struct rcpt_key k;
 	int i, ok = 0;
 
 	esc_setup(5, 1);
-	get(&r, "/readyz");
+	efx_get(&r, "/readyz");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	pgt_server_stop();
-	get(&r, "/readyz");
-	expect_problem(&r, 503, "not-ready");
+	efx_get(&r, "/readyz");
+	efx_expect_problem(&r, 503, "not-ready");
 	hc_resp_free(&r);
-	get(&r, "/livez");
+	efx_get(&r, "/livez");
 	cr_assert_eq(r.status, 200);
 	hc_resp_free(&r);
 	/* A write while the database is down: 503, and the key stays free. */
@@ -1273,23 +830,23 @@ Test(escrow, readyz_follows_postgresql, .fini = esc_teardown, .timeout = 90)
 		char a[RCPT_ADDR_HEX_BYTES], body[160];
 		rcpt_address_format(a, k.address);
 		snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"5\"}", a);
-		post_idem(&r, "/v1/faucet", "down-1", body);
+		efx_post_idem(&r, "/v1/faucet", "down-1", body);
 		cr_assert_eq(r.status, 503, "%s", r.body);
 		hc_resp_free(&r);
 		pgt_server_start();
 		for (i = 0; i < 100 && !ok; i++) {
-			get(&r, "/readyz");
+			efx_get(&r, "/readyz");
 			ok = r.status == 200;
 			hc_resp_free(&r);
 			if (!ok)
 				usleep(100000);
 		}
 		cr_assert(ok, "readyz did not recover");
-		post_idem(&r, "/v1/faucet", "down-1", body);
+		efx_post_idem(&r, "/v1/faucet", "down-1", body);
 		cr_assert_eq(r.status, 200, "%s", r.body);
 		hc_resp_free(&r);
 	}
-	cr_assert_eq(balance_of(k.address).available, 5);
+	cr_assert_eq(efx_balance_of(k.address).available, 5);
 	rcpt_key_wipe(&k);
 }
 
@@ -1317,19 +874,19 @@ static void *racer_main(void *arg)
 		snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
 		snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
 		snprintf(h4, sizeof(h4), "Idempotency-Key: %s", x->idem);
-		(void)hc_request(&x->r, G.port, "POST", x->target, hdrs, x->body, strlen(x->body));
+		(void)hc_request(&x->r, EFX.port, "POST", x->target, hdrs, x->body, strlen(x->body));
 	} else {
 		char h[128];
 		const char *hdrs[2] = { h, NULL };
 		snprintf(h, sizeof(h), "Idempotency-Key: %s", x->idem);
-		(void)hc_request(&x->r, G.port, "POST", x->target, hdrs, x->body, strlen(x->body));
+		(void)hc_request(&x->r, EFX.port, "POST", x->target, hdrs, x->body, strlen(x->body));
 	}
 	return NULL;
 }
 
 #define RACERS 8
 
-Test(escrow, races_same_key_and_overdraw, .fini = esc_teardown, .timeout = 60)
+Test(escrow, races_same_key_and_overdraw, .fini = efx_teardown, .timeout = 60)
 {
 	struct racer x[RACERS];
 	struct rcpt_key k;
@@ -1341,7 +898,7 @@ Test(escrow, races_same_key_and_overdraw, .fini = esc_teardown, .timeout = 60)
 	rcpt_address_format(a, k.address);
 	/* The same faucet request with the same key, eight at once. */
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"100\"}", a);
-	fresh_idem(idem);
+	efx_fresh_idem(idem);
 	memset(x, 0, sizeof(x));
 	for (i = 0; i < RACERS; i++) {
 		x[i].target = "/v1/faucet";
@@ -1357,13 +914,13 @@ Test(escrow, races_same_key_and_overdraw, .fini = esc_teardown, .timeout = 60)
 	}
 	for (i = 0; i < RACERS; i++)
 		hc_resp_free(&x[i].r);
-	cr_assert_eq(balance_of(k.address).available, 100, "credited once");
+	cr_assert_eq(efx_balance_of(k.address).available, 100, "credited once");
 	/* Eight withdrawals of 60 from 100, each with its own key: one fits. */
 	memset(x, 0, sizeof(x));
 	for (i = 0; i < RACERS; i++) {
 		x[i].key = &k;
 		x[i].target = "/v1/withdraw";
-		x[i].idem = fresh_idem(keys[i]);
+		x[i].idem = efx_fresh_idem(keys[i]);
 		x[i].body = "{\"amount\":\"60\"}";
 		cr_assert_eq(pthread_create(&x[i].t, NULL, racer_main, &x[i]), 0);
 	}
@@ -1378,11 +935,11 @@ Test(escrow, races_same_key_and_overdraw, .fini = esc_teardown, .timeout = 60)
 	}
 	cr_assert_eq(ok, 1);
 	cr_assert_eq(refused, RACERS - 1);
-	cr_assert_eq(balance_of(k.address).available, 40);
+	cr_assert_eq(efx_balance_of(k.address).available, 40);
 	rcpt_key_wipe(&k);
 }
 
-Test(escrow, audit_log_is_append_only, .fini = esc_teardown, .timeout = 60)
+Test(escrow, audit_log_is_append_only, .fini = efx_teardown, .timeout = 60)
 {
 	struct rcpt_key k;
 	PGconn *c;
@@ -1390,8 +947,8 @@ Test(escrow, audit_log_is_append_only, .fini = esc_teardown, .timeout = 60)
 
 	esc_setup(5, 0);
 	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
-	faucet(&k, 5);
-	c = PQconnectdb(G.db.conninfo);
+	efx_faucet(&k, 5);
+	c = PQconnectdb(EFX.db.conninfo);
 	cr_assert(c && PQstatus(c) == CONNECTION_OK);
 	res = PQexec(c, "SELECT count(*) FROM escrow_audit");
 	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
@@ -1407,25 +964,25 @@ Test(escrow, audit_log_is_append_only, .fini = esc_teardown, .timeout = 60)
 	rcpt_key_wipe(&k);
 }
 
-Test(escrow, refused_transitions, .fini = esc_teardown, .timeout = 60)
+Test(escrow, refused_transitions, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
 	char idem[48], t[128];
 
 	esc_setup(1, 0);
-	parties_setup(&p);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 20);
+	efx_parties_setup(&p, 0);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 20);
 	/* Unknown job: 404 for every step. */
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
-	expect_problem(&r, 404, "job-not-found");
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
+	efx_expect_problem(&r, 404, "job-not-found");
 	hc_resp_free(&r);
-	job_open(&f, fresh_idem(idem));
+	efx_job_open(&f, efx_fresh_idem(idem));
 	/* open: no attestation, no input. */
 	claim_post(&r, &f, &p, f.out.root, 1, 0);
-	expect_problem(&r, 409, "not-receipted");
+	efx_expect_problem(&r, 409, "not-receipted");
 	hc_resp_free(&r);
 	snprintf(t, sizeof(t), "/v1/jobs/%s/input", f.id_hex);
 	{
@@ -1433,37 +990,37 @@ Test(escrow, refused_transitions, .fini = esc_teardown, .timeout = 60)
 		cr_assert(in);
 		memcpy(in, f.input, f.input_len);
 		in[f.input_len] = '\0';
-		cr_assert_eq(hc_request(&r, G.port, "POST", t,
+		cr_assert_eq(hc_request(&r, EFX.port, "POST", t,
 					(const char *const[]){ "Idempotency-Key: in-1", NULL },
 					in, f.input_len), 0);
-		expect_problem(&r, 409, "no-open-dispute");
+		efx_expect_problem(&r, 409, "no-open-dispute");
 		hc_resp_free(&r);
 		free(in);
 	}
 	/* receipted: the same receipt again is the same answer; another is refused. */
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	receipt_make(&f, &p, 700, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
-	expect_problem(&r, 409, "job-not-open");
+	efx_receipt_make(&f, &p, 700, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
+	efx_expect_problem(&r, 409, "job-not-open");
 	hc_resp_free(&r);
-	receipt_make(&f, &p, 600, 0);
+	efx_receipt_make(&f, &p, 600, 0);
 	/* A price above maxPrice never forms a valid bundle. */
-	receipt_make(&f, &p, 1001, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
-	expect_problem(&r, 422, "invalid-receipt");
+	efx_receipt_make(&f, &p, 1001, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
+	efx_expect_problem(&r, 422, "invalid-receipt");
 	hc_resp_free(&r);
-	receipt_make(&f, &p, 600, 0);
-	wait_state(&f, "paid");
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_wait_state(&f, "paid");
 	/* paid: no attestation any more. */
 	claim_post(&r, &f, &p, f.out.root, 1, 0);
-	expect_problem(&r, 409, "window-closed");
+	efx_expect_problem(&r, 409, "window-closed");
 	hc_resp_free(&r);
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
 Test(escrow, refuses_bad_configuration, .timeout = 30)
@@ -1524,96 +1081,48 @@ Test(escrow, refuses_bad_configuration, .timeout = 30)
 	tu_rmtree(dir);
 }
 
-Test(escrow, provider_exposure_capped_by_stake, .fini = esc_teardown, .timeout = 60)
+Test(escrow, provider_exposure_capped_by_stake, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f[5];
+	struct efx_parties p;
+	struct efx_job f[5];
 	struct hc_resp r;
 	char idem[48], *b;
 	int i;
 
 	esc_setup(5, 0);
-	parties_setup(&p);
+	efx_parties_setup(&p, 0);
 	/* Stake 100000: p * S = 0.1 * 0.5 * 100000 = 5000.  Four open jobs of
 	 * 1000 fit; a fifth would let cheating on all five pay. */
 	for (i = 0; i < 4; i++) {
-		job_make(&f[i], &p, 1000, (uint64_t)time(NULL) + 60, 30 + (uint64_t)i);
-		job_open(&f[i], fresh_idem(idem));
+		efx_job_make(&f[i], &p, 1000, (uint64_t)time(NULL) + 60, 30 + (uint64_t)i);
+		efx_job_open(&f[i], efx_fresh_idem(idem));
 	}
-	job_make(&f[4], &p, 1000, (uint64_t)time(NULL) + 60, 34);
-	b = job_body(&f[4].job, f[4].sig, NULL);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
-	expect_problem(&r, 409, "stake-too-low-for-price");
+	efx_job_make(&f[4], &p, 1000, (uint64_t)time(NULL) + 60, 34);
+	b = efx_job_body(&f[4].job, f[4].sig, NULL);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
+	efx_expect_problem(&r, 409, "stake-too-low-for-price");
 	hc_resp_free(&r);
 	/* More stake, and it fits. */
-	stake(&p.provider, 50000);
-	post_idem(&r, "/v1/jobs", fresh_idem(idem), b);
+	efx_stake(&p.provider, 50000);
+	efx_post_idem(&r, "/v1/jobs", efx_fresh_idem(idem), b);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	hc_resp_free(&r);
 	free(b);
 	for (i = 0; i < 5; i++)
-		jobfx_free(&f[i]);
+		efx_job_free(&f[i]);
 }
 
 /* ---------------------------------------------------------------- shared by the tests below */
 
-/* The ledger's invariants, checked now (the teardown checks them too). */
-static void invariants_now(const char *when)
-{
-	struct chain *c = NULL;
-	struct chain_params p;
-	struct rcpt_diag diag;
-	char why[256] = "";
-	enum chain_err ce;
-
-	memset(&p, 0, sizeof(p));
-	p.chain_id = 31337;
-	p.devnet = 1;
-	rcpt_u256_from_u64(&p.min_stake, T_MIN_STAKE);
-	p.unbonding_s = 30;
-	ce = chain_pg_open(&c, &diag, G.db.conninfo, &p, G.addr);
-	cr_assert_eq(ce, CHAIN_OK, "chain_pg_open: %s", diag.msg);
-	ce = chain_check_invariants(c, why, sizeof(why));
-	chain_free(c);
-	cr_assert_eq(ce, CHAIN_OK, "ledger invariants %s: %s %s", when, chain_errname(ce), why);
-}
-
-/* The job's state as served, "none" when the escrow does not know it. */
-static void input_post(struct hc_resp *r, const struct jobfx *f)
+/* POSTs the job's input to the escrow, unsigned, a fresh key. */
+static void input_post(struct hc_resp *r, const struct efx_job *f)
 {
 	char t[128], h[128], idem[48];
 	const char *hdrs[2] = { h, NULL };
 
 	snprintf(t, sizeof(t), "/v1/jobs/%s/input", f->id_hex);
-	snprintf(h, sizeof(h), "Idempotency-Key: %s", fresh_idem(idem));
-	cr_assert_eq(hc_request(r, G.port, "POST", t, hdrs, f->input, f->input_len), 0);
-}
-
-/* What one job and its three parties look like from outside. */
-struct snap {
-	struct bal c, pv, v;
-	char state[32];
-};
-
-static void snap_take(struct snap *s, const struct parties *p, const struct jobfx *f)
-{
-	s->c = balance_of(p->customer.address);
-	s->pv = balance_of(p->provider.address);
-	s->v = balance_of(p->validator.address);
-	job_state(s->state, f);
-}
-
-static int bal_eq(struct bal a, struct bal b)
-{
-	return a.available == b.available && a.stake == b.stake && a.unbonding == b.unbonding;
-}
-
-static void snap_same(const struct snap *a, const struct snap *b, const char *what)
-{
-	cr_assert_str_eq(a->state, b->state, "%s: job went from %s to %s", what, a->state, b->state);
-	cr_assert(bal_eq(a->c, b->c), "%s: customer balance moved", what);
-	cr_assert(bal_eq(a->pv, b->pv), "%s: provider balance moved", what);
-	cr_assert(bal_eq(a->v, b->v), "%s: validator balance moved", what);
+	snprintf(h, sizeof(h), "Idempotency-Key: %s", efx_fresh_idem(idem));
+	cr_assert_eq(hc_request(r, EFX.port, "POST", t, hdrs, f->input, f->input_len), 0);
 }
 
 /* ---------------------------------------------------------------- PostgreSQL restarted mid-job */
@@ -1631,11 +1140,11 @@ static void *ledger_storm_main(void *arg)
 	struct ledger_storm *x = arg;
 	char sql[256];
 	unsigned seed = 12345;
-	PGconn *c = PQconnectdb(G.db.conninfo);
+	PGconn *c = PQconnectdb(EFX.db.conninfo);
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-		 "WHERE datname = '%s' AND application_name = 'assay-ledger'", G.db.name);
+		 "WHERE datname = '%s' AND application_name = 'assay-ledger'", EFX.db.name);
 	while (!atomic_load(&x->stop) && PQstatus(c) == CONNECTION_OK) {
 		PGresult *res = PQexec(c, sql);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -1652,29 +1161,29 @@ static void *ledger_storm_main(void *arg)
  * (SIGSEGV).  Ledger connections killed again and again while 60 jobs
  * fall due: the escrow stays up, and once the storm ends every job is
  * paid exactly once. */
-Test(escrow, ledger_connection_drops_mid_batch_settle_once, .fini = esc_teardown, .timeout = 120)
+Test(escrow, ledger_connection_drops_mid_batch_settle_once, .fini = efx_teardown, .timeout = 120)
 {
 	enum { N = 60 };
-	static struct jobfx f[N];
+	static struct efx_job f[N];
 	struct ledger_storm storm;
-	struct parties p;
+	struct efx_parties p;
 	struct hc_resp r;
-	struct bal c0, pv0, c1, pv1;
+	struct efx_bal c0, pv0, c1, pv1;
 	char idem[48];
 	int i, st;
 
 	esc_setup(1, 0);
-	parties_setup(&p);
+	efx_parties_setup(&p, 0);
 	for (i = 0; i < N; i++) {
-		job_make(&f[i], &p, 50, (uint64_t)time(NULL) + 120, 500 + (uint64_t)i);
-		job_open(&f[i], fresh_idem(idem));
+		efx_job_make(&f[i], &p, 50, (uint64_t)time(NULL) + 120, 500 + (uint64_t)i);
+		efx_job_open(&f[i], efx_fresh_idem(idem));
 	}
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
 	memset(&storm, 0, sizeof(storm));
 	for (i = 0; i < N; i++) {
-		receipt_make(&f[i], &p, 30, 0);
-		receipt_post(&r, &f[i], fresh_idem(idem));
+		efx_receipt_make(&f[i], &p, 30, 0);
+		efx_receipt_post(&r, &f[i], efx_fresh_idem(idem));
 		cr_assert_eq(r.status, 200, "%s", r.body);
 		hc_resp_free(&r);
 	}
@@ -1683,12 +1192,12 @@ Test(escrow, ledger_connection_drops_mid_batch_settle_once, .fini = esc_teardown
 	atomic_store(&storm.stop, 1);
 	pthread_join(storm.t, NULL);
 	cr_assert_gt(storm.killed, 0, "the storm killed no ledger connection");
-	cr_assert_eq(waitpid(G.pid, &st, WNOHANG), 0, "the escrow died (status %d; log %s)", st,
-		     G.log_path);
+	cr_assert_eq(waitpid(EFX.pid, &st, WNOHANG), 0, "the escrow died (status %d; log %s)", st,
+		     EFX.log_path);
 	/* The HTTP side's ledger connection was killed too: its next use
 	 * answers 503 (retry) and reconnects; /readyz is that next use. */
 	for (i = 0, st = 0; i < 50 && st != 200; i++) {
-		get(&r, "/readyz");
+		efx_get(&r, "/readyz");
 		st = r.status;
 		hc_resp_free(&r);
 		if (st != 200)
@@ -1696,59 +1205,59 @@ Test(escrow, ledger_connection_drops_mid_batch_settle_once, .fini = esc_teardown
 	}
 	cr_assert_eq(st, 200, "readyz did not recover");
 	for (i = 0; i < N; i++)
-		wait_state(&f[i], "paid");
-	c1 = balance_of(p.customer.address);
-	pv1 = balance_of(p.provider.address);
+		efx_wait_state(&f[i], "paid");
+	c1 = efx_balance_of(p.customer.address);
+	pv1 = efx_balance_of(p.provider.address);
 	/* Locked 50 at open, 20 back and 30 to the provider at release. */
 	cr_assert_eq(c1.available, c0.available + (uint64_t)N * 20, "customer: %" PRIu64 " -> %" PRIu64,
 		     c0.available, c1.available);
 	cr_assert_eq(pv1.available, pv0.available + (uint64_t)N * 30, "provider paid once per job");
-	invariants_now("after the storm");
+	efx_invariants("after the storm");
 	for (i = 0; i < N; i++)
-		jobfx_free(&f[i]);
+		efx_job_free(&f[i]);
 }
 
-Test(escrow, postgresql_restart_mid_job, .fini = esc_teardown, .timeout = 90)
+Test(escrow, postgresql_restart_mid_job, .fini = efx_teardown, .timeout = 90)
 {
-	struct parties p, q;             /* q: the job whose payment falls due meanwhile */
-	struct jobfx f, g;
+	struct efx_parties p, q;             /* q: the job whose payment falls due meanwhile */
+	struct efx_job f, g;
 	struct hc_resp r1, r2;
-	struct bal c0, pv0, qc0, qp0, c1, pv1;
+	struct efx_bal c0, pv0, qc0, qp0, c1, pv1;
 	char idem[48], st[32];
 	int i, ok = 0;
 
 	esc_setup(2, 1);
-	parties_setup(&p);
-	parties_setup(&q);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	qc0 = balance_of(q.customer.address);
-	qp0 = balance_of(q.provider.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 40);
-	job_make(&g, &q, 1000, (uint64_t)time(NULL) + 60, 41);
-	job_open(&f, fresh_idem(idem));
-	job_open(&g, fresh_idem(idem));
-	receipt_make(&g, &q, 500, 0);
-	receipt_post(&r1, &g, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	efx_parties_setup(&q, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	qc0 = efx_balance_of(q.customer.address);
+	qp0 = efx_balance_of(q.provider.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 40);
+	efx_job_make(&g, &q, 1000, (uint64_t)time(NULL) + 60, 41);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_job_open(&g, efx_fresh_idem(idem));
+	efx_receipt_make(&g, &q, 500, 0);
+	efx_receipt_post(&r1, &g, efx_fresh_idem(idem));
 	cr_assert_eq(r1.status, 200, "%s", r1.body);
 	hc_resp_free(&r1);
-	receipt_make(&f, &p, 600, 0);
-	c1 = balance_of(p.customer.address);
-	pv1 = balance_of(p.provider.address);
+	efx_receipt_make(&f, &p, 600, 0);
+	c1 = efx_balance_of(p.customer.address);
+	pv1 = efx_balance_of(p.provider.address);
 	cr_assert_eq(c1.available, c0.available - 1000);
 
 	/* Down: f's receipt fails cleanly, and g's window closes meanwhile. */
 	pgt_server_stop();
-	receipt_post(&r1, &f, "pg-restart-receipt");
-	expect_problem(&r1, 503, "unavailable");
+	efx_receipt_post(&r1, &f, "pg-restart-receipt");
+	efx_expect_problem(&r1, 503, "unavailable");
 	hc_resp_free(&r1);
-	get(&r1, "/v1/jobs");
+	efx_get(&r1, "/v1/jobs");
 	cr_assert_eq(r1.status, 503, "%s", r1.body);
 	hc_resp_free(&r1);
 	sleep(3);
 	pgt_server_start();
 	for (i = 0; i < 100 && !ok; i++) {
-		get(&r1, "/readyz");
+		efx_get(&r1, "/readyz");
 		ok = r1.status == 200;
 		hc_resp_free(&r1);
 		if (!ok)
@@ -1757,32 +1266,32 @@ Test(escrow, postgresql_restart_mid_job, .fini = esc_teardown, .timeout = 90)
 	cr_assert(ok, "readyz did not recover");
 
 	/* The failed request changed nothing. */
-	job_state(st, &f);
+	efx_job_state_or_none(st, &f);
 	cr_assert_str_eq(st, "open");
-	cr_assert(bal_eq(balance_of(p.customer.address), c1));
-	cr_assert(bal_eq(balance_of(p.provider.address), pv1));
+	cr_assert(efx_bal_eq(efx_balance_of(p.customer.address), c1));
+	cr_assert(efx_bal_eq(efx_balance_of(p.provider.address), pv1));
 	/* The retry under the same key completes, once. */
-	receipt_post(&r1, &f, "pg-restart-receipt");
+	efx_receipt_post(&r1, &f, "pg-restart-receipt");
 	cr_assert_eq(r1.status, 200, "%s", r1.body);
-	receipt_post(&r2, &f, "pg-restart-receipt");
+	efx_receipt_post(&r2, &f, "pg-restart-receipt");
 	cr_assert_eq(r2.status, 200, "%s", r2.body);
 	cr_assert_str_eq(r1.body, r2.body);
 	hc_resp_free(&r1);
 	hc_resp_free(&r2);
 	/* The settlement loop picks up where it was: g's overdue payment
 	 * and then f's, each once. */
-	wait_state(&g, "paid");
-	wait_state(&f, "paid");
+	efx_wait_state(&g, "paid");
+	efx_wait_state(&f, "paid");
 	sleep(1);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
-	cr_assert(bal_eq(balance_of(p.provider.address),
-			 (struct bal){ pv0.available + 600, pv0.stake, pv0.unbonding }));
-	cr_assert_eq(balance_of(q.customer.address).available, qc0.available - 500);
-	cr_assert(bal_eq(balance_of(q.provider.address),
-			 (struct bal){ qp0.available + 500, qp0.stake, qp0.unbonding }));
-	invariants_now("after the restart");
-	jobfx_free(&f);
-	jobfx_free(&g);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert(efx_bal_eq(efx_balance_of(p.provider.address),
+			 (struct efx_bal){ pv0.available + 600, pv0.stake, pv0.unbonding }));
+	cr_assert_eq(efx_balance_of(q.customer.address).available, qc0.available - 500);
+	cr_assert(efx_bal_eq(efx_balance_of(q.provider.address),
+			 (struct efx_bal){ qp0.available + 500, qp0.stake, qp0.unbonding }));
+	efx_invariants("after the restart");
+	efx_job_free(&f);
+	efx_job_free(&g);
 }
 
 /* ---------------------------------------------------------------- every transition from every state */
@@ -1864,11 +1373,11 @@ static const struct t_want t_table[ST_N][OP_N] = {
 
 /* One job with parties of its own, so that its balances move only by it. */
 struct t_cell {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	uint8_t wrong[32];       /* the claim's output root */
-	struct snap s0;          /* before anything (after funding) */
-	struct snap before, after;
+	struct efx_snap s0;          /* before anything (after funding) */
+	struct efx_snap before, after;
 	unsigned price;          /* the receipt the job ends with */
 };
 
@@ -1885,19 +1394,19 @@ static void t_cell_make(struct t_cell *c, enum t_st st, uint64_t nonce)
 	char idem[48];
 
 	memset(c, 0, sizeof(*c));
-	parties_setup(&c->p);
-	job_make(&c->f, &c->p, 1000, (uint64_t)time(NULL) + (st == ST_REFUNDED ? 2 : 60), nonce);
-	receipt_make(&c->f, &c->p, 600, 0);
+	efx_parties_setup(&c->p, 0);
+	efx_job_make(&c->f, &c->p, 1000, (uint64_t)time(NULL) + (st == ST_REFUNDED ? 2 : 60), nonce);
+	efx_receipt_make(&c->f, &c->p, 600, 0);
 	c->price = 600;
 	memcpy(c->wrong, c->f.out.root, 32);
 	c->wrong[3] ^= 0x77;
-	snap_take(&c->s0, &c->p, &c->f);
+	efx_snap_take(&c->s0, &c->p, &c->f);
 	if (st == ST_NONE)
 		return;
-	job_open(&c->f, fresh_idem(idem));
+	efx_job_open(&c->f, efx_fresh_idem(idem));
 	if (st == ST_OPEN || st == ST_REFUNDED)
 		return;
-	receipt_post(&r, &c->f, fresh_idem(idem));
+	efx_receipt_post(&r, &c->f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	if (st == ST_RECEIPTED || st == ST_PAID)
@@ -1911,33 +1420,33 @@ static void t_cell_make(struct t_cell *c, enum t_st st, uint64_t nonce)
  * with no input (slash).  Checks the money each way moved. */
 static void t_reach(struct t_cell *c, enum t_st st)
 {
-	const struct bal *c0 = &c->s0.c, *pv0 = &c->s0.pv, *v0 = &c->s0.v;
-	struct bal cb, pb, vb;
+	const struct efx_bal *c0 = &c->s0.c, *pv0 = &c->s0.pv, *v0 = &c->s0.v;
+	struct efx_bal cb, pb, vb;
 	int i;
 
-	wait_state(&c->f, st == ST_PAID ? "paid" : "refunded");
+	efx_wait_state(&c->f, st == ST_PAID ? "paid" : "refunded");
 	/* The slash is its own step after the refund. */
 	for (i = 0; st == ST_SLASHED && i < 50 &&
-		    balance_of(c->p.provider.address).stake == pv0->stake; i++)
+		    efx_balance_of(c->p.provider.address).stake == pv0->stake; i++)
 		usleep(100000);
-	cb = balance_of(c->p.customer.address);
-	pb = balance_of(c->p.provider.address);
-	vb = balance_of(c->p.validator.address);
+	cb = efx_balance_of(c->p.customer.address);
+	pb = efx_balance_of(c->p.provider.address);
+	vb = efx_balance_of(c->p.validator.address);
 	switch (st) {
 	case ST_PAID:
 		cr_assert_eq(cb.available, c0->available - 600);
-		cr_assert(bal_eq(pb, (struct bal){ pv0->available + 600, pv0->stake, 0 }));
-		cr_assert(bal_eq(vb, *v0));
+		cr_assert(efx_bal_eq(pb, (struct efx_bal){ pv0->available + 600, pv0->stake, 0 }));
+		cr_assert(efx_bal_eq(vb, *v0));
 		break;
 	case ST_REFUNDED:
-		cr_assert(bal_eq(cb, *c0));
-		cr_assert(bal_eq(pb, *pv0));
-		cr_assert(bal_eq(vb, *v0));
+		cr_assert(efx_bal_eq(cb, *c0));
+		cr_assert(efx_bal_eq(pb, *pv0));
+		cr_assert(efx_bal_eq(vb, *v0));
 		break;
 	case ST_SLASHED:
-		cr_assert(bal_eq(cb, *c0));
-		cr_assert(bal_eq(pb, (struct bal){ pv0->available, pv0->stake / 2, 0 }));
-		cr_assert(bal_eq(vb, (struct bal){ v0->available + pv0->stake / 2 / 5,
+		cr_assert(efx_bal_eq(cb, *c0));
+		cr_assert(efx_bal_eq(pb, (struct efx_bal){ pv0->available, pv0->stake / 2, 0 }));
+		cr_assert(efx_bal_eq(vb, (struct efx_bal){ v0->available + pv0->stake / 2 / 5,
 						   v0->stake, 0 }));
 		break;
 	default:
@@ -1951,13 +1460,13 @@ static void t_apply(struct hc_resp *r, struct t_cell *c, enum t_op op)
 
 	switch (op) {
 	case OP_RECEIPT:
-		receipt_post(r, &c->f, fresh_idem(idem));
+		efx_receipt_post(r, &c->f, efx_fresh_idem(idem));
 		break;
 	case OP_RECEIPT2: {
 		/* Another receipt for the same job (a different price). */
-		struct jobfx g = c->f;
-		receipt_make(&g, &c->p, 700, 0);
-		receipt_post(r, &g, fresh_idem(idem));
+		struct efx_job g = c->f;
+		efx_receipt_make(&g, &c->p, 700, 0);
+		efx_receipt_post(r, &g, efx_fresh_idem(idem));
 		if (r->status == 200)
 			c->price = 700;
 		break;
@@ -1985,10 +1494,10 @@ static void t_check(struct t_cell *c, enum t_st st, enum t_op op)
 	char what[96];
 
 	snprintf(what, sizeof(what), "%s in state %s", op_name[op], st_name[st]);
-	snap_take(&c->before, &c->p, &c->f);
+	efx_snap_take(&c->before, &c->p, &c->f);
 	t_apply(&r, c, op);
 	if (w->slug) {
-		expect_problem(&r, w->status, w->slug);
+		efx_expect_problem(&r, w->status, w->slug);
 	} else {
 		cr_assert_eq(r.status, w->status, "%s: status %d, want %d: %s", what, r.status,
 			     w->status, r.body);
@@ -1997,14 +1506,14 @@ static void t_check(struct t_cell *c, enum t_st st, enum t_op op)
 	hc_resp_free(&r);
 	if (w->after) {
 		/* No money moves on any of these requests by itself. */
-		snap_take(&c->after, &c->p, &c->f);
+		efx_snap_take(&c->after, &c->p, &c->f);
 		snprintf(c->before.state, sizeof(c->before.state), "%s", w->after);
-		snap_same(&c->before, &c->after, what);
+		efx_snap_same(&c->before, &c->after, what);
 	}
-	invariants_now(what);
+	efx_invariants(what);
 }
 
-Test(escrow, every_operation_from_every_state, .fini = esc_teardown, .timeout = 110)
+Test(escrow, every_operation_from_every_state, .fini = efx_teardown, .timeout = 110)
 {
 	static struct t_cell cells[ST_N][OP_N];
 	uint64_t nonce = 100;
@@ -2034,37 +1543,37 @@ Test(escrow, every_operation_from_every_state, .fini = esc_teardown, .timeout = 
 			const char *fin = t_table[s][o].final;
 			if (!fin)
 				continue;
-			wait_state(&c->f, fin);
+			efx_wait_state(&c->f, fin);
 			if (strcmp(fin, "paid") == 0) {
-				cr_assert_eq(balance_of(c->p.customer.address).available,
+				cr_assert_eq(efx_balance_of(c->p.customer.address).available,
 					     c->s0.c.available - c->price);
-				cr_assert_eq(balance_of(c->p.provider.address).available,
+				cr_assert_eq(efx_balance_of(c->p.provider.address).available,
 					     c->s0.pv.available + c->price);
 			} else {
-				cr_assert_eq(balance_of(c->p.customer.address).available,
+				cr_assert_eq(efx_balance_of(c->p.customer.address).available,
 					     c->s0.c.available);
 			}
 			if (s == ST_DISPUTED && o == OP_INPUT) {
 				/* The false accuser is slashed, the provider is not. */
-				for (int i = 0; i < 50 && balance_of(c->p.validator.address).stake ==
+				for (int i = 0; i < 50 && efx_balance_of(c->p.validator.address).stake ==
 						     c->s0.v.stake; i++)
 					usleep(100000);
-				cr_assert_eq(balance_of(c->p.validator.address).stake, c->s0.v.stake / 2);
-				cr_assert_eq(balance_of(c->p.provider.address).stake, c->s0.pv.stake);
+				cr_assert_eq(efx_balance_of(c->p.validator.address).stake, c->s0.v.stake / 2);
+				cr_assert_eq(efx_balance_of(c->p.provider.address).stake, c->s0.pv.stake);
 			}
 		}
 	/* Time passing changes no terminal state. */
 	sleep(1);
 	for (s = ST_PAID; s < ST_N; s++)
 		for (o = 0; o < OP_N; o++) {
-			struct snap now;
-			snap_take(&now, &cells[s][o].p, &cells[s][o].f);
-			snap_same(&cells[s][o].after, &now, "a terminal state, later");
+			struct efx_snap now;
+			efx_snap_take(&now, &cells[s][o].p, &cells[s][o].f);
+			efx_snap_same(&cells[s][o].after, &now, "a terminal state, later");
 		}
-	invariants_now("at the end");
+	efx_invariants("at the end");
 	for (s = 0; s < ST_N; s++)
 		for (o = 0; o < OP_N; o++) {
-			jobfx_free(&cells[s][o].f);
+			efx_job_free(&cells[s][o].f);
 			rcpt_key_wipe(&cells[s][o].p.customer);
 		}
 }
@@ -2111,7 +1620,7 @@ static void *poster_main(void *arg)
 		if (wait > 0)
 			usleep((useconds_t)(wait * 1e6));
 		snprintf(h, sizeof(h), "Idempotency-Key: %s", tp->idem);
-		(void)hc_request(&tp->r, G.port, "POST", tp->target, hdrs, tp->body,
+		(void)hc_request(&tp->r, EFX.port, "POST", tp->target, hdrs, tp->body,
 				 strlen(tp->body));
 	}
 	return NULL;
@@ -2137,7 +1646,7 @@ static const double race_offsets_s[RACE_ROUNDS * RACE_JOBS] = {
 /* A fraud claim arriving as the challenge window closes: either the claim
  * is taken (dispute, the cheat is refereed: refund and slash) or it is
  * refused as too late (payment); never both, never neither. */
-Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 110)
+Test(escrow, race_window_close_vs_fraud_claim, .fini = efx_teardown, .timeout = 110)
 {
 	static struct t_cell c[RACE_JOBS];
 	struct timed_post tp[2][RACE_JOBS];
@@ -2150,12 +1659,12 @@ Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 
 		for (k = 0; k < RACE_JOBS; k++) {
 			char idem[48];
 			memset(&c[k], 0, sizeof(c[k]));
-			parties_setup(&c[k].p);
-			job_make(&c[k].f, &c[k].p, 1000, (uint64_t)time(NULL) + 60,
+			efx_parties_setup(&c[k].p, 0);
+			efx_job_make(&c[k].f, &c[k].p, 1000, (uint64_t)time(NULL) + 60,
 				 (uint64_t)(200 + round * RACE_JOBS + k));
-			snap_take(&c[k].s0, &c[k].p, &c[k].f);
-			job_open(&c[k].f, fresh_idem(idem));
-			receipt_make(&c[k].f, &c[k].p, 600, 1);
+			efx_snap_take(&c[k].s0, &c[k].p, &c[k].f);
+			efx_job_open(&c[k].f, efx_fresh_idem(idem));
+			efx_receipt_make(&c[k].f, &c[k].p, 600, 1);
 		}
 		/* The receipts last, so that every window is still open when
 		 * the claims are aimed at its end. */
@@ -2165,9 +1674,9 @@ Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 
 			json_t *j;
 			double end_s;
 			struct timed_post *t = &tp[k % 2][k / 2];
-			receipt_post(&r, &c[k].f, fresh_idem(idem));
+			efx_receipt_post(&r, &c[k].f, efx_fresh_idem(idem));
 			cr_assert_eq(r.status, 200, "%s", r.body);
-			j = jparse(&r);
+			j = efx_jparse(&r);
 			end_s = (double)json_integer_value(json_object_get(j, "windowEnd"));
 			json_decref(j);
 			hc_resp_free(&r);
@@ -2177,7 +1686,7 @@ Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 
 			t->at_s = end_s + race_offsets_s[round * RACE_JOBS + k];
 			snprintf(t->target, sizeof(t->target), "/v1/jobs/%s/attestations",
 				 c[k].f.id_hex);
-			fresh_idem(t->idem);
+			efx_fresh_idem(t->idem);
 			t->body = claim_body(&c[k].f, &c[k].p.validator, c[k].f.out.root, 2, 1);
 		}
 		memset(x, 0, sizeof(x));
@@ -2188,36 +1697,36 @@ Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 
 		posters_run(x, 2);
 		for (k = 0; k < RACE_JOBS; k++) {
 			struct timed_post *t = &tp[k % 2][k / 2];
-			struct bal cb, pb, vb;
-			const struct snap *s0 = &c[k].s0;
+			struct efx_bal cb, pb, vb;
+			const struct efx_snap *s0 = &c[k].s0;
 			if (t->r.status == 201) {
 				taken++;
-				wait_state(&c[k].f, "refunded");
-				for (int i = 0; i < 50 && balance_of(c[k].p.provider.address).stake ==
+				efx_wait_state(&c[k].f, "refunded");
+				for (int i = 0; i < 50 && efx_balance_of(c[k].p.provider.address).stake ==
 						     s0->pv.stake; i++)
 					usleep(100000);
 			} else {
-				expect_problem(&t->r, 409, "window-closed");
+				efx_expect_problem(&t->r, 409, "window-closed");
 				late++;
-				wait_state(&c[k].f, "paid");
+				efx_wait_state(&c[k].f, "paid");
 			}
-			cb = balance_of(c[k].p.customer.address);
-			pb = balance_of(c[k].p.provider.address);
-			vb = balance_of(c[k].p.validator.address);
+			cb = efx_balance_of(c[k].p.customer.address);
+			pb = efx_balance_of(c[k].p.provider.address);
+			vb = efx_balance_of(c[k].p.validator.address);
 			if (t->r.status == 201) {
-				cr_assert(bal_eq(cb, s0->c), "refunded in full");
-				cr_assert(bal_eq(pb, (struct bal){ s0->pv.available, s0->pv.stake / 2, 0 }));
+				cr_assert(efx_bal_eq(cb, s0->c), "refunded in full");
+				cr_assert(efx_bal_eq(pb, (struct efx_bal){ s0->pv.available, s0->pv.stake / 2, 0 }));
 				cr_assert_eq(vb.available, s0->v.available + s0->pv.stake / 2 / 5);
 			} else {
 				cr_assert_eq(cb.available, s0->c.available - 600);
-				cr_assert(bal_eq(pb, (struct bal){ s0->pv.available + 600, s0->pv.stake, 0 }));
-				cr_assert(bal_eq(vb, s0->v));
+				cr_assert(efx_bal_eq(pb, (struct efx_bal){ s0->pv.available + 600, s0->pv.stake, 0 }));
+				cr_assert(efx_bal_eq(vb, s0->v));
 			}
 			hc_resp_free(&t->r);
 			free(t->body);
-			jobfx_free(&c[k].f);
+			efx_job_free(&c[k].f);
 		}
-		invariants_now("after a round of window/claim races");
+		efx_invariants("after a round of window/claim races");
 	}
 	cr_log_info("window vs claim: %d claims taken, %d too late", taken, late);
 	cr_assert_eq(taken + late, RACE_ROUNDS * RACE_JOBS);
@@ -2228,30 +1737,30 @@ Test(escrow, race_window_close_vs_fraud_claim, .fini = esc_teardown, .timeout = 
 /* Two different receipts for one job at the same moment from two
  * connections: one is taken, the other refused, the job is paid once at
  * the winner's price. */
-Test(escrow, race_two_receipts, .fini = esc_teardown, .timeout = 60)
+Test(escrow, race_two_receipts, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f[RACE_PAIRS];
+	struct efx_parties p;
+	struct efx_job f[RACE_PAIRS];
 	struct timed_post tp[2][RACE_PAIRS];
 	struct poster x[2];
 	pthread_barrier_t bar;
-	struct bal c0, pv0;
+	struct efx_bal c0, pv0;
 	uint64_t paid = 0;
 	int k, s;
 
 	esc_setup(1, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
 	memset(tp, 0, sizeof(tp));
 	for (k = 0; k < RACE_PAIRS; k++) {
 		char idem[48];
-		job_make(&f[k], &p, 100, (uint64_t)time(NULL) + 60, (uint64_t)(300 + k));
-		job_open(&f[k], fresh_idem(idem));
+		efx_job_make(&f[k], &p, 100, (uint64_t)time(NULL) + 60, (uint64_t)(300 + k));
+		efx_job_open(&f[k], efx_fresh_idem(idem));
 		for (s = 0; s < 2; s++) {
 			char *rt = NULL, sh[RCPT_SIG_HEX_BYTES];
 			size_t n;
-			receipt_make(&f[k], &p, 60 + 10 * (unsigned)s, 0);
+			efx_receipt_make(&f[k], &p, 60 + 10 * (unsigned)s, 0);
 			cr_assert_eq(rcpt_receipt_to_json(&rt, &f[k].receipt), RCPT_OK);
 			cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f[k].receipt_sig, 65), RCPT_OK);
 			n = strlen(rt) + 256;
@@ -2261,7 +1770,7 @@ Test(escrow, race_two_receipts, .fini = esc_teardown, .timeout = 60)
 			free(rt);
 			snprintf(tp[s][k].target, sizeof(tp[s][k].target), "/v1/jobs/%s/receipt",
 				 f[k].id_hex);
-			fresh_idem(tp[s][k].idem);
+			efx_fresh_idem(tp[s][k].idem);
 		}
 	}
 	/* Each pair leaves the two threads together. */
@@ -2277,7 +1786,7 @@ Test(escrow, race_two_receipts, .fini = esc_teardown, .timeout = 60)
 	for (k = 0; k < RACE_PAIRS; k++) {
 		int w = tp[0][k].r.status == 200 ? 0 : 1;
 		cr_assert_eq(tp[w][k].r.status, 200, "%s", tp[w][k].r.body);
-		expect_problem(&tp[1 - w][k].r, 409, "job-not-open");
+		efx_expect_problem(&tp[1 - w][k].r, 409, "job-not-open");
 		paid += 60 + 10 * (uint64_t)w;
 		for (s = 0; s < 2; s++) {
 			hc_resp_free(&tp[s][k].r);
@@ -2285,36 +1794,36 @@ Test(escrow, race_two_receipts, .fini = esc_teardown, .timeout = 60)
 		}
 	}
 	for (k = 0; k < RACE_PAIRS; k++) {
-		wait_state(&f[k], "paid");
-		jobfx_free(&f[k]);
+		efx_wait_state(&f[k], "paid");
+		efx_job_free(&f[k]);
 	}
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - paid);
-	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + paid);
-	invariants_now("after the receipt races");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - paid);
+	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available + paid);
+	efx_invariants("after the receipt races");
 }
 
 /* The same request under the same Idempotency-Key from two connections
  * at once, for an open and for a receipt: one effect, the same answer. */
-Test(escrow, race_same_idempotency_key_on_jobs, .fini = esc_teardown, .timeout = 60)
+Test(escrow, race_same_idempotency_key_on_jobs, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f[RACE_PAIRS];
+	struct efx_parties p;
+	struct efx_job f[RACE_PAIRS];
 	struct timed_post tp[2][2 * RACE_PAIRS];
 	struct poster x[2];
 	pthread_barrier_t bar;
-	struct bal c0;
+	struct efx_bal c0;
 	int k, s;
 
 	esc_setup(1, 0);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
 	memset(tp, 0, sizeof(tp));
 	for (k = 0; k < RACE_PAIRS; k++) {
 		char *rt = NULL, sh[RCPT_SIG_HEX_BYTES], ik[48], rk[48], *ob, *rb;
 		size_t n;
-		job_make(&f[k], &p, 100, (uint64_t)time(NULL) + 60, (uint64_t)(400 + k));
-		receipt_make(&f[k], &p, 60, 0);
-		ob = job_body(&f[k].job, f[k].sig, NULL);
+		efx_job_make(&f[k], &p, 100, (uint64_t)time(NULL) + 60, (uint64_t)(400 + k));
+		efx_receipt_make(&f[k], &p, 60, 0);
+		ob = efx_job_body(&f[k].job, f[k].sig, NULL);
 		cr_assert_eq(rcpt_receipt_to_json(&rt, &f[k].receipt), RCPT_OK);
 		cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f[k].receipt_sig, 65), RCPT_OK);
 		n = strlen(rt) + 256;
@@ -2322,8 +1831,8 @@ Test(escrow, race_same_idempotency_key_on_jobs, .fini = esc_teardown, .timeout =
 		cr_assert(rb);
 		snprintf(rb, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
 		free(rt);
-		fresh_idem(ik);
-		fresh_idem(rk);
+		efx_fresh_idem(ik);
+		efx_fresh_idem(rk);
 		for (s = 0; s < 2; s++) {
 			struct timed_post *o = &tp[s][2 * k], *rc = &tp[s][2 * k + 1];
 			snprintf(o->target, sizeof(o->target), "/v1/jobs");
@@ -2357,42 +1866,42 @@ Test(escrow, race_same_idempotency_key_on_jobs, .fini = esc_teardown, .timeout =
 		}
 	}
 	/* One lock each, then one payment each. */
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 100 * RACE_PAIRS);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 100 * RACE_PAIRS);
 	for (k = 0; k < RACE_PAIRS; k++) {
-		wait_state(&f[k], "paid");
-		jobfx_free(&f[k]);
+		efx_wait_state(&f[k], "paid");
+		efx_job_free(&f[k]);
 	}
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 60 * RACE_PAIRS);
-	invariants_now("after the idempotency races");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 60 * RACE_PAIRS);
+	efx_invariants("after the idempotency races");
 }
 
 /* Two validators claim fraud on an honest job, one with the input and one
  * without.  The input is the job's (its commitment was checked), so the
  * referee judges both claims with it: both validators are wrong, and the
  * provider is never slashed for "withholding" an input the escrow holds. */
-Test(escrow, second_claim_without_input_uses_the_input_held, .fini = esc_teardown, .timeout = 60)
+Test(escrow, second_claim_without_input_uses_the_input_held, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0, pv0, v0, w0;
+	struct efx_bal c0, pv0, v0, w0;
 	uint8_t wrong[32];
 	char idem[48], t[128], *b;
 	int i;
 
 	esc_setup(3, 0);
-	parties_setup(&p);
+	efx_parties_setup(&p, 0);
 	/* The stranger is the second validator. */
-	faucet(&p.stranger, 50000);
-	stake(&p.stranger, 10000);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	v0 = balance_of(p.validator.address);
-	w0 = balance_of(p.stranger.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 50);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_faucet(&p.stranger, 50000);
+	efx_stake(&p.stranger, 10000);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	v0 = efx_balance_of(p.validator.address);
+	w0 = efx_balance_of(p.stranger.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 50);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	memcpy(wrong, f.out.root, 32);
@@ -2400,7 +1909,7 @@ Test(escrow, second_claim_without_input_uses_the_input_held, .fini = esc_teardow
 	/* The claim without the input first, then the one with it. */
 	b = claim_body(&f, &p.stranger, wrong, 2, 0);
 	snprintf(t, sizeof(t), "/v1/jobs/%s/attestations", f.id_hex);
-	post_idem(&r, t, fresh_idem(idem), b);
+	efx_post_idem(&r, t, efx_fresh_idem(idem), b);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	hc_resp_free(&r);
 	free(b);
@@ -2408,18 +1917,18 @@ Test(escrow, second_claim_without_input_uses_the_input_held, .fini = esc_teardow
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	hc_resp_free(&r);
 	/* Past the referee deadline (2 s) and the window (3 s). */
-	wait_state(&f, "paid");
-	for (i = 0; i < 50 && (balance_of(p.validator.address).stake == v0.stake ||
-			       balance_of(p.stranger.address).stake == w0.stake); i++)
+	efx_wait_state(&f, "paid");
+	for (i = 0; i < 50 && (efx_balance_of(p.validator.address).stake == v0.stake ||
+			       efx_balance_of(p.stranger.address).stake == w0.stake); i++)
 		usleep(100000);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
-	cr_assert(bal_eq(balance_of(p.provider.address),
-			 (struct bal){ pv0.available + 600, pv0.stake, 0 }),
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 600);
+	cr_assert(efx_bal_eq(efx_balance_of(p.provider.address),
+			 (struct efx_bal){ pv0.available + 600, pv0.stake, 0 }),
 		  "an honest provider was slashed");
-	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake / 2);
-	cr_assert_eq(balance_of(p.stranger.address).stake, w0.stake / 2);
-	invariants_now("after two false claims");
-	jobfx_free(&f);
+	cr_assert_eq(efx_balance_of(p.validator.address).stake, v0.stake / 2);
+	cr_assert_eq(efx_balance_of(p.stranger.address).stake, w0.stake / 2);
+	efx_invariants("after two false claims");
+	efx_job_free(&f);
 }
 
 /* "0x..." hex to a bytea literal. */
@@ -2435,11 +1944,11 @@ static void bytea_lit(char *out, size_t n, const char *hex0x)
  * first claim.  Neither the count of unsettled disputes nor the moot may
  * run before that transaction ends: a job is never `receipted` (payable)
  * with a dispute open. */
-Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = esc_teardown,
+Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = efx_teardown,
      .timeout = 60)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
 	uint8_t wrong[32];
 	char idem[48], jid[80], vid[60], vh[RCPT_ADDR_HEX_BYTES], ts[24], st[32], t[128];
@@ -2449,18 +1958,18 @@ Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = e
 	int i, bad = 0;
 
 	esc_setup(4, 0);
-	parties_setup(&p);
-	faucet(&p.stranger, 50000);
-	stake(&p.stranger, 10000);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 60);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 0);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	efx_faucet(&p.stranger, 50000);
+	efx_stake(&p.stranger, 10000);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 60);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	memcpy(wrong, f.out.root, 32);
 	wrong[9] ^= 0x44;
-	c = PQconnectdb(G.db.conninfo);
+	c = PQconnectdb(EFX.db.conninfo);
 	cr_assert(c && PQstatus(c) == CONNECTION_OK);
 	bytea_lit(jid, sizeof(jid), f.id_hex);
 	rcpt_address_format(vh, p.stranger.address);
@@ -2502,8 +2011,8 @@ Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = e
 		json_t *j, *d;
 		size_t k;
 		int open = 0;
-		get(&r, t);
-		j = jparse(&r);
+		efx_get(&r, t);
+		j = efx_jparse(&r);
 		snprintf(st, sizeof(st), "%s", json_string_value(json_object_get(j, "state")));
 		json_array_foreach(json_object_get(j, "disputes"), k, d)
 			open += strcmp(json_string_value(json_object_get(d, "state")), "open") == 0;
@@ -2516,9 +2025,9 @@ Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = e
 		usleep(100000);
 	}
 	cr_assert_not(bad, "the job was %s with a dispute open", st);
-	wait_state(&f, "paid");
-	invariants_now("after the decision");
-	jobfx_free(&f);
+	efx_wait_state(&f, "paid");
+	efx_invariants("after the decision");
+	efx_job_free(&f);
 }
 
 /* Issue 12 item 5: a job row locked from outside (psql, an operator's
@@ -2526,10 +2035,10 @@ Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = e
  * ESCROW_DB_LOCK_TIMEOUT_MS, not a hang: the escrow answers other
  * requests afterwards, nothing changed, and the retry under the same
  * Idempotency-Key succeeds once the lock is gone. */
-Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = esc_teardown, .timeout = 90)
+Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = efx_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
 	char idem[48], jid[80], st[32];
 	const char *prm[1] = { jid };
@@ -2537,11 +2046,11 @@ Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = esc_teardown, .tim
 	PGresult *res;
 
 	esc_setup(20, 0);
-	parties_setup(&p);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 120, 70);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 0);
-	c = PQconnectdb(G.db.conninfo);
+	efx_parties_setup(&p, 0);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 120, 70);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	c = PQconnectdb(EFX.db.conninfo);
 	cr_assert(c && PQstatus(c) == CONNECTION_OK);
 	bytea_lit(jid, sizeof(jid), f.id_hex);
 	pgt_exec(c, "BEGIN");
@@ -2551,32 +2060,32 @@ Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = esc_teardown, .tim
 	PQclear(res);
 	/* Held far longer than the lock timeout (the test's own timeout
 	 * is what would fire were the request to wait for it). */
-	receipt_post(&r, &f, "outside-lock-receipt");
-	expect_problem(&r, 503, "unavailable");
+	efx_receipt_post(&r, &f, "outside-lock-receipt");
+	efx_expect_problem(&r, 503, "unavailable");
 	cr_assert(strstr(r.body, "busy"), "%s", r.body);
 	hc_resp_free(&r);
-	get(&r, "/v1/params");
+	efx_get(&r, "/v1/params");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	job_state(st, &f);
+	efx_job_state_or_none(st, &f);
 	cr_assert_str_eq(st, "open");
 	pgt_exec(c, "ROLLBACK");
 	PQfinish(c);
-	receipt_post(&r, &f, "outside-lock-receipt");
+	efx_receipt_post(&r, &f, "outside-lock-receipt");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	job_state(st, &f);
+	efx_job_state_or_none(st, &f);
 	cr_assert_str_eq(st, "receipted");
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
 /* Issue 12 item 6 (until replicas are safe): a second assay-escrow on the
  * same database refuses to start, saying why, instead of splitting
  * idempotent requests with the first; the first keeps serving; once the
  * first has stopped, a new one starts on that database. */
-Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = esc_teardown, .timeout = 90)
+Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = efx_teardown, .timeout = 90)
 {
-	struct esc second;
+	struct efx second;
 	struct tu_daemon d;
 	struct hc_resp r;
 	char bin[512], log[400], buf[4096];
@@ -2585,12 +2094,12 @@ Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = esc_teardow
 	int st;
 
 	esc_setup(5, 0);
-	second = G;
+	second = EFX;
 	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", getenv("ASSAY_BUILD"));
-	snprintf(log, sizeof(log), "%s/second.log", G.dir);
+	snprintf(log, sizeof(log), "%s/second.log", EFX.dir);
 	{
-		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", G.db.conninfo,
-			"--key", G.key_path, "--devnet", "--min-stake", "1000", NULL };
+		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", EFX.db.conninfo,
+			"--key", EFX.key_path, "--devnet", "--min-stake", "1000", NULL };
 		st = tu_daemon_try_start(&d, argv, log);
 	}
 	cr_assert_eq(st, 1, "the second escrow %s", st < 0 ? "started" : "exited otherwise");
@@ -2600,15 +2109,15 @@ Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = esc_teardow
 	buf[n] = '\0';
 	fclose(f);
 	cr_assert(strstr(buf, "another assay-escrow is serving this database"), "%s", buf);
-	get(&r, "/readyz");
+	efx_get(&r, "/readyz");
 	cr_assert_eq(r.status, 200, "the first escrow stopped serving: %s", r.body);
 	hc_resp_free(&r);
 	/* Stopped: the next one takes over the database. */
-	esc_signal(&G, SIGTERM);
-	esc_spawn(&second);
-	G.pid = second.pid;
-	G.port = second.port;
-	get(&r, "/readyz");
+	efx_stop(&EFX, SIGTERM);
+	efx_spawn(&second);
+	EFX.pid = second.pid;
+	EFX.port = second.port;
+	efx_get(&r, "/readyz");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 }
@@ -2619,29 +2128,29 @@ Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = esc_teardow
  * claim is taken (503 "recovering" at most, never window-closed), the
  * cheater is slashed and the customer refunded instead of the cheater
  * being paid. */
-Test(escrow, outage_does_not_close_the_challenge_window, .fini = esc_teardown, .timeout = 120)
+Test(escrow, outage_does_not_close_the_challenge_window, .fini = efx_teardown, .timeout = 120)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal c0, c1;
+	struct efx_bal c0, c1;
 	char idem[48];
 	int i, ok = 0, status = 0;
 
 	esc_setup(6, 1);
-	parties_setup(&p);
-	c0 = balance_of(p.customer.address);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 80);
-	job_open(&f, fresh_idem(idem));
-	receipt_make(&f, &p, 600, 1);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 80);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 1);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	pgt_server_stop();
 	sleep(ESCROW_OUTAGE_GAP_S + 5);
 	pgt_server_start();
 	for (i = 0; i < 100 && !ok; i++) {
-		get(&r, "/readyz");
+		efx_get(&r, "/readyz");
 		ok = r.status == 200;
 		hc_resp_free(&r);
 		if (!ok)
@@ -2659,10 +2168,10 @@ Test(escrow, outage_does_not_close_the_challenge_window, .fini = esc_teardown, .
 	}
 	cr_assert_eq(status, 201, "the claim after the outage: %s", r.body);
 	hc_resp_free(&r);
-	wait_state(&f, "refunded");
-	c1 = balance_of(p.customer.address);
+	efx_wait_state(&f, "refunded");
+	c1 = efx_balance_of(p.customer.address);
 	cr_assert_eq(c1.available, c0.available, "the customer got everything back");
-	jobfx_free(&f);
+	efx_job_free(&f);
 }
 
 /* Issue 12 item 3: a provider cannot take its stake out before its job
@@ -2670,48 +2179,48 @@ Test(escrow, outage_does_not_close_the_challenge_window, .fini = esc_teardown, .
  * out the unbonding period (30 s here); the unbond is refused while the
  * job is unsettled, the cheating receipt it then posts is caught and
  * slashed (slash > 0), and once the job is settled the rest unbonds. */
-Test(escrow, stake_backing_an_open_job_stays_slashable, .fini = esc_teardown, .timeout = 120)
+Test(escrow, stake_backing_an_open_job_stays_slashable, .fini = efx_teardown, .timeout = 120)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct hc_resp r;
-	struct bal b0, b1, b2;
+	struct efx_bal b0, b1, b2;
 	char idem[48], body[64];
 
 	esc_setup(2, 0);
-	parties_setup(&p);
-	job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 90);
-	job_open(&f, fresh_idem(idem));
-	b0 = balance_of(p.provider.address);
+	efx_parties_setup(&p, 0);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 90);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	b0 = efx_balance_of(p.provider.address);
 	snprintf(body, sizeof(body), "{\"amount\":\"%" PRIu64 "\"}", b0.stake);
-	signed_req(&r, &p.provider, "POST", "/v1/unstake", fresh_idem(idem), body, NULL, 0);
+	efx_signed_req(&r, &p.provider, "POST", "/v1/unstake", efx_fresh_idem(idem), body, NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	sleep(32);   /* past --unbonding-s 30 */
-	signed_req(&r, &p.provider, "POST", "/v1/unbond", fresh_idem(idem), "{}", NULL, 0);
-	expect_problem(&r, 409, "stake-backs-open-jobs");
+	efx_signed_req(&r, &p.provider, "POST", "/v1/unbond", efx_fresh_idem(idem), "{}", NULL, 0);
+	efx_expect_problem(&r, 409, "stake-backs-open-jobs");
 	hc_resp_free(&r);
-	b1 = balance_of(p.provider.address);
+	b1 = efx_balance_of(p.provider.address);
 	cr_assert_eq(b1.unbonding, b0.stake, "the bond left: %" PRIu64, b1.unbonding);
 	cr_assert_eq(b1.available, b0.available);
 	/* The cheat, caught. */
-	receipt_make(&f, &p, 600, 1);
-	receipt_post(&r, &f, fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 1);
+	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	claim_post(&r, &f, &p, f.out.root, 2, 1);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	hc_resp_free(&r);
-	wait_state(&f, "refunded");
-	b2 = balance_of(p.provider.address);
+	efx_wait_state(&f, "refunded");
+	b2 = efx_balance_of(p.provider.address);
 	cr_assert_lt(b2.stake + b2.unbonding, b1.unbonding, "no slash: %" PRIu64 " -> %" PRIu64,
 		     b1.unbonding, b2.stake + b2.unbonding);
 	/* Settled: what is left unbonds. */
-	signed_req(&r, &p.provider, "POST", "/v1/unbond", fresh_idem(idem), "{}", NULL, 0);
+	efx_signed_req(&r, &p.provider, "POST", "/v1/unbond", efx_fresh_idem(idem), "{}", NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(p.provider.address).available, b2.available + b2.unbonding);
-	jobfx_free(&f);
+	cr_assert_eq(efx_balance_of(p.provider.address).available, b2.available + b2.unbonding);
+	efx_job_free(&f);
 }
 
 /* Issue 12 item 1: one Idempotency-Key never moves money twice.  The
@@ -2722,59 +2231,59 @@ Test(escrow, stake_backing_an_open_job_stays_slashable, .fini = esc_teardown, .t
  * left) or finding it in flight (a crash mid-request) makes the retry
  * run again: it answers 200 and moves nothing.  Before, the retry
  * credited a second time (or answered 409 outcome-unknown). */
-Test(escrow, one_idempotency_key_moves_money_once, .fini = esc_teardown, .timeout = 60)
+Test(escrow, one_idempotency_key_moves_money_once, .fini = efx_teardown, .timeout = 60)
 {
-	struct parties p;
+	struct efx_parties p;
 	struct rcpt_key k;
 	struct hc_resp r;
-	struct bal b0, b1;
+	struct efx_bal b0, b1;
 	char a[RCPT_ADDR_HEX_BYTES], body[160], sql[256];
 	PGconn *c;
 
 	esc_setup(5, 0);
-	parties_setup(&p);
+	efx_parties_setup(&p, 0);
 	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
 	rcpt_address_format(a, k.address);
-	c = PQconnectdb(G.db.conninfo);
+	c = PQconnectdb(EFX.db.conninfo);
 	cr_assert(c && PQstatus(c) == CONNECTION_OK);
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"700\"}", a);
-	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	efx_post_idem(&r, "/v1/faucet", "once-faucet", body);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	/* The answer lost. */
 	pgt_exec(c, "DELETE FROM escrow_idem WHERE key = 'once-faucet'");
-	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	efx_post_idem(&r, "/v1/faucet", "once-faucet", body);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	/* In flight (status NULL): run again, still once. */
 	pgt_exec(c, "UPDATE escrow_idem SET status = NULL, ctype = NULL, body = NULL"
 		    " WHERE key = 'once-faucet'");
-	post_idem(&r, "/v1/faucet", "once-faucet", body);
+	efx_post_idem(&r, "/v1/faucet", "once-faucet", body);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(k.address).available, 700, "credited more than once");
+	cr_assert_eq(efx_balance_of(k.address).available, 700, "credited more than once");
 	/* The same key with another amount, once its answer is gone: refused. */
 	pgt_exec(c, "DELETE FROM escrow_idem WHERE key = 'once-faucet'");
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"900\"}", a);
-	post_idem(&r, "/v1/faucet", "once-faucet", body);
-	expect_problem(&r, 422, "idempotency-key-reused");
+	efx_post_idem(&r, "/v1/faucet", "once-faucet", body);
+	efx_expect_problem(&r, 422, "idempotency-key-reused");
 	hc_resp_free(&r);
-	cr_assert_eq(balance_of(k.address).available, 700);
+	cr_assert_eq(efx_balance_of(k.address).available, 700);
 	/* A signed withdrawal, its answer lost: withdrawn once. */
-	b0 = balance_of(p.customer.address);
-	signed_req(&r, &p.customer, "POST", "/v1/withdraw", "once-withdraw", "{\"amount\":\"25\"}",
+	b0 = efx_balance_of(p.customer.address);
+	efx_signed_req(&r, &p.customer, "POST", "/v1/withdraw", "once-withdraw", "{\"amount\":\"25\"}",
 		   NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	rcpt_address_format(a, p.customer.address);
 	snprintf(sql, sizeof(sql), "DELETE FROM escrow_idem WHERE key = '%s/once-withdraw'", a);
 	pgt_exec(c, sql);
-	signed_req(&r, &p.customer, "POST", "/v1/withdraw", "once-withdraw", "{\"amount\":\"25\"}",
+	efx_signed_req(&r, &p.customer, "POST", "/v1/withdraw", "once-withdraw", "{\"amount\":\"25\"}",
 		   NULL, 0);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	b1 = balance_of(p.customer.address);
+	b1 = efx_balance_of(p.customer.address);
 	cr_assert_eq(b1.available, b0.available - 25, "withdrawn more than once");
 	PQfinish(c);
-	invariants_now("after the retries");
+	efx_invariants("after the retries");
 }

@@ -36,6 +36,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "escrowfx.h"
 #include "httpc.h"
 #include "httpd.h"
 #include "kernels.h"
@@ -627,70 +628,24 @@ Test(valid, attestation_body_carries_evidence)
 
 /* ================================================================ end to end */
 
+/* efx_wait_state's and wait_stat's limit. */
 #define T_WAIT_MS 30000
 
-struct esc {
-	struct pgt_db db;
-	int have_db;
-	char dir[256];
-	char key_path[320];
-	char log_path[320];
-	uint8_t addr[RCPT_ADDR_BYTES];
-	struct rcpt_domain dom;
-	pid_t pid;
-	uint16_t port;
-	char url[64];
-};
-
-static struct esc G;
-
-static void esc_spawn(struct esc *e, const char *window_s, const char *chain)
+/* The escrow of these tests, on chain `chain_id`: every receipt sampled
+ * (sample-bps 10000): the end-to-end tests are about what happens to a
+ * sampled job; the rate is measured above. */
+static void esc_setup_chain(unsigned window_s, uint64_t chain_id)
 {
-	char bin[512], conn[600];
-	const char *build = getenv("ASSAY_BUILD");
-	struct tu_daemon d;
+	struct efx_config c = { .window_s = window_s, .referee_s = 3, .unbonding_s = 60,
+				.sample_bps = 10000, .chain_id = chain_id, .wait_ms = T_WAIT_MS,
+				.quiet = 1 };
 
-	cr_assert(build, "ASSAY_BUILD is not set");
-	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	snprintf(conn, sizeof(conn), "%s", e->db.conninfo);
-	{
-		/* Every receipt sampled (sample-bps 10000): the end-to-end
-		 * tests are about what happens to a sampled job; the rate is
-		 * measured above. */
-		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", conn,
-			"--key", e->key_path, "--devnet", "--min-stake", "1000", "--chain-id", chain,
-			"--slash-bps", "5000", "--bounty-bps", "2000", "--sample-bps", "10000",
-			"--challenge-window-s", window_s, "--referee-deadline-s", "3",
-			"--unbonding-s", "60", "--rate-per-s", "100000", "--rate-burst", "100000",
-			"--quiet", NULL };
-		tu_daemon_start(&d, argv, e->log_path);
-	}
-	e->pid = d.pid;
-	e->port = (uint16_t)d.port;
-	snprintf(e->url, sizeof(e->url), "%s", d.url);
+	efx_setup(&c);
 }
 
-static void esc_setup_chain(const char *window_s, const char *chain)
+static void esc_setup(unsigned window_s)
 {
-	struct rcpt_key k;
-
-	memset(&G, 0, sizeof(G));
-	pgt_db_create(&G.db);
-	G.have_db = 1;
-	tu_tmpdir(G.dir, sizeof(G.dir));
-	snprintf(G.key_path, sizeof(G.key_path), "%s/escrow.key", G.dir);
-	snprintf(G.log_path, sizeof(G.log_path), "%s/escrow.log", G.dir);
-	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
-	cr_assert_eq(rcpt_key_save(&k, NULL, G.key_path), RCPT_OK);
-	memcpy(G.addr, k.address, RCPT_ADDR_BYTES);
-	rcpt_key_wipe(&k);
-	rcpt_domain_assay(&G.dom, strtoull(chain, NULL, 10), G.addr);
-	esc_spawn(&G, window_s, chain);
-}
-
-static void esc_setup(const char *window_s)
-{
-	esc_setup_chain(window_s, "31337");
+	esc_setup_chain(window_s, 31337);
 }
 
 /* ---------------------------------------------------------------- the provider stub */
@@ -799,247 +754,52 @@ static void stub_add(const char *id_hex, const uint8_t *in, size_t il, const uin
 	pthread_mutex_unlock(&S.mu);
 }
 
-/* ---------------------------------------------------------------- HTTP to the escrow */
+/* ---------------------------------------------------------------- parties */
 
-static unsigned idem_counter;
-
-static const char *fresh_idem(char buf[48])
-{
-	snprintf(buf, 48, "v-%ld-%u", (long)getpid(), idem_counter++);
-	return buf;
-}
-
-static void esc_req(struct hc_resp *r, const struct rcpt_key *k, const char *method,
-		    const char *target, const char *body)
-{
-	struct httpd_auth_headers a;
-	char h1[96], h2[64], h3[200], h4[128], idem[48];
-	const char *hdrs[5] = { NULL };
-	size_t bl = body ? strlen(body) : 0, n = 0;
-	int mut = strcmp(method, "GET") != 0;
-
-	if (mut) {
-		fresh_idem(idem);
-		snprintf(h4, sizeof(h4), "Idempotency-Key: %s", idem);
-		hdrs[n++] = h4;
-	}
-	if (k) {
-		cr_assert_eq(httpd_auth_sign(&a, k, method, target, (uint64_t)time(NULL),
-					     mut ? idem : NULL, body, bl), HTTPD_OK);
-		snprintf(h1, sizeof(h1), "Assay-Address: %s", a.address);
-		snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", a.timestamp);
-		snprintf(h3, sizeof(h3), "Assay-Signature: %s", a.signature);
-		hdrs[n++] = h1;
-		hdrs[n++] = h2;
-		hdrs[n++] = h3;
-	}
-	cr_assert_eq(hc_request(r, G.port, method, target, hdrs, body, bl), 0,
-		     "%s %s: no answer", method, target);
-}
-
-static json_t *jparse(const struct hc_resp *r)
-{
-	json_t *j = json_loads(r->body, JSON_REJECT_DUPLICATES, NULL);
-
-	cr_assert(j, "answer is not json (%d): %s", r->status, r->body);
-	return j;
-}
-
-struct bal {
-	uint64_t available, stake, unbonding;
-};
-
-static struct bal balance_of(const uint8_t who[RCPT_ADDR_BYTES])
-{
-	char a[RCPT_ADDR_HEX_BYTES], t[96];
-	struct hc_resp r;
-	struct bal b;
-	json_t *j;
-
-	rcpt_address_format(a, who);
-	snprintf(t, sizeof(t), "/v1/accounts/%s", a);
-	esc_req(&r, NULL, "GET", t, NULL);
-	cr_assert_eq(r.status, 200, "%s", r.body);
-	j = jparse(&r);
-	b.available = strtoull(json_string_value(json_object_get(j, "available")), NULL, 10);
-	b.stake = strtoull(json_string_value(json_object_get(j, "stake")), NULL, 10);
-	b.unbonding = strtoull(json_string_value(json_object_get(j, "unbonding")), NULL, 10);
-	json_decref(j);
-	hc_resp_free(&r);
-	return b;
-}
-
-static void faucet(const struct rcpt_key *k, uint64_t amount)
-{
-	char a[RCPT_ADDR_HEX_BYTES], body[160];
-	struct hc_resp r;
-
-	rcpt_address_format(a, k->address);
-	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"%" PRIu64 "\"}", a, amount);
-	esc_req(&r, NULL, "POST", "/v1/faucet", body);
-	cr_assert_eq(r.status, 200, "faucet: %s", r.body);
-	hc_resp_free(&r);
-}
-
-static void stake(const struct rcpt_key *k, uint64_t amount)
-{
-	char body[64];
-	struct hc_resp r;
-
-	snprintf(body, sizeof(body), "{\"amount\":\"%" PRIu64 "\"}", amount);
-	esc_req(&r, k, "POST", "/v1/stake", body);
-	cr_assert_eq(r.status, 200, "stake: %s", r.body);
-	hc_resp_free(&r);
-}
-
-struct parties {
-	struct rcpt_key customer, provider, validator;
-};
-
-static void parties_setup(struct parties *p)
+/* efx_parties_setup, and the stub started and registered as the
+ * provider's URL. */
+static void parties_setup(struct efx_parties *p)
 {
 	char body[160];
 	struct hc_resp r;
 
-	cr_assert_eq(rcpt_key_generate(&p->customer), RCPT_OK);
-	cr_assert_eq(rcpt_key_generate(&p->provider), RCPT_OK);
-	cr_assert_eq(rcpt_key_generate(&p->validator), RCPT_OK);
-	faucet(&p->customer, 100000);
-	faucet(&p->provider, 200000);
-	stake(&p->provider, 100000);
-	faucet(&p->validator, 50000);
-	stake(&p->validator, 10000);
+	efx_parties_setup(p, 0);
 	stub_start();
 	snprintf(body, sizeof(body), "{\"url\":\"%s\"}", S.url);
-	esc_req(&r, &p->provider, "POST", "/v1/providers", body);
+	efx_req(&r, &p->provider, "POST", "/v1/providers", body);
 	cr_assert_eq(r.status, 200, "provider registration: %s", r.body);
 	hc_resp_free(&r);
 }
 
 /* ---------------------------------------------------------------- jobs */
 
-struct jobfx {
-	struct rjob rj;
-	struct rcpt_job job;
-	uint8_t id[32];
-	char id_hex[RCPT_HASH_HEX_BYTES];
-	uint8_t sig[65];
-	uint8_t *served_out;          /* what the provider serves as output */
-	struct rcpt_receipt receipt;
-	uint8_t receipt_id[32], receipt_sig[65];
-};
-
-/* Opens a job at the escrow and receipts it: honestly, or (cheat) over
- * the CPU reference's output with one bit flipped, which the stub then
- * serves; the stub serves according to `mode`. */
-static void job_run(struct jobfx *f, const struct parties *p, float salt, int cheat,
+/* Opens a reduce_sum_f32@1 job (x = {1, 2, 3, salt}) at the escrow and
+ * receipts it: honestly, or (cheat) over the CPU reference's output with
+ * one bit flipped, which the stub then serves; the stub serves according
+ * to `mode`. */
+static void job_run(struct efx_job *f, const struct efx_parties *p, float salt, int cheat,
 		    enum serve mode)
 {
-	const struct kern_info *ki = kern_find("reduce_sum_f32@1");
 	struct rcpt_commitment oc;
-	struct hc_resp r;
-	char *jt = NULL, *rt = NULL, sh[RCPT_SIG_HEX_BYTES], *b, t[128];
-	size_t n;
+	uint8_t *served;
 
-	memset(f, 0, sizeof(*f));
-	cr_assert(ki);
-	rjob_make(&f->rj, salt);
-	memcpy(f->job.customer, p->customer.address, 20);
-	memcpy(f->job.provider, p->provider.address, 20);
-	snprintf(f->job.kernel, sizeof(f->job.kernel), "reduce_sum_f32@1");
-	memcpy(f->job.kernel_hash, ki->hash, 32);
-	snprintf(f->job.params, sizeof(f->job.params), "{}");
-	memcpy(f->job.input_root, f->rj.in_c.root, 32);
-	f->job.input_size = f->rj.in_c.size;
-	rcpt_u256_from_u64(&f->job.max_price, 1000);
-	f->job.deadline = (uint64_t)time(NULL) + 120;
-	f->job.nonce = (uint64_t)(salt * 1000);
-	cr_assert_eq(rcpt_job_id(f->id, NULL, &G.dom, &f->job), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(f->sig, &p->customer, f->id), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(f->id_hex, sizeof(f->id_hex), f->id, 32), RCPT_OK);
-	cr_assert_eq(rcpt_job_to_json(&jt, &f->job), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f->sig, 65), RCPT_OK);
-	n = strlen(jt) + 256;
-	b = malloc(n);
-	snprintf(b, n, "{\"job\":%s,\"jobSignature\":\"%s\"}", jt, sh);
-	esc_req(&r, NULL, "POST", "/v1/jobs", b);
-	cr_assert_eq(r.status, 201, "open: %s", r.body);
-	hc_resp_free(&r);
-	free(b);
-	free(jt);
-
-	f->served_out = malloc(f->rj.output_len);
-	memcpy(f->served_out, f->rj.output, f->rj.output_len);
+	efx_job_make_sum(f, p, salt, 1000, (uint64_t)time(NULL) + 120, (uint64_t)(salt * 1000));
+	efx_job_open(f, NULL);
+	served = malloc(f->output_len);
+	cr_assert(served);
+	memcpy(served, f->output, f->output_len);
 	if (cheat)
-		f->served_out[f->rj.output_len - 1] ^= 0x01;
-	cr_assert_eq(rcpt_commit_buf(&oc, f->served_out, f->rj.output_len), RCPT_OK);
-	stub_add(f->id_hex, f->rj.input, f->rj.input_len, f->served_out, f->rj.output_len, mode);
-
-	memcpy(f->receipt.job, f->id, 32);
-	memcpy(f->receipt.kernel_hash, f->job.kernel_hash, 32);
-	memcpy(f->receipt.input_root, f->job.input_root, 32);
-	f->receipt.input_size = f->job.input_size;
-	memcpy(f->receipt.output_root, oc.root, 32);
-	f->receipt.output_size = oc.size;
-	rcpt_u256_from_u64(&f->receipt.price, 600);
-	snprintf(f->receipt.device, sizeof(f->receipt.device), "cpu");
-	f->receipt.started_at_ms = (uint64_t)time(NULL) * 1000;
-	f->receipt.finished_at_ms = f->receipt.started_at_ms + 5;
-	memcpy(f->receipt.provider, p->provider.address, 20);
-	cr_assert_eq(rcpt_receipt_id(f->receipt_id, NULL, &G.dom, &f->receipt), RCPT_OK);
-	cr_assert_eq(rcpt_sign_digest(f->receipt_sig, &p->provider, f->receipt_id), RCPT_OK);
-	cr_assert_eq(rcpt_receipt_to_json(&rt, &f->receipt), RCPT_OK);
-	cr_assert_eq(rcpt_hex_encode(sh, sizeof(sh), f->receipt_sig, 65), RCPT_OK);
-	n = strlen(rt) + 256;
-	b = malloc(n);
-	snprintf(b, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
-	snprintf(t, sizeof(t), "/v1/jobs/%s/receipt", f->id_hex);
-	esc_req(&r, NULL, "POST", t, b);
-	cr_assert_eq(r.status, 200, "receipt: %s", r.body);
-	hc_resp_free(&r);
-	free(b);
-	free(rt);
-}
-
-static void jobfx_free(struct jobfx *f)
-{
-	rjob_free(&f->rj);
-	free(f->served_out);
-}
-
-static json_t *job_view(const struct jobfx *f)
-{
-	char t[128];
-	struct hc_resp r;
-	json_t *j;
-
-	snprintf(t, sizeof(t), "/v1/jobs/%s", f->id_hex);
-	esc_req(&r, NULL, "GET", t, NULL);
-	cr_assert_eq(r.status, 200, "%s", r.body);
-	j = jparse(&r);
-	hc_resp_free(&r);
-	return j;
-}
-
-static void wait_state(const struct jobfx *f, const char *want)
-{
-	char last[32] = "";
-	int i;
-
-	for (i = 0; i < T_WAIT_MS / 100; i++) {
-		json_t *j = job_view(f);
-		snprintf(last, sizeof(last), "%s", json_string_value(json_object_get(j, "state")));
-		json_decref(j);
-		if (strcmp(last, want) == 0)
-			return;
-		usleep(100 * 1000);
-	}
-	cr_assert_fail("job stayed '%s', want '%s' (escrow log %s)", last, want, G.log_path);
+		served[f->output_len - 1] ^= 0x01;
+	cr_assert_eq(rcpt_commit_buf(&oc, served, f->output_len), RCPT_OK);
+	stub_add(f->id_hex, f->input, f->input_len, served, f->output_len, mode);
+	free(served);
+	efx_receipt_make_for(f, p, 600, &oc);
+	efx_receipt_post_ok(f);
 }
 
 /* The job's audit chain, read as its customer: the number of entries
  * whose event is `event` (and, when verdict >= 0, with that verdict). */
-static size_t audit_count(const struct jobfx *f, const struct rcpt_key *customer,
+static size_t audit_count(const struct efx_job *f, const struct rcpt_key *customer,
 			  const char *event, int verdict)
 {
 	char t[128];
@@ -1048,9 +808,9 @@ static size_t audit_count(const struct jobfx *f, const struct rcpt_key *customer
 	size_t i, n = 0;
 
 	snprintf(t, sizeof(t), "/v1/audit?job=%s", f->id_hex);
-	esc_req(&r, customer, "GET", t, NULL);
+	efx_req(&r, customer, "GET", t, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
-	j = jparse(&r);
+	j = efx_jparse(&r);
 	json_array_foreach(json_object_get(j, "entries"), i, e) {
 		json_t *en = json_object_get(e, "entry");
 		const char *ev = json_string_value(json_object_get(en, "event"));
@@ -1086,7 +846,7 @@ static void node_start(const struct rcpt_key *k, int lie, int keep_dir)
 		cr_assert_eq(rcpt_key_save(k, NULL, V.key_path), RCPT_OK);
 	}
 	memset(&c, 0, sizeof(c));
-	c.escrow_url = G.url;
+	c.escrow_url = EFX.url;
 	c.key_path = V.key_path;
 	c.state_dir = V.state;
 	c.poll_ms = 100;
@@ -1118,6 +878,8 @@ static uint64_t st_differs(const struct valid_stats *s) { return s->attested_dif
 static uint64_t st_withheld(const struct valid_stats *s) { return s->withheld; }
 static uint64_t st_resent(const struct valid_stats *s) { return s->resent; }
 
+/* The node, the stub and its jobs, the node's directory, then
+ * efx_teardown (ledger invariants included). */
 static void e2e_teardown(void)
 {
 	size_t i;
@@ -1132,38 +894,26 @@ static void e2e_teardown(void)
 		free(S.jobs[i].output);
 	}
 	S.njobs = 0;
-	if (G.pid > 0) {
-		int st;
-		kill(G.pid, SIGTERM);
-		while (waitpid(G.pid, &st, 0) < 0 && errno == EINTR)
-			;
-		G.pid = 0;
-	}
-	if (G.have_db)
-		pgt_db_drop(&G.db);
-	G.have_db = 0;
-	if (!getenv("ASSAY_TEST_KEEP")) {
-		tu_rmtree(G.dir);
-		if (V.dir[0])
-			tu_rmtree(V.dir);
-	} else {
-		fprintf(stderr, "test_validator: kept %s and %s\n", G.dir, V.dir);
-	}
+	if (V.dir[0] && !getenv("ASSAY_TEST_KEEP"))
+		tu_rmtree(V.dir);
+	else if (V.dir[0])
+		fprintf(stderr, "test_validator: kept %s\n", V.dir);
 	V.dir[0] = '\0';
+	efx_teardown();
 }
 
 /* ---------------------------------------------------------------- tests */
 
 Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f;
-	struct bal pv0, c0;
+	struct efx_parties p;
+	struct efx_job f;
+	struct efx_bal pv0, c0;
 	struct hc_resp r;
 	char t[128];
 	uint8_t commitment[32], addr[20];
 
-	esc_setup("4");
+	esc_setup(4);
 	parties_setup(&p);
 	node_start(&p.validator, 0, 0);
 	/* Registered: the escrow holds the commitment to the node's seed. */
@@ -1173,26 +923,26 @@ Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 9
 		json_t *j;
 		rcpt_address_format(a, addr);
 		snprintf(t, sizeof(t), "/v1/validators/%s", a);
-		esc_req(&r, NULL, "GET", t, NULL);
+		efx_req(&r, NULL, "GET", t, NULL);
 		cr_assert_eq(r.status, 200, "%s", r.body);
-		j = jparse(&r);
+		j = efx_jparse(&r);
 		cr_assert_eq(rcpt_hex_encode(ch, sizeof(ch), commitment, 32), RCPT_OK);
 		cr_assert_str_eq(json_string_value(json_object_get(j, "seedCommitment")), ch);
 		cr_assert_null(json_object_get(j, "seed"), "not revealed while running");
 		json_decref(j);
 		hc_resp_free(&r);
 	}
-	pv0 = balance_of(p.provider.address);
-	c0 = balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	c0 = efx_balance_of(p.customer.address);
 	job_run(&f, &p, 21, 0, SERVE_OK);
 	wait_stat(st_match, 1, "attested_match");
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", 1), 1);
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 0);
 	cr_assert_gt(S.signed_gets, 0, "the provider was asked with signed requests");
-	wait_state(&f, "paid");
-	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
-	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available - 600);
+	efx_wait_state(&f, "paid");
+	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available + 600);
+	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available - 600);
 	/* Status and metrics show the work. */
 	{
 		char target[32];
@@ -1200,7 +950,7 @@ Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 9
 		snprintf(target, sizeof(target), "/v1/status");
 		cr_assert_eq(hc_request(&r, valid_node_port(V.node), "GET", target, NULL, NULL, 0), 0);
 		cr_assert_eq(r.status, 200);
-		j = jparse(&r);
+		j = efx_jparse(&r);
 		cr_assert_eq(json_integer_value(json_object_get(j, "attestedMatch")), 1);
 		cr_assert_eq(json_integer_value(json_object_get(j, "sampleBps")), 10000);
 		json_decref(j);
@@ -1223,9 +973,9 @@ Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 9
 		int sampled = -1;
 		rcpt_address_format(a, addr);
 		snprintf(t, sizeof(t), "/v1/validators/%s", a);
-		esc_req(&r, NULL, "GET", t, NULL);
+		efx_req(&r, NULL, "GET", t, NULL);
 		cr_assert_eq(r.status, 200, "%s", r.body);
-		j = jparse(&r);
+		j = efx_jparse(&r);
 		cr_assert(json_object_get(j, "seed"), "revealed at stop: %s", r.body);
 		hex32(seed, json_string_value(json_object_get(j, "seed")));
 		cr_assert_eq(valid_sample_audit(&sampled, seed, commitment, f.receipt_id, 10000), VALID_OK);
@@ -1235,97 +985,97 @@ Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 9
 		json_decref(j);
 		hc_resp_free(&r);
 	}
-	jobfx_free(&f);
+	efx_job_free(&f);
 	rcpt_key_wipe(&p.validator);
 }
 
 Test(valid, e2e_cheating_provider_caught_and_slashed, .fini = e2e_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f;
-	struct bal c0, pv0, v0;
+	struct efx_parties p;
+	struct efx_job f;
+	struct efx_bal c0, pv0, v0;
 	json_t *j, *d;
 	int i;
 
-	esc_setup("30");
+	esc_setup(30);
 	parties_setup(&p);
 	node_start(&p.validator, 0, 0);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
-	v0 = balance_of(p.validator.address);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	v0 = efx_balance_of(p.validator.address);
 	job_run(&f, &p, 22, 1, SERVE_OK);
 	wait_stat(st_differs, 1, "attested_differs");
-	wait_state(&f, "refunded");
-	for (i = 0; i < 100 && balance_of(p.provider.address).stake == pv0.stake; i++)
+	efx_wait_state(&f, "refunded");
+	for (i = 0; i < 100 && efx_balance_of(p.provider.address).stake == pv0.stake; i++)
 		usleep(100 * 1000);
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available, "customer refunded");
-	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake / 2, "provider slashed");
-	cr_assert_eq(balance_of(p.provider.address).available, pv0.available, "provider not paid");
-	for (i = 0; i < 100 && balance_of(p.validator.address).available == v0.available; i++)
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available, "customer refunded");
+	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake / 2, "provider slashed");
+	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available, "provider not paid");
+	for (i = 0; i < 100 && efx_balance_of(p.validator.address).available == v0.available; i++)
 		usleep(100 * 1000);
-	cr_assert_eq(balance_of(p.validator.address).available, v0.available + pv0.stake / 2 / 5,
+	cr_assert_eq(efx_balance_of(p.validator.address).available, v0.available + pv0.stake / 2 / 5,
 		     "validator bounty");
-	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake);
+	cr_assert_eq(efx_balance_of(p.validator.address).stake, v0.stake);
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 1);
-	j = job_view(&f);
+	j = efx_job_get(&f);
 	d = json_array_get(json_object_get(j, "disputes"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
 	json_decref(j);
-	jobfx_free(&f);
+	efx_job_free(&f);
 	rcpt_key_wipe(&p.validator);
 }
 
 Test(valid, e2e_lying_validator_slashed, .fini = e2e_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f;
-	struct bal pv0, v0;
+	struct efx_parties p;
+	struct efx_job f;
+	struct efx_bal pv0, v0;
 	int i;
 
-	esc_setup("6");
+	esc_setup(6);
 	parties_setup(&p);
 	node_start(&p.validator, 1, 0);
-	pv0 = balance_of(p.provider.address);
-	v0 = balance_of(p.validator.address);
+	pv0 = efx_balance_of(p.provider.address);
+	v0 = efx_balance_of(p.validator.address);
 	job_run(&f, &p, 23, 0, SERVE_OK);
 	wait_stat(st_differs, 1, "attested_differs (a lie)");
-	for (i = 0; i < 200 && balance_of(p.validator.address).stake == v0.stake; i++)
+	for (i = 0; i < 200 && efx_balance_of(p.validator.address).stake == v0.stake; i++)
 		usleep(100 * 1000);
-	cr_assert_eq(balance_of(p.validator.address).stake, v0.stake / 2, "the liar is slashed");
-	cr_assert_eq(balance_of(p.validator.address).available, v0.available, "no bounty");
-	wait_state(&f, "paid");
-	cr_assert_eq(balance_of(p.provider.address).stake, pv0.stake, "honest provider kept its stake");
-	cr_assert_eq(balance_of(p.provider.address).available, pv0.available + 600);
-	jobfx_free(&f);
+	cr_assert_eq(efx_balance_of(p.validator.address).stake, v0.stake / 2, "the liar is slashed");
+	cr_assert_eq(efx_balance_of(p.validator.address).available, v0.available, "no bounty");
+	efx_wait_state(&f, "paid");
+	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake, "honest provider kept its stake");
+	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available + 600);
+	efx_job_free(&f);
 	rcpt_key_wipe(&p.validator);
 }
 
 Test(valid, e2e_withholding_provider_reported, .fini = e2e_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f, g;
-	struct bal c0, pv0;
+	struct efx_parties p;
+	struct efx_job f, g;
+	struct efx_bal c0, pv0;
 	int i;
 
-	esc_setup("30");
+	esc_setup(30);
 	parties_setup(&p);
 	node_start(&p.validator, 0, 0);
-	c0 = balance_of(p.customer.address);
-	pv0 = balance_of(p.provider.address);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
 	/* One job whose input the provider never serves, one whose input it
 	 * serves wrong: neither is re-executed, both are reported. */
 	job_run(&f, &p, 24, 0, SERVE_WITHHOLD);
 	job_run(&g, &p, 25, 0, SERVE_WRONG);
 	wait_stat(st_withheld, 2, "withheld reports");
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", -1), 0, "no verdict on bytes not seen");
-	wait_state(&f, "refunded");
-	wait_state(&g, "refunded");
-	cr_assert_eq(balance_of(p.customer.address).available, c0.available, "customer refunded");
-	for (i = 0; i < 100 && balance_of(p.provider.address).stake == pv0.stake; i++)
+	efx_wait_state(&f, "refunded");
+	efx_wait_state(&g, "refunded");
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available, "customer refunded");
+	for (i = 0; i < 100 && efx_balance_of(p.provider.address).stake == pv0.stake; i++)
 		usleep(100 * 1000);
-	cr_assert_lt(balance_of(p.provider.address).stake, pv0.stake, "withholding provider slashed");
-	jobfx_free(&f);
-	jobfx_free(&g);
+	cr_assert_lt(efx_balance_of(p.provider.address).stake, pv0.stake, "withholding provider slashed");
+	efx_job_free(&f);
+	efx_job_free(&g);
 	rcpt_key_wipe(&p.validator);
 }
 
@@ -1334,14 +1084,14 @@ Test(valid, e2e_withholding_provider_reported, .fini = e2e_teardown, .timeout = 
  * statement (nothing new is signed). */
 Test(valid, e2e_crash_between_record_and_send, .fini = e2e_teardown, .timeout = 90)
 {
-	struct parties p;
-	struct jobfx f;
+	struct efx_parties p;
+	struct efx_job f;
 	struct rcpt_diag d;
 	struct valid_record rec;
 	int st;
 	pid_t pid;
 
-	esc_setup("30");
+	esc_setup(30);
 	parties_setup(&p);
 	/* Register (start and stop without reveal), so that the job's
 	 * receipt comes after the commitment. */
@@ -1353,7 +1103,7 @@ Test(valid, e2e_crash_between_record_and_send, .fini = e2e_teardown, .timeout = 
 	cr_assert(pid >= 0);
 	if (pid == 0) {
 		struct valid_record r;
-		if (valid_record_sign(&r, NULL, V.state, &p.validator, &G.dom, f.id, f.receipt_id,
+		if (valid_record_sign(&r, NULL, V.state, &p.validator, &EFX.dom, f.id, f.receipt_id,
 				      f.receipt.output_root, RCPT_VERDICT_MATCH) != VALID_OK)
 			_exit(1);
 		raise(SIGKILL);
@@ -1374,7 +1124,7 @@ Test(valid, e2e_crash_between_record_and_send, .fini = e2e_teardown, .timeout = 
 	usleep(1000 * 1000);
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", 1), 1, "exactly one attestation");
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 0);
-	jobfx_free(&f);
+	efx_job_free(&f);
 	rcpt_key_wipe(&p.validator);
 }
 
@@ -1390,7 +1140,7 @@ static void start_expect(const char *key_path, const char *state, int lie, enum 
 	enum valid_err rc;
 
 	memset(&c, 0, sizeof(c));
-	c.escrow_url = G.url;
+	c.escrow_url = EFX.url;
 	c.key_path = key_path;
 	c.state_dir = state;
 	c.lie = lie;
@@ -1407,7 +1157,7 @@ Test(valid, e2e_start_refusals, .fini = e2e_teardown, .timeout = 60)
 	struct rcpt_key k;
 	char key[400], state[400];
 
-	esc_setup("30");
+	esc_setup(30);
 	tu_tmpdir(V.dir, sizeof(V.dir));
 	snprintf(key, sizeof(key), "%s/v.key", V.dir);
 	snprintf(state, sizeof(state), "%s/state", V.dir);
@@ -1417,8 +1167,8 @@ Test(valid, e2e_start_refusals, .fini = e2e_teardown, .timeout = 60)
 	start_expect(key, state, 0, VALID_ERR_STATE, "");
 	cr_assert_eq(chmod(key, 0600), 0);
 	start_expect(key, state, 0, VALID_ERR_STAKE, "below the minimum");
-	faucet(&k, 5000);
-	stake(&k, 1000);
+	efx_faucet(&k, 5000);
+	efx_stake(&k, 1000);
 	start_expect(key, state, 0, VALID_OK, "");
 	rcpt_key_wipe(&k);
 }
@@ -1428,14 +1178,14 @@ Test(valid, e2e_lie_refused_off_devnet, .fini = e2e_teardown, .timeout = 60)
 	struct rcpt_key k;
 	char key[400], state[400];
 
-	esc_setup_chain("30", "5");
+	esc_setup_chain(30, 5);
 	tu_tmpdir(V.dir, sizeof(V.dir));
 	snprintf(key, sizeof(key), "%s/v.key", V.dir);
 	snprintf(state, sizeof(state), "%s/state", V.dir);
 	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
 	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
-	faucet(&k, 5000);
-	stake(&k, 1000);
+	efx_faucet(&k, 5000);
+	efx_stake(&k, 1000);
 	start_expect(key, state, 1, VALID_ERR_REFUSED, "--lie");
 	start_expect(key, state, 0, VALID_OK, "");
 	rcpt_key_wipe(&k);
@@ -1452,18 +1202,18 @@ Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .tim
 	struct tu_daemon d;
 	unsigned port;
 
-	esc_setup("30");
+	esc_setup(30);
 	tu_tmpdir(V.dir, sizeof(V.dir));
 	snprintf(key, sizeof(key), "%s/v.key", V.dir);
 	snprintf(state, sizeof(state), "%s/state", V.dir);
 	snprintf(bin, sizeof(bin), "%s/bin/assay-validator", build);
 	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
 	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
-	faucet(&k, 5000);
-	stake(&k, 1000);
+	efx_faucet(&k, 5000);
+	efx_stake(&k, 1000);
 	snprintf(log, sizeof(log), "%s/validator.log", V.dir);
 	{
-		const char *argv[] = { bin, "--escrow", G.url, "--key", key, "--state-dir", state,
+		const char *argv[] = { bin, "--escrow", EFX.url, "--key", key, "--state-dir", state,
 				       "--listen", "127.0.0.1:0", "--poll-ms", "100", "--quiet", NULL };
 		tu_daemon_start(&d, argv, log);
 	}
@@ -1485,7 +1235,7 @@ Test(valid, e2e_daemon_serves_and_reveals_on_sigterm, .fini = e2e_teardown, .tim
 	hc_resp_free(&r);
 	cr_assert_eq(tu_daemon_stop(&d), 0, "the validator did not exit cleanly (see %s)", log);
 	snprintf(t, sizeof(t), "/v1/validators/%s", a);
-	esc_req(&r, NULL, "GET", t, NULL);
+	efx_req(&r, NULL, "GET", t, NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	cr_assert(strstr(r.body, "\"seed\""), "seed revealed at stop: %s", r.body);
 	hc_resp_free(&r);
