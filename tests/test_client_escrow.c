@@ -23,6 +23,7 @@
 
 #include <criterion/criterion.h>
 
+#include "escrowfx.h"
 #include "kernels.h"
 #include "pgutil.h"
 #include "receipts.h"
@@ -156,50 +157,14 @@ Test(client_escrow, unreachable_escrow_exits_1)
 
 /* ---------------------------------------------------------------- a real escrow */
 
-struct ce {
-	struct pgt_db db;
-	char dir[256];
-	char url[64];
-	pid_t pid;
-};
-
-static void ce_start(struct ce *e)
+/* The escrow with its own defaults for the challenge window, the
+ * referee deadline, unbonding, sampling and rate limits: what a client
+ * meets. */
+static void ce_start(void)
 {
-	char bin[512], key[320], log[320];
-	const char *build = getenv("ASSAY_BUILD");
-	struct rcpt_key k;
-	struct tu_daemon d;
+	struct efx_config c = { .escrow_rates = 1, .quiet = 1 };
 
-	cr_assert(build, "ASSAY_BUILD is not set");
-	pgt_db_create(&e->db);
-	tu_tmpdir(e->dir, sizeof(e->dir));
-	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	snprintf(key, sizeof(key), "%s/escrow.key", e->dir);
-	snprintf(log, sizeof(log), "%s/escrow.log", e->dir);
-	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
-	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
-	rcpt_key_wipe(&k);
-	{
-		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", e->db.conninfo,
-			"--key", key, "--devnet", "--min-stake", "1000", "--quiet", NULL };
-		tu_daemon_start(&d, argv, log);
-	}
-	e->pid = d.pid;
-	snprintf(e->url, sizeof(e->url), "%s", d.url);
-}
-
-static void ce_stop(struct ce *e)
-{
-	int st;
-
-	if (e->pid > 0) {
-		kill(e->pid, SIGTERM);
-		while (waitpid(e->pid, &st, 0) < 0 && errno == EINTR)
-			;
-		e->pid = 0;
-	}
-	pgt_db_drop(&e->db);
-	tu_rmtree(e->dir);
+	efx_setup(&c);
 }
 
 /* Runs `assay escrow ARGS... --url URL`; asserts exit 0 and one line. */
@@ -234,19 +199,17 @@ static void run_line(char *buf, size_t len, const char *const argv[])
 	tu_run_free(&r);
 }
 
-Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
+Test(client_escrow, round_trip_against_a_real_escrow, .fini = efx_teardown, .timeout = 120)
 {
-	struct ce e;
 	struct tu_run r, r2;
 	char kc[300], kp[300], dom[300], job[300], audit[320], addr_c[64], addr_p[64];
 	char sig[160], text[1024], khash[80], root[80], want[256];
 	const char *aq;
 	const struct kern_info *ki;
 
-	memset(&e, 0, sizeof(e));
-	ce_start(&e);
-	snprintf(kc, sizeof(kc), "%s/customer.key", e.dir);
-	snprintf(kp, sizeof(kp), "%s/provider.key", e.dir);
+	ce_start();
+	snprintf(kc, sizeof(kc), "%s/customer.key", EFX.dir);
+	snprintf(kp, sizeof(kp), "%s/provider.key", EFX.dir);
 	{
 		const char *const a1[] = { tu_assay(), "key", "new", "--out", kc, NULL };
 		const char *const a2[] = { tu_assay(), "key", "new", "--out", kp, NULL };
@@ -255,12 +218,12 @@ Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
 	}
 
 	/* params: the escrow's domain, as one compact line. */
-	OK(&e, &r, "params");
+	OK(&EFX, &r, "params");
 	cr_assert(strstr(r.out, "\"chainId\":31337"), "%s", r.out);
 	cr_assert(strstr(r.out, "\"minStake\":\"1000\""), "%s", r.out);
 	aq = strstr(r.out, "\"verifyingContract\":\"");
 	cr_assert(aq);
-	snprintf(dom, sizeof(dom), "%s/domain.json", e.dir);
+	snprintf(dom, sizeof(dom), "%s/domain.json", EFX.dir);
 	snprintf(text, sizeof(text),
 		 "{\"name\":\"Assay\",\"version\":\"1\",\"chainId\":31337,\"verifyingContract\":\"%.42s\"}",
 		 aq + 21);
@@ -268,39 +231,39 @@ Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
 	tu_run_free(&r);
 
 	/* faucet and balance. */
-	OK(&e, &r, "faucet", addr_c, "5000");
+	OK(&EFX, &r, "faucet", addr_c, "5000");
 	cr_assert(strstr(r.out, "\"available\":\"5000\""), "%s", r.out);
 	tu_run_free(&r);
-	OK(&e, &r, "faucet", addr_p, "3000");
+	OK(&EFX, &r, "faucet", addr_p, "3000");
 	tu_run_free(&r);
 
 	/* The same Idempotency-Key twice: the first answer, byte for byte, and
 	 * the money moved once. */
-	OK(&e, &r, "faucet", addr_c, "7", "--idempotency-key", "client-test-1");
-	OK(&e, &r2, "faucet", addr_c, "7", "--idempotency-key", "client-test-1");
+	OK(&EFX, &r, "faucet", addr_c, "7", "--idempotency-key", "client-test-1");
+	OK(&EFX, &r2, "faucet", addr_c, "7", "--idempotency-key", "client-test-1");
 	cr_assert_str_eq(r.out, r2.out);
 	cr_assert(strstr(r.out, "\"available\":\"5007\""), "%s", r.out);
 	tu_run_free(&r);
 	tu_run_free(&r2);
 	/* ... and reused for another request: refused with the problem type. */
-	FAIL(&e, &r, "faucet", addr_c, "8", "--idempotency-key", "client-test-1");
+	FAIL(&EFX, &r, "faucet", addr_c, "8", "--idempotency-key", "client-test-1");
 	assert_one_line_error(&r, 1, "urn:assay:problem:idempotency-key-reused");
 	tu_run_free(&r);
 
 	/* Signed requests: stake from the key's own account. */
-	OK(&e, &r, "stake", "2000", "--key", kp);
+	OK(&EFX, &r, "stake", "2000", "--key", kp);
 	cr_assert(strstr(r.out, "\"available\":\"1000\""), "%s", r.out);
 	cr_assert(strstr(r.out, "\"stake\":\"2000\""), "%s", r.out);
 	tu_run_free(&r);
-	OK(&e, &r, "balance", "--key", kp);
+	OK(&EFX, &r, "balance", "--key", kp);
 	cr_assert(strstr(r.out, "\"stake\":\"2000\""), "%s", r.out);
 	tu_run_free(&r);
 	/* A refusal is problem+json turned into one line, exit 1. */
-	FAIL(&e, &r, "withdraw", "1001", "--key", kp);
+	FAIL(&EFX, &r, "withdraw", "1001", "--key", kp);
 	assert_one_line_error(&r, 1, "urn:assay:problem:insufficient-funds");
 	cr_assert(strstr(r.err, "HTTP 409"), "%s", r.err);
 	tu_run_free(&r);
-	OK(&e, &r, "withdraw", "1000", "--key", kp);
+	OK(&EFX, &r, "withdraw", "1000", "--key", kp);
 	cr_assert(strstr(r.out, "\"available\":\"0\""), "%s", r.out);
 	tu_run_free(&r);
 
@@ -313,13 +276,13 @@ Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
 		struct rcpt_commitment c;
 		cr_assert_eq(rcpt_hex_encode(hex, sizeof(hex), ki->hash, 32), RCPT_OK);
 		snprintf(khash, sizeof(khash), "%s", hex);
-		snprintf(in, sizeof(in), "%s/input.bin", e.dir);
+		snprintf(in, sizeof(in), "%s/input.bin", EFX.dir);
 		tu_write_file(in, in_bytes, sizeof(in_bytes) - 1, 0600);
 		cr_assert_eq(rcpt_commit_file(&c, NULL, in, 1), RCPT_OK);
 		cr_assert_eq(rcpt_hex_encode(hex, sizeof(hex), c.root, 32), RCPT_OK);
 		snprintf(root, sizeof(root), "%s", hex);
 	}
-	snprintf(job, sizeof(job), "%s/job.json", e.dir);
+	snprintf(job, sizeof(job), "%s/job.json", EFX.dir);
 	snprintf(text, sizeof(text),
 		 "{\"customer\":\"%s\",\"provider\":\"%s\",\"kernel\":\"reduce_sum_f32@1\","
 		 "\"kernelHash\":\"%s\",\"params\":\"{}\",\"inputRoot\":\"%s\",\"inputSize\":%zu,"
@@ -333,10 +296,10 @@ Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
 		run_line(sig, sizeof(sig), a);
 	}
 	/* The provider's key cannot sign the customer's job. */
-	FAIL(&e, &r, "open", job, "--key", kp);
+	FAIL(&EFX, &r, "open", job, "--key", kp);
 	assert_one_line_error(&r, 2, "not the JobSpec signer");
 	tu_run_free(&r);
-	OK(&e, &r, "open", job, "--sig", sig, "--domain", dom);
+	OK(&EFX, &r, "open", job, "--sig", sig, "--domain", dom);
 	cr_assert(strstr(r.out, "\"state\":\"open\""), "%s", r.out);
 	{
 		const char *j = strstr(r.out, "\"job\":\"");
@@ -345,21 +308,21 @@ Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
 		memcpy(id, j + 7, 66);
 		id[66] = '\0';
 		tu_run_free(&r);
-		OK(&e, &r, "balance", addr_c);
+		OK(&EFX, &r, "balance", addr_c);
 		cr_assert(strstr(r.out, "\"available\":\"4967\""), "%s", r.out);
 		tu_run_free(&r);
-		OK(&e, &r, "job", id);
+		OK(&EFX, &r, "job", id);
 		cr_assert(strstr(r.out, "\"state\":\"open\""), "%s", r.out);
 		snprintf(want, sizeof(want), "\"customer\":\"%s\"", addr_c);
 		cr_assert(strstr(r.out, want), "%s", r.out);
 		tu_run_free(&r);
-		OK(&e, &r, "jobs", "--state", "open");
+		OK(&EFX, &r, "jobs", "--state", "open");
 		cr_assert(strstr(r.out, id), "%s", r.out);
 		tu_run_free(&r);
 		/* The audit chain, fetched with the customer's signed request,
 		 * is what `assay audit verify` checks. */
-		OK(&e, &r, "audit", id, "--key", kc);
-		snprintf(audit, sizeof(audit), "%s/audit.json", e.dir);
+		OK(&EFX, &r, "audit", id, "--key", kc);
+		snprintf(audit, sizeof(audit), "%s/audit.json", EFX.dir);
 		tu_write_file(audit, r.out, strlen(r.out), 0600);
 		tu_run_free(&r);
 		{
@@ -373,18 +336,17 @@ Test(client_escrow, round_trip_against_a_real_escrow, .timeout = 120)
 		/* Nobody else may read it. */
 		{
 			char ks[300];
-			snprintf(ks, sizeof(ks), "%s/stranger.key", e.dir);
+			snprintf(ks, sizeof(ks), "%s/stranger.key", EFX.dir);
 			const char *const a[] = { tu_assay(), "key", "new", "--out", ks, NULL };
 			char as[64];
 			run_line(as, sizeof(as), a);
-			FAIL(&e, &r, "audit", id, "--key", ks);
+			FAIL(&EFX, &r, "audit", id, "--key", ks);
 			assert_one_line_error(&r, 1, "urn:assay:problem:forbidden");
 			tu_run_free(&r);
 		}
 		/* The same job again: refused (a job id is accepted once). */
-		FAIL(&e, &r, "open", job, "--sig", sig);
+		FAIL(&EFX, &r, "open", job, "--sig", sig);
 		assert_one_line_error(&r, 1, "urn:assay:problem:job-exists");
 		tu_run_free(&r);
 	}
-	ce_stop(&e);
 }
