@@ -347,7 +347,12 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow -Iprovider -Ivalidator $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(TEST_BIN): $(TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+# The escrow's state machine and database layer are linked in too, so
+# that tests/test_escrow_state.c drives them against a real PostgreSQL.
+ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o db.o money.o) \
+	$(BUILD)/obj/gen/escrow_migrations.o
+
+$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 

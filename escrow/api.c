@@ -7,7 +7,6 @@
  * result" (docs/escrow.md).  Every refusal is a problem+json naming what
  * failed; nothing is changed by a refused request.  SQL lives in db.c.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,7 +232,7 @@ static json_t *job_view(struct escrow *e, const struct escrow_job *j, int detail
 	rcpt_u256_format(mp, &j->job.max_price);
 	escrow_hex(sig, sizeof(sig), j->job_sig, 65);
 	v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s}",
-		      "id", id, "state", j->state, "customer", c, "provider", p,
+		      "id", id, "state", escrow_job_state_name(j->state), "customer", c, "provider", p,
 		      "kernel", j->job.kernel, "maxPrice", mp,
 		      "deadline", (json_int_t)j->job.deadline,
 		      "openedAt", (json_int_t)j->opened_at_s, "jobSignature", sig);
@@ -339,7 +338,7 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 	int status = 0, answered = 1;
 	enum escrow_db_err rc;
 
-	assert(httpd_req_idem_key(r));
+	ASSAY_ASSERT(httpd_req_idem_key(r));
 	idem_scoped_key(key, r);
 	if (db_ready(r, e))
 		return 1;
@@ -379,7 +378,7 @@ void escrow_api_idem_end(struct httpd_req *r, void *cls)
 	unsigned status = httpd_req_response(r, &ctype, &body, &len);
 	char key[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
 
-	assert(status && httpd_req_idem_key(r));
+	ASSAY_ASSERT(status && httpd_req_idem_key(r));
 	idem_scoped_key(key, r);
 	/* A 5xx is transient: the key is freed so that a retry runs again. */
 	if (status >= 500)
@@ -499,7 +498,8 @@ static void reply_opened(struct httpd_req *r, const uint8_t id[RCPT_HASH_BYTES])
 	char h[RCPT_HASH_HEX_BYTES];
 
 	escrow_hex(h, sizeof(h), id, 32);
-	httpd_reply_json(r, 201, json_pack("{s:s, s:s}", "job", h, "state", "open"));
+	httpd_reply_json(r, 201, json_pack("{s:s, s:s}", "job", h, "state",
+					   escrow_job_state_name(JOB_OPEN)));
 }
 
 /* Validates a JobSpec request: fills job, sig, id. */
@@ -603,7 +603,7 @@ static void handle_job_open(struct httpd_req *r, void *cls)
 	enum chain_err ce;
 	uint64_t now = now_s();
 
-	assert(e && key);
+	ASSAY_ASSERT(e && key);
 	if (job_validate(r, e, &job, sig, id) || !(ch = http_chain(r, e)))
 		goto out;
 	if (rcpt_job_to_json(&canon, &job) != RCPT_OK) {
@@ -624,7 +624,7 @@ static void handle_job_open(struct httpd_req *r, void *cls)
 					    "a job id is accepted once");
 			goto out;
 		}
-		if (strcmp(old.state, "opening") != 0) {
+		if (old.state != JOB_OPENING) {
 			reply_opened(r, id);
 			goto out;
 		}
@@ -648,7 +648,7 @@ static void handle_job_open(struct httpd_req *r, void *cls)
 	escrow_subject_job(sub, id);
 	rc = escrow_db_begin(&e->db);
 	if (!rc)
-		rc = escrow_db_job_transition(&e->db, id, "opening", "open", now);
+		rc = escrow_db_job_step(&e->db, id, JOB_OP_FUNDED, JOB_OPENING, now);
 	if (!rc)
 		rc = escrow_db_audit(&e->db, sub, "opened",
 				     json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
@@ -749,9 +749,9 @@ static void handle_job_receipt(struct httpd_req *r, void *cls)
 						   "receipt", rid, "windowEnd", (json_int_t)j.window_end_s));
 		goto out;
 	}
-	if (strcmp(j.state, "open") != 0) {
+	if (!escrow_job_next(JOB_OP_RECEIPT, j.state, NULL)) {
 		httpd_reply_problem(r, 409, "job-not-open", "job not open",
-				    "the job is %s", j.state);
+				    "the job is %s", escrow_job_state_name(j.state));
 		goto out;
 	}
 	if (now > j.job.deadline) {
@@ -853,7 +853,7 @@ static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow
 	int rc = -1;
 
 	*out = NULL;
-	assert(j->has_receipt);
+	ASSAY_ASSERT(j->has_receipt);
 	json_object_foreach(ev, k, v) {
 		int known = 0;
 		for (i = 0; keys[i]; i++)
@@ -1018,7 +1018,8 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 		goto out;
 	}
 	if (!j.has_receipt) {
-		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s", j.state);
+		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s",
+				    escrow_job_state_name(j.state));
 		goto out;
 	}
 	if (memcmp(a.receipt, j.receipt_id, RCPT_HASH_BYTES) != 0) {
@@ -1115,7 +1116,7 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 		rc = escrow_db_dispute_insert(&e->db, id, a.validator, input, input_len, ev_text,
 					      now);
 		if (!rc) {
-			rc = escrow_db_job_transition(&e->db, id, "receipted", "disputed", now);
+			rc = escrow_db_job_step(&e->db, id, JOB_OP_CLAIM, JOB_RECEIPTED, now);
 			if (rc == ESCROW_DB_CONFLICT)
 				rc = ESCROW_DB_OK;   /* already disputed */
 		}
@@ -1196,18 +1197,6 @@ static void handle_input(struct httpd_req *r, void *cls)
 					   "disputes", n));
 }
 
-static int state_name_ok(const char *s)
-{
-	static const char *const names[] = { "opening", "open", "receipted", "disputed",
-		"releasing", "refunding", "paid", "refunded", NULL };
-	size_t i;
-
-	for (i = 0; names[i]; i++)
-		if (strcmp(s, names[i]) == 0)
-			return 1;
-	return 0;
-}
-
 /* GET /v1/jobs?state=S&after=T[&afterId=ID]: at most ESCROW_LIST_MAX
  * jobs in state S (default receipted), ordered by receiptedAt (openedAt
  * for jobs without a receipt) and id, strictly after the cursor: pass
@@ -1216,6 +1205,7 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
 	const char *state = httpd_req_query(r, "state");
+	enum escrow_job_state st;
 	const char *after = httpd_req_query(r, "after"), *after_id = httpd_req_query(r, "afterId");
 	uint8_t (*ids)[RCPT_HASH_BYTES] = NULL, aid[RCPT_HASH_BYTES];
 	uint64_t after_s = 0;
@@ -1225,7 +1215,7 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 
 	if (!state)
 		state = "receipted";
-	if (!state_name_ok(state)) {
+	if (escrow_job_state_parse(state, &st)) {
 		httpd_reply_problem(r, 400, "invalid-state", "invalid state", "unknown state name");
 		return;
 	}
@@ -1254,7 +1244,7 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 		return;
 	}
-	rc = escrow_db_jobs_page(&e->db, ids, &n, ESCROW_LIST_MAX, state, after_s,
+	rc = escrow_db_jobs_page(&e->db, ids, &n, ESCROW_LIST_MAX, st, after_s,
 				 after_id ? aid : NULL);
 	if (rc) {
 		free(ids);
@@ -1332,22 +1322,23 @@ static const char *parse_reason(struct httpd_req *r, json_t *o)
  * the ledger has done it, with its audit entry, as the settlement thread
  * does; a CONFLICT means the settlement thread got there first. */
 static enum escrow_db_err finish_now(struct escrow *e, const uint8_t id[RCPT_HASH_BYTES],
-				     const char *from, const char *to, json_t *data,
-				     uint64_t now)
+				     enum escrow_job_op op, enum escrow_job_state from,
+				     json_t *data, uint64_t now)
 {
+	enum escrow_job_state to = JOB_NONE;
 	char sub[80];
 	enum escrow_db_err rc;
 
-	assert(strcmp(to, "paid") == 0 || strcmp(to, "refunded") == 0);
+	ASSAY_ASSERT(escrow_job_next(op, from, &to) && escrow_job_final(to));
 	escrow_subject_job(sub, id);
 	rc = escrow_db_begin(&e->db);
 	if (!rc)
-		rc = escrow_db_job_transition(&e->db, id, from, to, now);
+		rc = escrow_db_job_step(&e->db, id, op, from, now);
 	/* A settled job keeps no customer input (no retention). */
 	if (!rc)
 		rc = escrow_db_dispute_drop_inputs(&e->db, id);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, to, data, now);
+		rc = escrow_db_audit(&e->db, sub, escrow_job_state_name(to), data, now);
 	else
 		json_decref(data);
 	if (!rc)
@@ -1382,7 +1373,7 @@ static void handle_job_fail(struct httpd_req *r, void *cls)
 	enum chain_err ce;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || !(reason = parse_reason(r, o)) ||
 	    db_ready(r, e) || load_job(r, e, &j, id))
 		return;
@@ -1391,9 +1382,10 @@ static void handle_job_fail(struct httpd_req *r, void *cls)
 				    "only job.provider may fail a job");
 		return;
 	}
-	if (strcmp(j.state, "open") != 0) {
+	if (!escrow_job_next(JOB_OP_FAIL, j.state, NULL)) {
 		httpd_reply_problem(r, 409, "not-open", "job not open",
-				    "the job is %s; only an open job (no receipt yet) can be failed", j.state);
+				    "the job is %s; only an open job (no receipt yet) can be failed",
+				    escrow_job_state_name(j.state));
 		return;
 	}
 	if (!(ch = http_chain(r, e)))
@@ -1401,7 +1393,7 @@ static void handle_job_fail(struct httpd_req *r, void *cls)
 	escrow_subject_job(sub, id);
 	rc = escrow_db_begin(&e->db);
 	if (!rc)
-		rc = escrow_db_job_transition(&e->db, id, "open", "refunding", now);
+		rc = escrow_db_job_step(&e->db, id, JOB_OP_FAIL, JOB_OPEN, now);
 	if (!rc)
 		rc = escrow_db_audit(&e->db, sub, "provider-failed",
 				     json_pack("{s:s}", "reason", reason), now);
@@ -1421,7 +1413,7 @@ static void handle_job_fail(struct httpd_req *r, void *cls)
 	ce = chain_seen(e, chain_refund(ch, id, now));
 	if (ce == CHAIN_OK || ce == CHAIN_ERR_SETTLED) {
 		rcpt_u256_format(mp, &j.job.max_price);
-		(void)finish_now(e, id, "refunding", "refunded", json_pack("{s:s}", "amount", mp),
+		(void)finish_now(e, id, JOB_OP_REFUNDED, JOB_REFUNDING, json_pack("{s:s}", "amount", mp),
 				 now);
 	}
 	reply_job(r, e, id);
@@ -1447,7 +1439,7 @@ static void handle_job_event(struct httpd_req *r, void *cls)
 	int64_t n = 0;
 	size_t i;
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || db_ready(r, e) ||
 	    load_job(r, e, &j, id))
 		return;
@@ -1511,7 +1503,7 @@ static void handle_job_accept(struct httpd_req *r, void *cls)
 	enum chain_err ce;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (parse_id_param(r, id) || check_keys(r, o, NULL, NULL) || db_ready(r, e) ||
 	    load_job(r, e, &j, id))
 		return;
@@ -1520,17 +1512,18 @@ static void handle_job_accept(struct httpd_req *r, void *cls)
 				    "only job.customer may accept a job");
 		return;
 	}
-	if (strcmp(j.state, "disputed") == 0) {
+	if (j.state == JOB_DISPUTED) {
 		httpd_reply_problem(r, 409, "dispute-open", "job disputed",
 				    "the referee decides first");
 		return;
 	}
-	if (strcmp(j.state, "receipted") != 0) {
+	if (!escrow_job_next(JOB_OP_ACCEPT, j.state, NULL)) {
 		httpd_reply_problem(r, 409, "not-receipted", "job not receipted",
-				    "the job is %s; only a receipted job can be accepted", j.state);
+				    "the job is %s; only a receipted job can be accepted",
+				    escrow_job_state_name(j.state));
 		return;
 	}
-	assert(j.has_receipt);
+	ASSAY_ASSERT(j.has_receipt);
 	if (!(ch = http_chain(r, e)))
 		return;
 	rcpt_u256_format(pr, &j.receipt.price);
@@ -1540,7 +1533,7 @@ static void handle_job_accept(struct httpd_req *r, void *cls)
 	/* Conditional on `receipted`: a fraud claim committed first (it
 	 * moves the job to `disputed`) wins, and this one is refused. */
 	if (!rc)
-		rc = escrow_db_job_transition(&e->db, id, "receipted", "releasing", now);
+		rc = escrow_db_job_step(&e->db, id, JOB_OP_ACCEPT, JOB_RECEIPTED, now);
 	if (!rc)
 		rc = escrow_db_audit(&e->db, sub, "customer-accepted",
 				     json_pack("{s:s, s:s}", "price", pr,
@@ -1556,10 +1549,10 @@ static void handle_job_accept(struct httpd_req *r, void *cls)
 			reply_db(r, rc);
 		return;
 	}
-	assert(rcpt_u256_cmp(&j.receipt.price, &j.job.max_price) <= 0);
+	ASSAY_ASSERT(rcpt_u256_cmp(&j.receipt.price, &j.job.max_price) <= 0);
 	ce = chain_seen(e, chain_release(ch, id, &j.receipt.price, now));
 	if (ce == CHAIN_OK || ce == CHAIN_ERR_SETTLED)
-		(void)finish_now(e, id, "releasing", "paid",
+		(void)finish_now(e, id, JOB_OP_RELEASED, JOB_RELEASING,
 				 json_pack("{s:s, s:s}", "price", pr, "maxPrice", mp), now);
 	reply_job(r, e, id);
 }
@@ -1607,7 +1600,7 @@ static void handle_job_withheld(struct httpd_req *r, void *cls)
 	enum escrow_db_err rc;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || !(reason = parse_reason(r, o)) ||
 	    db_ready(r, e) || load_job(r, e, &j, id))
 		return;
@@ -1618,7 +1611,7 @@ static void handle_job_withheld(struct httpd_req *r, void *cls)
 	}
 	if (!j.has_receipt) {
 		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s",
-				    j.state);
+				    escrow_job_state_name(j.state));
 		return;
 	}
 	if (require_stake(r, e, who, "validator-not-staked"))
@@ -1642,7 +1635,7 @@ static void handle_job_withheld(struct httpd_req *r, void *cls)
 		return;
 	}
 	if (!rc) {
-		rc = escrow_db_job_transition(&e->db, id, "receipted", "disputed", now);
+		rc = escrow_db_job_step(&e->db, id, JOB_OP_WITHHELD, JOB_RECEIPTED, now);
 		if (rc == ESCROW_DB_CONFLICT)
 			rc = ESCROW_DB_OK;   /* already disputed */
 	}
@@ -1717,7 +1710,7 @@ static void handle_provider_register(struct httpd_req *r, void *cls)
 	enum escrow_db_err rc;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (check_keys(r, o, req, NULL))
 		return;
 	url = json_string_value(ju);
@@ -1825,7 +1818,7 @@ static void handle_validator_commit(struct httpd_req *r, void *cls)
 	enum escrow_db_err rc;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (check_keys(r, o, req, NULL) || parse_b32(r, cm, o, "seedCommitment", "invalid-commitment"))
 		return;
 	if (require_stake(r, e, who, "stake-too-low") || db_ready(r, e))
@@ -1875,7 +1868,7 @@ static void handle_validator_reveal(struct httpd_req *r, void *cls)
 	enum escrow_db_err rc;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	if (check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", "invalid-seed") ||
 	    db_ready(r, e))
 		return;
@@ -1975,7 +1968,7 @@ static void handle_faucet(struct httpd_req *r, void *cls)
 	if (parse_amount(r, &amount, json_object_get(o, "amount")))
 		return;
 	re = rcpt_u256_parse(&cap, ESCROW_FAUCET_MAX_DEC);
-	assert(re == RCPT_OK);
+	ASSAY_ASSERT(re == RCPT_OK);
 	if (rcpt_u256_cmp(&amount, &cap) > 0) {
 		httpd_reply_problem(r, 422, "amount-out-of-range", "amount out of range",
 				    "the faucet gives at most %s per call", ESCROW_FAUCET_MAX_DEC);
@@ -2036,7 +2029,7 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 	enum chain_err ce = CHAIN_OK;
 	uint64_t now = now_s();
 
-	assert(who);   /* HTTPD_F_AUTH route */
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	memset(&amount, 0, sizeof(amount));
 	if (check_keys(r, o, op == OP_UNBOND ? NULL : req_amount, NULL))
 		return;
@@ -2116,7 +2109,7 @@ static void handle_audit(struct httpd_req *r, void *cls)
 	json_t *entries = NULL;
 	enum escrow_db_err rc;
 
-	assert(who);
+	ASSAY_ASSERT(who);
 	/* The operator (a session with that role) reads every log. */
 	operator = httpd_req_role(r) == HTTPD_ROLE_OPERATOR;
 	if ((!jq) == (!aq)) {

@@ -8,7 +8,6 @@
  * an enum escrow_db_err; a failed statement is logged once here, with
  * the server's message but never a parameter value.
  */
-#include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include <libpq-fe.h>
 
+#include "assay_assert.h"
 #include "escrow.h"
 #include "banned.h"
 
@@ -37,7 +37,7 @@ static void hexp(char *out, size_t out_len, const uint8_t *b, size_t n)
 	static const char d[] = "0123456789abcdef";
 	size_t i;
 
-	assert(out_len >= HEXP(n));
+	ASSAY_ASSERT(out_len >= HEXP(n));
 	out[0] = '\\';
 	out[1] = 'x';
 	for (i = 0; i < n; i++) {
@@ -127,7 +127,7 @@ static enum escrow_db_err run(struct escrow_db *db, PGresult **out, const char *
 	ExecStatusType st;
 	enum escrow_db_err rc = ESCROW_DB_OK;
 
-	assert(db && what && sql && n >= 0 && (n == 0 || params));
+	ASSAY_ASSERT(db && what && sql && n >= 0 && (n == 0 || params));
 	if (out)
 		*out = NULL;
 	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
@@ -204,7 +204,7 @@ static enum escrow_db_err session_setup(struct escrow_db *db)
 enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
 				  const char *who)
 {
-	assert(db && conninfo && who);
+	ASSAY_ASSERT(db && conninfo && who);
 	db->conninfo = conninfo;
 	db->who = who;
 	{
@@ -267,6 +267,49 @@ void escrow_db_rollback(struct escrow_db *db)
 		PQclear(PQexec(db->pg, "ROLLBACK"));
 }
 
+/* Appends `name` to a PostgreSQL text[] literal being built in out. */
+static void arr_add(char *out, size_t n, size_t *len, const char *name)
+{
+	int w = snprintf(out + *len, n - *len, "%s%s", *len > 1 ? "," : "", name);
+
+	ASSAY_ASSERT(w > 0 && (size_t)w < n - *len - 1);
+	*len += (size_t)w;
+}
+
+/* Writes state.c's table into escrow_job_steps (migration 005), which
+ * the trigger on escrow_jobs enforces.  Under the migration lock. */
+static enum escrow_db_err sync_steps(struct escrow_db *db)
+{
+	char ops[1024] = "{", froms[1024] = "{", tos[1024] = "{";
+	size_t lo = 1, lf = 1, lt = 1, i, n;
+	const struct escrow_job_step *t;
+	const char *p[3] = { ops, froms, tos };
+	enum escrow_db_err rc;
+
+	n = escrow_job_steps(&t);
+	for (i = 0; i < n; i++) {
+		arr_add(ops, sizeof(ops), &lo, escrow_job_op_name(t[i].op));
+		arr_add(froms, sizeof(froms), &lf, escrow_job_state_name(t[i].from));
+		arr_add(tos, sizeof(tos), &lt, escrow_job_state_name(t[i].to));
+	}
+	/* arr_add left one byte for the closing brace. */
+	ops[lo] = '}', ops[lo + 1] = '\0';
+	froms[lf] = '}', froms[lf + 1] = '\0';
+	tos[lt] = '}', tos[lt + 1] = '\0';
+	rc = escrow_db_begin(db);
+	if (!rc)
+		rc = run(db, NULL, "job steps clear", "DELETE FROM escrow_job_steps", 0, NULL);
+	if (!rc)
+		rc = run(db, NULL, "job steps write",
+			 "INSERT INTO escrow_job_steps (op, from_state, to_state)"
+			 " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])", 3, p);
+	if (!rc)
+		rc = escrow_db_commit(db);
+	if (rc)
+		escrow_db_rollback(db);
+	return rc;
+}
+
 enum escrow_db_err escrow_db_migrate(struct escrow_db *db)
 {
 	enum escrow_db_err rc;
@@ -309,6 +352,8 @@ enum escrow_db_err escrow_db_migrate(struct escrow_db *db)
 		else
 			escrow_db_rollback(db);
 	}
+	if (!rc)
+		rc = sync_steps(db);
 	PQclear(PQexec(db->pg, "SELECT pg_advisory_unlock(" ESCROW_MIGRATE_LOCK ")"));
 	return rc;
 }
@@ -328,7 +373,7 @@ enum escrow_db_err escrow_db_audit(struct escrow_db *db, const char *subject,
 	enum escrow_db_err rc;
 	const char *p1[1] = { subject };
 
-	assert(subject && event);
+	ASSAY_ASSERT(subject && event);
 	if (!data)
 		data = json_object();
 	rc = run(db, NULL, "audit lock",
@@ -539,7 +584,11 @@ enum escrow_db_err escrow_db_job_insert(struct escrow_db *db, const uint8_t id[R
 {
 	char idp[HEXP(32)], cp[HEXP(20)], pp[HEXP(20)], sp[HEXP(65)];
 	char mp[RCPT_U256_DEC_BYTES], dl[24], ts[24];
-	const char *p[10] = { idp, cp, pp, job->kernel, job_json, sp, mp, dl, idem, ts };
+	const char *p[11] = { idp, cp, pp, job->kernel, job_json, sp, mp, dl, idem, ts, NULL };
+	enum escrow_job_state to;
+
+	ASSAY_ASSERT(escrow_job_next(JOB_OP_OPEN, JOB_NONE, &to));
+	p[10] = escrow_job_state_name(to);
 
 	hexp(idp, sizeof(idp), id, 32);
 	hexp(cp, sizeof(cp), job->customer, 20);
@@ -551,7 +600,7 @@ enum escrow_db_err escrow_db_job_insert(struct escrow_db *db, const uint8_t id[R
 	return run(db, NULL, "job insert",
 		   "INSERT INTO escrow_jobs (id, customer, provider, kernel, job_json,"
 		   " job_sig, max_price, deadline_s, state, open_idem, opened_at_s)"
-		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'opening', $9, $10)", 10, p);
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $11, $9, $10)", 11, p);
 }
 
 enum escrow_db_err escrow_db_job_get(struct escrow_db *db, struct escrow_job *out,
@@ -581,7 +630,8 @@ enum escrow_db_err escrow_db_job_get(struct escrow_db *db, struct escrow_job *ou
 	    rcpt_job_parse(&out->job, NULL, s, strlen(s)) != RCPT_OK ||
 	    get_bytes(out->job_sig, 65, res, 0, 2))
 		goto out;
-	snprintf(out->state, sizeof(out->state), "%s", PQgetvalue(res, 0, 3));
+	if (escrow_job_state_parse(PQgetvalue(res, 0, 3), &out->state))
+		goto out;
 	snprintf(out->open_idem, sizeof(out->open_idem), "%s", PQgetvalue(res, 0, 4));
 	out->opened_at_s = get_u64(res, 0, 5);
 	if (!PQgetisnull(res, 0, 6)) {
@@ -607,31 +657,37 @@ enum escrow_db_err escrow_db_job_delete_opening(struct escrow_db *db,
 						const uint8_t id[RCPT_HASH_BYTES])
 {
 	char idp[HEXP(32)];
-	const char *p[1] = { idp };
+	const char *p[2] = { idp, escrow_job_state_name(JOB_OPENING) };
+	enum escrow_job_state to;
 
+	ASSAY_ASSERT(escrow_job_next(JOB_OP_ABANDON, JOB_OPENING, &to) && to == JOB_NONE);
 	hexp(idp, sizeof(idp), id, 32);
 	return run(db, NULL, "job delete",
-		   "DELETE FROM escrow_jobs WHERE id = $1 AND state = 'opening'", 1, p);
+		   "DELETE FROM escrow_jobs WHERE id = $1 AND state = $2", 2, p);
 }
 
-enum escrow_db_err escrow_db_job_transition(struct escrow_db *db,
-					    const uint8_t id[RCPT_HASH_BYTES],
-					    const char *from, const char *to,
-					    uint64_t now_s)
+enum escrow_db_err escrow_db_job_step(struct escrow_db *db,
+				      const uint8_t id[RCPT_HASH_BYTES],
+				      enum escrow_job_op op, enum escrow_job_state from,
+				      uint64_t now_s)
 {
 	char idp[HEXP(32)], ts[24];
-	const char *p[4] = { idp, from, to, ts };
+	const char *p[5] = { idp, NULL, NULL, ts, NULL };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
+	enum escrow_job_state to;
 
-	/* A transition moves a job forward: never to where it is. */
-	assert(from && to && strcmp(from, to) != 0);
+	/* A step moves a job on: never to where it is, never out of a row
+	 * (escrow_db_job_delete_opening does that one). */
+	ASSAY_ASSERT(escrow_job_next(op, from, &to) && to != from && to != JOB_NONE);
+	p[1] = escrow_job_state_name(from);
+	p[2] = escrow_job_state_name(to);
+	p[4] = escrow_job_final(to) ? "true" : "false";
 	hexp(idp, sizeof(idp), id, 32);
 	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
-	rc = run(db, &res, "job transition",
-		 "UPDATE escrow_jobs SET state = $3, settled_at_s = CASE WHEN $3 IN"
-		 " ('paid', 'refunded') THEN $4::bigint ELSE settled_at_s END"
-		 " WHERE id = $1 AND state = $2", 4, p);
+	rc = run(db, &res, "job step",
+		 "UPDATE escrow_jobs SET state = $3, settled_at_s = CASE WHEN $5::boolean"
+		 " THEN $4::bigint ELSE settled_at_s END WHERE id = $1 AND state = $2", 5, p);
 	if (rc)
 		return rc;
 	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
@@ -648,12 +704,17 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 {
 	char idp[HEXP(32)], rp[HEXP(32)], sp[HEXP(65)], op[HEXP(32)];
 	char pr[RCPT_U256_DEC_BYTES], ts[24], we[24];
-	const char *p[8] = { idp, rp, receipt_json, sp, op, pr, ts, we };
+	const char *p[10] = { idp, rp, receipt_json, sp, op, pr, ts, we,
+			      escrow_job_state_name(JOB_OPEN), NULL };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
+	enum escrow_job_state to;
+
+	ASSAY_ASSERT(escrow_job_next(JOB_OP_RECEIPT, JOB_OPEN, &to) && to != JOB_OPEN);
+	p[9] = escrow_job_state_name(to);
 
 	/* Window bounds keep window_end far from overflow. */
-	assert(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
+	ASSAY_ASSERT(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
 	hexp(idp, sizeof(idp), id, 32);
 	hexp(rp, sizeof(rp), receipt_id, 32);
 	hexp(sp, sizeof(sp), sig, 65);
@@ -662,10 +723,10 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
 	snprintf(we, sizeof(we), "%" PRIu64, window_end_s);
 	rc = run(db, &res, "job receipt",
-		 "UPDATE escrow_jobs SET state = 'receipted', receipt_id = $2,"
+		 "UPDATE escrow_jobs SET state = $10, receipt_id = $2,"
 		 " receipt_json = $3, receipt_sig = $4, output_root = $5, price = $6,"
 		 " receipted_at_s = $7, window_end_s = $8"
-		 " WHERE id = $1 AND state = 'open' AND deadline_s >= $7::bigint", 8, p);
+		 " WHERE id = $1 AND state = $9 AND deadline_s >= $7::bigint", 10, p);
 	if (rc)
 		return rc;
 	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
@@ -699,13 +760,16 @@ enum escrow_db_err escrow_db_outage_mend(struct escrow_db *db, uint64_t now_s,
 	res = NULL;
 	snprintf(as, sizeof(as), "%" PRIu64, alive);
 	if (have && now_s > alive && now_s - alive > ESCROW_OUTAGE_GAP_S) {
-		const char *q[2] = { gs, as };
+		char st[ESCROW_JOB_STATES_LITERAL_BYTES];
+		const char *q[3] = { gs, as, st };
+		/* A window runs where attestations are taken. */
+		escrow_job_states_allowing(st, sizeof(st), JOB_OP_ATTEST);
 		*gap_s = now_s - alive;
 		snprintf(gs, sizeof(gs), "%" PRIu64, *gap_s);
 		rc = run(db, &res, "windows moved on",
 			 "UPDATE escrow_jobs SET window_end_s = window_end_s + $1::bigint"
-			 " WHERE state IN ('receipted', 'disputed') AND window_end_s > $2::bigint",
-			 2, q);
+			 " WHERE state = ANY($3::text[]) AND window_end_s > $2::bigint",
+			 3, q);
 		if (!rc)
 			*moved = affected(res);
 		PQclear(res);
@@ -746,16 +810,17 @@ enum escrow_db_err escrow_db_job_lock_attestable(struct escrow_db *db,
 						 const uint8_t id[RCPT_HASH_BYTES],
 						 uint64_t now_s)
 {
-	char idp[HEXP(32)], ts[24];
-	const char *p[2] = { idp, ts };
+	char idp[HEXP(32)], ts[24], st[ESCROW_JOB_STATES_LITERAL_BYTES];
+	const char *p[3] = { idp, ts, st };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
+	escrow_job_states_allowing(st, sizeof(st), JOB_OP_ATTEST);
 	hexp(idp, sizeof(idp), id, 32);
 	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
 	rc = run(db, &res, "job lock",
-		 "SELECT 1 FROM escrow_jobs WHERE id = $1 AND state IN ('receipted',"
-		 " 'disputed') AND window_end_s > $2::bigint FOR UPDATE", 2, p);
+		 "SELECT 1 FROM escrow_jobs WHERE id = $1 AND state = ANY($3::text[])"
+		 " AND window_end_s > $2::bigint FOR UPDATE", 3, p);
 	if (rc)
 		return rc;
 	rc = PQntuples(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
@@ -782,10 +847,11 @@ enum escrow_db_err escrow_db_job_lock(struct escrow_db *db, const uint8_t id[RCP
 
 enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 					   uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
-					   size_t max, const char *state, uint64_t due_s)
+					   size_t max, enum escrow_job_state state,
+					   uint64_t due_s)
 {
 	char ts[24], mx[24];
-	const char *p[3] = { state, ts, mx };
+	const char *p[3] = { escrow_job_state_name(state), ts, mx };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 	const char *sql;
@@ -797,13 +863,13 @@ enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 	if (due_s == 0)
 		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND $2::bigint = 0"
 		      " ORDER BY opened_at_s, id LIMIT $3";
-	else if (strcmp(state, "opening") == 0)
+	else if (state == JOB_OPENING)
 		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND opened_at_s <= $2::bigint - "
 		      ESCROW_STR(ESCROW_OPENING_STALE_S) " ORDER BY opened_at_s, id LIMIT $3";
-	else if (strcmp(state, "open") == 0)
+	else if (state == JOB_OPEN)
 		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND deadline_s < $2::bigint"
 		      " ORDER BY deadline_s, id LIMIT $3";
-	else if (strcmp(state, "receipted") == 0)
+	else if (state == JOB_RECEIPTED)
 		sql = "SELECT id FROM escrow_jobs WHERE state = $1 AND window_end_s <= $2::bigint"
 		      " ORDER BY window_end_s, id LIMIT $3";
 	else
@@ -822,16 +888,16 @@ enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 
 enum escrow_db_err escrow_db_jobs_page(struct escrow_db *db,
 				       uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
-				       size_t max, const char *state, uint64_t after_s,
+				       size_t max, enum escrow_job_state state, uint64_t after_s,
 				       const uint8_t *after_id)
 {
 	char ts[24], mx[24], ip[HEXP(32)];
-	const char *p[4] = { state, ts, mx, ip };
+	const char *p[4] = { escrow_job_state_name(state), ts, mx, ip };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 	int i;
 
-	assert(max > 0);
+	ASSAY_ASSERT(max > 0);
 	*n = 0;
 	snprintf(ts, sizeof(ts), "%" PRIu64, after_s);
 	snprintf(mx, sizeof(mx), "%zu", max);
@@ -851,7 +917,7 @@ enum escrow_db_err escrow_db_jobs_page(struct escrow_db *db,
 		if (get_bytes(ids[*n], RCPT_HASH_BYTES, res, i, 0) == 0)
 			(*n)++;
 	PQclear(res);
-	assert(*n <= max);
+	ASSAY_ASSERT(*n <= max);
 	return ESCROW_DB_OK;
 }
 
@@ -859,17 +925,17 @@ enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt
 					       const uint8_t provider[RCPT_ADDR_BYTES],
 					       const uint8_t except[RCPT_HASH_BYTES])
 {
-	char pp[HEXP(20)], xp[HEXP(32)];
-	const char *p[2] = { pp, xp };
+	char pp[HEXP(20)], xp[HEXP(32)], st[ESCROW_JOB_STATES_LITERAL_BYTES];
+	const char *p[3] = { pp, xp, st };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
+	escrow_job_states_may_pay(st, sizeof(st));
 	hexp(pp, sizeof(pp), provider, 20);
 	hexp(xp, sizeof(xp), except, 32);
 	rc = run(db, &res, "provider exposure",
 		 "SELECT coalesce(sum(max_price), 0)::text FROM escrow_jobs WHERE provider = $1"
-		 " AND id <> $2 AND state IN ('opening', 'open', 'receipted', 'disputed',"
-		 " 'releasing')", 2, p);
+		 " AND id <> $2 AND state = ANY($3::text[])", 3, p);
 	if (rc)
 		return rc;
 	/* A sum past 2^256 - 1 cannot come from locks that all fit the ledger;
@@ -880,10 +946,10 @@ enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt
 	return rc;
 }
 
-enum escrow_db_err escrow_db_job_count(struct escrow_db *db, const char *state,
+enum escrow_db_err escrow_db_job_count(struct escrow_db *db, enum escrow_job_state state,
 				       int64_t *out)
 {
-	const char *p[1] = { state };
+	const char *p[1] = { escrow_job_state_name(state) };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
@@ -1011,7 +1077,7 @@ enum escrow_db_err escrow_db_jobs_awaiting_input(struct escrow_db *db,
 		if (get_bytes(ids[*n], RCPT_HASH_BYTES, res, i, 0) == 0)
 			(*n)++;
 	PQclear(res);
-	assert(*n <= max);
+	ASSAY_ASSERT(*n <= max);
 	return ESCROW_DB_OK;
 }
 
@@ -1061,7 +1127,7 @@ enum escrow_db_err escrow_db_dispute_share_input(struct escrow_db *db,
 		return rc;
 	*updated = affected(res);
 	PQclear(res);
-	assert(*updated >= 0);
+	ASSAY_ASSERT(*updated >= 0);
 	return ESCROW_DB_OK;
 }
 
@@ -1201,10 +1267,10 @@ enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
-	assert(strcmp(state, "provider_wrong") == 0 || strcmp(state, "validator_wrong") == 0 ||
+	ASSAY_ASSERT(strcmp(state, "provider_wrong") == 0 || strcmp(state, "validator_wrong") == 0 ||
 	       strcmp(state, "input_recovered") == 0);
-	assert(strcmp(kind, "fraud") == 0 || strcmp(kind, "withheld") == 0);
-	assert(rcpt_u256_cmp(bounty, slash) <= 0);
+	ASSAY_ASSERT(strcmp(kind, "fraud") == 0 || strcmp(kind, "withheld") == 0);
+	ASSAY_ASSERT(rcpt_u256_cmp(bounty, slash) <= 0);
 	hexp(jp, sizeof(jp), job, 32);
 	hexp(vp, sizeof(vp), validator, 20);
 	rcpt_u256_format(sl, slash);
@@ -1314,7 +1380,7 @@ enum escrow_db_err escrow_db_provider_put(struct escrow_db *db,
 	char ap[HEXP(20)], ts[24];
 	const char *p[3] = { ap, url, ts };
 
-	assert(url && strlen(url) <= ESCROW_PROVIDER_URL_BYTES_MAX);
+	ASSAY_ASSERT(url && strlen(url) <= ESCROW_PROVIDER_URL_BYTES_MAX);
 	hexp(ap, sizeof(ap), addr, 20);
 	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
 	return run(db, NULL, "provider put",
@@ -1444,7 +1510,7 @@ enum escrow_db_err escrow_db_nonce_put(struct escrow_db *db, const char *nonce,
 	enum escrow_db_err rc;
 	int n;
 
-	assert(nonce && expires_s > now_s && max > 0);
+	ASSAY_ASSERT(nonce && expires_s > now_s && max > 0);
 	snprintf(now, sizeof(now), "%" PRIu64, now_s);
 	snprintf(exp, sizeof(exp), "%" PRIu64, expires_s);
 	snprintf(mx, sizeof(mx), "%" PRIu64, max);
@@ -1460,7 +1526,7 @@ enum escrow_db_err escrow_db_nonce_put(struct escrow_db *db, const char *nonce,
 		return rc;
 	n = affected(res);
 	PQclear(res);
-	assert(n == 0 || n == 1);
+	ASSAY_ASSERT(n == 0 || n == 1);
 	return n == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
 }
 
@@ -1473,7 +1539,7 @@ enum escrow_db_err escrow_db_nonce_take(struct escrow_db *db, const char *nonce,
 	enum escrow_db_err rc;
 	int n;
 
-	assert(nonce);
+	ASSAY_ASSERT(nonce);
 	snprintf(now, sizeof(now), "%" PRIu64, now_s);
 	rc = run(db, &res, "nonce take",
 		 "DELETE FROM escrow_siwe_nonces WHERE nonce = $1 AND expires_s > $2", 2, p);
@@ -1481,7 +1547,7 @@ enum escrow_db_err escrow_db_nonce_take(struct escrow_db *db, const char *nonce,
 		return rc;
 	n = affected(res);
 	PQclear(res);
-	assert(n == 0 || n == 1);
+	ASSAY_ASSERT(n == 0 || n == 1);
 	return n == 1 ? ESCROW_DB_OK : ESCROW_DB_NOT_FOUND;
 }
 
@@ -1494,7 +1560,7 @@ enum escrow_db_err escrow_db_session_put(struct escrow_db *db,
 	const char *p[5] = { hp, ap, role, now, exp };
 	enum escrow_db_err rc;
 
-	assert(role && expires_s > now_s);
+	ASSAY_ASSERT(role && expires_s > now_s);
 	hexp(hp, sizeof(hp), hash, 32);
 	hexp(ap, sizeof(ap), addr, 20);
 	snprintf(now, sizeof(now), "%" PRIu64, now_s);
@@ -1553,7 +1619,7 @@ enum escrow_db_err escrow_db_session_revoke(struct escrow_db *db,
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
-	assert((hash != NULL) != (addr != NULL) && n);
+	ASSAY_ASSERT((hash != NULL) != (addr != NULL) && n);
 	*n = 0;
 	if (hash)
 		hexp(kp, sizeof(kp), hash, 32);
@@ -1569,6 +1635,6 @@ enum escrow_db_err escrow_db_session_revoke(struct escrow_db *db,
 		return rc;
 	*n = affected(res);
 	PQclear(res);
-	assert(*n >= 0);
+	ASSAY_ASSERT(*n >= 0);
 	return ESCROW_DB_OK;
 }

@@ -7,8 +7,9 @@
  * job's state serialize them (a job leaves a state once).
  *
  * Files: main.c (flags, start), api.c (routes and handlers), settle.c
- * (the loop and the referee), db.c (every SQL statement), money.c
- * (uint256 arithmetic for basis points).
+ * (the loop and the referee), db.c (every SQL statement), state.c (the
+ * job state machine: which operation is allowed from which state),
+ * money.c (uint256 arithmetic for basis points).
  */
 #ifndef ASSAY_ESCROW_H
 #define ASSAY_ESCROW_H
@@ -23,6 +24,7 @@
 #include "httpd.h"
 #include "receipts.h"
 #include "escrow_limits.h"
+#include "state.h"
 
 struct escrow_config {
 	const char *listen_host;
@@ -79,7 +81,7 @@ struct escrow_job {
 	uint8_t id[RCPT_HASH_BYTES];
 	struct rcpt_job job;
 	uint8_t job_sig[RCPT_SIG_BYTES];
-	char state[16];
+	enum escrow_job_state state;
 	char open_idem[HTTPD_IDEM_KEY_BYTES_MAX + 1];
 	uint64_t opened_at_s;
 	int has_receipt;
@@ -149,12 +151,13 @@ enum escrow_db_err escrow_db_job_get(struct escrow_db *db, struct escrow_job *ou
 				     const uint8_t id[RCPT_HASH_BYTES]);
 enum escrow_db_err escrow_db_job_delete_opening(struct escrow_db *db,
 						const uint8_t id[RCPT_HASH_BYTES]);
-/* UPDATE state to `to` WHERE state = `from` (and the extra condition of
- * the transition); ESCROW_DB_CONFLICT when the row was not there. */
-enum escrow_db_err escrow_db_job_transition(struct escrow_db *db,
-					    const uint8_t id[RCPT_HASH_BYTES],
-					    const char *from, const char *to,
-					    uint64_t now_s);
+/* Takes the step `op` from `from` (state.c's table says where to; it must
+ * allow the step and the step must change the state): UPDATE ... WHERE
+ * state = `from`.  ESCROW_DB_CONFLICT when the job was not in `from`. */
+enum escrow_db_err escrow_db_job_step(struct escrow_db *db,
+				      const uint8_t id[RCPT_HASH_BYTES],
+				      enum escrow_job_op op, enum escrow_job_state from,
+				      uint64_t now_s);
 enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 					 const uint8_t id[RCPT_HASH_BYTES],
 					 const uint8_t receipt_id[RCPT_HASH_BYTES],
@@ -184,21 +187,22 @@ enum escrow_db_err escrow_db_job_lock(struct escrow_db *db, const uint8_t id[RCP
  * passed for open, window closed for receipted, stale for opening). */
 enum escrow_db_err escrow_db_jobs_in_state(struct escrow_db *db,
 					   uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
-					   size_t max, const char *state, uint64_t due_s);
+					   size_t max, enum escrow_job_state state,
+					   uint64_t due_s);
 /* Up to max job ids in `state` (GET /v1/jobs), ordered by the time the
  * job reached its receipt (receipted_at_s; opened_at_s for jobs without
  * one) and then id, strictly after the cursor (after_s, after_id);
  * after_id NULL: strictly after after_s. */
 enum escrow_db_err escrow_db_jobs_page(struct escrow_db *db,
 				       uint8_t ids[][RCPT_HASH_BYTES], size_t *n,
-				       size_t max, const char *state, uint64_t after_s,
+				       size_t max, enum escrow_job_state state, uint64_t after_s,
 				       const uint8_t *after_id);
 /* Sum of maxPrice over the provider's unsettled jobs but `except` (its
  * exposure). */
 enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt_u256 *out,
 					       const uint8_t provider[RCPT_ADDR_BYTES],
 					       const uint8_t except[RCPT_HASH_BYTES]);
-enum escrow_db_err escrow_db_job_count(struct escrow_db *db, const char *state,
+enum escrow_db_err escrow_db_job_count(struct escrow_db *db, enum escrow_job_state state,
 				       int64_t *out);
 
 /* Attestations and disputes. */

@@ -3,10 +3,10 @@
  * of a stake) and hex/subject formatting.  Big-endian bytes as in
  * struct rcpt_u256; no operation here can overflow silently.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "assay_assert.h"
 #include "escrow.h"
 #include "banned.h"
 
@@ -16,7 +16,7 @@ static uint32_t u256_div_small(struct rcpt_u256 *v, uint32_t d)
 	uint64_t rem = 0;
 	size_t i;
 
-	assert(d > 0 && d < (1u << 24));
+	ASSAY_ASSERT(d > 0 && d < (1u << 24));
 	for (i = 0; i < 32; i++) {
 		uint64_t cur = (rem << 8) | v->be[i];
 		v->be[i] = (uint8_t)(cur / d);
@@ -71,16 +71,16 @@ void escrow_u256_bps(struct rcpt_u256 *out, const struct rcpt_u256 *v, uint32_t 
 	uint32_t rem;
 	int bad;
 
-	assert(bps <= ESCROW_BPS_ONE);
+	ASSAY_ASSERT(bps <= ESCROW_BPS_ONE);
 	/* v*bps/10000 = q*bps + rem*bps/10000 with q = v/10000: each part at
 	 * most v, so nothing overflows. */
 	rem = u256_div_small(&q, ESCROW_BPS_ONE);
 	bad = u256_mul_small(&q, bps);
-	assert(!bad);
+	ASSAY_ASSERT(!bad);
 	rcpt_u256_from_u64(&r, (uint64_t)rem * bps / ESCROW_BPS_ONE);
 	bad = escrow_u256_add(out, &q, &r);
-	assert(!bad);
-	assert(rcpt_u256_cmp(out, v) <= 0);
+	ASSAY_ASSERT(!bad);
+	ASSAY_ASSERT(rcpt_u256_cmp(out, v) <= 0);
 	(void)bad;
 }
 
@@ -88,7 +88,7 @@ void escrow_hex(char *out, size_t out_len, const uint8_t *b, size_t n)
 {
 	enum rcpt_err e = rcpt_hex_encode(out, out_len, b, n);
 
-	assert(e == RCPT_OK);
+	ASSAY_ASSERT(e == RCPT_OK);
 	(void)e;
 }
 
@@ -112,7 +112,7 @@ int escrow_input_matches(const struct rcpt_job *job, const uint8_t *in, size_t l
 {
 	struct rcpt_commitment c;
 
-	assert(job && (in || len == 0));
+	ASSAY_ASSERT(job && (in || len == 0));
 	return rcpt_commit_buf(&c, in, len) == RCPT_OK && c.size == job->input_size &&
 	       memcmp(c.root, job->input_root, RCPT_HASH_BYTES) == 0;
 }

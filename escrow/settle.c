@@ -21,7 +21,6 @@
  * row is written before the ledger call, and the ledger refuses a second
  * settlement of a job.
  */
-#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "assay_assert.h"
 #include "escrow.h"
 #include "httpd_client.h"
 #include "kernels.h"
@@ -72,20 +72,22 @@ static int ledger_lost(const struct settle *s)
 	return s->chain == NULL || s->chain_lost;
 }
 
-/* One transition with one audit entry, in one transaction. */
+/* One step of the job's table with one audit entry, in one transaction. */
 static enum escrow_db_err step(struct settle *s, const uint8_t id[RCPT_HASH_BYTES],
-			       const char *from, const char *to, const char *event,
-			       json_t *data, uint64_t now)
+			       enum escrow_job_op op, enum escrow_job_state from,
+			       const char *event, json_t *data, uint64_t now)
 {
+	enum escrow_job_state to = JOB_NONE;
 	char sub[80];
 	enum escrow_db_err rc;
 
+	ASSAY_ASSERT(escrow_job_next(op, from, &to));
 	escrow_subject_job(sub, id);
 	rc = escrow_db_begin(&s->db);
 	if (!rc)
-		rc = escrow_db_job_transition(&s->db, id, from, to, now);
+		rc = escrow_db_job_step(&s->db, id, op, from, now);
 	/* A settled job keeps no customer input (no retention). */
-	if (!rc && (strcmp(to, "paid") == 0 || strcmp(to, "refunded") == 0))
+	if (!rc && escrow_job_final(to))
 		rc = escrow_db_dispute_drop_inputs(&s->db, id);
 	if (!rc)
 		rc = escrow_db_audit(&s->db, sub, event, data, now);
@@ -103,7 +105,7 @@ static void settle_opening(struct settle *s, uint64_t now)
 	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
 	size_t n = 0, i;
 
-	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, "opening", now))
+	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, JOB_OPENING, now))
 		return;
 	for (i = 0; i < n && !ledger_lost(s); i++) {
 		struct escrow_job j;
@@ -113,15 +115,16 @@ static void settle_opening(struct settle *s, uint64_t now)
 		ce = ch(s, chain_lock(s->chain, j.id, j.job.customer, j.job.provider,
 				      &j.job.max_price, now));
 		if (ce == CHAIN_OK || ce == CHAIN_ERR_EXISTS)
-			(void)step(s, j.id, "opening", "open", "opened",
+			(void)step(s, j.id, JOB_OP_FUNDED, JOB_OPENING, "opened",
 				   json_pack("{s:s}", "by", "recovery"), now);
 		else if (ce != CHAIN_ERR_UNAVAILABLE && ce != CHAIN_ERR_CONFLICT)
 			(void)escrow_db_job_delete_opening(&s->db, j.id);
 	}
 }
 
-/* Returns how many jobs moved (at most ESCROW_SETTLE_BATCH). */
-static size_t settle_mark(struct settle *s, const char *from, const char *to,
+/* The jobs in `from` that are due take the step `op` (a deadline or a
+ * window passed); returns how many moved (at most ESCROW_SETTLE_BATCH). */
+static size_t settle_mark(struct settle *s, enum escrow_job_op op, enum escrow_job_state from,
 			  const char *event, uint64_t now)
 {
 	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
@@ -129,23 +132,25 @@ static size_t settle_mark(struct settle *s, const char *from, const char *to,
 
 	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, now))
 		return 0;
-	assert(n <= ESCROW_SETTLE_BATCH);
+	ASSAY_ASSERT(n <= ESCROW_SETTLE_BATCH);
 	for (i = 0; i < n; i++)
-		moved += step(s, ids[i], from, to, event, NULL, now) == ESCROW_DB_OK;
-	assert(moved <= n);
+		moved += step(s, ids[i], op, from, event, NULL, now) == ESCROW_DB_OK;
+	ASSAY_ASSERT(moved <= n);
 	return moved;
 }
 
-/* Returns how many jobs moved (at most ESCROW_SETTLE_BATCH). */
-static size_t settle_finish(struct settle *s, const char *from, uint64_t now)
+/* The ledger call of a decided job (`from` releasing or refunding), then
+ * its final step; returns how many moved (at most ESCROW_SETTLE_BATCH). */
+static size_t settle_finish(struct settle *s, enum escrow_job_state from, uint64_t now)
 {
 	uint8_t ids[ESCROW_SETTLE_BATCH][RCPT_HASH_BYTES];
 	size_t n = 0, i, moved = 0;
-	int pay = strcmp(from, "releasing") == 0;
+	int pay = escrow_job_next(JOB_OP_RELEASED, from, NULL);
 
+	ASSAY_ASSERT(pay || escrow_job_next(JOB_OP_REFUNDED, from, NULL));
 	if (escrow_db_jobs_in_state(&s->db, ids, &n, ESCROW_SETTLE_BATCH, from, 0))
 		return 0;
-	assert(n <= ESCROW_SETTLE_BATCH);
+	ASSAY_ASSERT(n <= ESCROW_SETTLE_BATCH);
 	for (i = 0; i < n && !ledger_lost(s); i++) {
 		struct escrow_job j;
 		enum chain_err ce;
@@ -154,8 +159,8 @@ static size_t settle_finish(struct settle *s, const char *from, uint64_t now)
 			continue;
 		/* releasing is reached only from receipted: a price exists and
 		 * fits the lock (the bundle check and a CHECK both said so). */
-		assert(!pay || j.has_receipt);
-		assert(!pay || rcpt_u256_cmp(&j.receipt.price, &j.job.max_price) <= 0);
+		ASSAY_ASSERT(!pay || j.has_receipt);
+		ASSAY_ASSERT(!pay || rcpt_u256_cmp(&j.receipt.price, &j.job.max_price) <= 0);
 		ce = pay ? chain_release(s->chain, j.id, &j.receipt.price, now)
 			 : chain_refund(s->chain, j.id, now);
 		ce = ch(s, ce);
@@ -168,15 +173,15 @@ static size_t settle_finish(struct settle *s, const char *from, uint64_t now)
 		rcpt_u256_format(mp, &j.job.max_price);
 		if (pay) {
 			rcpt_u256_format(pr, &j.receipt.price);
-			moved += step(s, j.id, from, "paid", "paid",
+			moved += step(s, j.id, JOB_OP_RELEASED, from, "paid",
 				      json_pack("{s:s, s:s}", "price", pr, "maxPrice", mp),
 				      now) == ESCROW_DB_OK;
 		} else {
-			moved += step(s, j.id, from, "refunded", "refunded",
+			moved += step(s, j.id, JOB_OP_REFUNDED, from, "refunded",
 				      json_pack("{s:s}", "amount", mp), now) == ESCROW_DB_OK;
 		}
 	}
-	assert(moved <= n);
+	ASSAY_ASSERT(moved <= n);
 	return moved;
 }
 
@@ -258,7 +263,7 @@ static int slash_amounts(struct settle *s, const uint8_t who[RCPT_ADDR_BYTES],
 		escrow_u256_bps(bounty, slash, s->e->cfg.bounty_bps);
 	else
 		memset(bounty, 0, sizeof(*bounty));
-	assert(rcpt_u256_cmp(bounty, slash) <= 0);
+	ASSAY_ASSERT(rcpt_u256_cmp(bounty, slash) <= 0);
 	return 0;
 }
 
@@ -287,7 +292,7 @@ static int referee_share_input(struct settle *s, const uint8_t job[RCPT_HASH_BYT
 		escrow_db_rollback(&s->db);
 		return 1;
 	}
-	assert(n >= 0);
+	ASSAY_ASSERT(n >= 0);
 	return n > 0;
 }
 
@@ -301,7 +306,7 @@ static void referee_recovered(struct settle *s, const struct escrow_dispute *d, 
 	enum escrow_db_err rc;
 	int64_t left = 0;
 
-	assert(strcmp(d->kind, "withheld") == 0);
+	ASSAY_ASSERT(strcmp(d->kind, "withheld") == 0);
 	escrow_subject_job(sub, d->job);
 	rcpt_address_format(vh, d->validator);
 	rc = escrow_db_begin(&s->db);
@@ -322,7 +327,7 @@ static void referee_recovered(struct settle *s, const struct escrow_dispute *d, 
 	if (!rc)
 		rc = escrow_db_disputes_unsettled(&s->db, d->job, &left);
 	if (!rc && left == 0) {
-		rc = escrow_db_job_transition(&s->db, d->job, "disputed", "receipted", now);
+		rc = escrow_db_job_step(&s->db, d->job, JOB_OP_CLEARED, JOB_DISPUTED, now);
 		if (rc == ESCROW_DB_CONFLICT)
 			rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
 	}
@@ -343,7 +348,7 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	enum escrow_db_err rc;
 	int n = 0;
 
-	assert(withheld || strcmp(d->kind, "fraud") == 0);
+	ASSAY_ASSERT(withheld || strcmp(d->kind, "fraud") == 0);
 	if (escrow_db_job_get(&s->db, &j, d->job) || !j.has_receipt)
 		return;
 	if (!d->has_input && referee_share_input(s, d->job, now))
@@ -391,7 +396,7 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	if (!rc && v == V_PROVIDER_WRONG) {
 		rc = escrow_db_disputes_moot(&s->db, d->job, now, &n);
 		if (!rc)
-			rc = escrow_db_job_transition(&s->db, d->job, "disputed", "refunding", now);
+			rc = escrow_db_job_step(&s->db, d->job, JOB_OP_UPHELD, JOB_DISPUTED, now);
 	}
 	if (!rc)
 		rc = escrow_db_commit(&s->db);
@@ -499,14 +504,14 @@ static void settle_fetch_inputs(struct settle *s, uint64_t now)
 	if (escrow_db_jobs_awaiting_input(&s->db, ids, &n, ESCROW_SETTLE_BATCH,
 					  now > dl ? now - dl : 0))
 		return;
-	assert(n <= ESCROW_SETTLE_BATCH);
+	ASSAY_ASSERT(n <= ESCROW_SETTLE_BATCH);
 	for (i = 0; i < n && tries < ESCROW_FETCH_PER_TICK; i++) {
 		if (!fetch_due(s, ids[i], now))
 			continue;
 		tries++;
 		referee_fetch(s, ids[i], now);
 	}
-	assert(tries <= ESCROW_FETCH_PER_TICK);
+	ASSAY_ASSERT(tries <= ESCROW_FETCH_PER_TICK);
 }
 
 static void referee_execute(struct settle *s, const struct escrow_dispute *d, uint64_t now)
@@ -520,9 +525,9 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 	enum escrow_db_err rc;
 	int64_t left = 0;
 
-	assert(provider_wrong || strcmp(d->state, "validator_wrong") == 0);
-	assert(rcpt_u256_cmp(&bounty, &slash) <= 0);
-	assert(provider_wrong || escrow_u256_is_zero(&bounty));
+	ASSAY_ASSERT(provider_wrong || strcmp(d->state, "validator_wrong") == 0);
+	ASSAY_ASSERT(rcpt_u256_cmp(&bounty, &slash) <= 0);
+	ASSAY_ASSERT(provider_wrong || escrow_u256_is_zero(&bounty));
 	if (escrow_db_job_get(&s->db, &j, d->job))
 		return;
 	offender = provider_wrong ? j.job.provider : d->validator;
@@ -560,7 +565,7 @@ static void referee_execute(struct settle *s, const struct escrow_dispute *d, ui
 	if (!rc && !provider_wrong) {
 		rc = escrow_db_disputes_unsettled(&s->db, d->job, &left);
 		if (!rc && left == 0) {
-			rc = escrow_db_job_transition(&s->db, d->job, "disputed", "receipted", now);
+			rc = escrow_db_job_step(&s->db, d->job, JOB_OP_CLEARED, JOB_DISPUTED, now);
 			if (rc == ESCROW_DB_CONFLICT)
 				rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
 		}
@@ -617,14 +622,14 @@ static void settle_disputes(struct settle *s, uint64_t now)
 
 static void settle_gauges(struct settle *s)
 {
-	static const char *const st[] = { "open", "receipted", "disputed", "paid", "refunded" };
 	char labels[48];
-	size_t i;
+	int st;
 	int64_t n;
 
-	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
-		if (escrow_db_job_count(&s->db, st[i], &n) == ESCROW_DB_OK) {
-			snprintf(labels, sizeof(labels), "state=\"%s\"", st[i]);
+	for (st = JOB_NONE + 1; st < JOB_STATE_N; st++) {
+		if (escrow_db_job_count(&s->db, (enum escrow_job_state)st, &n) == ESCROW_DB_OK) {
+			snprintf(labels, sizeof(labels), "state=\"%s\"",
+				 escrow_job_state_name((enum escrow_job_state)st));
 			(void)httpd_gauge_set(s->e->httpd, "assay_escrow_jobs", labels,
 					      "Jobs in the ledger, by state.", (double)n);
 		}
@@ -664,15 +669,15 @@ static int settle_tick(struct settle *s)
 	if (heartbeat(s, now))
 		return 0;   /* windows must be moved on before any closes */
 	settle_opening(s, now);
-	n = settle_mark(s, "open", "refunding", "deadline-passed", now);
+	n = settle_mark(s, JOB_OP_DEADLINE, JOB_OPEN, "deadline-passed", now);
 	most = n > most ? n : most;
-	n = settle_mark(s, "receipted", "releasing", "window-closed", now);
+	n = settle_mark(s, JOB_OP_WINDOW_CLOSED, JOB_RECEIPTED, "window-closed", now);
 	most = n > most ? n : most;
 	settle_disputes(s, now);
 	(void)heartbeat(s, now_s());   /* the referee may have taken seconds */
-	n = settle_finish(s, "releasing", now);
+	n = settle_finish(s, JOB_RELEASING, now);
 	most = n > most ? n : most;
-	n = settle_finish(s, "refunding", now);
+	n = settle_finish(s, JOB_REFUNDING, now);
 	most = n > most ? n : most;
 	settle_gauges(s);
 	if (s->chain_lost) {
