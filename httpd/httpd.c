@@ -15,6 +15,17 @@
  * MHD_CONNECTION_NOTIFY_STARTED to _CLOSED; the table is touched only on
  * the serving thread, which is also the only thread libmicrohttpd runs
  * callbacks on, so a slot's fd is always the connection's own.
+ *
+ * Handler threads (httpd_config.workers): a request whose body is
+ * complete is queued and its connection suspended; a handler thread runs
+ * the checks and the handler, which only fill in the request's answer,
+ * and resumes the connection; libmicrohttpd then calls on_access again on
+ * the serving thread, which sends the answer.  So a handler thread never
+ * touches the connection table or a libmicrohttpd response, a suspended
+ * connection is not read, timed out or closed (its request stays valid),
+ * and a request is on at most one thread at a time: the serving thread
+ * until it is queued, one handler thread until `done`, the serving
+ * thread again after.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -28,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -35,6 +48,7 @@
 
 #include <microhttpd.h>
 
+#include "assay_assert.h"
 #include "httpd.h"
 #include "httpd_internal.h"
 #include "banned.h"
@@ -59,6 +73,8 @@ struct httpd_conn {
 	double idle_since_s;      /* accept, or the end of the previous answer */
 	char ip[INET6_ADDRSTRLEN];
 };
+
+struct httpd_worker;
 
 struct httpd {
 	struct httpd_config cfg;
@@ -85,6 +101,15 @@ struct httpd {
 	struct httpd_rate rate;
 	struct httpd_rate signin_rate;   /* anonymous sign-in routes, per IP */
 	struct httpd_metrics metrics;
+	/* Handler threads and their queue (q_mu guards q_*). */
+	struct httpd_worker *workers;
+	unsigned workers_started;
+	pthread_mutex_t q_mu;
+	pthread_cond_t q_cv;
+	struct httpd_req *q_head, *q_tail;
+	int q_stop;                   /* handler threads finish the queue and end */
+	atomic_int draining;          /* httpd_free began: no more queueing */
+	int wake_fd;                  /* eventfd: a handler thread resumed one */
 };
 
 struct httpd_req {
@@ -112,6 +137,10 @@ struct httpd_req {
 	char *resp;
 	size_t resp_len;
 	char ip[INET6_ADDRSTRLEN];
+	/* Handler threads: queued once, done when its answer is set. */
+	struct httpd_req *q_next;
+	int queued;
+	atomic_int done;
 };
 
 static double mono_s(void)
@@ -536,10 +565,9 @@ static void conn_sweep(struct httpd *h)
 	}
 }
 
-static void *serve(void *arg)
+/* Without handler threads: libmicrohttpd's own wait. */
+static void serve_plain(struct httpd *h)
 {
-	struct httpd *h = arg;
-
 	while (!atomic_load(&h->stop)) {
 		if (MHD_run_wait(h->mhd, HTTPD_LOOP_WAIT_MS) != MHD_YES) {
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -547,6 +575,44 @@ static void *serve(void *arg)
 		}
 		conn_sweep(h);
 	}
+}
+
+/* With handler threads: libmicrohttpd's epoll descriptor and our own
+ * eventfd, which a handler thread writes after it resumes a connection.
+ * (libmicrohttpd 0.9.75's MHD_run_wait is not woken by a resume from
+ * another thread: the answer would wait for the next HTTPD_LOOP_WAIT_MS.) */
+static void serve_pooled(struct httpd *h)
+{
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	struct pollfd p[2];
+	MHD_UNSIGNED_LONG_LONG to;
+	uint64_t n;
+	int ms;
+
+	ASSAY_ASSERT(di && di->epoll_fd >= 0);
+	p[0].fd = di->epoll_fd;
+	p[1].fd = h->wake_fd;
+	while (!atomic_load(&h->stop)) {
+		ms = HTTPD_LOOP_WAIT_MS;
+		if (MHD_get_timeout(h->mhd, &to) == MHD_YES && to < (MHD_UNSIGNED_LONG_LONG)ms)
+			ms = (int)to;
+		p[0].events = p[1].events = POLLIN;
+		p[0].revents = p[1].revents = 0;
+		if (poll(p, 2, ms) > 0 && (p[1].revents & POLLIN))
+			(void)!read(h->wake_fd, &n, sizeof(n));
+		(void)MHD_run(h->mhd);
+		conn_sweep(h);
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct httpd *h = arg;
+
+	if (h->cfg.workers)
+		serve_pooled(h);
+	else
+		serve_plain(h);
 	return NULL;
 }
 
@@ -663,8 +729,11 @@ static enum MHD_Result send_answer(struct httpd_req *r)
 			httpd_req_route(r));
 		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 	}
-	if (r->slot)
+	if (r->slot) {
 		r->slot->phase = CONN_ANSWERING;
+		if (r->has_signer)
+			r->slot->authed = 1;   /* off the unauthenticated bound */
+	}
 	resp = MHD_create_response_from_buffer(r->resp_len, r->resp,
 					       MHD_RESPMEM_MUST_COPY);
 	if (!resp)
@@ -804,7 +873,10 @@ static void request_start(struct httpd_req *r, const char *url)
 	if (is_builtin(r->method, url)) {
 		r->route = strcmp(url, "/livez") == 0 ? HTTPD_ROUTE_LIVEZ :
 			   strcmp(url, "/readyz") == 0 ? HTTPD_ROUTE_READYZ : HTTPD_ROUTE_METRICS;
-		builtin(r, url);
+		/* With handler threads /readyz (which may ask the database)
+		 * waits for the body's end and goes to them. */
+		if (!(h->cfg.workers && r->route == HTTPD_ROUTE_READYZ))
+			builtin(r, url);
 		return;
 	}
 	r->route = route_find(r, url);
@@ -918,9 +990,8 @@ static void request_run(struct httpd_req *r)
 			}
 			r->role = HTTPD_ROLE_NONE;
 		}
-		r->has_signer = 1;
-		if (r->slot)
-			r->slot->authed = 1;   /* off the unauthenticated bound */
+		r->has_signer = 1;   /* send_answer takes the connection off the
+				      * unauthenticated bound */
 		rcpt_address_format(addr, r->signer);
 		snprintf(key, sizeof(key), "addr:%s", addr);
 		if (!httpd_rate_take(&h->rate, key, mono_s())) {
@@ -933,8 +1004,50 @@ static void request_run(struct httpd_req *r)
 	    h->cfg.idem_begin(r, h->cfg.cls))
 		return;
 	rt->fn(r, h->cfg.cls);
-	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_end && r->status)
+	if (r->status == 0) {
+		/* A handler that did not answer is a bug; answer 500 still, and
+		 * before idem_end, which must always follow idem_begin. */
+		fprintf(stderr, "%s: route %s gave no answer\n", h->cfg.service, rt->pattern);
+		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+	}
+	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_end)
 		h->cfg.idem_end(r, h->cfg.cls);
+}
+
+/* What a handler thread (or the serving thread, without them) runs once
+ * the body is complete. */
+static void request_finish(struct httpd_req *r)
+{
+	if (r->route == HTTPD_ROUTE_READYZ)
+		builtin(r, "/readyz");
+	else
+		request_run(r);
+}
+
+/* Hands a complete request to the handler threads; 0 when queued (its
+ * connection is suspended until a handler thread resumes it). */
+static int request_queue(struct httpd_req *r)
+{
+	struct httpd *h = r->h;
+
+	if (atomic_load(&h->draining)) {
+		r->close_conn = 1;
+		httpd_reply_problem(r, 503, "unavailable", "shutting down", NULL);
+		return -1;
+	}
+	if (r->slot)
+		r->slot->phase = CONN_ANSWERING;   /* received: no deadline now */
+	r->queued = 1;
+	MHD_suspend_connection(r->conn);
+	pthread_mutex_lock(&h->q_mu);
+	if (h->q_tail)
+		h->q_tail->q_next = r;
+	else
+		h->q_head = r;
+	h->q_tail = r;
+	pthread_cond_signal(&h->q_cv);
+	pthread_mutex_unlock(&h->q_mu);
+	return 0;
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
@@ -949,6 +1062,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 	(void)version;
 	if (!r)
 		return MHD_NO;
+	if (r->queued) {
+		/* Resumed by its handler thread: the answer is set. */
+		ASSAY_ASSERT(atomic_load_explicit(&r->done, memory_order_acquire));
+		return send_answer(r);
+	}
 	if (!r->started) {
 		r->started = 1;
 		r->method = method;
@@ -963,9 +1081,94 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	if (!r->status)
-		request_run(r);
+	if (!r->status) {
+		if (r->h->cfg.workers == 0)
+			request_finish(r);
+		else if (request_queue(r) == 0)
+			return MHD_YES;
+	}
 	return send_answer(r);
+}
+
+struct httpd_worker {
+	struct httpd *h;
+	pthread_t thread;
+	unsigned index;
+};
+
+static void *worker_main(void *arg)
+{
+	struct httpd_worker *w = arg;
+	struct httpd *h = w->h;
+	struct httpd_req *r;
+
+	if (h->cfg.worker_start)
+		h->cfg.worker_start(h->cfg.cls, w->index);
+	for (;;) {
+		pthread_mutex_lock(&h->q_mu);
+		while (!h->q_head && !h->q_stop)
+			pthread_cond_wait(&h->q_cv, &h->q_mu);
+		r = h->q_head;
+		if (r) {
+			h->q_head = r->q_next;
+			if (!h->q_head)
+				h->q_tail = NULL;
+			r->q_next = NULL;
+		}
+		pthread_mutex_unlock(&h->q_mu);
+		if (!r)
+			break;   /* stopping, and the queue is empty */
+		request_finish(r);
+		atomic_store_explicit(&r->done, 1, memory_order_release);
+		MHD_resume_connection(r->conn);
+		{
+			uint64_t one = 1;
+			(void)!write(h->wake_fd, &one, sizeof(one));
+		}
+	}
+	if (h->cfg.worker_stop)
+		h->cfg.worker_stop(h->cfg.cls);
+	return NULL;
+}
+
+static enum httpd_err workers_start(struct httpd *h, char *why, size_t why_len)
+{
+	unsigned i;
+
+	if (h->cfg.workers == 0)
+		return HTTPD_OK;
+	h->workers = calloc(h->cfg.workers, sizeof(*h->workers));
+	if (!h->workers)
+		return HTTPD_ERR_NOMEM;
+	for (i = 0; i < h->cfg.workers; i++) {
+		h->workers[i].h = h;
+		h->workers[i].index = i;
+		if (pthread_create(&h->workers[i].thread, NULL, worker_main, &h->workers[i])) {
+			snprintf(why, why_len, "could not start handler thread %u", i);
+			return HTTPD_ERR_NOMEM;
+		}
+		h->workers_started = i + 1;
+	}
+	return HTTPD_OK;
+}
+
+/* Lets the handler threads finish what is queued (the serving thread
+ * still sends their answers), then ends them. */
+static void workers_stop(struct httpd *h)
+{
+	unsigned i, n;
+
+	atomic_store(&h->draining, 1);
+	pthread_mutex_lock(&h->q_mu);
+	h->q_stop = 1;
+	n = h->workers_started;
+	pthread_cond_broadcast(&h->q_cv);
+	pthread_mutex_unlock(&h->q_mu);
+	for (i = 0; i < n; i++)
+		pthread_join(h->workers[i].thread, NULL);
+	free(h->workers);
+	h->workers = NULL;
+	h->workers_started = 0;
 }
 
 /* ---------------------------------------------------------------- life */
@@ -1020,6 +1223,7 @@ static enum httpd_err config_check(char *why, size_t why_len, const struct httpd
 	    (!cfg->idem_begin) != (!cfg->idem_end) ||
 	    (!cfg->tls_cert_path) != (!cfg->tls_key_path) ||
 	    cfg->connections_max > HTTPD_CONNECTIONS_MAX * 16 ||
+	    cfg->workers > HTTPD_WORKERS_MAX ||
 	    cfg->request_deadline_s > HTTPD_REQUEST_DEADLINE_S_MAX) {
 		snprintf(why, why_len, "invalid httpd configuration");
 		return HTTPD_ERR_ARG;
@@ -1139,6 +1343,16 @@ enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 		goto out;
 	h->cfg = *cfg;
 	atomic_init(&h->stop, 0);
+	atomic_init(&h->draining, 0);
+	h->wake_fd = -1;
+	pthread_mutex_init(&h->q_mu, NULL);
+	pthread_cond_init(&h->q_cv, NULL);
+	if (cfg->workers) {
+		flags = (flags & ~(unsigned)MHD_USE_AUTO) | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+		h->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (h->wake_fd < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < cfg->routes_len; i++)
 		h->route_names[i] = cfg->routes[i].pattern;
 	httpd_rate_init(&h->rate, cfg->rate_per_s > 0 ? cfg->rate_per_s : HTTPD_RATE_PER_S_DEFAULT,
@@ -1158,6 +1372,9 @@ enum httpd_err httpd_start(struct httpd **out, char *why, size_t why_len,
 	di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = di ? di->port : cfg->port;
 	h->last_sweep_s = mono_s();
+	if ((rc = workers_start(h, why, why_len)) != HTTPD_OK)
+		goto out;
+	rc = HTTPD_ERR_LISTEN;
 	if (pthread_create(&h->thread, NULL, serve, h) != 0) {
 		snprintf(why, why_len, "could not start the serving thread");
 		goto out;
@@ -1175,6 +1392,8 @@ void httpd_free(struct httpd *h)
 {
 	if (!h)
 		return;
+	/* Handler threads first: the serving thread sends what they finish. */
+	workers_stop(h);
 	if (h->thread_started) {
 		atomic_store(&h->stop, 1);
 		pthread_join(h->thread, NULL);
@@ -1190,5 +1409,9 @@ void httpd_free(struct httpd *h)
 		free(h->tls_key);
 	}
 	free(h->tls_cert);
+	if (h->wake_fd >= 0)
+		close(h->wake_fd);
+	pthread_cond_destroy(&h->q_cv);
+	pthread_mutex_destroy(&h->q_mu);
 	free(h);
 }

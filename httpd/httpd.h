@@ -172,6 +172,20 @@ struct httpd_config {
 	 * general one; 0: HTTPD_SIWE_RATE_PER_S / _BURST. */
 	double signin_rate_per_s;
 	double signin_rate_burst;
+	/* Handler threads (at most HTTPD_WORKERS_MAX).  0: every handler runs
+	 * on the serving thread, one at a time.  N: a request whose body is
+	 * complete is handed to one of N threads, its connection suspended
+	 * meanwhile, so that a slow handler (a database wait) holds up
+	 * neither the other requests nor /livez and /metrics, which always
+	 * answer on the serving thread; /readyz goes to the pool (it may ask
+	 * the database).  Handlers, the idempotency hooks, the ready hook and
+	 * the sign-in store then run on several threads at once.
+	 * worker_start / worker_stop (may be NULL) run on each handler thread
+	 * as it starts and ends: the place for per-thread resources (a
+	 * database connection each makes a bounded pool). */
+	unsigned workers;
+	void (*worker_start)(void *cls, unsigned index);
+	void (*worker_stop)(void *cls);
 };
 
 /* Starts the daemon (its own polling thread).  *out receives the server;

@@ -78,6 +78,9 @@
  * notice a stop. */
 #define HTTPD_LOOP_WAIT_MS 200
 
+/* httpd_config.workers: handler threads at most. */
+#define HTTPD_WORKERS_MAX 64
+
 /* Memory MHD may use per connection for headers and its buffers. */
 #define HTTPD_CONNECTION_MEMORY_BYTES (64u * 1024u)
 
