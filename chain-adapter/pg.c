@@ -30,6 +30,7 @@
 
 #include <libpq-fe.h>
 
+#include "pg_alive.h"
 #include "chain.h"
 #include "pg_internal.h"
 #include "banned.h"
@@ -622,8 +623,10 @@ static enum chain_err pg_ready(struct pg_chain *p)
 {
 	enum chain_err rc = CHAIN_OK;
 
-	if (PQstatus(p->conn) == CONNECTION_OK && p->session_ok &&
-	    PQtransactionStatus(p->conn) == PQTRANS_IDLE)
+	/* A connection whose server went away is reset here (pg_alive.h)
+	 * rather than failing the caller's first statement. */
+	if (p->session_ok && PQtransactionStatus(p->conn) == PQTRANS_IDLE &&
+	    assay_pg_alive(p->conn))
 		goto out;
 	PQreset(p->conn);
 	if (PQstatus(p->conn) != CONNECTION_OK) {

@@ -183,32 +183,81 @@ static void sig_problem(struct httpd_req *r, const char *what, enum rcpt_err re)
 			    re == RCPT_ERR_SIG_HIGH_S ? " (EIP-2 low-S required)" : "");
 }
 
-/* Fresh chain handle for the HTTP thread; answers 503 when none. */
+/* ---------------------------------------------------------------- handler threads */
+
+/* Each handler thread (httpd_config.workers) has its own database session
+ * and ledger handle, so the connections form a pool bounded by the
+ * threads; without handler threads the serving thread uses the escrow's
+ * own (struct escrow's db and chain). */
+struct http_ctx {
+	struct escrow_db db;
+	struct chain *chain;
+};
+
+static __thread struct http_ctx *tl_http;
+
+struct escrow_db *escrow_http_db(struct escrow *e)
+{
+	return tl_http ? &tl_http->db : &e->db;
+}
+
+static struct chain **http_chain_slot(struct escrow *e)
+{
+	return tl_http ? &tl_http->chain : &e->chain;
+}
+
+void escrow_api_worker_start(void *cls, unsigned index)
+{
+	struct escrow *e = cls;
+	struct http_ctx *c = calloc(1, sizeof(*c));
+
+	(void)index;
+	/* Sharing the escrow's session between threads is never an option. */
+	ASSAY_ASSERT(c);
+	/* Opened now; should the database be down, db_ready reopens it. */
+	(void)escrow_db_open(&c->db, e->cfg.conninfo, "http-worker");
+	tl_http = c;
+}
+
+void escrow_api_worker_stop(void *cls)
+{
+	struct http_ctx *c = tl_http;
+
+	(void)cls;
+	if (!c)
+		return;
+	chain_free(c->chain);
+	escrow_db_close(&c->db);
+	free(c);
+	tl_http = NULL;
+}
+
+/* Fresh chain handle for the calling handler thread; answers 503 when none. */
 static struct chain *http_chain(struct httpd_req *r, struct escrow *e)
 {
 	struct rcpt_diag diag;
-	enum chain_err ce = escrow_chain_ensure(e, &e->chain, &diag);
+	enum chain_err ce = escrow_chain_ensure(e, http_chain_slot(e), &diag);
 
 	if (ce) {
 		reply_chain(r, ce);
 		return NULL;
 	}
-	return e->chain;
+	return *http_chain_slot(e);
 }
 
 /* After a ledger call: an unreachable backend is reopened next time. */
 static enum chain_err chain_seen(struct escrow *e, enum chain_err ce)
 {
 	if (ce == CHAIN_ERR_UNAVAILABLE) {
-		chain_free(e->chain);
-		e->chain = NULL;
+		chain_free(*http_chain_slot(e));
+		*http_chain_slot(e) = NULL;
 	}
 	return ce;
 }
 
 static int db_ready(struct httpd_req *r, struct escrow *e)
 {
-	enum escrow_db_err rc = escrow_db_ensure(&e->db);
+	enum escrow_db_err rc = escrow_db_ensure(escrow_http_db(e));
 
 	if (rc) {
 		reply_db(r, rc);
@@ -257,7 +306,7 @@ static json_t *job_view(struct escrow *e, const struct escrow_job *j, int detail
 		json_object_set_new(v, "settledAt", json_integer((json_int_t)j->settled_at_s));
 	if (detail) {
 		json_t *d = NULL;
-		if (escrow_db_disputes_for_job(&e->db, &d, j->id) == ESCROW_DB_OK)
+		if (escrow_db_disputes_for_job(escrow_http_db(e), &d, j->id) == ESCROW_DB_OK)
 			json_object_set_new(v, "disputes", d);
 	}
 	free(jt);
@@ -331,6 +380,7 @@ static void idem_scoped_key(char out[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_
 int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
+	struct escrow_db *db;
 	uint8_t fp[RCPT_HASH_BYTES], old[RCPT_HASH_BYTES];
 	char key[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
 	char *ctype = NULL, *body = NULL;
@@ -346,7 +396,15 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 		return 1;
 	}
-	rc = escrow_db_idem_get(&e->db, key, old, &status, &ctype, &body, &len);
+	db = escrow_http_db(e);
+	/* Held until escrow_api_idem_end: the same key in flight elsewhere
+	 * is waited for, then replayed. */
+	rc = escrow_db_idem_lock(db, key);
+	if (rc) {
+		reply_db(r, rc);
+		return 1;
+	}
+	rc = escrow_db_idem_get(db, key, old, &status, &ctype, &body, &len);
 	if (rc == ESCROW_DB_OK) {
 		if (CRYPTO_memcmp(old, fp, sizeof(fp)) != 0)
 			httpd_reply_problem(r, 422, "idempotency-key-reused",
@@ -355,9 +413,9 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 		else if (status)
 			httpd_reply_bytes(r, (unsigned)status, ctype, body, len);
 		else
-			answered = 0;   /* interrupted: run again (effects are keyed) */
+			answered = 0;   /* cut off (its lock was free): run again */
 	} else if (rc == ESCROW_DB_NOT_FOUND) {
-		rc = escrow_db_idem_insert(&e->db, key, fp, now_s());
+		rc = escrow_db_idem_insert(db, key, fp, now_s());
 		if (rc)
 			reply_db(r, rc);
 		else
@@ -365,6 +423,8 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 	} else {
 		reply_db(r, rc);
 	}
+	if (answered)
+		escrow_db_idem_unlock(db, key);
 	free(ctype);
 	free(body);
 	return answered;
@@ -373,6 +433,7 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 void escrow_api_idem_end(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
+	struct escrow_db *db = escrow_http_db(e);
 	const char *ctype = NULL, *body = NULL;
 	size_t len = 0;
 	unsigned status = httpd_req_response(r, &ctype, &body, &len);
@@ -382,9 +443,10 @@ void escrow_api_idem_end(struct httpd_req *r, void *cls)
 	idem_scoped_key(key, r);
 	/* A 5xx is transient: the key is freed so that a retry runs again. */
 	if (status >= 500)
-		(void)escrow_db_idem_delete(&e->db, key);
-	else if (escrow_db_idem_store(&e->db, key, (int)status, ctype, body, len))
+		(void)escrow_db_idem_delete(db, key);
+	else if (escrow_db_idem_store(db, key, (int)status, ctype, body, len))
 		fprintf(stderr, "assay-escrow: could not store an idempotent answer\n");
+	escrow_db_idem_unlock(db, key);
 }
 
 /* An account operation whose first attempt was cut off may or may not
@@ -416,14 +478,14 @@ int escrow_api_ready(void *cls, char *why, size_t why_len)
 	struct chain_balance b;
 	struct rcpt_diag diag;
 
-	if (escrow_db_ping(&e->db) != ESCROW_DB_OK) {
+	if (escrow_db_ping(escrow_http_db(e)) != ESCROW_DB_OK) {
 		snprintf(why, why_len, "postgresql unreachable");
 		return 1;
 	}
 	/* The ledger too: a broken ledger connection is found (and reset by
 	 * the backend) here rather than by the next customer. */
-	if (escrow_chain_ensure(e, &e->chain, &diag) != CHAIN_OK ||
-	    chain_seen(e, chain_balance(e->chain, &b, zero)) != CHAIN_OK) {
+	if (escrow_chain_ensure(e, http_chain_slot(e), &diag) != CHAIN_OK ||
+	    chain_seen(e, chain_balance(*http_chain_slot(e), &b, zero)) != CHAIN_OK) {
 		snprintf(why, why_len, "ledger unreachable");
 		return 1;
 	}
@@ -473,7 +535,7 @@ static int check_deterrence(struct httpd_req *r, struct escrow *e, struct chain 
 		reply_chain(r, ce);
 		return -1;
 	}
-	rc = escrow_db_provider_exposure(&e->db, &exposure, job->provider, id);
+	rc = escrow_db_provider_exposure(escrow_http_db(e), &exposure, job->provider, id);
 	if (rc) {
 		reply_db(r, rc);
 		return -1;
@@ -610,11 +672,11 @@ static void handle_job_open(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "job does not serialise");
 		goto out;
 	}
-	rc = escrow_db_job_insert(&e->db, id, &job, canon, sig, key, now);
+	rc = escrow_db_job_insert(escrow_http_db(e), id, &job, canon, sig, key, now);
 	if (rc == ESCROW_DB_CONFLICT) {
 		/* Our own earlier attempt (same key) is resumed; anything else
 		 * is a replayed job id. */
-		rc = escrow_db_job_get(&e->db, &old, id);
+		rc = escrow_db_job_get(escrow_http_db(e), &old, id);
 		if (rc) {
 			reply_db(r, rc);
 			goto out;
@@ -632,13 +694,13 @@ static void handle_job_open(struct httpd_req *r, void *cls)
 		reply_db(r, rc);
 		goto out;
 	} else if (check_deterrence(r, e, ch, &job, id)) {
-		(void)escrow_db_job_delete_opening(&e->db, id);
+		(void)escrow_db_job_delete_opening(escrow_http_db(e), id);
 		goto out;
 	}
 	ce = chain_seen(e, chain_lock(ch, id, job.customer, job.provider, &job.max_price, now));
 	if (ce && ce != CHAIN_ERR_EXISTS) {
 		if (ce != CHAIN_ERR_UNAVAILABLE && ce != CHAIN_ERR_CONFLICT)
-			(void)escrow_db_job_delete_opening(&e->db, id);
+			(void)escrow_db_job_delete_opening(escrow_http_db(e), id);
 		reply_chain(r, ce);
 		goto out;
 	}
@@ -646,24 +708,24 @@ static void handle_job_open(struct httpd_req *r, void *cls)
 	rcpt_address_format(c, job.customer);
 	rcpt_address_format(p, job.provider);
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_step(&e->db, id, JOB_OP_FUNDED, JOB_OPENING, now);
+		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_FUNDED, JOB_OPENING, now);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "opened",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "opened",
 				     json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
 					       "provider", p, "kernel", job.kernel,
 					       "maxPrice", mp, "deadline", (json_int_t)job.deadline),
 				     now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc == ESCROW_DB_CONFLICT) {
 		/* The settlement loop finished the opening meanwhile. */
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		rc = ESCROW_DB_OK;
 	}
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_db(r, rc);
 		goto out;
 	}
@@ -712,7 +774,7 @@ static void handle_job_receipt(struct httpd_req *r, void *cls)
 
 	if (parse_id_param(r, id) || check_keys(r, o, req, NULL) || db_ready(r, e))
 		goto out;
-	rc = escrow_db_job_get(&e->db, &j, id);
+	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND) {
 		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
 		goto out;
@@ -769,19 +831,19 @@ static void handle_job_receipt(struct httpd_req *r, void *cls)
 	escrow_subject_job(sub, id);
 	escrow_hex(orh, sizeof(orh), b.receipt.output_root, 32);
 	rcpt_u256_format(pr, &b.receipt.price);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_receipt(&e->db, id, ids.receipt_id, &b.receipt, canon,
+		rc = escrow_db_job_receipt(escrow_http_db(e), id, ids.receipt_id, &b.receipt, canon,
 					   b.receipt_sig, now, we);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "receipted",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "receipted",
 				     json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid,
 					       "outputRoot", orh, "price", pr,
 					       "windowEnd", (json_int_t)we), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			httpd_reply_problem(r, 409, "job-not-open", "job not open",
 					    "the job left the open state or passed its deadline");
@@ -944,7 +1006,7 @@ static void reply_window_closed(struct httpd_req *r, struct escrow *e, uint64_t 
 {
 	int stale = 0;
 
-	if (escrow_db_outage_pending(&e->db, now, &stale) != ESCROW_DB_OK || stale) {
+	if (escrow_db_outage_pending(escrow_http_db(e), now, &stale) != ESCROW_DB_OK || stale) {
 		httpd_reply_problem(r, 503, "unavailable", "recovering from an outage",
 				    "challenge windows are being moved on by the time the escrow "
 				    "was unreachable; retry in a few seconds");
@@ -988,7 +1050,7 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 
 	if (parse_id_param(r, id) || check_keys(r, o, req, opt) || db_ready(r, e))
 		goto out;
-	rc = escrow_db_job_get(&e->db, &j, id);
+	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND) {
 		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
 		goto out;
@@ -1085,22 +1147,22 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, a.validator);
 	escrow_hex(orh, sizeof(orh), a.output_root, 32);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_lock_attestable(&e->db, id, now);
+		rc = escrow_db_job_lock_attestable(escrow_http_db(e), id, now);
 	if (rc == ESCROW_DB_CONFLICT) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_window_closed(r, e, now);
 		goto out;
 	}
 	if (!rc)
-		rc = escrow_db_attestation_insert(&e->db, &a, id, canon, sig, now);
+		rc = escrow_db_attestation_insert(escrow_http_db(e), &a, id, canon, sig, now);
 	if (rc == ESCROW_DB_CONFLICT) {
 		uint8_t old[RCPT_SIG_BYTES];
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		/* The same statement again (a retry after a lost answer or a
 		 * crash) gets the first answer; another one is refused. */
-		if (escrow_db_attestation_sig(&e->db, old, id, a.validator) == ESCROW_DB_OK &&
+		if (escrow_db_attestation_sig(escrow_http_db(e), old, id, a.validator) == ESCROW_DB_OK &&
 		    memcmp(old, sig, RCPT_SIG_BYTES) == 0)
 			reply_attested(r, vh, &a);
 		else
@@ -1109,14 +1171,14 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 		goto out;
 	}
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "attested",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "attested",
 				     json_pack("{s:s, s:i, s:s}", "validator", vh,
 					       "verdict", (int)a.verdict, "outputRoot", orh), now);
 	if (!rc && a.verdict == RCPT_VERDICT_DIFFERS) {
-		rc = escrow_db_dispute_insert(&e->db, id, a.validator, input, input_len, ev_text,
+		rc = escrow_db_dispute_insert(escrow_http_db(e), id, a.validator, input, input_len, ev_text,
 					      now);
 		if (!rc) {
-			rc = escrow_db_job_step(&e->db, id, JOB_OP_CLAIM, JOB_RECEIPTED, now);
+			rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_CLAIM, JOB_RECEIPTED, now);
 			if (rc == ESCROW_DB_CONFLICT)
 				rc = ESCROW_DB_OK;   /* already disputed */
 		}
@@ -1129,13 +1191,13 @@ static void handle_attestation(struct httpd_req *r, void *cls)
 						    json_pack("{s:O, s:O}",
 							      "chunk", json_object_get(ev, "chunk"),
 							      "leafHash", json_object_get(ev, "leafHash")));
-			rc = escrow_db_audit(&e->db, sub, "dispute-opened", data, now);
+			rc = escrow_db_audit(escrow_http_db(e), sub, "dispute-opened", data, now);
 		}
 	}
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_db(r, rc);
 		goto out;
 	}
@@ -1162,7 +1224,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 
 	if (parse_id_param(r, id) || db_ready(r, e))
 		return;
-	rc = escrow_db_job_get(&e->db, &j, id);
+	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND) {
 		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
 		return;
@@ -1176,16 +1238,16 @@ static void handle_input(struct httpd_req *r, void *cls)
 		return;
 	}
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_dispute_set_input(&e->db, id, (const uint8_t *)body, len, &n);
+		rc = escrow_db_dispute_set_input(escrow_http_db(e), id, (const uint8_t *)body, len, &n);
 	if (!rc && n > 0)
-		rc = escrow_db_audit(&e->db, sub, "input-provided",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "input-provided",
 				     json_pack("{s:I}", "size", (json_int_t)len), now_s());
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_db(r, rc);
 		return;
 	}
@@ -1244,7 +1306,7 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
 		return;
 	}
-	rc = escrow_db_jobs_page(&e->db, ids, &n, ESCROW_LIST_MAX, st, after_s,
+	rc = escrow_db_jobs_page(escrow_http_db(e), ids, &n, ESCROW_LIST_MAX, st, after_s,
 				 after_id ? aid : NULL);
 	if (rc) {
 		free(ids);
@@ -1254,7 +1316,7 @@ static void handle_jobs_list(struct httpd_req *r, void *cls)
 	arr = json_array();
 	for (i = 0; arr && i < n; i++) {
 		struct escrow_job j;
-		if (escrow_db_job_get(&e->db, &j, ids[i]) == ESCROW_DB_OK)
+		if (escrow_db_job_get(escrow_http_db(e), &j, ids[i]) == ESCROW_DB_OK)
 			json_array_append_new(arr, job_view(e, &j, 0));
 	}
 	free(ids);
@@ -1270,7 +1332,7 @@ static void handle_job_get(struct httpd_req *r, void *cls)
 
 	if (parse_id_param(r, id) || db_ready(r, e))
 		return;
-	rc = escrow_db_job_get(&e->db, &j, id);
+	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND)
 		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
 	else if (rc)
@@ -1285,7 +1347,7 @@ static void handle_job_get(struct httpd_req *r, void *cls)
 static int load_job(struct httpd_req *r, struct escrow *e, struct escrow_job *j,
 		    const uint8_t id[RCPT_HASH_BYTES])
 {
-	enum escrow_db_err rc = escrow_db_job_get(&e->db, j, id);
+	enum escrow_db_err rc = escrow_db_job_get(escrow_http_db(e), j, id);
 
 	if (rc == ESCROW_DB_NOT_FOUND) {
 		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
@@ -1331,20 +1393,20 @@ static enum escrow_db_err finish_now(struct escrow *e, const uint8_t id[RCPT_HAS
 
 	ASSAY_ASSERT(escrow_job_next(op, from, &to) && escrow_job_final(to));
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_step(&e->db, id, op, from, now);
+		rc = escrow_db_job_step(escrow_http_db(e), id, op, from, now);
 	/* A settled job keeps no customer input (no retention). */
 	if (!rc)
-		rc = escrow_db_dispute_drop_inputs(&e->db, id);
+		rc = escrow_db_dispute_drop_inputs(escrow_http_db(e), id);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, escrow_job_state_name(to), data, now);
+		rc = escrow_db_audit(escrow_http_db(e), sub, escrow_job_state_name(to), data, now);
 	else
 		json_decref(data);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc)
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 	return rc == ESCROW_DB_CONFLICT ? ESCROW_DB_OK : rc;
 }
 
@@ -1391,16 +1453,16 @@ static void handle_job_fail(struct httpd_req *r, void *cls)
 	if (!(ch = http_chain(r, e)))
 		return;
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_step(&e->db, id, JOB_OP_FAIL, JOB_OPEN, now);
+		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_FAIL, JOB_OPEN, now);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "provider-failed",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "provider-failed",
 				     json_pack("{s:s}", "reason", reason), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			httpd_reply_problem(r, 409, "not-open", "job not open",
 					    "the job left the open state meanwhile");
@@ -1464,19 +1526,19 @@ static void handle_job_event(struct httpd_req *r, void *cls)
 	}
 	snprintf(name, sizeof(name), "provider-%s", ev);
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_lock(&e->db, id);
+		rc = escrow_db_job_lock(escrow_http_db(e), id);
 	if (!rc)
-		rc = escrow_db_audit_count(&e->db, sub, name, &n);
+		rc = escrow_db_audit_count(escrow_http_db(e), sub, name, &n);
 	if (!rc && n == 0)
-		rc = escrow_db_audit(&e->db, sub, name,
+		rc = escrow_db_audit(escrow_http_db(e), sub, name,
 				     json_pack("{s:I}", "providerTimeMs", json_integer_value(at)),
 				     now_s());
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_db(r, rc);
 		return;
 	}
@@ -1529,19 +1591,19 @@ static void handle_job_accept(struct httpd_req *r, void *cls)
 	rcpt_u256_format(pr, &j.receipt.price);
 	rcpt_u256_format(mp, &j.job.max_price);
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	/* Conditional on `receipted`: a fraud claim committed first (it
 	 * moves the job to `disputed`) wins, and this one is refused. */
 	if (!rc)
-		rc = escrow_db_job_step(&e->db, id, JOB_OP_ACCEPT, JOB_RECEIPTED, now);
+		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_ACCEPT, JOB_RECEIPTED, now);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "customer-accepted",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "customer-accepted",
 				     json_pack("{s:s, s:s}", "price", pr,
 					       "forfeits", "verification"), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			httpd_reply_problem(r, 409, "not-receipted", "job not receipted",
 					    "the job left the receipted state meanwhile (disputed or released)");
@@ -1618,35 +1680,35 @@ static void handle_job_withheld(struct httpd_req *r, void *cls)
 		return;
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, who);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_job_lock_attestable(&e->db, id, now);
+		rc = escrow_db_job_lock_attestable(escrow_http_db(e), id, now);
 	if (rc == ESCROW_DB_CONFLICT) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_window_closed(r, e, now);
 		return;
 	}
 	if (!rc)
-		rc = escrow_db_dispute_insert_withheld(&e->db, id, who, now);
+		rc = escrow_db_dispute_insert_withheld(escrow_http_db(e), id, who, now);
 	if (rc == ESCROW_DB_CONFLICT) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		httpd_reply_problem(r, 409, "already-reported", "already reported",
 				    "this validator already reported this job's input withheld");
 		return;
 	}
 	if (!rc) {
-		rc = escrow_db_job_step(&e->db, id, JOB_OP_WITHHELD, JOB_RECEIPTED, now);
+		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_WITHHELD, JOB_RECEIPTED, now);
 		if (rc == ESCROW_DB_CONFLICT)
 			rc = ESCROW_DB_OK;   /* already disputed */
 	}
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "dispute-opened",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "dispute-opened",
 				     json_pack("{s:s, s:s, s:s}", "validator", vh,
 					       "kind", "withheld", "reason", reason), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_db(r, rc);
 		return;
 	}
@@ -1722,16 +1784,16 @@ static void handle_provider_register(struct httpd_req *r, void *cls)
 	if (require_stake(r, e, who, "stake-too-low") || db_ready(r, e))
 		return;
 	escrow_subject_account(sub, who);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_provider_put(&e->db, who, url, now);
+		rc = escrow_db_provider_put(escrow_http_db(e), who, url, now);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "provider-registered",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "provider-registered",
 				     json_pack("{s:s}", "url", url), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		reply_db(r, rc);
 		return;
 	}
@@ -1750,7 +1812,7 @@ static void handle_provider_get(struct httpd_req *r, void *cls)
 		return;
 	if (db_ready(r, e))
 		return;
-	rc = escrow_db_provider_get(&e->db, url, &at, who);
+	rc = escrow_db_provider_get(escrow_http_db(e), url, &at, who);
 	if (rc == ESCROW_DB_NOT_FOUND)
 		httpd_reply_problem(r, 404, "provider-not-found", "no such provider",
 				    "this address has not registered a URL");
@@ -1782,7 +1844,7 @@ static json_t *seed_view(const uint8_t who[RCPT_ADDR_BYTES], const struct escrow
 static void reply_seed(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES])
 {
 	struct escrow_seed sd;
-	enum escrow_db_err rc = escrow_db_seed_get(&e->db, &sd, who);
+	enum escrow_db_err rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
 
 	if (rc == ESCROW_DB_NOT_FOUND)
 		httpd_reply_problem(r, 404, "validator-not-found", "no seed commitment",
@@ -1825,16 +1887,16 @@ static void handle_validator_commit(struct httpd_req *r, void *cls)
 		return;
 	escrow_subject_account(sub, who);
 	escrow_hex(ch, sizeof(ch), cm, RCPT_HASH_BYTES);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_seed_commit(&e->db, who, cm, now);
+		rc = escrow_db_seed_commit(escrow_http_db(e), who, cm, now);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "validator-committed",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "validator-committed",
 				     json_pack("{s:s}", "seedCommitment", ch), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			httpd_reply_problem(r, 409, "commitment-unrevealed", "commitment unrevealed",
 					    "reveal the seed of the open commitment before committing again");
@@ -1872,7 +1934,7 @@ static void handle_validator_reveal(struct httpd_req *r, void *cls)
 	if (check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", "invalid-seed") ||
 	    db_ready(r, e))
 		return;
-	rc = escrow_db_seed_get(&e->db, &sd, who);
+	rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
 	if (rc == ESCROW_DB_NOT_FOUND || (!rc && sd.revealed)) {
 		httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
 				    "commit to a seed first (POST /v1/validators)");
@@ -1891,16 +1953,16 @@ static void handle_validator_reveal(struct httpd_req *r, void *cls)
 	escrow_subject_account(sub, who);
 	escrow_hex(sh, sizeof(sh), seed, RCPT_HASH_BYTES);
 	escrow_hex(ch, sizeof(ch), sd.commitment, RCPT_HASH_BYTES);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_seed_reveal(&e->db, who, sd.commitment, seed, now);
+		rc = escrow_db_seed_reveal(escrow_http_db(e), who, sd.commitment, seed, now);
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, "validator-revealed",
+		rc = escrow_db_audit(escrow_http_db(e), sub, "validator-revealed",
 				     json_pack("{s:s, s:s}", "seedCommitment", ch, "seed", sh), now);
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
 					    "the commitment was revealed meanwhile");
@@ -1921,13 +1983,13 @@ static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
 
 	escrow_subject_account(sub, who);
 	rcpt_u256_format(am, amount);
-	rc = escrow_db_begin(&e->db);
+	rc = escrow_db_begin(escrow_http_db(e));
 	if (!rc)
-		rc = escrow_db_audit(&e->db, sub, event, json_pack("{s:s}", "amount", am), now_s());
+		rc = escrow_db_audit(escrow_http_db(e), sub, event, json_pack("{s:s}", "amount", am), now_s());
 	if (!rc)
-		rc = escrow_db_commit(&e->db);
+		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(&e->db);
+		escrow_db_rollback(escrow_http_db(e));
 		fprintf(stderr, "assay-escrow: could not record audit entry '%s'\n", event);
 	}
 }
@@ -2001,7 +2063,7 @@ static int unbond_refused(struct httpd_req *r, struct escrow *e, const uint8_t w
 
 	if (db_ready(r, e))
 		return -1;
-	rc = escrow_db_provider_exposure(&e->db, &exposure, who, none);
+	rc = escrow_db_provider_exposure(escrow_http_db(e), &exposure, who, none);
 	if (rc) {
 		reply_db(r, rc);
 		return -1;
@@ -2126,7 +2188,7 @@ static void handle_audit(struct httpd_req *r, void *cls)
 			httpd_reply_problem(r, 400, "invalid-job-id", "invalid job id", NULL);
 			return;
 		}
-		rc = escrow_db_job_get(&e->db, &j, id);
+		rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 		/* Unknown and not-yours look alike: no job existence leak. */
 		if (rc == ESCROW_DB_NOT_FOUND ||
 		    (!rc && !operator && memcmp(who, j.job.customer, 20) &&
@@ -2149,7 +2211,7 @@ static void handle_audit(struct httpd_req *r, void *cls)
 		}
 		escrow_subject_account(sub, a);
 	}
-	rc = escrow_db_audit_list(&e->db, &entries, sub);
+	rc = escrow_db_audit_list(escrow_http_db(e), &entries, sub);
 	if (rc) {
 		reply_db(r, rc);
 		return;
@@ -2176,9 +2238,9 @@ static enum httpd_store_rc st_nonce_put(void *cls, const char *nonce, uint64_t n
 {
 	struct escrow *e = cls;
 
-	if (escrow_db_ensure(&e->db))
+	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	return store_rc(escrow_db_nonce_put(&e->db, nonce, now, expires_s,
+	return store_rc(escrow_db_nonce_put(escrow_http_db(e), nonce, now, expires_s,
 					    HTTPD_SIWE_NONCES_MAX));
 }
 
@@ -2186,9 +2248,9 @@ static enum httpd_store_rc st_nonce_take(void *cls, const char *nonce, uint64_t 
 {
 	struct escrow *e = cls;
 
-	if (escrow_db_ensure(&e->db))
+	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	return store_rc(escrow_db_nonce_take(&e->db, nonce, now));
+	return store_rc(escrow_db_nonce_take(escrow_http_db(e), nonce, now));
 }
 
 static enum httpd_store_rc st_session_put(void *cls, const uint8_t hash[RCPT_HASH_BYTES],
@@ -2198,9 +2260,9 @@ static enum httpd_store_rc st_session_put(void *cls, const uint8_t hash[RCPT_HAS
 	struct escrow *e = cls;
 	enum escrow_db_err rc;
 
-	if (escrow_db_ensure(&e->db))
+	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	rc = escrow_db_session_put(&e->db, hash, addr, httpd_role_name(role), now, expires_s);
+	rc = escrow_db_session_put(escrow_http_db(e), hash, addr, httpd_role_name(role), now, expires_s);
 	/* A duplicate 256-bit hash is not a full table: report a failure. */
 	return rc == ESCROW_DB_OK ? HTTPD_STORE_OK : HTTPD_STORE_DOWN;
 }
@@ -2214,9 +2276,9 @@ static enum httpd_store_rc st_session_get(void *cls, uint8_t stored[RCPT_HASH_BY
 	char name[16];
 	enum escrow_db_err rc;
 
-	if (escrow_db_ensure(&e->db))
+	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	rc = escrow_db_session_get(&e->db, stored, addr, name, expires_s, hash, now);
+	rc = escrow_db_session_get(escrow_http_db(e), stored, addr, name, expires_s, hash, now);
 	if (rc)
 		return rc == ESCROW_DB_NOT_FOUND ? HTTPD_STORE_NOT_FOUND : HTTPD_STORE_DOWN;
 	if (httpd_role_parse(role, name))
@@ -2231,9 +2293,9 @@ static enum httpd_store_rc st_session_revoke(void *cls, const uint8_t *hash,
 	enum escrow_db_err rc;
 	int n = 0;
 
-	if (escrow_db_ensure(&e->db))
+	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	rc = escrow_db_session_revoke(&e->db, hash, addr, now, &n);
+	rc = escrow_db_session_revoke(escrow_http_db(e), hash, addr, now, &n);
 	if (rc)
 		return HTTPD_STORE_DOWN;
 	return n > 0 ? HTTPD_STORE_OK : HTTPD_STORE_NOT_FOUND;

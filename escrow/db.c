@@ -16,6 +16,7 @@
 #include <libpq-fe.h>
 
 #include "assay_assert.h"
+#include "pg_alive.h"
 #include "escrow.h"
 #include "banned.h"
 
@@ -164,6 +165,9 @@ static int affected(PGresult *res)
 
 static enum escrow_db_err exclusive_take(struct escrow_db *db)
 {
+	/* Handler threads' sessions: the start-up session holds the lock. */
+	if (strcmp(db->who, "http") != 0 && strcmp(db->who, "settle") != 0)
+		return ESCROW_DB_OK;
 	const char *key = strcmp(db->who, "settle") == 0 ? ESCROW_LOCK_KEY_SETTLE
 							 : ESCROW_LOCK_KEY_HTTP;
 	PGresult *res = PQexecParams(db->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL,
@@ -232,7 +236,9 @@ void escrow_db_close(struct escrow_db *db)
 
 enum escrow_db_err escrow_db_ensure(struct escrow_db *db)
 {
-	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
+	/* A session whose server went away is found here (pg_alive.h),
+	 * before a request's first statement fails on it. */
+	if (assay_pg_alive(db->pg))
 		return ESCROW_DB_OK;
 	if (!db->pg)
 		return escrow_db_open(db, db->conninfo, db->who);
@@ -532,6 +538,41 @@ out:
 	free(b);
 	PQclear(res);
 	return rc;
+}
+
+/* The advisory lock's key of an idempotency key: the first 8 bytes of
+ * SHA-256("assay-escrow idem" || key), as a signed bigint.  Two keys that
+ * share it only wait for each other. */
+static void idem_lock_key(char out[24], const char *key)
+{
+	uint8_t h[RCPT_HASH_BYTES];
+	char buf[24 + RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
+	int64_t v = 0;
+	int n = snprintf(buf, sizeof(buf), "assay-escrow idem%s", key);
+
+	ASSAY_ASSERT(n > 0 && (size_t)n < sizeof(buf));
+	ASSAY_ASSERT(rcpt_sha256(h, (const uint8_t *)buf, (size_t)n) == RCPT_OK);
+	for (int i = 0; i < 8; i++)
+		v = (int64_t)(((uint64_t)v << 8) | h[i]);
+	snprintf(out, 24, "%" PRId64, v);
+}
+
+enum escrow_db_err escrow_db_idem_lock(struct escrow_db *db, const char *key)
+{
+	char k[24];
+	const char *p[1] = { k };
+
+	idem_lock_key(k, key);
+	return run(db, NULL, "idem lock", "SELECT pg_advisory_lock($1::bigint)", 1, p);
+}
+
+void escrow_db_idem_unlock(struct escrow_db *db, const char *key)
+{
+	char k[24];
+	const char *p[1] = { k };
+
+	idem_lock_key(k, key);
+	(void)run(db, NULL, "idem unlock", "SELECT pg_advisory_unlock($1::bigint)", 1, p);
 }
 
 enum escrow_db_err escrow_db_idem_insert(struct escrow_db *db, const char *key,

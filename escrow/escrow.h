@@ -1,10 +1,11 @@
 /*
  * escrow.h: private header of assay-escrow (every file in escrow/).
  *
- * Threads: the HTTP thread (handlers, through httpd) and the settlement
- * thread (settle.c) each own one database connection and one chain
- * handle; they meet only in PostgreSQL, where conditional UPDATEs on a
- * job's state serialize them (a job leaves a state once).
+ * Threads: the handler threads (httpd's, --http-workers of them), the
+ * serving thread and the settlement thread (settle.c) each own one
+ * database connection and one chain handle; they meet only in
+ * PostgreSQL, where conditional UPDATEs on a job's state serialize them
+ * (a job leaves a state once, state.c).
  *
  * Files: main.c (flags, start), api.c (routes and handlers), settle.c
  * (the loop and the referee), db.c (every SQL statement), state.c (the
@@ -55,6 +56,9 @@ struct escrow_config {
 	const char *operator_addr;
 	uint64_t signin_rate_per_s;
 	uint64_t signin_rate_burst;
+	/* Handler threads, each with its own database session (0: requests
+	 * are handled one at a time on the serving thread). */
+	unsigned http_workers;
 };
 
 /* ---------------------------------------------------------------- db.c */
@@ -129,7 +133,14 @@ enum escrow_db_err escrow_db_audit_count(struct escrow_db *db, const char *subje
 enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
 					const char *subject);
 
-/* Idempotency. */
+/* Idempotency.  A request holds its key's lock (a session-level advisory
+ * lock) from before it reads the key's record until after it stores the
+ * answer: a second request with the same key, on another handler thread
+ * or another escrow, waits for the first and then replays its answer
+ * (or, after lock_timeout, gets ESCROW_DB_BUSY).  A record without an
+ * answer whose lock is free was cut off (a crash): it runs again. */
+enum escrow_db_err escrow_db_idem_lock(struct escrow_db *db, const char *key);
+void escrow_db_idem_unlock(struct escrow_db *db, const char *key);
 enum escrow_db_err escrow_db_idem_get(struct escrow_db *db, const char *key,
 				      uint8_t fingerprint[RCPT_HASH_BYTES],
 				      int *status, char **ctype, char **body,
@@ -371,7 +382,10 @@ struct escrow {
 	 * settlement thread reads it; nothing writes it after start-up).
 	 * Wiped at exit. */
 	struct rcpt_key key;
-	/* HTTP thread. */
+	/* The start-up session, which holds the database's escrow lock, and
+	 * the ledger handle; they serve requests only when there are no
+	 * handler threads (cfg.http_workers 0).  Handler threads have their
+	 * own (api.c, escrow_http_db). */
 	struct escrow_db db;
 	struct chain *chain;
 	struct httpd *httpd;
@@ -394,6 +408,13 @@ enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
 extern const struct httpd_route escrow_routes[];
 extern const size_t escrow_routes_len;
 int escrow_api_ready(void *cls, char *why, size_t why_len);
+/* httpd_config.worker_start / worker_stop: each handler thread's own
+ * database session and ledger handle. */
+void escrow_api_worker_start(void *cls, unsigned index);
+void escrow_api_worker_stop(void *cls);
+/* The calling handler thread's database session (the escrow's own on the
+ * serving thread when there are no handler threads). */
+struct escrow_db *escrow_http_db(struct escrow *e);
 int escrow_api_idem_begin(struct httpd_req *r, void *cls);
 void escrow_api_idem_end(struct httpd_req *r, void *cls);
 /* Sign-in: sessions in the escrow's database, and who may hold a role. */

@@ -115,4 +115,9 @@
 /* Stringifies a limit for SQL text. */
 #define ESCROW_STR_(x) #x
 #define ESCROW_STR(x) ESCROW_STR_(x)
+/* --http-workers: handler threads by default, each holding one database
+ * session (so at most this many sessions serve requests, plus the
+ * start-up and settlement sessions). */
+#define ESCROW_HTTP_WORKERS_DEFAULT 4
+
 #endif

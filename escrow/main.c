@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
 		"  --rate-per-s N --rate-burst N    requests per IP and per signer (50, 100)\n"
 		"  --quiet                   no per-request log lines\n"
+		"  --http-workers N          %u handler threads, each with its own database\n"
+		"                            session (0: one request at a time; at most %u)\n"
 		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum (EIP-4361):\n"
 		"                            a message must name exactly this domain and URI\n"
 		"  --session-ttl-s N         %u (sign-in session lifetime, at most %u)\n"
@@ -57,6 +59,7 @@ static void usage(FILE *f)
 		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
 		DEFAULT_CHAIN_ID, DEFAULT_MIN_STAKE, DEFAULT_SLASH_BPS, DEFAULT_BOUNTY_BPS,
 		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S,
+		(unsigned)ESCROW_HTTP_WORKERS_DEFAULT, (unsigned)HTTPD_WORKERS_MAX,
 		(unsigned)HTTPD_SESSION_TTL_S_DEFAULT, (unsigned)HTTPD_SESSION_TTL_S_MAX);
 }
 
@@ -87,7 +90,8 @@ static int parse_u64(uint64_t *out, const char *s, uint64_t max)
 struct opt_text {
 	const char *listen, *db, *key, *chain_id, *min_stake, *slash, *bounty, *sample,
 		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
-		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst;
+		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst,
+		*workers;
 	int devnet, quiet;
 };
 
@@ -116,6 +120,7 @@ static void from_env(struct opt_text *o)
 	o->operator_addr = getenv("ASSAY_ESCROW_OPERATOR");
 	o->srate = getenv("ASSAY_ESCROW_SIGNIN_RATE_PER_S");
 	o->sburst = getenv("ASSAY_ESCROW_SIGNIN_RATE_BURST");
+	o->workers = getenv("ASSAY_ESCROW_HTTP_WORKERS");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
 }
@@ -146,6 +151,7 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		{ "operator", required_argument, NULL, 'O' },
 		{ "signin-rate-per-s", required_argument, NULL, 'x' },
 		{ "signin-rate-burst", required_argument, NULL, 'y' },
+		{ "http-workers", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "print-routes", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
@@ -177,6 +183,7 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		case 'O': o->operator_addr = optarg; break;
 		case 'x': o->srate = optarg; break;
 		case 'y': o->sburst = optarg; break;
+		case 'W': o->workers = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'P': exit(print_routes());
 		default: return -1;
@@ -236,6 +243,7 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	NUM(session_ttl_s, o->session_ttl, HTTPD_SESSION_TTL_S_DEFAULT, 1, HTTPD_SESSION_TTL_S_MAX, "session-ttl-s");
 	NUM(signin_rate_per_s, o->srate, (uint64_t)HTTPD_SIWE_RATE_PER_S, 1, 1000000, "signin-rate-per-s");
 	NUM(signin_rate_burst, o->sburst, (uint64_t)HTTPD_SIWE_RATE_BURST, 1, 1000000, "signin-rate-burst");
+	NUM(http_workers, o->workers, ESCROW_HTTP_WORKERS_DEFAULT, 0, HTTPD_WORKERS_MAX, "http-workers");
 #undef NUM
 	if (rcpt_u256_parse(&cfg->min_stake, o->min_stake ? o->min_stake : DEFAULT_MIN_STAKE) ||
 	    escrow_u256_is_zero(&cfg->min_stake)) {
@@ -407,6 +415,9 @@ int main(int argc, char **argv)
 	hc.signin_rate_burst = (double)e.cfg.signin_rate_burst;
 	hc.rate_per_s = (double)e.cfg.rate_per_s;
 	hc.rate_burst = (double)e.cfg.rate_burst;
+	hc.workers = e.cfg.http_workers;
+	hc.worker_start = escrow_api_worker_start;
+	hc.worker_stop = escrow_api_worker_stop;
 	if (httpd_start(&e.httpd, why, sizeof(why), &hc) != HTTPD_OK) {
 		fprintf(stderr, "assay-escrow: %s\n", why);
 		goto out;
