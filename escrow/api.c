@@ -32,7 +32,7 @@ static enum chain_err chain_seen(struct escrow *e, enum chain_err ce);
 
 static void reply_db(struct httpd_req *r, enum escrow_db_err rc)
 {
-	if (rc == ESCROW_DB_DOWN || rc == ESCROW_DB_TAKEN) {
+	if (rc == ESCROW_DB_DOWN) {
 		httpd_reply_problem(r, 503, "unavailable", "database unavailable",
 				    "retry later with the same Idempotency-Key");
 	} else if (rc == ESCROW_DB_BUSY) {

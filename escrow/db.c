@@ -155,33 +155,54 @@ static int affected(PGresult *res)
 
 /* ---------------------------------------------------------------- connection */
 
-/* One assay-escrow per database, until replicas are safe (issue 12): its
- * HTTP session and its settlement session each hold a session-level
- * advisory lock of their own, taken again after every reconnect.  A
- * session that cannot take its lock is closed, so that no request or
- * tick runs without it.  Keys: "ASSAY" and the session's number. */
-#define ESCROW_LOCK_KEY_HTTP "4707197575663452161"     /* 0x4153534159000001 */
+/* Any number of assay-escrow processes may serve one database; one of
+ * them settles at a time.  The settlement session that holds this
+ * session-level advisory lock ("ASSAY" and 2) is the settler; the
+ * others' settlement threads stand by and try again every tick, so that
+ * when the settler dies (its session ends, and the lock with it) another
+ * takes over within a second.  One settler keeps what one escrow had:
+ * disputes decided one at a time, one heartbeat, one referee. */
 #define ESCROW_LOCK_KEY_SETTLE "4707197575663452162"   /* 0x4153534159000002 */
 
-static enum escrow_db_err exclusive_take(struct escrow_db *db)
+enum escrow_db_err escrow_db_settler_try(struct escrow_db *db, int *settler)
 {
-	/* Handler threads' sessions: the start-up session holds the lock. */
-	if (strcmp(db->who, "http") != 0 && strcmp(db->who, "settle") != 0)
-		return ESCROW_DB_OK;
-	const char *key = strcmp(db->who, "settle") == 0 ? ESCROW_LOCK_KEY_SETTLE
-							 : ESCROW_LOCK_KEY_HTTP;
-	PGresult *res = PQexecParams(db->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL,
-				     &key, NULL, NULL, 0);
-	int taken = res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	int answered = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	const char *key = ESCROW_LOCK_KEY_SETTLE;
+	PGresult *res;
 
-	PQclear(res);
-	if (taken)
+	ASSAY_ASSERT(strcmp(db->who, "settle") == 0);
+	if (db->settler) {
+		*settler = 1;
 		return ESCROW_DB_OK;
-	PQfinish(db->pg);
-	db->pg = NULL;
-	return answered ? ESCROW_DB_TAKEN : ESCROW_DB_DOWN;
+	}
+	*settler = 0;
+	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
+		return ESCROW_DB_DOWN;
+	res = PQexecParams(db->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, &key,
+			   NULL, NULL, 0);
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		enum escrow_db_err rc = classify(db, res, "settler lock");
+		PQclear(res);
+		return rc;
+	}
+	db->settler = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	*settler = db->settler;
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_instances(struct escrow_db *db, int64_t *n)
+{
+	PGresult *res = NULL;
+	enum escrow_db_err rc = run(db, &res, "instances",
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+		" AND application_name = 'assay-escrow-http'", 0, NULL);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	*n = (int64_t)get_u64(res, 0, 0);
+	PQclear(res);
+	return ESCROW_DB_OK;
 }
 
 /* Every session: quiet NOTICEs (CREATE ... IF NOT EXISTS), and bounds
@@ -200,9 +221,9 @@ static enum escrow_db_err session_setup(struct escrow_db *db)
 	res = PQexec(db->pg, sql);
 	ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
-	if (ok)
-		return exclusive_take(db);
-	return ESCROW_DB_DOWN;
+	/* A new session holds no lock: the settler is elected again. */
+	db->settler = 0;
+	return ok ? ESCROW_DB_OK : ESCROW_DB_DOWN;
 }
 
 enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,

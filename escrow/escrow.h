@@ -71,13 +71,13 @@ enum escrow_db_err {
 	ESCROW_DB_CONFLICT,    /* unique violation or the row was not in the expected state */
 	ESCROW_DB_BUSY,        /* lock or statement timeout, deadlock, serialisation
 				* failure, disk full: nothing done, retry later */
-	ESCROW_DB_TAKEN,       /* another assay-escrow holds this database */
 };
 
 struct escrow_db {
 	PGconn *pg;
 	const char *conninfo;
-	const char *who;       /* "http" or "settle", for logs */
+	const char *who;       /* "http", "http-worker" or "settle", for logs */
+	int settler;           /* "settle": this session holds the settler lock */
 };
 
 /* A job as stored. */
@@ -118,6 +118,12 @@ enum escrow_db_err escrow_db_ensure(struct escrow_db *db);
 /* Applies escrow/migrations under an advisory lock. */
 enum escrow_db_err escrow_db_migrate(struct escrow_db *db);
 enum escrow_db_err escrow_db_ping(struct escrow_db *db);
+/* The settlement session: *settler = 1 when it holds (or now took) the
+ * lock that makes this escrow the one that settles the database. */
+enum escrow_db_err escrow_db_settler_try(struct escrow_db *db, int *settler);
+/* How many assay-escrow processes serve this database (their start-up
+ * sessions in pg_stat_activity). */
+enum escrow_db_err escrow_db_instances(struct escrow_db *db, int64_t *n);
 
 enum escrow_db_err escrow_db_begin(struct escrow_db *db);
 enum escrow_db_err escrow_db_commit(struct escrow_db *db);

@@ -59,9 +59,6 @@
  * 30 s request deadline of httpd_limits.h. */
 #define ESCROW_DB_STATEMENT_TIMEOUT_MS 15000u
 #define ESCROW_DB_LOCK_TIMEOUT_MS 5000u
-/* How long a starting escrow waits for the database's escrow lock (held
- * by a predecessor PostgreSQL has not yet seen die) before refusing. */
-#define ESCROW_DB_EXCLUSIVE_WAIT_MS 5000u
 
 /* A gap this long in the settlement loop's heartbeat is an outage (the
  * database or the escrow down): open challenge windows are moved on by

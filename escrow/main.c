@@ -290,26 +290,20 @@ enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
 	return chain_pg_open(c, diag, e->cfg.conninfo, &e->chain_params, e->address);
 }
 
-/* The HTTP session, holding the database's escrow lock (escrow/db.c).
- * A predecessor killed a moment ago may still hold it while PostgreSQL
- * notices: wait up to ESCROW_DB_EXCLUSIVE_WAIT_MS before refusing. */
-static int db_open_exclusive(struct escrow *e)
+/* The start-up session (it migrates, and names this process in
+ * pg_stat_activity as "assay-escrow-http"); says so when other escrows
+ * serve the same database (docs/operations.md, "Replicas"). */
+static int db_open_main(struct escrow *e)
 {
-	enum escrow_db_err rc = ESCROW_DB_TAKEN;
-	unsigned waited = 0;
+	int64_t n = 0;
 
-	for (;;) {
-		rc = escrow_db_open(&e->db, e->cfg.conninfo, "http");
-		if (rc != ESCROW_DB_TAKEN || waited >= ESCROW_DB_EXCLUSIVE_WAIT_MS)
-			break;
-		usleep(100000);
-		waited += 100;
-	}
-	if (rc == ESCROW_DB_TAKEN)
-		fprintf(stderr, "assay-escrow: another assay-escrow is serving this database "
-			"(it holds the escrow's advisory lock); two on one database are not "
-			"safe yet: stop it first\n");
-	return rc == ESCROW_DB_OK ? 0 : -1;
+	if (escrow_db_open(&e->db, e->cfg.conninfo, "http") != ESCROW_DB_OK)
+		return -1;
+	if (escrow_db_instances(&e->db, &n) == ESCROW_DB_OK && n > 1)
+		fprintf(stderr, "assay-escrow: event=replica instances=%" PRId64
+			": other assay-escrow processes serve this database; one settles at a time\n",
+			n);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -386,7 +380,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
 		goto out;
 	}
-	if (db_open_exclusive(&e) || escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
+	if (db_open_main(&e) || escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
 		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
 		goto out;
 	}

@@ -47,6 +47,7 @@ struct settle {
 	struct escrow_db db;
 	struct chain *chain;
 	int chain_lost;           /* a call answered UNAVAILABLE this tick */
+	int settler, said;        /* this escrow settles; the log said which */
 	struct fetch_slot fetched[ESCROW_FETCH_TRACK_MAX];
 };
 
@@ -636,6 +637,34 @@ static void settle_gauges(struct settle *s)
 	}
 }
 
+/* Whether this escrow settles (escrow_db_settler_try): says so in the log
+ * when it changes and in /metrics, with how many escrows serve the
+ * database.  Returns 0 when this one settles. */
+static int settler_elect(struct settle *s)
+{
+	int settler = 0;
+	int64_t n = 0;
+
+	if (escrow_db_settler_try(&s->db, &settler) != ESCROW_DB_OK)
+		return -1;
+	if (settler != s->settler || !s->said) {
+		fprintf(stderr, "assay-escrow: event=%s\n",
+			settler ? "settler (this escrow settles the database)"
+				: "standby (another assay-escrow settles the database)");
+		s->settler = settler;
+		s->said = 1;
+	}
+	(void)httpd_gauge_set(s->e->httpd, "assay_escrow_settler", NULL,
+			      "1 when this escrow is the one that settles the database.",
+			      settler ? 1.0 : 0.0);
+	if (escrow_db_instances(&s->db, &n) == ESCROW_DB_OK)
+		(void)httpd_gauge_set(s->e->httpd, "assay_escrow_instances", NULL,
+				      "assay-escrow processes serving this database.", (double)n);
+	if (!settler)
+		settle_gauges(s);
+	return settler ? 0 : -1;
+}
+
 /* Records that the escrow sees the database; after an outage, first
  * moves every open challenge window on by it, so that downtime never
  * counts against a validator's window (issue 12 item 4). */
@@ -664,6 +693,8 @@ static int settle_tick(struct settle *s)
 
 	if (escrow_db_ensure(&s->db) != ESCROW_DB_OK)
 		return 0;
+	if (settler_elect(s))
+		return 0;   /* another escrow settles this database */
 	if (escrow_chain_ensure(s->e, &s->chain, &diag) != CHAIN_OK)
 		return 0;
 	if (heartbeat(s, now))

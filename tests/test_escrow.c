@@ -2030,10 +2030,27 @@ Test(escrow, claim_committed_during_a_decision_keeps_the_job_disputed, .fini = e
 	efx_job_free(&f);
 }
 
+struct locked_post {
+	pthread_t t;
+	struct efx_job *f;
+	struct hc_resp r;
+	atomic_int done;
+};
+
+static void *locked_post_main(void *arg)
+{
+	struct locked_post *lp = arg;
+
+	efx_receipt_post(&lp->r, lp->f, "outside-lock-receipt");
+	atomic_store(&lp->done, 1);
+	return NULL;
+}
+
 /* Issue 12 item 5: a job row locked from outside (psql, an operator's
  * long transaction) costs the request that needs it a 503 after
- * ESCROW_DB_LOCK_TIMEOUT_MS, not a hang: the escrow answers other
- * requests afterwards, nothing changed, and the retry under the same
+ * ESCROW_DB_LOCK_TIMEOUT_MS, not a hang: meanwhile the escrow answers
+ * /livez and other requests (another job's whole life on the other
+ * handler threads), nothing changed, and the retry under the same
  * Idempotency-Key succeeds once the lock is gone. */
 Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = efx_teardown, .timeout = 90)
 {
@@ -2059,14 +2076,32 @@ Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = efx_teardown, .tim
 	cr_assert_eq(PQntuples(res), 1, "%s", PQresultErrorMessage(res));
 	PQclear(res);
 	/* Held far longer than the lock timeout (the test's own timeout
-	 * is what would fire were the request to wait for it). */
-	efx_receipt_post(&r, &f, "outside-lock-receipt");
-	efx_expect_problem(&r, 503, "unavailable");
-	cr_assert(strstr(r.body, "busy"), "%s", r.body);
-	hc_resp_free(&r);
-	efx_get(&r, "/v1/params");
-	cr_assert_eq(r.status, 200, "%s", r.body);
-	hc_resp_free(&r);
+	 * is what would fire were the request to wait for it).  While that
+	 * request waits on a handler thread, the probes, the parameters and
+	 * another job's whole opening and receipt are answered. */
+	{
+		struct locked_post lp = { .f = &f };
+		struct efx_job g;
+		cr_assert_eq(pthread_create(&lp.t, NULL, locked_post_main, &lp), 0);
+		usleep(300 * 1000);
+		efx_get(&r, "/livez");
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+		efx_get(&r, "/v1/params");
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+		efx_job_make(&g, &p, 1000, (uint64_t)time(NULL) + 120, 71);
+		efx_job_open(&g, efx_fresh_idem(idem));
+		efx_receipt_make(&g, &p, 600, 0);
+		efx_receipt_post_ok(&g);
+		cr_assert_eq(atomic_load(&lp.done), 0,
+			     "the locked request ended before the others were answered");
+		pthread_join(lp.t, NULL);
+		efx_expect_problem(&lp.r, 503, "unavailable");
+		cr_assert(strstr(lp.r.body, "busy"), "%s", lp.r.body);
+		hc_resp_free(&lp.r);
+		efx_job_free(&g);
+	}
 	efx_job_state_or_none(st, &f);
 	cr_assert_str_eq(st, "open");
 	pgt_exec(c, "ROLLBACK");
@@ -2079,47 +2114,165 @@ Test(escrow, outside_row_lock_answers_503_not_a_hang, .fini = efx_teardown, .tim
 	efx_job_free(&f);
 }
 
-/* Issue 12 item 6 (until replicas are safe): a second assay-escrow on the
- * same database refuses to start, saying why, instead of splitting
- * idempotent requests with the first; the first keeps serving; once the
- * first has stopped, a new one starts on that database. */
-Test(escrow, second_escrow_on_one_database_refuses_to_start, .fini = efx_teardown, .timeout = 90)
+/* Points the fixture's HTTP helpers at escrow x (the database is one). */
+static void talk_to(const struct efx *x)
 {
-	struct efx second;
-	struct tu_daemon d;
-	struct hc_resp r;
-	char bin[512], log[400], buf[4096];
-	FILE *f;
-	size_t n;
-	int st;
+	EFX.port = x->port;
+	snprintf(EFX.url, sizeof(EFX.url), "%s", x->url);
+}
 
-	esc_setup(5, 0);
-	second = EFX;
-	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", getenv("ASSAY_BUILD"));
-	snprintf(log, sizeof(log), "%s/second.log", EFX.dir);
-	{
-		const char *argv[] = { bin, "--listen", "127.0.0.1:0", "--db", EFX.db.conninfo,
-			"--key", EFX.key_path, "--devnet", "--min-stake", "1000", NULL };
-		st = tu_daemon_try_start(&d, argv, log);
+/* The value of an unlabelled gauge on x's /metrics; -1 when absent. */
+static double gauge_of(const struct efx *x, const char *family)
+{
+	struct hc_resp r;
+	char line[96];
+	const char *at;
+	double v = -1;
+	uint16_t keep = EFX.port;
+
+	EFX.port = x->port;
+	efx_get(&r, "/metrics");
+	EFX.port = keep;
+	cr_assert_eq(r.status, 200);
+	snprintf(line, sizeof(line), "\n%s ", family);
+	at = strstr(r.body, line);
+	if (at)
+		v = strtod(at + strlen(line), NULL);
+	hc_resp_free(&r);
+	return v;
+}
+
+/* Waits until exactly one of the escrows settles and each counts `n`
+ * instances; returns the settler. */
+static struct efx *settler_of(struct efx *const *xs, size_t k, int n)
+{
+	for (int i = 0; i < 100; i++) {
+		struct efx *found = NULL;
+		size_t settlers = 0, counted = 0;
+		for (size_t j = 0; j < k; j++) {
+			if (gauge_of(xs[j], "assay_escrow_settler") == 1) {
+				settlers++;
+				found = xs[j];
+			}
+			counted += gauge_of(xs[j], "assay_escrow_instances") == n;
+		}
+		if (settlers == 1 && counted == k)
+			return found;
+		usleep(100000);
 	}
-	cr_assert_eq(st, 1, "the second escrow %s", st < 0 ? "started" : "exited otherwise");
-	f = fopen(log, "r");
-	cr_assert(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	cr_assert(strstr(buf, "another assay-escrow is serving this database"), "%s", buf);
-	efx_get(&r, "/readyz");
-	cr_assert_eq(r.status, 200, "the first escrow stopped serving: %s", r.body);
-	hc_resp_free(&r);
-	/* Stopped: the next one takes over the database. */
-	efx_stop(&EFX, SIGTERM);
-	efx_spawn(&second);
-	EFX.pid = second.pid;
-	EFX.port = second.port;
-	efx_get(&r, "/readyz");
-	cr_assert_eq(r.status, 200, "%s", r.body);
-	hc_resp_free(&r);
+	cr_assert_fail("no single settler among %zu escrows", k);
+	return NULL;
+}
+
+struct same_key {
+	pthread_t t;
+	const struct efx *at;
+	const char *idem, *body;
+	struct hc_resp r;
+};
+
+static void *same_key_main(void *arg)
+{
+	struct same_key *x = arg;
+	char h[128];
+	const char *hdrs[2] = { h, NULL };
+
+	snprintf(h, sizeof(h), "Idempotency-Key: %s", x->idem);
+	(void)hc_request(&x->r, x->at->port, "POST", "/v1/faucet", hdrs, x->body,
+			 strlen(x->body));
+	return NULL;
+}
+
+/* Issue 12 item 6: two escrows on one database both serve and are safe.
+ * One settles (the other stands by and says so in its log and /metrics);
+ * one Idempotency-Key sent to both at once moves money once and gets one
+ * answer; jobs opened on one are receipted on the other; the settler is
+ * killed with SIGKILL while windows run, the other takes over, and every
+ * job is paid exactly once (the ledger invariants are checked at the end
+ * too). */
+#define REPLICA_JOBS 6
+#define REPLICA_RACERS 8
+
+Test(escrow, two_escrows_on_one_database_serve_and_one_settles, .fini = efx_teardown,
+     .timeout = 120)
+{
+	struct efx a, b, *both[2], *settler, *standby;
+	struct efx_parties p;
+	struct efx_job f[REPLICA_JOBS];
+	struct same_key x[REPLICA_RACERS];
+	struct efx_bal c0, pv0;
+	struct rcpt_key k;
+	char addr[RCPT_ADDR_HEX_BYTES], body[160], idem[48];
+	int i;
+
+	esc_setup(4, 0);
+	a = EFX;
+	b = EFX;
+	efx_spawn(&b);
+	both[0] = &a;
+	both[1] = &b;
+	settler = settler_of(both, 2, 2);
+	standby = settler == &a ? &b : &a;
+	/* One key, both escrows, at once. */
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(addr, k.address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"100\"}", addr);
+	efx_fresh_idem(idem);
+	memset(x, 0, sizeof(x));
+	for (i = 0; i < REPLICA_RACERS; i++) {
+		x[i].at = both[i % 2];
+		x[i].idem = idem;
+		x[i].body = body;
+		cr_assert_eq(pthread_create(&x[i].t, NULL, same_key_main, &x[i]), 0);
+	}
+	for (i = 0; i < REPLICA_RACERS; i++)
+		pthread_join(x[i].t, NULL);
+	for (i = 0; i < REPLICA_RACERS; i++) {
+		cr_assert_eq(x[i].r.status, 200, "%s", x[i].r.body);
+		cr_assert_str_eq(x[i].r.body, x[0].r.body, "two answers for one key");
+	}
+	for (i = 0; i < REPLICA_RACERS; i++)
+		hc_resp_free(&x[i].r);
+	cr_assert_eq(efx_balance_of(k.address).available, 100, "credited once");
+	rcpt_key_wipe(&k);
+	/* Jobs opened on one escrow, receipted on the other. */
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	for (i = 0; i < REPLICA_JOBS; i++) {
+		/* 6 x 500 stays below p x slash of the provider's stake. */
+		efx_job_make(&f[i], &p, 500, (uint64_t)time(NULL) + 90, (uint64_t)(700 + i));
+		talk_to(both[i % 2]);
+		efx_job_open(&f[i], efx_fresh_idem(idem));
+		efx_receipt_make(&f[i], &p, 300, 0);
+		talk_to(both[(i + 1) % 2]);
+		efx_receipt_post_ok(&f[i]);
+	}
+	/* The settler dies with every window open; the other takes over. */
+	efx_stop(settler, SIGKILL);
+	talk_to(standby);
+	EFX.pid = standby->pid;
+	cr_assert(settler_of(&standby, 1, 1) == standby);
+	for (i = 0; i < REPLICA_JOBS; i++) {
+		efx_wait_state(&f[i], "paid");
+		efx_job_free(&f[i]);
+	}
+	cr_assert_eq(efx_balance_of(p.customer.address).available,
+		     c0.available - 300 * REPLICA_JOBS, "the customer paid once a job");
+	cr_assert_eq(efx_balance_of(p.provider.address).available,
+		     pv0.available + 300 * REPLICA_JOBS, "the provider was paid once a job");
+	{
+		FILE *lf = fopen(EFX.log_path, "r");
+		char buf[65536];
+		size_t n;
+		cr_assert(lf);
+		n = fread(buf, 1, sizeof(buf) - 1, lf);
+		buf[n] = '\0';
+		fclose(lf);
+		cr_assert(strstr(buf, "event=standby"), "no standby line in the log");
+		cr_assert(strstr(buf, "event=replica instances=2"), "no replica line in the log");
+	}
+	efx_invariants("after the settler's death");
 }
 
 /* Issue 12 item 4: downtime never counts against a challenge window.
