@@ -4,11 +4,16 @@
  *
  * Ours: the real assay-escrow (challenge window 8 s, rate limits out of
  * the way, --quiet) on loopback against a private database.  A round
- * opens BENCH_ESCROW_JOBS jobs and posts their receipts over HTTP (one
- * connection per request, statements signed beforehand so that only the
- * service is timed), then stops the service, lets the windows close and
- * starts it again: from the fork to the last job `paid` is the
- * settlement loop's time (the start of the process counted in).
+ * opens BENCH_ESCROW_JOBS jobs and posts their receipts over HTTP from
+ * BENCH_ESCROW_CLIENTS client threads at once (one connection per
+ * request, statements signed beforehand so that only the service is
+ * timed; every request's latency is kept for p50 and p99), then stops
+ * the service, lets the windows close and starts it again: from the fork
+ * to the last job `paid` is the settlement loop's time (the start of the
+ * process counted in).  Two more rounds, HTTP only: the same clients
+ * against --http-workers 0 (one handler at a time, as before handler
+ * threads), and against two escrows on the one database (each job
+ * opened on one and receipted on the other).
  * Reference: on one libpq connection, per job, chain_lock and a state
  * row (open), one UPDATE (receipted), then
  * UPDATE (releasing), chain_release, UPDATE (paid): the ledger movements
@@ -24,6 +29,8 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +55,8 @@ extern char **environ;
 
 #define BENCH_ESCROW_JOBS 250
 #define BENCH_ESCROW_ROUNDS 3
+#define BENCH_ESCROW_CLIENTS 16
+#define BENCH_ESCROW_WORKERS "4"
 /* Longer than a round's HTTP phase (about 2 s), so that no job is paid
  * while jobs are still being opened. */
 #define BENCH_ESCROW_WINDOW_S "8"
@@ -65,6 +74,9 @@ struct besc {
 	struct rcpt_domain dom;
 	pid_t pid;
 	uint16_t port;
+	const char *workers;          /* --http-workers of the next spawn */
+	pid_t pid2;                   /* a second escrow on the database, or 0 */
+	uint16_t port2;
 	PGconn *pg;
 	struct chain *chain;
 	struct rcpt_key customer, provider;
@@ -132,7 +144,7 @@ out:
 
 /* ---------------------------------------------------------------- the service */
 
-static void esc_spawn(struct besc *b)
+static void esc_spawn_into(struct besc *b, pid_t *pidp, uint16_t *portp)
 {
 	char bin[512], line[256];
 	const char *build = getenv("ASSAY_BUILD");
@@ -148,13 +160,14 @@ static void esc_spawn(struct besc *b)
 			"--key", b->key_path, "--devnet", "--min-stake", "1000",
 			"--challenge-window-s", BENCH_ESCROW_WINDOW_S, "--referee-deadline-s", "1",
 			"--unbonding-s", "60", "--rate-per-s", "1000000", "--rate-burst", "1000000",
+			"--http-workers", b->workers ? b->workers : BENCH_ESCROW_WORKERS,
 			"--quiet", NULL };
 		if (pipe(out) != 0)
 			die("pipe");
-		b->pid = fork();
-		if (b->pid < 0)
+		*pidp = fork();
+		if (*pidp < 0)
 			die("fork");
-		if (b->pid == 0) {
+		if (*pidp == 0) {
 			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			int quiet = open("/dev/null", O_WRONLY);
 			dup2(out[1], 1);
@@ -178,19 +191,30 @@ static void esc_spawn(struct besc *b)
 	close(out[0]);
 	if (sscanf(line, "listening on 127.0.0.1:%u", &port) != 1 || port == 0 || port > 65535)
 		die("assay-escrow printed no port");
-	b->port = (uint16_t)port;
+	*portp = (uint16_t)port;
+}
+
+static void esc_spawn(struct besc *b)
+{
+	esc_spawn_into(b, &b->pid, &b->port);
+}
+
+static void pid_stop(pid_t *pid)
+{
+	int st;
+
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	while (waitpid(*pid, &st, 0) < 0 && errno == EINTR)
+		;
+	*pid = 0;
 }
 
 static void esc_stop(struct besc *b)
 {
-	int st;
-
-	if (b->pid <= 0)
-		return;
-	kill(b->pid, SIGTERM);
-	while (waitpid(b->pid, &st, 0) < 0 && errno == EINTR)
-		;
-	b->pid = 0;
+	pid_stop(&b->pid);
+	pid_stop(&b->pid2);
 }
 
 static int64_t sql_count(struct besc *b, const char *sql)
@@ -372,30 +396,131 @@ struct rates {
 	double open_receipt, settle;
 };
 
-static struct rates round_service(struct besc *b)
+struct latency {
+	double p50_ms, p99_ms;
+};
+
+static int cmp_double(const void *x, const void *y)
+{
+	double a = *(const double *)x, b = *(const double *)y;
+	return (a > b) - (a < b);
+}
+
+/* The HTTP phase: every job opened then receipted, by BENCH_ESCROW_CLIENTS
+ * threads at once (client t takes jobs t, t + C, ...); job i is opened on
+ * ports[i % n] and receipted on ports[(i + 1) % n]. */
+struct hround {
+	struct besc *b;
+	struct bjob *jobs;
+	const uint16_t *ports;
+	size_t nports;
+	double *lat;                  /* 2 per job, seconds */
+	atomic_int failed;
+};
+
+struct hclient {
+	pthread_t t;
+	struct hround *h;
+	size_t first;
+};
+
+static void *hclient_main(void *arg)
+{
+	struct hclient *c = arg;
+	struct hround *h = c->h;
+	char target[128], idem[48];
+	size_t i;
+
+	for (i = c->first; i < BENCH_ESCROW_JOBS; i += BENCH_ESCROW_CLIENTS) {
+		double t0 = bench_now_s();
+		snprintf(idem, sizeof(idem), "o-%" PRIu64 "-%zu", h->b->nonce, i);
+		if (http_post(h->ports[i % h->nports], "/v1/jobs", idem, h->jobs[i].open_body) != 201)
+			atomic_store(&h->failed, 1);
+		h->lat[2 * i] = bench_now_s() - t0;
+		t0 = bench_now_s();
+		snprintf(idem, sizeof(idem), "r-%" PRIu64 "-%zu", h->b->nonce, i);
+		snprintf(target, sizeof(target), "/v1/jobs/%s/receipt", h->jobs[i].id_hex);
+		if (http_post(h->ports[(i + 1) % h->nports], target, idem,
+			      h->jobs[i].receipt_body) != 200)
+			atomic_store(&h->failed, 1);
+		h->lat[2 * i + 1] = bench_now_s() - t0;
+	}
+	return NULL;
+}
+
+/* Returns jobs per second; *lat gets the requests' p50 and p99. */
+static double round_http(struct besc *b, struct bjob *jobs, const uint16_t *ports, size_t n,
+			 struct latency *lat)
+{
+	struct hclient c[BENCH_ESCROW_CLIENTS];
+	struct hround h = { b, jobs, ports, n, NULL, 0 };
+	double t0, rate;
+	size_t i;
+
+	h.lat = calloc(2 * BENCH_ESCROW_JOBS, sizeof(double));
+	if (!h.lat)
+		die("memory");
+	t0 = bench_now_s();
+	for (i = 0; i < BENCH_ESCROW_CLIENTS; i++) {
+		c[i].h = &h;
+		c[i].first = i;
+		if (pthread_create(&c[i].t, NULL, hclient_main, &c[i]))
+			die("client thread");
+	}
+	for (i = 0; i < BENCH_ESCROW_CLIENTS; i++)
+		pthread_join(c[i].t, NULL);
+	rate = BENCH_ESCROW_JOBS / (bench_now_s() - t0);
+	if (atomic_load(&h.failed))
+		die("a request was refused");
+	qsort(h.lat, 2 * BENCH_ESCROW_JOBS, sizeof(double), cmp_double);
+	lat->p50_ms = h.lat[BENCH_ESCROW_JOBS] * 1e3;
+	lat->p99_ms = h.lat[(2 * BENCH_ESCROW_JOBS * 99) / 100] * 1e3;
+	free(h.lat);
+	return rate;
+}
+
+static struct bjob *jobs_make(struct besc *b)
 {
 	struct bjob *jobs = calloc(BENCH_ESCROW_JOBS, sizeof(*jobs));
-	struct rates out;
-	char target[128], idem[48];
-	double t0, t1;
-	int64_t due, left;
 	size_t i;
 
 	if (!jobs)
 		die("memory");
 	for (i = 0; i < BENCH_ESCROW_JOBS; i++)
 		bjob_make(&jobs[i], b);
-	t0 = bench_now_s();
-	for (i = 0; i < BENCH_ESCROW_JOBS; i++) {
-		snprintf(idem, sizeof(idem), "o-%" PRIu64 "-%zu", b->nonce, i);
-		if (http_post(b->port, "/v1/jobs", idem, jobs[i].open_body) != 201)
-			die("open refused");
-		snprintf(idem, sizeof(idem), "r-%" PRIu64 "-%zu", b->nonce, i);
-		snprintf(target, sizeof(target), "/v1/jobs/%s/receipt", jobs[i].id_hex);
-		if (http_post(b->port, target, idem, jobs[i].receipt_body) != 200)
-			die("receipt refused");
+	return jobs;
+}
+
+static void jobs_free(struct bjob *jobs)
+{
+	for (size_t i = 0; i < BENCH_ESCROW_JOBS; i++) {
+		free(jobs[i].open_body);
+		free(jobs[i].receipt_body);
 	}
-	out.open_receipt = BENCH_ESCROW_JOBS / (bench_now_s() - t0);
+	free(jobs);
+}
+
+/* Untimed: waits until the service has paid every job so far. */
+static void wait_all_paid(struct besc *b)
+{
+	double t0 = bench_now_s();
+
+	while (sql_count(b, "SELECT count(*) FROM escrow_jobs WHERE state = 'paid'") <
+	       (int64_t)b->paid_total) {
+		if (bench_now_s() - t0 > 60)
+			die("settlement did not finish in 60 s");
+		usleep(20000);
+	}
+}
+
+static struct rates round_service(struct besc *b, struct latency *lat)
+{
+	struct bjob *jobs = jobs_make(b);
+	struct rates out;
+	double t0, t1;
+	int64_t due, left;
+
+	out.open_receipt = round_http(b, jobs, &b->port, 1, lat);
 	/* Every window closed while the service is down, then from its start
 	 * to the last payment. */
 	esc_stop(b);
@@ -420,12 +545,35 @@ static struct rates round_service(struct besc *b)
 	}
 	t1 = bench_now_s();
 	out.settle = (double)left / (t1 - t0);
-	for (i = 0; i < BENCH_ESCROW_JOBS; i++) {
-		free(jobs[i].open_body);
-		free(jobs[i].receipt_body);
-	}
-	free(jobs);
+	jobs_free(jobs);
 	return out;
+}
+
+/* The HTTP phase only, against the escrow restarted with `workers`
+ * handler threads, or against it and a second escrow (replicas); then
+ * waits, untimed, until those jobs are paid. */
+static double round_variant(struct besc *b, const char *workers, int replicas,
+			    struct latency *lat)
+{
+	struct bjob *jobs = jobs_make(b);
+	uint16_t ports[2];
+	double rate;
+
+	esc_stop(b);
+	b->workers = workers;
+	esc_spawn(b);
+	ports[0] = b->port;
+	if (replicas)
+		esc_spawn_into(b, &b->pid2, &b->port2);
+	ports[1] = b->port2;
+	rate = round_http(b, jobs, ports, replicas ? 2 : 1, lat);
+	b->paid_total += BENCH_ESCROW_JOBS;
+	wait_all_paid(b);
+	esc_stop(b);
+	b->workers = NULL;
+	esc_spawn(b);
+	jobs_free(jobs);
+	return rate;
 }
 
 static void ref_state(struct besc *b, const uint8_t id[RCPT_HASH_BYTES], const char *sql,
@@ -495,24 +643,39 @@ void bench_escrow(void)
 {
 	struct besc b;
 	struct rates ours = { 0, 0 }, ref = { 0, 0 };
-	double ours_whole = 0, ref_whole = 0;
+	struct latency lat = { 0, 0 }, best_lat = { 1e9, 1e9 }, l0, l2;
+	double ours_whole = 0, ref_whole = 0, one_at_a_time, two;
 	int i;
 
 	setup(&b);
 	for (i = 0; i < BENCH_ESCROW_ROUNDS; i++) {
-		struct rates o = round_service(&b), r = round_reference(&b);
+		struct rates o = round_service(&b, &lat), r = round_reference(&b);
 		ours.open_receipt = best(ours.open_receipt, o.open_receipt);
 		ours.settle = best(ours.settle, o.settle);
 		ref.open_receipt = best(ref.open_receipt, r.open_receipt);
 		ref.settle = best(ref.settle, r.settle);
 		ours_whole = best(ours_whole, whole(o));
 		ref_whole = best(ref_whole, whole(r));
+		if (lat.p99_ms < best_lat.p99_ms)
+			best_lat = lat;
 	}
+	one_at_a_time = round_variant(&b, "0", 0, &l0);
+	two = round_variant(&b, NULL, 1, &l2);
 	bench_row("escrow open+receipt, HTTP (/s)", ours.open_receipt, ref.open_receipt,
-		  "jobs/s", "lock, INSERT, UPDATE", 0);
+		  "jobs/s", "lock, INSERT, UPDATE", 0.5);
 	bench_row("escrow settle, loop (/s)", ours.settle, ref.settle, "jobs/s",
 		  "UPDATE, release, UPDATE", 0);
 	bench_row("escrow open+receipt+settle (/s)", ours_whole, ref_whole, "jobs/s",
-		  "the same, bare libpq", 0);
+		  "the same, bare libpq", 0.5);
+	bench_row("escrow request p50 (ms)", best_lat.p50_ms, 1e3 / ref.open_receipt, "ms",
+		  "bare libpq, one job", 0);
+	bench_row("escrow request p99 (ms)", best_lat.p99_ms, 1e3 / ref.open_receipt, "ms",
+		  "bare libpq, one job", 0);
+	bench_row("escrow open+receipt, workers 0", one_at_a_time, ours.open_receipt, "jobs/s",
+		  "--http-workers " BENCH_ESCROW_WORKERS, 0);
+	bench_row("escrow open+receipt, 2 replicas", two, ours.open_receipt, "jobs/s",
+		  "one escrow", 0);
+	printf("  (%d clients; workers 0: p50 %.1f ms, p99 %.1f ms; 2 replicas: p50 %.1f ms, "
+	       "p99 %.1f ms)\n", BENCH_ESCROW_CLIENTS, l0.p50_ms, l0.p99_ms, l2.p50_ms, l2.p99_ms);
 	teardown(&b);
 }
