@@ -42,6 +42,37 @@ void pgt_exec(PGconn *conn, const char *sql)
 	PQclear(res);
 }
 
+int pgt_terminate_all(const struct pgt_db *db)
+{
+	PGconn *admin = pgt_admin();
+	const char *params[1] = { db->name };
+	const char *kill_sql = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+			       "WHERE datname = $1 AND pid <> pg_backend_pid()";
+	const char *left_sql = "SELECT count(*) FROM pg_stat_activity "
+			       "WHERE datname = $1 AND pid <> pg_backend_pid()";
+	PGresult *res = PQexecParams(admin, kill_sql, 1, NULL, params, NULL, NULL, 0);
+	int killed, i;
+
+	cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+	killed = PQntuples(res);
+	PQclear(res);
+	/* pg_terminate_backend only signals; wait (10 s at most) until the
+	 * backends are gone, so their goodbye is in the clients' sockets. */
+	for (i = 0; i < 1000; i++) {
+		int left;
+		res = PQexecParams(admin, left_sql, 1, NULL, params, NULL, NULL, 0);
+		cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+		left = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (left == 0)
+			break;
+		usleep(10000);
+	}
+	cr_assert(i < 1000, "backends of %s still alive 10 s after pg_terminate_backend", db->name);
+	PQfinish(admin);
+	return killed;
+}
+
 static int pgt_lock(int how)
 {
 	char path[512];

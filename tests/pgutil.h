@@ -35,6 +35,10 @@ PGconn *pgt_admin(void);
 /* Runs a constant SQL command on conn; aborts the test on failure. */
 void pgt_exec(PGconn *conn, const char *sql);
 
+/* Terminates every session on db's database (pg_terminate_backend) and
+ * waits until they are gone; returns how many it terminated. */
+int pgt_terminate_all(const struct pgt_db *db);
+
 /* Stops / starts the server ($ASSAY_PG_CTL); aborts on failure. */
 void pgt_server_stop(void);
 void pgt_server_start(void);
