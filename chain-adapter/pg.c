@@ -668,6 +668,16 @@ static enum chain_err pg_txn(struct pg_chain *p, pg_body body, void *arg)
 	do {
 		tries++;
 		rc = pg_command(p, PG_SQL_BEGIN_WRITE);
+		if (rc == CHAIN_ERR_UNAVAILABLE && tries == 1) {
+			/* The server went away while the session was idle
+			 * and pg_ready could not tell yet (its goodbye came,
+			 * the end of the stream not): nothing of this call
+			 * ran, so reconnect once and begin again. */
+			p->session_ok = 0;
+			rc = pg_ready(p);
+			if (!rc)
+				rc = pg_command(p, PG_SQL_BEGIN_WRITE);
+		}
 		if (rc)
 			break;
 		rc = pg_run(p, NULL, PG_HEAD_LOCK, NULL);
