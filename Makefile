@@ -169,6 +169,21 @@ kernels-cuda-check:
 	fi
 # ---------------------------------------------------------------- kernels end
 
+# ---------------------------------------------------------------- pgdb
+# The one PostgreSQL layer (sessions, prepared statements, error classes,
+# the transaction runner, migrations) under chain-adapter/ and escrow/.
+PGDB_SRCS := $(wildcard pgdb/*.c)
+PGDB_OBJS := $(PGDB_SRCS:%.c=$(BUILD)/obj/%.o)
+PGDB_LIB := $(BUILD)/lib/libassay-pgdb.a
+
+$(BUILD)/obj/pgdb/%.o: pgdb/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Ipgdb $(PG_CFLAGS) -c $< -o $@
+
+$(PGDB_LIB): $(PGDB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 # ---------------------------------------------------------------- chain-adapter
 # The settlement interface and its PostgreSQL backend.  Migrations
 # (chain-adapter/migrations/NNN_*.sql) are embedded into the library at
@@ -195,7 +210,7 @@ $(BUILD)/obj/gen/chain_migrations.o: $(CHAIN_GEN)
 
 $(BUILD)/obj/chain-adapter/%.o: chain-adapter/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ichain-adapter $(CORE_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb $(CORE_CFLAGS) $(PG_CFLAGS) -c $< -o $@
 
 $(CHAIN_LIB): $(CHAIN_OBJS)
 	@mkdir -p $(@D)
@@ -244,9 +259,9 @@ $(BUILD)/obj/gen/escrow_migrations.o: $(ESCROW_GEN)
 
 $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
@@ -345,14 +360,14 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ihttpd -Iescrow -Iprovider -Ivalidator $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL.
 ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o db.o money.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
-$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
@@ -405,9 +420,9 @@ BENCH_BIN := $(BUILD)/bench/assay-bench
 
 $(BUILD)/obj/bench/%.o: bench/%.c | deps-bench
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ihttpd -Iescrow -Iprovider -Ivalidator -Itests $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator -Itests $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
 

@@ -2,9 +2,9 @@
  * pg.c: the PostgreSQL double-entry ledger behind struct chain.
  *
  * Invariants of a `struct pg_chain`:
- * - `conn` is never NULL; when its status is CONNECTION_BAD the next call
- *   resets it once (PQreset) and, if that works, prepares every statement
- *   of pg_sql[] again before doing anything else;
+ * - `db` is its session (pgdb/pgdb.h): a session whose server went away
+ *   is reset before use, statements are prepared on first use, and the
+ *   transaction runner retries serialisation failures and deadlocks;
  * - every call that moves money is one transaction that first locks the
  *   single ledger_head row: writers are serialized, so each sees the
  *   balances the previous one committed, transfer sequence numbers are
@@ -18,7 +18,7 @@
  *   refusals CHAIN_ERR_INSUFFICIENT and CHAIN_ERR_OVERFLOW.
  *
  * All SQL of the backend is in one block below (GNU Taler's habit): the
- * PG_SQL_* texts and pg_sql[], the statements every session prepares;
+ * PG_SQL_* texts and pg_sql[], the statements a session prepares;
  * the schema is in the embedded migrations.  Every value is a parameter
  * (PQexecPrepared / PQexecParams); no SQL is ever built from strings.
  * docs/ledger.md explains the schema.
@@ -30,32 +30,27 @@
 
 #include <libpq-fe.h>
 
-#include "pg_alive.h"
 #include "chain.h"
+#include "pgdb.h"
 #include "pg_internal.h"
 #include "banned.h"
 
 /* Room for a bigint in decimal, sign and NUL included. */
 #define PG_INT_BYTES 24
-/* Parameters of one statement at most. */
-#define PG_PARAMS_MAX 8
 
 struct pg_chain {
 	struct chain base;                    /* first: the vtable */
-	PGconn *conn;
+	struct pgdb db;                       /* the session */
 	struct chain_params params;
 	uint8_t escrow[RCPT_ADDR_BYTES];
 	char min_stake[RCPT_U256_DEC_BYTES];  /* params.min_stake, decimal */
-	int retryable;                        /* last error was 40001/40P01 */
-	int session_ok;                       /* statements prepared on `conn` */
-	char why[CHAIN_PG_WHY_BYTES];         /* last PostgreSQL error, for debugging */
+	char why[CHAIN_PG_WHY_BYTES];         /* last error, for debugging */
 };
 
 /* ------------------------------------------------------------------ */
 /* The statements                                                       */
 
 enum pg_stmt {
-	PG_SET_TIMEOUT,
 	PG_HEAD_LOCK,
 	PG_ACCOUNT_OWNER,
 	PG_ACCOUNT_JOB,
@@ -77,12 +72,9 @@ enum pg_stmt {
 	PG_EVENTS,
 	PG_INVARIANTS,
 	PG_OP_CLAIM,
+	PG_HEAD_CREATE,
+	PG_HEAD_CHAIN_ID,
 	PG_STMT_COUNT_
-};
-
-struct pg_sql {
-	const char *name;     /* prepared statement name; an invariant's label */
-	const char *text;
 };
 
 /* Account of an owner, created at zero on first use. */
@@ -286,38 +278,14 @@ struct pg_sql {
 	PG_INV(11, "I5", PG_SQL_INV_I5_SLASHES)                                \
 	") AS inv WHERE NOT ok ORDER BY k LIMIT 1"
 
-/* Opening: run before the session's statements are prepared, with
- * PQexecParams (the migrations table, the advisory lock, the head row). */
-#define PG_SQL_MIGRATION_LOCK \
-	"SELECT pg_advisory_xact_lock($1::bigint)"
-#define PG_SQL_MIGRATIONS_TABLE \
-	"CREATE TABLE IF NOT EXISTS schema_migrations (" \
-	" version text PRIMARY KEY," \
-	" applied_at timestamptz NOT NULL DEFAULT now())"
-#define PG_SQL_MIGRATION_SEEN \
-	"SELECT 1 FROM schema_migrations WHERE version = $1::text"
-#define PG_SQL_MIGRATION_RECORD \
-	"INSERT INTO schema_migrations (version) VALUES ($1::text)"
-#define PG_SQL_MIGRATION_NEWER \
-	"SELECT version FROM schema_migrations " \
-	"WHERE NOT (version = ANY ($1::text[])) ORDER BY version LIMIT 1"
+/* Opening: the head row of this chain id. */
 #define PG_SQL_HEAD_CREATE \
 	"INSERT INTO ledger_head (chain_id) VALUES ($1::numeric) " \
 	"ON CONFLICT (one) DO NOTHING"
 #define PG_SQL_HEAD_CHAIN_ID \
 	"SELECT chain_id::text FROM ledger_head"
 
-/* Transaction control: constant text, no parameters. */
-#define PG_SQL_BEGIN "BEGIN"
-/* READ COMMITTED whatever the server's default: after the head lock,
- * each statement sees what the previous writer committed. */
-#define PG_SQL_BEGIN_WRITE "BEGIN ISOLATION LEVEL READ COMMITTED"
-#define PG_SQL_COMMIT "COMMIT"
-#define PG_SQL_ROLLBACK "ROLLBACK"
-
-static const struct pg_sql pg_sql[PG_STMT_COUNT_] = {
-	[PG_SET_TIMEOUT] = { "set_timeout",
-		"SELECT set_config('statement_timeout', $1::text, false)" },
+static const struct pgdb_stmt pg_sql[PG_STMT_COUNT_] = {
 	[PG_HEAD_LOCK] = { "head_lock",
 		"SELECT seq FROM ledger_head FOR UPDATE" },
 	[PG_ACCOUNT_OWNER] = { "account_owner", PG_SQL_ACCOUNT_OWNER },
@@ -370,56 +338,21 @@ static const struct pg_sql pg_sql[PG_STMT_COUNT_] = {
 		"VALUES ($1::bytea, $2::bytea, $3::numeric, $4::numeric, $5::bytea, $6::bigint)" },
 	[PG_EVENTS] = { "events", PG_SQL_EVENTS },
 	[PG_INVARIANTS] = { "invariants", PG_SQL_INVARIANTS },
+	[PG_HEAD_CREATE] = { "head_create", PG_SQL_HEAD_CREATE },
+	[PG_HEAD_CHAIN_ID] = { "head_chain_id", PG_SQL_HEAD_CHAIN_ID },
 };
-
-static void pg_stmt_name(char out[PG_INT_BYTES], enum pg_stmt s)
-{
-	CHAIN_ASSERT((unsigned)s < PG_STMT_COUNT_);
-	snprintf(out, PG_INT_BYTES, "%s", pg_sql[s].name);
-}
 
 /* ------------------------------------------------------------------ */
 /* Parameters and results                                               */
 
-struct pg_args {
-	const char *v[PG_PARAMS_MAX];
-	int len[PG_PARAMS_MAX];
-	int fmt[PG_PARAMS_MAX];
-	int n;
-	char num[PG_PARAMS_MAX][RCPT_U256_DEC_BYTES];  /* text kept alive here */
-};
+_Static_assert(RCPT_U256_DEC_BYTES <= PGDB_NUM_BYTES, "a uint256 fits pgdb_args");
 
-static void pg_arg_bytes(struct pg_args *a, const uint8_t *p, size_t len)
+static void pg_arg_u256(struct pgdb_args *a, const struct rcpt_u256 *v)
 {
-	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
-	a->v[a->n] = (const char *)p;       /* NULL: SQL NULL */
-	a->len[a->n] = (int)len;
-	a->fmt[a->n] = 1;
-	a->n++;
-}
+	char dec[RCPT_U256_DEC_BYTES];
 
-static void pg_arg_text(struct pg_args *a, const char *s)
-{
-	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
-	a->v[a->n] = s;
-	a->len[a->n] = 0;
-	a->fmt[a->n] = 0;
-	a->n++;
-}
-
-static void pg_arg_u256(struct pg_args *a, const struct rcpt_u256 *v)
-{
-	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
-	rcpt_u256_format(a->num[a->n], v);
-	pg_arg_text(a, a->num[a->n]);
-}
-
-static void pg_arg_u64(struct pg_args *a, uint64_t v)
-{
-	CHAIN_ASSERT(a->n < PG_PARAMS_MAX);
-	CHAIN_ASSERT(v <= (uint64_t)INT64_MAX);
-	snprintf(a->num[a->n], sizeof(a->num[a->n]), "%" PRIu64, v);
-	pg_arg_text(a, a->num[a->n]);
+	rcpt_u256_format(dec, v);
+	pgdb_arg_copy(a, dec);
 }
 
 static int pg_is_zero(const uint8_t *p, size_t len)
@@ -436,97 +369,64 @@ static int pg_u256_is_zero(const struct rcpt_u256 *v)
 	return pg_is_zero(v->be, sizeof(v->be));
 }
 
-static int pg_constraint_is(const PGresult *res, const char *name)
+/* Maps a pgdb failure to the error a caller sees, and keeps the message.
+ * The ledger's CHECK and unique constraints are its refusals. */
+static enum chain_err pg_map(struct pg_chain *p, enum pgdb_err e)
 {
-	const char *s = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
-
-	return s && strcmp(s, name) == 0;
-}
-
-/* Maps a failed result to the error a caller sees, and keeps the message. */
-static enum chain_err pg_error(struct pg_chain *p, const PGresult *res)
-{
-	const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(p->conn);
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *cn = p->db.constraint;
 	enum chain_err rc = CHAIN_ERR_BACKEND;
-	size_t n;
 
-	snprintf(p->why, sizeof(p->why), "%s", msg ? msg : "");
-	n = strcspn(p->why, "\n");
-	p->why[n] = '\0';
-	p->retryable = 0;
-	if (PQstatus(p->conn) != CONNECTION_OK) {
+	snprintf(p->why, sizeof(p->why), "%s", p->db.why);
+	switch (e) {
+	case PGDB_DOWN:
 		rc = CHAIN_ERR_UNAVAILABLE;
-	} else if (!state) {
-		rc = CHAIN_ERR_BACKEND;
-	} else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
-		/* class 08 connection exception, 57P01-57P03 shutdown, not ready */
-		rc = CHAIN_ERR_UNAVAILABLE;
-	} else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
-		p->retryable = 1;
+		break;
+	case PGDB_BUSY:
+		/* a timeout (someone holds the ledger), 40001/40P01 after the
+		 * last try, class 53: nothing was done, try again later */
 		rc = CHAIN_ERR_CONFLICT;
-	} else if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
-		/* statement_timeout or lock_timeout: someone holds the ledger */
-		rc = CHAIN_ERR_CONFLICT;
-	} else if (strcmp(state, "23514") == 0) {
-		/* a CHECK on accounts: the refusals the constraints make */
-		if (pg_constraint_is(res, "accounts_nonneg"))
+		break;
+	case PGDB_CHECK:
+		if (strcmp(cn, "accounts_nonneg") == 0)
 			rc = CHAIN_ERR_INSUFFICIENT;
-		else if (pg_constraint_is(res, "accounts_u256") ||
-			 pg_constraint_is(res, "accounts_world_supply"))
+		else if (strcmp(cn, "accounts_u256") == 0 ||
+			 strcmp(cn, "accounts_world_supply") == 0)
 			rc = CHAIN_ERR_OVERFLOW;
-	} else if (strcmp(state, "22003") == 0) {
-		/* numeric field overflow: past NUMERIC(78,0) */
-		rc = CHAIN_ERR_OVERFLOW;
-	} else if (strcmp(state, "23505") == 0) {
-		if (pg_constraint_is(res, "jobs_pkey"))
+		break;
+	case PGDB_RANGE:
+		rc = CHAIN_ERR_OVERFLOW;   /* past NUMERIC(78,0) */
+		break;
+	case PGDB_UNIQUE:
+		if (strcmp(cn, "jobs_pkey") == 0)
 			rc = CHAIN_ERR_EXISTS;
-		else if (pg_constraint_is(res, "slashes_once"))
+		else if (strcmp(cn, "slashes_once") == 0)
 			rc = CHAIN_ERR_SETTLED;
+		break;
+	case PGDB_OK:
+	case PGDB_SHAPE:
+	case PGDB_FAIL:
+	case PGDB_ERR_COUNT_:
+		break;
 	}
-	CHAIN_ASSERT(rc != CHAIN_OK);
+	CHAIN_ASSERT(e != PGDB_OK && rc != CHAIN_OK);
 	return rc;
 }
 
-/* Runs prepared statement s.  On CHAIN_OK *out (when out is not NULL)
- * holds the result, which the caller PQclears; on failure *out is NULL. */
+/* Runs statement s.  On CHAIN_OK *out (when out is not NULL) holds the
+ * result, which the caller PQclears; on failure *out is NULL. */
 static enum chain_err pg_run(struct pg_chain *p, PGresult **out,
-			     enum pg_stmt s, const struct pg_args *a)
+			     enum pg_stmt s, const struct pgdb_args *a)
 {
-	char name[PG_INT_BYTES];
-	PGresult *res;
-	ExecStatusType st;
-	enum chain_err rc = CHAIN_OK;
+	enum pgdb_err e;
 
 	CHAIN_ASSERT((unsigned)s < PG_STMT_COUNT_);
-	if (out)
-		*out = NULL;
-	pg_stmt_name(name, s);
-	res = PQexecPrepared(p->conn, name, a ? a->n : 0, a ? a->v : NULL,
-			     a ? a->len : NULL, a ? a->fmt : NULL, 0);
-	if (!res) {
-		rc = PQstatus(p->conn) == CONNECTION_OK ? CHAIN_ERR_NOMEM :
-			CHAIN_ERR_UNAVAILABLE;
-		snprintf(p->why, sizeof(p->why), "%s", "no result from libpq");
-		goto out;
-	}
-	st = PQresultStatus(res);
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = pg_error(p, res);
-		goto out;
-	}
-	if (out) {
-		*out = res;
-		res = NULL;
-	}
-out:
-	PQclear(res);
-	return rc;
+	e = pgdb_exec(&p->db, out, &pg_sql[s], a);
+	return e ? pg_map(p, e) : CHAIN_OK;
 }
 
 /* Runs s expecting exactly one row; copies column 0 (text) into buf. */
 static enum chain_err pg_run_one(struct pg_chain *p, char *buf, size_t buf_len,
-				 enum pg_stmt s, const struct pg_args *a)
+				 enum pg_stmt s, const struct pgdb_args *a)
 {
 	PGresult *res = NULL;
 	enum chain_err rc;
@@ -538,7 +438,7 @@ static enum chain_err pg_run_one(struct pg_chain *p, char *buf, size_t buf_len,
 	if (PQntuples(res) != 1 || PQnfields(res) < 1 || PQgetisnull(res, 0, 0) ||
 	    (size_t)PQgetlength(res, 0, 0) >= buf_len) {
 		snprintf(p->why, sizeof(p->why), "statement '%s' returned an unexpected result",
-			 pg_sql[s].name);
+			 pg_sql[s].what);
 		rc = CHAIN_ERR_BACKEND;
 		goto out;
 	}
@@ -550,7 +450,7 @@ out:
 
 /* Runs s, which returns one boolean; *yes receives it. */
 static enum chain_err pg_run_bool(struct pg_chain *p, int *yes, enum pg_stmt s,
-				  const struct pg_args *a)
+				  const struct pgdb_args *a)
 {
 	char b[8];
 	enum chain_err rc;
@@ -580,121 +480,48 @@ static enum chain_err pg_parse_u256(struct pg_chain *p, struct rcpt_u256 *out,
 /* ------------------------------------------------------------------ */
 /* Sessions and transactions                                            */
 
-static void pg_notice_quiet(void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
-/* Per-session setup: the statement timeout and every prepared statement. */
-static enum chain_err pg_session_init(struct pg_chain *p)
-{
-	char name[PG_INT_BYTES];
-	char timeout[PG_INT_BYTES];
-	struct pg_args a = { .n = 0 };
-	PGresult *res = NULL;
-	enum chain_err rc = CHAIN_OK;
-
-	p->session_ok = 0;
-	PQsetNoticeProcessor(p->conn, pg_notice_quiet, NULL);
-	for (int s = 0; s < PG_STMT_COUNT_; s++) {
-		CHAIN_ASSERT(pg_sql[s].name && pg_sql[s].text);
-		pg_stmt_name(name, (enum pg_stmt)s);
-		res = PQprepare(p->conn, name, pg_sql[s].text, 0, NULL);
-		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-			rc = pg_error(p, res);
-			goto out;
-		}
-		PQclear(res);
-		res = NULL;
-	}
-	snprintf(timeout, sizeof(timeout), "%d", CHAIN_PG_STATEMENT_TIMEOUT_MS);
-	pg_arg_text(&a, timeout);
-	rc = pg_run(p, NULL, PG_SET_TIMEOUT, &a);
-	p->session_ok = rc == CHAIN_OK;
-out:
-	PQclear(res);
-	return rc;
-}
-
-/* Makes sure the connection is usable: resets a broken one (or one
- * whose setup failed half way) once. */
+/* A usable session (pgdb_ready resets one whose server went away). */
 static enum chain_err pg_ready(struct pg_chain *p)
 {
-	enum chain_err rc = CHAIN_OK;
+	enum pgdb_err e = pgdb_ready(&p->db);
 
-	/* A connection whose server went away is reset here (pg_alive.h)
-	 * rather than failing the caller's first statement. */
-	if (p->session_ok && PQtransactionStatus(p->conn) == PQTRANS_IDLE &&
-	    assay_pg_alive(p->conn))
-		goto out;
-	PQreset(p->conn);
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		snprintf(p->why, sizeof(p->why), "%s", PQerrorMessage(p->conn));
-		rc = CHAIN_ERR_UNAVAILABLE;
-		goto out;
-	}
-	rc = pg_session_init(p);
-out:
-	return rc;
-}
-
-/* Runs a constant transaction-control command (no parameters). */
-static enum chain_err pg_command(struct pg_chain *p, const char *sql)
-{
-	PGresult *res = PQexec(p->conn, sql);
-	enum chain_err rc = CHAIN_OK;
-
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
-		rc = pg_error(p, res);
-	PQclear(res);
-	return rc;
+	return e ? pg_map(p, e) : CHAIN_OK;
 }
 
 typedef enum chain_err (*pg_body)(struct pg_chain *p, void *arg);
 
-/* Runs body in one transaction, serialized with every other writer on
- * the ledger head; commits on CHAIN_OK, rolls back on anything else, and
- * tries again (at most CHAIN_PG_TRIES_MAX times in all) when PostgreSQL
- * asks for it. */
+struct pg_txn_ctx {
+	struct pg_chain *p;
+	pg_body body;
+	void *arg;
+};
+
+static int pg_txn_body(struct pgdb *db, void *arg)
+{
+	struct pg_txn_ctx *x = arg;
+	enum chain_err rc;
+
+	CHAIN_ASSERT(db == &x->p->db);
+	rc = pg_run(x->p, NULL, PG_HEAD_LOCK, NULL);
+	if (!rc)
+		rc = x->body(x->p, x->arg);
+	return (int)rc;
+}
+
+/* Runs body in one READ COMMITTED transaction, serialized with every
+ * other writer on the ledger head; commits on CHAIN_OK, rolls back on
+ * anything else; pgdb_txn tries again when PostgreSQL asks for it. */
 static enum chain_err pg_txn(struct pg_chain *p, pg_body body, void *arg)
 {
-	enum chain_err rc;
-	int tries = 0;
+	struct pg_txn_ctx x = { p, body, arg };
+	enum pgdb_err e;
+	int brc = 0;
 
-	rc = pg_ready(p);
-	if (rc)
-		goto out;
-	do {
-		tries++;
-		rc = pg_command(p, PG_SQL_BEGIN_WRITE);
-		if (rc == CHAIN_ERR_UNAVAILABLE && tries == 1) {
-			/* The server went away while the session was idle
-			 * and pg_ready could not tell yet (its goodbye came,
-			 * the end of the stream not): nothing of this call
-			 * ran, so reconnect once and begin again. */
-			p->session_ok = 0;
-			rc = pg_ready(p);
-			if (!rc)
-				rc = pg_command(p, PG_SQL_BEGIN_WRITE);
-		}
-		if (rc)
-			break;
-		rc = pg_run(p, NULL, PG_HEAD_LOCK, NULL);
-		if (!rc)
-			rc = body(p, arg);
-		if (!rc)
-			rc = pg_command(p, PG_SQL_COMMIT);
-		if (rc && PQstatus(p->conn) == CONNECTION_OK &&
-		    PQtransactionStatus(p->conn) != PQTRANS_IDLE) {
-			int keep = p->retryable;
-			(void)pg_command(p, PG_SQL_ROLLBACK);
-			p->retryable = keep;
-		}
-	} while (rc == CHAIN_ERR_CONFLICT && p->retryable && tries < CHAIN_PG_TRIES_MAX);
-out:
-	CHAIN_ASSERT((unsigned)rc < CHAIN_ERR_COUNT_);
-	return rc;
+	e = pgdb_txn(&p->db, PGDB_READ_COMMITTED, pg_txn_body, &x, &brc);
+	if (e)
+		return pg_map(p, e);
+	CHAIN_ASSERT((unsigned)brc < CHAIN_ERR_COUNT_);
+	return (enum chain_err)brc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -704,28 +531,28 @@ out:
 static enum chain_err pg_account_of(struct pg_chain *p, char id[PG_INT_BYTES],
 				    const char *kind, const uint8_t owner[RCPT_ADDR_BYTES])
 {
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 
-	pg_arg_text(&a, kind);
-	pg_arg_bytes(&a, owner, RCPT_ADDR_BYTES);
+	pgdb_arg_text(&a, kind);
+	pgdb_arg_bytes(&a, owner, RCPT_ADDR_BYTES);
 	return pg_run_one(p, id, PG_INT_BYTES, PG_ACCOUNT_OWNER, &a);
 }
 
 static enum chain_err pg_account_lock(struct pg_chain *p, char id[PG_INT_BYTES],
 				      const uint8_t job[RCPT_HASH_BYTES])
 {
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 
-	pg_arg_bytes(&a, job, RCPT_HASH_BYTES);
+	pgdb_arg_bytes(&a, job, RCPT_HASH_BYTES);
 	return pg_run_one(p, id, PG_INT_BYTES, PG_ACCOUNT_JOB, &a);
 }
 
 static enum chain_err pg_account_system(struct pg_chain *p, char id[PG_INT_BYTES],
 					const char *kind)
 {
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 
-	pg_arg_text(&a, kind);
+	pgdb_arg_text(&a, kind);
 	return pg_run_one(p, id, PG_INT_BYTES, PG_ACCOUNT_SYSTEM, &a);
 }
 
@@ -734,18 +561,18 @@ static enum chain_err pg_move(struct pg_chain *p, const char *kind,
 			      const char *from, const char *to, const char *amount,
 			      const uint8_t *job, uint64_t now_s)
 {
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 	PGresult *res = NULL;
 	enum chain_err rc;
 
 	CHAIN_ASSERT(!pg_dec_is_zero(amount) && amount[0] != '-');
 	CHAIN_ASSERT(strcmp(from, to) != 0);
-	pg_arg_text(&a, from);
-	pg_arg_text(&a, to);
-	pg_arg_text(&a, amount);
-	pg_arg_text(&a, kind);
-	pg_arg_bytes(&a, job, job ? RCPT_HASH_BYTES : 0);
-	pg_arg_u64(&a, now_s);
+	pgdb_arg_text(&a, from);
+	pgdb_arg_text(&a, to);
+	pgdb_arg_text(&a, amount);
+	pgdb_arg_text(&a, kind);
+	pgdb_arg_bytes(&a, job, job ? RCPT_HASH_BYTES : 0);
+	pgdb_arg_u64(&a, now_s);
 	rc = pg_run(p, &res, PG_MOVE, &a);
 	if (rc)
 		goto out;
@@ -777,17 +604,17 @@ struct pg_simple_move {
 static enum chain_err pg_op_claim(struct pg_chain *p, const uint8_t *op, const char *kind,
 				  const uint8_t *who, const char *amount, uint64_t now_s)
 {
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 	char got[16];
 	enum chain_err rc;
 
 	if (!op)
 		return CHAIN_OK;
-	pg_arg_bytes(&a, op, CHAIN_OP_BYTES);
-	pg_arg_text(&a, kind);
-	pg_arg_bytes(&a, who, RCPT_ADDR_BYTES);
-	pg_arg_text(&a, amount);
-	pg_arg_u64(&a, now_s);
+	pgdb_arg_bytes(&a, op, CHAIN_OP_BYTES);
+	pgdb_arg_text(&a, kind);
+	pgdb_arg_bytes(&a, who, RCPT_ADDR_BYTES);
+	pgdb_arg_text(&a, amount);
+	pgdb_arg_u64(&a, now_s);
 	rc = pg_run_one(p, got, sizeof(got), PG_OP_CLAIM, &a);
 	if (rc)
 		return rc;
@@ -819,11 +646,11 @@ static enum chain_err pg_body_simple(struct pg_chain *p, void *arg)
 	if (!rc)
 		rc = pg_move(p, m->kind, from, to, amount, NULL, m->now_s);
 	if (!rc && m->unbond) {
-		struct pg_args a = { .n = 0 };
-		pg_arg_bytes(&a, m->who, RCPT_ADDR_BYTES);
-		pg_arg_text(&a, amount);
-		pg_arg_u64(&a, m->now_s);
-		pg_arg_u64(&a, p->params.unbonding_s);
+		struct pgdb_args a = { .n = 0 };
+		pgdb_arg_bytes(&a, m->who, RCPT_ADDR_BYTES);
+		pgdb_arg_text(&a, amount);
+		pgdb_arg_u64(&a, m->now_s);
+		pgdb_arg_u64(&a, p->params.unbonding_s);
 		rc = pg_run(p, NULL, PG_UNBOND_ADD, &a);
 	}
 	return rc;
@@ -870,7 +697,7 @@ static void pg_free(struct chain *c)
 
 	if (!p)
 		return;
-	PQfinish(p->conn);
+	pgdb_close(&p->db);
 	free(p);
 }
 
@@ -886,7 +713,7 @@ static enum chain_err pg_balance(struct chain *c, struct chain_balance *out,
 				 const uint8_t who[RCPT_ADDR_BYTES])
 {
 	struct pg_chain *p = (struct pg_chain *)c;
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 	struct chain_balance b;
 	PGresult *res = NULL;
 	enum chain_err rc;
@@ -899,7 +726,7 @@ static enum chain_err pg_balance(struct chain *c, struct chain_balance *out,
 	rc = pg_ready(p);
 	if (rc)
 		goto out;
-	pg_arg_bytes(&a, who, RCPT_ADDR_BYTES);
+	pgdb_arg_bytes(&a, who, RCPT_ADDR_BYTES);
 	/* One statement: one snapshot, so the three balances agree. */
 	rc = pg_run(p, &res, PG_BALANCE, &a);
 	if (rc)
@@ -971,7 +798,7 @@ struct pg_release_unbonded {
 static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
 {
 	const struct pg_release_unbonded *r = arg;
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 	char due[RCPT_U256_DEC_BYTES];
 	char from[PG_INT_BYTES], to[PG_INT_BYTES];
 	enum chain_err rc;
@@ -981,8 +808,8 @@ static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
 	rc = pg_op_claim(p, r->op, "unbond", r->who, "0", r->now_s);
 	if (rc)
 		goto out;
-	pg_arg_bytes(&a, r->who, RCPT_ADDR_BYTES);
-	pg_arg_u64(&a, r->now_s);
+	pgdb_arg_bytes(&a, r->who, RCPT_ADDR_BYTES);
+	pgdb_arg_u64(&a, r->now_s);
 	rc = pg_run_one(p, due, sizeof(due), PG_UNBOND_DUE, &a);
 	if (rc || pg_dec_is_zero(due))
 		goto out;
@@ -1019,14 +846,14 @@ struct pg_lock {
 static enum chain_err pg_body_lock(struct pg_chain *p, void *arg)
 {
 	const struct pg_lock *l = arg;
-	struct pg_args a = { .n = 0 }, b = { .n = 0 }, d = { .n = 0 };
+	struct pgdb_args a = { .n = 0 }, b = { .n = 0 }, d = { .n = 0 };
 	char from[PG_INT_BYTES], to[PG_INT_BYTES];
 	PGresult *res = NULL;
 	int ok = 0;
 	enum chain_err rc;
 
 	/* Refusals in this order: exists, stake low, insufficient. */
-	pg_arg_bytes(&a, l->job, RCPT_HASH_BYTES);
+	pgdb_arg_bytes(&a, l->job, RCPT_HASH_BYTES);
 	rc = pg_run(p, &res, PG_JOB_EXISTS, &a);
 	if (rc)
 		goto out;
@@ -1034,8 +861,8 @@ static enum chain_err pg_body_lock(struct pg_chain *p, void *arg)
 		rc = CHAIN_ERR_EXISTS;
 		goto out;
 	}
-	pg_arg_bytes(&b, l->provider, RCPT_ADDR_BYTES);
-	pg_arg_text(&b, p->min_stake);
+	pgdb_arg_bytes(&b, l->provider, RCPT_ADDR_BYTES);
+	pgdb_arg_text(&b, p->min_stake);
 	rc = pg_run_bool(p, &ok, PG_STAKE_AT_LEAST, &b);
 	if (rc)
 		goto out;
@@ -1043,11 +870,11 @@ static enum chain_err pg_body_lock(struct pg_chain *p, void *arg)
 		rc = CHAIN_ERR_STAKE_LOW;
 		goto out;
 	}
-	pg_arg_bytes(&d, l->job, RCPT_HASH_BYTES);
-	pg_arg_bytes(&d, l->customer, RCPT_ADDR_BYTES);
-	pg_arg_bytes(&d, l->provider, RCPT_ADDR_BYTES);
+	pgdb_arg_bytes(&d, l->job, RCPT_HASH_BYTES);
+	pgdb_arg_bytes(&d, l->customer, RCPT_ADDR_BYTES);
+	pgdb_arg_bytes(&d, l->provider, RCPT_ADDR_BYTES);
 	pg_arg_u256(&d, l->max_price);
-	pg_arg_u64(&d, l->now_s);
+	pgdb_arg_u64(&d, l->now_s);
 	rc = pg_run(p, NULL, PG_JOB_INSERT, &d);
 	if (!rc)
 		rc = pg_account_of(p, from, "available", l->customer);
@@ -1093,7 +920,7 @@ struct pg_settle {
 static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
 {
 	const struct pg_settle *s = arg;
-	struct pg_args a = { .n = 0 }, u = { .n = 0 }, e = { .n = 0 };
+	struct pgdb_args a = { .n = 0 }, u = { .n = 0 }, e = { .n = 0 };
 	struct rcpt_u256 zero;
 	uint8_t customer[RCPT_ADDR_BYTES], provider[RCPT_ADDR_BYTES];
 	char lock[PG_INT_BYTES], to[PG_INT_BYTES];
@@ -1103,7 +930,7 @@ static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
 	enum chain_err rc;
 
 	memset(&zero, 0, sizeof(zero));
-	pg_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
+	pgdb_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
 	pg_arg_u256(&a, s->price ? s->price : &zero);
 	rc = pg_run(p, &res, PG_JOB_GET, &a);
 	if (rc)
@@ -1148,13 +975,13 @@ static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
 	}
 	if (rc)
 		goto out;
-	pg_arg_bytes(&u, s->job, RCPT_HASH_BYTES);
-	pg_arg_text(&u, s->price ? "released" : "refunded");
+	pgdb_arg_bytes(&u, s->job, RCPT_HASH_BYTES);
+	pgdb_arg_text(&u, s->price ? "released" : "refunded");
 	if (s->price)
-		pg_arg_text(&u, a.num[1]);
+		pgdb_arg_text(&u, a.num[1]);
 	else
-		pg_arg_text(&u, NULL);
-	pg_arg_u64(&u, s->now_s);
+		pgdb_arg_text(&u, NULL);
+	pgdb_arg_u64(&u, s->now_s);
 	PQclear(res);
 	res = NULL;
 	rc = pg_run(p, &res, PG_JOB_SETTLE, &u);
@@ -1164,7 +991,7 @@ static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
 		rc = CHAIN_ERR_BACKEND;
 		goto out;
 	}
-	pg_arg_bytes(&e, s->job, RCPT_HASH_BYTES);
+	pgdb_arg_bytes(&e, s->job, RCPT_HASH_BYTES);
 	rc = pg_run_bool(p, &empty, PG_LOCK_EMPTY, &e);
 	if (!rc && !empty) {
 		snprintf(p->why, sizeof(p->why), "%s", "lock not empty after settlement");
@@ -1210,7 +1037,7 @@ struct pg_slash {
 static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 {
 	const struct pg_slash *s = arg;
-	struct pg_args a = { .n = 0 }, q = { .n = 0 }, t = { .n = 0 }, i = { .n = 0 };
+	struct pgdb_args a = { .n = 0 }, q = { .n = 0 }, t = { .n = 0 }, i = { .n = 0 };
 	/* bounty from stake, kept from stake, bounty from unbonding, kept
 	 * from unbonding, all from unbonding */
 	char part[5][RCPT_U256_DEC_BYTES];
@@ -1220,8 +1047,8 @@ static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 	enum chain_err rc = CHAIN_OK;
 
 	if (s->job) {
-		pg_arg_bytes(&a, s->offender, RCPT_ADDR_BYTES);
-		pg_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
+		pgdb_arg_bytes(&a, s->offender, RCPT_ADDR_BYTES);
+		pgdb_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
 		rc = pg_run(p, &res, PG_SLASH_SEEN, &a);
 		if (rc)
 			goto out;
@@ -1232,7 +1059,7 @@ static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 		PQclear(res);
 		res = NULL;
 	}
-	pg_arg_bytes(&q, s->offender, RCPT_ADDR_BYTES);
+	pgdb_arg_bytes(&q, s->offender, RCPT_ADDR_BYTES);
 	pg_arg_u256(&q, s->amount);
 	pg_arg_u256(&q, s->bounty);
 	rc = pg_run(p, &res, PG_SLASH_PLAN, &q);
@@ -1260,8 +1087,8 @@ static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 		rc = pg_account_of(p, stake, "stake", s->offender);
 	if (!rc && !pg_dec_is_zero(part[4])) {
 		rc = pg_account_of(p, unb, "unbonding", s->offender);
-		pg_arg_bytes(&t, s->offender, RCPT_ADDR_BYTES);
-		pg_arg_text(&t, part[4]);
+		pgdb_arg_bytes(&t, s->offender, RCPT_ADDR_BYTES);
+		pgdb_arg_text(&t, part[4]);
 		if (!rc)
 			rc = pg_run_bool(p, &ok, PG_UNBOND_TAKE, &t);
 		if (!rc && !ok) {
@@ -1280,12 +1107,12 @@ static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 		rc = pg_move(p, "slash_keep", unb, treasury, part[3], s->job, s->now_s);
 	if (rc)
 		goto out;
-	pg_arg_bytes(&i, s->offender, RCPT_ADDR_BYTES);
-	pg_arg_bytes(&i, s->job, s->job ? RCPT_HASH_BYTES : 0);
+	pgdb_arg_bytes(&i, s->offender, RCPT_ADDR_BYTES);
+	pgdb_arg_bytes(&i, s->job, s->job ? RCPT_HASH_BYTES : 0);
 	pg_arg_u256(&i, s->amount);
 	pg_arg_u256(&i, s->bounty);
-	pg_arg_bytes(&i, s->bounty_to, RCPT_ADDR_BYTES);
-	pg_arg_u64(&i, s->now_s);
+	pgdb_arg_bytes(&i, s->bounty_to, RCPT_ADDR_BYTES);
+	pgdb_arg_u64(&i, s->now_s);
 	rc = pg_run(p, NULL, PG_SLASH_INSERT, &i);
 out:
 	PQclear(res);
@@ -1347,7 +1174,7 @@ static enum chain_err pg_events(struct chain *c, struct chain_event *out,
 				size_t *count, size_t max, uint64_t after_seq)
 {
 	struct pg_chain *p = (struct pg_chain *)c;
-	struct pg_args a = { .n = 0 };
+	struct pgdb_args a = { .n = 0 };
 	PGresult *res = NULL;
 	enum chain_err rc = CHAIN_OK;
 	size_t n;
@@ -1364,8 +1191,8 @@ static enum chain_err pg_events(struct chain *c, struct chain_event *out,
 	rc = pg_ready(p);
 	if (rc)
 		goto out;
-	pg_arg_u64(&a, after_seq);
-	pg_arg_u64(&a, max);
+	pgdb_arg_u64(&a, after_seq);
+	pgdb_arg_u64(&a, max);
 	rc = pg_run(p, &res, PG_EVENTS, &a);
 	if (rc)
 		goto out;
@@ -1468,147 +1295,72 @@ static void pg_diag(struct rcpt_diag *diag, const char *what, const char *detail
 	diag->msg[n] = '\0';
 }
 
-/* Applies migration m unless schema_migrations lists it, in one
- * transaction under the migration advisory lock. */
-static enum chain_err pg_migrate_one(struct pg_chain *p, struct rcpt_diag *diag,
-				     const struct chain_migration *m)
-{
-	char key[PG_INT_BYTES];
-	const char *v[1];
-	PGresult *res = NULL;
-	enum chain_err rc;
-
-	CHAIN_ASSERT(m && m->name && m->sql);
-	rc = pg_command(p, PG_SQL_BEGIN);
-	if (rc)
-		goto out;
-	snprintf(key, sizeof(key), "%lld", (long long)CHAIN_PG_MIGRATION_LOCK_KEY);
-	v[0] = key;
-	res = PQexecParams(p->conn, PG_SQL_MIGRATION_LOCK, 1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		goto fail;
-	PQclear(res);
-	res = PQexec(p->conn, PG_SQL_MIGRATIONS_TABLE);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		goto fail;
-	PQclear(res);
-	v[0] = m->name;
-	res = PQexecParams(p->conn, PG_SQL_MIGRATION_SEEN, 1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		goto fail;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		/* Embedded text, several statements: PQexec runs them all
-		 * inside this transaction. */
-		res = PQexec(p->conn, m->sql);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-		    PQresultStatus(res) != PGRES_TUPLES_OK)
-			goto fail;
-		PQclear(res);
-		res = PQexecParams(p->conn, PG_SQL_MIGRATION_RECORD, 1, NULL, v, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			goto fail;
-	}
-	PQclear(res);
-	res = NULL;
-	rc = pg_command(p, PG_SQL_COMMIT);
-	if (rc)
-		pg_diag(diag, "could not commit migration", p->why);
-	goto out;
-fail:
-	rc = pg_error(p, res);
-	pg_diag(diag, "migration failed", p->why);
-	if (rc != CHAIN_ERR_UNAVAILABLE)
-		rc = CHAIN_ERR_BACKEND;
-	if (PQstatus(p->conn) == CONNECTION_OK)
-		(void)pg_command(p, PG_SQL_ROLLBACK);
-out:
-	PQclear(res);
-	return rc;
-}
-
-/* Refuses a ledger that a newer program has migrated further: this one
- * would not know the rules its schema now keeps. */
-static enum chain_err pg_check_no_newer(struct pg_chain *p, struct rcpt_diag *diag)
-{
-	const char *v[1];
-	char *names = NULL;
-	size_t cap = 3, len = 0;
-	PGresult *res = NULL;
-	enum chain_err rc = CHAIN_OK;
-
-	for (size_t i = 0; i < chain_migrations_count; i++)
-		cap += strlen(chain_migrations[i].name) + 1;
-	names = malloc(cap);
-	if (!names) {
-		rc = CHAIN_ERR_NOMEM;
-		goto out;
-	}
-	/* A text[] literal; embed-sql.sh allows only [A-Za-z0-9_.-] in names,
-	 * so no element needs quoting. */
-	names[len++] = '{';
-	for (size_t i = 0; i < chain_migrations_count; i++) {
-		size_t n = strlen(chain_migrations[i].name);
-		if (i > 0)
-			names[len++] = ',';
-		memcpy(names + len, chain_migrations[i].name, n);
-		len += n;
-	}
-	names[len++] = '}';
-	names[len] = '\0';
-	CHAIN_ASSERT(len < cap);
-	v[0] = names;
-	res = PQexecParams(p->conn, PG_SQL_MIGRATION_NEWER, 1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = pg_error(p, res);
-		pg_diag(diag, "could not read schema_migrations", p->why);
-		goto out;
-	}
-	if (PQntuples(res) > 0) {
-		if (diag)
-			snprintf(diag->msg, sizeof(diag->msg),
-				 "ledger has migration '%.64s' that this program does not know",
-				 PQgetvalue(res, 0, 0));
-		rc = CHAIN_ERR_BACKEND;
-	}
-out:
-	PQclear(res);
-	free(names);
-	return rc;
-}
+static const struct pgdb_schema pg_schema = {
+	.list = chain_migrations,
+	.count = 0,   /* set from chain_migrations_count at run time */
+	.table = "schema_migrations",
+	.column = "version",
+	.lock_key = CHAIN_PG_MIGRATION_LOCK_KEY,
+	.what = "ledger",
+};
 
 /* Creates the head row for this chain id, or checks that it matches. */
 static enum chain_err pg_check_chain_id(struct pg_chain *p, struct rcpt_diag *diag)
 {
-	char want[PG_INT_BYTES];
-	const char *v[1] = { want };
-	PGresult *res;
-	enum chain_err rc = CHAIN_OK;
+	char have[PG_INT_BYTES], want[PG_INT_BYTES];
+	struct pgdb_args a = { .n = 0 };
+	enum chain_err rc;
 
 	snprintf(want, sizeof(want), "%" PRIu64, p->params.chain_id);
-	res = PQexecParams(p->conn, PG_SQL_HEAD_CREATE, 1, NULL, v, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		rc = pg_error(p, res);
+	pgdb_arg_text(&a, want);
+	rc = pg_run(p, NULL, PG_HEAD_CREATE, &a);
+	if (rc) {
 		pg_diag(diag, "could not create the ledger head", p->why);
-		goto out;
+		return rc;
 	}
-	PQclear(res);
-	res = PQexec(p->conn, PG_SQL_HEAD_CHAIN_ID);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		rc = pg_error(p, res);
+	rc = pg_run_one(p, have, sizeof(have), PG_HEAD_CHAIN_ID, NULL);
+	if (rc) {
 		pg_diag(diag, "could not read the ledger head", p->why);
-		goto out;
+		return rc;
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), want) != 0) {
+	if (strcmp(have, want) != 0) {
 		if (diag)
 			snprintf(diag->msg, sizeof(diag->msg),
-				 "ledger belongs to chain id %.24s, not %s",
-				 PQgetvalue(res, 0, 0), want);
-		rc = CHAIN_ERR_BACKEND;
+				 "ledger belongs to chain id %.24s, not %s", have, want);
+		return CHAIN_ERR_BACKEND;
 	}
-out:
-	PQclear(res);
-	return rc;
+	return CHAIN_OK;
+}
+
+/* Connects, migrates (pgdb_migrate refuses a ledger that a newer
+ * program migrated further), and checks the chain id. */
+static enum chain_err pg_connect(struct pg_chain *p, struct rcpt_diag *diag,
+				 const char *conninfo)
+{
+	const struct pgdb_config cfg = {
+		.conninfo = conninfo,
+		.app = "assay-ledger",
+		.statement_timeout_ms = CHAIN_PG_STATEMENT_TIMEOUT_MS,
+		.lock_timeout_ms = CHAIN_PG_LOCK_TIMEOUT_MS,
+		.idle_in_txn_timeout_ms = CHAIN_PG_IDLE_IN_TXN_TIMEOUT_MS,
+	};
+	struct pgdb_schema sc = pg_schema;
+	char msg[sizeof(diag->msg)];
+	enum pgdb_err e;
+
+	e = pgdb_open(&p->db, &cfg);
+	if (e) {
+		pg_diag(diag, "could not connect to postgresql", p->db.why);
+		return CHAIN_ERR_UNAVAILABLE;
+	}
+	sc.count = chain_migrations_count;
+	e = pgdb_migrate(&p->db, msg, sizeof(msg), &sc);
+	if (e) {
+		if (diag)
+			snprintf(diag->msg, sizeof(diag->msg), "%s", msg);
+		return e == PGDB_DOWN ? CHAIN_ERR_UNAVAILABLE : CHAIN_ERR_BACKEND;
+	}
+	return pg_check_chain_id(p, diag);
 }
 
 enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
@@ -1639,39 +1391,9 @@ enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
 	p->params.devnet = params->devnet != 0;
 	memcpy(p->escrow, escrow, RCPT_ADDR_BYTES);
 	rcpt_u256_format(p->min_stake, &params->min_stake);
-	{
-		/* The conninfo string, then our name in pg_stat_activity (an
-		 * application_name inside conninfo comes first and loses). */
-		const char *const keys[] = { "dbname", "application_name", NULL };
-		const char *const vals[] = { conninfo, "assay-ledger", NULL };
-		p->conn = PQconnectdbParams(keys, vals, 1);
-	}
-	if (!p->conn) {
-		rc = CHAIN_ERR_NOMEM;
-		goto out;
-	}
-	if (PQstatus(p->conn) != CONNECTION_OK) {
-		pg_diag(diag, "could not connect to postgresql", PQerrorMessage(p->conn));
-		rc = CHAIN_ERR_UNAVAILABLE;
-		goto out;
-	}
-	PQsetNoticeProcessor(p->conn, pg_notice_quiet, NULL);
-	for (size_t i = 0; i < chain_migrations_count; i++) {
-		rc = pg_migrate_one(p, diag, &chain_migrations[i]);
-		if (rc)
-			goto out;
-	}
-	rc = pg_check_no_newer(p, diag);
+	rc = pg_connect(p, diag, conninfo);
 	if (rc)
 		goto out;
-	rc = pg_check_chain_id(p, diag);
-	if (rc)
-		goto out;
-	rc = pg_session_init(p);
-	if (rc) {
-		pg_diag(diag, "could not prepare the statements", p->why);
-		goto out;
-	}
 	*out = &p->base;
 	p = NULL;
 out:

@@ -10,26 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One migration: `name` is the file's base name without .sql
- * ("001_ledger"), `sql` its exact text.  scripts/embed-sql.sh emits the
- * same definition into the generated file; keep the two identical. */
-struct chain_migration {
-	const char *name;
-	const char *sql;
-};
+#include "pgdb.h"
 
-/* build/gen/chain_migrations.c, in file-name order. */
-extern const struct chain_migration chain_migrations[];
+/* build/gen/chain_migrations.c, in file-name order (scripts/embed-sql.sh
+ * emits struct pgdb_migration). */
+extern const struct pgdb_migration chain_migrations[];
 extern const size_t chain_migrations_count;
 
 /* ------------------------------------------------------------------ */
 /* Limits                                                               */
 
-/* Tries of one call when PostgreSQL reports a serialization failure or
- * a deadlock (SQLSTATE 40001, 40P01).  Writers are serialized on the
- * ledger_head row, so these should not happen at all; the bound keeps a
- * surprise from looping forever.  After the last: CHAIN_ERR_CONFLICT. */
-#define CHAIN_PG_TRIES_MAX 5
+/* A serialization failure or a deadlock (40001, 40P01) is tried again
+ * by pgdb_txn, PGDB_TRIES_MAX times in all.  Writers are serialized on
+ * the ledger_head row, so these should not happen at all; the bound
+ * keeps a surprise from looping forever.  After the last:
+ * CHAIN_ERR_CONFLICT. */
 
 /* statement_timeout of every session, in ms: the slowest statement is
  * the invariant check, milliseconds on a test ledger; a statement that
@@ -37,6 +32,16 @@ extern const size_t chain_migrations_count;
  * client), and the call fails with CHAIN_ERR_CONFLICT instead of hanging
  * its caller. */
 #define CHAIN_PG_STATEMENT_TIMEOUT_MS 15000
+
+/* lock_timeout of every session, in ms: a writer waits this long for the
+ * head row (each holder keeps it for milliseconds) before the call fails
+ * with CHAIN_ERR_CONFLICT. */
+#define CHAIN_PG_LOCK_TIMEOUT_MS 10000
+
+/* idle_in_transaction_session_timeout, in ms: the server ends a session
+ * that sits inside a transaction this long (a stuck process holding the
+ * head), so that the others are not held up. */
+#define CHAIN_PG_IDLE_IN_TXN_TIMEOUT_MS 30000
 
 /* Events returned by one chain_events call at most, whatever `max` asks:
  * bounds the memory and the time of one call; callers page with
