@@ -3,8 +3,10 @@
  *
  * Conventions: parameters are sent as text ($n), bytea as "\x" + hex,
  * uint256 as canonical decimal (numeric(78,0)).  A function that takes
- * no transaction of its own runs in the caller's (escrow_db_begin) or,
- * outside one, as its own implicit transaction.  Every function returns
+ * no transaction of its own runs in the caller's (escrow_db_txn, or
+ * escrow_db_begin) or, outside one, as its own implicit transaction.
+ * Sessions, prepared statements, error classes and the transaction
+ * runner are pgdb's (pgdb/pgdb.h), as for the ledger.  Every function returns
  * an enum escrow_db_err; a failed statement is logged once here, with
  * the server's message but never a parameter value.
  */
@@ -16,19 +18,16 @@
 #include <libpq-fe.h>
 
 #include "assay_assert.h"
-#include "pg_alive.h"
+#include "pgdb.h"
 #include "escrow.h"
 #include "banned.h"
 
 /* Generated from escrow/migrations/ by scripts/embed-sql.sh. */
-struct chain_migration {
-	const char *name;
-	const char *sql;
-};
-extern const struct chain_migration escrow_migrations[];
+extern const struct pgdb_migration escrow_migrations[];
 extern const size_t escrow_migrations_count;
 
 /* Advisory lock key of the escrow's migrations ("escrow" in ASCII). */
+#define ESCROW_MIGRATE_LOCK_KEY 111542251910007LL
 #define ESCROW_MIGRATE_LOCK "111542251910007"
 
 #define HEXP(n) (2 + 2 * (n) + 1)
@@ -98,59 +97,48 @@ static uint64_t get_u64(const PGresult *res, int row, int col)
 	return strtoull(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static enum escrow_db_err classify(struct escrow_db *db, PGresult *res, const char *what)
+/* pgdb's class of a failure, as the escrow's callers see it.  pgdb logs
+ * what it cannot classify; a CHECK or a range error is logged here (in
+ * the escrow's own tables they are bugs: the trigger of migration 005
+ * refusing a step, a bound the code should have kept). */
+static enum escrow_db_err map(struct escrow_db *db, enum pgdb_err e, const char *what)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	if (PQstatus(db->pg) != CONNECTION_OK)
+	switch (e) {
+	case PGDB_OK:
+		return ESCROW_DB_OK;
+	case PGDB_DOWN:
 		return ESCROW_DB_DOWN;
-	if (state && strcmp(state, "23505") == 0)
-		return ESCROW_DB_CONFLICT;
-	if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))
-		return ESCROW_DB_DOWN;
-	/* 55P03 lock_timeout, 57014 statement_timeout, 40001 serialisation,
-	 * 40P01 deadlock, class 53 (disk full, out of memory, too many
-	 * connections): the statement did nothing and may succeed later. */
-	if (state && (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0 ||
-		      strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
-		      strncmp(state, "53", 2) == 0))
+	case PGDB_BUSY:
+		/* lock or statement timeout, 40001/40P01, class 53 (disk
+		 * full, memory, connections): nothing done, retry later */
 		return ESCROW_DB_BUSY;
-	fprintf(stderr, "assay-escrow: %s: %s failed: %s", db->who, what,
-		res ? PQresultErrorMessage(res) : PQerrorMessage(db->pg));
+	case PGDB_UNIQUE:
+		return ESCROW_DB_CONFLICT;
+	case PGDB_CHECK:
+	case PGDB_RANGE:
+		fprintf(stderr, "assay-escrow: %s: %s failed: %s (%s)\n", db->who, what,
+			db->pg.why, db->pg.constraint);
+		return ESCROW_DB_FAIL;
+	case PGDB_SHAPE:
+	case PGDB_FAIL:
+	case PGDB_ERR_COUNT_:
+		break;
+	}
 	return ESCROW_DB_FAIL;
 }
 
-/* Runs one statement; *out (may be NULL) receives the result to PQclear. */
+/* Runs one statement, prepared on first use (sql must be a literal);
+ * *out (may be NULL) receives the result to PQclear. */
 static enum escrow_db_err run(struct escrow_db *db, PGresult **out, const char *what,
 			      const char *sql, int n, const char *const *params)
 {
-	PGresult *res;
-	ExecStatusType st;
-	enum escrow_db_err rc = ESCROW_DB_OK;
-
 	ASSAY_ASSERT(db && what && sql && n >= 0 && (n == 0 || params));
-	if (out)
-		*out = NULL;
-	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
-		return ESCROW_DB_DOWN;
-	res = PQexecParams(db->pg, sql, n, NULL, params, NULL, NULL, 0);
-	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = classify(db, res, what);
-		PQclear(res);
-		return rc;
-	}
-	if (out)
-		*out = res;
-	else
-		PQclear(res);
-	return rc;
+	return map(db, pgdb_exec_sql(&db->pg, out, what, sql, n, params), what);
 }
 
 static int affected(PGresult *res)
 {
-	const char *t = PQcmdTuples(res);
-	return t && *t ? atoi(t) : 0;
+	return (int)pgdb_affected(res);
 }
 
 /* ---------------------------------------------------------------- connection */
@@ -166,8 +154,9 @@ static int affected(PGresult *res)
 
 enum escrow_db_err escrow_db_settler_try(struct escrow_db *db, int *settler)
 {
-	const char *key = ESCROW_LOCK_KEY_SETTLE;
-	PGresult *res;
+	const char *p[1] = { ESCROW_LOCK_KEY_SETTLE };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
 
 	ASSAY_ASSERT(strcmp(db->who, "settle") == 0);
 	if (db->settler) {
@@ -175,16 +164,10 @@ enum escrow_db_err escrow_db_settler_try(struct escrow_db *db, int *settler)
 		return ESCROW_DB_OK;
 	}
 	*settler = 0;
-	if (!db->pg || PQstatus(db->pg) != CONNECTION_OK)
-		return ESCROW_DB_DOWN;
-	res = PQexecParams(db->pg, "SELECT pg_try_advisory_lock($1::bigint)", 1, NULL, &key,
-			   NULL, NULL, 0);
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		enum escrow_db_err rc = classify(db, res, "settler lock");
-		PQclear(res);
+	rc = run(db, &res, "settler lock", "SELECT pg_try_advisory_lock($1::bigint)", 1, p);
+	if (rc)
 		return rc;
-	}
-	db->settler = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	db->settler = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	*settler = db->settler;
 	return ESCROW_DB_OK;
@@ -205,93 +188,102 @@ enum escrow_db_err escrow_db_instances(struct escrow_db *db, int64_t *n)
 	return ESCROW_DB_OK;
 }
 
-/* Every session: quiet NOTICEs (CREATE ... IF NOT EXISTS), and bounds
- * on how long one statement may run and wait for a row lock, so that a
- * lock held from outside (psql) costs a request ESCROW_DB_LOCK_TIMEOUT_MS
- * and a 503, not the HTTP thread. */
-static enum escrow_db_err session_setup(struct escrow_db *db)
+/* A new session holds no lock: the settler is elected again. */
+static void on_session(void *arg)
 {
-	char sql[160];
-	PGresult *res;
-	int ok;
+	struct escrow_db *db = arg;
 
-	snprintf(sql, sizeof(sql),
-		 "SET client_min_messages = warning; SET statement_timeout = %u; "
-		 "SET lock_timeout = %u", ESCROW_DB_STATEMENT_TIMEOUT_MS, ESCROW_DB_LOCK_TIMEOUT_MS);
-	res = PQexec(db->pg, sql);
-	ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-	PQclear(res);
-	/* A new session holds no lock: the settler is elected again. */
 	db->settler = 0;
-	return ok ? ESCROW_DB_OK : ESCROW_DB_DOWN;
 }
 
+/* Every session (pgdb): bounds on how long one statement may run and
+ * wait for a lock, so that a lock held from outside (psql) costs a
+ * request ESCROW_DB_LOCK_TIMEOUT_MS and a 503, not a handler thread; and
+ * a session idle inside a transaction is ended by the server.  The
+ * sessions are "assay-escrow-http", "assay-escrow-settle"... in
+ * pg_stat_activity. */
 enum escrow_db_err escrow_db_open(struct escrow_db *db, const char *conninfo,
 				  const char *who)
 {
+	struct pgdb_config cfg = {
+		.conninfo = conninfo,
+		.statement_timeout_ms = ESCROW_DB_STATEMENT_TIMEOUT_MS,
+		.lock_timeout_ms = ESCROW_DB_LOCK_TIMEOUT_MS,
+		.idle_in_txn_timeout_ms = ESCROW_DB_IDLE_IN_TXN_TIMEOUT_MS,
+		.on_session = on_session,
+	};
+
 	ASSAY_ASSERT(db && conninfo && who);
+	memset(db, 0, sizeof(*db));
 	db->conninfo = conninfo;
 	db->who = who;
-	{
-		/* "assay-escrow-http", "assay-escrow-settle" in pg_stat_activity. */
-		char name[64];
-		const char *const keys[] = { "dbname", "application_name", NULL };
-		const char *const vals[] = { conninfo, name, NULL };
-		snprintf(name, sizeof(name), "assay-escrow-%s", who);
-		db->pg = PQconnectdbParams(keys, vals, 1);
-	}
-	if (!db->pg)
-		return ESCROW_DB_DOWN;
-	if (PQstatus(db->pg) != CONNECTION_OK)
-		return ESCROW_DB_DOWN;
-	return session_setup(db);
+	snprintf(db->app, sizeof(db->app), "assay-escrow-%s", who);
+	snprintf(db->log_prefix, sizeof(db->log_prefix), "assay-escrow: %s", who);
+	cfg.app = db->app;
+	cfg.log_prefix = db->log_prefix;
+	cfg.on_session_arg = db;
+	return map(db, pgdb_open(&db->pg, &cfg), "connect");
 }
 
 void escrow_db_close(struct escrow_db *db)
 {
-	if (db && db->pg) {
-		PQfinish(db->pg);
-		db->pg = NULL;
-	}
+	if (db)
+		pgdb_close(&db->pg);
 }
 
 enum escrow_db_err escrow_db_ensure(struct escrow_db *db)
 {
-	/* A session whose server went away is found here (pg_alive.h),
-	 * before a request's first statement fails on it. */
-	if (assay_pg_alive(db->pg))
-		return ESCROW_DB_OK;
-	if (!db->pg)
-		return escrow_db_open(db, db->conninfo, db->who);
-	PQreset(db->pg);
-	if (PQstatus(db->pg) != CONNECTION_OK)
-		return ESCROW_DB_DOWN;
-	return session_setup(db);
+	return map(db, pgdb_ready(&db->pg), "reconnect");
 }
 
 enum escrow_db_err escrow_db_ping(struct escrow_db *db)
 {
-	enum escrow_db_err rc = run(db, NULL, "ping", "SELECT 1", 0, NULL);
+	enum escrow_db_err rc = escrow_db_ensure(db);
 
-	if (rc == ESCROW_DB_DOWN && escrow_db_ensure(db) == ESCROW_DB_OK)
+	if (!rc)
 		rc = run(db, NULL, "ping", "SELECT 1", 0, NULL);
 	return rc;
 }
 
 enum escrow_db_err escrow_db_begin(struct escrow_db *db)
 {
-	return run(db, NULL, "begin", "BEGIN", 0, NULL);
+	return map(db, pgdb_begin(&db->pg, PGDB_READ_COMMITTED), "begin");
 }
 
 enum escrow_db_err escrow_db_commit(struct escrow_db *db)
 {
-	return run(db, NULL, "commit", "COMMIT", 0, NULL);
+	return map(db, pgdb_commit(&db->pg), "commit");
 }
 
 void escrow_db_rollback(struct escrow_db *db)
 {
-	if (db->pg && PQstatus(db->pg) == CONNECTION_OK)
-		PQclear(PQexec(db->pg, "ROLLBACK"));
+	pgdb_rollback(&db->pg);
+}
+
+struct txn_ctx {
+	struct escrow_db *db;
+	escrow_db_body body;
+	void *arg;
+};
+
+static int txn_body(struct pgdb *pg, void *arg)
+{
+	struct txn_ctx *x = arg;
+
+	ASSAY_ASSERT(pg == &x->db->pg);
+	return (int)x->body(x->db, x->arg);
+}
+
+enum escrow_db_err escrow_db_txn(struct escrow_db *db, escrow_db_body body, void *arg)
+{
+	struct txn_ctx x = { db, body, arg };
+	enum pgdb_err e;
+	int brc = 0;
+
+	e = pgdb_txn(&db->pg, PGDB_READ_COMMITTED, txn_body, &x, &brc);
+	if (e)
+		return map(db, e, "transaction");
+	return (enum escrow_db_err)brc;
 }
 
 /* Appends `name` to a PostgreSQL text[] literal being built in out. */
@@ -303,86 +295,67 @@ static void arr_add(char *out, size_t n, size_t *len, const char *name)
 	*len += (size_t)w;
 }
 
-/* Writes state.c's table into escrow_job_steps (migration 005), which
- * the trigger on escrow_jobs enforces.  Under the migration lock. */
-static enum escrow_db_err sync_steps(struct escrow_db *db)
+struct steps_text {
+	char ops[1024], froms[1024], tos[1024];
+};
+
+static enum escrow_db_err sync_steps_body(struct escrow_db *db, void *arg)
 {
-	char ops[1024] = "{", froms[1024] = "{", tos[1024] = "{";
-	size_t lo = 1, lf = 1, lt = 1, i, n;
-	const struct escrow_job_step *t;
-	const char *p[3] = { ops, froms, tos };
+	struct steps_text *t = arg;
+	const char *p[3] = { t->ops, t->froms, t->tos };
+	const char *key[1] = { ESCROW_MIGRATE_LOCK };
 	enum escrow_db_err rc;
 
-	n = escrow_job_steps(&t);
-	for (i = 0; i < n; i++) {
-		arr_add(ops, sizeof(ops), &lo, escrow_job_op_name(t[i].op));
-		arr_add(froms, sizeof(froms), &lf, escrow_job_state_name(t[i].from));
-		arr_add(tos, sizeof(tos), &lt, escrow_job_state_name(t[i].to));
-	}
-	/* arr_add left one byte for the closing brace. */
-	ops[lo] = '}', ops[lo + 1] = '\0';
-	froms[lf] = '}', froms[lf + 1] = '\0';
-	tos[lt] = '}', tos[lt + 1] = '\0';
-	rc = escrow_db_begin(db);
+	rc = run(db, NULL, "job steps lock", "SELECT pg_advisory_xact_lock($1::bigint)", 1, key);
 	if (!rc)
 		rc = run(db, NULL, "job steps clear", "DELETE FROM escrow_job_steps", 0, NULL);
 	if (!rc)
 		rc = run(db, NULL, "job steps write",
 			 "INSERT INTO escrow_job_steps (op, from_state, to_state)"
 			 " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])", 3, p);
-	if (!rc)
-		rc = escrow_db_commit(db);
-	if (rc)
-		escrow_db_rollback(db);
 	return rc;
+}
+
+/* Writes state.c's table into escrow_job_steps (migration 005), which
+ * the trigger on escrow_jobs enforces, under the migration lock. */
+static enum escrow_db_err sync_steps(struct escrow_db *db)
+{
+	struct steps_text t = { "{", "{", "{" };
+	size_t lo = 1, lf = 1, lt = 1, i, n;
+	const struct escrow_job_step *s;
+
+	n = escrow_job_steps(&s);
+	for (i = 0; i < n; i++) {
+		arr_add(t.ops, sizeof(t.ops), &lo, escrow_job_op_name(s[i].op));
+		arr_add(t.froms, sizeof(t.froms), &lf, escrow_job_state_name(s[i].from));
+		arr_add(t.tos, sizeof(t.tos), &lt, escrow_job_state_name(s[i].to));
+	}
+	/* arr_add left one byte for the closing brace. */
+	t.ops[lo] = '}', t.ops[lo + 1] = '\0';
+	t.froms[lf] = '}', t.froms[lf + 1] = '\0';
+	t.tos[lt] = '}', t.tos[lt + 1] = '\0';
+	return escrow_db_txn(db, sync_steps_body, &t);
 }
 
 enum escrow_db_err escrow_db_migrate(struct escrow_db *db)
 {
-	enum escrow_db_err rc;
-	PGresult *res = NULL;
-	size_t i;
+	const struct pgdb_schema sc = {
+		.list = escrow_migrations,
+		.count = escrow_migrations_count,
+		.table = "escrow_schema_migrations",
+		.column = "name",
+		.lock_key = ESCROW_MIGRATE_LOCK_KEY,
+		.what = "escrow",
+	};
+	char msg[512];
+	enum pgdb_err e;
 
-	rc = run(db, NULL, "migrate lock",
-		 "SELECT pg_advisory_lock(" ESCROW_MIGRATE_LOCK ")", 0, NULL);
-	if (rc)
-		return rc;
-	rc = run(db, NULL, "migrate table",
-		 "CREATE TABLE IF NOT EXISTS escrow_schema_migrations ("
-		 " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-		 0, NULL);
-	for (i = 0; !rc && i < escrow_migrations_count; i++) {
-		const char *p[1] = { escrow_migrations[i].name };
-		rc = run(db, &res, "migrate check",
-			 "SELECT 1 FROM escrow_schema_migrations WHERE name = $1", 1, p);
-		if (rc)
-			break;
-		int done = PQntuples(res) > 0;
-		PQclear(res);
-		if (done)
-			continue;
-		rc = escrow_db_begin(db);
-		if (rc)
-			break;
-		res = PQexec(db->pg, escrow_migrations[i].sql);
-		if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-			rc = classify(db, res, escrow_migrations[i].name);
-			PQclear(res);
-			escrow_db_rollback(db);
-			break;
-		}
-		PQclear(res);
-		rc = run(db, NULL, "migrate record",
-			 "INSERT INTO escrow_schema_migrations (name) VALUES ($1)", 1, p);
-		if (!rc)
-			rc = escrow_db_commit(db);
-		else
-			escrow_db_rollback(db);
+	e = pgdb_migrate(&db->pg, msg, sizeof(msg), &sc);
+	if (e) {
+		fprintf(stderr, "assay-escrow: %s\n", msg);
+		return e == PGDB_DOWN ? ESCROW_DB_DOWN : ESCROW_DB_FAIL;
 	}
-	if (!rc)
-		rc = sync_steps(db);
-	PQclear(PQexec(db->pg, "SELECT pg_advisory_unlock(" ESCROW_MIGRATE_LOCK ")"));
-	return rc;
+	return sync_steps(db);
 }
 
 /* ---------------------------------------------------------------- audit */

@@ -23,6 +23,7 @@
 
 #include "chain.h"
 #include "httpd.h"
+#include "pgdb.h"
 #include "receipts.h"
 #include "escrow_limits.h"
 #include "state.h"
@@ -74,10 +75,12 @@ enum escrow_db_err {
 };
 
 struct escrow_db {
-	PGconn *pg;
+	struct pgdb pg;        /* the session (pgdb/pgdb.h) */
 	const char *conninfo;
 	const char *who;       /* "http", "http-worker" or "settle", for logs */
 	int settler;           /* "settle": this session holds the settler lock */
+	char app[PGDB_NAME_BYTES];          /* "assay-escrow-http" */
+	char log_prefix[PGDB_NAME_BYTES];   /* "assay-escrow: http" */
 };
 
 /* A job as stored. */
@@ -125,6 +128,14 @@ enum escrow_db_err escrow_db_settler_try(struct escrow_db *db, int *settler);
  * sessions in pg_stat_activity). */
 enum escrow_db_err escrow_db_instances(struct escrow_db *db, int64_t *n);
 
+/* One transaction: body's ESCROW_DB_OK commits, anything else rolls
+ * back and is returned; a deadlock or serialisation failure runs the body
+ * again (pgdb_txn), so a body does nothing outside the database.  BEGIN's
+ * or COMMIT's own failure is returned as its class (ESCROW_DB_DOWN after
+ * a lost COMMIT: the outcome is unknown). */
+typedef enum escrow_db_err (*escrow_db_body)(struct escrow_db *db, void *arg);
+enum escrow_db_err escrow_db_txn(struct escrow_db *db, escrow_db_body body, void *arg);
+/* By hand, for a transaction that spans calls (no retry). */
 enum escrow_db_err escrow_db_begin(struct escrow_db *db);
 enum escrow_db_err escrow_db_commit(struct escrow_db *db);
 void escrow_db_rollback(struct escrow_db *db);

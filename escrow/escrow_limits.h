@@ -59,6 +59,10 @@
  * 30 s request deadline of httpd_limits.h. */
 #define ESCROW_DB_STATEMENT_TIMEOUT_MS 15000u
 #define ESCROW_DB_LOCK_TIMEOUT_MS 5000u
+/* A session idle inside a transaction this long is ended by the server
+ * (its locks released): no escrow transaction waits on anything but the
+ * database, so only a stuck process gets there. */
+#define ESCROW_DB_IDLE_IN_TXN_TIMEOUT_MS 30000u
 
 /* A gap this long in the settlement loop's heartbeat is an outage (the
  * database or the escrow down): open challenge windows are moved on by

@@ -207,8 +207,17 @@ static enum pgdb_err reset(struct pgdb *db)
 {
 	db->session_ok = 0;
 	db->n_prepared = 0;
-	if (!db->conn)
-		return pgdb_open(db, &db->cfg);
+	if (!db->conn) {
+		struct pgdb_config cfg = db->cfg;   /* pgdb_open clears db */
+		struct pgdb_stats st = db->stats;
+		enum pgdb_err rc = pgdb_open(db, &cfg);
+		db->stats.sessions += st.sessions;
+		db->stats.prepared += st.prepared;
+		db->stats.retries += st.retries;
+		db->stats.reconnects += st.reconnects;
+		db->stats.unprepared += st.unprepared;
+		return rc;
+	}
 	PQreset(db->conn);
 	if (PQstatus(db->conn) != CONNECTION_OK) {
 		copy_line(db->why, sizeof(db->why), PQerrorMessage(db->conn));
@@ -231,60 +240,76 @@ enum pgdb_err pgdb_ready(struct pgdb *db)
 /* ------------------------------------------------------------------ */
 /* Statements                                                           */
 
+/* FNV-1a of a statement's text: what was prepared under an address is
+ * checked to be what is run under it. */
+static uint64_t text_hash(const char *t)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (; *t; t++)
+		h = (h ^ (uint8_t)*t) * 0x100000001b3ULL;
+	return h;
+}
+
 /* The statement's name on this session ("pgdb_7"), preparing it first
  * if this session has not; "" when the session is full (run unprepared). */
-static enum pgdb_err prepared_name(struct pgdb *db, char name[24], const struct pgdb_stmt *s)
+static enum pgdb_err prepared_name(struct pgdb *db, char name[24], const char *what,
+				   const char *sql)
 {
+	uint64_t h = text_hash(sql);
 	PGresult *res;
 	size_t i;
 
 	for (i = 0; i < db->n_prepared; i++)
-		if (db->prepared[i] == s)
-			goto named;
+		if (db->prepared[i] == sql) {
+			ASSAY_ASSERT(db->prepared_hash[i] == h);   /* a literal, never rewritten */
+			snprintf(name, 24, "pgdb_%zu", i);
+			return PGDB_OK;
+		}
 	if (db->n_prepared == PGDB_PREPARED_MAX) {
 		db->stats.unprepared++;
 		name[0] = '\0';
 		return PGDB_OK;
 	}
 	snprintf(name, 24, "pgdb_%zu", i);
-	res = PQprepare(db->conn, name, s->sql, 0, NULL);
+	res = PQprepare(db->conn, name, sql, 0, NULL);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		enum pgdb_err rc = fail(db, res, s->what);
+		enum pgdb_err rc = fail(db, res, what);
 		PQclear(res);
 		return rc;
 	}
 	PQclear(res);
-	db->prepared[db->n_prepared++] = s;
+	db->prepared[i] = sql;
+	db->prepared_hash[i] = h;
+	db->n_prepared++;
 	db->stats.prepared++;
-named:
-	snprintf(name, 24, "pgdb_%zu", i);
 	return PGDB_OK;
 }
 
-static enum pgdb_err run(struct pgdb *db, PGresult **out, const struct pgdb_stmt *s, int n,
-			 const char *const *v, const int *len, const int *fmt)
+static enum pgdb_err run(struct pgdb *db, PGresult **out, const char *what, const char *sql,
+			 int n, const char *const *v, const int *len, const int *fmt)
 {
 	char name[24];
 	PGresult *res;
 	ExecStatusType st;
 	enum pgdb_err rc;
 
-	ASSAY_ASSERT(db && s && s->sql && s->what && n >= 0 && n <= PGDB_PARAMS_MAX);
+	ASSAY_ASSERT(db && what && sql && n >= 0 && n <= PGDB_PARAMS_MAX);
 	if (out)
 		*out = NULL;
 	clear_last(db);
 	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK)
-		return fail(db, NULL, s->what);
-	rc = prepared_name(db, name, s);
+		return fail(db, NULL, what);
+	rc = prepared_name(db, name, what, sql);
 	if (rc)
 		return rc;
 	if (name[0])
 		res = PQexecPrepared(db->conn, name, n, v, len, fmt, 0);
 	else
-		res = PQexecParams(db->conn, s->sql, n, NULL, v, len, fmt, 0);
+		res = PQexecParams(db->conn, sql, n, NULL, v, len, fmt, 0);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = fail(db, res, s->what);
+		rc = fail(db, res, what);
 		PQclear(res);
 		return rc;
 	}
@@ -298,16 +323,17 @@ static enum pgdb_err run(struct pgdb *db, PGresult **out, const struct pgdb_stmt
 enum pgdb_err pgdb_exec(struct pgdb *db, PGresult **out, const struct pgdb_stmt *s,
 			const struct pgdb_args *a)
 {
+	ASSAY_ASSERT(s);
 	if (!a)
-		return run(db, out, s, 0, NULL, NULL, NULL);
-	return run(db, out, s, a->n, a->v, a->len, a->fmt);
+		return run(db, out, s->what, s->sql, 0, NULL, NULL, NULL);
+	return run(db, out, s->what, s->sql, a->n, a->v, a->len, a->fmt);
 }
 
-enum pgdb_err pgdb_exec_text(struct pgdb *db, PGresult **out, const struct pgdb_stmt *s,
-			     int n, const char *const *params)
+enum pgdb_err pgdb_exec_sql(struct pgdb *db, PGresult **out, const char *what, const char *sql,
+			    int n, const char *const *params)
 {
 	ASSAY_ASSERT(n == 0 || params);
-	return run(db, out, s, n, params, NULL, NULL);
+	return run(db, out, what, sql, n, params, NULL, NULL);
 }
 
 enum pgdb_err pgdb_exec_once(struct pgdb *db, const char *what, const char *sql)

@@ -7,10 +7,11 @@
  *   server went away (common/pg_alive.h) before it is used, and give
  *   every session the same bounds: statement_timeout, lock_timeout and
  *   idle_in_transaction_session_timeout;
- * - prepared statements: a statement is a `struct pgdb_stmt` with static
- *   storage (its address is its identity); the first use on a session
- *   prepares it (PQprepare), every later use runs it by name
- *   (PQexecPrepared).  A reset forgets what was prepared;
+ * - prepared statements: a statement's SQL text has static storage (a
+ *   literal; its address is its identity, its hash is checked on every
+ *   use); the first use on a session prepares it (PQprepare), every
+ *   later use runs it by name (PQexecPrepared).  A reset forgets what
+ *   was prepared;
  * - typed binders for parameters (struct pgdb_args): text, bytes (binary
  *   bytea), u64, i64 and NULL, their text kept alive in the struct;
  * - error classes (enum pgdb_err) from SQLSTATE, with the constraint's
@@ -88,8 +89,9 @@ const char *pgdb_errname(enum pgdb_err err);
 /* ------------------------------------------------------------------ */
 /* Statements and parameters                                            */
 
-/* One SQL statement.  Must have static storage duration: pgdb keeps its
- * address as the key of the session's prepared statements. */
+/* One SQL statement.  `sql` must have static storage duration (a string
+ * literal): pgdb keeps its address as the key of the session's prepared
+ * statements (and asserts, by a hash, that the text there never changes). */
 struct pgdb_stmt {
 	const char *what;   /* short label for logs: "job get" */
 	const char *sql;    /* one statement, parameters $1..$n */
@@ -142,7 +144,8 @@ struct pgdb {
 	PGconn *conn;                     /* NULL until pgdb_open */
 	struct pgdb_config cfg;
 	char app[PGDB_NAME_BYTES];
-	const struct pgdb_stmt *prepared[PGDB_PREPARED_MAX];
+	const char *prepared[PGDB_PREPARED_MAX];      /* the SQL texts... */
+	uint64_t prepared_hash[PGDB_PREPARED_MAX];    /* ...and their hashes */
 	size_t n_prepared;
 	int session_ok;                   /* set up and nothing known wrong */
 	int retryable;                    /* the last failure was 40001/40P01 */
@@ -167,9 +170,10 @@ enum pgdb_err pgdb_ready(struct pgdb *db) PGDB_WUR;
  * fields are set.  Text results. */
 enum pgdb_err pgdb_exec(struct pgdb *db, PGresult **out, const struct pgdb_stmt *s,
 			const struct pgdb_args *a) PGDB_WUR;
-/* The same with n text parameters (params may be NULL when n is 0). */
-enum pgdb_err pgdb_exec_text(struct pgdb *db, PGresult **out, const struct pgdb_stmt *s,
-			     int n, const char *const *params) PGDB_WUR;
+/* The same with n text parameters (params may be NULL when n is 0), the
+ * statement given as its label and its SQL (a string literal). */
+enum pgdb_err pgdb_exec_sql(struct pgdb *db, PGresult **out, const char *what, const char *sql,
+			    int n, const char *const *params) PGDB_WUR;
 /* Runs constant SQL text without preparing it (session set-up,
  * migrations: several statements in one text are allowed). */
 enum pgdb_err pgdb_exec_once(struct pgdb *db, const char *what, const char *sql) PGDB_WUR;
