@@ -769,57 +769,65 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 	return rc;
 }
 
-enum escrow_db_err escrow_db_outage_mend(struct escrow_db *db, uint64_t now_s,
-					 uint64_t *gap_s, int64_t *moved)
+struct outage_mend {
+	uint64_t now_s, gap_s;
+	int64_t moved;
+};
+
+/* Moves every open window on by the gap since the last heartbeat, if it
+ * is an outage, and records this heartbeat. */
+static enum escrow_db_err outage_mend_body(struct escrow_db *db, void *arg)
 {
+	struct outage_mend *x = arg;
 	char ts[24], gs[24], as[24];
 	const char *p[2] = { ts, as };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
-	uint64_t alive = now_s;
+	uint64_t alive = x->now_s;
 	int have;
 
-	*gap_s = 0;
-	*moved = 0;
-	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
-	rc = escrow_db_begin(db);
-	if (!rc)
-		rc = run(db, &res, "heartbeat read",
-			 "SELECT alive_s FROM escrow_heartbeat WHERE id = 1 FOR UPDATE", 0, NULL);
+	x->gap_s = 0;
+	x->moved = 0;
+	snprintf(ts, sizeof(ts), "%" PRIu64, x->now_s);
+	rc = run(db, &res, "heartbeat read",
+		 "SELECT alive_s FROM escrow_heartbeat WHERE id = 1 FOR UPDATE", 0, NULL);
 	if (rc)
-		goto out;
+		return rc;
 	have = PQntuples(res) == 1;
 	if (have)
 		alive = get_u64(res, 0, 0);
 	PQclear(res);
-	res = NULL;
 	snprintf(as, sizeof(as), "%" PRIu64, alive);
-	if (have && now_s > alive && now_s - alive > ESCROW_OUTAGE_GAP_S) {
+	if (have && x->now_s > alive && x->now_s - alive > ESCROW_OUTAGE_GAP_S) {
 		char st[ESCROW_JOB_STATES_LITERAL_BYTES];
 		const char *q[3] = { gs, as, st };
 		/* A window runs where attestations are taken. */
 		escrow_job_states_allowing(st, sizeof(st), JOB_OP_ATTEST);
-		*gap_s = now_s - alive;
-		snprintf(gs, sizeof(gs), "%" PRIu64, *gap_s);
+		x->gap_s = x->now_s - alive;
+		snprintf(gs, sizeof(gs), "%" PRIu64, x->gap_s);
 		rc = run(db, &res, "windows moved on",
 			 "UPDATE escrow_jobs SET window_end_s = window_end_s + $1::bigint"
 			 " WHERE state = ANY($3::text[]) AND window_end_s > $2::bigint",
 			 3, q);
-		if (!rc)
-			*moved = affected(res);
+		if (rc)
+			return rc;
+		x->moved = affected(res);
 		PQclear(res);
-		res = NULL;
 	}
-	if (!rc)
-		rc = run(db, NULL, "heartbeat write",
-			 "INSERT INTO escrow_heartbeat (id, alive_s) VALUES (1, $1::bigint)"
-			 " ON CONFLICT (id) DO UPDATE SET alive_s ="
-			 " GREATEST(escrow_heartbeat.alive_s, EXCLUDED.alive_s)", 1, p);
-	if (!rc)
-		rc = escrow_db_commit(db);
-out:
-	if (rc)
-		escrow_db_rollback(db);
+	return run(db, NULL, "heartbeat write",
+		   "INSERT INTO escrow_heartbeat (id, alive_s) VALUES (1, $1::bigint)"
+		   " ON CONFLICT (id) DO UPDATE SET alive_s ="
+		   " GREATEST(escrow_heartbeat.alive_s, EXCLUDED.alive_s)", 1, p);
+}
+
+enum escrow_db_err escrow_db_outage_mend(struct escrow_db *db, uint64_t now_s,
+					 uint64_t *gap_s, int64_t *moved)
+{
+	struct outage_mend x = { .now_s = now_s };
+	enum escrow_db_err rc = escrow_db_txn(db, outage_mend_body, &x);
+
+	*gap_s = rc ? 0 : x.gap_s;
+	*moved = rc ? 0 : x.moved;
 	return rc;
 }
 
