@@ -610,6 +610,31 @@ enum escrow_db_err escrow_db_idem_delete(struct escrow_db *db, const char *key)
 		   "DELETE FROM escrow_idem WHERE key = $1 AND status IS NULL", 1, p);
 }
 
+enum escrow_db_err escrow_db_idem_purge(struct escrow_db *db, uint64_t before_s, size_t max,
+				       int64_t *n)
+{
+	char bs[24], mx[24];
+	const char *p[2] = { bs, mx };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*n = 0;
+	snprintf(bs, sizeof(bs), "%" PRIu64, before_s);
+	snprintf(mx, sizeof(mx), "%zu", max);
+	/* A record whose request is in flight is at most a request's
+	 * deadline old, far below the retention, so none is deleted under
+	 * its request; SKIP LOCKED keeps two purgers apart. */
+	rc = run(db, &res, "idem purge",
+		 "DELETE FROM escrow_idem WHERE key IN (SELECT key FROM escrow_idem"
+		 " WHERE created_at_s < $1::bigint ORDER BY created_at_s LIMIT $2::bigint"
+		 " FOR UPDATE SKIP LOCKED)", 2, p);
+	if (rc)
+		return rc;
+	*n = affected(res);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
 /* ---------------------------------------------------------------- jobs */
 
 enum escrow_db_err escrow_db_job_insert(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES],

@@ -169,6 +169,9 @@ enum escrow_db_err escrow_db_idem_store(struct escrow_db *db, const char *key,
 					int status, const char *ctype,
 					const char *body, size_t len);
 enum escrow_db_err escrow_db_idem_delete(struct escrow_db *db, const char *key);
+/* Deletes up to max records created before before_s; *n: how many. */
+enum escrow_db_err escrow_db_idem_purge(struct escrow_db *db, uint64_t before_s, size_t max,
+				       int64_t *n);
 
 /* Jobs. */
 enum escrow_db_err escrow_db_job_insert(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES],

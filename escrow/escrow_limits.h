@@ -35,6 +35,14 @@
 /* Rows the settlement loop takes per kind per tick: a backlog drains over
  * several ticks instead of one long one. */
 #define ESCROW_SETTLE_BATCH 100
+
+/* Idempotency records are kept this long (24 h, as the payment APIs
+ * that clients know do), then deleted by the settling escrow, at most
+ * ESCROW_IDEM_PURGE_BATCH a tick.  A retry after that runs again, which
+ * stays safe: a job step finds its own earlier work and an account
+ * operation its operation id in the ledger (docs/escrow.md). */
+#define ESCROW_IDEM_RETENTION_S 86400u
+#define ESCROW_IDEM_PURGE_BATCH 1000u
 /* Ticks run back to back while a step moves a full batch (a backlog after
  * a restart or a burst of jobs), at most this many before the one-second
  * pause; a batch the ledger refuses moves less and waits its second. */

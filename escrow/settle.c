@@ -692,6 +692,18 @@ static int heartbeat(struct settle *s, uint64_t now)
 	return 0;
 }
 
+/* Idempotency records past their retention go (escrow_limits.h). */
+static void idem_purge(struct settle *s, uint64_t now)
+{
+	int64_t n = 0;
+
+	if (now <= ESCROW_IDEM_RETENTION_S)
+		return;
+	if (escrow_db_idem_purge(&s->db, now - ESCROW_IDEM_RETENTION_S, ESCROW_IDEM_PURGE_BATCH,
+				 &n) == ESCROW_DB_OK && n > 0)
+		fprintf(stderr, "assay-escrow: event=idem-purged records=%" PRId64 "\n", n);
+}
+
 /* One pass; returns 1 when a step moved a full batch (more are likely
  * due), so that a backlog is worked off at once rather than
  * ESCROW_SETTLE_BATCH a second.  A batch the ledger refuses moves less and
@@ -721,6 +733,7 @@ static int settle_tick(struct settle *s)
 	most = n > most ? n : most;
 	n = settle_finish(s, JOB_REFUNDING, now);
 	most = n > most ? n : most;
+	idem_purge(s, now);
 	settle_gauges(s);
 	if (s->chain_lost) {
 		/* Reopened at the next tick by escrow_chain_ensure. */

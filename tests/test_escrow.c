@@ -2440,3 +2440,49 @@ Test(escrow, one_idempotency_key_moves_money_once, .fini = efx_teardown, .timeou
 	PQfinish(c);
 	efx_invariants("after the retries");
 }
+
+/* Idempotency records expire (docs/escrow.md: kept 24 hours): one aged
+ * past that from outside goes at the next settlement tick, a fresh one
+ * stays, and a retry under the expired key runs again without moving the
+ * money twice (the ledger's operation id). */
+Test(escrow, idempotency_records_expire_after_24_hours, .fini = efx_teardown, .timeout = 60)
+{
+	struct rcpt_key k;
+	struct hc_resp r;
+	char a[RCPT_ADDR_HEX_BYTES], body[160];
+	PGconn *c;
+	PGresult *res;
+	int i, left = 1;
+
+	esc_setup(5, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	c = PQconnectdb(EFX.db.conninfo);
+	cr_assert(c && PQstatus(c) == CONNECTION_OK);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"300\"}", a);
+	efx_post_idem(&r, "/v1/faucet", "aged-faucet", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	efx_post_idem(&r, "/v1/faucet", "fresh-faucet", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	pgt_exec(c, "UPDATE escrow_idem SET created_at_s = created_at_s - (86400 + 60)"
+		    " WHERE key = 'aged-faucet'");
+	for (i = 0; i < 100 && left; i++) {
+		usleep(100000);
+		res = PQexec(c, "SELECT count(*) FROM escrow_idem WHERE key = 'aged-faucet'");
+		cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK);
+		left = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	cr_assert_eq(left, 0, "the aged record is still there after 10 s");
+	res = PQexec(c, "SELECT count(*) FROM escrow_idem WHERE key = 'fresh-faucet'");
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	efx_post_idem(&r, "/v1/faucet", "aged-faucet", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(efx_balance_of(k.address).available, 600, "credited more than twice");
+	PQfinish(c);
+	efx_invariants("after the purge");
+}
