@@ -63,6 +63,9 @@ struct efx {
 	pid_t pid;                /* 0 when not running */
 	uint16_t port;
 	char url[64];             /* http://127.0.0.1:PORT */
+	/* The ledger checked after every mutating request (efx_post_idem,
+	 * efx_signed_req and what calls them): opened on first use. */
+	struct chain *inv_chain;
 };
 
 /* The escrow of this test process. */
