@@ -528,9 +528,9 @@ void efx_receipt_make(struct efx_job *f, const struct efx_parties *p, uint64_t p
 	efx_receipt_make_for(f, p, price, &oc);
 }
 
-void efx_receipt_post(struct hc_resp *resp, const struct efx_job *f, const char *idem)
+char *efx_receipt_body(const struct efx_job *f, char target[128])
 {
-	char *rt = NULL, sh[RCPT_SIG_HEX_BYTES], t[128], *b;
+	char *rt = NULL, sh[RCPT_SIG_HEX_BYTES], *b;
 	size_t n;
 
 	cr_assert_eq(rcpt_receipt_to_json(&rt, &f->receipt), RCPT_OK);
@@ -539,10 +539,17 @@ void efx_receipt_post(struct hc_resp *resp, const struct efx_job *f, const char 
 	b = malloc(n);
 	cr_assert(b);
 	snprintf(b, n, "{\"receipt\":%s,\"receiptSignature\":\"%s\"}", rt, sh);
-	snprintf(t, sizeof(t), "/v1/jobs/%s/receipt", f->id_hex);
+	snprintf(target, 128, "/v1/jobs/%s/receipt", f->id_hex);
+	free(rt);
+	return b;
+}
+
+void efx_receipt_post(struct hc_resp *resp, const struct efx_job *f, const char *idem)
+{
+	char t[128], *b = efx_receipt_body(f, t);
+
 	efx_post_idem(resp, t, idem, b);
 	free(b);
-	free(rt);
 }
 
 void efx_receipt_post_ok(const struct efx_job *f)

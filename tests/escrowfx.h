@@ -187,6 +187,8 @@ void efx_receipt_make(struct efx_job *f, const struct efx_parties *p, uint64_t p
 void efx_receipt_make_for(struct efx_job *f, const struct efx_parties *p, uint64_t price,
 			  const struct rcpt_commitment *oc);
 /* POSTs f's receipt; the answer in *resp. */
+/* f's receipt as the body of its POST (malloc'd); its target into target. */
+char *efx_receipt_body(const struct efx_job *f, char target[128]);
 void efx_receipt_post(struct hc_resp *resp, const struct efx_job *f, const char *idem);
 /* The same with a fresh key; it must answer 200. */
 void efx_receipt_post_ok(const struct efx_job *f);

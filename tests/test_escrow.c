@@ -1127,12 +1127,14 @@ static void input_post(struct hc_resp *r, const struct efx_job *f)
 
 /* ---------------------------------------------------------------- PostgreSQL restarted mid-job */
 
-/* Kills the escrow's ledger connections (application_name assay-ledger)
- * at random intervals of 30..150 ms until told to stop. */
+/* Kills the escrow's sessions whose application_name is LIKE `app`
+ * ("assay-ledger": the ledger's; "assay-%": every one) at random
+ * intervals of 30..150 ms until told to stop. */
 struct ledger_storm {
 	pthread_t t;
 	atomic_int stop;
 	int killed;
+	const char *app;
 };
 
 static void *ledger_storm_main(void *arg)
@@ -1144,7 +1146,8 @@ static void *ledger_storm_main(void *arg)
 
 	snprintf(sql, sizeof(sql),
 		 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-		 "WHERE datname = '%s' AND application_name = 'assay-ledger'", EFX.db.name);
+		 "WHERE datname = '%s' AND application_name LIKE '%s'", EFX.db.name,
+		 x->app ? x->app : "assay-ledger");
 	while (!atomic_load(&x->stop) && PQstatus(c) == CONNECTION_OK) {
 		PGresult *res = PQexec(c, sql);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -2485,4 +2488,93 @@ Test(escrow, idempotency_records_expire_after_24_hours, .fini = efx_teardown, .t
 	cr_assert_eq(efx_balance_of(k.address).available, 600, "credited more than twice");
 	PQfinish(c);
 	efx_invariants("after the purge");
+}
+
+/* POST with one Idempotency-Key until the answer is not a 5xx (at most
+ * 30 s), as a client that keeps its key across retries does. */
+static int post_until_answered(struct hc_resp *r, const char *target, const char *idem,
+			       const char *body)
+{
+	int i;
+
+	for (i = 0; i < 1500; i++) {
+		efx_post_idem(r, target, idem, body);
+		if (r->status < 500)
+			return r->status;
+		hc_resp_free(r);
+		usleep(20000);
+	}
+	cr_assert_fail("POST %s (%s) answered 5xx for 30 s", target, idem);
+	return 0;
+}
+
+/* Issue 12 items 1 and 2 at every step: every session of the escrow (its
+ * handler threads', the settlement loop's and the ledger's) is killed
+ * again and again while jobs are opened and receipted and the faucet
+ * pays, each request retried under its own key until it is answered.
+ * Afterwards every job is paid once and every faucet credit was made
+ * once: nothing moved twice, nothing lost. */
+Test(escrow, every_session_killed_during_a_burst_moves_money_once, .fini = efx_teardown,
+     .timeout = 180)
+{
+	enum { N = 24, F = 12 };
+	static struct efx_job f[N];
+	struct ledger_storm storm;
+	struct efx_parties p;
+	struct rcpt_key k;
+	struct hc_resp r;
+	struct efx_bal c0, pv0, c1, pv1;
+	char idem[48], a[RCPT_ADDR_HEX_BYTES], body[160], *jb;
+	int i, st;
+
+	esc_setup(1, 0);
+	efx_parties_setup(&p, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"7\"}", a);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	memset(&storm, 0, sizeof(storm));
+	storm.app = "assay-%";
+	cr_assert_eq(pthread_create(&storm.t, NULL, ledger_storm_main, &storm), 0);
+	for (i = 0; i < N; i++) {
+		efx_job_make(&f[i], &p, 50, (uint64_t)time(NULL) + 150, 700 + (uint64_t)i);
+		jb = efx_job_body(&f[i].job, f[i].sig, NULL);
+		st = post_until_answered(&r, "/v1/jobs", efx_fresh_idem(idem), jb);
+		cr_assert(st == 200 || st == 201, "open %d: %d %s", i, st, r.body);
+		hc_resp_free(&r);
+		free(jb);
+		if (i < F) {
+			snprintf(idem, sizeof(idem), "storm-faucet-%d", i);
+			st = post_until_answered(&r, "/v1/faucet", idem, body);
+			cr_assert_eq(st, 200, "faucet %d: %s", i, r.body);
+			hc_resp_free(&r);
+		}
+	}
+	for (i = 0; i < N; i++) {
+		char t[128], *rb;
+		efx_receipt_make(&f[i], &p, 30, 0);
+		rb = efx_receipt_body(&f[i], t);
+		st = post_until_answered(&r, t, efx_fresh_idem(idem), rb);
+		cr_assert_eq(st, 200, "receipt %d: %s", i, r.body);
+		hc_resp_free(&r);
+		free(rb);
+	}
+	atomic_store(&storm.stop, 1);
+	pthread_join(storm.t, NULL);
+	cr_assert_gt(storm.killed, 0, "the storm killed no session");
+	cr_assert_eq(waitpid(EFX.pid, &st, WNOHANG), 0, "the escrow died (status %d; log %s)", st,
+		     EFX.log_path);
+	for (i = 0; i < N; i++)
+		efx_wait_state(&f[i], "paid");
+	c1 = efx_balance_of(p.customer.address);
+	pv1 = efx_balance_of(p.provider.address);
+	/* Locked 50 at open, 20 back and 30 to the provider at release. */
+	cr_assert_eq(c1.available + (uint64_t)N * 30, c0.available, "customer: %" PRIu64 " -> %" PRIu64,
+		     c0.available, c1.available);
+	cr_assert_eq(pv1.available, pv0.available + (uint64_t)N * 30, "provider paid once per job");
+	cr_assert_eq(efx_balance_of(k.address).available, (uint64_t)F * 7, "faucet credits");
+	efx_invariants("after the storm");
+	for (i = 0; i < N; i++)
+		efx_job_free(&f[i]);
 }
