@@ -1014,6 +1014,28 @@ enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt
 	return rc;
 }
 
+enum escrow_db_err escrow_db_validator_disputes_pending(struct escrow_db *db,
+						      const uint8_t validator[RCPT_ADDR_BYTES],
+						      int64_t *n)
+{
+	char vp[HEXP(20)];
+	const char *p[1] = { vp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	*n = 0;
+	hexp(vp, sizeof(vp), validator, 20);
+	/* Undecided, or decided against the validator and not yet slashed. */
+	rc = run(db, &res, "validator disputes pending",
+		 "SELECT count(*) FROM escrow_disputes WHERE validator = $1::bytea"
+		 " AND (state = 'open' OR (state = 'validator_wrong' AND NOT executed))", 1, p);
+	if (rc)
+		return rc;
+	*n = (int64_t)get_u64(res, 0, 0);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
 enum escrow_db_err escrow_db_job_count(struct escrow_db *db, enum escrow_job_state state,
 				       int64_t *out)
 {

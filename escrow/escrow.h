@@ -233,6 +233,11 @@ enum escrow_db_err escrow_db_jobs_page(struct escrow_db *db,
 enum escrow_db_err escrow_db_provider_exposure(struct escrow_db *db, struct rcpt_u256 *out,
 					       const uint8_t provider[RCPT_ADDR_BYTES],
 					       const uint8_t except[RCPT_HASH_BYTES]);
+/* Disputes this validator opened that could still slash it: undecided,
+ * or decided against it and not yet executed. */
+enum escrow_db_err escrow_db_validator_disputes_pending(struct escrow_db *db,
+						      const uint8_t validator[RCPT_ADDR_BYTES],
+						      int64_t *n);
 enum escrow_db_err escrow_db_job_count(struct escrow_db *db, enum escrow_job_state state,
 				       int64_t *out);
 

@@ -253,7 +253,7 @@ static uint64_t text_hash(const char *t)
 
 /* The statement's name on this session ("pgdb_7"), preparing it first
  * if this session has not; "" when the session is full (run unprepared). */
-static enum pgdb_err prepared_name(struct pgdb *db, char name[24], const char *what,
+static enum pgdb_err prepared_name(struct pgdb *db, char name[32], const char *what,
 				   const char *sql)
 {
 	uint64_t h = text_hash(sql);
@@ -263,7 +263,7 @@ static enum pgdb_err prepared_name(struct pgdb *db, char name[24], const char *w
 	for (i = 0; i < db->n_prepared; i++)
 		if (db->prepared[i] == sql) {
 			ASSAY_ASSERT(db->prepared_hash[i] == h);   /* a literal, never rewritten */
-			snprintf(name, 24, "pgdb_%zu", i);
+			snprintf(name, 32, "pgdb_%zu", i);
 			return PGDB_OK;
 		}
 	if (db->n_prepared == PGDB_PREPARED_MAX) {
@@ -271,7 +271,7 @@ static enum pgdb_err prepared_name(struct pgdb *db, char name[24], const char *w
 		name[0] = '\0';
 		return PGDB_OK;
 	}
-	snprintf(name, 24, "pgdb_%zu", i);
+	snprintf(name, 32, "pgdb_%zu", i);
 	res = PQprepare(db->conn, name, sql, 0, NULL);
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		enum pgdb_err rc = fail(db, res, what);
@@ -289,7 +289,7 @@ static enum pgdb_err prepared_name(struct pgdb *db, char name[24], const char *w
 static enum pgdb_err run(struct pgdb *db, PGresult **out, const char *what, const char *sql,
 			 int n, const char *const *v, const int *len, const int *fmt)
 {
-	char name[24];
+	char name[32];
 	PGresult *res;
 	ExecStatusType st;
 	enum pgdb_err rc;

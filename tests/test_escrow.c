@@ -2578,3 +2578,72 @@ Test(escrow, every_session_killed_during_a_burst_moves_money_once, .fini = efx_t
 	for (i = 0; i < N; i++)
 		efx_job_free(&f[i]);
 }
+
+/* A validator's stake stays slashable while a dispute it opened is not
+ * settled: with the settling escrow stalled (SIGSTOP; its replica still
+ * serves), a false fraud claim stays undecided past the unbonding period,
+ * and the validator's unbond is refused 409 stake-backs-open-disputes
+ * with nothing moved; once the settler runs again and the dispute is
+ * decided, the same unbond is taken. */
+Test(escrow, a_validator_cannot_unbond_past_its_undecided_dispute, .fini = efx_teardown,
+     .timeout = 120)
+{
+	struct efx_config c = { .window_s = 2, .referee_s = 2, .unbonding_s = 5,
+				.sample_bps = 1000 };
+	struct efx a, b, *both[2], *settler, *standby;
+	struct efx_parties p;
+	struct efx_job f;
+	struct hc_resp r;
+	struct efx_bal v0, v1;
+	uint8_t wrong[32];
+	char idem[48];
+	int i, st = 0;
+
+	efx_setup(&c);
+	a = EFX;
+	b = EFX;
+	efx_spawn(&b);
+	both[0] = &a;
+	both[1] = &b;
+	settler = settler_of(both, 2, 2);
+	standby = settler == &a ? &b : &a;
+	talk_to(standby);
+	efx_parties_setup(&p, 0);
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 90, 90);
+	efx_job_open(&f, efx_fresh_idem(idem));
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post_ok(&f);
+	cr_assert_eq(kill(settler->pid, SIGSTOP), 0);
+	/* A claim without the input: the referee would have to fetch it. */
+	memset(wrong, 0x5a, sizeof(wrong));
+	efx_claim_post(&r, &f, &p.validator, wrong, 2, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	efx_spost(&r, &p.validator, "/v1/unstake", "{\"amount\":\"10000\"}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	sleep(c.unbonding_s + 2);
+	v0 = efx_balance_of(p.validator.address);
+	efx_spost(&r, &p.validator, "/v1/unbond", "{}");
+	efx_expect_problem(&r, 409, "stake-backs-open-disputes");
+	hc_resp_free(&r);
+	v1 = efx_balance_of(p.validator.address);
+	cr_assert(efx_bal_eq(v0, v1), "the refused unbond moved money");
+	/* The settler runs again: the dispute is decided (the input never
+	 * came: provider wrong), and the unbond is taken. */
+	cr_assert_eq(kill(settler->pid, SIGCONT), 0);
+	for (i = 0; i < 150 && st != 200; i++) {
+		efx_spost(&r, &p.validator, "/v1/unbond", "{}");
+		st = r.status;
+		hc_resp_free(&r);
+		if (st != 200)
+			usleep(100000);
+	}
+	cr_assert_eq(st, 200, "the unbond was not taken after the dispute was decided");
+	cr_assert_geq(efx_balance_of(p.validator.address).available, v0.available + 10000);
+	efx_job_free(&f);
+	efx_stop(standby, SIGTERM);
+	EFX.pid = settler->pid;
+	talk_to(settler);
+	efx_invariants("after the unbond");
+}
