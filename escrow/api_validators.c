@@ -1,0 +1,167 @@
+/*
+ * api_validators.c: POST /v1/validators (commit to a sampling seed), POST
+ * /v1/validators/reveal and GET /v1/validators/{address}.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "api_internal.h"
+#include "kernels.h"
+#include "assay_assert.h"
+#include "banned.h"
+
+/* ---------------------------------------------------------------- validators */
+
+static json_t *seed_view(const uint8_t who[RCPT_ADDR_BYTES], const struct escrow_seed *sd)
+{
+	char a[RCPT_ADDR_HEX_BYTES], c[RCPT_HASH_HEX_BYTES], sh[RCPT_HASH_HEX_BYTES];
+	json_t *v;
+
+	rcpt_address_format(a, who);
+	escrow_hex(c, sizeof(c), sd->commitment, RCPT_HASH_BYTES);
+	v = json_pack("{s:s, s:s, s:I}", "address", a, "seedCommitment", c,
+		      "committedAt", (json_int_t)sd->committed_at_s);
+	if (v && sd->revealed) {
+		escrow_hex(sh, sizeof(sh), sd->seed, RCPT_HASH_BYTES);
+		json_object_set_new(v, "seed", json_string(sh));
+		json_object_set_new(v, "revealedAt", json_integer((json_int_t)sd->revealed_at_s));
+	}
+	return v;
+}
+
+static void reply_seed(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES])
+{
+	struct escrow_seed sd;
+	enum escrow_db_err rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
+
+	if (rc == ESCROW_DB_NOT_FOUND)
+		httpd_reply_problem(r, 404, "validator-not-found", "no seed commitment",
+				    "this address has never committed to a seed");
+	else if (rc)
+		esc_reply_db(r, rc);
+	else
+		httpd_reply_json(r, 200, seed_view(who, &sd));
+}
+
+/* A bytes32 member `key` of o; answers 400 `slug` otherwise. */
+static int parse_b32(struct httpd_req *r, uint8_t out[RCPT_HASH_BYTES], json_t *o,
+		     const char *key, const char *slug)
+{
+	const char *s = esc_get_str(o, key);
+
+	if (!s || rcpt_hex_decode(out, RCPT_HASH_BYTES, s) != RCPT_OK) {
+		httpd_reply_problem(r, 400, slug, "invalid bytes32",
+				    "%s is 0x + 64 hex digits", key);
+		return -1;
+	}
+	return 0;
+}
+
+void esc_handle_validator_commit(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "seedCommitment", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	uint8_t cm[RCPT_HASH_BYTES];
+	char sub[80], ch[RCPT_HASH_HEX_BYTES];
+	enum escrow_db_err rc;
+	uint64_t now = esc_now_s();
+
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
+	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, cm, o, "seedCommitment", "invalid-commitment"))
+		return;
+	if (esc_require_stake(r, e, who, "stake-too-low") || esc_db_ready(r, e))
+		return;
+	escrow_subject_account(sub, who);
+	escrow_hex(ch, sizeof(ch), cm, RCPT_HASH_BYTES);
+	rc = escrow_db_begin(escrow_http_db(e));
+	if (!rc)
+		rc = escrow_db_seed_commit(escrow_http_db(e), who, cm, now);
+	if (!rc)
+		rc = escrow_db_audit(escrow_http_db(e), sub, "validator-committed",
+				     json_pack("{s:s}", "seedCommitment", ch), now);
+	if (!rc)
+		rc = escrow_db_commit(escrow_http_db(e));
+	if (rc) {
+		escrow_db_rollback(escrow_http_db(e));
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "commitment-unrevealed", "commitment unrevealed",
+					    "reveal the seed of the open commitment before committing again");
+		else
+			esc_reply_db(r, rc);
+		return;
+	}
+	reply_seed(r, e, who);
+}
+
+void esc_handle_validator_get(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	uint8_t who[RCPT_ADDR_BYTES];
+
+	if (esc_parse_address(r, who, httpd_req_param(r, 0)))
+		return;
+	if (esc_db_ready(r, e) == 0)
+		reply_seed(r, e, who);
+}
+
+void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
+{
+	static const char *const req[] = { "seed", NULL };
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct escrow_seed sd;
+	uint8_t seed[RCPT_HASH_BYTES], h[RCPT_HASH_BYTES];
+	char sub[80], sh[RCPT_HASH_HEX_BYTES], ch[RCPT_HASH_HEX_BYTES];
+	enum escrow_db_err rc;
+	uint64_t now = esc_now_s();
+
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
+	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", "invalid-seed") ||
+	    esc_db_ready(r, e))
+		return;
+	rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
+	if (rc == ESCROW_DB_NOT_FOUND || (!rc && sd.revealed)) {
+		httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
+				    "commit to a seed first (POST /v1/validators)");
+		return;
+	}
+	if (rc) {
+		esc_reply_db(r, rc);
+		return;
+	}
+	rcpt_keccak256(h, seed, sizeof(seed));
+	if (memcmp(h, sd.commitment, RCPT_HASH_BYTES) != 0) {
+		httpd_reply_problem(r, 422, "seed-mismatch", "seed does not match",
+				    "keccak256(seed) is not the open seedCommitment");
+		return;
+	}
+	escrow_subject_account(sub, who);
+	escrow_hex(sh, sizeof(sh), seed, RCPT_HASH_BYTES);
+	escrow_hex(ch, sizeof(ch), sd.commitment, RCPT_HASH_BYTES);
+	rc = escrow_db_begin(escrow_http_db(e));
+	if (!rc)
+		rc = escrow_db_seed_reveal(escrow_http_db(e), who, sd.commitment, seed, now);
+	if (!rc)
+		rc = escrow_db_audit(escrow_http_db(e), sub, "validator-revealed",
+				     json_pack("{s:s, s:s}", "seedCommitment", ch, "seed", sh), now);
+	if (!rc)
+		rc = escrow_db_commit(escrow_http_db(e));
+	if (rc) {
+		escrow_db_rollback(escrow_http_db(e));
+		if (rc == ESCROW_DB_CONFLICT)
+			httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
+					    "the commitment was revealed meanwhile");
+		else
+			esc_reply_db(r, rc);
+		return;
+	}
+	reply_seed(r, e, who);
+}
