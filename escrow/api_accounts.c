@@ -77,8 +77,7 @@ void esc_handle_faucet(struct httpd_req *r, void *cls)
 	enum rcpt_err re;
 
 	if (!e->cfg.devnet) {
-		httpd_reply_problem(r, 403, "not-devnet", "faucet disabled",
-				    "the faucet exists only on a devnet");
+		esc_problem(r, ESC_P_NOT_DEVNET, "the faucet exists only on a devnet");
 		return;
 	}
 	if (esc_check_keys(r, o, req, NULL))
@@ -90,8 +89,8 @@ void esc_handle_faucet(struct httpd_req *r, void *cls)
 	re = rcpt_u256_parse(&cap, ESCROW_FAUCET_MAX_DEC);
 	ASSAY_ASSERT(re == RCPT_OK);
 	if (rcpt_u256_cmp(&amount, &cap) > 0) {
-		httpd_reply_problem(r, 422, "amount-out-of-range", "amount out of range",
-				    "the faucet gives at most %s per call", ESCROW_FAUCET_MAX_DEC);
+		esc_problem(r, ESC_P_AMOUNT_OUT_OF_RANGE,
+			    "the faucet gives at most %s per call", ESCROW_FAUCET_MAX_DEC);
 		return;
 	}
 	if (!(c = esc_chain(r, e)))
@@ -129,9 +128,9 @@ static int unbond_refused(struct httpd_req *r, struct escrow *e, const uint8_t w
 	if (escrow_u256_is_zero(&exposure))
 		return 0;
 	rcpt_u256_format(x, &exposure);
-	httpd_reply_problem(r, 409, "stake-backs-open-jobs", "stake backs unsettled jobs",
-			    "jobs this address provides (maxPrice %s in all) are not settled: "
-			    "unbonded stake stays slashable until they are", x);
+	esc_problem(r, ESC_P_STAKE_BACKS_OPEN_JOBS,
+		    "jobs this address provides (maxPrice %s in all) are not settled: "
+		    "unbonded stake stays slashable until they are", x);
 	return -1;
 }
 

@@ -30,8 +30,7 @@ void esc_handle_audit(struct httpd_req *r, void *cls)
 	/* The operator (a session with that role) reads every log. */
 	operator = httpd_req_role(r) == HTTPD_ROLE_OPERATOR;
 	if ((!jq) == (!aq)) {
-		httpd_reply_problem(r, 400, "invalid-request", "invalid request",
-				    "give exactly one of ?job= or ?account=");
+		esc_problem(r, ESC_P_INVALID_REQUEST, "give exactly one of ?job= or ?account=");
 		return;
 	}
 	if (esc_db_ready(r, e))
@@ -40,7 +39,7 @@ void esc_handle_audit(struct httpd_req *r, void *cls)
 		uint8_t id[RCPT_HASH_BYTES];
 		struct escrow_job j;
 		if (rcpt_hex_decode(id, sizeof(id), jq) != RCPT_OK) {
-			httpd_reply_problem(r, 400, "invalid-job-id", "invalid job id", NULL);
+			esc_problem(r, ESC_P_INVALID_JOB_ID, NULL);
 			return;
 		}
 		rc = escrow_db_job_get(escrow_http_db(e), &j, id);
@@ -48,8 +47,8 @@ void esc_handle_audit(struct httpd_req *r, void *cls)
 		if (rc == ESCROW_DB_NOT_FOUND ||
 		    (!rc && !operator && memcmp(who, j.job.customer, 20) &&
 		     memcmp(who, j.job.provider, 20))) {
-			httpd_reply_problem(r, 403, "forbidden", "not your job",
-					    "only the job's customer or provider may read its audit log");
+			esc_problem(r, ESC_P_FORBIDDEN,
+				    "only the job's customer or provider may read its audit log");
 			return;
 		}
 		if (rc) {
@@ -60,8 +59,8 @@ void esc_handle_audit(struct httpd_req *r, void *cls)
 	} else {
 		uint8_t a[RCPT_ADDR_BYTES];
 		if (rcpt_address_parse(a, aq) != RCPT_OK || (!operator && memcmp(a, who, 20) != 0)) {
-			httpd_reply_problem(r, 403, "forbidden", "not your account",
-					    "only the account itself may read its audit log");
+			esc_problem(r, ESC_P_FORBIDDEN,
+				    "only the account itself may read its audit log");
 			return;
 		}
 		escrow_subject_account(sub, a);

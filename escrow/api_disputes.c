@@ -86,29 +86,29 @@ static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow
 	if (!json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
 	    json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
 	    !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX) {
-		httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
-				    "evidence is {\"chunk\": uint64, \"data\": base64, \"proof\": [bytes32, at most %u]}",
-				    ESCROW_EVIDENCE_PROOF_MAX);
+		esc_problem(r, ESC_P_INVALID_EVIDENCE,
+			    "evidence is {\"chunk\": uint64, \"data\": base64, \"proof\": [bytes32, at most %u]}",
+			    ESCROW_EVIDENCE_PROOF_MAX);
 		goto out;
 	}
 	chunk = (uint64_t)json_integer_value(jc);
 	path_len = json_array_size(jp);
 	path = calloc(path_len ? path_len : 1, sizeof(*path));
 	if (!path) {
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
 	json_array_foreach(jp, i, v) {
 		const char *h = json_string_value(v);
 		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
-			httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
-					    "proof[%zu] is not 0x + 64 hex digits", i);
+			esc_problem(r, ESC_P_INVALID_EVIDENCE,
+				    "proof[%zu] is not 0x + 64 hex digits", i);
 			goto out;
 		}
 	}
 	if (b64_decode(&data, &data_len, ds, RCPT_CHUNK_BYTES)) {
-		httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
-				    "data is base64 of at most %u bytes", RCPT_CHUNK_BYTES);
+		esc_problem(r, ESC_P_INVALID_EVIDENCE,
+			    "data is base64 of at most %u bytes", RCPT_CHUNK_BYTES);
 		goto out;
 	}
 	leaves = j->receipt.output_size / RCPT_CHUNK_BYTES +
@@ -118,14 +118,14 @@ static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow
 	if (chunk >= leaves ||
 	    rcpt_proof_verify(&c, chunk, data, data_len, (const uint8_t (*)[RCPT_HASH_BYTES])path,
 			      path_len) != RCPT_OK) {
-		httpd_reply_problem(r, 422, "invalid-evidence", "evidence does not verify",
-				    "chunk %" PRIu64 " with this proof is not in receipt.outputRoot (%" PRIu64 " chunks)",
-				    chunk, leaves);
+		esc_problem(r, ESC_P_EVIDENCE_MISMATCH,
+			    "chunk %" PRIu64 " with this proof is not in receipt.outputRoot (%" PRIu64 " chunks)",
+			    chunk, leaves);
 		goto out;
 	}
 	leaf_in = malloc(data_len + 1);
 	if (!leaf_in) {
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
 	leaf_in[0] = 0x00;
@@ -133,7 +133,7 @@ static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow
 		memcpy(leaf_in + 1, data, data_len);
 	proof = json_array();
 	if (rcpt_sha256(leaf, leaf_in, data_len + 1) != RCPT_OK || !proof) {
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
 	for (i = 0; i < path_len; i++) {
@@ -146,7 +146,7 @@ static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow
 			 "proof", proof);
 	proof = NULL;
 	if (!*out) {
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
 	rc = 0;
@@ -166,14 +166,13 @@ static void reply_window_closed(struct httpd_req *r, struct escrow *e, uint64_t 
 	int stale = 0;
 
 	if (escrow_db_outage_pending(escrow_http_db(e), now, &stale) != ESCROW_DB_OK || stale) {
-		httpd_reply_problem(r, 503, "unavailable", "recovering from an outage",
-				    "challenge windows are being moved on by the time the escrow "
-				    "was unreachable; retry in a few seconds");
+		esc_problem(r, ESC_P_UNAVAILABLE,
+			    "recovering from an outage: challenge windows are being moved on "
+			    "by the time the escrow was unreachable; retry in a few seconds");
 		httpd_reply_retry_after(r, 2);
 		return;
 	}
-	httpd_reply_problem(r, 409, "window-closed", "challenge window closed",
-			    "the job is not receipted or its window has closed");
+	esc_problem(r, ESC_P_WINDOW_CLOSED, "the job is not receipted or its window has closed");
 }
 
 static void reply_attested(struct httpd_req *r, const char *validator,
@@ -211,7 +210,7 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 		goto out;
 	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND) {
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
 		goto out;
 	} else if (rc) {
 		esc_reply_db(r, rc);
@@ -220,8 +219,8 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 	t = esc_dump(json_object_get(o, "attestation"));
 	re = t ? rcpt_attestation_parse(&a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
 	if (re) {
-		httpd_reply_problem(r, 400, "invalid-attestation", "invalid attestation", "%s",
-				    t ? diag.msg : "attestation is not an object");
+		esc_problem(r, ESC_P_INVALID_ATTESTATION, "%s",
+			    t ? diag.msg : "attestation is not an object");
 		goto out;
 	}
 	re = esc_get_str(o, "signature") ? rcpt_sig_parse(sig, esc_get_str(o, "signature"))
@@ -235,55 +234,55 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 		goto out;
 	}
 	if (memcmp(signer, a.validator, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "wrong-signer", "attestation not signed by its validator", NULL);
+		esc_problem(r, ESC_P_WRONG_SIGNER, NULL);
 		goto out;
 	}
 	if (!j.has_receipt) {
-		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s",
-				    escrow_job_state_name(j.state));
+		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
+			    escrow_job_state_name(j.state));
 		goto out;
 	}
 	if (memcmp(a.receipt, j.receipt_id, RCPT_HASH_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "wrong-receipt", "wrong receipt",
-				    "attestation.receipt is not this job's receipt id");
+		esc_problem(r, ESC_P_WRONG_RECEIPT,
+			    "attestation.receipt is not this job's receipt id");
 		goto out;
 	}
 	same = memcmp(a.output_root, j.receipt.output_root, RCPT_HASH_BYTES) == 0;
 	if ((a.verdict == RCPT_VERDICT_MATCH) != same) {
-		httpd_reply_problem(r, 422, "inconsistent-verdict", "inconsistent verdict",
-				    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
+		esc_problem(r, ESC_P_INCONSISTENT_VERDICT,
+			    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
 		goto out;
 	}
 	if (memcmp(a.validator, j.job.provider, RCPT_ADDR_BYTES) == 0) {
-		httpd_reply_problem(r, 403, "conflict-of-interest", "provider cannot attest its own job", NULL);
+		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
 		goto out;
 	}
 	if (json_object_get(o, "input")) {
 		const char *s = esc_get_str(o, "input");
 		if (a.verdict != RCPT_VERDICT_DIFFERS || !s ||
 		    b64_decode(&input, &input_len, s, ESCROW_INPUT_BYTES_MAX)) {
-			httpd_reply_problem(r, 400, "invalid-input", "invalid input",
-					    "input is base64 of at most %u bytes, only with verdict 2",
-					    ESCROW_INPUT_BYTES_MAX);
+			esc_problem(r, ESC_P_INVALID_INPUT,
+				    "input is base64 of at most %u bytes, only with verdict 2",
+				    ESCROW_INPUT_BYTES_MAX);
 			goto out;
 		}
 		if (!escrow_input_matches(&j.job, input, input_len)) {
-			httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
-					    "the input's commitment differs from job.inputRoot/inputSize");
+			esc_problem(r, ESC_P_INPUT_MISMATCH,
+				    "the input's commitment differs from job.inputRoot/inputSize");
 			goto out;
 		}
 	}
 	if (json_object_get(o, "evidence")) {
 		if (a.verdict != RCPT_VERDICT_DIFFERS) {
-			httpd_reply_problem(r, 400, "invalid-evidence", "invalid evidence",
-					    "evidence comes only with verdict 2");
+			esc_problem(r, ESC_P_INVALID_EVIDENCE,
+				    "evidence comes only with verdict 2");
 			goto out;
 		}
 		if (evidence_check(r, &ev, &j, json_object_get(o, "evidence")))
 			goto out;
 		ev_text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!ev_text) {
-			httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+			esc_problem(r, ESC_P_INTERNAL, NULL);
 			goto out;
 		}
 	}
@@ -295,12 +294,12 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 		goto out;
 	}
 	if (rcpt_u256_cmp(&bal.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&bal.stake)) {
-		httpd_reply_problem(r, 403, "validator-not-staked", "validator not staked",
-				    "a validator must hold at least the minimum stake");
+		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
+			    "a validator must hold at least the minimum stake");
 		goto out;
 	}
 	if (rcpt_attestation_to_json(&canon, &a) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-attestation", "invalid attestation", NULL);
+		esc_problem(r, ESC_P_INVALID_ATTESTATION, NULL);
 		goto out;
 	}
 	escrow_subject_job(sub, id);
@@ -325,8 +324,8 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 		    memcmp(old, sig, RCPT_SIG_BYTES) == 0)
 			reply_attested(r, vh, &a);
 		else
-			httpd_reply_problem(r, 409, "already-attested", "already attested",
-					    "this validator already attested this job");
+			esc_problem(r, ESC_P_ALREADY_ATTESTED,
+				    "this validator already attested this job");
 		goto out;
 	}
 	if (!rc)
@@ -385,15 +384,15 @@ void esc_handle_input(struct httpd_req *r, void *cls)
 		return;
 	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND) {
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
 		return;
 	} else if (rc) {
 		esc_reply_db(r, rc);
 		return;
 	}
 	if (!escrow_input_matches(&j.job, (const uint8_t *)body, len)) {
-		httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
-				    "the body's commitment differs from job.inputRoot/inputSize");
+		esc_problem(r, ESC_P_INPUT_MISMATCH,
+			    "the body's commitment differs from job.inputRoot/inputSize");
 		return;
 	}
 	escrow_subject_job(sub, id);
@@ -411,7 +410,7 @@ void esc_handle_input(struct httpd_req *r, void *cls)
 		return;
 	}
 	if (n == 0) {
-		httpd_reply_problem(r, 409, "no-open-dispute", "no dispute waits for this input", NULL);
+		esc_problem(r, ESC_P_NO_OPEN_DISPUTE, NULL);
 		return;
 	}
 	httpd_reply_json(r, 200, json_pack("{s:s, s:i}", "job", httpd_req_param(r, 0),
@@ -439,16 +438,15 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 	    esc_db_ready(r, e) || esc_load_job(r, e, &j, id))
 		return;
 	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) == 0) {
-		httpd_reply_problem(r, 403, "conflict-of-interest",
-				    "provider cannot report its own job", NULL);
+		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
 		return;
 	}
 	if (!j.has_receipt) {
-		httpd_reply_problem(r, 409, "not-receipted", "job has no receipt", "the job is %s",
-				    escrow_job_state_name(j.state));
+		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
+			    escrow_job_state_name(j.state));
 		return;
 	}
-	if (esc_require_stake(r, e, who, "validator-not-staked"))
+	if (esc_require_stake(r, e, who, ESC_P_VALIDATOR_NOT_STAKED))
 		return;
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, who);
@@ -464,8 +462,8 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 		rc = escrow_db_dispute_insert_withheld(escrow_http_db(e), id, who, now);
 	if (rc == ESCROW_DB_CONFLICT) {
 		escrow_db_rollback(escrow_http_db(e));
-		httpd_reply_problem(r, 409, "already-reported", "already reported",
-				    "this validator already reported this job's input withheld");
+		esc_problem(r, ESC_P_ALREADY_REPORTED,
+			    "this validator already reported this job's input withheld");
 		return;
 	}
 	if (!rc) {

@@ -82,7 +82,7 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 	if (esc_db_ready(r, e))
 		return 1;
 	if (fingerprint(fp, r)) {
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		esc_problem(r, ESC_P_INTERNAL, NULL);
 		return 1;
 	}
 	db = escrow_http_db(e);
@@ -96,9 +96,8 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 	rc = escrow_db_idem_get(db, key, old, &status, &ctype, &body, &len);
 	if (rc == ESCROW_DB_OK) {
 		if (CRYPTO_memcmp(old, fp, sizeof(fp)) != 0)
-			httpd_reply_problem(r, 422, "idempotency-key-reused",
-					    "idempotency key reused",
-					    "this Idempotency-Key was used with another request");
+			esc_problem(r, ESC_P_IDEMPOTENCY_KEY_REUSED,
+				    "this Idempotency-Key was used with another request");
 		else if (status)
 			httpd_reply_bytes(r, (unsigned)status, ctype, body, len);
 		else

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "escrow.h"
+#include "problems.h"
 
 static inline uint64_t esc_now_s(void)
 {
@@ -61,10 +62,10 @@ int esc_load_job(struct httpd_req *r, struct escrow *e, struct escrow_job *j,
 /* Member "reason" of o: at most ESCROW_REASON_BYTES_MAX printable ASCII
  * bytes (owned by o); NULL having answered 400 invalid-reason. */
 const char *esc_parse_reason(struct httpd_req *r, json_t *o);
-/* Stake of `who` at least --min-stake; else -1 having answered (403
- * `slug` or a ledger error). */
+/* Stake of `who` at least --min-stake; else -1 having answered (p, a
+ * 403, or a ledger error). */
 int esc_require_stake(struct httpd_req *r, struct escrow *e,
-		      const uint8_t who[RCPT_ADDR_BYTES], const char *slug);
+		      const uint8_t who[RCPT_ADDR_BYTES], enum esc_problem_id p);
 
 /* ---------------------------------------------------------------- api_idem.c */
 

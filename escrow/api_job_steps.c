@@ -28,12 +28,12 @@ static int receipt_times_refused(struct httpd_req *r, const struct escrow_job *j
 	lo = lo > skew_ms ? lo - skew_ms : 0;
 	if (rcp->started_at_ms >= lo && rcp->finished_at_ms <= hi)
 		return 0;
-	httpd_reply_problem(r, 422, "receipt-time", "receipt outside the job's life",
-			    "startedAt %" PRIu64 " and finishedAt %" PRIu64 " must lie in "
-			    "[%" PRIu64 ", %" PRIu64 "] ms: from the job's opening to the "
-			    "receipt's arrival, with %u s of clock skew",
-			    rcp->started_at_ms, rcp->finished_at_ms, lo, hi,
-			    ESCROW_RECEIPT_CLOCK_SKEW_S);
+	esc_problem(r, ESC_P_RECEIPT_TIME,
+		    "startedAt %" PRIu64 " and finishedAt %" PRIu64 " must lie in "
+		    "[%" PRIu64 ", %" PRIu64 "] ms: from the job's opening to the "
+		    "receipt's arrival, with %u s of clock skew",
+		    rcp->started_at_ms, rcp->finished_at_ms, lo, hi,
+		    ESCROW_RECEIPT_CLOCK_SKEW_S);
 	return -1;
 }
 
@@ -57,7 +57,7 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 		goto out;
 	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND) {
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
 		goto out;
 	} else if (rc) {
 		esc_reply_db(r, rc);
@@ -70,8 +70,8 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 	t = esc_dump(json_object_get(o, "receipt"));
 	re = t ? rcpt_receipt_parse(&b.receipt, &diag, t, strlen(t)) : RCPT_ERR_JSON;
 	if (re) {
-		httpd_reply_problem(r, 400, "invalid-receipt", "invalid receipt", "%s",
-				    t ? diag.msg : "receipt is not an object");
+		esc_problem(r, ESC_P_INVALID_RECEIPT, "%s",
+			    t ? diag.msg : "receipt is not an object");
 		goto out;
 	}
 	re = esc_get_str(o, "receiptSignature") ?
@@ -82,8 +82,8 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 	}
 	re = rcpt_bundle_verify(&ids, &diag, &b, &e->domain);
 	if (re) {
-		httpd_reply_problem(r, 422, "invalid-receipt", "receipt refused", "%s: %s",
-				    rcpt_errname(re), diag.msg);
+		esc_problem(r, ESC_P_RECEIPT_REFUSED, "%s: %s",
+			    rcpt_errname(re), diag.msg);
 		goto out;
 	}
 	escrow_hex(rid, sizeof(rid), ids.receipt_id, 32);
@@ -93,19 +93,17 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 		goto out;
 	}
 	if (!escrow_job_next(JOB_OP_RECEIPT, j.state, NULL)) {
-		httpd_reply_problem(r, 409, "job-not-open", "job not open",
-				    "the job is %s", escrow_job_state_name(j.state));
+		esc_problem(r, ESC_P_JOB_NOT_OPEN, "the job is %s", escrow_job_state_name(j.state));
 		goto out;
 	}
 	if (now > j.job.deadline) {
-		httpd_reply_problem(r, 409, "deadline-passed", "deadline passed",
-				    "the receipt came after job.deadline");
+		esc_problem(r, ESC_P_RECEIPT_AFTER_DEADLINE, "the receipt came after job.deadline");
 		goto out;
 	}
 	if (receipt_times_refused(r, &j, &b.receipt, now))
 		goto out;
 	if (rcpt_receipt_to_json(&canon, &b.receipt) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-receipt", "invalid receipt", "receipt does not serialise");
+		esc_problem(r, ESC_P_INVALID_RECEIPT, "receipt does not serialise");
 		goto out;
 	}
 	we = now + e->cfg.challenge_window_s;
@@ -126,8 +124,8 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 	if (rc) {
 		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
-			httpd_reply_problem(r, 409, "job-not-open", "job not open",
-					    "the job left the open state or passed its deadline");
+			esc_problem(r, ESC_P_JOB_NOT_OPEN,
+				    "the job left the open state or passed its deadline");
 		else
 			esc_reply_db(r, rc);
 		goto out;
@@ -201,14 +199,13 @@ void esc_handle_job_fail(struct httpd_req *r, void *cls)
 	    esc_db_ready(r, e) || esc_load_job(r, e, &j, id))
 		return;
 	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 403, "not-provider", "not the job's provider",
-				    "only job.provider may fail a job");
+		esc_problem(r, ESC_P_NOT_PROVIDER, "only job.provider may fail a job");
 		return;
 	}
 	if (!escrow_job_next(JOB_OP_FAIL, j.state, NULL)) {
-		httpd_reply_problem(r, 409, "not-open", "job not open",
-				    "the job is %s; only an open job (no receipt yet) can be failed",
-				    escrow_job_state_name(j.state));
+		esc_problem(r, ESC_P_NOT_OPEN,
+			    "the job is %s; only an open job (no receipt yet) can be failed",
+			    escrow_job_state_name(j.state));
 		return;
 	}
 	if (!(ch = esc_chain(r, e)))
@@ -225,8 +222,7 @@ void esc_handle_job_fail(struct httpd_req *r, void *cls)
 	if (rc) {
 		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
-			httpd_reply_problem(r, 409, "not-open", "job not open",
-					    "the job left the open state meanwhile");
+			esc_problem(r, ESC_P_NOT_OPEN, "the job left the open state meanwhile");
 		else
 			esc_reply_db(r, rc);
 		return;
@@ -270,19 +266,17 @@ void esc_handle_job_event(struct httpd_req *r, void *cls)
 		if (strcmp(ev, events[i]) == 0)
 			break;
 	if (!ev || i == sizeof(events) / sizeof(events[0])) {
-		httpd_reply_problem(r, 400, "invalid-event", "invalid event",
-				    "event is accepted, queued, running, ran or deleted");
+		esc_problem(r, ESC_P_INVALID_EVENT,
+			    "event is accepted, queued, running, ran or deleted");
 		return;
 	}
 	if (!json_is_integer(at) || json_integer_value(at) < 0 ||
 	    (uint64_t)json_integer_value(at) > RCPT_JSON_UINT_MAX) {
-		httpd_reply_problem(r, 400, "invalid-event", "invalid event",
-				    "at is Unix milliseconds, a JSON integer");
+		esc_problem(r, ESC_P_INVALID_EVENT, "at is Unix milliseconds, a JSON integer");
 		return;
 	}
 	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 403, "not-provider", "not the job's provider",
-				    "only job.provider records its steps");
+		esc_problem(r, ESC_P_NOT_PROVIDER, "only job.provider records its steps");
 		return;
 	}
 	snprintf(name, sizeof(name), "provider-%s", ev);
@@ -304,8 +298,7 @@ void esc_handle_job_event(struct httpd_req *r, void *cls)
 		return;
 	}
 	if (n > 0) {
-		httpd_reply_problem(r, 409, "event-recorded", "already recorded",
-				    "the job's audit chain already has %s", name);
+		esc_problem(r, ESC_P_EVENT_RECORDED, "the job's audit chain already has %s", name);
 		return;
 	}
 	httpd_reply_json(r, 200, json_pack("{s:s}", "recorded", name));
@@ -331,19 +324,17 @@ void esc_handle_job_accept(struct httpd_req *r, void *cls)
 	    esc_load_job(r, e, &j, id))
 		return;
 	if (memcmp(who, j.job.customer, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 403, "not-customer", "not the job's customer",
-				    "only job.customer may accept a job");
+		esc_problem(r, ESC_P_NOT_CUSTOMER, "only job.customer may accept a job");
 		return;
 	}
 	if (j.state == JOB_DISPUTED) {
-		httpd_reply_problem(r, 409, "dispute-open", "job disputed",
-				    "the referee decides first");
+		esc_problem(r, ESC_P_DISPUTE_OPEN, "the referee decides first");
 		return;
 	}
 	if (!escrow_job_next(JOB_OP_ACCEPT, j.state, NULL)) {
-		httpd_reply_problem(r, 409, "not-receipted", "job not receipted",
-				    "the job is %s; only a receipted job can be accepted",
-				    escrow_job_state_name(j.state));
+		esc_problem(r, ESC_P_NOT_RECEIPTED,
+			    "the job is %s; only a receipted job can be accepted",
+			    escrow_job_state_name(j.state));
 		return;
 	}
 	ASSAY_ASSERT(j.has_receipt);
@@ -366,8 +357,8 @@ void esc_handle_job_accept(struct httpd_req *r, void *cls)
 	if (rc) {
 		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
-			httpd_reply_problem(r, 409, "not-receipted", "job not receipted",
-					    "the job left the receipted state meanwhile (disputed or released)");
+			esc_problem(r, ESC_P_NOT_RECEIPTED,
+				    "the job left the receipted state meanwhile (disputed or released)");
 		else
 			esc_reply_db(r, rc);
 		return;

@@ -74,16 +74,16 @@ static int check_domain(struct httpd_req *r, struct escrow *e, json_t *dom)
 	int rc = -1;
 
 	if (re) {
-		httpd_reply_problem(r, 400, "invalid-domain", "invalid domain", "%s",
-				    t ? diag.msg : "domain is not an object");
+		esc_problem(r, ESC_P_INVALID_DOMAIN, "%s",
+			    t ? diag.msg : "domain is not an object");
 	} else if (d.chain_id != e->domain.chain_id) {
-		httpd_reply_problem(r, 422, "wrong-chain", "wrong chain id",
-				    "chain id %" PRIu64 " is not this escrow's %" PRIu64,
-				    d.chain_id, e->domain.chain_id);
+		esc_problem(r, ESC_P_WRONG_CHAIN,
+			    "chain id %" PRIu64 " is not this escrow's %" PRIu64,
+			    d.chain_id, e->domain.chain_id);
 	} else if (strcmp(d.name, e->domain.name) || strcmp(d.version, e->domain.version) ||
 		   memcmp(d.verifying_contract, e->domain.verifying_contract, RCPT_ADDR_BYTES)) {
-		httpd_reply_problem(r, 422, "wrong-domain", "wrong domain",
-				    "the domain's name, version or verifyingContract is not this escrow's");
+		esc_problem(r, ESC_P_WRONG_DOMAIN,
+			    "the domain's name, version or verifyingContract is not this escrow's");
 	} else {
 		rc = 0;
 	}
@@ -118,9 +118,9 @@ static int check_deterrence(struct httpd_req *r, struct escrow *e, struct chain 
 		char mp[RCPT_U256_DEC_BYTES], ex[RCPT_U256_DEC_BYTES];
 		rcpt_u256_format(mp, &job->max_price);
 		rcpt_u256_format(ex, &expect);
-		httpd_reply_problem(r, 409, "stake-too-low-for-price", "provider stake too low for this price",
-				    "maxPrice %s plus the provider's open jobs is not below p * slash = %s of its stake",
-				    mp, ex);
+		esc_problem(r, ESC_P_STAKE_TOO_LOW_FOR_PRICE,
+			    "maxPrice %s plus the provider's open jobs is not below p * slash = %s of its stake",
+			    mp, ex);
 		return -1;
 	}
 	return 0;
@@ -159,8 +159,8 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 	t = esc_dump(json_object_get(o, "job"));
 	re = t ? rcpt_job_parse(job, &diag, t, strlen(t)) : RCPT_ERR_JSON;
 	if (re) {
-		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "%s",
-				    t ? diag.msg : "job is not an object");
+		esc_problem(r, ESC_P_INVALID_JOB, "%s",
+			    t ? diag.msg : "job is not an object");
 		goto out;
 	}
 	re = esc_get_str(o, "jobSignature") ? rcpt_sig_parse(sig, esc_get_str(o, "jobSignature"))
@@ -170,7 +170,7 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 		goto out;
 	}
 	if (rcpt_job_id(id, &diag, &e->domain, job) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "%s", diag.msg);
+		esc_problem(r, ESC_P_INVALID_JOB, "%s", diag.msg);
 		goto out;
 	}
 	re = rcpt_recover_digest(signer, sig, id);
@@ -179,41 +179,40 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 		goto out;
 	}
 	if (memcmp(signer, job->customer, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "wrong-signer", "job not signed by its customer",
-				    "the signature recovers to another address than job.customer (signed for another chain id or escrow?)");
+		esc_problem(r, ESC_P_WRONG_SIGNER,
+			    "the signature recovers to another address than job.customer (signed for another chain id or escrow?)");
 		goto out;
 	}
 	if (memcmp(job->provider, zero_addr, RCPT_ADDR_BYTES) == 0) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
-				    "job.provider is the zero address");
+		esc_problem(r, ESC_P_INVALID_ADDRESS, "job.provider is the zero address");
 		goto out;
 	}
 	if (job->deadline <= now) {
-		httpd_reply_problem(r, 422, "deadline-passed", "deadline passed",
-				    "job.deadline %" PRIu64 " is not in the future", job->deadline);
+		esc_problem(r, ESC_P_DEADLINE_PASSED,
+			    "job.deadline %" PRIu64 " is not in the future", job->deadline);
 		goto out;
 	}
 	if (job->deadline - now > ESCROW_DEADLINE_AHEAD_MAX_S) {
-		httpd_reply_problem(r, 422, "deadline-too-far", "deadline too far",
-				    "job.deadline is more than %u s ahead", ESCROW_DEADLINE_AHEAD_MAX_S);
+		esc_problem(r, ESC_P_DEADLINE_TOO_FAR,
+			    "job.deadline is more than %u s ahead", ESCROW_DEADLINE_AHEAD_MAX_S);
 		goto out;
 	}
 	ki = kern_find(job->kernel);
 	if (!ki || memcmp(ki->hash, job->kernel_hash, RCPT_HASH_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "unknown-kernel", "unknown kernel",
-				    "the referee cannot re-execute kernel \"%s\" with this kernelHash",
-				    job->kernel);
+		esc_problem(r, ESC_P_UNKNOWN_KERNEL,
+			    "the referee cannot re-execute kernel \"%s\" with this kernelHash",
+			    job->kernel);
 		goto out;
 	}
 	if (job->input_size > ESCROW_INPUT_BYTES_MAX) {
-		httpd_reply_problem(r, 422, "input-too-large", "input too large",
-				    "job.inputSize is above the referee's %u bytes", ESCROW_INPUT_BYTES_MAX);
+		esc_problem(r, ESC_P_INPUT_TOO_LARGE,
+			    "job.inputSize is above the referee's %u bytes", ESCROW_INPUT_BYTES_MAX);
 		goto out;
 	}
 	/* The exact form the kernel takes (PROTOCOL.md sections 3 and 6):
 	 * a job the kernel must refuse never locks the customer's money. */
 	if (kern_params_check(&kd, job->kernel, job->params, strlen(job->params)) != KERN_OK) {
-		httpd_reply_problem(r, 422, "invalid-params", "invalid params", "%s", kd.msg);
+		esc_problem(r, ESC_P_INVALID_PARAMS, "%s", kd.msg);
 		goto out;
 	}
 	rc = 0;
@@ -240,7 +239,7 @@ void esc_handle_job_open(struct httpd_req *r, void *cls)
 	if (job_validate(r, e, &job, sig, id) || !(ch = esc_chain(r, e)))
 		goto out;
 	if (rcpt_job_to_json(&canon, &job) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-job", "invalid job", "job does not serialise");
+		esc_problem(r, ESC_P_INVALID_JOB, "job does not serialise");
 		goto out;
 	}
 	rc = escrow_db_job_insert(escrow_http_db(e), id, &job, canon, sig, key, now);
@@ -253,8 +252,7 @@ void esc_handle_job_open(struct httpd_req *r, void *cls)
 			goto out;
 		}
 		if (strcmp(old.open_idem, key) != 0) {
-			httpd_reply_problem(r, 409, "job-exists", "job already opened",
-					    "a job id is accepted once");
+			esc_problem(r, ESC_P_JOB_EXISTS, "a job id is accepted once");
 			goto out;
 		}
 		if (old.state != JOB_OPENING) {
@@ -324,7 +322,7 @@ void esc_handle_jobs_list(struct httpd_req *r, void *cls)
 	if (!state)
 		state = "receipted";
 	if (escrow_job_state_parse(state, &st)) {
-		httpd_reply_problem(r, 400, "invalid-state", "invalid state", "unknown state name");
+		esc_problem(r, ESC_P_INVALID_STATE, "unknown state name");
 		return;
 	}
 	if (after) {
@@ -335,21 +333,20 @@ void esc_handle_jobs_list(struct httpd_req *r, void *cls)
 		if (ok)
 			after_s = strtoull(after, NULL, 10);
 		if (!ok || after_s > RCPT_JSON_UINT_MAX) {
-			httpd_reply_problem(r, 400, "invalid-cursor", "invalid cursor",
-					    "after is Unix seconds (a decimal uint64)");
+			esc_problem(r, ESC_P_INVALID_CURSOR,
+				    "after is Unix seconds (a decimal uint64)");
 			return;
 		}
 	}
 	if (after_id && (!after || rcpt_hex_decode(aid, sizeof(aid), after_id) != RCPT_OK)) {
-		httpd_reply_problem(r, 400, "invalid-cursor", "invalid cursor",
-				    "afterId is a job id and comes with after");
+		esc_problem(r, ESC_P_INVALID_CURSOR, "afterId is a job id and comes with after");
 		return;
 	}
 	if (esc_db_ready(r, e))
 		return;
 	ids = calloc(ESCROW_LIST_MAX, sizeof(*ids));
 	if (!ids) {
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		esc_problem(r, ESC_P_INTERNAL, NULL);
 		return;
 	}
 	rc = escrow_db_jobs_page(escrow_http_db(e), ids, &n, ESCROW_LIST_MAX, st, after_s,
@@ -380,7 +377,7 @@ void esc_handle_job_get(struct httpd_req *r, void *cls)
 		return;
 	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
 	if (rc == ESCROW_DB_NOT_FOUND)
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
 	else if (rc)
 		esc_reply_db(r, rc);
 	else

@@ -77,10 +77,10 @@ void esc_handle_provider_register(struct httpd_req *r, void *cls)
 	url = json_string_value(ju);
 	why = url ? url_refusal(url, json_string_length(ju)) : "is not a string";
 	if (why) {
-		httpd_reply_problem(r, 400, "invalid-url", "invalid url", "url %s", why);
+		esc_problem(r, ESC_P_INVALID_URL, "url %s", why);
 		return;
 	}
-	if (esc_require_stake(r, e, who, "stake-too-low") || esc_db_ready(r, e))
+	if (esc_require_stake(r, e, who, ESC_P_STAKE_TOO_LOW) || esc_db_ready(r, e))
 		return;
 	escrow_subject_account(sub, who);
 	rc = escrow_db_begin(escrow_http_db(e));
@@ -113,8 +113,7 @@ void esc_handle_provider_get(struct httpd_req *r, void *cls)
 		return;
 	rc = escrow_db_provider_get(escrow_http_db(e), url, &at, who);
 	if (rc == ESCROW_DB_NOT_FOUND)
-		httpd_reply_problem(r, 404, "provider-not-found", "no such provider",
-				    "this address has not registered a URL");
+		esc_problem(r, ESC_P_PROVIDER_NOT_FOUND, "this address has not registered a URL");
 	else if (rc)
 		esc_reply_db(r, rc);
 	else

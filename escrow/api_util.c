@@ -22,16 +22,15 @@
 void esc_reply_db(struct httpd_req *r, enum escrow_db_err rc)
 {
 	if (rc == ESCROW_DB_DOWN) {
-		httpd_reply_problem(r, 503, "unavailable", "database unavailable",
-				    "retry later with the same Idempotency-Key");
+		esc_problem(r, ESC_P_UNAVAILABLE,
+			    "database unavailable; retry later with the same Idempotency-Key");
 	} else if (rc == ESCROW_DB_BUSY) {
-		httpd_reply_problem(r, 503, "unavailable", "database busy",
-				    "a lock or resource was not available in time; retry later "
-				    "with the same Idempotency-Key");
+		esc_problem(r, ESC_P_UNAVAILABLE,
+			    "database busy: a lock or resource was not available in time; "
+			    "retry later with the same Idempotency-Key");
 		httpd_reply_retry_after(r, 2);
 	} else
-		httpd_reply_problem(r, 500, "internal", "internal error",
-				    "the escrow database refused the operation");
+		esc_problem(r, ESC_P_INTERNAL, "the escrow database refused the operation");
 }
 
 void esc_reply_chain(struct httpd_req *r, enum chain_err ce)
@@ -39,36 +38,32 @@ void esc_reply_chain(struct httpd_req *r, enum chain_err ce)
 	switch (ce) {
 	case CHAIN_ERR_UNAVAILABLE:
 	case CHAIN_ERR_CONFLICT:
-		httpd_reply_problem(r, 503, "unavailable", "ledger unavailable",
-				    "retry later with the same Idempotency-Key");
+		esc_problem(r, ESC_P_UNAVAILABLE,
+			    "ledger unavailable; retry later with the same Idempotency-Key");
 		break;
 	case CHAIN_ERR_INSUFFICIENT:
-		httpd_reply_problem(r, 409, "insufficient-funds", "insufficient funds",
-				    "%s", chain_strerror(ce));
+		esc_problem(r, ESC_P_INSUFFICIENT_FUNDS, "%s", chain_strerror(ce));
 		break;
 	case CHAIN_ERR_OVERFLOW:
-		httpd_reply_problem(r, 422, "amount-out-of-range", "amount out of range",
-				    "a balance would pass 2^256 - 1");
+		esc_problem(r, ESC_P_AMOUNT_OUT_OF_RANGE, "a balance would pass 2^256 - 1");
 		break;
 	case CHAIN_ERR_STAKE_LOW:
-		httpd_reply_problem(r, 409, "provider-stake-low", "provider stake too low",
-				    "the provider holds less than the minimum stake");
+		esc_problem(r, ESC_P_PROVIDER_STAKE_LOW,
+			    "the provider holds less than the minimum stake");
 		break;
 	case CHAIN_ERR_NOT_DEVNET:
-		httpd_reply_problem(r, 403, "not-devnet", "faucet disabled",
-				    "the faucet exists only on a devnet");
+		esc_problem(r, ESC_P_NOT_DEVNET, "the faucet exists only on a devnet");
 		break;
 	case CHAIN_ERR_OP_REUSED:
-		httpd_reply_problem(r, 422, "idempotency-key-reused", "idempotency key reused",
-				    "this Idempotency-Key was used with another request");
+		esc_problem(r, ESC_P_IDEMPOTENCY_KEY_REUSED,
+			    "this Idempotency-Key was used with another request");
 		break;
 	case CHAIN_ERR_ARG:
-		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
-				    "the ledger refused the amount: %s", chain_strerror(ce));
+		esc_problem(r, ESC_P_INVALID_AMOUNT,
+			    "the ledger refused the amount: %s", chain_strerror(ce));
 		break;
 	default:
-		httpd_reply_problem(r, 500, "internal", "ledger error", "%s",
-				    chain_errname(ce));
+		esc_problem(r, ESC_P_INTERNAL, "ledger error %s", chain_errname(ce));
 		break;
 	}
 }
@@ -84,8 +79,7 @@ int esc_check_keys(struct httpd_req *r, json_t *o, const char *const *req,
 
 	for (i = 0; req && req[i]; i++) {
 		if (!json_object_get(o, req[i])) {
-			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
-					    "missing key \"%s\"", req[i]);
+			esc_problem(r, ESC_P_INVALID_REQUEST, "missing key \"%s\"", req[i]);
 			return -1;
 		}
 	}
@@ -96,8 +90,7 @@ int esc_check_keys(struct httpd_req *r, json_t *o, const char *const *req,
 		for (i = 0; opt && opt[i] && !known; i++)
 			known = strcmp(k, opt[i]) == 0;
 		if (!known) {
-			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
-					    "unknown key \"%.64s\"", k);
+			esc_problem(r, ESC_P_INVALID_REQUEST, "unknown key \"%.64s\"", k);
 			return -1;
 		}
 	}
@@ -120,8 +113,7 @@ int esc_parse_id(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES])
 	const char *p = httpd_req_param(r, 0);
 
 	if (!p || rcpt_hex_decode(id, RCPT_HASH_BYTES, p) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-job-id", "invalid job id",
-				    "a job id is 0x + 64 hex digits");
+		esc_problem(r, ESC_P_INVALID_JOB_ID, "a job id is 0x + 64 hex digits");
 		return -1;
 	}
 	return 0;
@@ -136,13 +128,13 @@ int esc_parse_address(struct httpd_req *r, uint8_t out[RCPT_ADDR_BYTES], const c
 	static const uint8_t zero[RCPT_ADDR_BYTES];
 
 	if (!text || rcpt_address_parse(out, text) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
-				    "an address is 0x + 40 hex digits (EIP-55 when mixed case)");
+		esc_problem(r, ESC_P_INVALID_ADDRESS,
+			    "an address is 0x + 40 hex digits (EIP-55 when mixed case)");
 		return -1;
 	}
 	if (memcmp(out, zero, RCPT_ADDR_BYTES) == 0) {
-		httpd_reply_problem(r, 400, "invalid-address", "invalid address",
-				    "the zero address holds no key and no account");
+		esc_problem(r, ESC_P_INVALID_ADDRESS,
+			    "the zero address holds no key and no account");
 		return -1;
 	}
 	return 0;
@@ -153,13 +145,12 @@ int esc_parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v)
 	const char *s = json_string_value(v);
 
 	if (!s || rcpt_u256_parse(out, s) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
-				    "an amount is a decimal string without sign, leading zeros or exponent, below 2^256");
+		esc_problem(r, ESC_P_INVALID_AMOUNT,
+			    "an amount is a decimal string without sign, leading zeros or exponent, below 2^256");
 		return -1;
 	}
 	if (escrow_u256_is_zero(out)) {
-		httpd_reply_problem(r, 400, "invalid-amount", "invalid amount",
-				    "the amount must not be zero");
+		esc_problem(r, ESC_P_INVALID_AMOUNT, "the amount must not be zero");
 		return -1;
 	}
 	return 0;
@@ -167,9 +158,8 @@ int esc_parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v)
 
 void esc_sig_problem(struct httpd_req *r, const char *what, enum rcpt_err re)
 {
-	httpd_reply_problem(r, 400, "invalid-signature", "invalid signature",
-			    "%s: %s%s", what, rcpt_strerror(re),
-			    re == RCPT_ERR_SIG_HIGH_S ? " (EIP-2 low-S required)" : "");
+	esc_problem(r, ESC_P_INVALID_SIGNATURE, "%s: %s%s", what, rcpt_strerror(re),
+		    re == RCPT_ERR_SIG_HIGH_S ? " (EIP-2 low-S required)" : "");
 }
 
 /* ---------------------------------------------------------------- handler threads */
@@ -262,7 +252,7 @@ int esc_load_job(struct httpd_req *r, struct escrow *e, struct escrow_job *j,
 	enum escrow_db_err rc = escrow_db_job_get(escrow_http_db(e), j, id);
 
 	if (rc == ESCROW_DB_NOT_FOUND) {
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
 		return -1;
 	}
 	if (rc) {
@@ -284,9 +274,9 @@ const char *esc_parse_reason(struct httpd_req *r, json_t *o)
 		if (s[i] < 0x20 || s[i] > 0x7e)
 			s = NULL;
 	if (!s || n > ESCROW_REASON_BYTES_MAX) {
-		httpd_reply_problem(r, 400, "invalid-reason", "invalid reason",
-				    "reason is a string of at most %u printable ASCII bytes",
-				    ESCROW_REASON_BYTES_MAX);
+		esc_problem(r, ESC_P_INVALID_REASON,
+			    "reason is a string of at most %u printable ASCII bytes",
+			    ESCROW_REASON_BYTES_MAX);
 		return NULL;
 	}
 	return s;
@@ -294,7 +284,7 @@ const char *esc_parse_reason(struct httpd_req *r, json_t *o)
 
 /* Stake of `who` at least --min-stake; else answers 403 `slug`. */
 int esc_require_stake(struct httpd_req *r, struct escrow *e,
-			 const uint8_t who[RCPT_ADDR_BYTES], const char *slug)
+			 const uint8_t who[RCPT_ADDR_BYTES], enum esc_problem_id p)
 {
 	struct chain_balance b;
 	struct chain *ch = esc_chain(r, e);
@@ -310,8 +300,7 @@ int esc_require_stake(struct httpd_req *r, struct escrow *e,
 	if (rcpt_u256_cmp(&b.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&b.stake)) {
 		char ms[RCPT_U256_DEC_BYTES];
 		rcpt_u256_format(ms, &e->cfg.min_stake);
-		httpd_reply_problem(r, 403, slug, "stake too low",
-				    "the signer must hold at least the minimum stake (%s)", ms);
+		esc_problem(r, p, "the signer must hold at least the minimum stake (%s)", ms);
 		return -1;
 	}
 	return 0;

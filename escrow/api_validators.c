@@ -40,23 +40,22 @@ static void reply_seed(struct httpd_req *r, struct escrow *e, const uint8_t who[
 	enum escrow_db_err rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
 
 	if (rc == ESCROW_DB_NOT_FOUND)
-		httpd_reply_problem(r, 404, "validator-not-found", "no seed commitment",
-				    "this address has never committed to a seed");
+		esc_problem(r, ESC_P_VALIDATOR_NOT_FOUND,
+			    "this address has never committed to a seed");
 	else if (rc)
 		esc_reply_db(r, rc);
 	else
 		httpd_reply_json(r, 200, seed_view(who, &sd));
 }
 
-/* A bytes32 member `key` of o; answers 400 `slug` otherwise. */
+/* A bytes32 member `key` of o; answers problem p otherwise. */
 static int parse_b32(struct httpd_req *r, uint8_t out[RCPT_HASH_BYTES], json_t *o,
-		     const char *key, const char *slug)
+		     const char *key, enum esc_problem_id p)
 {
 	const char *s = esc_get_str(o, key);
 
 	if (!s || rcpt_hex_decode(out, RCPT_HASH_BYTES, s) != RCPT_OK) {
-		httpd_reply_problem(r, 400, slug, "invalid bytes32",
-				    "%s is 0x + 64 hex digits", key);
+		esc_problem(r, p, "%s is 0x + 64 hex digits", key);
 		return -1;
 	}
 	return 0;
@@ -74,9 +73,9 @@ void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, cm, o, "seedCommitment", "invalid-commitment"))
+	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, cm, o, "seedCommitment", ESC_P_INVALID_COMMITMENT))
 		return;
-	if (esc_require_stake(r, e, who, "stake-too-low") || esc_db_ready(r, e))
+	if (esc_require_stake(r, e, who, ESC_P_STAKE_TOO_LOW) || esc_db_ready(r, e))
 		return;
 	escrow_subject_account(sub, who);
 	escrow_hex(ch, sizeof(ch), cm, RCPT_HASH_BYTES);
@@ -91,8 +90,8 @@ void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 	if (rc) {
 		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
-			httpd_reply_problem(r, 409, "commitment-unrevealed", "commitment unrevealed",
-					    "reveal the seed of the open commitment before committing again");
+			esc_problem(r, ESC_P_COMMITMENT_UNREVEALED,
+				    "reveal the seed of the open commitment before committing again");
 		else
 			esc_reply_db(r, rc);
 		return;
@@ -124,13 +123,13 @@ void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", "invalid-seed") ||
+	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", ESC_P_INVALID_SEED) ||
 	    esc_db_ready(r, e))
 		return;
 	rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
 	if (rc == ESCROW_DB_NOT_FOUND || (!rc && sd.revealed)) {
-		httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
-				    "commit to a seed first (POST /v1/validators)");
+		esc_problem(r, ESC_P_NO_OPEN_COMMITMENT,
+			    "commit to a seed first (POST /v1/validators)");
 		return;
 	}
 	if (rc) {
@@ -139,8 +138,8 @@ void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 	}
 	rcpt_keccak256(h, seed, sizeof(seed));
 	if (memcmp(h, sd.commitment, RCPT_HASH_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "seed-mismatch", "seed does not match",
-				    "keccak256(seed) is not the open seedCommitment");
+		esc_problem(r, ESC_P_SEED_MISMATCH,
+			    "keccak256(seed) is not the open seedCommitment");
 		return;
 	}
 	escrow_subject_account(sub, who);
@@ -157,8 +156,8 @@ void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 	if (rc) {
 		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
-			httpd_reply_problem(r, 409, "no-open-commitment", "no open commitment",
-					    "the commitment was revealed meanwhile");
+			esc_problem(r, ESC_P_NO_OPEN_COMMITMENT,
+				    "the commitment was revealed meanwhile");
 		else
 			esc_reply_db(r, rc);
 		return;

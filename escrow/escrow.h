@@ -10,7 +10,8 @@
  * Files: main.c (flags, start), api.c (routes; handlers in api_*.c), settle.c
  * (the loop and the referee), db.c (every SQL statement), state.c (the
  * job state machine: which operation is allowed from which state),
- * money.c (uint256 arithmetic for basis points).
+ * money.c (uint256 arithmetic for basis points), problems.c (every
+ * problem type the handlers answer, one slug one status one title).
  */
 #ifndef ASSAY_ESCROW_H
 #define ASSAY_ESCROW_H

@@ -190,22 +190,18 @@ void httpd_reply_json(struct httpd_req *r, unsigned status, json_t *body)
 	json_decref(body);
 }
 
-void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
-			 const char *title, const char *detail_fmt, ...)
+void httpd_reply_problem_v(struct httpd_req *r, unsigned status, const char *slug,
+			   const char *title, const char *detail_fmt, va_list ap)
 {
 	char detail[HTTPD_DETAIL_BYTES_MAX];
 	char type[128];
 	json_t *o;
 	char *s;
-	va_list ap;
 
 	assert(r && slug && title && status >= 400);
 	detail[0] = '\0';
-	if (detail_fmt) {
-		va_start(ap, detail_fmt);
+	if (detail_fmt)
 		vsnprintf(detail, sizeof(detail), detail_fmt, ap);
-		va_end(ap);
-	}
 	snprintf(type, sizeof(type), PROBLEM_TYPE_PREFIX "%s", slug);
 	o = json_pack("{s:s, s:s, s:i}", "type", type, "title", title,
 		      "status", (json_int_t)status);
@@ -218,6 +214,16 @@ void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
 		httpd_reply_bytes(r, 500, "text/plain", "", 0);
 	free(s);
 	json_decref(o);
+}
+
+void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
+			 const char *title, const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, detail_fmt);
+	httpd_reply_problem_v(r, status, slug, title, detail_fmt, ap);
+	va_end(ap);
 }
 
 unsigned httpd_req_response(const struct httpd_req *r, const char **ctype,

@@ -49,6 +49,7 @@
 #ifndef ASSAY_HTTPD_H
 #define ASSAY_HTTPD_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -248,6 +249,28 @@ void httpd_reply_bytes(struct httpd_req *r, unsigned status, const char *ctype,
 void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
 			 const char *title, const char *detail_fmt, ...)
 	HTTPD_PRINTF(5, 6);
+/* The same with the detail's arguments as a va_list. */
+void httpd_reply_problem_v(struct httpd_req *r, unsigned status, const char *slug,
+			   const char *title, const char *detail_fmt, va_list ap)
+	HTTPD_PRINTF(5, 0);
+
+/* One problem type of a service.  A service keeps all of its own in one
+ * table (escrow/problems.c), so that a slug has exactly one status and
+ * one title; its API document lists each slug under that status. */
+struct httpd_problem {
+	const char *slug;          /* urn:assay:problem:<slug>, [a-z0-9-], at most HTTPD_PROBLEM_SLUG_BYTES_MAX */
+	unsigned status;           /* 400..599 */
+	const char *title;         /* short, lower case, not empty */
+	const char *meaning;       /* one line: when it is answered */
+};
+/* Answers problem p (not NULL) with a detail (detail_fmt may be NULL). */
+void httpd_reply_problem_as(struct httpd_req *r, const struct httpd_problem *p,
+			    const char *detail_fmt, ...) HTTPD_PRINTF(3, 4);
+/* Checks a table of n problem types: every slug well formed and unique,
+ * every status in 400..599, every title and meaning non-empty.  0, or -1
+ * with the first fault written to why (may be NULL). */
+int httpd_problems_check(const struct httpd_problem *t, size_t n, char *why, size_t why_len)
+	__attribute__((warn_unused_result));
 /* A Retry-After header (seconds, at most a day) on the answer, called
  * before or after the httpd_reply_* call (429 and 503 say 1 without it). */
 void httpd_reply_retry_after(struct httpd_req *r, unsigned seconds);

@@ -109,6 +109,9 @@
 
 /* A problem+json detail string. */
 #define HTTPD_DETAIL_BYTES_MAX 512
+/* A problem slug, the part after urn:assay:problem: (the type URI is
+ * built in a 128-byte buffer). */
+#define HTTPD_PROBLEM_SLUG_BYTES_MAX 64
 
 /* ---- Sign-In with Ethereum (EIP-4361) and sessions (siwe.c) ---- */
 

@@ -499,3 +499,40 @@ Test(httpd, rate_limit_per_ip)
 	hc_resp_free(&r);
 	httpd_free(h);
 }
+
+/* httpd_problems_check refuses each kind of broken table, and names the
+ * fault; a good table passes. */
+Test(httpd, problems_check_refuses_broken_tables)
+{
+	static const struct httpd_problem good[] = {
+		{ "invalid-request", 400, "invalid request", "a key is missing" },
+		{ "unavailable", 503, "unavailable", "retry later" },
+		{ "x2", 599, "t", "m" },
+	};
+	static const struct {
+		struct httpd_problem p[2];
+		const char *why;
+	} bad[] = {
+		{ { { "dup", 400, "t", "m" }, { "dup", 409, "t", "m" } }, "listed twice" },
+		{ { { "low", 399, "t", "m" }, { "ok", 400, "t", "m" } }, "not in 400..599" },
+		{ { { "ok", 400, "t", "m" }, { "high", 600, "t", "m" } }, "not in 400..599" },
+		{ { { "ok", 400, "", "m" }, { "ok2", 400, "t", "m" } }, "empty title" },
+		{ { { "ok", 400, "t", NULL }, { "ok2", 400, "t", "m" } }, "empty title or meaning" },
+		{ { { "Bad", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { "a--b", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { "-a", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { "a_b", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { NULL, 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+	};
+	char why[256];
+	size_t i;
+
+	cr_assert_eq(httpd_problems_check(good, 3, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(httpd_problems_check(good, 0, NULL, 0), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		cr_assert_eq(httpd_problems_check(bad[i].p, 2, why, sizeof(why)), -1, "case %zu", i);
+		cr_assert(strstr(why, bad[i].why), "case %zu: %s", i, why);
+		cr_assert_eq(httpd_problems_check(bad[i].p, 2, NULL, 0), -1, "case %zu", i);
+	}
+}
