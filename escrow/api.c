@@ -7,7 +7,11 @@
  * stake, unstake, withdraw, unbond), api_audit.c; what they share is in
  * api_util.c and api_idem.c (api_internal.h), sign-in in api_session.c.
  *
- * Each handler: check the request (strict keys, statements through the
+ * Each route declares the JSON body it takes (struct httpd_body_decl,
+ * defined beside its handler with ESC_BODY): httpd refuses a missing or
+ * unknown key and a value of another type before the handler runs, and
+ * {id} routes start with esc_job_prelude (the id, the database, the job).
+ * Each handler then checks what the values mean (statements through the
  * receipts parsers, signatures), then one escrow transaction and at most
  * one idempotent ledger call in the order "record intent, call, record
  * result" (docs/escrow.md).  Every refusal is a problem+json naming what
@@ -73,31 +77,31 @@ void esc_handle_params(struct httpd_req *r, void *cls)
 #define I HTTPD_F_IDEM
 
 const struct httpd_route escrow_routes[] = {
-	{ "GET", "/v1/params", esc_handle_params, 0, 0 },
-	{ "POST", "/v1/jobs", esc_handle_job_open, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX },
-	{ "GET", "/v1/jobs", esc_handle_jobs_list, 0, 0 },
-	{ "GET", "/v1/jobs/{id}", esc_handle_job_get, 0, 0 },
-	{ "POST", "/v1/jobs/{id}/receipt", esc_handle_job_receipt, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX },
-	{ "POST", "/v1/jobs/{id}/attestations", esc_handle_attestation, J | I, ESCROW_CLAIM_BODY_BYTES_MAX },
-	{ "POST", "/v1/jobs/{id}/input", esc_handle_input, I, ESCROW_INPUT_BYTES_MAX },
-	{ "POST", "/v1/jobs/{id}/fail", esc_handle_job_fail, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "POST", "/v1/jobs/{id}/accept", esc_handle_job_accept, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "POST", "/v1/jobs/{id}/withheld", esc_handle_job_withheld, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "POST", "/v1/jobs/{id}/events", esc_handle_job_event, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "POST", "/v1/providers", esc_handle_provider_register, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "GET", "/v1/providers/{address}", esc_handle_provider_get, 0, 0 },
-	{ "POST", "/v1/validators", esc_handle_validator_commit, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "POST", "/v1/validators/reveal", esc_handle_validator_reveal, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX },
-	{ "GET", "/v1/validators/{address}", esc_handle_validator_get, 0, 0 },
-	{ "POST", "/v1/faucet", esc_handle_faucet, J | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
-	{ "GET", "/v1/accounts/{address}", esc_handle_account_get, 0, 0 },
-	{ "POST", "/v1/stake", esc_handle_stake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
-	{ "POST", "/v1/unstake", esc_handle_unstake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
-	{ "POST", "/v1/withdraw", esc_handle_withdraw, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
-	{ "POST", "/v1/unbond", esc_handle_unbond, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX },
-	{ "GET", "/v1/audit", esc_handle_audit, A, 0 },
-	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0 },
-	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX },
-	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0 },
+	{ "GET", "/v1/params", esc_handle_params, 0, 0, NULL },
+	{ "POST", "/v1/jobs", esc_handle_job_open, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX, &esc_body_job_open },
+	{ "GET", "/v1/jobs", esc_handle_jobs_list, 0, 0, NULL },
+	{ "GET", "/v1/jobs/{id}", esc_handle_job_get, 0, 0, NULL },
+	{ "POST", "/v1/jobs/{id}/receipt", esc_handle_job_receipt, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX, &esc_body_job_receipt },
+	{ "POST", "/v1/jobs/{id}/attestations", esc_handle_attestation, J | I, ESCROW_CLAIM_BODY_BYTES_MAX, &esc_body_attestation },
+	{ "POST", "/v1/jobs/{id}/input", esc_handle_input, I, ESCROW_INPUT_BYTES_MAX, NULL },
+	{ "POST", "/v1/jobs/{id}/fail", esc_handle_job_fail, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_reason },
+	{ "POST", "/v1/jobs/{id}/accept", esc_handle_job_accept, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_empty },
+	{ "POST", "/v1/jobs/{id}/withheld", esc_handle_job_withheld, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_reason },
+	{ "POST", "/v1/jobs/{id}/events", esc_handle_job_event, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_job_event },
+	{ "POST", "/v1/providers", esc_handle_provider_register, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_provider_register },
+	{ "GET", "/v1/providers/{address}", esc_handle_provider_get, 0, 0, NULL },
+	{ "POST", "/v1/validators", esc_handle_validator_commit, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_commit },
+	{ "POST", "/v1/validators/reveal", esc_handle_validator_reveal, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_reveal },
+	{ "GET", "/v1/validators/{address}", esc_handle_validator_get, 0, 0, NULL },
+	{ "POST", "/v1/faucet", esc_handle_faucet, J | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_faucet },
+	{ "GET", "/v1/accounts/{address}", esc_handle_account_get, 0, 0, NULL },
+	{ "POST", "/v1/stake", esc_handle_stake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
+	{ "POST", "/v1/unstake", esc_handle_unstake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
+	{ "POST", "/v1/withdraw", esc_handle_withdraw, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
+	{ "POST", "/v1/unbond", esc_handle_unbond, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_empty },
+	{ "GET", "/v1/audit", esc_handle_audit, A, 0, NULL },
+	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0, NULL },
+	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX, NULL },
+	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0, NULL },
 };
 const size_t escrow_routes_len = sizeof(escrow_routes) / sizeof(escrow_routes[0]);

@@ -64,9 +64,22 @@ static void reply_balance(struct httpd_req *r, struct escrow *e, struct chain *c
 		httpd_reply_json(r, 200, balance_view(who, &b));
 }
 
+/* The refusals are esc_parse_address's and esc_parse_amount's, which
+ * then refuse the zero address and a zero amount. */
+#define ESC_KEY_AMOUNT                                                                 \
+	{ "amount", HTTPD_KEY_U256, ESC_REQUIRED,                                      \
+	  ESC_REFUSE(ESC_P_INVALID_AMOUNT, "an amount is a decimal string without sign, " \
+			     "leading zeros or exponent, below 2^256") }
+ESC_BODY(esc_body_faucet,
+	 { "address", HTTPD_KEY_ADDRESS, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_ADDRESS,
+		      "an address is 0x + 40 hex digits (EIP-55 when mixed case)") },
+	 ESC_KEY_AMOUNT);
+/* {"amount"}: stake, unstake, withdraw (unbond takes {}). */
+ESC_BODY(esc_body_amount, ESC_KEY_AMOUNT);
+
 void esc_handle_faucet(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "address", "amount", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	uint8_t who[RCPT_ADDR_BYTES];
@@ -80,8 +93,6 @@ void esc_handle_faucet(struct httpd_req *r, void *cls)
 		esc_problem(r, ESC_P_NOT_DEVNET, "the faucet exists only on a devnet");
 		return;
 	}
-	if (esc_check_keys(r, o, req, NULL))
-		return;
 	if (esc_parse_address(r, who, esc_get_str(o, "address")))
 		return;
 	if (esc_parse_amount(r, &amount, json_object_get(o, "amount")))
@@ -138,7 +149,6 @@ enum account_op { OP_STAKE, OP_UNSTAKE, OP_WITHDRAW, OP_UNBOND };
 
 static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op)
 {
-	static const char *const req_amount[] = { "amount", NULL };
 	static const char *const names[] = { "stake", "unstake", "withdraw", "unbond" };
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
@@ -150,8 +160,6 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
 	memset(&amount, 0, sizeof(amount));
-	if (esc_check_keys(r, o, op == OP_UNBOND ? NULL : req_amount, NULL))
-		return;
 	if (op != OP_UNBOND && esc_parse_amount(r, &amount, json_object_get(o, "amount")))
 		return;
 	if (op == OP_UNBOND && unbond_refused(r, e, who))

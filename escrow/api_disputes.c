@@ -183,10 +183,17 @@ static void reply_attested(struct httpd_req *r, const char *validator,
 					   "dispute", a->verdict == RCPT_VERDICT_DIFFERS));
 }
 
+/* input and evidence are checked by the handler: they come only with
+ * verdict 2, which the attestation says. */
+ESC_BODY(esc_body_attestation,
+	 { "attestation", HTTPD_KEY_OBJECT, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_ATTESTATION, "attestation is not an object") },
+	 { "signature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL },
+	 { "input", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL },
+	 { "evidence", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL });
+
 void esc_handle_attestation(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "attestation", "signature", NULL };
-	static const char *const opt[] = { "input", "evidence", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	struct escrow_job j;
@@ -206,16 +213,8 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 	int same;
 
-	if (esc_parse_id(r, id) || esc_check_keys(r, o, req, opt) || esc_db_ready(r, e))
+	if (esc_job_prelude(r, e, id, &j))
 		goto out;
-	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
-	if (rc == ESCROW_DB_NOT_FOUND) {
-		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
-		goto out;
-	} else if (rc) {
-		esc_reply_db(r, rc);
-		goto out;
-	}
 	t = esc_dump(json_object_get(o, "attestation"));
 	re = t ? rcpt_attestation_parse(&a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
 	if (re) {
@@ -380,16 +379,8 @@ void esc_handle_input(struct httpd_req *r, void *cls)
 	enum escrow_db_err rc;
 	int n = 0;
 
-	if (esc_parse_id(r, id) || esc_db_ready(r, e))
+	if (esc_job_prelude(r, e, id, &j))
 		return;
-	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
-	if (rc == ESCROW_DB_NOT_FOUND) {
-		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
-		return;
-	} else if (rc) {
-		esc_reply_db(r, rc);
-		return;
-	}
 	if (!escrow_input_matches(&j.job, (const uint8_t *)body, len)) {
 		esc_problem(r, ESC_P_INPUT_MISMATCH,
 			    "the body's commitment differs from job.inputRoot/inputSize");
@@ -422,7 +413,6 @@ void esc_handle_input(struct httpd_req *r, void *cls)
  * the provider (settle.c); see docs/escrow.md. */
 void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "reason", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
@@ -434,8 +424,7 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_parse_id(r, id) || esc_check_keys(r, o, req, NULL) || !(reason = esc_parse_reason(r, o)) ||
-	    esc_db_ready(r, e) || esc_load_job(r, e, &j, id))
+	if (esc_job_prelude(r, e, id, &j) || !(reason = esc_parse_reason(r, o)))
 		return;
 	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) == 0) {
 		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);

@@ -28,11 +28,6 @@ static inline uint64_t esc_now_s(void)
 void esc_reply_db(struct httpd_req *r, enum escrow_db_err rc);
 /* The problem for a ledger error (503, 409, 422, 403, 400 or 500). */
 void esc_reply_chain(struct httpd_req *r, enum chain_err ce);
-/* Strict top-level keys of o: every one of req (NULL-terminated, may be
- * NULL) present, nothing else but those of opt (may be NULL).  -1 having
- * answered 400 invalid-request naming the key. */
-int esc_check_keys(struct httpd_req *r, json_t *o, const char *const *req,
-		   const char *const *opt);
 /* The string member key of o, or NULL (absent or not a string). */
 const char *esc_get_str(json_t *o, const char *key);
 /* Compact text of a sub-object for the receipts parsers (the caller
@@ -59,6 +54,11 @@ int esc_db_ready(struct httpd_req *r, struct escrow *e);
 /* Loads job `id`: 0, or -1 having answered (404 or a database error). */
 int esc_load_job(struct httpd_req *r, struct escrow *e, struct escrow_job *j,
 		 const uint8_t id[RCPT_HASH_BYTES]);
+/* The shared start of an {id} route: the job id from the path (400),
+ * the database session (503), and the job itself into *j unless j is
+ * NULL (404).  0, or -1 having answered. */
+int esc_job_prelude(struct httpd_req *r, struct escrow *e, uint8_t id[RCPT_HASH_BYTES],
+		    struct escrow_job *j);
 /* Member "reason" of o: at most ESCROW_REASON_BYTES_MAX printable ASCII
  * bytes (owned by o); NULL having answered 400 invalid-reason. */
 const char *esc_parse_reason(struct httpd_req *r, json_t *o);
@@ -78,6 +78,41 @@ void esc_op_id(uint8_t out[CHAIN_OP_BYTES], const struct httpd_req *r);
 /* A job as GET /v1/jobs/{id} shows it (with its disputes when detail);
  * NULL when out of memory.  The caller owns the reference. */
 json_t *esc_job_view(struct escrow *e, const struct escrow_job *j, int detail);
+
+/* ---------------------------------------------------------------- declared bodies */
+
+/* The body a route accepts (httpd_route.body): httpd checks the keys and
+ * their types before the handler runs.  ESC_BODY(esc_body_x, keys...)
+ * defines esc_body_x beside its handler; ESC_REFUSE(P, "detail") is the
+ * answer to a key's value of another type, the one the handler's own
+ * parser gives, so that a refusal reads the same either way. */
+#define ESC_BODY(name, ...)                                                            \
+	static const struct httpd_body_key name##_keys[] = { __VA_ARGS__ };            \
+	const struct httpd_body_decl name = { name##_keys,                             \
+					      sizeof(name##_keys) / sizeof(name##_keys[0]) }
+#define ESC_REFUSE(p, detail) &esc_problems[p], detail
+#define ESC_REQUIRED 1u
+#define ESC_OPTIONAL 0u
+
+/* The body {} (api_util.c). */
+extern const struct httpd_body_decl esc_body_empty;
+/* {"reason": string} (api_util.c): fail and withheld. */
+extern const struct httpd_body_decl esc_body_reason;
+/* api_jobs.c */
+extern const struct httpd_body_decl esc_body_job_open;
+/* api_job_steps.c */
+extern const struct httpd_body_decl esc_body_job_receipt;
+extern const struct httpd_body_decl esc_body_job_event;
+/* api_disputes.c */
+extern const struct httpd_body_decl esc_body_attestation;
+/* api_providers.c */
+extern const struct httpd_body_decl esc_body_provider_register;
+/* api_validators.c */
+extern const struct httpd_body_decl esc_body_validator_commit;
+extern const struct httpd_body_decl esc_body_validator_reveal;
+/* api_accounts.c */
+extern const struct httpd_body_decl esc_body_faucet;
+extern const struct httpd_body_decl esc_body_amount;
 
 /* ---------------------------------------------------------------- handlers (httpd_handler_fn) */
 

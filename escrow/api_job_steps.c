@@ -37,9 +37,13 @@ static int receipt_times_refused(struct httpd_req *r, const struct escrow_job *j
 	return -1;
 }
 
+ESC_BODY(esc_body_job_receipt,
+	 { "receipt", HTTPD_KEY_OBJECT, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_RECEIPT, "receipt is not an object") },
+	 { "receiptSignature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL });
+
 void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "receipt", "receiptSignature", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	struct escrow_job j;
@@ -53,16 +57,8 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 	enum escrow_db_err rc;
 	uint64_t now = esc_now_s(), we;
 
-	if (esc_parse_id(r, id) || esc_check_keys(r, o, req, NULL) || esc_db_ready(r, e))
+	if (esc_job_prelude(r, e, id, &j))
 		goto out;
-	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
-	if (rc == ESCROW_DB_NOT_FOUND) {
-		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
-		goto out;
-	} else if (rc) {
-		esc_reply_db(r, rc);
-		goto out;
-	}
 	memset(&b, 0, sizeof(b));
 	b.domain = e->domain;
 	b.job = j.job;
@@ -181,7 +177,6 @@ static void reply_job(struct httpd_req *r, struct escrow *e, const uint8_t id[RC
  * customer gets maxPrice back in full, as after a missed deadline. */
 void esc_handle_job_fail(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "reason", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
@@ -195,8 +190,7 @@ void esc_handle_job_fail(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_parse_id(r, id) || esc_check_keys(r, o, req, NULL) || !(reason = esc_parse_reason(r, o)) ||
-	    esc_db_ready(r, e) || esc_load_job(r, e, &j, id))
+	if (esc_job_prelude(r, e, id, &j) || !(reason = esc_parse_reason(r, o)))
 		return;
 	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) != 0) {
 		esc_problem(r, ESC_P_NOT_PROVIDER, "only job.provider may fail a job");
@@ -243,9 +237,14 @@ void esc_handle_job_fail(struct httpd_req *r, void *cls)
  * each at most once per job, so that every state change of a job is in
  * the escrow's log (docs/escrow.md).  `at` is the provider's clock in
  * Unix ms, recorded as given. */
+ESC_BODY(esc_body_job_event,
+	 { "event", HTTPD_KEY_STRING, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_EVENT, "event is accepted, queued, running, ran or deleted") },
+	 { "at", HTTPD_KEY_INTEGER, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_EVENT, "at is Unix milliseconds, a JSON integer") });
+
 void esc_handle_job_event(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "event", "at", NULL };
 	static const char *const events[] = { "accepted", "queued", "running", "ran", "deleted" };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r), *at = json_object_get(o, "at");
@@ -259,8 +258,7 @@ void esc_handle_job_event(struct httpd_req *r, void *cls)
 	size_t i;
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_parse_id(r, id) || esc_check_keys(r, o, req, NULL) || esc_db_ready(r, e) ||
-	    esc_load_job(r, e, &j, id))
+	if (esc_job_prelude(r, e, id, &j))
 		return;
 	for (i = 0; ev && i < sizeof(events) / sizeof(events[0]); i++)
 		if (strcmp(ev, events[i]) == 0)
@@ -270,11 +268,8 @@ void esc_handle_job_event(struct httpd_req *r, void *cls)
 			    "event is accepted, queued, running, ran or deleted");
 		return;
 	}
-	if (!json_is_integer(at) || json_integer_value(at) < 0 ||
-	    (uint64_t)json_integer_value(at) > RCPT_JSON_UINT_MAX) {
-		esc_problem(r, ESC_P_INVALID_EVENT, "at is Unix milliseconds, a JSON integer");
-		return;
-	}
+	/* `at` is a JSON integer in 0..RCPT_JSON_UINT_MAX (esc_body_job_event). */
+	ASSAY_ASSERT(json_is_integer(at) && json_integer_value(at) >= 0);
 	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) != 0) {
 		esc_problem(r, ESC_P_NOT_PROVIDER, "only job.provider records its steps");
 		return;
@@ -309,7 +304,6 @@ void esc_handle_job_event(struct httpd_req *r, void *cls)
 void esc_handle_job_accept(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
-	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
 	struct escrow_job j;
 	uint8_t id[RCPT_HASH_BYTES];
@@ -320,8 +314,7 @@ void esc_handle_job_accept(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_parse_id(r, id) || esc_check_keys(r, o, NULL, NULL) || esc_db_ready(r, e) ||
-	    esc_load_job(r, e, &j, id))
+	if (esc_job_prelude(r, e, id, &j))   /* body: esc_body_empty */
 		return;
 	if (memcmp(who, j.job.customer, RCPT_ADDR_BYTES) != 0) {
 		esc_problem(r, ESC_P_NOT_CUSTOMER, "only job.customer may accept a job");

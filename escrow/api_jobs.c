@@ -135,12 +135,18 @@ static void reply_opened(struct httpd_req *r, const uint8_t id[RCPT_HASH_BYTES])
 					   escrow_job_state_name(JOB_OPEN)));
 }
 
-/* Validates a JobSpec request: fills job, sig, id. */
+/* The domain first: it is checked before the job. */
+ESC_BODY(esc_body_job_open,
+	 { "domain", HTTPD_KEY_OBJECT, ESC_OPTIONAL,
+	   ESC_REFUSE(ESC_P_INVALID_DOMAIN, "domain is not an object") },
+	 { "job", HTTPD_KEY_OBJECT, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_JOB, "job is not an object") },
+	 { "jobSignature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL });
+
+/* Validates a JobSpec request (esc_body_job_open): fills job, sig, id. */
 static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *job,
 			uint8_t sig[RCPT_SIG_BYTES], uint8_t id[RCPT_HASH_BYTES])
 {
-	static const char *const req[] = { "job", "jobSignature", NULL };
-	static const char *const opt[] = { "domain", NULL };
 	static const uint8_t zero_addr[RCPT_ADDR_BYTES];
 	json_t *o = httpd_req_json(r);
 	struct rcpt_diag diag;
@@ -152,8 +158,6 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 	uint64_t now = esc_now_s();
 	int rc = -1;
 
-	if (esc_check_keys(r, o, req, opt))
-		goto out;
 	if (json_object_get(o, "domain") && check_domain(r, e, json_object_get(o, "domain")))
 		goto out;
 	t = esc_dump(json_object_get(o, "job"));
@@ -371,15 +375,7 @@ void esc_handle_job_get(struct httpd_req *r, void *cls)
 	struct escrow *e = cls;
 	struct escrow_job j;
 	uint8_t id[RCPT_HASH_BYTES];
-	enum escrow_db_err rc;
 
-	if (esc_parse_id(r, id) || esc_db_ready(r, e))
-		return;
-	rc = escrow_db_job_get(escrow_http_db(e), &j, id);
-	if (rc == ESCROW_DB_NOT_FOUND)
-		esc_problem(r, ESC_P_JOB_NOT_FOUND, NULL);
-	else if (rc)
-		esc_reply_db(r, rc);
-	else
+	if (esc_job_prelude(r, e, id, &j) == 0)
 		httpd_reply_json(r, 200, esc_job_view(e, &j, 1));
 }

@@ -59,9 +59,12 @@ static json_t *provider_view(const uint8_t who[RCPT_ADDR_BYTES], const char *url
 			 "registeredAt", (json_int_t)at);
 }
 
+ESC_BODY(esc_body_provider_register,
+	 { "url", HTTPD_KEY_STRING, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_URL, "url is not a string") });
+
 void esc_handle_provider_register(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "url", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
@@ -72,8 +75,6 @@ void esc_handle_provider_register(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_check_keys(r, o, req, NULL))
-		return;
 	url = json_string_value(ju);
 	why = url ? url_refusal(url, json_string_length(ju)) : "is not a string";
 	if (why) {

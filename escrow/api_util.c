@@ -68,35 +68,6 @@ void esc_reply_chain(struct httpd_req *r, enum chain_err ce)
 	}
 }
 
-/* Strict top-level keys: every required one present, nothing else but
- * the optional ones.  Answers 400 and returns -1 on a violation. */
-int esc_check_keys(struct httpd_req *r, json_t *o, const char *const *req,
-		      const char *const *opt)
-{
-	const char *k;
-	json_t *v;
-	size_t i;
-
-	for (i = 0; req && req[i]; i++) {
-		if (!json_object_get(o, req[i])) {
-			esc_problem(r, ESC_P_INVALID_REQUEST, "missing key \"%s\"", req[i]);
-			return -1;
-		}
-	}
-	json_object_foreach(o, k, v) {
-		int known = 0;
-		for (i = 0; req && req[i] && !known; i++)
-			known = strcmp(k, req[i]) == 0;
-		for (i = 0; opt && opt[i] && !known; i++)
-			known = strcmp(k, opt[i]) == 0;
-		if (!known) {
-			esc_problem(r, ESC_P_INVALID_REQUEST, "unknown key \"%.64s\"", k);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 const char *esc_get_str(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key));
@@ -260,6 +231,26 @@ int esc_load_job(struct httpd_req *r, struct escrow *e, struct escrow_job *j,
 		return -1;
 	}
 	return 0;
+}
+
+const struct httpd_body_decl esc_body_empty = { NULL, 0 };
+
+/* {"reason": string}: POST /v1/jobs/{id}/fail and /withheld.  The detail
+ * is esc_parse_reason's, whose bound it names. */
+_Static_assert(ESCROW_REASON_BYTES_MAX == 200u, "the refusal below names 200 bytes");
+ESC_BODY(esc_body_reason,
+	 { "reason", HTTPD_KEY_STRING, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_REASON,
+		      "reason is a string of at most 200 printable ASCII bytes") });
+
+/* Parse, then database, then the job: an {id} route's first answers. */
+int esc_job_prelude(struct httpd_req *r, struct escrow *e, uint8_t id[RCPT_HASH_BYTES],
+		    struct escrow_job *j)
+{
+	ASSAY_ASSERT(r && e && id);
+	if (esc_parse_id(r, id) || esc_db_ready(r, e))
+		return -1;
+	return j ? esc_load_job(r, e, j, id) : 0;
 }
 
 /* A short free text: at most ESCROW_REASON_BYTES_MAX printable ASCII

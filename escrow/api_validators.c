@@ -61,9 +61,12 @@ static int parse_b32(struct httpd_req *r, uint8_t out[RCPT_HASH_BYTES], json_t *
 	return 0;
 }
 
+ESC_BODY(esc_body_validator_commit,
+	 { "seedCommitment", HTTPD_KEY_HEX32, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_COMMITMENT, "seedCommitment is 0x + 64 hex digits") });
+
 void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "seedCommitment", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
@@ -73,7 +76,7 @@ void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, cm, o, "seedCommitment", ESC_P_INVALID_COMMITMENT))
+	if (parse_b32(r, cm, o, "seedCommitment", ESC_P_INVALID_COMMITMENT))
 		return;
 	if (esc_require_stake(r, e, who, ESC_P_STAKE_TOO_LOW) || esc_db_ready(r, e))
 		return;
@@ -110,9 +113,12 @@ void esc_handle_validator_get(struct httpd_req *r, void *cls)
 		reply_seed(r, e, who);
 }
 
+ESC_BODY(esc_body_validator_reveal,
+	 { "seed", HTTPD_KEY_HEX32, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_SEED, "seed is 0x + 64 hex digits") });
+
 void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 {
-	static const char *const req[] = { "seed", NULL };
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	const uint8_t *who = httpd_req_signer(r);
@@ -123,8 +129,7 @@ void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
-	if (esc_check_keys(r, o, req, NULL) || parse_b32(r, seed, o, "seed", ESC_P_INVALID_SEED) ||
-	    esc_db_ready(r, e))
+	if (parse_b32(r, seed, o, "seed", ESC_P_INVALID_SEED) || esc_db_ready(r, e))
 		return;
 	rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
 	if (rc == ESCROW_DB_NOT_FOUND || (!rc && sd.revealed)) {

@@ -1009,7 +1009,8 @@ static void request_run(struct httpd_req *r)
 	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_begin &&
 	    h->cfg.idem_begin(r, h->cfg.cls))
 		return;
-	rt->fn(r, h->cfg.cls);
+	if (!rt->body || httpd_body_check(r, r->json, rt->body) == 0)
+		rt->fn(r, h->cfg.cls);
 	if (r->status == 0) {
 		/* A handler that did not answer is a bug; answer 500 still, and
 		 * before idem_end, which must always follow idem_begin. */
@@ -1220,6 +1221,27 @@ static char *read_small_file(const char *path, int secret, const char **refusal)
 	return buf;
 }
 
+/* A declared body only on a JSON route, with named keys, each once. */
+static int body_decl_refused(const struct httpd_route *rt)
+{
+	const struct httpd_body_decl *b = rt->body;
+	size_t i, j;
+
+	if (!b)
+		return 0;
+	if (!(rt->flags & HTTPD_F_JSON) || b->keys_len > HTTPD_BODY_KEYS_MAX ||
+	    (!b->keys && b->keys_len))
+		return 1;
+	for (i = 0; i < b->keys_len; i++) {
+		if (!b->keys[i].name || b->keys[i].type > HTTPD_KEY_U256)
+			return 1;
+		for (j = 0; j < i; j++)
+			if (strcmp(b->keys[i].name, b->keys[j].name) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 static enum httpd_err config_check(char *why, size_t why_len, const struct httpd_config *cfg)
 {
 	size_t i;
@@ -1237,7 +1259,8 @@ static enum httpd_err config_check(char *why, size_t why_len, const struct httpd
 	for (i = 0; i < cfg->routes_len; i++) {
 		if (!cfg->routes[i].method || !cfg->routes[i].pattern ||
 		    !cfg->routes[i].fn || cfg->routes[i].pattern[0] != '/' ||
-		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX) {
+		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX ||
+		    body_decl_refused(&cfg->routes[i])) {
 			snprintf(why, why_len, "invalid route %zu", i);
 			return HTTPD_ERR_ARG;
 		}

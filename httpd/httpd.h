@@ -34,8 +34,11 @@
  *      session, never both (401); then the rate limit by signer address
  *      (429);
  *   8. HTTPD_F_IDEM: the service's idem_begin hook may answer (a replay);
- *   9. the handler, which answers with exactly one httpd_reply_* call;
- *  10. HTTPD_F_IDEM: the service's idem_end hook sees the answer.
+ *   9. a route that declares its body (httpd_route.body): every required
+ *      key present, no other key, each value of its declared type (400,
+ *      httpd_body_check);
+ *  10. the handler, which answers with exactly one httpd_reply_* call;
+ *  11. HTTPD_F_IDEM: the service's idem_end hook sees the answer.
  *
  * Threads: handlers and hooks all run on the server's one serving thread
  * (which drives libmicrohttpd and sweeps deadlines), one request at a
@@ -114,6 +117,7 @@ struct httpd;
 struct httpd_req;
 struct httpd_session_store;
 struct httpd_siwe_config;
+struct httpd_problem;
 
 enum httpd_route_flags {
 	HTTPD_F_JSON = 1u << 0,  /* body must be one strict JSON object */
@@ -124,12 +128,47 @@ enum httpd_route_flags {
 /* Answers with exactly one httpd_reply_* call. */
 typedef void (*httpd_handler)(struct httpd_req *r, void *cls);
 
+/* What the value of a declared body key must be. */
+enum httpd_key_type {
+	HTTPD_KEY_ANY = 0,         /* any JSON value: the handler checks it */
+	HTTPD_KEY_STRING,
+	HTTPD_KEY_INTEGER,         /* a JSON integer, 0..RCPT_JSON_UINT_MAX */
+	HTTPD_KEY_OBJECT,
+	HTTPD_KEY_ARRAY,
+	HTTPD_KEY_HEX32,           /* "0x" + 64 hex digits */
+	HTTPD_KEY_ADDRESS,         /* "0x" + 40 hex digits, EIP-55 when mixed case */
+	HTTPD_KEY_U256,            /* a canonical decimal uint256 string */
+};
+
+/* One top-level key of a declared JSON body. */
+struct httpd_body_key {
+	const char *name;
+	enum httpd_key_type type;
+	unsigned required;         /* 1: must be present */
+	/* The answer to a value of another type, with its detail (no format);
+	 * NULL: 400 invalid-request naming the key and the type. */
+	const struct httpd_problem *refusal;
+	const char *refusal_detail;
+};
+
+/* A declared body: these keys and no other (at most HTTPD_BODY_KEYS_MAX;
+ * keys may be NULL when keys_len is 0: the body must be {}). */
+struct httpd_body_decl {
+	const struct httpd_body_key *keys;
+	size_t keys_len;
+};
+
 struct httpd_route {
 	const char *method;        /* "GET", "POST" */
 	const char *pattern;       /* "/v1/jobs/{id}/receipt": {x} matches one segment */
 	httpd_handler fn;
 	unsigned flags;            /* enum httpd_route_flags */
 	size_t body_bytes_max;     /* 0: HTTPD_BODY_BYTES_ANON_MAX; at most HTTPD_BODY_BYTES_MAX */
+	/* NULL: no declaration (the handler checks the body).  Otherwise,
+	 * on an HTTPD_F_JSON route, httpd_body_check runs before the
+	 * handler, after idem_begin (so a refusal is kept as the key's
+	 * answer like any other). */
+	const struct httpd_body_decl *body;
 };
 
 struct httpd_config {
@@ -266,6 +305,12 @@ struct httpd_problem {
 /* Answers problem p (not NULL) with a detail (detail_fmt may be NULL). */
 void httpd_reply_problem_as(struct httpd_req *r, const struct httpd_problem *p,
 			    const char *detail_fmt, ...) HTTPD_PRINTF(3, 4);
+/* Checks o against body b: first that every required key is present
+ * (400 invalid-request 'missing key "K"'), then that no other key is
+ * (400 invalid-request 'unknown key "K"'), then each value's type (the
+ * key's refusal, or 400 invalid-request).  0, or -1 having answered. */
+int httpd_body_check(struct httpd_req *r, json_t *o, const struct httpd_body_decl *b)
+	__attribute__((warn_unused_result));
 /* Checks a table of n problem types: every slug well formed and unique,
  * every status in 400..599, every title and meaning non-empty.  0, or -1
  * with the first fault written to why (may be NULL). */

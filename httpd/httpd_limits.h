@@ -20,6 +20,9 @@
 
 /* Routes a service may register. */
 #define HTTPD_ROUTES_MAX 64
+/* Keys of a declared JSON body (httpd_route.body): a route's body is a
+ * short flat object; more is a mistake in the route table. */
+#define HTTPD_BODY_KEYS_MAX 16
 
 /* {param} segments captured from one path. */
 #define HTTPD_PARAMS_MAX 4

@@ -814,7 +814,7 @@ static void stub_input(struct httpd_req *r, void *cls)
 }
 
 static const struct httpd_route stub_routes[] = {
-	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0 },
+	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0, NULL },
 };
 
 /* Starts the stub provider and registers its URL for p->provider. */
