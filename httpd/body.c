@@ -70,14 +70,14 @@ int httpd_body_check(struct httpd_req *r, json_t *o, const struct httpd_body_dec
 	ASSAY_ASSERT(json_is_object(o));   /* HTTPD_F_JSON parsed it */
 	for (i = 0; i < b->keys_len; i++) {
 		if (b->keys[i].required && !json_object_get(o, b->keys[i].name)) {
-			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+			httpd_reply_builtin(r, HTTPD_P_INVALID_REQUEST,
 					    "missing key \"%s\"", b->keys[i].name);
 			return -1;
 		}
 	}
 	json_object_foreach(o, name, v) {
 		if (!find_key(b, name)) {
-			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+			httpd_reply_builtin(r, HTTPD_P_INVALID_REQUEST,
 					    "unknown key \"%.64s\"", name);
 			return -1;
 		}
@@ -92,7 +92,7 @@ int httpd_body_check(struct httpd_req *r, json_t *o, const struct httpd_body_dec
 		else if (k->refusal)
 			httpd_reply_problem_as(r, k->refusal, NULL);
 		else
-			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+			httpd_reply_builtin(r, HTTPD_P_INVALID_REQUEST,
 					    "key \"%s\" is not a %s", k->name, type_name(k->type));
 		return -1;
 	}

@@ -733,7 +733,7 @@ static enum MHD_Result send_answer(struct httpd_req *r)
 		/* A handler that did not answer is a bug; answer 500 still. */
 		fprintf(stderr, "%s: route %s gave no answer\n", r->h->cfg.service,
 			httpd_req_route(r));
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		httpd_reply_builtin(r, HTTPD_P_INTERNAL, NULL);
 	}
 	if (r->slot) {
 		r->slot->phase = CONN_ANSWERING;
@@ -769,8 +769,7 @@ static void builtin(struct httpd_req *r, const char *path)
 		httpd_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 	} else if (strcmp(path, "/readyz") == 0) {
 		if (h->cfg.ready && h->cfg.ready(h->cfg.cls, why, sizeof(why)))
-			httpd_reply_problem(r, 503, "not-ready", "service not ready",
-					    "%s", why[0] ? why : "not ready");
+			httpd_reply_builtin(r, HTTPD_P_NOT_READY, "%s", why[0] ? why : "not ready");
 		else
 			httpd_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
 	} else {
@@ -780,7 +779,7 @@ static void builtin(struct httpd_req *r, const char *path)
 		if (txt)
 			httpd_reply_bytes(r, 200, "text/plain; version=0.0.4", txt, len);
 		else
-			httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+			httpd_reply_builtin(r, HTTPD_P_INTERNAL, NULL);
 		free(txt);
 	}
 }
@@ -836,12 +835,9 @@ static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind,
  * ever read as another request. */
 static int framing_refused(struct httpd_req *r)
 {
-	static const unsigned status[] = {
-		[HTTPD_FRAME_BAD] = 400, [HTTPD_FRAME_CODING] = 501, [HTTPD_FRAME_TOO_MANY] = 431,
-	};
-	static const char *const slug[] = {
-		[HTTPD_FRAME_BAD] = "bad-framing", [HTTPD_FRAME_CODING] = "transfer-coding",
-		[HTTPD_FRAME_TOO_MANY] = "too-many-headers",
+	static const enum httpd_problem_id problem[] = {
+		[HTTPD_FRAME_BAD] = HTTPD_P_BAD_FRAMING, [HTTPD_FRAME_CODING] = HTTPD_P_TRANSFER_CODING,
+		[HTTPD_FRAME_TOO_MANY] = HTTPD_P_TOO_MANY_HEADERS,
 	};
 	struct fields fs;
 	char why[160];
@@ -853,10 +849,7 @@ static int framing_refused(struct httpd_req *r)
 	if (fr == HTTPD_FRAME_OK)
 		return 0;
 	r->close_conn = 1;
-	httpd_reply_problem(r, status[fr], slug[fr],
-			    fr == HTTPD_FRAME_CODING ? "transfer coding not implemented"
-						     : "request framing refused",
-			    "%s", why);
+	httpd_reply_builtin(r, problem[fr], "%s", why);
 	return 1;
 }
 
@@ -873,7 +866,7 @@ static void request_start(struct httpd_req *r, const char *url)
 	if (framing_refused(r))
 		return;
 	if (r->target_too_long) {
-		httpd_reply_problem(r, 414, "uri-too-long", "request target too long", NULL);
+		httpd_reply_builtin(r, HTTPD_P_URI_TOO_LONG, NULL);
 		return;
 	}
 	if (is_builtin(r->method, url)) {
@@ -888,18 +881,17 @@ static void request_start(struct httpd_req *r, const char *url)
 	r->route = route_find(r, url);
 	if (r->route == -2) {
 		r->route = -1;
-		httpd_reply_problem(r, 405, "method-not-allowed", "method not allowed",
+		httpd_reply_builtin(r, HTTPD_P_METHOD_NOT_ALLOWED,
 				    "%s is not allowed on this path", r->method);
 		return;
 	}
 	if (r->route < 0) {
-		httpd_reply_problem(r, 404, "not-found", "not found", NULL);
+		httpd_reply_builtin(r, HTTPD_P_NOT_FOUND, NULL);
 		return;
 	}
 	snprintf(key, sizeof(key), "ip:%s", r->ip);
 	if (!httpd_rate_take(&h->rate, key, mono_s())) {
-		httpd_reply_problem(r, 429, "rate-limited", "too many requests",
-				    "slow down and retry");
+		httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
 		return;
 	}
 	rt = &h->cfg.routes[r->route];
@@ -912,7 +904,7 @@ static void request_start(struct httpd_req *r, const char *url)
 	if ((rt->flags & HTTPD_F_JSON) &&
 	    !httpd_ctype_is_json(httpd_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
 		r->close_conn = 1;
-		httpd_reply_problem(r, 415, "unsupported-media-type", "unsupported media type",
+		httpd_reply_builtin(r, HTTPD_P_UNSUPPORTED_MEDIA_TYPE,
 				    "this route takes Content-Type: application/json");
 		return;
 	}
@@ -921,7 +913,7 @@ static void request_start(struct httpd_req *r, const char *url)
 	/* framing_refused made cl 1 to 12 digits. */
 	if (cl && strtoull(cl, NULL, 10) > r->body.max) {
 		r->close_conn = 1;
-		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
+		httpd_reply_builtin(r, HTTPD_P_BODY_TOO_LARGE,
 				    "this route takes at most %zu bytes", r->body.max);
 		return;
 	}
@@ -936,14 +928,14 @@ static void request_run(struct httpd_req *r)
 	enum httpd_err ae;
 
 	if (r->body.too_large) {
-		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
+		httpd_reply_builtin(r, HTTPD_P_BODY_TOO_LARGE,
 				    "this route takes at most %zu bytes", r->body.max);
 		return;
 	}
 	if (rt->flags & HTTPD_F_JSON) {
 		r->json = httpd_json_parse(r->body.buf ? r->body.buf : "", r->body.len, why, sizeof(why));
 		if (!r->json) {
-			httpd_reply_problem(r, 400, "malformed-json", "malformed json body", "%s", why);
+			httpd_reply_builtin(r, HTTPD_P_MALFORMED_JSON, "%s", why);
 			return;
 		}
 	}
@@ -951,7 +943,7 @@ static void request_run(struct httpd_req *r)
 		r->idem = httpd_req_header(r, "Idempotency-Key");
 		if (!r->idem || !idem_key_ok(r->idem)) {
 			r->idem = NULL;
-			httpd_reply_problem(r, 400, "idempotency-key", "idempotency key required",
+			httpd_reply_builtin(r, HTTPD_P_IDEMPOTENCY_KEY,
 					    "send an Idempotency-Key header of 1 to %d characters [A-Za-z0-9._:-]",
 					    HTTPD_IDEM_KEY_BYTES_MAX);
 			return;
@@ -967,16 +959,16 @@ static void request_run(struct httpd_req *r)
 			 * so that no request is authenticated two ways at once. */
 			if (httpd_req_header(r, "Assay-Signature") ||
 			    httpd_req_header(r, "Assay-Address")) {
-				httpd_reply_problem(r, 401, "unauthenticated", "request refused",
+				httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
 						    "send either Authorization: Bearer or the Assay-* signature headers, not both");
 				return;
 			}
 			ae = httpd_session_check(r->signer, &r->role, h->cfg.siwe, h->cfg.cls,
 						 authz, (uint64_t)time(NULL));
 			if (ae) {
-				httpd_reply_problem(r, ae == HTTPD_ERR_STORE ? 503 : 401,
-						    ae == HTTPD_ERR_STORE ? "unavailable" : "unauthenticated",
-						    "session refused", "%s", httpd_strerror(ae));
+				httpd_reply_builtin(r, ae == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE
+									     : HTTPD_P_UNAUTHENTICATED,
+						    "session: %s", httpd_strerror(ae));
 				return;
 			}
 		} else {
@@ -990,8 +982,8 @@ static void request_run(struct httpd_req *r)
 						       : httpd_req_header(r, "Idempotency-Key"),
 					       r->body.buf, r->body.len, (uint64_t)time(NULL));
 			if (ae) {
-				httpd_reply_problem(r, 401, "unauthenticated", "signed request refused",
-						    "%s", httpd_strerror(ae));
+				httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
+						    "signed request: %s", httpd_strerror(ae));
 				return;
 			}
 			r->role = HTTPD_ROLE_NONE;
@@ -1001,8 +993,7 @@ static void request_run(struct httpd_req *r)
 		rcpt_address_format(addr, r->signer);
 		snprintf(key, sizeof(key), "addr:%s", addr);
 		if (!httpd_rate_take(&h->rate, key, mono_s())) {
-			httpd_reply_problem(r, 429, "rate-limited", "too many requests",
-					    "slow down and retry");
+			httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
 			return;
 		}
 	}
@@ -1015,7 +1006,7 @@ static void request_run(struct httpd_req *r)
 		/* A handler that did not answer is a bug; answer 500 still, and
 		 * before idem_end, which must always follow idem_begin. */
 		fprintf(stderr, "%s: route %s gave no answer\n", h->cfg.service, rt->pattern);
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		httpd_reply_builtin(r, HTTPD_P_INTERNAL, NULL);
 	}
 	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_end)
 		h->cfg.idem_end(r, h->cfg.cls);
@@ -1039,7 +1030,7 @@ static int request_queue(struct httpd_req *r)
 
 	if (atomic_load(&h->draining)) {
 		r->close_conn = 1;
-		httpd_reply_problem(r, 503, "unavailable", "shutting down", NULL);
+		httpd_reply_builtin(r, HTTPD_P_UNAVAILABLE, "shutting down");
 		return -1;
 	}
 	if (r->slot)

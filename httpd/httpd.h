@@ -302,6 +302,44 @@ struct httpd_problem {
 	const char *title;         /* short, lower case, not empty */
 	const char *meaning;       /* one line: when it is answered */
 };
+/* The problems httpd itself answers (before a handler, and in the
+ * sign-in handlers); a service's own table must give a slug it shares
+ * with these the same status and title. */
+enum httpd_problem_id {
+	HTTPD_P_BAD_FRAMING,
+	HTTPD_P_TRANSFER_CODING,
+	HTTPD_P_TOO_MANY_HEADERS,
+	HTTPD_P_URI_TOO_LONG,
+	HTTPD_P_NOT_FOUND,
+	HTTPD_P_METHOD_NOT_ALLOWED,
+	HTTPD_P_RATE_LIMITED,
+	HTTPD_P_UNSUPPORTED_MEDIA_TYPE,
+	HTTPD_P_BODY_TOO_LARGE,
+	HTTPD_P_MALFORMED_JSON,
+	HTTPD_P_IDEMPOTENCY_KEY,
+	HTTPD_P_INVALID_REQUEST,
+	HTTPD_P_UNAUTHENTICATED,
+	HTTPD_P_SIWE_MALFORMED,
+	HTTPD_P_SIWE_DOMAIN,
+	HTTPD_P_SIWE_URI,
+	HTTPD_P_SIWE_CHAIN,
+	HTTPD_P_SIWE_ISSUED_AT,
+	HTTPD_P_SIWE_EXPIRED,
+	HTTPD_P_SIWE_NOT_BEFORE,
+	HTTPD_P_SIWE_SIGNATURE,
+	HTTPD_P_SIWE_SIGNER,
+	HTTPD_P_SIWE_NONCE,
+	HTTPD_P_SIWE_ROLE,
+	HTTPD_P_NOT_READY,
+	HTTPD_P_UNAVAILABLE,
+	HTTPD_P_INTERNAL,
+	HTTPD_P_COUNT
+};
+/* Indexed by enum httpd_problem_id; every entry set (problems.c). */
+extern const struct httpd_problem httpd_problems[HTTPD_P_COUNT];
+/* Answers httpd's own problem p with a detail (detail_fmt may be NULL). */
+void httpd_reply_builtin(struct httpd_req *r, enum httpd_problem_id p,
+			 const char *detail_fmt, ...) HTTPD_PRINTF(3, 4);
 /* Answers problem p (not NULL) with a detail (detail_fmt may be NULL). */
 void httpd_reply_problem_as(struct httpd_req *r, const struct httpd_problem *p,
 			    const char *detail_fmt, ...) HTTPD_PRINTF(3, 4);

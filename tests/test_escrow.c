@@ -2482,28 +2482,50 @@ static int documented(const char *doc, unsigned status, const char *slug)
 	return 0;
 }
 
-/* The escrow's problem table (escrow/problems.c) against its rules and
- * against docs/escrow-openapi.yaml, the document clients read: every
- * slug the handlers can answer is listed there under its one status. */
+/* Problems of table t not listed under their status in doc. */
+static size_t undocumented(const char *doc, const struct httpd_problem *t, size_t n)
+{
+	size_t i, missing = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!documented(doc, t[i].status, t[i].slug)) {
+			cr_log_error("%u %s is not listed under '%u' in docs/escrow-openapi.yaml",
+				     t[i].status, t[i].slug, t[i].status);
+			missing++;
+		}
+	}
+	return missing;
+}
+
+/* The escrow's problem table (escrow/problems.c) and httpd's own
+ * (httpd/problems.c), which the escrow answers too, against their rules,
+ * against each other (a slug both answer has one status and one title)
+ * and against docs/escrow-openapi.yaml, the document clients read: every
+ * slug the escrow can answer is listed there under its one status. */
 Test(escrow, problem_registry)
 {
 	char path[4096], why[256];
 	uint8_t *doc = NULL;
-	size_t len = 0, i, missing = 0;
+	size_t len = 0, i, j, missing;
 
 	cr_assert_eq(httpd_problems_check(esc_problems, ESC_P_COUNT, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(httpd_problems_check(httpd_problems, HTTPD_P_COUNT, why, sizeof(why)), 0, "%s", why);
+	for (i = 0; i < ESC_P_COUNT; i++) {
+		for (j = 0; j < HTTPD_P_COUNT; j++) {
+			if (strcmp(esc_problems[i].slug, httpd_problems[j].slug) != 0)
+				continue;
+			cr_assert_eq(esc_problems[i].status, httpd_problems[j].status, "%s",
+				     esc_problems[i].slug);
+			cr_assert_str_eq(esc_problems[i].title, httpd_problems[j].title, "%s",
+					 esc_problems[i].slug);
+		}
+	}
 	tu_read_file(tu_src(path, sizeof(path), "docs/escrow-openapi.yaml"), &doc, &len);
 	doc = realloc(doc, len + 1);
 	cr_assert(doc);
 	doc[len] = '\0';
-	for (i = 0; i < ESC_P_COUNT; i++) {
-		const struct httpd_problem *p = &esc_problems[i];
-		if (!documented((const char *)doc, p->status, p->slug)) {
-			cr_log_error("%u %s is not listed under '%u' in docs/escrow-openapi.yaml",
-				     p->status, p->slug, p->status);
-			missing++;
-		}
-	}
+	missing = undocumented((const char *)doc, esc_problems, ESC_P_COUNT) +
+		  undocumented((const char *)doc, httpd_problems, HTTPD_P_COUNT);
 	free(doc);
 	cr_assert_eq(missing, 0, "%zu problem types undocumented", missing);
 }
