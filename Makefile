@@ -349,7 +349,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
-# and its problem table for tests/test_escrow.c escrow/problem_registry.
+# and its problem table for tests/test_escrow_problems.c escrow/problem_registry.
 ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o db.o money.o problems.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 

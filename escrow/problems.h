@@ -4,8 +4,8 @@
  * status and title, so that a slug never has two.  The problems httpd
  * answers before a handler runs (bad-framing, malformed-json, ...) are
  * httpd's.  docs/escrow-openapi.yaml lists every slug under its status
- * for each route; tests/test_escrow.c escrow/problem_registry checks that
- * it does.
+ * for each route, which tests/test_escrow_problems.c
+ * escrow/problem_registry checks.
  */
 #ifndef ASSAY_ESCROW_PROBLEMS_H
 #define ASSAY_ESCROW_PROBLEMS_H
