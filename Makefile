@@ -363,8 +363,9 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 # The escrow's state machine and database layer are linked in too, so
-# that tests/test_escrow_state.c drives them against a real PostgreSQL.
-ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o db.o money.o) \
+# that tests/test_escrow_state.c drives them against a real PostgreSQL,
+# and its problem table for tests/test_escrow_problems.c escrow/problem_registry.
+ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o db.o money.o problems.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
 $(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)

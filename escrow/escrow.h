@@ -7,10 +7,11 @@
  * PostgreSQL, where conditional UPDATEs on a job's state serialize them
  * (a job leaves a state once, state.c).
  *
- * Files: main.c (flags, start), api.c (routes and handlers), settle.c
+ * Files: main.c (flags, start), api.c (routes; handlers in api_*.c), settle.c
  * (the loop and the referee), db.c (every SQL statement), state.c (the
  * job state machine: which operation is allowed from which state),
- * money.c (uint256 arithmetic for basis points).
+ * money.c (uint256 arithmetic for basis points), problems.c (every
+ * problem type the handlers answer, one slug one status one title).
  */
 #ifndef ASSAY_ESCROW_H
 #define ASSAY_ESCROW_H
@@ -429,7 +430,7 @@ struct escrow {
 enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
 				   struct rcpt_diag *diag);
 
-/* api.c */
+/* api.c, api_util.c, api_idem.c, api_session.c */
 extern const struct httpd_route escrow_routes[];
 extern const size_t escrow_routes_len;
 int escrow_api_ready(void *cls, char *why, size_t why_len);

@@ -190,22 +190,18 @@ void httpd_reply_json(struct httpd_req *r, unsigned status, json_t *body)
 	json_decref(body);
 }
 
-void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
-			 const char *title, const char *detail_fmt, ...)
+void httpd_reply_problem_v(struct httpd_req *r, unsigned status, const char *slug,
+			   const char *title, const char *detail_fmt, va_list ap)
 {
 	char detail[HTTPD_DETAIL_BYTES_MAX];
 	char type[128];
 	json_t *o;
 	char *s;
-	va_list ap;
 
 	assert(r && slug && title && status >= 400);
 	detail[0] = '\0';
-	if (detail_fmt) {
-		va_start(ap, detail_fmt);
+	if (detail_fmt)
 		vsnprintf(detail, sizeof(detail), detail_fmt, ap);
-		va_end(ap);
-	}
 	snprintf(type, sizeof(type), PROBLEM_TYPE_PREFIX "%s", slug);
 	o = json_pack("{s:s, s:s, s:i}", "type", type, "title", title,
 		      "status", (json_int_t)status);
@@ -218,6 +214,16 @@ void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
 		httpd_reply_bytes(r, 500, "text/plain", "", 0);
 	free(s);
 	json_decref(o);
+}
+
+void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
+			 const char *title, const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, detail_fmt);
+	httpd_reply_problem_v(r, status, slug, title, detail_fmt, ap);
+	va_end(ap);
 }
 
 unsigned httpd_req_response(const struct httpd_req *r, const char **ctype,
@@ -727,7 +733,7 @@ static enum MHD_Result send_answer(struct httpd_req *r)
 		/* A handler that did not answer is a bug; answer 500 still. */
 		fprintf(stderr, "%s: route %s gave no answer\n", r->h->cfg.service,
 			httpd_req_route(r));
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		httpd_reply_builtin(r, HTTPD_P_INTERNAL, NULL);
 	}
 	if (r->slot) {
 		r->slot->phase = CONN_ANSWERING;
@@ -763,8 +769,7 @@ static void builtin(struct httpd_req *r, const char *path)
 		httpd_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 	} else if (strcmp(path, "/readyz") == 0) {
 		if (h->cfg.ready && h->cfg.ready(h->cfg.cls, why, sizeof(why)))
-			httpd_reply_problem(r, 503, "not-ready", "service not ready",
-					    "%s", why[0] ? why : "not ready");
+			httpd_reply_builtin(r, HTTPD_P_NOT_READY, "%s", why[0] ? why : "not ready");
 		else
 			httpd_reply_json(r, 200, json_pack("{s:s}", "status", "ready"));
 	} else {
@@ -774,7 +779,7 @@ static void builtin(struct httpd_req *r, const char *path)
 		if (txt)
 			httpd_reply_bytes(r, 200, "text/plain; version=0.0.4", txt, len);
 		else
-			httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+			httpd_reply_builtin(r, HTTPD_P_INTERNAL, NULL);
 		free(txt);
 	}
 }
@@ -830,12 +835,9 @@ static enum MHD_Result collect_field(void *cls, enum MHD_ValueKind kind,
  * ever read as another request. */
 static int framing_refused(struct httpd_req *r)
 {
-	static const unsigned status[] = {
-		[HTTPD_FRAME_BAD] = 400, [HTTPD_FRAME_CODING] = 501, [HTTPD_FRAME_TOO_MANY] = 431,
-	};
-	static const char *const slug[] = {
-		[HTTPD_FRAME_BAD] = "bad-framing", [HTTPD_FRAME_CODING] = "transfer-coding",
-		[HTTPD_FRAME_TOO_MANY] = "too-many-headers",
+	static const enum httpd_problem_id problem[] = {
+		[HTTPD_FRAME_BAD] = HTTPD_P_BAD_FRAMING, [HTTPD_FRAME_CODING] = HTTPD_P_TRANSFER_CODING,
+		[HTTPD_FRAME_TOO_MANY] = HTTPD_P_TOO_MANY_HEADERS,
 	};
 	struct fields fs;
 	char why[160];
@@ -847,10 +849,7 @@ static int framing_refused(struct httpd_req *r)
 	if (fr == HTTPD_FRAME_OK)
 		return 0;
 	r->close_conn = 1;
-	httpd_reply_problem(r, status[fr], slug[fr],
-			    fr == HTTPD_FRAME_CODING ? "transfer coding not implemented"
-						     : "request framing refused",
-			    "%s", why);
+	httpd_reply_builtin(r, problem[fr], "%s", why);
 	return 1;
 }
 
@@ -867,7 +866,7 @@ static void request_start(struct httpd_req *r, const char *url)
 	if (framing_refused(r))
 		return;
 	if (r->target_too_long) {
-		httpd_reply_problem(r, 414, "uri-too-long", "request target too long", NULL);
+		httpd_reply_builtin(r, HTTPD_P_URI_TOO_LONG, NULL);
 		return;
 	}
 	if (is_builtin(r->method, url)) {
@@ -882,18 +881,17 @@ static void request_start(struct httpd_req *r, const char *url)
 	r->route = route_find(r, url);
 	if (r->route == -2) {
 		r->route = -1;
-		httpd_reply_problem(r, 405, "method-not-allowed", "method not allowed",
+		httpd_reply_builtin(r, HTTPD_P_METHOD_NOT_ALLOWED,
 				    "%s is not allowed on this path", r->method);
 		return;
 	}
 	if (r->route < 0) {
-		httpd_reply_problem(r, 404, "not-found", "not found", NULL);
+		httpd_reply_builtin(r, HTTPD_P_NOT_FOUND, NULL);
 		return;
 	}
 	snprintf(key, sizeof(key), "ip:%s", r->ip);
 	if (!httpd_rate_take(&h->rate, key, mono_s())) {
-		httpd_reply_problem(r, 429, "rate-limited", "too many requests",
-				    "slow down and retry");
+		httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
 		return;
 	}
 	rt = &h->cfg.routes[r->route];
@@ -906,7 +904,7 @@ static void request_start(struct httpd_req *r, const char *url)
 	if ((rt->flags & HTTPD_F_JSON) &&
 	    !httpd_ctype_is_json(httpd_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
 		r->close_conn = 1;
-		httpd_reply_problem(r, 415, "unsupported-media-type", "unsupported media type",
+		httpd_reply_builtin(r, HTTPD_P_UNSUPPORTED_MEDIA_TYPE,
 				    "this route takes Content-Type: application/json");
 		return;
 	}
@@ -915,7 +913,7 @@ static void request_start(struct httpd_req *r, const char *url)
 	/* framing_refused made cl 1 to 12 digits. */
 	if (cl && strtoull(cl, NULL, 10) > r->body.max) {
 		r->close_conn = 1;
-		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
+		httpd_reply_builtin(r, HTTPD_P_BODY_TOO_LARGE,
 				    "this route takes at most %zu bytes", r->body.max);
 		return;
 	}
@@ -930,14 +928,14 @@ static void request_run(struct httpd_req *r)
 	enum httpd_err ae;
 
 	if (r->body.too_large) {
-		httpd_reply_problem(r, 413, "body-too-large", "request body too large",
+		httpd_reply_builtin(r, HTTPD_P_BODY_TOO_LARGE,
 				    "this route takes at most %zu bytes", r->body.max);
 		return;
 	}
 	if (rt->flags & HTTPD_F_JSON) {
 		r->json = httpd_json_parse(r->body.buf ? r->body.buf : "", r->body.len, why, sizeof(why));
 		if (!r->json) {
-			httpd_reply_problem(r, 400, "malformed-json", "malformed json body", "%s", why);
+			httpd_reply_builtin(r, HTTPD_P_MALFORMED_JSON, "%s", why);
 			return;
 		}
 	}
@@ -945,7 +943,7 @@ static void request_run(struct httpd_req *r)
 		r->idem = httpd_req_header(r, "Idempotency-Key");
 		if (!r->idem || !idem_key_ok(r->idem)) {
 			r->idem = NULL;
-			httpd_reply_problem(r, 400, "idempotency-key", "idempotency key required",
+			httpd_reply_builtin(r, HTTPD_P_IDEMPOTENCY_KEY,
 					    "send an Idempotency-Key header of 1 to %d characters [A-Za-z0-9._:-]",
 					    HTTPD_IDEM_KEY_BYTES_MAX);
 			return;
@@ -961,16 +959,16 @@ static void request_run(struct httpd_req *r)
 			 * so that no request is authenticated two ways at once. */
 			if (httpd_req_header(r, "Assay-Signature") ||
 			    httpd_req_header(r, "Assay-Address")) {
-				httpd_reply_problem(r, 401, "unauthenticated", "request refused",
+				httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
 						    "send either Authorization: Bearer or the Assay-* signature headers, not both");
 				return;
 			}
 			ae = httpd_session_check(r->signer, &r->role, h->cfg.siwe, h->cfg.cls,
 						 authz, (uint64_t)time(NULL));
 			if (ae) {
-				httpd_reply_problem(r, ae == HTTPD_ERR_STORE ? 503 : 401,
-						    ae == HTTPD_ERR_STORE ? "unavailable" : "unauthenticated",
-						    "session refused", "%s", httpd_strerror(ae));
+				httpd_reply_builtin(r, ae == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE
+									     : HTTPD_P_UNAUTHENTICATED,
+						    "session: %s", httpd_strerror(ae));
 				return;
 			}
 		} else {
@@ -984,8 +982,8 @@ static void request_run(struct httpd_req *r)
 						       : httpd_req_header(r, "Idempotency-Key"),
 					       r->body.buf, r->body.len, (uint64_t)time(NULL));
 			if (ae) {
-				httpd_reply_problem(r, 401, "unauthenticated", "signed request refused",
-						    "%s", httpd_strerror(ae));
+				httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
+						    "signed request: %s", httpd_strerror(ae));
 				return;
 			}
 			r->role = HTTPD_ROLE_NONE;
@@ -995,20 +993,20 @@ static void request_run(struct httpd_req *r)
 		rcpt_address_format(addr, r->signer);
 		snprintf(key, sizeof(key), "addr:%s", addr);
 		if (!httpd_rate_take(&h->rate, key, mono_s())) {
-			httpd_reply_problem(r, 429, "rate-limited", "too many requests",
-					    "slow down and retry");
+			httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
 			return;
 		}
 	}
 	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_begin &&
 	    h->cfg.idem_begin(r, h->cfg.cls))
 		return;
-	rt->fn(r, h->cfg.cls);
+	if (!rt->body || httpd_body_check(r, r->json, rt->body) == 0)
+		rt->fn(r, h->cfg.cls);
 	if (r->status == 0) {
 		/* A handler that did not answer is a bug; answer 500 still, and
 		 * before idem_end, which must always follow idem_begin. */
 		fprintf(stderr, "%s: route %s gave no answer\n", h->cfg.service, rt->pattern);
-		httpd_reply_problem(r, 500, "internal", "internal error", NULL);
+		httpd_reply_builtin(r, HTTPD_P_INTERNAL, NULL);
 	}
 	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_end)
 		h->cfg.idem_end(r, h->cfg.cls);
@@ -1032,7 +1030,7 @@ static int request_queue(struct httpd_req *r)
 
 	if (atomic_load(&h->draining)) {
 		r->close_conn = 1;
-		httpd_reply_problem(r, 503, "unavailable", "shutting down", NULL);
+		httpd_reply_builtin(r, HTTPD_P_UNAVAILABLE, "shutting down");
 		return -1;
 	}
 	if (r->slot)
@@ -1214,6 +1212,27 @@ static char *read_small_file(const char *path, int secret, const char **refusal)
 	return buf;
 }
 
+/* A declared body only on a JSON route, with named keys, each once. */
+static int body_decl_refused(const struct httpd_route *rt)
+{
+	const struct httpd_body_decl *b = rt->body;
+	size_t i, j;
+
+	if (!b)
+		return 0;
+	if (!(rt->flags & HTTPD_F_JSON) || b->keys_len > HTTPD_BODY_KEYS_MAX ||
+	    (!b->keys && b->keys_len))
+		return 1;
+	for (i = 0; i < b->keys_len; i++) {
+		if (!b->keys[i].name || b->keys[i].type > HTTPD_KEY_U256)
+			return 1;
+		for (j = 0; j < i; j++)
+			if (strcmp(b->keys[i].name, b->keys[j].name) == 0)
+				return 1;
+	}
+	return 0;
+}
+
 static enum httpd_err config_check(char *why, size_t why_len, const struct httpd_config *cfg)
 {
 	size_t i;
@@ -1231,7 +1250,8 @@ static enum httpd_err config_check(char *why, size_t why_len, const struct httpd
 	for (i = 0; i < cfg->routes_len; i++) {
 		if (!cfg->routes[i].method || !cfg->routes[i].pattern ||
 		    !cfg->routes[i].fn || cfg->routes[i].pattern[0] != '/' ||
-		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX) {
+		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX ||
+		    body_decl_refused(&cfg->routes[i])) {
 			snprintf(why, why_len, "invalid route %zu", i);
 			return HTTPD_ERR_ARG;
 		}

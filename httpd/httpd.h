@@ -34,8 +34,11 @@
  *      session, never both (401); then the rate limit by signer address
  *      (429);
  *   8. HTTPD_F_IDEM: the service's idem_begin hook may answer (a replay);
- *   9. the handler, which answers with exactly one httpd_reply_* call;
- *  10. HTTPD_F_IDEM: the service's idem_end hook sees the answer.
+ *   9. a route that declares its body (httpd_route.body): every required
+ *      key present, no other key, each value of its declared type (400,
+ *      httpd_body_check);
+ *  10. the handler, which answers with exactly one httpd_reply_* call;
+ *  11. HTTPD_F_IDEM: the service's idem_end hook sees the answer.
  *
  * Threads: handlers and hooks all run on the server's one serving thread
  * (which drives libmicrohttpd and sweeps deadlines), one request at a
@@ -49,6 +52,7 @@
 #ifndef ASSAY_HTTPD_H
 #define ASSAY_HTTPD_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -113,6 +117,7 @@ struct httpd;
 struct httpd_req;
 struct httpd_session_store;
 struct httpd_siwe_config;
+struct httpd_problem;
 
 enum httpd_route_flags {
 	HTTPD_F_JSON = 1u << 0,  /* body must be one strict JSON object */
@@ -123,12 +128,47 @@ enum httpd_route_flags {
 /* Answers with exactly one httpd_reply_* call. */
 typedef void (*httpd_handler)(struct httpd_req *r, void *cls);
 
+/* What the value of a declared body key must be. */
+enum httpd_key_type {
+	HTTPD_KEY_ANY = 0,         /* any JSON value: the handler checks it */
+	HTTPD_KEY_STRING,
+	HTTPD_KEY_INTEGER,         /* a JSON integer, 0..RCPT_JSON_UINT_MAX */
+	HTTPD_KEY_OBJECT,
+	HTTPD_KEY_ARRAY,
+	HTTPD_KEY_HEX32,           /* "0x" + 64 hex digits */
+	HTTPD_KEY_ADDRESS,         /* "0x" + 40 hex digits, EIP-55 when mixed case */
+	HTTPD_KEY_U256,            /* a canonical decimal uint256 string */
+};
+
+/* One top-level key of a declared JSON body. */
+struct httpd_body_key {
+	const char *name;
+	enum httpd_key_type type;
+	unsigned required;         /* 1: must be present */
+	/* The answer to a value of another type, with its detail (no format);
+	 * NULL: 400 invalid-request naming the key and the type. */
+	const struct httpd_problem *refusal;
+	const char *refusal_detail;
+};
+
+/* A declared body: these keys and no other (at most HTTPD_BODY_KEYS_MAX;
+ * keys may be NULL when keys_len is 0: the body must be {}). */
+struct httpd_body_decl {
+	const struct httpd_body_key *keys;
+	size_t keys_len;
+};
+
 struct httpd_route {
 	const char *method;        /* "GET", "POST" */
 	const char *pattern;       /* "/v1/jobs/{id}/receipt": {x} matches one segment */
 	httpd_handler fn;
 	unsigned flags;            /* enum httpd_route_flags */
 	size_t body_bytes_max;     /* 0: HTTPD_BODY_BYTES_ANON_MAX; at most HTTPD_BODY_BYTES_MAX */
+	/* NULL: no declaration (the handler checks the body).  Otherwise,
+	 * on an HTTPD_F_JSON route, httpd_body_check runs before the
+	 * handler, after idem_begin (so a refusal is kept as the key's
+	 * answer like any other). */
+	const struct httpd_body_decl *body;
 };
 
 struct httpd_config {
@@ -248,6 +288,72 @@ void httpd_reply_bytes(struct httpd_req *r, unsigned status, const char *ctype,
 void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,
 			 const char *title, const char *detail_fmt, ...)
 	HTTPD_PRINTF(5, 6);
+/* The same with the detail's arguments as a va_list. */
+void httpd_reply_problem_v(struct httpd_req *r, unsigned status, const char *slug,
+			   const char *title, const char *detail_fmt, va_list ap)
+	HTTPD_PRINTF(5, 0);
+
+/* One problem type of a service.  A service keeps all of its own in one
+ * table (escrow/problems.c), so that a slug has exactly one status and
+ * one title; its API document lists each slug under that status. */
+struct httpd_problem {
+	const char *slug;          /* urn:assay:problem:<slug>, [a-z0-9-], at most HTTPD_PROBLEM_SLUG_BYTES_MAX */
+	unsigned status;           /* 400..599 */
+	const char *title;         /* short, lower case, not empty */
+	const char *meaning;       /* one line: when it is answered */
+};
+/* The problems httpd itself answers (before a handler, and in the
+ * sign-in handlers); a service's own table must give a slug it shares
+ * with these the same status and title. */
+enum httpd_problem_id {
+	HTTPD_P_BAD_FRAMING,
+	HTTPD_P_TRANSFER_CODING,
+	HTTPD_P_TOO_MANY_HEADERS,
+	HTTPD_P_URI_TOO_LONG,
+	HTTPD_P_NOT_FOUND,
+	HTTPD_P_METHOD_NOT_ALLOWED,
+	HTTPD_P_RATE_LIMITED,
+	HTTPD_P_UNSUPPORTED_MEDIA_TYPE,
+	HTTPD_P_BODY_TOO_LARGE,
+	HTTPD_P_MALFORMED_JSON,
+	HTTPD_P_IDEMPOTENCY_KEY,
+	HTTPD_P_INVALID_REQUEST,
+	HTTPD_P_UNAUTHENTICATED,
+	HTTPD_P_SIWE_MALFORMED,
+	HTTPD_P_SIWE_DOMAIN,
+	HTTPD_P_SIWE_URI,
+	HTTPD_P_SIWE_CHAIN,
+	HTTPD_P_SIWE_ISSUED_AT,
+	HTTPD_P_SIWE_EXPIRED,
+	HTTPD_P_SIWE_NOT_BEFORE,
+	HTTPD_P_SIWE_SIGNATURE,
+	HTTPD_P_SIWE_SIGNER,
+	HTTPD_P_SIWE_NONCE,
+	HTTPD_P_SIWE_ROLE,
+	HTTPD_P_NOT_READY,
+	HTTPD_P_UNAVAILABLE,
+	HTTPD_P_INTERNAL,
+	HTTPD_P_COUNT
+};
+/* Indexed by enum httpd_problem_id; every entry set (problems.c). */
+extern const struct httpd_problem httpd_problems[HTTPD_P_COUNT];
+/* Answers httpd's own problem p with a detail (detail_fmt may be NULL). */
+void httpd_reply_builtin(struct httpd_req *r, enum httpd_problem_id p,
+			 const char *detail_fmt, ...) HTTPD_PRINTF(3, 4);
+/* Answers problem p (not NULL) with a detail (detail_fmt may be NULL). */
+void httpd_reply_problem_as(struct httpd_req *r, const struct httpd_problem *p,
+			    const char *detail_fmt, ...) HTTPD_PRINTF(3, 4);
+/* Checks o against body b: first that every required key is present
+ * (400 invalid-request 'missing key "K"'), then that no other key is
+ * (400 invalid-request 'unknown key "K"'), then each value's type (the
+ * key's refusal, or 400 invalid-request).  0, or -1 having answered. */
+int httpd_body_check(struct httpd_req *r, json_t *o, const struct httpd_body_decl *b)
+	__attribute__((warn_unused_result));
+/* Checks a table of n problem types: every slug well formed and unique,
+ * every status in 400..599, every title and meaning non-empty.  0, or -1
+ * with the first fault written to why (may be NULL). */
+int httpd_problems_check(const struct httpd_problem *t, size_t n, char *why, size_t why_len)
+	__attribute__((warn_unused_result));
 /* A Retry-After header (seconds, at most a day) on the answer, called
  * before or after the httpd_reply_* call (429 and 503 say 1 without it). */
 void httpd_reply_retry_after(struct httpd_req *r, unsigned seconds);

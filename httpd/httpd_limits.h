@@ -20,6 +20,9 @@
 
 /* Routes a service may register. */
 #define HTTPD_ROUTES_MAX 64
+/* Keys of a declared JSON body (httpd_route.body): a route's body is a
+ * short flat object; more is a mistake in the route table. */
+#define HTTPD_BODY_KEYS_MAX 16
 
 /* {param} segments captured from one path. */
 #define HTTPD_PARAMS_MAX 4
@@ -109,6 +112,9 @@
 
 /* A problem+json detail string. */
 #define HTTPD_DETAIL_BYTES_MAX 512
+/* A problem slug, the part after urn:assay:problem: (the type URI is
+ * built in a 128-byte buffer). */
+#define HTTPD_PROBLEM_SLUG_BYTES_MAX 64
 
 /* ---- Sign-In with Ethereum (EIP-4361) and sessions (siwe.c) ---- */
 

@@ -752,29 +752,34 @@ enum httpd_err httpd_session_check(uint8_t *address, enum httpd_role *role,
 
 /* ---------------------------------------------------------------- routes */
 
-static const char *const siwe_slug[HTTPD_ERR_COUNT_] = {
-	[HTTPD_ERR_SIWE_FORMAT] = "siwe-malformed",
-	[HTTPD_ERR_SIWE_DOMAIN] = "siwe-domain",
-	[HTTPD_ERR_SIWE_URI] = "siwe-uri",
-	[HTTPD_ERR_SIWE_CHAIN] = "siwe-chain",
-	[HTTPD_ERR_SIWE_ISSUED_AT] = "siwe-issued-at",
-	[HTTPD_ERR_SIWE_EXPIRED] = "siwe-expired",
-	[HTTPD_ERR_SIWE_NOT_BEFORE] = "siwe-not-before",
-	[HTTPD_ERR_SIWE_SIGNATURE] = "siwe-signature",
-	[HTTPD_ERR_SIWE_SIGNER] = "siwe-signer",
-	[HTTPD_ERR_SIWE_NONCE] = "siwe-nonce",
-	[HTTPD_ERR_SIWE_ROLE] = "siwe-role",
-};
+/* The problem of a refused sign-in (status and title in problems.c). */
+static enum httpd_problem_id siwe_problem(enum httpd_err rc)
+{
+	switch (rc) {
+	case HTTPD_ERR_SIWE_FORMAT: return HTTPD_P_SIWE_MALFORMED;
+	case HTTPD_ERR_SIWE_DOMAIN: return HTTPD_P_SIWE_DOMAIN;
+	case HTTPD_ERR_SIWE_URI: return HTTPD_P_SIWE_URI;
+	case HTTPD_ERR_SIWE_CHAIN: return HTTPD_P_SIWE_CHAIN;
+	case HTTPD_ERR_SIWE_ISSUED_AT: return HTTPD_P_SIWE_ISSUED_AT;
+	case HTTPD_ERR_SIWE_EXPIRED: return HTTPD_P_SIWE_EXPIRED;
+	case HTTPD_ERR_SIWE_NOT_BEFORE: return HTTPD_P_SIWE_NOT_BEFORE;
+	case HTTPD_ERR_SIWE_SIGNATURE: return HTTPD_P_SIWE_SIGNATURE;
+	case HTTPD_ERR_SIWE_SIGNER: return HTTPD_P_SIWE_SIGNER;
+	case HTTPD_ERR_SIWE_NONCE: return HTTPD_P_SIWE_NONCE;
+	case HTTPD_ERR_SIWE_ROLE: return HTTPD_P_SIWE_ROLE;
+	default: return HTTPD_P_UNAUTHENTICATED;
+	}
+}
 
 static int siwe_ready(struct httpd_req *r, const struct httpd_siwe_config **cfg)
 {
 	*cfg = httpd_req_siwe(r);
 	if (!*cfg || !(*cfg)->store) {
-		httpd_reply_problem(r, 404, "not-found", "not found", "sign-in is not configured");
+		httpd_reply_builtin(r, HTTPD_P_NOT_FOUND, "sign-in is not configured");
 		return -1;
 	}
 	if (!httpd_req_signin_rate(r)) {
-		httpd_reply_problem(r, 429, "rate-limited", "too many requests",
+		httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED,
 				    "sign-in requests are limited per IP address; slow down and retry");
 		return -1;
 	}
@@ -791,12 +796,12 @@ void httpd_siwe_handle_nonce(struct httpd_req *r, void *cls)
 	if (siwe_ready(r, &cfg))
 		return;
 	if (httpd_siwe_nonce_new(nonce)) {
-		httpd_reply_problem(r, 503, "unavailable", "nonce unavailable", "retry later");
+		httpd_reply_builtin(r, HTTPD_P_UNAVAILABLE, "nonce unavailable; retry later");
 		return;
 	}
 	s = cfg->store->nonce_put(cls, nonce, now, now + HTTPD_SIWE_NONCE_TTL_S);
 	if (s != HTTPD_STORE_OK) {
-		httpd_reply_problem(r, 503, "unavailable", "nonce unavailable", "%s",
+		httpd_reply_builtin(r, HTTPD_P_UNAVAILABLE, "nonce unavailable: %s",
 				    s == HTTPD_STORE_FULL ? "too many outstanding nonces; retry later"
 							  : "the session store is unavailable; retry later");
 		return;
@@ -825,13 +830,12 @@ void httpd_siwe_handle_signin(struct httpd_req *r, void *cls)
 	sg = json_object_get(body, "signature");
 	json_object_foreach(body, k, v) {
 		if (strcmp(k, "message") && strcmp(k, "signature")) {
-			httpd_reply_problem(r, 400, "invalid-request", "invalid request",
-					    "unknown key \"%.64s\"", k);
+			httpd_reply_builtin(r, HTTPD_P_INVALID_REQUEST, "unknown key \"%.64s\"", k);
 			return;
 		}
 	}
 	if (!json_is_string(m) || !json_is_string(sg)) {
-		httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+		httpd_reply_builtin(r, HTTPD_P_INVALID_REQUEST,
 				    "the body is {\"message\": string, \"signature\": string}");
 		return;
 	}
@@ -839,15 +843,12 @@ void httpd_siwe_handle_signin(struct httpd_req *r, void *cls)
 	rc = httpd_siwe_signin(&ses, why, sizeof(why), cfg, cls, json_string_value(m),
 			       json_string_length(m), json_string_value(sg), now_real_s());
 	if (rc == HTTPD_ERR_STORE || rc == HTTPD_ERR_ARG) {
-		httpd_reply_problem(r, 503, "unavailable", "sign-in unavailable", "%s",
+		httpd_reply_builtin(r, HTTPD_P_UNAVAILABLE, "sign-in unavailable: %s",
 				    why[0] ? why : "retry later");
 		return;
 	}
 	if (rc) {
-		unsigned status = rc == HTTPD_ERR_SIWE_FORMAT ? 400 :
-				  rc == HTTPD_ERR_SIWE_ROLE ? 403 : 401;
-		httpd_reply_problem(r, status, siwe_slug[rc] ? siwe_slug[rc] : "unauthenticated",
-				    "sign-in refused", "%s", why[0] ? why : httpd_strerror(rc));
+		httpd_reply_builtin(r, siwe_problem(rc), "%s", why[0] ? why : httpd_strerror(rc));
 		return;
 	}
 	rcpt_address_format(addr, ses.address);
@@ -870,32 +871,30 @@ void httpd_siwe_handle_logout(struct httpd_req *r, void *cls)
 	const char *authz = httpd_req_header(r, "Authorization");
 
 	if (!cfg || !cfg->store) {
-		httpd_reply_problem(r, 404, "not-found", "not found", "sign-in is not configured");
+		httpd_reply_builtin(r, HTTPD_P_NOT_FOUND, "sign-in is not configured");
 		return;
 	}
 	if (all && strcmp(all, "true") != 0) {
-		httpd_reply_problem(r, 400, "invalid-request", "invalid request",
+		httpd_reply_builtin(r, HTTPD_P_INVALID_REQUEST,
 				    "all takes the value true or is absent");
 		return;
 	}
 	if (!authz) {
-		httpd_reply_problem(r, 401, "unauthenticated", "session refused",
-				    "send Authorization: Bearer TOKEN");
+		httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED, "send Authorization: Bearer TOKEN");
 		return;
 	}
 	rc = session_find(h, a, &role, cfg, cls, authz, now_real_s());
 	if (rc) {
 		OPENSSL_cleanse(h, sizeof(h));
-		httpd_reply_problem(r, rc == HTTPD_ERR_STORE ? 503 : 401,
-				    rc == HTTPD_ERR_STORE ? "unavailable" : "unauthenticated",
-				    "session refused", "%s", httpd_strerror(rc));
+		httpd_reply_builtin(r, rc == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE : HTTPD_P_UNAUTHENTICATED,
+				    "session: %s", httpd_strerror(rc));
 		return;
 	}
 	s = all ? cfg->store->session_revoke(cls, NULL, a, now_real_s())
 		: cfg->store->session_revoke(cls, h, NULL, now_real_s());
 	OPENSSL_cleanse(h, sizeof(h));
 	if (s == HTTPD_STORE_DOWN || s == HTTPD_STORE_FULL) {
-		httpd_reply_problem(r, 503, "unavailable", "logout unavailable",
+		httpd_reply_builtin(r, HTTPD_P_UNAVAILABLE,
 				    "the session store is unavailable; retry later");
 		return;
 	}

@@ -806,17 +806,17 @@ static int ready(void *cls, char *why, size_t why_len)
 #define J HTTPD_F_JSON
 
 const struct httpd_route prov_routes[] = {
-	{ "GET", "/v1/info", handle_info, 0, 0 },
-	{ "POST", "/v1/jobs", handle_submit, J | A, PROV_JOB_BODY_BYTES_MAX },
-	{ "PUT", "/v1/jobs/{id}/input", handle_input, 0, PROV_INPUT_BYTES_MAX },
-	{ "GET", "/v1/jobs/{id}", handle_status, A, 0 },
-	{ "DELETE", "/v1/jobs/{id}", handle_delete, A, 0 },
-	{ "GET", "/v1/jobs/{id}/bundle", handle_bundle, A, 0 },
-	{ "GET", "/v1/jobs/{id}/input", handle_get_input, A, 0 },
-	{ "GET", "/v1/jobs/{id}/output", handle_get_output, A, 0 },
-	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0 },
-	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX },
-	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0 },
+	{ "GET", "/v1/info", handle_info, 0, 0, NULL },
+	{ "POST", "/v1/jobs", handle_submit, J | A, PROV_JOB_BODY_BYTES_MAX, NULL },
+	{ "PUT", "/v1/jobs/{id}/input", handle_input, 0, PROV_INPUT_BYTES_MAX, NULL },
+	{ "GET", "/v1/jobs/{id}", handle_status, A, 0, NULL },
+	{ "DELETE", "/v1/jobs/{id}", handle_delete, A, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/bundle", handle_bundle, A, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/input", handle_get_input, A, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/output", handle_get_output, A, 0, NULL },
+	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0, NULL },
+	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX, NULL },
+	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0, NULL },
 };
 const size_t prov_routes_len = sizeof(prov_routes) / sizeof(prov_routes[0]);
 

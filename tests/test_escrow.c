@@ -1012,7 +1012,7 @@ Test(escrow, refused_transitions, .fini = efx_teardown, .timeout = 60)
 	/* A price above maxPrice never forms a valid bundle. */
 	efx_receipt_make(&f, &p, 1001, 0);
 	efx_receipt_post(&r, &f, efx_fresh_idem(idem));
-	efx_expect_problem(&r, 422, "invalid-receipt");
+	efx_expect_problem(&r, 422, "receipt-refused");
 	hc_resp_free(&r);
 	efx_receipt_make(&f, &p, 600, 0);
 	efx_wait_state(&f, "paid");

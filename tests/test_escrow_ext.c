@@ -663,44 +663,44 @@ Test(escrow_ext, fraud_claim_evidence, .fini = x_teardown, .timeout = 90)
 		t[5] ^= 1;
 		ev = evidence_json(1, t, chunk_len, path, path_len);
 		claim_post(&r, &f, &p.validator, 2, ev);
-		efx_refused(&r, 422, "invalid-evidence");
+		efx_refused(&r, 422, "evidence-mismatch");
 		free(ev);
 		free(t);
 	}
 	/* The right chunk under another index, and an index past the end. */
 	ev = evidence_json(2, chunk1, chunk_len, path, path_len);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	ev = evidence_json(3, chunk1, chunk_len, path, path_len);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	ev = evidence_json(0, chunk1, chunk_len, path, path_len);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	/* A proof with one hash changed, one missing, one too many. */
 	memcpy(bad_path, path, sizeof(path));
 	bad_path[0][31] ^= 1;
 	ev = evidence_json(1, chunk1, chunk_len, bad_path, path_len);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	ev = evidence_json(1, chunk1, chunk_len, path, path_len - 1);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	memcpy(bad_path, path, sizeof(path));
 	memset(bad_path[path_len], 0x11, 32);
 	ev = evidence_json(1, chunk1, chunk_len, bad_path, path_len + 1);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	/* The honest chunk (what the validator computed) is not the provider's. */
 	ev = evidence_json(1, f.output + RCPT_CHUNK_BYTES, chunk_len, path, path_len);
 	claim_post(&r, &f, &p.validator, 2, ev);
-	efx_refused(&r, 422, "invalid-evidence");
+	efx_refused(&r, 422, "evidence-mismatch");
 	free(ev);
 	/* Malformed evidence, and evidence with verdict 1. */
 	claim_post(&r, &f, &p.validator, 2, "\"evidence\":{\"chunk\":1,\"data\":\"AAAA\",\"proof\":\"x\"}");
@@ -814,7 +814,7 @@ static void stub_input(struct httpd_req *r, void *cls)
 }
 
 static const struct httpd_route stub_routes[] = {
-	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0 },
+	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0, NULL },
 };
 
 /* Starts the stub provider and registers its URL for p->provider. */

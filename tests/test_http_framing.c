@@ -51,9 +51,9 @@ static void h_effect(struct httpd_req *r, void *cls)
 }
 
 static const struct httpd_route f_routes[] = {
-	{ "GET", "/plain", h_plain, 0, 0 },
-	{ "POST", "/plain", h_plain, 0, 0 },
-	{ "POST", "/effect", h_effect, HTTPD_F_JSON, 0 },
+	{ "GET", "/plain", h_plain, 0, 0, NULL },
+	{ "POST", "/plain", h_plain, 0, 0, NULL },
+	{ "POST", "/effect", h_effect, HTTPD_F_JSON, 0, NULL },
 };
 
 struct limits {

@@ -173,11 +173,28 @@ static void h_whoami(struct httpd_req *r, void *cls)
 					   httpd_req_idem_key(r)));
 }
 
+/* A declared body: every key type, one with a refusal of its own. */
+static const struct httpd_problem t_bad_amount = { "bad-amount", 422, "bad amount", "test" };
+static const struct httpd_body_key t_decl_keys[] = {
+	{ "s", HTTPD_KEY_STRING, 1, NULL, NULL },
+	{ "n", HTTPD_KEY_INTEGER, 0, NULL, NULL },
+	{ "o", HTTPD_KEY_OBJECT, 0, NULL, NULL },
+	{ "a", HTTPD_KEY_ARRAY, 0, NULL, NULL },
+	{ "h", HTTPD_KEY_HEX32, 0, NULL, NULL },
+	{ "addr", HTTPD_KEY_ADDRESS, 0, NULL, NULL },
+	{ "amount", HTTPD_KEY_U256, 0, &t_bad_amount, "amount is a decimal string" },
+	{ "any", HTTPD_KEY_ANY, 0, NULL, NULL },
+};
+static const struct httpd_body_decl t_decl = { t_decl_keys, sizeof(t_decl_keys) / sizeof(t_decl_keys[0]) };
+static const struct httpd_body_decl t_decl_empty = { NULL, 0 };
+
 static const struct httpd_route t_routes[] = {
-	{ "POST", "/echo", h_echo, HTTPD_F_JSON, 0 },
-	{ "POST", "/small", h_echo, HTTPD_F_JSON, 32 },
-	{ "GET", "/items/{id}/parts/{sub}", h_item, 0, 0 },
-	{ "POST", "/whoami", h_whoami, HTTPD_F_JSON | HTTPD_F_AUTH | HTTPD_F_IDEM, 0 },
+	{ "POST", "/declared", h_echo, HTTPD_F_JSON, 0, &t_decl },
+	{ "POST", "/declared-empty", h_echo, HTTPD_F_JSON, 0, &t_decl_empty },
+	{ "POST", "/echo", h_echo, HTTPD_F_JSON, 0, NULL },
+	{ "POST", "/small", h_echo, HTTPD_F_JSON, 32, NULL },
+	{ "GET", "/items/{id}/parts/{sub}", h_item, 0, 0, NULL },
+	{ "POST", "/whoami", h_whoami, HTTPD_F_JSON | HTTPD_F_AUTH | HTTPD_F_IDEM, 0, NULL },
 };
 
 static void t_config(struct httpd_config *c)
@@ -498,4 +515,124 @@ Test(httpd, rate_limit_per_ip)
 	cr_assert_eq(r.status, 200);
 	hc_resp_free(&r);
 	httpd_free(h);
+}
+
+/* httpd_problems_check refuses each kind of broken table, and names the
+ * fault; a good table passes. */
+Test(httpd, problems_check_refuses_broken_tables)
+{
+	static const struct httpd_problem good[] = {
+		{ "invalid-request", 400, "invalid request", "a key is missing" },
+		{ "unavailable", 503, "unavailable", "retry later" },
+		{ "x2", 599, "t", "m" },
+	};
+	static const struct {
+		struct httpd_problem p[2];
+		const char *why;
+	} bad[] = {
+		{ { { "dup", 400, "t", "m" }, { "dup", 409, "t", "m" } }, "listed twice" },
+		{ { { "low", 399, "t", "m" }, { "ok", 400, "t", "m" } }, "not in 400..599" },
+		{ { { "ok", 400, "t", "m" }, { "high", 600, "t", "m" } }, "not in 400..599" },
+		{ { { "ok", 400, "", "m" }, { "ok2", 400, "t", "m" } }, "empty title" },
+		{ { { "ok", 400, "t", NULL }, { "ok2", 400, "t", "m" } }, "empty title or meaning" },
+		{ { { "Bad", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { "a--b", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { "-a", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { "a_b", 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+		{ { { NULL, 400, "t", "m" }, { "ok", 400, "t", "m" } }, "not [a-z0-9] words" },
+	};
+	char why[256];
+	size_t i;
+
+	cr_assert_eq(httpd_problems_check(good, 3, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(httpd_problems_check(good, 0, NULL, 0), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		cr_assert_eq(httpd_problems_check(bad[i].p, 2, why, sizeof(why)), -1, "case %zu", i);
+		cr_assert(strstr(why, bad[i].why), "case %zu: %s", i, why);
+		cr_assert_eq(httpd_problems_check(bad[i].p, 2, NULL, 0), -1, "case %zu", i);
+	}
+}
+
+/* A route that declares its body: the handler runs only for a body of
+ * the declared keys and types; each refusal is the exact problem. */
+Test(httpd, declared_body_checked_before_the_handler)
+{
+	static const struct {
+		const char *target, *body, *answer;
+		int status;
+	} cases[] = {
+		{ "/declared", "{}", "{\"type\":\"urn:assay:problem:invalid-request\",\"title\":"
+		  "\"invalid request\",\"status\":400,\"detail\":\"missing key \\\"s\\\"\"}", 400 },
+		{ "/declared", "{\"s\":\"x\",\"zz\":1}", "{\"type\":\"urn:assay:problem:invalid-request\","
+		  "\"title\":\"invalid request\",\"status\":400,\"detail\":\"unknown key \\\"zz\\\"\"}", 400 },
+		{ "/declared", "{\"s\":1}", "{\"type\":\"urn:assay:problem:invalid-request\",\"title\":"
+		  "\"invalid request\",\"status\":400,\"detail\":\"key \\\"s\\\" is not a string\"}", 400 },
+		{ "/declared", "{\"s\":\"x\",\"amount\":\"01\"}", "{\"type\":\"urn:assay:problem:bad-amount\","
+		  "\"title\":\"bad amount\",\"status\":422,\"detail\":\"amount is a decimal string\"}", 422 },
+		{ "/declared-empty", "{\"s\":\"x\"}", "{\"type\":\"urn:assay:problem:invalid-request\","
+		  "\"title\":\"invalid request\",\"status\":400,\"detail\":\"unknown key \\\"s\\\"\"}", 400 },
+		{ "/declared-empty", "{}", "{}", 200 },
+		{ "/declared", "{\"s\":\"x\"}", "{\"s\":\"x\"}", 200 },
+	};
+	/* One wrong value for each type: the key named, nothing run. */
+	static const char *const wrong[] = {
+		"\"n\":-1", "\"n\":9007199254740992", "\"n\":\"1\"", "\"o\":[]", "\"a\":{}",
+		"\"h\":\"0x00\"", "\"h\":1", "\"addr\":\"0x12\"",
+		"\"addr\":\"0x7e5F4552091A69125d5DfCb7b8C2659029395Bdf\"",   /* bad EIP-55 */
+	};
+	struct httpd *h = t_server(1000, 1000);
+	uint16_t port = httpd_port(h);
+	struct hc_resp r;
+	char body[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		post(&r, port, cases[i].target, cases[i].body);
+		cr_assert_eq(r.status, cases[i].status, "case %zu: %s", i, r.body);
+		cr_assert_str_eq(r.body, cases[i].answer, "case %zu", i);
+		hc_resp_free(&r);
+	}
+	for (i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		snprintf(body, sizeof(body), "{\"s\":\"x\",%s}", wrong[i]);
+		post(&r, port, "/declared", body);
+		expect_problem(&r, 400, "invalid-request");
+		hc_resp_free(&r);
+	}
+	/* Every type with a right value reaches the handler. */
+	post(&r, port, "/declared",
+	     "{\"s\":\"x\",\"n\":9007199254740991,\"o\":{},\"a\":[],\"h\":\"0x"
+	     "0000000000000000000000000000000000000000000000000000000000000001\","
+	     "\"addr\":\"0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\",\"amount\":\"0\",\"any\":null}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	httpd_free(h);
+}
+
+/* A declared body on a route that does not take JSON, or one key
+ * declared twice, is a configuration the server refuses to start. */
+Test(httpd, declared_body_refused_off_json_routes)
+{
+	static const struct httpd_body_key twice[] = {
+		{ "k", HTTPD_KEY_ANY, 0, NULL, NULL }, { "k", HTTPD_KEY_STRING, 0, NULL, NULL },
+	};
+	static const struct httpd_body_decl d_twice = { twice, 2 };
+	static const struct httpd_route off_json[] = {
+		{ "POST", "/x", h_echo, 0, 0, &t_decl },
+	};
+	static const struct httpd_route dup[] = {
+		{ "POST", "/x", h_echo, HTTPD_F_JSON, 0, &d_twice },
+	};
+	struct httpd_config c;
+	struct httpd *h = NULL;
+	char why[256];
+
+	t_config(&c);
+	c.routes = off_json;
+	c.routes_len = 1;
+	cr_assert_neq(httpd_start(&h, why, sizeof(why), &c), HTTPD_OK);
+	cr_assert_null(h);
+	c.routes = dup;
+	cr_assert_neq(httpd_start(&h, why, sizeof(why), &c), HTTPD_OK);
+	cr_assert_null(h);
 }

@@ -67,8 +67,8 @@ static int w_ready(void *cls, char *why, size_t why_len)
 }
 
 static const struct httpd_route w_routes[] = {
-	{ "GET", "/block", h_block, 0, 0 },
-	{ "GET", "/fast", h_fast, 0, 0 },
+	{ "GET", "/block", h_block, 0, 0, NULL },
+	{ "GET", "/fast", h_fast, 0, 0, NULL },
 };
 
 static struct httpd *w_server(unsigned workers)

@@ -714,8 +714,8 @@ static void stub_output(struct httpd_req *r, void *cls)
 }
 
 static const struct httpd_route STUB_ROUTES[] = {
-	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0 },
-	{ "GET", "/v1/jobs/{id}/output", stub_output, HTTPD_F_AUTH, 0 },
+	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/output", stub_output, HTTPD_F_AUTH, 0, NULL },
 };
 
 static void stub_start(void)

@@ -1020,7 +1020,7 @@ static int node_ready(void *cls, char *why, size_t why_len)
 }
 
 const struct httpd_route valid_routes[] = {
-	{ "GET", "/v1/status", handle_status, 0, 0 },
+	{ "GET", "/v1/status", handle_status, 0, 0, NULL },
 };
 const size_t valid_routes_len = sizeof(valid_routes) / sizeof(valid_routes[0]);
 

@@ -1,0 +1,476 @@
+/*
+ * api_disputes.c: the challenge side of a job: POST /v1/jobs/{id}/attestations
+ * (with input and evidence of a fraud claim), /input (the job's input for
+ * the referee) and /withheld (a validator's report that the input is not
+ * served).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "api_internal.h"
+#include "kernels.h"
+#include "assay_assert.h"
+#include "banned.h"
+
+/* Strict standard base64 (RFC 4648 section 4, padded). */
+static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
+{
+	size_t n = strlen(s), i, pad = 0;
+	uint8_t *buf;
+	int got;
+
+	*out = NULL;
+	*out_len = 0;
+	if (n % 4 || n / 4 * 3 > max + 2)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+		int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			 (c >= '0' && c <= '9') || c == '+' || c == '/';
+		if (c == '=' && i >= n - 2) {
+			pad++;
+			continue;
+		}
+		if (!ok || pad)
+			return -1;
+	}
+	buf = malloc(n / 4 * 3 + 1);
+	if (!buf)
+		return -1;
+	got = n ? EVP_DecodeBlock(buf, (const unsigned char *)s, (int)n) : 0;
+	if (got < 0 || (size_t)got < pad || (size_t)got - pad > max) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*out_len = (size_t)got - pad;
+	return 0;
+}
+
+/* Evidence on a fraud claim: {"chunk": N, "data": base64 of the
+ * provider's chunk N, "proof": [bytes32...]}, an RFC 6962 inclusion of
+ * that chunk in receipt.outputRoot over ceil(outputSize / 65536) leaves.
+ * On success *out is what is recorded: the chunk index, the leaf hash
+ * SHA-256(0x00 || chunk) and the audit path (the chunk's bytes, output
+ * data of the customer's, are not kept). */
+static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow_job *j,
+			  json_t *ev)
+{
+	static const char *const keys[] = { "chunk", "data", "proof", NULL };
+	uint8_t (*path)[RCPT_HASH_BYTES] = NULL;
+	uint8_t *data = NULL, *leaf_in = NULL, leaf[RCPT_HASH_BYTES];
+	size_t data_len = 0, path_len, i, nk = 0;
+	struct rcpt_commitment c;
+	json_t *jc = json_object_get(ev, "chunk"), *jp = json_object_get(ev, "proof"),
+		*proof = NULL, *v;
+	const char *k, *ds = json_string_value(json_object_get(ev, "data"));
+	char lh[RCPT_HASH_HEX_BYTES];
+	uint64_t chunk, leaves;
+	int rc = -1;
+
+	*out = NULL;
+	ASSAY_ASSERT(j->has_receipt);
+	json_object_foreach(ev, k, v) {
+		int known = 0;
+		for (i = 0; keys[i]; i++)
+			known |= strcmp(k, keys[i]) == 0;
+		nk += (size_t)known;
+		if (!known)
+			break;
+	}
+	if (!json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
+	    json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
+	    !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX) {
+		esc_problem(r, ESC_P_INVALID_EVIDENCE,
+			    "evidence is {\"chunk\": uint64, \"data\": base64, \"proof\": [bytes32, at most %u]}",
+			    ESCROW_EVIDENCE_PROOF_MAX);
+		goto out;
+	}
+	chunk = (uint64_t)json_integer_value(jc);
+	path_len = json_array_size(jp);
+	path = calloc(path_len ? path_len : 1, sizeof(*path));
+	if (!path) {
+		esc_problem(r, ESC_P_INTERNAL, NULL);
+		goto out;
+	}
+	json_array_foreach(jp, i, v) {
+		const char *h = json_string_value(v);
+		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
+			esc_problem(r, ESC_P_INVALID_EVIDENCE,
+				    "proof[%zu] is not 0x + 64 hex digits", i);
+			goto out;
+		}
+	}
+	if (b64_decode(&data, &data_len, ds, RCPT_CHUNK_BYTES)) {
+		esc_problem(r, ESC_P_INVALID_EVIDENCE,
+			    "data is base64 of at most %u bytes", RCPT_CHUNK_BYTES);
+		goto out;
+	}
+	leaves = j->receipt.output_size / RCPT_CHUNK_BYTES +
+		 (j->receipt.output_size % RCPT_CHUNK_BYTES != 0);
+	memcpy(c.root, j->receipt.output_root, RCPT_HASH_BYTES);
+	c.size = j->receipt.output_size;
+	if (chunk >= leaves ||
+	    rcpt_proof_verify(&c, chunk, data, data_len, (const uint8_t (*)[RCPT_HASH_BYTES])path,
+			      path_len) != RCPT_OK) {
+		esc_problem(r, ESC_P_EVIDENCE_MISMATCH,
+			    "chunk %" PRIu64 " with this proof is not in receipt.outputRoot (%" PRIu64 " chunks)",
+			    chunk, leaves);
+		goto out;
+	}
+	leaf_in = malloc(data_len + 1);
+	if (!leaf_in) {
+		esc_problem(r, ESC_P_INTERNAL, NULL);
+		goto out;
+	}
+	leaf_in[0] = 0x00;
+	if (data_len)
+		memcpy(leaf_in + 1, data, data_len);
+	proof = json_array();
+	if (rcpt_sha256(leaf, leaf_in, data_len + 1) != RCPT_OK || !proof) {
+		esc_problem(r, ESC_P_INTERNAL, NULL);
+		goto out;
+	}
+	for (i = 0; i < path_len; i++) {
+		char hh[RCPT_HASH_HEX_BYTES];
+		escrow_hex(hh, sizeof(hh), path[i], RCPT_HASH_BYTES);
+		json_array_append_new(proof, json_string(hh));
+	}
+	escrow_hex(lh, sizeof(lh), leaf, RCPT_HASH_BYTES);
+	*out = json_pack("{s:I, s:s, s:o}", "chunk", (json_int_t)chunk, "leafHash", lh,
+			 "proof", proof);
+	proof = NULL;
+	if (!*out) {
+		esc_problem(r, ESC_P_INTERNAL, NULL);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(proof);
+	free(path);
+	free(data);
+	free(leaf_in);
+	return rc;
+}
+
+/* A window that looks closed may still be open while an outage is not
+ * yet mended (escrow_db_outage_mend moves windows on by the outage):
+ * then 503 and retry, never window-closed. */
+static void reply_window_closed(struct httpd_req *r, struct escrow *e, uint64_t now)
+{
+	int stale = 0;
+
+	if (escrow_db_outage_pending(escrow_http_db(e), now, &stale) != ESCROW_DB_OK || stale) {
+		esc_problem(r, ESC_P_UNAVAILABLE,
+			    "recovering from an outage: challenge windows are being moved on "
+			    "by the time the escrow was unreachable; retry in a few seconds");
+		httpd_reply_retry_after(r, 2);
+		return;
+	}
+	esc_problem(r, ESC_P_WINDOW_CLOSED, "the job is not receipted or its window has closed");
+}
+
+static void reply_attested(struct httpd_req *r, const char *validator,
+			   const struct rcpt_attestation *a)
+{
+	httpd_reply_json(r, 201, json_pack("{s:s, s:s, s:i, s:b}", "job", httpd_req_param(r, 0),
+					   "validator", validator, "verdict", (int)a->verdict,
+					   "dispute", a->verdict == RCPT_VERDICT_DIFFERS));
+}
+
+/* input and evidence are checked by the handler: they come only with
+ * verdict 2, which the attestation says. */
+ESC_BODY(esc_body_attestation,
+	 { "attestation", HTTPD_KEY_OBJECT, ESC_REQUIRED,
+	   ESC_REFUSE(ESC_P_INVALID_ATTESTATION, "attestation is not an object") },
+	 { "signature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL },
+	 { "input", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL },
+	 { "evidence", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL });
+
+void esc_handle_attestation(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	struct escrow_job j;
+	struct rcpt_attestation a;
+	struct rcpt_diag diag;
+	struct chain_balance bal;
+	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES], dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
+	uint8_t *input = NULL;
+	size_t input_len = 0;
+	char *t = NULL, *canon = NULL, *ev_text = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES],
+		orh[RCPT_HASH_HEX_BYTES];
+	json_t *ev = NULL;
+	struct chain *ch;
+	enum rcpt_err re;
+	enum chain_err ce;
+	enum escrow_db_err rc;
+	uint64_t now = esc_now_s();
+	int same;
+
+	if (esc_job_prelude(r, e, id, &j))
+		goto out;
+	t = esc_dump(json_object_get(o, "attestation"));
+	re = t ? rcpt_attestation_parse(&a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	if (re) {
+		esc_problem(r, ESC_P_INVALID_ATTESTATION, "%s",
+			    t ? diag.msg : "attestation is not an object");
+		goto out;
+	}
+	re = esc_get_str(o, "signature") ? rcpt_sig_parse(sig, esc_get_str(o, "signature"))
+				     : RCPT_ERR_SIG_FORMAT;
+	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, &a) != RCPT_OK)
+		re = RCPT_ERR_FIELD;
+	if (!re)
+		re = rcpt_recover_digest(signer, sig, dg);
+	if (re) {
+		esc_sig_problem(r, "signature", re);
+		goto out;
+	}
+	if (memcmp(signer, a.validator, RCPT_ADDR_BYTES) != 0) {
+		esc_problem(r, ESC_P_WRONG_SIGNER, NULL);
+		goto out;
+	}
+	if (!j.has_receipt) {
+		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
+			    escrow_job_state_name(j.state));
+		goto out;
+	}
+	if (memcmp(a.receipt, j.receipt_id, RCPT_HASH_BYTES) != 0) {
+		esc_problem(r, ESC_P_WRONG_RECEIPT,
+			    "attestation.receipt is not this job's receipt id");
+		goto out;
+	}
+	same = memcmp(a.output_root, j.receipt.output_root, RCPT_HASH_BYTES) == 0;
+	if ((a.verdict == RCPT_VERDICT_MATCH) != same) {
+		esc_problem(r, ESC_P_INCONSISTENT_VERDICT,
+			    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
+		goto out;
+	}
+	if (memcmp(a.validator, j.job.provider, RCPT_ADDR_BYTES) == 0) {
+		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
+		goto out;
+	}
+	if (json_object_get(o, "input")) {
+		const char *s = esc_get_str(o, "input");
+		if (a.verdict != RCPT_VERDICT_DIFFERS || !s ||
+		    b64_decode(&input, &input_len, s, ESCROW_INPUT_BYTES_MAX)) {
+			esc_problem(r, ESC_P_INVALID_INPUT,
+				    "input is base64 of at most %u bytes, only with verdict 2",
+				    ESCROW_INPUT_BYTES_MAX);
+			goto out;
+		}
+		if (!escrow_input_matches(&j.job, input, input_len)) {
+			esc_problem(r, ESC_P_INPUT_MISMATCH,
+				    "the input's commitment differs from job.inputRoot/inputSize");
+			goto out;
+		}
+	}
+	if (json_object_get(o, "evidence")) {
+		if (a.verdict != RCPT_VERDICT_DIFFERS) {
+			esc_problem(r, ESC_P_INVALID_EVIDENCE,
+				    "evidence comes only with verdict 2");
+			goto out;
+		}
+		if (evidence_check(r, &ev, &j, json_object_get(o, "evidence")))
+			goto out;
+		ev_text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!ev_text) {
+			esc_problem(r, ESC_P_INTERNAL, NULL);
+			goto out;
+		}
+	}
+	if (!(ch = esc_chain(r, e)))
+		goto out;
+	ce = esc_chain_seen(e, chain_balance(ch, &bal, a.validator));
+	if (ce) {
+		esc_reply_chain(r, ce);
+		goto out;
+	}
+	if (rcpt_u256_cmp(&bal.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&bal.stake)) {
+		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
+			    "a validator must hold at least the minimum stake");
+		goto out;
+	}
+	if (rcpt_attestation_to_json(&canon, &a) != RCPT_OK) {
+		esc_problem(r, ESC_P_INVALID_ATTESTATION, NULL);
+		goto out;
+	}
+	escrow_subject_job(sub, id);
+	rcpt_address_format(vh, a.validator);
+	escrow_hex(orh, sizeof(orh), a.output_root, 32);
+	rc = escrow_db_begin(escrow_http_db(e));
+	if (!rc)
+		rc = escrow_db_job_lock_attestable(escrow_http_db(e), id, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		escrow_db_rollback(escrow_http_db(e));
+		reply_window_closed(r, e, now);
+		goto out;
+	}
+	if (!rc)
+		rc = escrow_db_attestation_insert(escrow_http_db(e), &a, id, canon, sig, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		uint8_t old[RCPT_SIG_BYTES];
+		escrow_db_rollback(escrow_http_db(e));
+		/* The same statement again (a retry after a lost answer or a
+		 * crash) gets the first answer; another one is refused. */
+		if (escrow_db_attestation_sig(escrow_http_db(e), old, id, a.validator) == ESCROW_DB_OK &&
+		    memcmp(old, sig, RCPT_SIG_BYTES) == 0)
+			reply_attested(r, vh, &a);
+		else
+			esc_problem(r, ESC_P_ALREADY_ATTESTED,
+				    "this validator already attested this job");
+		goto out;
+	}
+	if (!rc)
+		rc = escrow_db_audit(escrow_http_db(e), sub, "attested",
+				     json_pack("{s:s, s:i, s:s}", "validator", vh,
+					       "verdict", (int)a.verdict, "outputRoot", orh), now);
+	if (!rc && a.verdict == RCPT_VERDICT_DIFFERS) {
+		rc = escrow_db_dispute_insert(escrow_http_db(e), id, a.validator, input, input_len, ev_text,
+					      now);
+		if (!rc) {
+			rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_CLAIM, JOB_RECEIPTED, now);
+			if (rc == ESCROW_DB_CONFLICT)
+				rc = ESCROW_DB_OK;   /* already disputed */
+		}
+		if (!rc) {
+			json_t *data = json_pack("{s:s, s:b}", "validator", vh,
+						 "withInput", input != NULL);
+			/* The chunk index and leaf hash, never the chunk. */
+			if (data && ev)
+				json_object_set_new(data, "evidence",
+						    json_pack("{s:O, s:O}",
+							      "chunk", json_object_get(ev, "chunk"),
+							      "leafHash", json_object_get(ev, "leafHash")));
+			rc = escrow_db_audit(escrow_http_db(e), sub, "dispute-opened", data, now);
+		}
+	}
+	if (!rc)
+		rc = escrow_db_commit(escrow_http_db(e));
+	if (rc) {
+		escrow_db_rollback(escrow_http_db(e));
+		esc_reply_db(r, rc);
+		goto out;
+	}
+	reply_attested(r, vh, &a);
+out:
+	free(t);
+	free(canon);
+	free(input);
+	free(ev_text);
+	json_decref(ev);
+}
+
+/* The job's input for the referee, from anyone: the commitment decides. */
+void esc_handle_input(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	size_t len = 0;
+	const char *body = httpd_req_body(r, &len);
+	char sub[80];
+	enum escrow_db_err rc;
+	int n = 0;
+
+	if (esc_job_prelude(r, e, id, &j))
+		return;
+	if (!escrow_input_matches(&j.job, (const uint8_t *)body, len)) {
+		esc_problem(r, ESC_P_INPUT_MISMATCH,
+			    "the body's commitment differs from job.inputRoot/inputSize");
+		return;
+	}
+	escrow_subject_job(sub, id);
+	rc = escrow_db_begin(escrow_http_db(e));
+	if (!rc)
+		rc = escrow_db_dispute_set_input(escrow_http_db(e), id, (const uint8_t *)body, len, &n);
+	if (!rc && n > 0)
+		rc = escrow_db_audit(escrow_http_db(e), sub, "input-provided",
+				     json_pack("{s:I}", "size", (json_int_t)len), esc_now_s());
+	if (!rc)
+		rc = escrow_db_commit(escrow_http_db(e));
+	if (rc) {
+		escrow_db_rollback(escrow_http_db(e));
+		esc_reply_db(r, rc);
+		return;
+	}
+	if (n == 0) {
+		esc_problem(r, ESC_P_NO_OPEN_DISPUTE, NULL);
+		return;
+	}
+	httpd_reply_json(r, 200, json_pack("{s:s, s:i}", "job", httpd_req_param(r, 0),
+					   "disputes", n));
+}
+
+/* POST /v1/jobs/{id}/withheld: a staked validator reports that the
+ * provider does not serve the job's input.  The referee fetches it from
+ * the provider (settle.c); see docs/escrow.md. */
+void esc_handle_job_withheld(struct httpd_req *r, void *cls)
+{
+	struct escrow *e = cls;
+	json_t *o = httpd_req_json(r);
+	const uint8_t *who = httpd_req_signer(r);
+	struct escrow_job j;
+	uint8_t id[RCPT_HASH_BYTES];
+	const char *reason;
+	char sub[80], vh[RCPT_ADDR_HEX_BYTES];
+	enum escrow_db_err rc;
+	uint64_t now = esc_now_s();
+
+	ASSAY_ASSERT(who);   /* HTTPD_F_AUTH route */
+	if (esc_job_prelude(r, e, id, &j) || !(reason = esc_parse_reason(r, o)))
+		return;
+	if (memcmp(who, j.job.provider, RCPT_ADDR_BYTES) == 0) {
+		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
+		return;
+	}
+	if (!j.has_receipt) {
+		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
+			    escrow_job_state_name(j.state));
+		return;
+	}
+	if (esc_require_stake(r, e, who, ESC_P_VALIDATOR_NOT_STAKED))
+		return;
+	escrow_subject_job(sub, id);
+	rcpt_address_format(vh, who);
+	rc = escrow_db_begin(escrow_http_db(e));
+	if (!rc)
+		rc = escrow_db_job_lock_attestable(escrow_http_db(e), id, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		escrow_db_rollback(escrow_http_db(e));
+		reply_window_closed(r, e, now);
+		return;
+	}
+	if (!rc)
+		rc = escrow_db_dispute_insert_withheld(escrow_http_db(e), id, who, now);
+	if (rc == ESCROW_DB_CONFLICT) {
+		escrow_db_rollback(escrow_http_db(e));
+		esc_problem(r, ESC_P_ALREADY_REPORTED,
+			    "this validator already reported this job's input withheld");
+		return;
+	}
+	if (!rc) {
+		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_WITHHELD, JOB_RECEIPTED, now);
+		if (rc == ESCROW_DB_CONFLICT)
+			rc = ESCROW_DB_OK;   /* already disputed */
+	}
+	if (!rc)
+		rc = escrow_db_audit(escrow_http_db(e), sub, "dispute-opened",
+				     json_pack("{s:s, s:s, s:s}", "validator", vh,
+					       "kind", "withheld", "reason", reason), now);
+	if (!rc)
+		rc = escrow_db_commit(escrow_http_db(e));
+	if (rc) {
+		escrow_db_rollback(escrow_http_db(e));
+		esc_reply_db(r, rc);
+		return;
+	}
+	httpd_reply_json(r, 201, json_pack("{s:s, s:s, s:s, s:b}", "job", httpd_req_param(r, 0),
+					   "validator", vh, "kind", "withheld", "dispute", 1));
+}
