@@ -120,29 +120,41 @@ void esc_handle_faucet(struct httpd_req *r, void *cls)
 /* Unbonded stake leaves the slashable bond only once no job this address
  * provides is unsettled: a job's deadline (up to 30 days) can outlast
  * the unbonding period, and the stake that backs it must still be there
- * when its receipt is judged (issue 12 item 3).  Answers 409 and returns
- * -1 otherwise. */
+ * when its receipt is judged (issue 12 item 3).  Nor while a dispute it
+ * opened as a validator could still slash it: the referee may be late
+ * (a stalled settler, an outage) past the unbonding period.  Answers 409
+ * and returns -1 otherwise. */
 static int unbond_refused(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES])
 {
 	static const uint8_t none[RCPT_HASH_BYTES];
 	struct rcpt_u256 exposure;
 	char x[RCPT_U256_DEC_BYTES];
 	enum escrow_db_err rc;
+	int64_t disputes = 0;
 
 	if (esc_db_ready(r, e))
 		return -1;
 	rc = escrow_db_provider_exposure(escrow_http_db(e), &exposure, who, none);
+	if (!rc)
+		rc = escrow_db_validator_disputes_pending(escrow_http_db(e), who, &disputes);
 	if (rc) {
 		esc_reply_db(r, rc);
 		return -1;
 	}
-	if (escrow_u256_is_zero(&exposure))
-		return 0;
-	rcpt_u256_format(x, &exposure);
-	esc_problem(r, ESC_P_STAKE_BACKS_OPEN_JOBS,
-		    "jobs this address provides (maxPrice %s in all) are not settled: "
-		    "unbonded stake stays slashable until they are", x);
-	return -1;
+	if (!escrow_u256_is_zero(&exposure)) {
+		rcpt_u256_format(x, &exposure);
+		esc_problem(r, ESC_P_STAKE_BACKS_OPEN_JOBS,
+			    "jobs this address provides (maxPrice %s in all) are not settled: "
+			    "unbonded stake stays slashable until they are", x);
+		return -1;
+	}
+	if (disputes > 0) {
+		esc_problem(r, ESC_P_STAKE_BACKS_OPEN_DISPUTES,
+			    "%" PRId64 " disputes this address opened are not settled: "
+			    "unbonded stake stays slashable until they are", disputes);
+		return -1;
+	}
+	return 0;
 }
 
 enum account_op { OP_STAKE, OP_UNSTAKE, OP_WITHDRAW, OP_UNBOND };
