@@ -41,13 +41,9 @@ static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
 
 	escrow_subject_account(sub, who);
 	rcpt_u256_format(am, amount);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, event, json_pack("{s:s}", "amount", am), esc_now_s());
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	rc = escrow_db_step_audit(escrow_http_db(e), NULL, JOB_OP_OPEN, JOB_NONE, sub, event,
+				  json_pack("{s:s}", "amount", am), esc_now_s());
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		fprintf(stderr, "assay-escrow: could not record audit entry '%s'\n", event);
 	}
 }

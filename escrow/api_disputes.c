@@ -183,6 +183,101 @@ static void reply_attested(struct httpd_req *r, const char *validator,
 					   "dispute", a->verdict == RCPT_VERDICT_DIFFERS));
 }
 
+/* An attestation, and for a fraud claim its dispute and the job's step,
+ * in one transaction. */
+enum attest_end { ATTEST_DONE, ATTEST_WINDOW_CLOSED, ATTEST_SEEN };
+
+struct attest_txn {
+	const uint8_t *id;
+	const struct rcpt_attestation *a;
+	const char *canon;
+	const uint8_t *sig, *input;
+	size_t input_len;
+	const char *ev_text, *sub;
+	uint64_t now;
+	json_t *attest_data, *claim_data;   /* claim_data NULL: not a claim */
+	enum attest_end end;
+};
+
+static enum escrow_db_err claim_record(struct escrow_db *db, struct attest_txn *x)
+{
+	enum escrow_db_err rc;
+
+	rc = escrow_db_dispute_insert(db, x->id, x->a->validator, x->input, x->input_len,
+				      x->ev_text, x->now);
+	if (!rc) {
+		rc = escrow_db_job_step(db, x->id, JOB_OP_CLAIM, JOB_RECEIPTED, x->now);
+		if (rc == ESCROW_DB_CONFLICT)
+			rc = ESCROW_DB_OK;   /* already disputed */
+	}
+	if (!rc)
+		rc = escrow_db_audit(db, x->sub, "dispute-opened", json_incref(x->claim_data),
+				     x->now);
+	return rc;
+}
+
+static enum escrow_db_err attest_body(struct escrow_db *db, void *arg)
+{
+	struct attest_txn *x = arg;
+	enum escrow_db_err rc;
+
+	x->end = ATTEST_DONE;
+	rc = escrow_db_job_lock_attestable(db, x->id, x->now);
+	if (rc == ESCROW_DB_CONFLICT)
+		x->end = ATTEST_WINDOW_CLOSED;
+	if (!rc) {
+		rc = escrow_db_attestation_insert(db, x->a, x->id, x->canon, x->sig, x->now);
+		if (rc == ESCROW_DB_CONFLICT)
+			x->end = ATTEST_SEEN;
+	}
+	if (!rc)
+		rc = escrow_db_audit(db, x->sub, "attested", json_incref(x->attest_data), x->now);
+	if (!rc && x->claim_data)
+		rc = claim_record(db, x);
+	return rc;
+}
+
+/* The audit data of a fraud claim: the chunk index and leaf hash of its
+ * evidence, never the chunk. */
+static json_t *claim_audit_data(const char *vh, int with_input, json_t *ev)
+{
+	json_t *data = json_pack("{s:s, s:b}", "validator", vh, "withInput", with_input);
+
+	if (data && ev)
+		json_object_set_new(data, "evidence",
+				    json_pack("{s:O, s:O}", "chunk", json_object_get(ev, "chunk"),
+					      "leafHash", json_object_get(ev, "leafHash")));
+	return data;
+}
+
+/* Answers an attestation that did not commit; returns 1 when it did. */
+static int attest_refused(struct httpd_req *r, struct escrow *e, const struct attest_txn *x,
+			  enum escrow_db_err rc, const char *vh)
+{
+	uint8_t old[RCPT_SIG_BYTES];
+
+	if (x->end == ATTEST_WINDOW_CLOSED) {
+		reply_window_closed(r, e, x->now);
+		return 1;
+	}
+	if (x->end == ATTEST_SEEN) {
+		/* The same statement again (a retry after a lost answer or a
+		 * crash) gets the first answer; another one is refused. */
+		if (escrow_db_attestation_sig(escrow_http_db(e), old, x->id, x->a->validator) ==
+			    ESCROW_DB_OK && memcmp(old, x->sig, RCPT_SIG_BYTES) == 0)
+			reply_attested(r, vh, x->a);
+		else
+			esc_problem(r, ESC_P_ALREADY_ATTESTED,
+				    "this validator already attested this job");
+		return 1;
+	}
+	if (rc) {
+		esc_reply_db(r, rc);
+		return 1;
+	}
+	return 0;
+}
+
 /* input and evidence are checked by the handler: they come only with
  * verdict 2, which the attestation says. */
 ESC_BODY(esc_body_attestation,
@@ -304,59 +399,18 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, a.validator);
 	escrow_hex(orh, sizeof(orh), a.output_root, 32);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_lock_attestable(escrow_http_db(e), id, now);
-	if (rc == ESCROW_DB_CONFLICT) {
-		escrow_db_rollback(escrow_http_db(e));
-		reply_window_closed(r, e, now);
-		goto out;
-	}
-	if (!rc)
-		rc = escrow_db_attestation_insert(escrow_http_db(e), &a, id, canon, sig, now);
-	if (rc == ESCROW_DB_CONFLICT) {
-		uint8_t old[RCPT_SIG_BYTES];
-		escrow_db_rollback(escrow_http_db(e));
-		/* The same statement again (a retry after a lost answer or a
-		 * crash) gets the first answer; another one is refused. */
-		if (escrow_db_attestation_sig(escrow_http_db(e), old, id, a.validator) == ESCROW_DB_OK &&
-		    memcmp(old, sig, RCPT_SIG_BYTES) == 0)
-			reply_attested(r, vh, &a);
-		else
-			esc_problem(r, ESC_P_ALREADY_ATTESTED,
-				    "this validator already attested this job");
-		goto out;
-	}
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "attested",
-				     json_pack("{s:s, s:i, s:s}", "validator", vh,
-					       "verdict", (int)a.verdict, "outputRoot", orh), now);
-	if (!rc && a.verdict == RCPT_VERDICT_DIFFERS) {
-		rc = escrow_db_dispute_insert(escrow_http_db(e), id, a.validator, input, input_len, ev_text,
-					      now);
-		if (!rc) {
-			rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_CLAIM, JOB_RECEIPTED, now);
-			if (rc == ESCROW_DB_CONFLICT)
-				rc = ESCROW_DB_OK;   /* already disputed */
-		}
-		if (!rc) {
-			json_t *data = json_pack("{s:s, s:b}", "validator", vh,
-						 "withInput", input != NULL);
-			/* The chunk index and leaf hash, never the chunk. */
-			if (data && ev)
-				json_object_set_new(data, "evidence",
-						    json_pack("{s:O, s:O}",
-							      "chunk", json_object_get(ev, "chunk"),
-							      "leafHash", json_object_get(ev, "leafHash")));
-			rc = escrow_db_audit(escrow_http_db(e), sub, "dispute-opened", data, now);
-		}
-	}
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
-	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
-		esc_reply_db(r, rc);
-		goto out;
+	{
+		struct attest_txn x = { id, &a, canon, sig, input, input_len, ev_text, sub, now,
+					json_pack("{s:s, s:i, s:s}", "validator", vh,
+						  "verdict", (int)a.verdict, "outputRoot", orh),
+					NULL, ATTEST_DONE };
+		if (a.verdict == RCPT_VERDICT_DIFFERS)
+			x.claim_data = claim_audit_data(vh, input != NULL, ev);
+		rc = escrow_db_txn(escrow_http_db(e), attest_body, &x);
+		json_decref(x.attest_data);
+		json_decref(x.claim_data);
+		if (attest_refused(r, e, &x, rc, vh))
+			goto out;
 	}
 	reply_attested(r, vh, &a);
 out:
@@ -365,6 +419,28 @@ out:
 	free(input);
 	free(ev_text);
 	json_decref(ev);
+}
+
+/* A disputed job's input, given to every dispute that waits for it,
+ * and one audit entry when there was one. */
+struct input_txn {
+	const uint8_t *id, *input;
+	size_t len;
+	const char *sub;
+	int disputes;
+};
+
+static enum escrow_db_err input_body(struct escrow_db *db, void *arg)
+{
+	struct input_txn *x = arg;
+	enum escrow_db_err rc;
+
+	x->disputes = 0;
+	rc = escrow_db_dispute_set_input(db, x->id, x->input, x->len, &x->disputes);
+	if (!rc && x->disputes > 0)
+		rc = escrow_db_audit(db, x->sub, "input-provided",
+				     json_pack("{s:I}", "size", (json_int_t)x->len), esc_now_s());
+	return rc;
 }
 
 /* The job's input for the referee, from anyone: the commitment decides. */
@@ -387,16 +463,12 @@ void esc_handle_input(struct httpd_req *r, void *cls)
 		return;
 	}
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_dispute_set_input(escrow_http_db(e), id, (const uint8_t *)body, len, &n);
-	if (!rc && n > 0)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "input-provided",
-				     json_pack("{s:I}", "size", (json_int_t)len), esc_now_s());
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	{
+		struct input_txn x = { id, (const uint8_t *)body, len, sub, 0 };
+		rc = escrow_db_txn(escrow_http_db(e), input_body, &x);
+		n = x.disputes;
+	}
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		esc_reply_db(r, rc);
 		return;
 	}
@@ -406,6 +478,40 @@ void esc_handle_input(struct httpd_req *r, void *cls)
 	}
 	httpd_reply_json(r, 200, json_pack("{s:s, s:i}", "job", httpd_req_param(r, 0),
 					   "disputes", n));
+}
+
+/* A withholding report: the job's window still open, one report per
+ * validator, the job disputed, one audit entry. */
+struct withheld_txn {
+	const uint8_t *id, *who;
+	const char *sub;
+	uint64_t now;
+	json_t *data;
+	enum attest_end end;
+};
+
+static enum escrow_db_err withheld_body(struct escrow_db *db, void *arg)
+{
+	struct withheld_txn *x = arg;
+	enum escrow_db_err rc;
+
+	x->end = ATTEST_DONE;
+	rc = escrow_db_job_lock_attestable(db, x->id, x->now);
+	if (rc == ESCROW_DB_CONFLICT)
+		x->end = ATTEST_WINDOW_CLOSED;
+	if (!rc) {
+		rc = escrow_db_dispute_insert_withheld(db, x->id, x->who, x->now);
+		if (rc == ESCROW_DB_CONFLICT)
+			x->end = ATTEST_SEEN;
+	}
+	if (!rc) {
+		rc = escrow_db_job_step(db, x->id, JOB_OP_WITHHELD, JOB_RECEIPTED, x->now);
+		if (rc == ESCROW_DB_CONFLICT)
+			rc = ESCROW_DB_OK;   /* already disputed */
+	}
+	if (!rc)
+		rc = escrow_db_audit(db, x->sub, "dispute-opened", json_incref(x->data), x->now);
+	return rc;
 }
 
 /* POST /v1/jobs/{id}/withheld: a staked validator reports that the
@@ -439,35 +545,24 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 		return;
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, who);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_lock_attestable(escrow_http_db(e), id, now);
-	if (rc == ESCROW_DB_CONFLICT) {
-		escrow_db_rollback(escrow_http_db(e));
-		reply_window_closed(r, e, now);
-		return;
+	{
+		struct withheld_txn x = { id, who, sub, now,
+					  json_pack("{s:s, s:s, s:s}", "validator", vh,
+						    "kind", "withheld", "reason", reason),
+					  ATTEST_DONE };
+		rc = escrow_db_txn(escrow_http_db(e), withheld_body, &x);
+		json_decref(x.data);
+		if (x.end == ATTEST_WINDOW_CLOSED) {
+			reply_window_closed(r, e, now);
+			return;
+		}
+		if (x.end == ATTEST_SEEN) {
+			esc_problem(r, ESC_P_ALREADY_REPORTED,
+				    "this validator already reported this job's input withheld");
+			return;
+		}
 	}
-	if (!rc)
-		rc = escrow_db_dispute_insert_withheld(escrow_http_db(e), id, who, now);
-	if (rc == ESCROW_DB_CONFLICT) {
-		escrow_db_rollback(escrow_http_db(e));
-		esc_problem(r, ESC_P_ALREADY_REPORTED,
-			    "this validator already reported this job's input withheld");
-		return;
-	}
-	if (!rc) {
-		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_WITHHELD, JOB_RECEIPTED, now);
-		if (rc == ESCROW_DB_CONFLICT)
-			rc = ESCROW_DB_OK;   /* already disputed */
-	}
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "dispute-opened",
-				     json_pack("{s:s, s:s, s:s}", "validator", vh,
-					       "kind", "withheld", "reason", reason), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		esc_reply_db(r, rc);
 		return;
 	}

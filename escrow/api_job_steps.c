@@ -42,6 +42,29 @@ ESC_BODY(esc_body_job_receipt,
 	   ESC_REFUSE(ESC_P_INVALID_RECEIPT, "receipt is not an object") },
 	 { "receiptSignature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL });
 
+/* The receipt and its audit entry, in one transaction. */
+struct receipt_txn {
+	const uint8_t *id, *receipt_id;
+	const struct rcpt_receipt *receipt;
+	const char *canon;
+	const uint8_t *sig;
+	uint64_t now, window_end;
+	const char *sub;
+	json_t *data;
+};
+
+static enum escrow_db_err receipt_body(struct escrow_db *db, void *arg)
+{
+	const struct receipt_txn *x = arg;
+	enum escrow_db_err rc;
+
+	rc = escrow_db_job_receipt(db, x->id, x->receipt_id, x->receipt, x->canon, x->sig,
+				   x->now, x->window_end);
+	if (!rc)
+		rc = escrow_db_audit(db, x->sub, "receipted", json_incref(x->data), x->now);
+	return rc;
+}
+
 void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
@@ -106,19 +129,16 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 	escrow_subject_job(sub, id);
 	escrow_hex(orh, sizeof(orh), b.receipt.output_root, 32);
 	rcpt_u256_format(pr, &b.receipt.price);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_receipt(escrow_http_db(e), id, ids.receipt_id, &b.receipt, canon,
-					   b.receipt_sig, now, we);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "receipted",
-				     json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid,
-					       "outputRoot", orh, "price", pr,
-					       "windowEnd", (json_int_t)we), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	{
+		struct receipt_txn x = { id, ids.receipt_id, &b.receipt, canon, b.receipt_sig, now,
+					 we, sub,
+					 json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid,
+						   "outputRoot", orh, "price", pr,
+						   "windowEnd", (json_int_t)we) };
+		rc = escrow_db_txn(escrow_http_db(e), receipt_body, &x);
+		json_decref(x.data);
+	}
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			esc_problem(r, ESC_P_JOB_NOT_OPEN,
 				    "the job left the open state or passed its deadline");
@@ -148,20 +168,8 @@ static enum escrow_db_err finish_now(struct escrow *e, const uint8_t id[RCPT_HAS
 
 	ASSAY_ASSERT(escrow_job_next(op, from, &to) && escrow_job_final(to));
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_step(escrow_http_db(e), id, op, from, now);
-	/* A settled job keeps no customer input (no retention). */
-	if (!rc)
-		rc = escrow_db_dispute_drop_inputs(escrow_http_db(e), id);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, escrow_job_state_name(to), data, now);
-	else
-		json_decref(data);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
-	if (rc)
-		escrow_db_rollback(escrow_http_db(e));
+	rc = escrow_db_step_audit(escrow_http_db(e), id, op, from, sub, escrow_job_state_name(to),
+				  data, now);
 	return rc == ESCROW_DB_CONFLICT ? ESCROW_DB_OK : rc;
 }
 
@@ -205,16 +213,9 @@ void esc_handle_job_fail(struct httpd_req *r, void *cls)
 	if (!(ch = esc_chain(r, e)))
 		return;
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_FAIL, JOB_OPEN, now);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "provider-failed",
-				     json_pack("{s:s}", "reason", reason), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	rc = escrow_db_step_audit(escrow_http_db(e), id, JOB_OP_FAIL, JOB_OPEN, sub,
+				  "provider-failed", json_pack("{s:s}", "reason", reason), now);
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			esc_problem(r, ESC_P_NOT_OPEN, "the job left the open state meanwhile");
 		else
@@ -230,6 +231,30 @@ void esc_handle_job_fail(struct httpd_req *r, void *cls)
 				 now);
 	}
 	reply_job(r, e, id);
+}
+
+/* A provider's step, once: the job's row locked, then its audit chain
+ * read and, when the step is not there yet, appended. */
+struct event_txn {
+	const uint8_t *id;
+	const char *sub, *name;
+	json_int_t at_ms;
+	int64_t seen;
+};
+
+static enum escrow_db_err event_body(struct escrow_db *db, void *arg)
+{
+	struct event_txn *x = arg;
+	enum escrow_db_err rc;
+
+	x->seen = 0;
+	rc = escrow_db_job_lock(db, x->id);
+	if (!rc)
+		rc = escrow_db_audit_count(db, x->sub, x->name, &x->seen);
+	if (!rc && x->seen == 0)
+		rc = escrow_db_audit(db, x->sub, x->name,
+				     json_pack("{s:I}", "providerTimeMs", x->at_ms), esc_now_s());
+	return rc;
 }
 
 /* POST /v1/jobs/{id}/events: the provider records a step of its own
@@ -276,19 +301,12 @@ void esc_handle_job_event(struct httpd_req *r, void *cls)
 	}
 	snprintf(name, sizeof(name), "provider-%s", ev);
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_lock(escrow_http_db(e), id);
-	if (!rc)
-		rc = escrow_db_audit_count(escrow_http_db(e), sub, name, &n);
-	if (!rc && n == 0)
-		rc = escrow_db_audit(escrow_http_db(e), sub, name,
-				     json_pack("{s:I}", "providerTimeMs", json_integer_value(at)),
-				     esc_now_s());
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	{
+		struct event_txn x = { id, sub, name, json_integer_value(at), 0 };
+		rc = escrow_db_txn(escrow_http_db(e), event_body, &x);
+		n = x.seen;
+	}
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		esc_reply_db(r, rc);
 		return;
 	}
@@ -336,19 +354,13 @@ void esc_handle_job_accept(struct httpd_req *r, void *cls)
 	rcpt_u256_format(pr, &j.receipt.price);
 	rcpt_u256_format(mp, &j.job.max_price);
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(escrow_http_db(e));
 	/* Conditional on `receipted`: a fraud claim committed first (it
 	 * moves the job to `disputed`) wins, and this one is refused. */
-	if (!rc)
-		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_ACCEPT, JOB_RECEIPTED, now);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "customer-accepted",
-				     json_pack("{s:s, s:s}", "price", pr,
-					       "forfeits", "verification"), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	rc = escrow_db_step_audit(escrow_http_db(e), id, JOB_OP_ACCEPT, JOB_RECEIPTED, sub,
+				  "customer-accepted",
+				  json_pack("{s:s, s:s}", "price", pr, "forfeits", "verification"),
+				  now);
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			esc_problem(r, ESC_P_NOT_RECEIPTED,
 				    "the job left the receipted state meanwhile (disputed or released)");

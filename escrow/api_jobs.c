@@ -281,24 +281,14 @@ void esc_handle_job_open(struct httpd_req *r, void *cls)
 	rcpt_address_format(c, job.customer);
 	rcpt_address_format(p, job.provider);
 	escrow_subject_job(sub, id);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_job_step(escrow_http_db(e), id, JOB_OP_FUNDED, JOB_OPENING, now);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "opened",
-				     json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
-					       "provider", p, "kernel", job.kernel,
-					       "maxPrice", mp, "deadline", (json_int_t)job.deadline),
-				     now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
-	if (rc == ESCROW_DB_CONFLICT) {
-		/* The settlement loop finished the opening meanwhile. */
-		escrow_db_rollback(escrow_http_db(e));
-		rc = ESCROW_DB_OK;
-	}
+	rc = escrow_db_step_audit(escrow_http_db(e), id, JOB_OP_FUNDED, JOB_OPENING, sub, "opened",
+				  json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
+					    "provider", p, "kernel", job.kernel,
+					    "maxPrice", mp, "deadline", (json_int_t)job.deadline),
+				  now);
+	if (rc == ESCROW_DB_CONFLICT)
+		rc = ESCROW_DB_OK;   /* the settlement loop finished the opening meanwhile */
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		esc_reply_db(r, rc);
 		goto out;
 	}

@@ -63,6 +63,19 @@ ESC_BODY(esc_body_provider_register,
 	 { "url", HTTPD_KEY_STRING, ESC_REQUIRED,
 	   ESC_REFUSE(ESC_P_INVALID_URL, "url is not a string") });
 
+
+struct provider_put {
+	const uint8_t *who;
+	const char *url;
+	uint64_t now;
+};
+
+static enum escrow_db_err provider_put(struct escrow_db *db, void *arg)
+{
+	const struct provider_put *x = arg;
+
+	return escrow_db_provider_put(db, x->who, x->url, x->now);
+}
 void esc_handle_provider_register(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
@@ -84,16 +97,12 @@ void esc_handle_provider_register(struct httpd_req *r, void *cls)
 	if (esc_require_stake(r, e, who, ESC_P_STAKE_TOO_LOW) || esc_db_ready(r, e))
 		return;
 	escrow_subject_account(sub, who);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_provider_put(escrow_http_db(e), who, url, now);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "provider-registered",
-				     json_pack("{s:s}", "url", url), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	{
+		struct provider_put x = { who, url, now };
+		rc = escrow_db_write_audit(escrow_http_db(e), provider_put, &x, sub,
+					   "provider-registered", json_pack("{s:s}", "url", url), now);
+	}
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		esc_reply_db(r, rc);
 		return;
 	}

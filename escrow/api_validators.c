@@ -65,6 +65,26 @@ ESC_BODY(esc_body_validator_commit,
 	 { "seedCommitment", HTTPD_KEY_HEX32, ESC_REQUIRED,
 	   ESC_REFUSE(ESC_P_INVALID_COMMITMENT, "seedCommitment is 0x + 64 hex digits") });
 
+
+/* A seed commitment or reveal, the write before its audit entry. */
+struct seed_step {
+	const uint8_t *who, *commitment, *seed;   /* seed NULL: a commitment */
+	uint64_t now;
+};
+
+static enum escrow_db_err seed_commit(struct escrow_db *db, void *arg)
+{
+	const struct seed_step *x = arg;
+
+	return escrow_db_seed_commit(db, x->who, x->commitment, x->now);
+}
+
+static enum escrow_db_err seed_reveal(struct escrow_db *db, void *arg)
+{
+	const struct seed_step *x = arg;
+
+	return escrow_db_seed_reveal(db, x->who, x->commitment, x->seed, x->now);
+}
 void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
@@ -82,16 +102,13 @@ void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 		return;
 	escrow_subject_account(sub, who);
 	escrow_hex(ch, sizeof(ch), cm, RCPT_HASH_BYTES);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_seed_commit(escrow_http_db(e), who, cm, now);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "validator-committed",
-				     json_pack("{s:s}", "seedCommitment", ch), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	{
+		struct seed_step x = { who, cm, NULL, now };
+		rc = escrow_db_write_audit(escrow_http_db(e), seed_commit, &x, sub,
+					   "validator-committed",
+					   json_pack("{s:s}", "seedCommitment", ch), now);
+	}
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			esc_problem(r, ESC_P_COMMITMENT_UNREVEALED,
 				    "reveal the seed of the open commitment before committing again");
@@ -150,16 +167,14 @@ void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 	escrow_subject_account(sub, who);
 	escrow_hex(sh, sizeof(sh), seed, RCPT_HASH_BYTES);
 	escrow_hex(ch, sizeof(ch), sd.commitment, RCPT_HASH_BYTES);
-	rc = escrow_db_begin(escrow_http_db(e));
-	if (!rc)
-		rc = escrow_db_seed_reveal(escrow_http_db(e), who, sd.commitment, seed, now);
-	if (!rc)
-		rc = escrow_db_audit(escrow_http_db(e), sub, "validator-revealed",
-				     json_pack("{s:s, s:s}", "seedCommitment", ch, "seed", sh), now);
-	if (!rc)
-		rc = escrow_db_commit(escrow_http_db(e));
+	{
+		struct seed_step x = { who, sd.commitment, seed, now };
+		rc = escrow_db_write_audit(escrow_http_db(e), seed_reveal, &x, sub,
+					   "validator-revealed",
+					   json_pack("{s:s, s:s}", "seedCommitment", ch, "seed", sh),
+					   now);
+	}
 	if (rc) {
-		escrow_db_rollback(escrow_http_db(e));
 		if (rc == ESCROW_DB_CONFLICT)
 			esc_problem(r, ESC_P_NO_OPEN_COMMITMENT,
 				    "the commitment was revealed meanwhile");

@@ -286,6 +286,76 @@ enum escrow_db_err escrow_db_txn(struct escrow_db *db, escrow_db_body body, void
 	return (enum escrow_db_err)brc;
 }
 
+struct step_audit {
+	const uint8_t *id;
+	enum escrow_job_op op;
+	enum escrow_job_state from, to;
+	const char *sub, *event;
+	json_t *data;
+	uint64_t now;
+};
+
+static enum escrow_db_err step_audit_body(struct escrow_db *db, void *arg)
+{
+	const struct step_audit *x = arg;
+	enum escrow_db_err rc = ESCROW_DB_OK;
+
+	if (x->id)
+		rc = escrow_db_job_step(db, x->id, x->op, x->from, x->now);
+	/* A settled job keeps no customer input (no retention). */
+	if (!rc && x->id && escrow_job_final(x->to))
+		rc = escrow_db_dispute_drop_inputs(db, x->id);
+	if (!rc)   /* audit steals a reference; the body may run again */
+		rc = escrow_db_audit(db, x->sub, x->event, json_incref(x->data), x->now);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_step_audit(struct escrow_db *db, const uint8_t *id,
+					enum escrow_job_op op, enum escrow_job_state from,
+					const char *sub, const char *event, json_t *data,
+					uint64_t now)
+{
+	struct step_audit x = { id, op, from, JOB_NONE, sub, event, data, now };
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(sub && event);
+	ASSAY_ASSERT(!id || escrow_job_next(op, from, &x.to));
+	rc = escrow_db_txn(db, step_audit_body, &x);
+	json_decref(data);
+	return rc;
+}
+
+struct write_audit {
+	escrow_db_body pre;
+	void *arg;
+	const char *sub, *event;
+	json_t *data;
+	uint64_t now;
+};
+
+static enum escrow_db_err write_audit_body(struct escrow_db *db, void *arg)
+{
+	const struct write_audit *x = arg;
+	enum escrow_db_err rc = x->pre(db, x->arg);
+
+	if (!rc)
+		rc = escrow_db_audit(db, x->sub, x->event, json_incref(x->data), x->now);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_write_audit(struct escrow_db *db, escrow_db_body pre, void *arg,
+					 const char *sub, const char *event, json_t *data,
+					 uint64_t now)
+{
+	struct write_audit x = { pre, arg, sub, event, data, now };
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(pre && sub && event);
+	rc = escrow_db_txn(db, write_audit_body, &x);
+	json_decref(data);
+	return rc;
+}
+
 /* Appends `name` to a PostgreSQL text[] literal being built in out. */
 static void arr_add(char *out, size_t n, size_t *len, const char *name)
 {

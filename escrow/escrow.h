@@ -136,6 +136,19 @@ enum escrow_db_err escrow_db_instances(struct escrow_db *db, int64_t *n);
  * a lost COMMIT: the outcome is unknown). */
 typedef enum escrow_db_err (*escrow_db_body)(struct escrow_db *db, void *arg);
 enum escrow_db_err escrow_db_txn(struct escrow_db *db, escrow_db_body body, void *arg);
+/* In one transaction: job id's step `op` from `from` (none when id is
+ * NULL), the job's stored inputs dropped when the step ends it, and one
+ * audit entry (event, data) on subject sub.  Steals data.  CONFLICT: the
+ * job was not in `from`. */
+enum escrow_db_err escrow_db_step_audit(struct escrow_db *db, const uint8_t *id,
+					enum escrow_job_op op, enum escrow_job_state from,
+					const char *sub, const char *event, json_t *data,
+					uint64_t now);
+/* In one transaction: pre(db, arg), then one audit entry (event, data)
+ * on subject sub when pre returns ESCROW_DB_OK.  Steals data. */
+enum escrow_db_err escrow_db_write_audit(struct escrow_db *db, escrow_db_body pre, void *arg,
+					 const char *sub, const char *event, json_t *data,
+					 uint64_t now);
 /* By hand, for a transaction that spans calls (no retry). */
 enum escrow_db_err escrow_db_begin(struct escrow_db *db);
 enum escrow_db_err escrow_db_commit(struct escrow_db *db);

@@ -73,28 +73,6 @@ static int ledger_lost(const struct settle *s)
 	return s->chain == NULL || s->chain_lost;
 }
 
-struct step_txn {
-	const uint8_t *id;
-	enum escrow_job_op op;
-	enum escrow_job_state from, to;
-	const char *sub, *event;
-	json_t *data;
-	uint64_t now;
-};
-
-static enum escrow_db_err step_body(struct escrow_db *db, void *arg)
-{
-	const struct step_txn *x = arg;
-	enum escrow_db_err rc = escrow_db_job_step(db, x->id, x->op, x->from, x->now);
-
-	/* A settled job keeps no customer input (no retention). */
-	if (!rc && escrow_job_final(x->to))
-		rc = escrow_db_dispute_drop_inputs(db, x->id);
-	if (!rc)   /* audit steals a reference: the body may run again */
-		rc = escrow_db_audit(db, x->sub, x->event, json_incref(x->data), x->now);
-	return rc;
-}
-
 /* One step of the job's table with one audit entry, in one transaction;
  * steals data. */
 static enum escrow_db_err step(struct settle *s, const uint8_t id[RCPT_HASH_BYTES],
@@ -102,14 +80,9 @@ static enum escrow_db_err step(struct settle *s, const uint8_t id[RCPT_HASH_BYTE
 			       const char *event, json_t *data, uint64_t now)
 {
 	char sub[80];
-	struct step_txn x = { id, op, from, JOB_NONE, sub, event, data, now };
-	enum escrow_db_err rc;
 
-	ASSAY_ASSERT(escrow_job_next(op, from, &x.to));
 	escrow_subject_job(sub, id);
-	rc = escrow_db_txn(&s->db, step_body, &x);
-	json_decref(data);
-	return rc;
+	return escrow_db_step_audit(&s->db, id, op, from, sub, event, data, now);
 }
 
 static void settle_opening(struct settle *s, uint64_t now)
