@@ -33,19 +33,43 @@ static json_t *balance_view(const uint8_t who[RCPT_ADDR_BYTES], const struct cha
 			 "nextRelease", (json_int_t)b->next_release_s);
 }
 
-static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
-			  const char *event, const struct rcpt_u256 *amount)
+/* An account operation's audit entry, once per operation id: written by
+ * the attempt that moved the money, or, when that attempt died between
+ * the ledger's commit and this, by the retry that finds the movement
+ * done (the entry carries the op id, and the retry looks for it). */
+struct account_audit_txn {
+	const char *sub, *event, *op_hex;
+	json_t *data;
+};
+
+static enum escrow_db_err account_audit_body(struct escrow_db *db, void *arg)
 {
-	char sub[80], am[RCPT_U256_DEC_BYTES];
+	const struct account_audit_txn *x = arg;
+	enum escrow_db_err rc;
+	int seen = 0;
+
+	rc = escrow_db_audit_has_op(db, x->sub, x->op_hex, &seen);
+	if (!rc && !seen)
+		rc = escrow_db_audit(db, x->sub, x->event, json_incref(x->data), esc_now_s());
+	return rc;
+}
+
+static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
+			  const char *event, const struct rcpt_u256 *amount,
+			  const uint8_t op[CHAIN_OP_BYTES])
+{
+	char sub[80], am[RCPT_U256_DEC_BYTES], oh[2 * CHAIN_OP_BYTES + 3];
+	struct account_audit_txn x = { sub, event, oh, NULL };
 	enum escrow_db_err rc;
 
 	escrow_subject_account(sub, who);
 	rcpt_u256_format(am, amount);
-	rc = escrow_db_step_audit(escrow_http_db(e), NULL, JOB_OP_OPEN, JOB_NONE, sub, event,
-				  json_pack("{s:s}", "amount", am), esc_now_s());
-	if (rc) {
+	escrow_hex(oh, sizeof(oh), op, CHAIN_OP_BYTES);
+	x.data = json_pack("{s:s, s:s}", "amount", am, "op", oh);
+	rc = escrow_db_txn(escrow_http_db(e), account_audit_body, &x);
+	json_decref(x.data);
+	if (rc)
 		fprintf(stderr, "assay-escrow: could not record audit entry '%s'\n", event);
-	}
 }
 
 static void reply_balance(struct httpd_req *r, struct escrow *e, struct chain *c,
@@ -108,8 +132,9 @@ void esc_handle_faucet(struct httpd_req *r, void *cls)
 		esc_reply_chain(r, ce);
 		return;
 	}
-	if (ce == CHAIN_OK)   /* EXISTS: done (and audited) by an earlier try */
-		account_audit(e, who, "faucet", &amount);
+	/* EXISTS: moved by an earlier try, which may have died before its
+	 * audit entry: account_audit writes it once. */
+	account_audit(e, who, "faucet", &amount, op);
 	reply_balance(r, e, c, who);
 }
 
@@ -194,8 +219,8 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 		esc_reply_chain(r, ce);
 		return;
 	}
-	if (ce == CHAIN_OK)   /* EXISTS: done (and audited) by an earlier try */
-		account_audit(e, who, names[op], &amount);
+	/* EXISTS: moved by an earlier try (see the faucet). */
+	account_audit(e, who, names[op], &amount, oid);
 	reply_balance(r, e, c, who);
 }
 

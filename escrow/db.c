@@ -512,6 +512,23 @@ enum escrow_db_err escrow_db_audit_count(struct escrow_db *db, const char *subje
 	return rc;
 }
 
+enum escrow_db_err escrow_db_audit_has_op(struct escrow_db *db, const char *subject,
+					  const char *op_hex, int *yes)
+{
+	PGresult *res = NULL;
+	const char *p[2] = { subject, op_hex };
+	enum escrow_db_err rc;
+
+	*yes = 0;
+	rc = run(db, &res, "audit has op",
+		 "SELECT count(*) FROM escrow_audit WHERE subject = $1"
+		 " AND (entry::jsonb)->'data'->>'op' = $2", 2, p);
+	if (!rc)
+		*yes = get_u64(res, 0, 0) > 0;
+	PQclear(res);
+	return rc;
+}
+
 enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
 					const char *subject)
 {

@@ -161,6 +161,9 @@ enum escrow_db_err escrow_db_audit(struct escrow_db *db, const char *subject,
 /* How many entries of `subject` record `event`. */
 enum escrow_db_err escrow_db_audit_count(struct escrow_db *db, const char *subject,
 					 const char *event, int64_t *n);
+/* *yes = 1 when subject's chain has an entry whose data.op is op_hex. */
+enum escrow_db_err escrow_db_audit_has_op(struct escrow_db *db, const char *subject,
+					  const char *op_hex, int *yes);
 enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
 					const char *subject);
 

@@ -181,24 +181,30 @@ void efx_teardown(void)
  * cannot be reached or is locked (the fault tests stop it, kill its
  * sessions, lock its rows) is no violation: those tests check again when
  * it is back, and efx_teardown always does. */
-static void efx_after_request(const char *method, const char *target)
+struct chain *efx_ledger(void)
 {
 	struct chain_params p;
 	struct rcpt_diag diag;
-	char why[512] = "";
-	enum chain_err ce;
 
-	if (strcmp(method, "GET") == 0 || !EFX.have_db)
-		return;
-	if (!EFX.inv_chain) {
+	if (!EFX.inv_chain && EFX.have_db) {
 		memset(&p, 0, sizeof(p));
 		p.chain_id = efx_chain_id(&EFX.cfg);
 		p.devnet = 1;
 		rcpt_u256_from_u64(&p.min_stake, EFX_MIN_STAKE);
 		p.unbonding_s = EFX.cfg.unbonding_s;
 		if (chain_pg_open(&EFX.inv_chain, &diag, EFX.db.conninfo, &p, EFX.addr) != CHAIN_OK)
-			return;
+			EFX.inv_chain = NULL;
 	}
+	return EFX.inv_chain;
+}
+
+static void efx_after_request(const char *method, const char *target)
+{
+	char why[512] = "";
+	enum chain_err ce;
+
+	if (strcmp(method, "GET") == 0 || !EFX.have_db || !efx_ledger())
+		return;
 	ce = chain_check_invariants(EFX.inv_chain, why, sizeof(why));
 	if (ce == CHAIN_ERR_UNAVAILABLE || ce == CHAIN_ERR_CONFLICT)
 		return;

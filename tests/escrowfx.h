@@ -84,6 +84,9 @@ void efx_stop(struct efx *e, int sig);
  * drops the database, removes the directory; fails the test when the
  * invariants do not hold. */
 void efx_teardown(void);
+/* The ledger of EFX's database, opened on first use (NULL when it cannot
+ * be reached); closed by efx_teardown. */
+struct chain *efx_ledger(void);
 /* Checks the ledger invariants now; fails the test naming `when`. */
 void efx_invariants(const char *when);
 

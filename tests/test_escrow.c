@@ -2647,3 +2647,53 @@ Test(escrow, a_validator_cannot_unbond_past_its_undecided_dispute, .fini = efx_t
 	talk_to(settler);
 	efx_invariants("after the unbond");
 }
+
+/* An account operation whose first attempt moved the money and died
+ * before its audit entry (here: the ledger call made directly, with the
+ * operation id docs/escrow.md defines, SHA-256 of the label and the
+ * scoped key): the retry finds the movement done, moves nothing, and
+ * writes the missing entry once; a second retry does not write another. */
+Test(escrow, a_retry_writes_the_audit_entry_a_crash_lost, .fini = efx_teardown, .timeout = 60)
+{
+	static const char label[] = "assay-escrow/account-op/v1\n";
+	struct rcpt_key k;
+	struct rcpt_u256 amount;
+	struct hc_resp r;
+	uint8_t op[32];
+	unsigned op_len = 0;
+	char a[RCPT_ADDR_HEX_BYTES], body[160], buf[128], oh[67], sql[256];
+	PGconn *c;
+	PGresult *res;
+	int i;
+
+	esc_setup(5, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	snprintf(buf, sizeof(buf), "%slost-audit", label);
+	cr_assert(EVP_Digest(buf, strlen(buf), op, &op_len, EVP_sha256(), NULL) && op_len == 32);
+	rcpt_u256_from_u64(&amount, 40);
+	cr_assert(efx_ledger());
+	cr_assert_eq(chain_faucet(efx_ledger(), k.address, &amount, (uint64_t)time(NULL), op),
+		     CHAIN_OK);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"40\"}", a);
+	c = PQconnectdb(EFX.db.conninfo);
+	cr_assert(c && PQstatus(c) == CONNECTION_OK);
+	for (i = 0; i < 2; i++) {
+		efx_post_idem(&r, "/v1/faucet", "lost-audit", body);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+		/* The stored answer gone too, so that the retry runs again. */
+		pgt_exec(c, "DELETE FROM escrow_idem WHERE key = 'lost-audit'");
+	}
+	cr_assert_eq(efx_balance_of(k.address).available, 40, "moved again");
+	cr_assert_eq(rcpt_hex_encode(oh, sizeof(oh), op, 32), RCPT_OK);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM escrow_audit WHERE subject = 'account:%s'"
+		 " AND (entry::jsonb)->>'event' = 'faucet'"
+		 " AND (entry::jsonb)->'data'->>'op' = '%s'", a, oh);
+	res = PQexec(c, sql);
+	cr_assert(PQresultStatus(res) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "1", "audit entries for the op");
+	PQclear(res);
+	PQfinish(c);
+}
