@@ -20,6 +20,7 @@
 #include "assay_assert.h"
 #include "pgdb.h"
 #include "escrow.h"
+#include "dispute_state.h"
 #include "banned.h"
 
 /* Generated from escrow/migrations/ by scripts/embed-sql.sh. */
@@ -367,6 +368,7 @@ static void arr_add(char *out, size_t n, size_t *len, const char *name)
 
 struct steps_text {
 	char ops[1024], froms[1024], tos[1024];
+	char dkinds[512], dops[512], dfroms[512], dtos[512];   /* the disputes' */
 };
 
 static enum escrow_db_err sync_steps_body(struct escrow_db *db, void *arg)
@@ -383,14 +385,43 @@ static enum escrow_db_err sync_steps_body(struct escrow_db *db, void *arg)
 		rc = run(db, NULL, "job steps write",
 			 "INSERT INTO escrow_job_steps (op, from_state, to_state)"
 			 " SELECT * FROM unnest($1::text[], $2::text[], $3::text[])", 3, p);
+	if (!rc)
+		rc = run(db, NULL, "dispute steps clear", "DELETE FROM escrow_dispute_steps", 0, NULL);
+	if (!rc) {
+		const char *q[4] = { t->dkinds, t->dops, t->dfroms, t->dtos };
+		rc = run(db, NULL, "dispute steps write",
+			 "INSERT INTO escrow_dispute_steps (kind, op, from_state, to_state)"
+			 " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])",
+			 4, q);
+	}
 	return rc;
 }
 
-/* Writes state.c's table into escrow_job_steps (migration 005), which
- * the trigger on escrow_jobs enforces, under the migration lock. */
+/* dispute_state.c's table as four text[] literals. */
+static void dispute_steps_text(struct steps_text *t)
+{
+	size_t lk = 1, lo = 1, lf = 1, lt = 1, i, n;
+	const struct escrow_dispute_step *s;
+
+	n = escrow_dispute_steps(&s);
+	for (i = 0; i < n; i++) {
+		arr_add(t->dkinds, sizeof(t->dkinds), &lk, escrow_dispute_kind_name(s[i].kind));
+		arr_add(t->dops, sizeof(t->dops), &lo, escrow_dispute_op_name(s[i].op));
+		arr_add(t->dfroms, sizeof(t->dfroms), &lf, escrow_dispute_state_name(s[i].from));
+		arr_add(t->dtos, sizeof(t->dtos), &lt, escrow_dispute_state_name(s[i].to));
+	}
+	t->dkinds[lk] = '}', t->dkinds[lk + 1] = '\0';
+	t->dops[lo] = '}', t->dops[lo + 1] = '\0';
+	t->dfroms[lf] = '}', t->dfroms[lf + 1] = '\0';
+	t->dtos[lt] = '}', t->dtos[lt + 1] = '\0';
+}
+
+/* Writes state.c's table into escrow_job_steps (migration 005) and
+ * dispute_state.c's into escrow_dispute_steps (007), which the triggers on
+ * escrow_jobs and escrow_disputes enforce, under the migration lock. */
 static enum escrow_db_err sync_steps(struct escrow_db *db)
 {
-	struct steps_text t = { "{", "{", "{" };
+	struct steps_text t = { "{", "{", "{", "{", "{", "{", "{" };
 	size_t lo = 1, lf = 1, lt = 1, i, n;
 	const struct escrow_job_step *s;
 
@@ -404,6 +435,7 @@ static enum escrow_db_err sync_steps(struct escrow_db *db)
 	t.ops[lo] = '}', t.ops[lo + 1] = '\0';
 	t.froms[lf] = '}', t.froms[lf + 1] = '\0';
 	t.tos[lt] = '}', t.tos[lt + 1] = '\0';
+	dispute_steps_text(&t);
 	return escrow_db_txn(db, sync_steps_body, &t);
 }
 

@@ -19,6 +19,7 @@
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
 
+#include "dispute_state.h"
 #include "escrow.h"
 #include "pgutil.h"
 #include "state.h"
@@ -537,4 +538,174 @@ Test(escrow_state, two_steps_racing_from_one_state_one_wins, .init = sdb_setup,
 	/* open: receipt, fail, deadline; receipted: claim, withheld, accept,
 	 * window closed; disputed: cleared, upheld; opening has one. */
 	cr_assert_eq(pairs, 3 * 2 + 4 * 3 + 2 * 1, "%u pairs", pairs);
+}
+
+/* ---------------------------------------------------------------- disputes */
+
+/* docs/escrow.md, "A dispute's life", as (kind, operation, from, to). */
+static const char *const dispute_documented[][4] = {
+	{ "fraud", "file", "none", "open" },            /* verdict 2 */
+	{ "fraud", "uphold", "open", "provider_wrong" },
+	{ "fraud", "reject", "open", "validator_wrong" },
+	{ "fraud", "moot", "open", "moot" },
+	{ "withheld", "file", "none", "open" },         /* POST .../withheld */
+	{ "withheld", "uphold", "open", "provider_wrong" },  /* input not produced */
+	{ "withheld", "recover", "open", "input_recovered" },
+	{ "withheld", "moot", "open", "moot" },
+};
+#define N_DISPUTE_DOCUMENTED (sizeof(dispute_documented) / sizeof(dispute_documented[0]))
+
+static enum escrow_dispute_state dst_named(const char *name)
+{
+	enum escrow_dispute_state s;
+
+	if (strcmp(name, "none") == 0)
+		return DISPUTE_NONE;
+	cr_assert_eq(escrow_dispute_state_parse(name, &s), 0, "state %s", name);
+	return s;
+}
+
+static enum escrow_dispute_op dop_named(const char *name)
+{
+	for (int op = 0; op < DISPUTE_OP_N; op++)
+		if (strcmp(escrow_dispute_op_name((enum escrow_dispute_op)op), name) == 0)
+			return (enum escrow_dispute_op)op;
+	cr_assert_fail("no dispute operation %s", name);
+	return DISPUTE_OP_N;
+}
+
+Test(escrow_state, the_dispute_table_is_the_documented_life)
+{
+	const struct escrow_dispute_step *t;
+	size_t n = escrow_dispute_steps(&t), i;
+
+	cr_assert_eq(n, N_DISPUTE_DOCUMENTED);
+	for (int k = 0; k < DISPUTE_KIND_N; k++)
+		for (int op = 0; op < DISPUTE_OP_N; op++)
+			for (int s = 0; s < DISPUTE_STATE_N; s++) {
+				enum escrow_dispute_state to = DISPUTE_NONE;
+				const char *want = NULL;
+				for (i = 0; i < N_DISPUTE_DOCUMENTED; i++)
+					if (strcmp(dispute_documented[i][0],
+						   escrow_dispute_kind_name((enum escrow_dispute_kind)k)) == 0 &&
+					    dop_named(dispute_documented[i][1]) == (enum escrow_dispute_op)op &&
+					    dst_named(dispute_documented[i][2]) == (enum escrow_dispute_state)s)
+						want = dispute_documented[i][3];
+				cr_assert_eq(escrow_dispute_next((enum escrow_dispute_kind)k,
+								 (enum escrow_dispute_op)op,
+								 (enum escrow_dispute_state)s, &to),
+					     want != NULL, "%s %s from %s",
+					     escrow_dispute_kind_name((enum escrow_dispute_kind)k),
+					     escrow_dispute_op_name((enum escrow_dispute_op)op),
+					     escrow_dispute_state_name((enum escrow_dispute_state)s));
+				if (want)
+					cr_assert_eq(to, dst_named(want));
+			}
+	/* Every decided state is final; only open may still slash a claimant
+	 * besides a decision against it. */
+	for (int s = DISPUTE_PROVIDER_WRONG; s < DISPUTE_STATE_N; s++)
+		cr_assert(escrow_dispute_final((enum escrow_dispute_state)s));
+	cr_assert_not(escrow_dispute_final(DISPUTE_OPEN));
+	cr_assert_not(escrow_dispute_final(DISPUTE_NONE));
+	cr_assert(escrow_dispute_may_slash_claimant(DISPUTE_OPEN));
+	cr_assert(escrow_dispute_may_slash_claimant(DISPUTE_VALIDATOR_WRONG));
+	cr_assert_not(escrow_dispute_may_slash_claimant(DISPUTE_PROVIDER_WRONG));
+	cr_assert_not(escrow_dispute_may_slash_claimant(DISPUTE_MOOT));
+	cr_assert_not(escrow_dispute_may_slash_claimant(DISPUTE_INPUT_RECOVERED));
+}
+
+/* The dispute table in escrow_dispute_steps, and its trigger: on a
+ * withholding report of a receipted job, every (from, to) pair as a raw
+ * UPDATE goes through exactly when the table has a step for it. */
+Test(escrow_state, the_database_holds_and_enforces_the_dispute_table, .init = sdb_setup,
+     .fini = sdb_teardown, .timeout = 60)
+{
+	const struct escrow_dispute_step *t;
+	size_t n = escrow_dispute_steps(&t), i;
+	uint8_t id[RCPT_HASH_BYTES], who[RCPT_ADDR_BYTES];
+	char h[2 + 2 * RCPT_HASH_BYTES + 1], bytea[4 + 2 * RCPT_HASH_BYTES];
+	PGresult *res;
+	unsigned k = 900;
+
+	res = PQexec(S.raw, "SELECT kind, op, from_state, to_state FROM escrow_dispute_steps");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQresultErrorMessage(res));
+	cr_assert_eq((size_t)PQntuples(res), n);
+	for (i = 0; i < n; i++) {
+		int found = 0;
+		for (int r = 0; r < PQntuples(res); r++)
+			found += strcmp(PQgetvalue(res, r, 0), escrow_dispute_kind_name(t[i].kind)) == 0 &&
+				 strcmp(PQgetvalue(res, r, 1), escrow_dispute_op_name(t[i].op)) == 0 &&
+				 strcmp(PQgetvalue(res, r, 2), escrow_dispute_state_name(t[i].from)) == 0 &&
+				 strcmp(PQgetvalue(res, r, 3), escrow_dispute_state_name(t[i].to)) == 0;
+		cr_assert_eq(found, 1, "dispute step %zu", i);
+	}
+	PQclear(res);
+	memset(who, 0x77, sizeof(who));
+	for (int from = DISPUTE_OPEN; from < DISPUTE_STATE_N; from++)
+		for (int to = DISPUTE_OPEN; to < DISPUTE_STATE_N; to++) {
+			const char *p[3] = { bytea, escrow_dispute_state_name((enum escrow_dispute_state)from),
+					     escrow_dispute_state_name((enum escrow_dispute_state)to) };
+			int want = from == to, ok;
+			const char *why;
+
+			int reached = from == DISPUTE_OPEN;
+
+			for (i = 0; i < n; i++) {
+				want |= t[i].kind == DISPUTE_WITHHELD && (int)t[i].from == from &&
+					(int)t[i].to == to;
+				reached |= t[i].kind == DISPUTE_WITHHELD && (int)t[i].to == from;
+			}
+			if (!reached)
+				continue;   /* no withholding report is ever in `from` */
+			job_id(id, k++);
+			reach(id, JOB_RECEIPTED);
+			cr_assert_eq(escrow_db_dispute_insert_withheld(&S.a, id, who, 1), ESCROW_DB_OK);
+			id_hex(h, id);
+			snprintf(bytea, sizeof(bytea), "\\x%s", h + 2);
+			if (from != DISPUTE_OPEN) {
+				/* Brought to `from` behind the trigger's back. */
+				pgt_exec(S.raw, "ALTER TABLE escrow_disputes DISABLE TRIGGER escrow_disputes_follow_steps");
+				res = PQexecParams(S.raw, "UPDATE escrow_disputes SET state = $2, slash_amount = 0,"
+						   " bounty = 0 WHERE job = $1", 2, NULL, p, NULL, NULL, 0);
+				cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s",
+					     PQresultErrorMessage(res));
+				PQclear(res);
+				pgt_exec(S.raw, "ALTER TABLE escrow_disputes ENABLE TRIGGER escrow_disputes_follow_steps");
+			}
+			res = PQexecParams(S.raw, "UPDATE escrow_disputes SET state = $3, slash_amount = 0,"
+					   " bounty = 0 WHERE job = $1 AND state = $2", 3, NULL, p, NULL, NULL, 0);
+			ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+			why = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+			if (want)
+				cr_assert(ok, "withheld %s -> %s is a step but was refused: %s", p[1], p[2],
+					  PQresultErrorMessage(res));
+			else
+				cr_assert(!ok && why && (strcmp(why, "escrow_disputes_follow_steps") == 0 ||
+							 strcmp(why, "escrow_disputes_kind_outcome") == 0),
+					  "withheld %s -> %s is no step but %s", p[1], p[2],
+					  ok ? "went through" : PQresultErrorMessage(res));
+			PQclear(res);
+		}
+	/* Born open only; never deleted. */
+	job_id(id, k++);
+	reach(id, JOB_RECEIPTED);
+	id_hex(h, id);
+	snprintf(bytea, sizeof(bytea), "\\x%s", h + 2);
+	{
+		const char *p[1] = { bytea };
+		res = PQexecParams(S.raw, "INSERT INTO escrow_disputes (job, validator, kind, state,"
+				   " opened_at_s, slash_amount, bounty) VALUES ($1, '\\x01', 'withheld',"
+				   " 'provider_wrong', 1, 0, 0)", 1, NULL, p, NULL, NULL, 0);
+		cr_assert_neq(PQresultStatus(res), PGRES_COMMAND_OK, "born decided");
+		cr_assert_str_eq(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+				 "escrow_disputes_follow_steps");
+		PQclear(res);
+		cr_assert_eq(escrow_db_dispute_insert_withheld(&S.a, id, who, 1), ESCROW_DB_OK);
+		res = PQexecParams(S.raw, "DELETE FROM escrow_disputes WHERE job = $1", 1, NULL, p,
+				   NULL, NULL, 0);
+		cr_assert_neq(PQresultStatus(res), PGRES_COMMAND_OK, "deleted");
+		cr_assert_str_eq(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME),
+				 "escrow_disputes_follow_steps");
+		PQclear(res);
+	}
 }
