@@ -27,26 +27,17 @@
 #include <unistd.h>
 
 #include "kernels.h"
-#include "worker.h"
+#include "sandbox.h"
+#include "sbx_internal.h"
 #include "testutil.h"
 
 #include "banned.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TW_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TW_ASAN 1
-#endif
-#endif
-#ifndef TW_ASAN
-#define TW_ASAN 0
-#endif
-
 #define PARAMS "{\"relu\":false}"
 
 static char dir[4096];
-static char in_path[4200];
+static uint8_t *in_buf;
+static size_t in_len;
 static char scratch_base[4200];
 
 static void add_f32(struct kern_tensors *s, const char *name, uint64_t r, uint64_t c,
@@ -67,24 +58,25 @@ static void setup(void)
 	int n;
 
 	tu_tmpdir(dir, sizeof(dir));
-	n = snprintf(in_path, sizeof(in_path), "%s/in.safetensors", dir);
-	cr_assert(n > 0 && (size_t)n < sizeof(in_path));
 	n = snprintf(scratch_base, sizeof(scratch_base), "%s/scratch", dir);
 	cr_assert(n > 0 && (size_t)n < sizeof(scratch_base));
 	cr_assert_eq(mkdir(scratch_base, 0700), 0);
 	kern_tensors_init(&in);
 	add_f32(&in, "a", 5, 7, 0.5f);
 	add_f32(&in, "b", 7, 3, -1.25f);
-	cr_assert_eq(kern_st_write_file(NULL, in_path, &in), KERN_OK);
+	cr_assert_eq(kern_st_serialize(&in_buf, &in_len, NULL, &in), KERN_OK);
 	kern_tensors_release(&in);
 }
 
 static void teardown(void)
 {
+	sbx_test_skip(0);
+	free(in_buf);
+	in_buf = NULL;
 	tu_rmtree(dir);
 }
 
-TestSuite(worker, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(sandbox, .init = setup, .fini = teardown, .timeout = 60);
 
 /* The scratch base holds nothing after a run, whatever happened. */
 static void assert_scratch_empty(void)
@@ -101,29 +93,30 @@ static void assert_scratch_empty(void)
 	cr_assert_eq(others, 0, "scratch directory left behind");
 }
 
-static enum prov_worker_err run_job(uint8_t **out, size_t *out_len,
-				    struct prov_worker_report *rep,
-				    const char *params, prov_worker_test_hook hook,
-				    void *arg, const struct prov_worker_limits *lim)
+static enum sbx_err run_job(uint8_t **out, size_t *out_len,
+				    struct sbx_report *rep,
+				    const char *params, sbx_test_hook hook,
+				    void *arg, const struct sbx_limits *lim)
 {
-	struct prov_worker_job job = {
+	struct sbx_job job = {
 		.kernel = "matmul_f32@1",
 		.params = params,
 		.params_len = strlen(params),
-		.in_path = in_path,
+		.in = in_buf,
+		.in_len = in_len,
 		.scratch_base = scratch_base,
 		.limits = lim,
 		.test_hook = hook,
 		.test_hook_arg = arg,
 	};
-	enum prov_worker_err rc = prov_worker_run(out, out_len, rep, &job);
+	enum sbx_err rc = sbx_run(out, out_len, rep, &job);
 
 	cr_assert_eq(rep->err, rc);
 	assert_scratch_empty();
 	return rc;
 }
 
-static const struct prov_worker_limits small = {
+static const struct sbx_limits small = {
 	.mem_bytes = 512ull << 20,
 	.cpu_s = 10,
 	.wall_ms = 20000,
@@ -138,7 +131,7 @@ static void reference(uint8_t **ser, size_t *ser_len)
 
 	kern_tensors_init(&in);
 	kern_tensors_init(&out);
-	cr_assert_eq(kern_st_read_file(&in, NULL, in_path), KERN_OK);
+	cr_assert_eq(kern_st_parse(&in, NULL, in_buf, in_len), KERN_OK);
 	cr_assert_eq(kern_run(&out, dev, NULL, "matmul_f32@1", &in, PARAMS,
 			      strlen(PARAMS), NULL), KERN_OK);
 	cr_assert_eq(kern_st_serialize(ser, ser_len, NULL, &out), KERN_OK);
@@ -149,12 +142,12 @@ static void reference(uint8_t **ser, size_t *ser_len)
 /* An honest job, as the daemon would run it after a bad one. */
 static void assert_honest_job_ok(void)
 {
-	struct prov_worker_report rep;
+	struct sbx_report rep;
 	uint8_t *got = NULL, *want = NULL;
 	size_t got_len = 0, want_len = 0;
 
 	cr_assert_eq(run_job(&got, &got_len, &rep, PARAMS, NULL, NULL, &small),
-		     PROV_WORKER_OK, "honest job failed: %s", rep.msg);
+		     SBX_OK, "honest job failed: %s", rep.msg);
 	reference(&want, &want_len);
 	cr_assert_eq(got_len, want_len);
 	cr_assert(memcmp(got, want, got_len) == 0, "worker output differs from kern_run");
@@ -164,16 +157,16 @@ static void assert_honest_job_ok(void)
 	free(want);
 }
 
-static void assert_failed(enum prov_worker_err want, prov_worker_test_hook hook,
-			  const struct prov_worker_limits *lim)
+static void assert_failed(enum sbx_err want, sbx_test_hook hook,
+			  const struct sbx_limits *lim)
 {
-	struct prov_worker_report rep;
+	struct sbx_report rep;
 	uint8_t *out = (uint8_t *)1;
 	size_t out_len = 1;
-	enum prov_worker_err rc = run_job(&out, &out_len, &rep, PARAMS, hook, NULL, lim);
+	enum sbx_err rc = run_job(&out, &out_len, &rep, PARAMS, hook, NULL, lim);
 
-	cr_assert_eq(rc, want, "got %s (%s), want %s", prov_worker_errname(rc),
-		     rep.msg, prov_worker_errname(want));
+	cr_assert_eq(rc, want, "got %s (%s), want %s", sbx_errname(rc),
+		     rep.msg, sbx_errname(want));
 	cr_assert_null(out);
 	cr_assert_eq(out_len, 0);
 	cr_assert(rep.msg[0] != '\0');
@@ -181,29 +174,29 @@ static void assert_failed(enum prov_worker_err want, prov_worker_test_hook hook,
 	assert_honest_job_ok();
 }
 
-Test(worker, honest_job_matches_kern_run)
+Test(sandbox, honest_job_matches_kern_run)
 {
 	assert_honest_job_ok();
 	/* Default limits work too. */
 	{
-		struct prov_worker_report rep;
+		struct sbx_report rep;
 		uint8_t *out = NULL;
 		size_t out_len = 0;
 
 		cr_assert_eq(run_job(&out, &out_len, &rep, PARAMS, NULL, NULL, NULL),
-			     PROV_WORKER_OK, "%s", rep.msg);
+			     SBX_OK, "%s", rep.msg);
 		free(out);
 	}
 }
 
-Test(worker, kernel_refuses_input)
+Test(sandbox, kernel_refuses_input)
 {
-	struct prov_worker_report rep;
+	struct sbx_report rep;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 
 	cr_assert_eq(run_job(&out, &out_len, &rep, "{\"relu\":1}", NULL, NULL, &small),
-		     PROV_WORKER_ERR_KERNEL);
+		     SBX_ERR_KERNEL);
 	cr_assert_eq(rep.kern, KERN_ERR_PARAMS);
 	cr_assert_null(out);
 	assert_honest_job_ok();
@@ -217,9 +210,9 @@ static enum kern_err hook_socket(void *arg)
 	return KERN_ERR_IO;
 }
 
-Test(worker, socket_killed_by_seccomp)
+Test(sandbox, socket_killed_by_seccomp)
 {
-	assert_failed(PROV_WORKER_ERR_SECCOMP, hook_socket, &small);
+	assert_failed(SBX_ERR_SECCOMP, hook_socket, &small);
 }
 
 static enum kern_err hook_exec(void *arg)
@@ -232,9 +225,9 @@ static enum kern_err hook_exec(void *arg)
 	return KERN_ERR_IO;
 }
 
-Test(worker, exec_killed_by_seccomp)
+Test(sandbox, exec_killed_by_seccomp)
 {
-	assert_failed(PROV_WORKER_ERR_SECCOMP, hook_exec, &small);
+	assert_failed(SBX_ERR_SECCOMP, hook_exec, &small);
 }
 
 static enum kern_err hook_fork(void *arg)
@@ -245,9 +238,9 @@ static enum kern_err hook_fork(void *arg)
 	return KERN_ERR_IO;
 }
 
-Test(worker, fork_killed_by_seccomp)
+Test(sandbox, fork_killed_by_seccomp)
 {
-	assert_failed(PROV_WORKER_ERR_SECCOMP, hook_fork, &small);
+	assert_failed(SBX_ERR_SECCOMP, hook_fork, &small);
 }
 
 static char outside_path[4200];
@@ -263,13 +256,13 @@ static enum kern_err hook_write_outside(void *arg)
 	return KERN_ERR_IO;
 }
 
-Test(worker, write_outside_scratch_killed)
+Test(sandbox, write_outside_scratch_killed)
 {
 	struct stat st;
 	int n = snprintf(outside_path, sizeof(outside_path), "%s/x", dir);
 
 	cr_assert(n > 0 && (size_t)n < sizeof(outside_path));
-	assert_failed(PROV_WORKER_ERR_SECCOMP, hook_write_outside, &small);
+	assert_failed(SBX_ERR_SECCOMP, hook_write_outside, &small);
 	cr_assert(stat(outside_path, &st) != 0 && errno == ENOENT,
 		  "the worker created a file outside its scratch directory");
 }
@@ -288,14 +281,14 @@ static enum kern_err hook_alloc(void *arg)
 	return KERN_OK;
 }
 
-Test(worker, memory_limit)
+Test(sandbox, memory_limit)
 {
-	struct prov_worker_limits lim = small;
+	struct sbx_limits lim = small;
 
-	if (TW_ASAN)
+	if (SBX_ASAN)
 		cr_skip_test("RLIMIT_AS is not applied under ASan (shadow memory)");
 	lim.mem_bytes = 128ull << 20;
-	assert_failed(PROV_WORKER_ERR_NOMEM, hook_alloc, &lim);
+	assert_failed(SBX_ERR_NOMEM, hook_alloc, &lim);
 }
 
 static enum kern_err hook_spin(void *arg)
@@ -308,25 +301,25 @@ static enum kern_err hook_spin(void *arg)
 	return KERN_OK;
 }
 
-Test(worker, cpu_limit)
+Test(sandbox, cpu_limit)
 {
-	struct prov_worker_limits lim = small;
+	struct sbx_limits lim = small;
 
 	lim.cpu_s = 1;
-	assert_failed(PROV_WORKER_ERR_CPU, hook_spin, &lim);
+	assert_failed(SBX_ERR_CPU, hook_spin, &lim);
 }
 
-Test(worker, wall_timeout)
+Test(sandbox, wall_timeout)
 {
-	struct prov_worker_limits lim = small;
-	struct prov_worker_report rep;
+	struct sbx_limits lim = small;
+	struct sbx_report rep;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 
 	lim.cpu_s = 30;
 	lim.wall_ms = 300;
 	cr_assert_eq(run_job(&out, &out_len, &rep, PARAMS, hook_spin, NULL, &lim),
-		     PROV_WORKER_ERR_TIMEOUT, "%s", rep.msg);
+		     SBX_ERR_TIMEOUT, "%s", rep.msg);
 	cr_assert_eq(rep.signal, SIGKILL);
 	cr_assert(rep.wall_ms >= 300 && rep.wall_ms < 5000, "wall %llu ms",
 		  (unsigned long long)rep.wall_ms);
@@ -337,14 +330,14 @@ Test(worker, wall_timeout)
 static enum kern_err hook_garbage(void *arg)
 {
 	(void)arg;
-	if (write(PROV_WORKER_FD_OUT, "not a safetensors file", 22) != 22)
+	if (write(SBX_FD_OUT, "not a safetensors file", 22) != 22)
 		return KERN_ERR_IO;
 	_exit(0);
 }
 
-Test(worker, malformed_output_refused)
+Test(sandbox, malformed_output_refused)
 {
-	assert_failed(PROV_WORKER_ERR_OUTPUT, hook_garbage, &small);
+	assert_failed(SBX_ERR_OUTPUT, hook_garbage, &small);
 }
 
 /* Writes past RLIMIT_FSIZE (4 KiB below). */
@@ -354,32 +347,32 @@ static enum kern_err hook_big_output(void *arg)
 
 	(void)arg;
 	for (int i = 0; i < 64; i++)
-		if (write(PROV_WORKER_FD_OUT, block, sizeof(block)) != (ssize_t)sizeof(block))
+		if (write(SBX_FD_OUT, block, sizeof(block)) != (ssize_t)sizeof(block))
 			return KERN_ERR_IO;
 	return KERN_OK;
 }
 
-Test(worker, output_size_limit)
+Test(sandbox, output_size_limit)
 {
-	struct prov_worker_limits lim = small;
+	struct sbx_limits lim = small;
 
 	lim.out_bytes_max = 4096;
-	assert_failed(PROV_WORKER_ERR_FSIZE, hook_big_output, &lim);
+	assert_failed(SBX_ERR_FSIZE, hook_big_output, &lim);
 }
 
-Test(worker, misuse)
+Test(sandbox, misuse)
 {
-	struct prov_worker_report rep;
-	struct prov_worker_limits lim = small;
+	struct sbx_report rep;
+	struct sbx_limits lim = small;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 
-	cr_assert_eq(prov_worker_run(&out, &out_len, &rep, NULL), PROV_WORKER_ERR_ARG);
+	cr_assert_eq(sbx_run(&out, &out_len, &rep, NULL), SBX_ERR_ARG);
 	lim.mem_bytes = 1;
 	cr_assert_eq(run_job(&out, &out_len, &rep, PARAMS, NULL, NULL, &lim),
-		     PROV_WORKER_ERR_ARG);
-	for (int e = 0; e < PROV_WORKER_ERR_COUNT_; e++) {
-		cr_assert_str_neq(prov_worker_strerror(e), "unknown error");
-		cr_assert_str_neq(prov_worker_errname(e), "unknown");
+		     SBX_ERR_ARG);
+	for (int e = 0; e < SBX_ERR_COUNT_; e++) {
+		cr_assert_str_neq(sbx_strerror(e), "unknown error");
+		cr_assert_str_neq(sbx_errname(e), "unknown");
 	}
 }
