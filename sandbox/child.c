@@ -184,7 +184,7 @@ static unsigned empty_root(void)
 	return 0;
 }
 
-static unsigned enter_namespaces(void)
+static unsigned enter_namespaces(unsigned skip)
 {
 	static const struct { int flag; unsigned layer; } ns[] = {
 		{ CLONE_NEWIPC, SBX_LAYER_IPCNS },
@@ -200,7 +200,7 @@ static unsigned enter_namespaces(void)
 	else
 		missing |= empty_root();
 	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++)
-		if (unshare(ns[i].flag))
+		if (((skip & SBX_SKIP_NETNS) && ns[i].flag == CLONE_NEWNET) || unshare(ns[i].flag))
 			missing |= ns[i].layer;
 	return missing;
 }
@@ -309,12 +309,17 @@ static int load_filter(void)
 	 * filter cannot read, so it answers ENOSYS and glibc uses clone. */
 	ALLOW(clone, 1, SCMP_A0(SCMP_CMP_EQ, SBX_THREAD_FLAGS));
 	RULE(SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
+	/* glibc registers each new thread's rseq area and aborts the
+	 * process when that fails in a thread but not in the first. */
 	ALLOW(set_robust_list, 0);
-	RULE(SCMP_ACT_ERRNO(ENOSYS), rseq, 0);
+	ALLOW(rseq, 0);
 	/* ASan's runtime looks at the alternate signal stack as the
-	 * process exits; the sanitizer build only. */
-	if (SBX_ASAN)
+	 * process exits and names each thread it starts by its tid; the
+	 * sanitizer build only. */
+	if (SBX_ASAN) {
 		ALLOW(sigaltstack, 0);
+		ALLOW(gettid, 0);
+	}
 #undef ALLOW
 #undef RULE
 	rc = seccomp_load(ctx);
@@ -492,7 +497,7 @@ void sbx_child_main(const struct sbx_child *c)
 		die(SBX_EXIT_SANDBOX);
 	arrange_fds(c);
 	drop_uid();
-	missing = enter_namespaces();
+	missing = enter_namespaces(c->skip);
 	if (!(missing & SBX_LAYER_PIDNS)) {
 		/* Only the children of an unshare(CLONE_NEWPID) are in it. */
 		pid = fork();

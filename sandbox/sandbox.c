@@ -459,8 +459,10 @@ void sbx_layers_format(char *buf, size_t buf_len, unsigned mask)
 		if (!(mask & (1u << i)))
 			continue;
 		n = snprintf(buf + used, buf_len - used, "%s%s", used ? "," : "", layer_names[i]);
-		if (n < 0 || (size_t)n >= buf_len - used)
-			return;   /* truncated, still terminated */
+		if (n < 0 || (size_t)n >= buf_len - used) {
+			buf[used] = '\0';   /* whole names only */
+			return;
+		}
 		used += (size_t)n;
 	}
 }
