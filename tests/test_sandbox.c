@@ -582,7 +582,8 @@ static enum kern_err hook_thread_bomb(void *arg)
 			started++;
 	if (started + 1 > *(const unsigned *)arg)
 		_exit(ESCAPED);
-	return started ? KERN_ERR_THREADS : KERN_ERR_IO;
+	/* Exactly limit - 1 beside the main thread: no fewer either. */
+	return started + 1 == *(const unsigned *)arg ? KERN_ERR_THREADS : KERN_ERR_IO;
 }
 
 Test(sandbox, thread_bomb_stopped_at_the_threads_limit)
