@@ -338,6 +338,8 @@ static int referee_start(struct escrow *e, char *why, size_t why_len)
 	rc.delay_ms = (unsigned)e->cfg.referee_delay_ms;
 	rc.strict = e->cfg.sandbox_strict;
 	rc.httpd = e->httpd;
+	rc.secret = &e->key;
+	rc.secret_len = sizeof(e->key);
 	return escrow_referee_start(&e->referee, why, why_len, &rc);
 }
 

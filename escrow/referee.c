@@ -133,6 +133,7 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 		    struct sbx_report *rep)
 {
 	struct sbx_job job;
+	struct sbx_wipe wipe;
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	enum sbx_err se;
@@ -160,6 +161,10 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 	job.scratch_base = r->scratch;
 	job.limits = &r->lim;
 	job.mode = r->cfg.strict ? SBX_STRICT : SBX_BEST_EFFORT;
+	wipe.p = r->cfg.secret;
+	wipe.len = r->cfg.secret_len;
+	job.wipe = &wipe;
+	job.wipe_len = r->cfg.secret ? 1 : 0;
 	se = sbx_run(&out, &out_len, rep, &job);
 	judge(a, se, rep, out, out_len);
 	free(out);

@@ -38,6 +38,8 @@ struct escrow_referee_config {
 	unsigned threads;         /* kernel threads of one run */
 	int strict;               /* --sandbox strict: refused layers are fatal */
 	unsigned delay_ms;        /* devnet tests only: sleep before each run */
+	void *secret;             /* the escrow's key: wiped in every worker's copy */
+	size_t secret_len;
 	struct httpd *httpd;      /* for /metrics; may be NULL */
 };
 

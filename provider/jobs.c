@@ -389,6 +389,9 @@ static void run_job(struct prov *p, struct prov_job *j)
 {
 	struct sbx_report rep;
 	struct sbx_job wj = { 0 };
+	/* The worker's copies of the signing key and the data key. */
+	const struct sbx_wipe wipe[] = { { &p->key, sizeof(p->key) },
+					 { p->data_key, sizeof(p->data_key) } };
 	struct rcpt_commitment oc;
 	struct rcpt_diag d;
 	uint8_t *in = NULL, *out = NULL, digest[RCPT_HASH_BYTES];
@@ -416,6 +419,8 @@ static void run_job(struct prov *p, struct prov_job *j)
 	wj.scratch_base = p->scratch_dir;
 	wj.limits = &p->cfg.limits;
 	wj.mode = p->cfg.sandbox_mode;
+	wj.wipe = wipe;
+	wj.wipe_len = sizeof(wipe) / sizeof(wipe[0]);
 	prov_log("job-started", "job=%s kernel=%s", sid, j->spec.kernel);
 	memset(&j->receipt, 0, sizeof(j->receipt));
 	j->receipt.started_at_ms = prov_now_ms();

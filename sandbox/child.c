@@ -483,8 +483,14 @@ static void lock_down(const struct sbx_child *c, unsigned missing)
 void sbx_child_main(const struct sbx_child *c)
 {
 	unsigned missing;
+	size_t i;
 	pid_t pid;
 
+	/* This process's copy of the caller's secrets: gone before anything
+	 * else happens here. */
+	for (i = 0; i < c->job->wipe_len; i++)
+		if (c->job->wipe[i].p)
+			explicit_bzero(c->job->wipe[i].p, c->job->wipe[i].len);
 	/* Own process group, so the parent's kill reaches anything left;
 	 * and dead with the parent's thread, whatever becomes of it. */
 	if (setpgid(0, 0) || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))

@@ -337,6 +337,7 @@ static enum sbx_err check_job(struct sbx_report *rep, const struct sbx_job *job)
 {
 	if (!job || !job->kernel || !job->params || (!job->in && job->in_len) ||
 	    !job->scratch_base || job->params_len > KERN_PARAMS_BYTES_MAX ||
+	    job->wipe_len > SBX_WIPE_MAX || (job->wipe_len && !job->wipe) ||
 	    (job->mode != SBX_BEST_EFFORT && job->mode != SBX_STRICT)) {
 		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: invalid job");
 		return SBX_ERR_ARG;

@@ -127,6 +127,16 @@ struct sbx_limits {
  */
 typedef enum kern_err (*sbx_test_hook)(void *arg);
 
+/* Memory the worker wipes (explicit_bzero) first thing after fork: its
+ * copy of the caller's secrets (signing keys, data keys), which a job
+ * that took control of the worker could otherwise read and write into
+ * its output.  The caller's own memory is untouched.  Best effort: only
+ * what the caller names is wiped. */
+struct sbx_wipe {
+	void *p;
+	size_t len;
+};
+
 struct sbx_job {
 	const char *kernel;       /* "matmul_f32@1" */
 	const char *params;       /* params_len bytes, no NUL needed */
@@ -137,6 +147,8 @@ struct sbx_job {
 	const char *scratch_base; /* existing dir that gets a fresh scratch dir */
 	const struct sbx_limits *limits;  /* may be NULL: defaults */
 	enum sbx_mode mode;
+	const struct sbx_wipe *wipe;       /* may be NULL when wipe_len is 0 */
+	size_t wipe_len;                   /* at most SBX_WIPE_MAX */
 	sbx_test_hook test_hook;           /* may be NULL (always, but in tests) */
 	void *test_hook_arg;               /* may be NULL */
 };

@@ -50,6 +50,10 @@
 #define SBX_THREADS_DEFAULT 1u
 #define SBX_THREADS_MAX 64u
 
+/* Secret regions a caller may name for the worker to wipe (a daemon
+ * has a signing key and a data key or two). */
+#define SBX_WIPE_MAX 8u
+
 /* Open files a worker may hold (RLIMIT_NOFILE): stdin, stdout, stderr
  * and the output are 0 to 3; the filter refuses any new one anyway,
  * this is defence in depth. */

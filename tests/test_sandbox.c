@@ -968,3 +968,44 @@ Test(sandbox, layer_names)
 	cr_assert_str_eq(sbx_layer_name(SBX_LAYER_NETNS), "netns");
 	cr_assert_str_eq(sbx_layer_name(3), "unknown");
 }
+
+/* ---------------------------------------------------------------- secrets */
+
+static uint8_t secret[64];
+
+/* The worker's copy of `secret` must be all zero. */
+static enum kern_err hook_read_secret(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < sizeof(secret); i++)
+		if (secret[i])
+			_exit(ESCAPED);
+	return KERN_OK;
+}
+
+/* A secret the caller names is wiped in the worker, not in the caller. */
+Test(sandbox, named_secrets_wiped_in_the_worker)
+{
+	const struct sbx_wipe wipe = { secret, sizeof(secret) };
+	struct sbx_job job = {
+		.kernel = "matmul_f32@1", .params = PARAMS, .params_len = strlen(PARAMS),
+		.in = in_buf, .in_len = in_len, .scratch_base = scratch_base, .limits = &small,
+		.test_hook = hook_read_secret,
+	};
+	struct sbx_report rep;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+
+	memset(secret, 0xa5, sizeof(secret));
+	/* Not named: the worker still has its copy (what the wipe is for). */
+	cr_assert_eq(sbx_run(&out, &out_len, &rep, &job), SBX_ERR_CRASH, "%s", rep.msg);
+	cr_assert_eq(rep.exit_code, ESCAPED);
+	job.wipe = &wipe;
+	job.wipe_len = 1;
+	cr_assert_eq(sbx_run(&out, &out_len, &rep, &job), SBX_OK, "%s", rep.msg);
+	free(out);
+	for (size_t i = 0; i < sizeof(secret); i++)
+		cr_assert_eq(secret[i], 0xa5, "the caller's secret was changed");
+	job.wipe_len = SBX_WIPE_MAX + 1;
+	cr_assert_eq(sbx_run(&out, &out_len, &rep, &job), SBX_ERR_ARG);
+}

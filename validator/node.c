@@ -613,6 +613,7 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 	struct sbx_limits lim;
 	struct sbx_job wj;
 	struct sbx_report rep;
+	const struct sbx_wipe wipe = { &n->key, sizeof(n->key) };  /* the worker's copy */
 	struct rcpt_commitment c;
 	struct valid_record rec;
 	struct valid_evidence ev, *evp = NULL;
@@ -651,6 +652,8 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 	wj.in_len = input_len;
 	wj.scratch_base = n->scratch;
 	wj.mode = n->sandbox_mode;
+	wj.wipe = &wipe;
+	wj.wipe_len = 1;
 	wj.limits = &lim;
 	pthread_mutex_lock(&n->mu);
 	n->slots[slot].busy = 1;
