@@ -448,7 +448,7 @@ static void run_job(struct prov *p, struct prov_job *j)
 	memcpy(j->receipt.output_root, oc.root, RCPT_HASH_BYTES);
 	j->receipt.output_size = oc.size;
 	j->receipt.price = p->cfg.price;
-	snprintf(j->receipt.device, sizeof(j->receipt.device), "cpu");
+	snprintf(j->receipt.device, sizeof(j->receipt.device), "%s", p->device);
 	memcpy(j->receipt.provider, p->key.address, RCPT_ADDR_BYTES);
 	if (rcpt_receipt_id(digest, &d, &p->domain, &j->receipt) != RCPT_OK ||
 	    rcpt_sign_digest(j->receipt_sig, &p->key, digest) != RCPT_OK ||

@@ -51,6 +51,8 @@ static void usage(FILE *f)
 		"  --worker-cpu-s N          a worker's CPU seconds (default 600)\n"
 		"  --worker-wall-ms N        a worker's wall-clock limit (default 900000)\n"
 		"  --job-threads N           kernel threads of one job (default 1, at most 64)\n"
+		"  --device auto|cpu|cuda    where jobs run (default auto: the cpu until there\n"
+		"                            is a GPU worker; cuda is refused without one)\n"
 		"  --sandbox MODE            best-effort (default): run without a sandbox layer\n"
 		"                            this kernel refuses, and say so; strict: refuse to\n"
 		"                            start (docs/sandbox.md)\n"
@@ -90,7 +92,7 @@ enum {
 	O_LISTEN, O_KEY, O_ESCROW, O_DATA, O_PUBLIC_URL, O_PRICE, O_WORKERS, O_QUEUE_MAX,
 	O_MEM, O_CPU, O_WALL, O_FAULT, O_FAULT_SEED, O_JANITOR, O_SIWE_DOMAIN, O_SIWE_URI,
 	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_SRATE, O_SBURST, O_QUIET, O_THREADS,
-	O_SANDBOX, O_COUNT
+	O_SANDBOX, O_DEVICE, O_COUNT
 };
 
 static struct opt opts[O_COUNT] = {
@@ -107,6 +109,7 @@ static struct opt opts[O_COUNT] = {
 	[O_BURST] = { "rate-burst", NULL, 0 }, [O_SRATE] = { "signin-rate-per-s", NULL, 0 },
 	[O_SBURST] = { "signin-rate-burst", NULL, 0 }, [O_QUIET] = { "quiet", NULL, 1 },
 	[O_THREADS] = { "job-threads", NULL, 0 }, [O_SANDBOX] = { "sandbox", NULL, 0 },
+	[O_DEVICE] = { "device", NULL, 0 },
 };
 
 static void from_env(void)
@@ -482,6 +485,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "assay-provider: %s\n", why);
 		goto out_key;
 	}
+	if (sbx_device_select(p.device, why, sizeof(why), opts[O_DEVICE].text)) {
+		fprintf(stderr, "assay-provider: %s\n", why);
+		goto out_key;
+	}
+	prov_log("device", "device=%s%s%s", p.device, why[0] ? " note=" : "", why);
 	if (prov_sandbox_check(&p))
 		goto out_key;
 	if (prov_jobs_start(&p)) {

@@ -153,6 +153,7 @@ struct prov {
 	uint64_t n_receipted, n_failed, n_corrupted;
 	uint64_t avg_run_ms;
 	unsigned sbx_missing;               /* enum sbx_layer bits workers go without */
+	char device[KERN_DEVICE_BYTES];     /* --device resolved: the receipts' device */
 
 	pthread_t threads[PROV_WORKERS_MAX];
 	unsigned threads_len;

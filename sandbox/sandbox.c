@@ -479,3 +479,39 @@ int sbx_mode_parse(enum sbx_mode *out, const char *s)
 		return -1;
 	return 0;
 }
+
+int sbx_device_select(char device[KERN_DEVICE_BYTES], char *why, size_t why_len,
+		      const char *flag)
+{
+	char cuda[KERN_DEVICE_BYTES] = "";
+	enum kern_device d = KERN_DEVICE_AUTO;
+
+	ASSAY_ASSERT(device && why && why_len > 0);
+	why[0] = '\0';
+	(void)snprintf(device, KERN_DEVICE_BYTES, "cpu");
+	if (flag && kern_device_parse(&d, flag) != KERN_OK) {
+		(void)snprintf(why, why_len, "could not parse --device '%.40s': want auto, cpu or cuda",
+			       flag);
+		return -1;
+	}
+	if (d == KERN_DEVICE_CPU)
+		return 0;
+	/* In the daemon, never in a worker: CUDA's start opens device files
+	 * that the worker's filter would kill it for. */
+	if (!kern_cuda_available(cuda)) {
+		if (d == KERN_DEVICE_CUDA) {
+			(void)snprintf(why, why_len, "--device cuda: no CUDA device on this machine "
+				       "(or this build has no CUDA)");
+			return -1;
+		}
+		return 0;
+	}
+	if (d == KERN_DEVICE_CUDA) {
+		(void)snprintf(why, why_len, "--device cuda: %s found, but there is no GPU worker yet "
+			       "(docs/sandbox.md)", cuda);
+		return -1;
+	}
+	(void)snprintf(why, why_len, "%s found, but there is no GPU worker yet: jobs run on the cpu",
+		       cuda);
+	return 0;
+}

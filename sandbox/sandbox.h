@@ -183,6 +183,18 @@ SBX_WUR enum sbx_err sbx_run(uint8_t **out, size_t *out_len, struct sbx_report *
 			     const struct sbx_job *job);
 
 /*
+ * A daemon's --device (`flag`: "auto", "cpu" or "cuda"; NULL is auto)
+ * resolved at start-up into the device its workers run on, copied into
+ * `device` ("cpu": the only worker there is yet).  auto takes the CPU,
+ * and says in why (never NULL; "" when there is nothing to say) when a
+ * CUDA device is present that it does not use; cuda is refused (-1, why
+ * names the reason) when this build or machine has no CUDA device, and,
+ * until the GPU worker exists, when it has one too.  0 or -1.
+ */
+SBX_WUR int sbx_device_select(char device[KERN_DEVICE_BYTES], char *why, size_t why_len,
+			      const char *flag);
+
+/*
  * The layers this machine grants a worker now, found by running an
  * empty job once (in a scratch directory under `scratch_base`): the
  * bits of enum sbx_layer that would be missing.  The daemons call it at

@@ -1009,3 +1009,26 @@ Test(sandbox, named_secrets_wiped_in_the_worker)
 	job.wipe_len = SBX_WIPE_MAX + 1;
 	cr_assert_eq(sbx_run(&out, &out_len, &rep, &job), SBX_ERR_ARG);
 }
+
+/* ---------------------------------------------------------------- --device */
+
+Test(sandbox, device_selection)
+{
+	char dev[KERN_DEVICE_BYTES], why[160];
+	int cuda = kern_cuda_available(NULL);
+
+	cr_assert_eq(sbx_device_select(dev, why, sizeof(why), "cpu"), 0);
+	cr_assert_str_eq(dev, "cpu");
+	cr_assert_str_eq(why, "");
+	/* auto (and no flag) is the cpu; with a CUDA device it says why. */
+	cr_assert_eq(sbx_device_select(dev, why, sizeof(why), NULL), 0);
+	cr_assert_str_eq(dev, "cpu");
+	cr_assert_eq(sbx_device_select(dev, why, sizeof(why), "auto"), 0);
+	cr_assert_str_eq(dev, "cpu");
+	cr_assert_eq(why[0] != '\0', cuda, "%s", why);
+	/* cuda: refused, with the reason. */
+	cr_assert_eq(sbx_device_select(dev, why, sizeof(why), "cuda"), -1);
+	cr_assert(strstr(why, cuda ? "no GPU worker" : "no CUDA device"), "%s", why);
+	cr_assert_eq(sbx_device_select(dev, why, sizeof(why), "tpu"), -1);
+	cr_assert(strstr(why, "'tpu'"), "%s", why);
+}

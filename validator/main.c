@@ -18,7 +18,8 @@
 static const char usage[] =
 	"usage: assay-validator --escrow URL --key FILE --state-dir DIR\n"
 	"       [--listen HOST:PORT] [--queue-max N] [--workers N] [--cpu-s-per-min N]\n"
-	"       [--job-cpu-s N] [--job-threads N] [--sandbox best-effort|strict] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
+	"       [--job-cpu-s N] [--job-threads N] [--sandbox best-effort|strict]\n"
+	"       [--device auto|cpu|cuda] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
 	"       [--fetch-backoff-ms N] [--no-reveal] [--quiet] [--lie (tests, chain 31337 only)]\n"
 	"       assay-validator --print-routes   (the route table, METHOD PATH a line)\n";
 
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--sandbox") == 0 && v &&
 			 (strcmp(v, "strict") == 0 || strcmp(v, "best-effort") == 0))
 			cfg.sandbox_strict = strcmp(v, "strict") == 0;
+		else if (strcmp(a, "--device") == 0 && v)
+			cfg.device = v;
 		else if (strcmp(a, "--poll-ms") == 0)
 			bad = parse_uint(&cfg.poll_ms, v, VALID_POLL_MS_MAX);
 		else if (strcmp(a, "--fetch-tries") == 0)

@@ -75,6 +75,7 @@ struct valid_node {
 	char scratch[VALID_PATH_BYTES];
 	unsigned queue_max, workers, cpu_s_per_min, job_cpu_s, job_threads, poll_ms;
 	enum sbx_mode sandbox_mode;
+	const char *device_flag;   /* --device, resolved at start (sandbox_check) */
 	unsigned sbx_missing;      /* enum sbx_layer bits re-executions go without (mu) */
 	unsigned fetch_tries, fetch_timeout_ms, fetch_backoff_ms;
 	int lie;
@@ -580,9 +581,13 @@ static void sandbox_note(struct valid_node *n, unsigned missing, enum sbx_err we
 static enum valid_err sandbox_check(struct valid_node *n, char *why, size_t why_len)
 {
 	struct sbx_report rep;
-	char names[128];
+	char names[128], device[KERN_DEVICE_BYTES];
 	unsigned missing = 0;
 
+	if (sbx_device_select(device, why, why_len, n->device_flag))
+		return VALID_ERR_ARG;
+	vlog("device", "device=%s%s%s", device, why[0] ? " note=" : "", why);
+	why[0] = '\0';
 	if (sbx_probe(&missing, &rep, n->scratch)) {
 		why_set(why, why_len, "sandbox probe failed: %s", rep.msg);
 		return VALID_ERR_STATE;
@@ -1317,6 +1322,7 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	n->job_cpu_s = pick(cfg->job_cpu_s, VALID_JOB_CPU_S_DEFAULT, SBX_CPU_S_MAX);
 	n->job_threads = pick(cfg->job_threads, SBX_THREADS_DEFAULT, SBX_THREADS_MAX);
 	n->sandbox_mode = cfg->sandbox_strict ? SBX_STRICT : SBX_BEST_EFFORT;
+	n->device_flag = cfg->device;
 	n->poll_ms = pick(cfg->poll_ms, VALID_POLL_MS_DEFAULT, VALID_POLL_MS_MAX);
 	if (n->poll_ms < VALID_POLL_MS_MIN)
 		n->poll_ms = VALID_POLL_MS_MIN;
