@@ -174,13 +174,21 @@ static int root_tmpfs(void)
 }
 
 /* The root becomes that empty tmpfs and the old root is detached:
- * nothing of the machine's file system stays reachable by any path. */
+ * nothing of the machine's file system stays reachable by any path.
+ * Where pivot_root is refused (a root on rootfs, as from an initramfs)
+ * chroot into the tmpfs does: the worker keeps no directory fd and may
+ * call neither chroot nor fchdir once filtered, so it cannot climb out. */
 static unsigned empty_root(void)
 {
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) || root_tmpfs())
 		return SBX_LAYER_MNTNS;
-	if (syscall(SYS_pivot_root, ".", ".") || umount2(".", MNT_DETACH) || chdir("/"))
-		die(SBX_EXIT_SANDBOX);  /* half-done: no layer to report */
+	if (syscall(SYS_pivot_root, ".", ".") == 0) {
+		if (umount2(".", MNT_DETACH) || chdir("/"))
+			die(SBX_EXIT_SANDBOX);  /* the old root on top: no layer */
+		return 0;
+	}
+	if (chroot(".") || chdir("/"))
+		die(SBX_EXIT_SANDBOX);
 	return 0;
 }
 
@@ -214,6 +222,9 @@ __attribute__((noreturn)) static void mirror(pid_t pid)
 	pid_t r;
 	sigset_t all;
 
+	/* The job's descriptors are the job's: this process only waits. */
+	(void)close(SBX_FD_OUT);
+	(void)close(SBX_FD_REPORT);
 	do {
 		r = waitpid(pid, &status, 0);
 	} while (r < 0 && errno == EINTR);
