@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <linux/capability.h>
 #include <linux/landlock.h>
 #include <sched.h>
@@ -468,6 +469,29 @@ static void report_missing(unsigned missing)
 		die(SBX_EXIT_SANDBOX);
 }
 
+static void *warm_thread(void *arg)
+{
+	return arg;
+}
+
+/*
+ * A process's first pthread_create does one-time work that the filter
+ * refuses (glibc installs its handler for its internal signals with
+ * rt_sigaction).  A worker forked from a multithreaded daemon inherits
+ * that done; one forked from a single-threaded caller (a tool, a bench)
+ * would die at its first kernel thread.  So a multithreaded job starts
+ * and joins one thread before the filter, within its thread limit.
+ */
+static void warm_threads(unsigned threads)
+{
+	pthread_t t;
+
+	if (threads < 2)
+		return;
+	if (pthread_create(&t, NULL, warm_thread, NULL) || pthread_join(t, NULL))
+		die(SBX_EXIT_SANDBOX);
+}
+
 /* Layers past the namespaces, in the job's own process. */
 static void lock_down(const struct sbx_child *c, unsigned missing)
 {
@@ -486,6 +510,7 @@ static void lock_down(const struct sbx_child *c, unsigned missing)
 		die(SBX_EXIT_STRICT);
 	if (c->probe)
 		die(0);
+	warm_threads(c->lim->threads);
 	if (!(c->skip & SBX_SKIP_SECCOMP) && load_filter())
 		die(SBX_EXIT_SANDBOX);
 	die(child_job(c->job, c->lim->threads));
