@@ -236,6 +236,25 @@ $(HTTPD_LIB): $(HTTPD_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# ---------------------------------------------------------------- sandbox
+# libassay-sandbox.a: the one job sandbox (sandbox/sandbox.h) that the
+# provider, the validator and the escrow's referee run kernels in; it
+# needs libseccomp.
+SBX_SRCS := $(wildcard sandbox/*.c)
+SBX_OBJS := $(SBX_SRCS:%.c=$(BUILD)/obj/%.o)
+SBX_LIB := $(BUILD)/lib/libassay-sandbox.a
+SBX_CFLAGS := -Isandbox
+SECCOMP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libseccomp)
+SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp)
+
+$(BUILD)/obj/sandbox/%.o: sandbox/%.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(SECCOMP_CFLAGS) -c $< -o $@
+
+$(SBX_LIB): $(SBX_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
 # ---------------------------------------------------------------- escrow
 # The escrow's own tables (escrow/migrations/NNN_*.sql), embedded like the
 # ledger's by scripts/embed-sql.sh and applied by escrow/db.c.
@@ -259,16 +278,16 @@ $(BUILD)/obj/gen/escrow_migrations.o: $(ESCROW_GEN)
 
 $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(ESCROW): $(ESCROW_OBJS) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(ESCROW): $(ESCROW_OBJS) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- provider
 # The provider daemon assay-provider (provider/main.c) over
 # libassay-provider.a (every other provider/*.c, also linked into the
-# tests): the sandboxed job worker needs libseccomp.
+# tests); jobs run in libassay-sandbox.a.
 PROV_SRCS := $(filter-out provider/main.c,$(wildcard provider/*.c))
 PROV_OBJS := $(PROV_SRCS:%.c=$(BUILD)/obj/%.o)
 PROV_LIB :=
@@ -279,18 +298,15 @@ PROVIDER :=
 ifneq ($(wildcard provider/main.c),)
 PROVIDER := $(BUILD)/bin/assay-provider
 endif
-SECCOMP_CFLAGS = $(shell $(PKG_CONFIG) --cflags libseccomp)
-SECCOMP_LIBS = $(shell $(PKG_CONFIG) --libs libseccomp)
-
 $(BUILD)/obj/provider/%.o: provider/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iprovider -Ihttpd $(KERN_CFLAGS) $(CORE_CFLAGS) $(SECCOMP_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iprovider -Ihttpd $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(PROV_LIB): $(PROV_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
 
@@ -298,7 +314,7 @@ $(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(HTTPD_LIB) $(KERN_LIB) $
 # assay-validator (validator/main.c) over libassay-validator.a (every
 # other validator/*.c but sim.c, also linked into the tests), and the
 # economics simulator assay-sim (validator/sim.c).  The validator re-runs
-# jobs in the provider's sandboxed worker, so it links libassay-provider.a.
+# jobs in libassay-sandbox.a.
 VALID_SRCS := $(filter-out validator/main.c validator/sim.c,$(wildcard validator/*.c))
 VALID_OBJS := $(VALID_SRCS:%.c=$(BUILD)/obj/%.o)
 VALID_LIB :=
@@ -316,13 +332,13 @@ endif
 
 $(BUILD)/obj/validator/%.o: validator/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ivalidator -Iprovider -Ihttpd $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ivalidator -Ihttpd $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(VALID_LIB): $(VALID_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(VALIDATOR): $(BUILD)/obj/validator/main.o $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(VALIDATOR): $(BUILD)/obj/validator/main.o $(VALID_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
 
@@ -360,7 +376,7 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(SBX_CFLAGS) $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
@@ -368,7 +384,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
-$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
@@ -421,9 +437,9 @@ BENCH_BIN := $(BUILD)/bench/assay-bench
 
 $(BUILD)/obj/bench/%.o: bench/%.c | deps-bench
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator -Itests $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator -Itests $(SBX_CFLAGS) $(CORE_CFLAGS) $(BLAS_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
 

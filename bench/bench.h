@@ -17,5 +17,6 @@ void bench_kernels(void);
 void bench_escrow(void);
 void bench_provider(void);
 void bench_validator(void);
+void bench_sandbox(void);
 
 #endif

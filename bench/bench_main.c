@@ -1,6 +1,7 @@
 /*
  * bench_main.c: runs every benchmark section and prints one table.
- * BENCH_ONLY=receipts, kernels, escrow, provider or validator runs one section.
+ * BENCH_ONLY=receipts, kernels, sandbox, escrow, provider or validator runs
+ * one section.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,8 @@ int main(void)
 		bench_receipts();
 	if (!only || strcmp(only, "kernels") == 0)
 		bench_kernels();
+	if (!only || strcmp(only, "sandbox") == 0)
+		bench_sandbox();
 	if (!only || strcmp(only, "escrow") == 0)
 		bench_escrow();
 	if (!only || strcmp(only, "provider") == 0)

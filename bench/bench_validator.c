@@ -2,7 +2,7 @@
  * bench_validator.c: a validator's re-execution of a sampled job on the
  * CPU, as a ratio to the provider's CPU run of the same job (issue 6).
  *
- * The provider's run: the sandboxed worker (prov_worker_run, one thread)
+ * The provider's run: the sandboxed worker (sbx_run, one thread)
  * and the output commitment.  The validator's: the input checked against
  * the job's commitment, the same sandboxed worker, the output checked
  * against the receipt (valid_check_input / valid_check_output).  Network
@@ -19,7 +19,7 @@
 #include "kernels.h"
 #include "receipts.h"
 #include "validator.h"
-#include "worker.h"
+#include "sandbox.h"
 
 #include "banned.h"
 
@@ -55,15 +55,16 @@ static int add_random(struct kern_tensors *s, const char *name, uint32_t rank,
 
 static int run_worker(const struct vjob *v, uint8_t **out, size_t *out_len)
 {
-	struct prov_worker_job wj = { 0 };
-	struct prov_worker_report rep;
+	struct sbx_job wj = { 0 };
+	struct sbx_report rep;
 
 	wj.kernel = v->kernel;
 	wj.params = v->params;
 	wj.params_len = strlen(v->params);
-	wj.in_path = v->path;
+	wj.in = v->in;
+	wj.in_len = v->in_len;
 	wj.scratch_base = "/tmp";
-	return prov_worker_run(out, out_len, &rep, &wj) == PROV_WORKER_OK ? 0 : -1;
+	return sbx_run(out, out_len, &rep, &wj) == SBX_OK ? 0 : -1;
 }
 
 /* One provider run: worker + commitment.  0 or -1. */

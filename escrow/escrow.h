@@ -43,6 +43,11 @@ struct escrow_config {
 	uint64_t challenge_window_s;
 	uint64_t unbonding_s;
 	uint64_t referee_deadline_s;
+	/* The referee's runs (referee.h): sandbox limits, kernel threads,
+	 * --sandbox strict, and a devnet-only delay before each run (tests). */
+	uint64_t referee_cpu_s, referee_mem_mb, referee_wall_ms, referee_threads;
+	uint64_t referee_delay_ms;
+	int sandbox_strict;
 	const char *tls_cert;
 	const char *tls_key;
 	uint64_t rate_per_s;
@@ -434,6 +439,8 @@ struct escrow {
 	struct httpd_siwe_config siwe;   /* valid when cfg.siwe_domain is set */
 	int has_operator;
 	uint8_t operator_addr[RCPT_ADDR_BYTES];
+	/* The referee's thread and queue (referee.c). */
+	struct escrow_referee *referee;
 	/* Settlement thread. */
 	pthread_t settle_thread;
 	int settle_started;

@@ -48,8 +48,35 @@
  * pause; a batch the ledger refuses moves less and waits its second. */
 #define ESCROW_SETTLE_BURST_MAX 50
 
-/* Disputes re-executed per tick: each may run a kernel for seconds. */
+/* Open disputes the settlement loop looks at per tick (each loads its
+ * input, up to ESCROW_INPUT_BYTES_MAX, from the database).  The loop
+ * never runs a kernel: it hands re-executions to the referee's queue. */
 #define ESCROW_REFEREE_BATCH 4
+
+/* The referee (referee.c): re-executions waiting for its thread, at
+ * most; a dispute that finds the queue full is offered again at the
+ * next tick.  Each queued run holds a copy of its input (8 MiB at
+ * most), so this bounds the referee's memory to 128 MiB of inputs. */
+#define ESCROW_REFEREE_QUEUE_MAX 16u
+/* Runs whose result the referee remembers (queued, running and done
+ * together); a full table forgets its oldest finished result, which a
+ * later tick would only ask for again. */
+#define ESCROW_REFEREE_SLOTS_MAX 64u
+/* A run that hit a limit or failed is not a verdict (docs/escrow.md,
+ * "Referee"): the dispute stays open and is re-executed again after
+ * this long, so that a transient failure or raised limits decide it. */
+#define ESCROW_REFEREE_RETRY_S 60u
+/* The referee's own limits by default.  Any input within the kernels'
+ * bounds (ESCROW_INPUT_BYTES_MAX in, KERN_WORK_MAX work, an output up
+ * to KERN_TENSOR_BYTES_MAX held twice while it is serialised) fits in
+ * these on one core: a run that hits one is a bug to report, not a
+ * verdict.  --referee-cpu-s, --referee-mem-mb and --referee-wall-ms set
+ * them within the sandbox's ceilings (sandbox/sbx_limits.h). */
+#define ESCROW_REFEREE_CPU_S_DEFAULT 600u
+#define ESCROW_REFEREE_MEM_MB_DEFAULT 4096u
+#define ESCROW_REFEREE_WALL_MS_DEFAULT (900u * 1000u)
+/* --referee-delay-ms (devnet only, for tests): at most a minute. */
+#define ESCROW_REFEREE_DELAY_MS_MAX 60000u
 
 /* An `opening` row older than this with no request working on it is
  * finished (or dropped) by the loop. */

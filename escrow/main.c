@@ -18,6 +18,8 @@
 #include "escrow.h"
 #include "httpd_client.h"
 #include "monotonic.h"
+#include "referee.h"
+#include "sbx_limits.h"
 #include "banned.h"
 
 #define DEFAULT_MIN_STAKE "100000000000000000000"   /* 100 units of 10^18 */
@@ -45,6 +47,12 @@ static void usage(FILE *f)
 		"  --challenge-window-s N    %u\n"
 		"  --unbonding-s N           %u (>= window + referee deadline)\n"
 		"  --referee-deadline-s N    %u\n"
+		"  --referee-cpu-s N --referee-mem-mb N --referee-wall-ms N  the referee's\n"
+		"                            sandbox limits (600, 4096, 900000)\n"
+		"  --referee-threads N       kernel threads of one referee run (1)\n"
+		"  --sandbox MODE            best-effort (default) or strict: refuse to start\n"
+		"                            when the kernel refuses a sandbox layer\n"
+		"  --referee-delay-ms N      devnet tests only: wait N ms before each referee run\n"
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
 		"  --rate-per-s N --rate-burst N    requests per IP and per signer (50, 100)\n"
 		"  --quiet                   no per-request log lines\n"
@@ -91,7 +99,7 @@ struct opt_text {
 	const char *listen, *db, *key, *chain_id, *min_stake, *slash, *bounty, *sample,
 		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
 		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst,
-		*workers;
+		*workers, *ref_cpu, *ref_mem, *ref_wall, *ref_threads, *ref_delay, *sandbox;
 	int devnet, quiet;
 };
 
@@ -121,6 +129,12 @@ static void from_env(struct opt_text *o)
 	o->srate = getenv("ASSAY_ESCROW_SIGNIN_RATE_PER_S");
 	o->sburst = getenv("ASSAY_ESCROW_SIGNIN_RATE_BURST");
 	o->workers = getenv("ASSAY_ESCROW_HTTP_WORKERS");
+	o->ref_cpu = getenv("ASSAY_ESCROW_REFEREE_CPU_S");
+	o->ref_mem = getenv("ASSAY_ESCROW_REFEREE_MEM_MB");
+	o->ref_wall = getenv("ASSAY_ESCROW_REFEREE_WALL_MS");
+	o->ref_threads = getenv("ASSAY_ESCROW_REFEREE_THREADS");
+	o->ref_delay = getenv("ASSAY_ESCROW_REFEREE_DELAY_MS");
+	o->sandbox = getenv("ASSAY_ESCROW_SANDBOX");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
 }
@@ -152,6 +166,12 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		{ "signin-rate-per-s", required_argument, NULL, 'x' },
 		{ "signin-rate-burst", required_argument, NULL, 'y' },
 		{ "http-workers", required_argument, NULL, 'W' },
+		{ "referee-cpu-s", required_argument, NULL, '1' },
+		{ "referee-mem-mb", required_argument, NULL, '2' },
+		{ "referee-wall-ms", required_argument, NULL, '3' },
+		{ "referee-threads", required_argument, NULL, '4' },
+		{ "referee-delay-ms", required_argument, NULL, '5' },
+		{ "sandbox", required_argument, NULL, '6' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "print-routes", no_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
@@ -184,6 +204,12 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 		case 'x': o->srate = optarg; break;
 		case 'y': o->sburst = optarg; break;
 		case 'W': o->workers = optarg; break;
+		case '1': o->ref_cpu = optarg; break;
+		case '2': o->ref_mem = optarg; break;
+		case '3': o->ref_wall = optarg; break;
+		case '4': o->ref_threads = optarg; break;
+		case '5': o->ref_delay = optarg; break;
+		case '6': o->sandbox = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'P': exit(print_routes());
 		default: return -1;
@@ -244,7 +270,24 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	NUM(signin_rate_per_s, o->srate, (uint64_t)HTTPD_SIWE_RATE_PER_S, 1, 1000000, "signin-rate-per-s");
 	NUM(signin_rate_burst, o->sburst, (uint64_t)HTTPD_SIWE_RATE_BURST, 1, 1000000, "signin-rate-burst");
 	NUM(http_workers, o->workers, ESCROW_HTTP_WORKERS_DEFAULT, 0, HTTPD_WORKERS_MAX, "http-workers");
+	NUM(referee_cpu_s, o->ref_cpu, ESCROW_REFEREE_CPU_S_DEFAULT, 1, SBX_CPU_S_MAX, "referee-cpu-s");
+	NUM(referee_mem_mb, o->ref_mem, ESCROW_REFEREE_MEM_MB_DEFAULT, SBX_MEM_BYTES_MIN >> 20,
+	    SBX_MEM_BYTES_MAX >> 20, "referee-mem-mb");
+	NUM(referee_wall_ms, o->ref_wall, ESCROW_REFEREE_WALL_MS_DEFAULT, 1, SBX_WALL_MS_MAX,
+	    "referee-wall-ms");
+	NUM(referee_threads, o->ref_threads, SBX_THREADS_DEFAULT, 1, SBX_THREADS_MAX, "referee-threads");
+	NUM(referee_delay_ms, o->ref_delay, 0, 0, ESCROW_REFEREE_DELAY_MS_MAX, "referee-delay-ms");
 #undef NUM
+	if (cfg->referee_delay_ms && !cfg->devnet) {
+		fprintf(stderr, "assay-escrow: --referee-delay-ms is for tests: refused without --devnet\n");
+		return -1;
+	}
+	if (o->sandbox && strcmp(o->sandbox, "strict") && strcmp(o->sandbox, "best-effort")) {
+		fprintf(stderr, "assay-escrow: could not parse --sandbox '%s': want best-effort or strict\n",
+			o->sandbox);
+		return -1;
+	}
+	cfg->sandbox_strict = o->sandbox && strcmp(o->sandbox, "strict") == 0;
 	if (rcpt_u256_parse(&cfg->min_stake, o->min_stake ? o->min_stake : DEFAULT_MIN_STAKE) ||
 	    escrow_u256_is_zero(&cfg->min_stake)) {
 		fprintf(stderr, "assay-escrow: could not parse --min-stake '%s': want a non-zero decimal uint256\n",
@@ -280,6 +323,24 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 		return -1;
 	}
 	return 0;
+}
+
+/* The referee's thread, with the limits of the flags (referee.h). */
+static int referee_start(struct escrow *e, char *why, size_t why_len)
+{
+	struct escrow_referee_config rc;
+
+	memset(&rc, 0, sizeof(rc));
+	rc.cpu_s = (unsigned)e->cfg.referee_cpu_s;
+	rc.mem_bytes = e->cfg.referee_mem_mb << 20;
+	rc.wall_ms = (unsigned)e->cfg.referee_wall_ms;
+	rc.threads = (unsigned)e->cfg.referee_threads;
+	rc.delay_ms = (unsigned)e->cfg.referee_delay_ms;
+	rc.strict = e->cfg.sandbox_strict;
+	rc.httpd = e->httpd;
+	rc.secret = &e->key;
+	rc.secret_len = sizeof(e->key);
+	return escrow_referee_start(&e->referee, why, why_len, &rc);
 }
 
 enum chain_err escrow_chain_ensure(struct escrow *e, struct chain **c,
@@ -416,6 +477,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "assay-escrow: %s\n", why);
 		goto out;
 	}
+	if (referee_start(&e, why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: referee: %s\n", why);
+		goto out;
+	}
 	if (escrow_settle_start(&e)) {
 		fprintf(stderr, "assay-escrow: could not start the settlement thread\n");
 		goto out;
@@ -432,8 +497,11 @@ int main(int argc, char **argv)
 	fprintf(stderr, "assay-escrow: stopping on signal %d\n", sig);
 	rc = 0;
 out:
-	/* The settlement thread sets gauges on the server: it stops first. */
+	/* The settlement thread sets gauges on the server and asks the
+	 * referee: it stops first, then the referee. */
 	escrow_settle_stop(&e);
+	escrow_referee_stop(e.referee);
+	e.referee = NULL;
 	httpd_free(e.httpd);
 	chain_free(e.chain);
 	escrow_db_close(&e.db);

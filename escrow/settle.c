@@ -9,8 +9,10 @@
  *      `receipted` with its window closed -> `releasing`;
  *   3. open disputes: for a job whose input the escrow lacks, the
  *      referee fetches it from the provider's registered URL (a signed
- *      request, at most once per ESCROW_FETCH_INTERVAL_S per job); it
- *      re-executes when the input is there, or decides "input withheld"
+ *      request, at most once per ESCROW_FETCH_INTERVAL_S per job); when
+ *      the input is there it asks the referee thread (referee.c) for
+ *      the re-execution, which runs in the job sandbox off this loop,
+ *      and decides once it is done; or it decides "input withheld"
  *      past --referee-deadline-s;
  *   4. decided disputes: the slash is made (SETTLED = done);
  *   5. `releasing` -> chain_release -> `paid`; `refunding` ->
@@ -31,8 +33,8 @@
 #include "assay_assert.h"
 #include "escrow.h"
 #include "httpd_client.h"
-#include "kernels.h"
 #include "monotonic.h"
+#include "referee.h"
 #include "banned.h"
 
 /* When the referee last asked a provider for a job's input. */
@@ -174,62 +176,36 @@ static size_t settle_finish(struct settle *s, enum escrow_job_state from, uint64
 
 enum verdict { V_PROVIDER_WRONG, V_VALIDATOR_WRONG, V_UNDECIDED };
 
-/* Re-executes the job on the CPU reference and compares the output's
- * commitment with the receipt's.  The input was checked against the
- * job's commitment when it arrived; it is checked again here. */
-static enum verdict referee_run(const struct escrow_job *j, const uint8_t *in, size_t len,
-				const char **reason)
+/* The referee's answer on the job (referee.h): re-executed in the job
+ * sandbox on the referee's own thread, never here.  Until the run is
+ * done this answers undecided ("referee-pending"), and the dispute is
+ * looked at again next tick; a run that hit a limit or failed is no
+ * verdict either (docs/escrow.md, "Referee"). */
+static enum verdict referee_run(struct settle *s, const struct escrow_job *j,
+				const uint8_t *in, size_t len, uint64_t now, const char **reason)
 {
-	struct kern_tensors tin, tout;
-	struct kern_diag diag;
-	struct kern_run_opts opts = { KERN_DEVICE_CPU, 0 };
-	struct rcpt_commitment c;
-	char dev[KERN_DEVICE_BYTES];
-	uint8_t *out = NULL;
-	size_t out_len = 0;
-	enum kern_err ke;
-	enum verdict v = V_UNDECIDED;
+	struct escrow_referee_answer a;
 
-	kern_tensors_init(&tin);
-	kern_tensors_init(&tout);
-	if (rcpt_commit_buf(&c, in, len) != RCPT_OK || c.size != j->job.input_size ||
-	    memcmp(c.root, j->job.input_root, 32) != 0) {
-		*reason = "stored-input-mismatch";
-		goto out;
-	}
-	ke = kern_st_parse(&tin, &diag, in, len);
-	if (!ke)
-		ke = kern_run(&tout, dev, &diag, j->job.kernel, &tin, j->job.params,
-			      strlen(j->job.params), &opts);
-	if (ke == KERN_ERR_NOMEM || ke == KERN_ERR_ARG || ke == KERN_ERR_IO) {
-		*reason = "referee-error";
-		goto out;
-	}
-	if (ke) {
+	escrow_referee_ask(s->e->referee, &a, j->id, &j->job, in, len, now);
+	*reason = a.reason;
+	switch (a.state) {
+	case REF_OUTPUT:
+		if (a.out_size == j->receipt.output_size &&
+		    memcmp(a.out_root, j->receipt.output_root, RCPT_HASH_BYTES) == 0) {
+			*reason = "output-matches-receipt";
+			return V_VALIDATOR_WRONG;
+		}
+		*reason = "output-differs-from-receipt";
+		return V_PROVIDER_WRONG;
+	case REF_REFUSED:
 		/* The kernel refuses this input: no output could match, so
 		 * the receipt claiming one is wrong. */
-		*reason = "kernel-refuses-input";
-		v = V_PROVIDER_WRONG;
-		goto out;
+		return V_PROVIDER_WRONG;
+	case REF_PENDING:
+	case REF_UNDECIDED:
+		break;
 	}
-	if (kern_st_serialize(&out, &out_len, &diag, &tout) != KERN_OK ||
-	    rcpt_commit_buf(&c, out, out_len) != RCPT_OK) {
-		*reason = "referee-error";
-		goto out;
-	}
-	if (c.size == j->receipt.output_size &&
-	    memcmp(c.root, j->receipt.output_root, 32) == 0) {
-		*reason = "output-matches-receipt";
-		v = V_VALIDATOR_WRONG;
-	} else {
-		*reason = "output-differs-from-receipt";
-		v = V_PROVIDER_WRONG;
-	}
-out:
-	free(out);
-	kern_tensors_release(&tin);
-	kern_tensors_release(&tout);
-	return v;
+	return V_UNDECIDED;
 }
 
 /* slash = slash_bps of what the offender has bonded; bounty = bounty_bps of it. */
@@ -339,15 +315,13 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	if (!d->has_input && referee_share_input(s, d->job, now))
 		return;                 /* judged with it next tick */
 	if (d->has_input)
-		v = referee_run(&j, d->input, d->input_len, &reason);
+		v = referee_run(s, &j, d->input, d->input_len, now, &reason);
 	else if (now > d->opened_at_s + s->e->cfg.referee_deadline_s)
 		v = V_PROVIDER_WRONG;   /* input not produced in time */
 	else
 		return;
-	if (v == V_UNDECIDED) {
-		fprintf(stderr, "assay-escrow: referee: could not decide a dispute: %s\n", reason);
-		return;
-	}
+	if (v == V_UNDECIDED)
+		return;   /* pending, or logged by the referee thread */
 	/* A withholding report cannot be proven false: the input came and
 	 * the receipt is right, so the report is closed without a slash. */
 	if (withheld && v == V_VALIDATOR_WRONG) {
@@ -701,7 +675,7 @@ static int settle_tick(struct settle *s)
 	n = settle_mark(s, JOB_OP_WINDOW_CLOSED, JOB_RECEIPTED, "window-closed", now);
 	most = n > most ? n : most;
 	settle_disputes(s, now);
-	(void)heartbeat(s, now_s());   /* the referee may have taken seconds */
+	(void)heartbeat(s, now_s());   /* input fetches may have taken seconds */
 	n = settle_finish(s, JOB_RELEASING, now);
 	most = n > most ? n : most;
 	n = settle_finish(s, JOB_REFUNDING, now);

@@ -571,7 +571,7 @@ static void serve_data(struct httpd_req *r, struct prov *p, const char *name)
 	} else {
 		rc = prov_store_get(p, j, name, &data, &len,
 				    strcmp(name, "input") == 0 ? PROV_INPUT_BYTES_MAX
-							       : PROV_WORKER_OUT_BYTES_MAX);
+							       : SBX_OUT_BYTES_MAX);
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (gone) {

@@ -154,6 +154,12 @@ void prov_jobs_gauges(struct prov *p)
 
 	if (!p->http)
 		return;
+	for (unsigned b = 0; b < SBX_LAYER_COUNT_; b++) {
+		snprintf(labels, sizeof(labels), "layer=\"%s\"", sbx_layer_name(1u << b));
+		(void)httpd_gauge_set(p->http, "assay_provider_sandbox_layer_missing", labels,
+				      "1 when job workers run without this sandbox layer.",
+				      (p->sbx_missing >> b) & 1u);
+	}
 	for (size_t i = 0; i < p->jobs_len; i++)
 		n[p->jobs[i]->status]++;
 	for (unsigned s = 0; s < PROV_ST_COUNT_; s++) {
@@ -379,69 +385,51 @@ static void fail_job(struct prov *p, struct prov_job *j, const char *fmt, ...)
 	}
 }
 
-/* The decrypted input in a memfd: the plaintext never touches the disk.
- * Returns the fd, or -1. */
-static int input_memfd(struct prov *p, struct prov_job *j)
-{
-	uint8_t *in = NULL;
-	size_t len = 0, off = 0;
-	int fd;
-
-	if (prov_store_get(p, j, "input", &in, &len, PROV_INPUT_BYTES_MAX))
-		return -1;
-	fd = memfd_create("assay-input", MFD_CLOEXEC);
-	while (fd >= 0 && off < len) {
-		ssize_t n = write(fd, in + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			fd = -1;
-			break;
-		}
-		off += (size_t)n;
-	}
-	OPENSSL_cleanse(in, len);
-	free(in);
-	return fd;
-}
-
 static void run_job(struct prov *p, struct prov_job *j)
 {
-	struct prov_worker_report rep;
-	struct prov_worker_job wj = { 0 };
+	struct sbx_report rep;
+	struct sbx_job wj = { 0 };
+	/* The worker's copies of the signing key and the data key. */
+	const struct sbx_wipe wipe[] = { { &p->key, sizeof(p->key) },
+					 { p->data_key, sizeof(p->data_key) } };
 	struct rcpt_commitment oc;
 	struct rcpt_diag d;
-	uint8_t *out = NULL, digest[RCPT_HASH_BYTES];
-	size_t out_len = 0;
-	char in_path[64], sid[19];
-	enum prov_worker_err we;
-	int fd, corrupted, sub;
+	uint8_t *in = NULL, *out = NULL, digest[RCPT_HASH_BYTES];
+	size_t in_len = 0, out_len = 0;
+	char sid[19];
+	enum sbx_err we;
+	int corrupted, sub;
 
 	prov_short_id(sid, j->id);
 	if ((uint64_t)time(NULL) >= j->spec.deadline) {
 		fail_job(p, j, "deadline-passed: the job's deadline passed while it was queued");
 		return;
 	}
-	fd = input_memfd(p, j);
-	if (fd < 0) {
+	/* The plaintext stays in memory (the worker gets it from fork) and
+	 * never touches the disk. */
+	if (prov_store_get(p, j, "input", &in, &in_len, PROV_INPUT_BYTES_MAX)) {
 		fail_job(p, j, "input-unreadable: the stored input could not be decrypted");
 		return;
 	}
-	snprintf(in_path, sizeof(in_path), "/proc/self/fd/%d", fd);
 	wj.kernel = j->spec.kernel;
 	wj.params = j->spec.params;
 	wj.params_len = strlen(j->spec.params);
-	wj.in_path = in_path;
+	wj.in = in;
+	wj.in_len = in_len;
 	wj.scratch_base = p->scratch_dir;
 	wj.limits = &p->cfg.limits;
+	wj.mode = p->cfg.sandbox_mode;
+	wj.wipe = wipe;
+	wj.wipe_len = sizeof(wipe) / sizeof(wipe[0]);
 	prov_log("job-started", "job=%s kernel=%s", sid, j->spec.kernel);
 	memset(&j->receipt, 0, sizeof(j->receipt));
 	j->receipt.started_at_ms = prov_now_ms();
-	we = prov_worker_run(&out, &out_len, &rep, &wj);
-	close(fd);
-	if (we != PROV_WORKER_OK) {
-		fail_job(p, j, "%s: %.120s", prov_worker_errname(we), rep.msg);
+	we = sbx_run(&out, &out_len, &rep, &wj);
+	OPENSSL_cleanse(in, in_len);
+	free(in);
+	prov_sandbox_note(p, rep.missing, we);
+	if (we != SBX_OK) {
+		fail_job(p, j, "%s: %.120s", sbx_errname(we), rep.msg);
 		return;
 	}
 	j->receipt.finished_at_ms = prov_now_ms();
@@ -460,7 +448,7 @@ static void run_job(struct prov *p, struct prov_job *j)
 	memcpy(j->receipt.output_root, oc.root, RCPT_HASH_BYTES);
 	j->receipt.output_size = oc.size;
 	j->receipt.price = p->cfg.price;
-	snprintf(j->receipt.device, sizeof(j->receipt.device), "cpu");
+	snprintf(j->receipt.device, sizeof(j->receipt.device), "%s", p->device);
 	memcpy(j->receipt.provider, p->key.address, RCPT_ADDR_BYTES);
 	if (rcpt_receipt_id(digest, &d, &p->domain, &j->receipt) != RCPT_OK ||
 	    rcpt_sign_digest(j->receipt_sig, &p->key, digest) != RCPT_OK ||
@@ -737,6 +725,47 @@ static void *janitor_main(void *arg)
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
+}
+
+int prov_sandbox_check(struct prov *p)
+{
+	struct sbx_report rep;
+	char names[128];
+	unsigned missing = 0;
+
+	if (sbx_probe(&missing, &rep, p->scratch_dir)) {
+		fprintf(stderr, "assay-provider: sandbox probe failed: %s\n", rep.msg);
+		return -1;
+	}
+	sbx_layers_format(names, sizeof(names), missing);
+	prov_log("sandbox", "mode=%s missing=\"%s\"",
+		 p->cfg.sandbox_mode == SBX_STRICT ? "strict" : "best-effort", names);
+	if (missing && p->cfg.sandbox_mode == SBX_STRICT) {
+		fprintf(stderr, "assay-provider: --sandbox strict: this kernel refuses: %s\n", names);
+		return -1;
+	}
+	p->sbx_missing = missing;
+	return 0;
+}
+
+void prov_sandbox_note(struct prov *p, unsigned missing, enum sbx_err we)
+{
+	char names[128];
+	int changed;
+
+	/* No worker ran, or it died before it could say. */
+	if (we == SBX_ERR_ARG || we == SBX_ERR_SETUP || missing == SBX_LAYERS_ALL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	changed = missing != p->sbx_missing;
+	p->sbx_missing = missing;
+	if (changed)
+		prov_jobs_gauges(p);
+	pthread_mutex_unlock(&p->mu);
+	if (changed) {
+		sbx_layers_format(names, sizeof(names), missing);
+		prov_log("sandbox-changed", "missing=\"%s\"", names);
+	}
 }
 
 int prov_jobs_start(struct prov *p)

@@ -50,6 +50,12 @@ static void usage(FILE *f)
 		"  --worker-mem-mb N         a worker's address space (default 8192)\n"
 		"  --worker-cpu-s N          a worker's CPU seconds (default 600)\n"
 		"  --worker-wall-ms N        a worker's wall-clock limit (default 900000)\n"
+		"  --job-threads N           kernel threads of one job (default 1, at most 64)\n"
+		"  --device auto|cpu|cuda    where jobs run (default auto: the cpu until there\n"
+		"                            is a GPU worker; cuda is refused without one)\n"
+		"  --sandbox MODE            best-effort (default): run without a sandbox layer\n"
+		"                            this kernel refuses, and say so; strict: refuse to\n"
+		"                            start (docs/sandbox.md)\n"
 		"  --fault corrupt-output=P  devnet only: flip a bit in share P of outputs\n"
 		"  --fault-seed N            make fault injection reproducible\n"
 		"  --janitor-period-s N      how often to ask the escrow about settlement (default 5)\n"
@@ -85,7 +91,8 @@ struct opt {
 enum {
 	O_LISTEN, O_KEY, O_ESCROW, O_DATA, O_PUBLIC_URL, O_PRICE, O_WORKERS, O_QUEUE_MAX,
 	O_MEM, O_CPU, O_WALL, O_FAULT, O_FAULT_SEED, O_JANITOR, O_SIWE_DOMAIN, O_SIWE_URI,
-	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_SRATE, O_SBURST, O_QUIET, O_COUNT
+	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_SRATE, O_SBURST, O_QUIET, O_THREADS,
+	O_SANDBOX, O_DEVICE, O_COUNT
 };
 
 static struct opt opts[O_COUNT] = {
@@ -101,6 +108,8 @@ static struct opt opts[O_COUNT] = {
 	[O_TKEY] = { "tls-key", NULL, 0 }, [O_RATE] = { "rate-per-s", NULL, 0 },
 	[O_BURST] = { "rate-burst", NULL, 0 }, [O_SRATE] = { "signin-rate-per-s", NULL, 0 },
 	[O_SBURST] = { "signin-rate-burst", NULL, 0 }, [O_QUIET] = { "quiet", NULL, 1 },
+	[O_THREADS] = { "job-threads", NULL, 0 }, [O_SANDBOX] = { "sandbox", NULL, 0 },
+	[O_DEVICE] = { "device", NULL, 0 },
 };
 
 static void from_env(void)
@@ -226,16 +235,24 @@ static int build_config(struct prov_config *cfg, char *host, size_t host_len, ch
 	if (num(&v, O_QUEUE_MAX, PROV_QUEUE_DEFAULT, 1, PROV_QUEUE_MAX))
 		return -1;
 	cfg->queue_max = (unsigned)v;
-	if (num(&v, O_MEM, PROV_WORKER_MEM_BYTES_DEFAULT >> 20, PROV_WORKER_MEM_BYTES_MIN >> 20,
-		PROV_WORKER_MEM_BYTES_MAX >> 20))
+	if (num(&v, O_MEM, SBX_MEM_BYTES_DEFAULT >> 20, SBX_MEM_BYTES_MIN >> 20,
+		SBX_MEM_BYTES_MAX >> 20))
 		return -1;
 	cfg->limits.mem_bytes = v << 20;
-	if (num(&v, O_CPU, PROV_WORKER_CPU_S_DEFAULT, 1, PROV_WORKER_CPU_S_MAX))
+	if (num(&v, O_CPU, SBX_CPU_S_DEFAULT, 1, SBX_CPU_S_MAX))
 		return -1;
 	cfg->limits.cpu_s = (unsigned)v;
-	if (num(&v, O_WALL, PROV_WORKER_WALL_MS_DEFAULT, 1, PROV_WORKER_WALL_MS_MAX))
+	if (num(&v, O_WALL, SBX_WALL_MS_DEFAULT, 1, SBX_WALL_MS_MAX))
 		return -1;
 	cfg->limits.wall_ms = (unsigned)v;
+	if (num(&v, O_THREADS, SBX_THREADS_DEFAULT, 1, SBX_THREADS_MAX))
+		return -1;
+	cfg->limits.threads = (unsigned)v;
+	if (sbx_mode_parse(&cfg->sandbox_mode, opts[O_SANDBOX].text)) {
+		fprintf(stderr, "assay-provider: could not parse --sandbox '%.40s': want best-effort or strict\n",
+			opts[O_SANDBOX].text);
+		return -1;
+	}
 	if (num(&v, O_JANITOR, PROV_JANITOR_PERIOD_S_DEFAULT, 1, 3600))
 		return -1;
 	cfg->janitor_period_s = (unsigned)v;
@@ -468,6 +485,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "assay-provider: %s\n", why);
 		goto out_key;
 	}
+	if (sbx_device_select(p.device, why, sizeof(why), opts[O_DEVICE].text)) {
+		fprintf(stderr, "assay-provider: %s\n", why);
+		goto out_key;
+	}
+	prov_log("device", "device=%s%s%s", p.device, why[0] ? " note=" : "", why);
+	if (prov_sandbox_check(&p))
+		goto out_key;
 	if (prov_jobs_start(&p)) {
 		fprintf(stderr, "assay-provider: could not start the worker threads\n");
 		goto out_key;

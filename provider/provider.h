@@ -8,7 +8,7 @@
  *            job; atomic writes (tmp + fsync + rename); deletion that
  *            forgets the job key first (crypto-shredding).
  *   jobs.c   the job table, the bounded queue, the worker threads (each
- *            job in a sandboxed worker process, provider/worker.h), the
+ *            job in a sandboxed worker process, sandbox/sandbox.h), the
  *            receipt (signed, submitted to the escrow), refunds through
  *            the escrow on failure, and the janitor that deletes a job's
  *            data once the escrow has settled it.
@@ -31,7 +31,7 @@
 #include "kernels.h"
 #include "prov_limits.h"
 #include "receipts.h"
-#include "worker.h"
+#include "sandbox.h"
 
 enum prov_status {
 	PROV_ST_AWAITING_INPUT = 0, /* JobSpec accepted, no input yet */
@@ -96,7 +96,8 @@ struct prov_config {
 	struct rcpt_u256 price;      /* asked per job; a JobSpec's maxPrice must cover it */
 	unsigned workers;            /* concurrent jobs */
 	unsigned queue_max;          /* queued jobs beyond which uploads get 503 */
-	struct prov_worker_limits limits;
+	struct sbx_limits limits;
+	enum sbx_mode sandbox_mode;  /* --sandbox */
 	double fault_corrupt_p;      /* 0: off; devnet only */
 	uint64_t fault_seed;         /* 0: from the OS */
 	unsigned janitor_period_s;
@@ -151,6 +152,8 @@ struct prov {
 	uint64_t fault_state;
 	uint64_t n_receipted, n_failed, n_corrupted;
 	uint64_t avg_run_ms;
+	unsigned sbx_missing;               /* enum sbx_layer bits workers go without */
+	char device[KERN_DEVICE_BYTES];     /* --device resolved: the receipts' device */
 
 	pthread_t threads[PROV_WORKERS_MAX];
 	unsigned threads_len;
@@ -202,6 +205,13 @@ HTTPD_WUR int prov_store_load_all(struct prov *p, char *why, size_t why_len);
 /* Starts the worker threads and the janitor; re-queues jobs a restart
  * interrupted.  0 or -1. */
 HTTPD_WUR int prov_jobs_start(struct prov *p);
+/* Start-up: probes the sandbox layers this machine grants (sbx_probe),
+ * logs the missing ones and, under --sandbox strict, refuses any.  0, or
+ * -1 after a line on stderr. */
+HTTPD_WUR int prov_sandbox_check(struct prov *p);
+/* After a job: records the layers its worker went without (log on a
+ * change, /metrics). */
+void prov_sandbox_note(struct prov *p, unsigned missing, enum sbx_err we);
 /* Stops the threads (running workers finish their job first). */
 void prov_jobs_stop(struct prov *p);
 /* The job with this id (under p->mu), or NULL. */

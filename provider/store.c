@@ -367,7 +367,7 @@ int prov_store_put(struct prov *p, const struct prov_job *j, const char *name,
 	size_t n = len + PROV_GCM_NONCE_BYTES + PROV_GCM_TAG_BYTES;
 	int rc;
 
-	if (!j->has_key || len > PROV_WORKER_OUT_BYTES_MAX ||
+	if (!j->has_key || len > SBX_OUT_BYTES_MAX ||
 	    (size_t)snprintf(file, sizeof(file), "%s.enc", name) >= sizeof(file) ||
 	    job_path(path, sizeof(path), p, j->id, file))
 		return -1;

@@ -79,6 +79,10 @@ void efx_spawn(struct efx *e)
 	}
 	if (e->cfg.quiet)
 		argv[n++] = "--quiet";
+	for (size_t i = 0; e->cfg.extra_args && e->cfg.extra_args[i]; i++) {
+		cr_assert_lt(n + 1, sizeof(argv) / sizeof(argv[0]));
+		argv[n++] = e->cfg.extra_args[i];
+	}
 	argv[n] = NULL;
 	cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]));
 	tu_daemon_start(&d, argv, e->log_path);
@@ -685,4 +689,21 @@ void efx_snap_same(const struct efx_snap *a, const struct efx_snap *b, const cha
 	cr_assert(efx_bal_eq(a->c, b->c), "%s: customer balance moved", what);
 	cr_assert(efx_bal_eq(a->pv, b->pv), "%s: provider balance moved", what);
 	cr_assert(efx_bal_eq(a->v, b->v), "%s: validator balance moved", what);
+}
+
+double efx_metric(const char *family)
+{
+	struct hc_resp r;
+	char line[128];
+	const char *at;
+	double v = -1;
+
+	efx_get(&r, "/metrics");
+	cr_assert_eq(r.status, 200);
+	snprintf(line, sizeof(line), "\n%s ", family);
+	at = strstr(r.body, line);
+	if (at)
+		v = strtod(at + strlen(line), NULL);
+	hc_resp_free(&r);
+	return v;
 }

@@ -49,6 +49,7 @@ struct efx_config {
 	int escrow_rates;         /* the escrow's own rate limits, not 100000 a second */
 	int alone;                /* the database by pgt_db_create_alone (restart tests) */
 	int quiet;                /* --quiet */
+	const char *const *extra_args;  /* more flags, NULL-terminated; may be NULL */
 };
 
 struct efx {
@@ -89,6 +90,9 @@ void efx_teardown(void);
 struct chain *efx_ledger(void);
 /* Checks the ledger invariants now; fails the test naming `when`. */
 void efx_invariants(const char *when);
+/* The value of an unlabelled metric on the escrow's /metrics; -1 when
+ * absent. */
+double efx_metric(const char *family);
 
 /* ---------------------------------------------------------------- HTTP */
 

@@ -2127,21 +2127,12 @@ static void talk_to(const struct efx *x)
 /* The value of an unlabelled gauge on x's /metrics; -1 when absent. */
 static double gauge_of(const struct efx *x, const char *family)
 {
-	struct hc_resp r;
-	char line[96];
-	const char *at;
-	double v = -1;
 	uint16_t keep = EFX.port;
+	double v;
 
 	EFX.port = x->port;
-	efx_get(&r, "/metrics");
+	v = efx_metric(family);
 	EFX.port = keep;
-	cr_assert_eq(r.status, 200);
-	snprintf(line, sizeof(line), "\n%s ", family);
-	at = strstr(r.body, line);
-	if (at)
-		v = strtod(at + strlen(line), NULL);
-	hc_resp_free(&r);
 	return v;
 }
 

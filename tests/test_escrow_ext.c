@@ -1182,3 +1182,118 @@ Test(escrow_ext, every_new_operation_from_every_state, .fini = x_teardown, .time
 		}
 	}
 }
+
+/* ---------------------------------------------------------------- the referee's thread */
+
+/* The escrow of the referee tests: x_setup's, with `args` added. */
+static void ref_setup(unsigned window_s, const char *const *args)
+{
+	struct efx_config c = { .window_s = window_s, .referee_s = 5,
+				.unbonding_s = window_s + 5 + 30, .sample_bps = 1000,
+				.extra_args = args };
+
+	efx_setup(&c);
+}
+
+/* Whether the escrow's log holds `needle`. */
+static int log_has(const char *needle)
+{
+	uint8_t *log = NULL;
+	size_t len = 0;
+	int found;
+
+	tu_read_file(EFX.log_path, &log, &len);
+	found = memmem(log, len, needle, strlen(needle)) != NULL;
+	free(log);
+	return found;
+}
+
+/* A disputed job whose re-execution takes long (the referee waits 6 s
+ * before each run, --referee-delay-ms, devnet only) does not hold up
+ * the settlement of another job: that one is paid while the slow run
+ * is still going, and the dispute is decided once it is done.  With
+ * the referee on the settlement loop (as before issue 13), the other
+ * job could only be paid after the run. */
+Test(escrow_ext, slow_referee_run_delays_no_other_settlement, .fini = x_teardown, .timeout = 90)
+{
+	static const char *const args[] = { "--referee-delay-ms", "6000", NULL };
+	struct efx_parties p;
+	struct efx_job slow, other;
+	struct hc_resp r;
+	char state[32], *in;
+
+	ref_setup(2, args);
+	efx_parties_setup(&p, 0);
+	efx_job_make(&slow, &p, 1000, (uint64_t)time(NULL) + 60, 1);
+	efx_job_make(&other, &p, 1000, (uint64_t)time(NULL) + 60, 2);
+	efx_job_open(&slow, NULL);
+	efx_job_open(&other, NULL);
+	efx_receipt_make(&slow, &p, 600, 1);      /* a wrong output root */
+	efx_receipt_post_ok(&slow);
+	in = efx_input_member(&slow);
+	claim_post(&r, &slow, &p.validator, 2, in);
+	free(in);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	efx_receipt_make(&other, &p, 600, 0);
+	efx_receipt_post_ok(&other);
+
+	efx_wait_state(&other, "paid");
+	/* Ordering, not timing: the slow run had not finished then. */
+	efx_job_state(state, &slow);
+	cr_assert_str_eq(state, "disputed", "the slow dispute was decided before the other job was paid");
+	cr_assert_eq(efx_metric("assay_escrow_referee_running"), 1.0,
+		     "the referee's run is not in progress");
+	cr_assert(!log_has("event=referee-run"), "the referee finished before the other job was paid");
+
+	efx_wait_state(&slow, "refunded");
+	cr_assert_str_eq(wait_dispute(&slow, "fraud", "provider_wrong", 1),
+			 "output-differs-from-receipt");
+	cr_assert(log_has("event=referee-run job="));
+	cr_assert_eq(efx_metric("assay_escrow_referee_runs_total"), 1.0);
+	efx_invariants("after both jobs");
+	efx_job_free(&slow);
+	efx_job_free(&other);
+}
+
+/* A referee run past its wall-clock limit (1 ms, against a 4 MiB
+ * softmax) is no verdict (docs/escrow.md, "Referee"): logged as a bug,
+ * counted, the dispute left open, nobody slashed or paid. */
+Test(escrow_ext, referee_limit_hit_decides_nothing, .fini = x_teardown, .timeout = 90)
+{
+	static const char *const args[] = { "--referee-wall-ms", "1", NULL };
+	struct efx_parties p;
+	struct efx_job f;
+	struct efx_snap before, after;
+	struct hc_resp r;
+	json_t *j, *d;
+	char *in;
+
+	ref_setup(30, args);
+	efx_parties_setup(&p, 0);
+	efx_job_make_softmax(&f, &p, 1000, (uint64_t)time(NULL) + 60, 3, 1024, 1024);
+	efx_job_open(&f, NULL);
+	efx_receipt_make(&f, &p, 600, 1);
+	efx_receipt_post_ok(&f);
+	in = efx_input_member(&f);
+	claim_post(&r, &f, &p.validator, 2, in);
+	free(in);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	efx_snap_take(&before, &p, &f);
+	for (int i = 0; i < 200 && efx_metric("assay_escrow_referee_limit_total") < 1.0; i++)
+		usleep(100 * 1000);
+	cr_assert_geq(efx_metric("assay_escrow_referee_limit_total"), 1.0, "no limit hit counted");
+	cr_assert(log_has("event=referee-limit job="), "the limit hit is not in the log");
+	sleep(3);   /* three more ticks: still nothing decided */
+	efx_snap_take(&after, &p, &f);
+	efx_snap_same(&before, &after, "after a referee limit hit");
+	cr_assert_str_eq(after.state, "disputed");
+	d = dispute_where(&j, &f, "kind", "fraud");
+	cr_assert(d);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "open");
+	json_decref(j);
+	cr_assert_eq(efx_metric("assay_escrow_referee_runs_total"), 1.0,
+		     "retried before ESCROW_REFEREE_RETRY_S");
+	efx_job_free(&f);
+}

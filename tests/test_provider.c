@@ -348,6 +348,8 @@ static void write_file(const char *dir, const char *name, const void *data, size
 
 /* ---------------------------------------------------------------- tests */
 
+static const char *const auto_device[] = { "--device", "auto", NULL };
+
 Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .timeout = 180)
 {
 	struct pv t;
@@ -359,7 +361,9 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	unsigned long long cust0, prov0;
 
 	setup(&t, "31337");
-	provider_start(&t, NULL);
+	/* --device auto on a machine without a GPU worker: the cpu, and the
+	 * same bytes as the reference (checked below). */
+	provider_start(&t, auto_device);
 	matmul_input(&in, &in_len, 24, 40, 16, 7);
 	su_reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
 	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
@@ -390,6 +394,7 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	/* The bundle verifies offline with the input and the output. */
 	prov_get(&t, &r, j.idh, "bundle", &t.cust);
 	cr_assert_eq(r.status, 200, "%s", r.body);
+	cr_assert(strstr(r.body, "\"device\":\"cpu\""), "the receipt's device: %s", r.body);
 	write_file(t.dir, "bundle.json", r.body, r.len, p_bundle, sizeof(p_bundle));
 	httpd_client_resp_free(&r);
 	prov_get(&t, &r, j.idh, "output", &t.cust);
@@ -671,8 +676,13 @@ Test(provider, start_up_refusals, .timeout = 120)
 {
 	struct pv t;
 	const char *fault[] = { "--fault", "corrupt-output=0.5", NULL };
+	const char *cuda[] = { "--device", "cuda", NULL }, *bogus[] = { "--device", "tpu", NULL };
 
 	setup(&t, "5");
+	/* --device cuda: no CUDA device here (and, where there is one, no
+	 * GPU worker yet); a device that does not exist. */
+	cr_assert_eq(provider_try(&t, cuda), 1);
+	cr_assert_eq(provider_try(&t, bogus), 1);
 	/* Fault injection on a chain that is not a devnet. */
 	cr_assert_eq(provider_try(&t, fault), 1);
 	/* A key file others can read. */

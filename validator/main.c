@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbx_limits.h"
 #include "validator.h"
 
 #include "banned.h"
@@ -17,7 +18,8 @@
 static const char usage[] =
 	"usage: assay-validator --escrow URL --key FILE --state-dir DIR\n"
 	"       [--listen HOST:PORT] [--queue-max N] [--workers N] [--cpu-s-per-min N]\n"
-	"       [--job-cpu-s N] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
+	"       [--job-cpu-s N] [--job-threads N] [--sandbox best-effort|strict]\n"
+	"       [--device auto|cpu|cuda] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
 	"       [--fetch-backoff-ms N] [--no-reveal] [--quiet] [--lie (tests, chain 31337 only)]\n"
 	"       assay-validator --print-routes   (the route table, METHOD PATH a line)\n";
 
@@ -85,6 +87,13 @@ int main(int argc, char **argv)
 			bad = parse_uint(&cfg.cpu_s_per_min, v, VALID_CPU_S_PER_MIN_MAX);
 		else if (strcmp(a, "--job-cpu-s") == 0)
 			bad = parse_uint(&cfg.job_cpu_s, v, 3600u);
+		else if (strcmp(a, "--job-threads") == 0)
+			bad = parse_uint(&cfg.job_threads, v, SBX_THREADS_MAX) || !cfg.job_threads;
+		else if (strcmp(a, "--sandbox") == 0 && v &&
+			 (strcmp(v, "strict") == 0 || strcmp(v, "best-effort") == 0))
+			cfg.sandbox_strict = strcmp(v, "strict") == 0;
+		else if (strcmp(a, "--device") == 0 && v)
+			cfg.device = v;
 		else if (strcmp(a, "--poll-ms") == 0)
 			bad = parse_uint(&cfg.poll_ms, v, VALID_POLL_MS_MAX);
 		else if (strcmp(a, "--fetch-tries") == 0)

@@ -2,8 +2,8 @@
  * node.c: the validator node.  One poller thread follows the escrow's
  * receipted jobs and decides by the sampling rule which to check; a
  * bounded queue hands sampled jobs to a few worker threads that fetch
- * the job's bytes from its provider, re-execute it in the sandboxed
- * worker (provider/worker.h) under a CPU budget, and attest.
+ * the job's bytes from its provider, re-execute it in the job sandbox
+ * (sandbox/sandbox.h) under a CPU budget, and attest.
  *
  * Invariants:
  * - nothing is signed but through valid_record_sign (the signing record
@@ -31,7 +31,7 @@
 
 #include "httpd.h"
 #include "httpd_client.h"
-#include "worker.h"
+#include "sandbox.h"
 #include "validator.h"
 
 #include "monotonic.h"
@@ -73,7 +73,10 @@ struct valid_node {
 	char escrow_url[HTTPD_CLIENT_URL_BYTES_MAX + 1];
 	char state_dir[VALID_PATH_BYTES];
 	char scratch[VALID_PATH_BYTES];
-	unsigned queue_max, workers, cpu_s_per_min, job_cpu_s, poll_ms;
+	unsigned queue_max, workers, cpu_s_per_min, job_cpu_s, job_threads, poll_ms;
+	enum sbx_mode sandbox_mode;
+	const char *device_flag;   /* --device, resolved at start (sandbox_check) */
+	unsigned sbx_missing;      /* enum sbx_layer bits re-executions go without (mu) */
 	unsigned fetch_tries, fetch_timeout_ms, fetch_backoff_ms;
 	int lie;
 
@@ -554,30 +557,49 @@ static void budget_charge(struct valid_node *n, uint64_t ms)
 
 /* ---------------------------------------------------------------- one job */
 
-static enum valid_err write_input(char *path, size_t path_len, struct valid_node *n,
-				  const struct task *t, const uint8_t *in, size_t in_len)
+/* After a re-execution: the layers its worker went without; a change is
+ * logged (and shown on /metrics at the next scrape). */
+static void sandbox_note(struct valid_node *n, unsigned missing, enum sbx_err we)
 {
-	int fd, k;
-	size_t off = 0;
+	char names[128];
+	int changed;
 
-	k = snprintf(path, path_len, "%s/in-%.16s-%lx.safetensors", n->scratch, t->job_hex + 2,
-		     (unsigned long)pthread_self());
-	if (k < 0 || (size_t)k >= path_len)
-		return VALID_ERR_ARG;
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return VALID_ERR_IO;
-	while (off < in_len) {
-		ssize_t w = write(fd, in + off, in_len - off);
-		if (w <= 0) {
-			close(fd);
-			unlink(path);
-			return VALID_ERR_IO;
-		}
-		off += (size_t)w;
+	if (we == SBX_ERR_ARG || we == SBX_ERR_SETUP || missing == SBX_LAYERS_ALL)
+		return;
+	pthread_mutex_lock(&n->mu);
+	changed = missing != n->sbx_missing;
+	n->sbx_missing = missing;
+	pthread_mutex_unlock(&n->mu);
+	if (changed) {
+		sbx_layers_format(names, sizeof(names), missing);
+		vlog("sandbox-changed", "missing=\"%s\"", names);
 	}
-	close(fd);
+}
+
+/* Start-up: the layers this machine grants a worker (sbx_probe), in the
+ * log; under --sandbox strict any refused one stops the start. */
+static enum valid_err sandbox_check(struct valid_node *n, char *why, size_t why_len)
+{
+	struct sbx_report rep;
+	char names[128], device[KERN_DEVICE_BYTES];
+	unsigned missing = 0;
+
+	if (sbx_device_select(device, why, why_len, n->device_flag))
+		return VALID_ERR_ARG;
+	vlog("device", "device=%s%s%s", device, why[0] ? " note=" : "", why);
+	why[0] = '\0';
+	if (sbx_probe(&missing, &rep, n->scratch)) {
+		why_set(why, why_len, "sandbox probe failed: %s", rep.msg);
+		return VALID_ERR_STATE;
+	}
+	sbx_layers_format(names, sizeof(names), missing);
+	vlog("sandbox", "mode=%s missing=\"%s\"",
+	     n->sandbox_mode == SBX_STRICT ? "strict" : "best-effort", names);
+	if (missing && n->sandbox_mode == SBX_STRICT) {
+		why_set(why, why_len, "--sandbox strict: this kernel refuses: %s", names);
+		return VALID_ERR_REFUSED;
+	}
+	n->sbx_missing = missing;
 	return VALID_OK;
 }
 
@@ -590,19 +612,20 @@ static void count(struct valid_node *n, uint64_t *c)
 
 static void process(struct valid_node *n, struct task *t, unsigned slot)
 {
-	char why[256] = "", in_path[VALID_PATH_BYTES];
+	char why[256] = "";
 	uint8_t *input = NULL, *mine = NULL, *theirs = NULL, root[RCPT_HASH_BYTES], verdict;
 	size_t input_len = 0, mine_len = 0, theirs_len = 0;
-	struct prov_worker_limits lim;
-	struct prov_worker_job wj;
-	struct prov_worker_report rep;
+	struct sbx_limits lim;
+	struct sbx_job wj;
+	struct sbx_report rep;
+	const struct sbx_wipe wipe = { &n->key, sizeof(n->key) };  /* the worker's copy */
 	struct rcpt_commitment c;
 	struct valid_record rec;
 	struct valid_evidence ev, *evp = NULL;
 	struct rcpt_diag d = { "" };
-	enum prov_worker_err we;
+	enum sbx_err we;
 	enum valid_err rc;
-	int match, have_input_file = 0;
+	int match;
 
 	assert(n && t && slot < n->workers);
 	assert(memcmp(t->receipt.job, t->job_id, RCPT_HASH_BYTES) == 0);
@@ -619,25 +642,23 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 		}
 		goto out;
 	}
-	rc = write_input(in_path, sizeof(in_path), n, t, input, input_len);
-	if (rc) {
-		vlog("check-failed", "job=%s why=\"could not write scratch input\"", t->job_hex);
-		count(n, &n->st.failed);
-		goto out;
-	}
-	have_input_file = 1;
 	if (budget_wait(n))
 		goto out;
 	memset(&lim, 0, sizeof(lim));
 	lim.cpu_s = n->job_cpu_s;
+	lim.threads = n->job_threads;
 	/* out_bytes_max stays the default: a wrong receipt's outputSize
 	 * must not cut our run short. */
 	memset(&wj, 0, sizeof(wj));
 	wj.kernel = t->job.kernel;
 	wj.params = t->job.params;
 	wj.params_len = strlen(t->job.params);
-	wj.in_path = in_path;
+	wj.in = input;
+	wj.in_len = input_len;
 	wj.scratch_base = n->scratch;
+	wj.mode = n->sandbox_mode;
+	wj.wipe = &wipe;
+	wj.wipe_len = 1;
 	wj.limits = &lim;
 	pthread_mutex_lock(&n->mu);
 	n->slots[slot].busy = 1;
@@ -645,15 +666,16 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 	memcpy(n->slots[slot].job_hex, t->job_hex, sizeof(t->job_hex));
 	n->st.running++;
 	pthread_mutex_unlock(&n->mu);
-	we = prov_worker_run(&mine, &mine_len, &rep, &wj);
+	we = sbx_run(&mine, &mine_len, &rep, &wj);
 	pthread_mutex_lock(&n->mu);
 	n->slots[slot].busy = 0;
 	n->st.running--;
 	pthread_mutex_unlock(&n->mu);
 	budget_charge(n, rep.wall_ms);
+	sandbox_note(n, rep.missing, we);
 	vlog("reexecuted", "job=%s result=%s wall_ms=%" PRIu64, t->job_hex,
-	     prov_worker_errname(we), rep.wall_ms);
-	if (we == PROV_WORKER_OK) {
+	     sbx_errname(we), rep.wall_ms);
+	if (we == SBX_OK) {
 		if (rcpt_commit_buf(&c, mine, mine_len) != RCPT_OK) {
 			count(n, &n->st.failed);
 			goto out;
@@ -661,7 +683,7 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 		match = c.size == t->receipt.output_size &&
 			memcmp(c.root, t->receipt.output_root, RCPT_HASH_BYTES) == 0;
 		memcpy(root, c.root, RCPT_HASH_BYTES);
-	} else if (we == PROV_WORKER_ERR_KERNEL) {
+	} else if (we == SBX_ERR_KERNEL) {
 		/* The kernel refuses the committed input: no output can be
 		 * right, the referee decides the same way.  Name the empty
 		 * string's root as ours. */
@@ -730,8 +752,6 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 		count(n, rec.att.verdict == RCPT_VERDICT_MATCH ? &n->st.attested_match
 							       : &n->st.attested_differs);
 out:
-	if (have_input_file)
-		unlink(in_path);
 	free(input);
 	free(mine);
 	free(theirs);
@@ -929,12 +949,13 @@ static void progress_and_gauges(struct valid_node *n)
 {
 	struct valid_stats s;
 	uint64_t now = now_ms();
-	unsigned i;
+	unsigned i, missing;
 	size_t qlen;
 
 	pthread_mutex_lock(&n->mu);
 	s = n->st;
 	qlen = n->qlen;
+	missing = n->sbx_missing;
 	for (i = 0; i < n->workers; i++) {
 		struct slot_state *sl = &n->slots[i];
 		if (sl->busy && now - sl->logged_ms >= VALID_PROGRESS_LOG_S * 1000u) {
@@ -964,6 +985,14 @@ static void progress_and_gauges(struct valid_node *n)
 		      "Checks that could not finish (fetch or kernel error).", s.failed);
 	(void)httpd_counter_set(n->httpd, "assay_validator_cpu_seconds_total", NULL,
 				"CPU time spent re-executing kernels.", (double)s.cpu_ms / 1000.0);
+	for (i = 0; i < SBX_LAYER_COUNT_; i++) {
+		char labels[48];
+
+		snprintf(labels, sizeof(labels), "layer=\"%s\"", sbx_layer_name(1u << i));
+		(void)httpd_gauge_set(n->httpd, "assay_validator_sandbox_layer_missing", labels,
+				      "1 when re-executions run without this sandbox layer.",
+				      (missing >> i) & 1u);
+	}
 }
 
 static void *poller_main(void *arg)
@@ -1290,7 +1319,10 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	n->workers = pick(cfg->workers, VALID_WORKERS_DEFAULT, VALID_WORKERS_MAX);
 	n->cpu_s_per_min = pick(cfg->cpu_s_per_min, VALID_CPU_S_PER_MIN_DEFAULT,
 				VALID_CPU_S_PER_MIN_MAX);
-	n->job_cpu_s = pick(cfg->job_cpu_s, VALID_JOB_CPU_S_DEFAULT, PROV_WORKER_CPU_S_MAX);
+	n->job_cpu_s = pick(cfg->job_cpu_s, VALID_JOB_CPU_S_DEFAULT, SBX_CPU_S_MAX);
+	n->job_threads = pick(cfg->job_threads, SBX_THREADS_DEFAULT, SBX_THREADS_MAX);
+	n->sandbox_mode = cfg->sandbox_strict ? SBX_STRICT : SBX_BEST_EFFORT;
+	n->device_flag = cfg->device;
 	n->poll_ms = pick(cfg->poll_ms, VALID_POLL_MS_DEFAULT, VALID_POLL_MS_MAX);
 	if (n->poll_ms < VALID_POLL_MS_MIN)
 		n->poll_ms = VALID_POLL_MS_MIN;
@@ -1337,6 +1369,9 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 		why_set(why, why_len, "%s", d.msg);
 		goto fail;
 	}
+	rc = sandbox_check(n, why, why_len);
+	if (rc)
+		goto fail;
 	rc = register_seed(n, why, why_len);
 	if (rc)
 		goto fail;

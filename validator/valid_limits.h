@@ -10,7 +10,7 @@
  * (ESCROW_INPUT_BYTES_MAX), so a provider that answers more is lying. */
 #define VALID_INPUT_BYTES_MAX (8u * 1024u * 1024u)
 /* A job's output fetched for evidence: the largest output a worker may
- * write (PROV_WORKER_OUT_BYTES_MAX); in practice bounded by the receipt's
+ * write (SBX_OUT_BYTES_MAX); in practice bounded by the receipt's
  * outputSize, which is checked before anything is fetched. */
 #define VALID_OUTPUT_BYTES_MAX ((1ull << 30) + (2ull << 20))
 

@@ -238,6 +238,9 @@ struct valid_config {
 	unsigned workers;
 	unsigned cpu_s_per_min;
 	unsigned job_cpu_s;
+	unsigned job_threads;      /* kernel threads of one re-execution; 0: 1 */
+	int sandbox_strict;        /* --sandbox strict: a refused layer is fatal */
+	const char *device;        /* --device auto|cpu|cuda; NULL: auto */
 	unsigned poll_ms;
 	unsigned fetch_tries;
 	unsigned fetch_timeout_ms;

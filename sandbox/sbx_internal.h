@@ -1,0 +1,68 @@
+/*
+ * sbx_internal.h: what sandbox.c (the parent) and child.c (the worker)
+ * share.  Private to sandbox/.
+ */
+#ifndef ASSAY_SBX_INTERNAL_H
+#define ASSAY_SBX_INTERNAL_H
+
+#include "sandbox.h"
+
+/* ASan reserves terabytes of shadow address space: RLIMIT_AS would stop
+ * it from working at all, so the sanitizer build skips that one limit. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SBX_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SBX_ASAN 1
+#endif
+#endif
+#ifndef SBX_ASAN
+#define SBX_ASAN 0
+#endif
+
+/* Worker exit codes.  A kernel error k exits EXIT_KERN_BASE + k. */
+#define SBX_EXIT_KERN_BASE 16
+#define SBX_EXIT_CPU 97      /* SIGXCPU caught (the worker may be a pid 1) */
+#define SBX_EXIT_FSIZE 98    /* SIGXFSZ caught, or EFBIG on the output */
+#define SBX_EXIT_STRICT 99   /* a layer was refused under SBX_STRICT */
+#define SBX_EXIT_SANDBOX 100
+#define SBX_EXIT_IO 101
+_Static_assert(SBX_EXIT_KERN_BASE + KERN_ERR_COUNT_ < SBX_EXIT_CPU,
+	       "kernel error codes overlap the worker's own exit codes");
+
+/* The worker's report descriptor until it has said which layers it
+ * went without (then closed, before the filter). */
+#define SBX_FD_REPORT 4
+_Static_assert(SBX_FD_OUT < SBX_NOFILE, "RLIMIT_NOFILE below the output fd");
+
+#define SBX_OUT_NAME "out.safetensors"
+
+/* FOR TESTS ONLY (tests/test_sandbox.c, through sbx_test_skip): layers
+ * a run leaves out, so that a test can show that the next layer down
+ * holds on its own.  Zero in every daemon. */
+enum sbx_skip {
+	SBX_SKIP_SECCOMP = 1u << 0,
+	SBX_SKIP_LANDLOCK = 1u << 1,
+	SBX_SKIP_CAPS = 1u << 2,
+	/* Leaves out the network namespace and reports it missing, as a
+	 * kernel that refuses it would: the strict-mode test. */
+	SBX_SKIP_NETNS = 1u << 3,
+};
+
+struct sbx_child {
+	const struct sbx_job *job;
+	const struct sbx_limits *lim;
+	const char *scratch;    /* existing, empty, mode 0700 */
+	int report_fd;          /* write end of the parent's pipe */
+	int probe;              /* set up, report, exit 0: no job */
+	unsigned skip;          /* enum sbx_skip bits; 0 but in tests */
+};
+
+/* The worker: never returns (every path ends in _exit). */
+__attribute__((noreturn)) void sbx_child_main(const struct sbx_child *c);
+
+/* FOR TESTS ONLY: the skip bits of the next sbx_run calls of this
+ * process (0 restores the full sandbox). */
+void sbx_test_skip(unsigned skip);
+
+#endif
