@@ -1417,13 +1417,78 @@ void escrow_dispute_release(struct escrow_dispute *d)
 	}
 }
 
+/* One row of the disputes' SELECT lists below into d; -1 when it does
+ * not parse (the CHECKs and the trigger keep this from happening). */
+static int dispute_row(struct escrow_dispute *d, const PGresult *res, int i)
+{
+	memset(d, 0, sizeof(*d));
+	if (get_bytes(d->job, 32, res, i, 0) || get_bytes(d->validator, 20, res, i, 1) ||
+	    rcpt_u256_parse(&d->slash_amount, PQgetvalue(res, i, 5)) != RCPT_OK ||
+	    rcpt_u256_parse(&d->bounty, PQgetvalue(res, i, 6)) != RCPT_OK ||
+	    escrow_dispute_state_parse(PQgetvalue(res, i, 2), &d->state) ||
+	    escrow_dispute_kind_parse(PQgetvalue(res, i, 8), &d->kind))
+		return -1;
+	d->opened_at_s = get_u64(res, i, 3);
+	if (!PQgetisnull(res, i, 4)) {
+		if (get_blob(&d->input, &d->input_len, res, i, 4))
+			return -1;
+		d->has_input = 1;
+	}
+	d->executed = PQgetvalue(res, i, 7)[0] == 't';
+	return 0;
+}
+
+enum escrow_db_err escrow_db_disputes_open_page(struct escrow_db *db,
+						struct escrow_dispute *out, size_t *n,
+						size_t max, struct escrow_dispute_cursor *cur)
+{
+	char mx[24], at[24], jp[HEXP(32)], vp[HEXP(20)];
+	const char *p[5] = { mx, at, jp, vp, escrow_dispute_kind_name(cur->kind) };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int i;
+
+	*n = 0;
+	snprintf(mx, sizeof(mx), "%zu", max);
+	snprintf(at, sizeof(at), "%" PRIu64, cur->set ? cur->opened_at_s : 0);
+	hexp(jp, sizeof(jp), cur->job, 32);
+	hexp(vp, sizeof(vp), cur->validator, 20);
+	rc = run(db, &res, "disputes open page", cur->set ?
+		 "SELECT job, validator, state, opened_at_s, input,"
+		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed, kind"
+		 " FROM escrow_disputes WHERE state = 'open' AND NOT executed"
+		 " AND (opened_at_s, job, validator, kind) > ($2::bigint, $3::bytea, $4::bytea, $5)"
+		 " ORDER BY opened_at_s, job, validator, kind LIMIT $1" :
+		 "SELECT job, validator, state, opened_at_s, input,"
+		 " coalesce(slash_amount, 0)::text, coalesce(bounty, 0)::text, executed, kind"
+		 " FROM escrow_disputes WHERE state = 'open' AND NOT executed"
+		 " ORDER BY opened_at_s, job, validator, kind LIMIT $1", cur->set ? 5 : 1, p);
+	if (rc)
+		return rc;
+	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++)
+		if (dispute_row(&out[*n], res, i) == 0)
+			(*n)++;
+	if ((size_t)PQntuples(res) < max) {
+		memset(cur, 0, sizeof(*cur));   /* the end: from the start next time */
+	} else {
+		const struct escrow_dispute *last = &out[*n ? *n - 1 : 0];
+		cur->set = *n > 0;
+		cur->opened_at_s = last->opened_at_s;
+		memcpy(cur->job, last->job, 32);
+		memcpy(cur->validator, last->validator, 20);
+		cur->kind = last->kind;
+	}
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
 enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 					      struct escrow_dispute *out, size_t *n,
-					      size_t max, const char *state, int executed,
-					      int with_input)
+					      size_t max, enum escrow_dispute_state state,
+					      int executed, int with_input)
 {
 	char mx[24];
-	const char *p[3] = { state, executed ? "true" : "false", mx };
+	const char *p[3] = { escrow_dispute_state_name(state), executed ? "true" : "false", mx };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 	int i;
@@ -1441,24 +1506,9 @@ enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 		 " ORDER BY opened_at_s, job, validator, kind LIMIT $3", 3, p);
 	if (rc)
 		return rc;
-	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++) {
-		struct escrow_dispute *d = &out[*n];
-		memset(d, 0, sizeof(*d));
-		if (get_bytes(d->job, 32, res, i, 0) || get_bytes(d->validator, 20, res, i, 1) ||
-		    rcpt_u256_parse(&d->slash_amount, PQgetvalue(res, i, 5)) != RCPT_OK ||
-		    rcpt_u256_parse(&d->bounty, PQgetvalue(res, i, 6)) != RCPT_OK)
-			continue;
-		snprintf(d->state, sizeof(d->state), "%s", PQgetvalue(res, i, 2));
-		snprintf(d->kind, sizeof(d->kind), "%s", PQgetvalue(res, i, 8));
-		d->opened_at_s = get_u64(res, i, 3);
-		if (!PQgetisnull(res, i, 4)) {
-			if (get_blob(&d->input, &d->input_len, res, i, 4))
-				continue;
-			d->has_input = 1;
-		}
-		d->executed = PQgetvalue(res, i, 7)[0] == 't';
-		(*n)++;
-	}
+	for (i = 0; i < PQntuples(res) && (size_t)i < max; i++)
+		if (dispute_row(&out[*n], res, i) == 0)
+			(*n)++;
 	PQclear(res);
 	return ESCROW_DB_OK;
 }
@@ -1466,20 +1516,22 @@ enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 					    const uint8_t job[RCPT_HASH_BYTES],
 					    const uint8_t validator[RCPT_ADDR_BYTES],
-					    const char *kind, const char *state, const char *reason,
+					    enum escrow_dispute_kind kind,
+					    enum escrow_dispute_op op, const char *reason,
 					    const struct rcpt_u256 *slash,
 					    const struct rcpt_u256 *bounty,
 					    uint64_t now_s)
 {
 	char jp[HEXP(32)], vp[HEXP(20)], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES], ts[24];
-	const char *p[8] = { jp, vp, state, reason, sl, bo, ts, kind };
+	enum escrow_dispute_state to = DISPUTE_NONE;
+	const char *p[8] = { jp, vp, NULL, reason, sl, bo, ts, escrow_dispute_kind_name(kind) };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
-	ASSAY_ASSERT(strcmp(state, "provider_wrong") == 0 || strcmp(state, "validator_wrong") == 0 ||
-	       strcmp(state, "input_recovered") == 0);
-	ASSAY_ASSERT(strcmp(kind, "fraud") == 0 || strcmp(kind, "withheld") == 0);
+	/* The referee's steps are the table's steps from open. */
+	ASSAY_ASSERT(escrow_dispute_next(kind, op, DISPUTE_OPEN, &to) && op != DISPUTE_OP_MOOT);
 	ASSAY_ASSERT(rcpt_u256_cmp(bounty, slash) <= 0);
+	p[2] = escrow_dispute_state_name(to);
 	hexp(jp, sizeof(jp), job, 32);
 	hexp(vp, sizeof(vp), validator, 20);
 	rcpt_u256_format(sl, slash);
@@ -1499,11 +1551,12 @@ enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
 						 const uint8_t job[RCPT_HASH_BYTES],
 						 const uint8_t validator[RCPT_ADDR_BYTES],
-						 const char *kind, const struct rcpt_u256 *slash,
+						 enum escrow_dispute_kind kind,
+						 const struct rcpt_u256 *slash,
 						 const struct rcpt_u256 *bounty)
 {
 	char jp[HEXP(32)], vp[HEXP(20)], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
-	const char *p[5] = { jp, vp, sl, bo, kind };
+	const char *p[5] = { jp, vp, sl, bo, escrow_dispute_kind_name(kind) };
 
 	hexp(jp, sizeof(jp), job, 32);
 	hexp(vp, sizeof(vp), validator, 20);
@@ -1517,10 +1570,10 @@ enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
 enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
 					      const uint8_t job[RCPT_HASH_BYTES],
 					      const uint8_t validator[RCPT_ADDR_BYTES],
-					      const char *kind)
+					      enum escrow_dispute_kind kind)
 {
 	char jp[HEXP(32)], vp[HEXP(20)];
-	const char *p[3] = { jp, vp, kind };
+	const char *p[3] = { jp, vp, escrow_dispute_kind_name(kind) };
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
 

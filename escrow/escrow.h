@@ -28,6 +28,7 @@
 #include "receipts.h"
 #include "escrow_limits.h"
 #include "state.h"
+#include "dispute_state.h"
 
 struct escrow_config {
 	const char *listen_host;
@@ -109,8 +110,8 @@ struct escrow_job {
 struct escrow_dispute {
 	uint8_t job[RCPT_HASH_BYTES];
 	uint8_t validator[RCPT_ADDR_BYTES];
-	char kind[12];         /* "fraud" or "withheld" */
-	char state[20];
+	enum escrow_dispute_kind kind;
+	enum escrow_dispute_state state;
 	uint64_t opened_at_s;
 	uint8_t *input;        /* malloc'd or NULL */
 	size_t input_len;
@@ -314,26 +315,46 @@ enum escrow_db_err escrow_db_disputes_for_job(struct escrow_db *db, json_t **out
 /* Disputes in `state` with `executed` as given, oldest first. */
 enum escrow_db_err escrow_db_disputes_pending(struct escrow_db *db,
 					      struct escrow_dispute *out, size_t *n,
-					      size_t max, const char *state, int executed,
-					      int with_input);
+					      size_t max, enum escrow_dispute_state state,
+					      int executed, int with_input);
+/* Where a walk through the open disputes stands (all zero: the start). */
+struct escrow_dispute_cursor {
+	uint64_t opened_at_s;
+	uint8_t job[RCPT_HASH_BYTES];
+	uint8_t validator[RCPT_ADDR_BYTES];
+	enum escrow_dispute_kind kind;
+	int set;
+};
+/* Open disputes (with their inputs, if any), in (opened_at_s, job, validator,
+ * kind) order, strictly after *cur, at most max; *cur moves to the last
+ * one, or back to the start when fewer than max remained, so that
+ * successive calls walk every open dispute in turn (a few undecidable
+ * ones never hide the others). */
+enum escrow_db_err escrow_db_disputes_open_page(struct escrow_db *db,
+						struct escrow_dispute *out, size_t *n,
+						size_t max, struct escrow_dispute_cursor *cur);
 void escrow_dispute_release(struct escrow_dispute *d);
-/* Disputes are keyed by (job, validator, kind). */
+/* Disputes are keyed by (job, validator, kind).  decide takes the
+ * referee's step (uphold, reject, recover: dispute_state.h) from open;
+ * CONFLICT when the dispute is no longer open. */
 enum escrow_db_err escrow_db_dispute_decide(struct escrow_db *db,
 					    const uint8_t job[RCPT_HASH_BYTES],
 					    const uint8_t validator[RCPT_ADDR_BYTES],
-					    const char *kind, const char *state, const char *reason,
+					    enum escrow_dispute_kind kind,
+					    enum escrow_dispute_op op, const char *reason,
 					    const struct rcpt_u256 *slash,
 					    const struct rcpt_u256 *bounty,
 					    uint64_t now_s);
 enum escrow_db_err escrow_db_dispute_set_amounts(struct escrow_db *db,
 						 const uint8_t job[RCPT_HASH_BYTES],
 						 const uint8_t validator[RCPT_ADDR_BYTES],
-						 const char *kind, const struct rcpt_u256 *slash,
+						 enum escrow_dispute_kind kind,
+						 const struct rcpt_u256 *slash,
 						 const struct rcpt_u256 *bounty);
 enum escrow_db_err escrow_db_dispute_executed(struct escrow_db *db,
 					      const uint8_t job[RCPT_HASH_BYTES],
 					      const uint8_t validator[RCPT_ADDR_BYTES],
-					      const char *kind);
+					      enum escrow_dispute_kind kind);
 /* Moots the other open disputes of a job; *n how many. */
 enum escrow_db_err escrow_db_disputes_moot(struct escrow_db *db,
 					   const uint8_t job[RCPT_HASH_BYTES],

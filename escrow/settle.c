@@ -51,6 +51,7 @@ struct settle {
 	int chain_lost;           /* a call answered UNAVAILABLE this tick */
 	int settler, said;        /* this escrow settles; the log said which */
 	struct fetch_slot fetched[ESCROW_FETCH_TRACK_MAX];
+	struct escrow_dispute_cursor disputes;   /* the referee's walk */
 };
 
 static uint64_t now_s(void)
@@ -232,29 +233,107 @@ static int slash_amounts(struct settle *s, const uint8_t who[RCPT_ADDR_BYTES],
  * claim on the job brought: the provider is not "withholding" an input the
  * escrow holds.  Returns 1 when the dispute got it (or the database could
  * not say): decide nothing now. */
+struct share_input_txn {
+	const uint8_t *job;
+	const char *sub;
+	uint64_t now;
+	int n;
+};
+
+static enum escrow_db_err share_input_body(struct escrow_db *db, void *arg)
+{
+	struct share_input_txn *x = arg;
+	enum escrow_db_err rc;
+
+	x->n = 0;
+	rc = escrow_db_dispute_share_input(db, x->job, &x->n);
+	if (!rc && x->n > 0)
+		rc = escrow_db_audit(db, x->sub, "input-provided",
+				     json_pack("{s:s, s:i}", "source", "another claim",
+					       "disputes", x->n), x->now);
+	return rc;
+}
+
 static int referee_share_input(struct settle *s, const uint8_t job[RCPT_HASH_BYTES],
 			       uint64_t now)
 {
 	char sub[80];
+	struct share_input_txn x = { job, sub, now, 0 };
+
+	escrow_subject_job(sub, job);
+	if (escrow_db_txn(&s->db, share_input_body, &x))
+		return 1;
+	ASSAY_ASSERT(x.n >= 0);
+	return x.n > 0;
+}
+
+/* A withholding report whose input arrived and whose receipt the CPU
+ * reference confirms: closed `input_recovered`, nobody slashed, and the
+ * job returns to `receipted` once no other dispute is unsettled. */
+/* After the dispute's decision: when no dispute of the job is unsettled
+ * any more, the job returns to `receipted` (CONFLICT: it moved on). */
+static enum escrow_db_err job_cleared_if_settled(struct escrow_db *db,
+						 const uint8_t job[RCPT_HASH_BYTES], uint64_t now)
+{
+	int64_t left = 0;
+	enum escrow_db_err rc = escrow_db_disputes_unsettled(db, job, &left);
+
+	if (!rc && left == 0) {
+		rc = escrow_db_job_step(db, job, JOB_OP_CLEARED, JOB_DISPUTED, now);
+		if (rc == ESCROW_DB_CONFLICT)
+			rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
+	}
+	return rc;
+}
+
+/* A referee decision: the job's row first (so that no claim slips in
+ * unmooted), the dispute's step, its audit entry; for an upheld one the
+ * job's other disputes mooted and the job to `refunding`; for a
+ * recovered one (executed at once: nobody is slashed) the job back to
+ * `receipted` once nothing else is unsettled. */
+struct decide_txn {
+	const struct escrow_dispute *d;
+	enum escrow_dispute_op op;
+	const char *reason, *sub;
+	struct rcpt_u256 slash, bounty;
+	json_t *data;
+	uint64_t now;
+};
+
+static enum escrow_db_err decide_body(struct escrow_db *db, void *arg)
+{
+	const struct decide_txn *x = arg;
+	const struct escrow_dispute *d = x->d;
 	enum escrow_db_err rc;
 	int n = 0;
 
-	escrow_subject_job(sub, job);
-	rc = escrow_db_begin(&s->db);
+	rc = escrow_db_job_lock(db, d->job);
 	if (!rc)
-		rc = escrow_db_dispute_share_input(&s->db, job, &n);
-	if (!rc && n > 0)
-		rc = escrow_db_audit(&s->db, sub, "input-provided",
-				     json_pack("{s:s, s:i}", "source", "another claim",
-					       "disputes", n), now);
+		rc = escrow_db_dispute_decide(db, d->job, d->validator, d->kind, x->op, x->reason,
+					      &x->slash, &x->bounty, x->now);
+	if (!rc && x->op == DISPUTE_OP_RECOVER)
+		rc = escrow_db_dispute_executed(db, d->job, d->validator, d->kind);
 	if (!rc)
-		rc = escrow_db_commit(&s->db);
-	if (rc) {
-		escrow_db_rollback(&s->db);
-		return 1;
+		rc = escrow_db_audit(db, x->sub, "dispute-decided", json_incref(x->data), x->now);
+	if (!rc && x->op == DISPUTE_OP_UPHOLD) {
+		rc = escrow_db_disputes_moot(db, d->job, x->now, &n);
+		if (!rc)
+			rc = escrow_db_job_step(db, d->job, JOB_OP_UPHELD, JOB_DISPUTED, x->now);
 	}
-	ASSAY_ASSERT(n >= 0);
-	return n > 0;
+	if (!rc && x->op == DISPUTE_OP_RECOVER)
+		rc = job_cleared_if_settled(db, d->job, x->now);
+	return rc;
+}
+
+static void decide(struct settle *s, struct decide_txn *x)
+{
+	char sub[80];
+
+	escrow_subject_job(sub, x->d->job);
+	x->sub = sub;
+	if (escrow_db_txn(&s->db, decide_body, x))
+		fprintf(stderr, "assay-escrow: referee: could not record a decision\n");
+	json_decref(x->data);
 }
 
 /* A withholding report whose input arrived and whose receipt the CPU
@@ -262,40 +341,16 @@ static int referee_share_input(struct settle *s, const uint8_t job[RCPT_HASH_BYT
  * job returns to `receipted` once no other dispute is unsettled. */
 static void referee_recovered(struct settle *s, const struct escrow_dispute *d, uint64_t now)
 {
-	static const struct rcpt_u256 zero;
-	char sub[80], vh[RCPT_ADDR_HEX_BYTES];
-	enum escrow_db_err rc;
-	int64_t left = 0;
+	char vh[RCPT_ADDR_HEX_BYTES];
+	struct decide_txn x = { .d = d, .op = DISPUTE_OP_RECOVER,
+				.reason = "output-matches-receipt", .now = now };
 
-	ASSAY_ASSERT(strcmp(d->kind, "withheld") == 0);
-	escrow_subject_job(sub, d->job);
+	ASSAY_ASSERT(d->kind == DISPUTE_WITHHELD);
 	rcpt_address_format(vh, d->validator);
-	rc = escrow_db_begin(&s->db);
-	if (!rc)
-		rc = escrow_db_job_lock(&s->db, d->job);
-	if (!rc)
-		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator, d->kind,
-					      "input_recovered", "output-matches-receipt",
-					      &zero, &zero, now);
-	if (!rc)
-		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator, d->kind);
-	if (!rc)
-		rc = escrow_db_audit(&s->db, sub, "dispute-decided",
-				     json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "validator", vh,
-					       "kind", d->kind, "outcome", "input-recovered",
-					       "reason", "output-matches-receipt", "slash", "0",
-					       "bounty", "0"), now);
-	if (!rc)
-		rc = escrow_db_disputes_unsettled(&s->db, d->job, &left);
-	if (!rc && left == 0) {
-		rc = escrow_db_job_step(&s->db, d->job, JOB_OP_CLEARED, JOB_DISPUTED, now);
-		if (rc == ESCROW_DB_CONFLICT)
-			rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
-	}
-	if (!rc)
-		rc = escrow_db_commit(&s->db);
-	if (rc)
-		escrow_db_rollback(&s->db);
+	x.data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "validator", vh,
+			   "kind", escrow_dispute_kind_name(d->kind), "outcome", "input-recovered",
+			   "reason", "output-matches-receipt", "slash", "0", "bounty", "0");
+	decide(s, &x);
 }
 
 static void referee_decide(struct settle *s, const struct escrow_dispute *d, uint64_t now)
@@ -303,13 +358,11 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	struct escrow_job j;
 	struct rcpt_u256 slash, bounty;
 	const char *reason = "input-withheld";
-	int withheld = strcmp(d->kind, "withheld") == 0;
+	int withheld = d->kind == DISPUTE_WITHHELD;
 	enum verdict v;
-	char sub[80], vh[RCPT_ADDR_HEX_BYTES], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
-	enum escrow_db_err rc;
-	int n = 0;
+	char vh[RCPT_ADDR_HEX_BYTES], sl[RCPT_U256_DEC_BYTES], bo[RCPT_U256_DEC_BYTES];
 
-	ASSAY_ASSERT(withheld || strcmp(d->kind, "fraud") == 0);
+	ASSAY_ASSERT(withheld || d->kind == DISPUTE_FRAUD);
 	if (escrow_db_job_get(&s->db, &j, d->job) || !j.has_receipt)
 		return;
 	if (!d->has_input && referee_share_input(s, d->job, now))
@@ -331,36 +384,22 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	if (slash_amounts(s, v == V_PROVIDER_WRONG ? j.job.provider : d->validator,
 			  &slash, &bounty, v == V_PROVIDER_WRONG))
 		return;
-	escrow_subject_job(sub, d->job);
 	rcpt_address_format(vh, d->validator);
 	rcpt_u256_format(sl, &slash);
 	rcpt_u256_format(bo, &bounty);
-	rc = escrow_db_begin(&s->db);
-	/* The job row first, so that no claim slips in unmooted. */
-	if (!rc)
-		rc = escrow_db_job_lock(&s->db, d->job);
-	if (!rc)
-		rc = escrow_db_dispute_decide(&s->db, d->job, d->validator, d->kind,
-					      v == V_PROVIDER_WRONG ? "provider_wrong" : "validator_wrong",
-					      reason, &slash, &bounty, now);
-	if (!rc) {
-		json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "validator", vh,
-					 "outcome", v == V_PROVIDER_WRONG ? "provider-wrong" : "validator-wrong",
-					 "reason", reason, "slash", sl, "bounty", bo);
+	{
+		struct decide_txn x = { .d = d, .reason = reason, .slash = slash,
+					.bounty = bounty, .now = now };
+		x.op = v == V_PROVIDER_WRONG ? DISPUTE_OP_UPHOLD : DISPUTE_OP_REJECT;
+		x.data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "validator", vh,
+				   "outcome", v == V_PROVIDER_WRONG ? "provider-wrong" : "validator-wrong",
+				   "reason", reason, "slash", sl, "bounty", bo);
 		/* Fraud claims' entries keep their earlier shape. */
-		if (data && withheld)
-			json_object_set_new(data, "kind", json_string(d->kind));
-		rc = escrow_db_audit(&s->db, sub, "dispute-decided", data, now);
+		if (x.data && withheld)
+			json_object_set_new(x.data, "kind",
+					    json_string(escrow_dispute_kind_name(d->kind)));
+		decide(s, &x);
 	}
-	if (!rc && v == V_PROVIDER_WRONG) {
-		rc = escrow_db_disputes_moot(&s->db, d->job, now, &n);
-		if (!rc)
-			rc = escrow_db_job_step(&s->db, d->job, JOB_OP_UPHELD, JOB_DISPUTED, now);
-	}
-	if (!rc)
-		rc = escrow_db_commit(&s->db);
-	if (rc)
-		escrow_db_rollback(&s->db);
 }
 
 /* ---------------------------------------------------------------- input fetch */
@@ -473,73 +512,90 @@ static void settle_fetch_inputs(struct settle *s, uint64_t now)
 	ASSAY_ASSERT(tries <= ESCROW_FETCH_PER_TICK);
 }
 
+/* A decided slash made on the ledger: the dispute marked executed with
+ * its audit entry, and for a false claim the job back to `receipted`
+ * once nothing else is unsettled.  The job row first: an attestation
+ * committing between the count of unsettled disputes and the step would
+ * be left open on a job that goes back to `receipted` and gets paid. */
+struct executed_txn {
+	const struct escrow_dispute *d;
+	int provider_wrong;
+	const char *sub;
+	json_t *data;
+	uint64_t now;
+};
+
+static enum escrow_db_err executed_body(struct escrow_db *db, void *arg)
+{
+	const struct executed_txn *x = arg;
+	enum escrow_db_err rc;
+
+	rc = escrow_db_job_lock(db, x->d->job);
+	if (!rc)
+		rc = escrow_db_dispute_executed(db, x->d->job, x->d->validator, x->d->kind);
+	if (!rc)
+		rc = escrow_db_audit(db, x->sub, "slashed", json_incref(x->data), x->now);
+	if (!rc && !x->provider_wrong)
+		rc = job_cleared_if_settled(db, x->d->job, x->now);
+	return rc;
+}
+
+/* The slash on the ledger; 0 when it is made (or was), -1 to try later. */
+static int execute_slash(struct settle *s, const struct escrow_dispute *d,
+			 const struct escrow_job *j, int provider_wrong, enum chain_err *ce,
+			 uint64_t now)
+{
+	struct rcpt_u256 slash = d->slash_amount, bounty = d->bounty;
+	const uint8_t *offender = provider_wrong ? j->job.provider : d->validator;
+	const uint8_t *bounty_to = provider_wrong ? d->validator : j->job.provider;
+
+	*ce = CHAIN_OK;
+	if (escrow_u256_is_zero(&slash))
+		return 0;
+	if (ledger_lost(s))
+		return -1;
+	*ce = ch(s, chain_slash(s->chain, offender, &slash, bounty_to, &bounty, d->job, now));
+	if (*ce == CHAIN_ERR_INSUFFICIENT) {
+		/* The offender's bond shrank since the decision: take the
+		 * same share of what is left. */
+		if (slash_amounts(s, offender, &slash, &bounty, provider_wrong) == 0 &&
+		    escrow_db_dispute_set_amounts(&s->db, d->job, d->validator, d->kind,
+						  &slash, &bounty) == ESCROW_DB_OK)
+			fprintf(stderr, "assay-escrow: referee: slash amount recomputed\n");
+		return -1;
+	}
+	return *ce == CHAIN_OK || *ce == CHAIN_ERR_SETTLED ? 0 : -1;
+}
+
 static void referee_execute(struct settle *s, const struct escrow_dispute *d, uint64_t now)
 {
 	struct escrow_job j;
-	struct rcpt_u256 slash = d->slash_amount, bounty = d->bounty;
-	int provider_wrong = strcmp(d->state, "provider_wrong") == 0;
-	const uint8_t *offender, *bounty_to;
+	int provider_wrong = d->state == DISPUTE_PROVIDER_WRONG;
 	char sub[80];
 	enum chain_err ce = CHAIN_OK;
-	enum escrow_db_err rc;
-	int64_t left = 0;
+	struct executed_txn x = { d, provider_wrong, sub, NULL, now };
 
-	ASSAY_ASSERT(provider_wrong || strcmp(d->state, "validator_wrong") == 0);
-	ASSAY_ASSERT(rcpt_u256_cmp(&bounty, &slash) <= 0);
-	ASSAY_ASSERT(provider_wrong || escrow_u256_is_zero(&bounty));
+	ASSAY_ASSERT(provider_wrong || d->state == DISPUTE_VALIDATOR_WRONG);
+	ASSAY_ASSERT(rcpt_u256_cmp(&d->bounty, &d->slash_amount) <= 0);
+	ASSAY_ASSERT(provider_wrong || escrow_u256_is_zero(&d->bounty));
 	if (escrow_db_job_get(&s->db, &j, d->job))
 		return;
-	offender = provider_wrong ? j.job.provider : d->validator;
-	bounty_to = provider_wrong ? d->validator : j.job.provider;
-	if (!escrow_u256_is_zero(&slash)) {
-		if (ledger_lost(s))
-			return;
-		ce = ch(s, chain_slash(s->chain, offender, &slash, bounty_to, &bounty, d->job, now));
-		if (ce == CHAIN_ERR_INSUFFICIENT) {
-			/* The offender's bond shrank since the decision: take
-			 * the same share of what is left. */
-			if (slash_amounts(s, offender, &slash, &bounty, provider_wrong) == 0 &&
-			    escrow_db_dispute_set_amounts(&s->db, d->job, d->validator, d->kind,
-							  &slash, &bounty) == ESCROW_DB_OK)
-				fprintf(stderr, "assay-escrow: referee: slash amount recomputed\n");
-			return;
-		}
-		if (ce != CHAIN_OK && ce != CHAIN_ERR_SETTLED)
-			return;
-	}
+	if (execute_slash(s, d, &j, provider_wrong, &ce, now))
+		return;
 	escrow_subject_job(sub, d->job);
-	rc = escrow_db_begin(&s->db);
-	/* The job row first: an attestation committing between the count of
-	 * unsettled disputes and the transition would be left open on a job
-	 * that goes back to `receipted` and gets paid. */
-	if (!rc)
-		rc = escrow_db_job_lock(&s->db, d->job);
-	if (!rc)
-		rc = escrow_db_dispute_executed(&s->db, d->job, d->validator, d->kind);
-	if (!rc)
-		rc = escrow_db_audit(&s->db, sub, "slashed",
-				     json_pack("{s:s, s:s}", "offender",
-					       provider_wrong ? "provider" : "validator",
-					       "ledger", ce == CHAIN_OK ? "done" : "already-done"), now);
-	if (!rc && !provider_wrong) {
-		rc = escrow_db_disputes_unsettled(&s->db, d->job, &left);
-		if (!rc && left == 0) {
-			rc = escrow_db_job_step(&s->db, d->job, JOB_OP_CLEARED, JOB_DISPUTED, now);
-			if (rc == ESCROW_DB_CONFLICT)
-				rc = ESCROW_DB_OK;   /* the job moved on (refunding) */
-		}
-	}
-	if (!rc)
-		rc = escrow_db_commit(&s->db);
-	if (rc)
-		escrow_db_rollback(&s->db);
+	x.data = json_pack("{s:s, s:s}", "offender", provider_wrong ? "provider" : "validator",
+			   "ledger", ce == CHAIN_OK ? "done" : "already-done");
+	if (escrow_db_txn(&s->db, executed_body, &x))
+		fprintf(stderr, "assay-escrow: referee: could not record an executed slash\n");
+	json_decref(x.data);
 }
 
 /* Executes every decided dispute (slash, bounty); returns how many are
  * still decided but not executed (the ledger refused or was down). */
 static size_t execute_decided(struct settle *s, uint64_t now)
 {
-	static const char *const states[] = { "provider_wrong", "validator_wrong" };
+	static const enum escrow_dispute_state states[] = { DISPUTE_PROVIDER_WRONG,
+							    DISPUTE_VALIDATOR_WRONG };
 	struct escrow_dispute d[ESCROW_SETTLE_BATCH];
 	size_t n = 0, left = 0;
 
@@ -568,7 +624,7 @@ static void settle_disputes(struct settle *s, uint64_t now)
 	settle_fetch_inputs(s, now);
 	if (execute_decided(s, now) > 0)
 		return;
-	if (escrow_db_disputes_pending(&s->db, d, &n, ESCROW_REFEREE_BATCH, "open", 0, 1) == 0) {
+	if (escrow_db_disputes_open_page(&s->db, d, &n, ESCROW_REFEREE_BATCH, &s->disputes) == 0) {
 		for (i = 0; i < n; i++) {
 			referee_decide(s, &d[i], now);
 			if (execute_decided(s, now) > 0)
