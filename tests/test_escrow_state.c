@@ -709,3 +709,43 @@ Test(escrow_state, the_database_holds_and_enforces_the_dispute_table, .init = sd
 		PQclear(res);
 	}
 }
+
+/* The referee's walk through the open disputes: pages of at most max in
+ * opening order, then back to the start, so that every dispute comes up
+ * whatever the first ones do. */
+Test(escrow_state, open_disputes_are_walked_in_turn, .init = sdb_setup, .fini = sdb_teardown)
+{
+	struct escrow_dispute d[4];
+	struct escrow_dispute_cursor cur;
+	uint8_t id[6][RCPT_HASH_BYTES], who[RCPT_ADDR_BYTES];
+	size_t n = 0, i;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(who, 0x42, sizeof(who));
+	for (i = 0; i < 6; i++) {
+		job_id(id[i], 2000 + (unsigned)i);
+		reach(id[i], JOB_RECEIPTED);
+		cr_assert_eq(escrow_db_dispute_insert_withheld(&S.a, id[i], who, 10 + i), ESCROW_DB_OK);
+	}
+	cr_assert_eq(escrow_db_disputes_open_page(&S.a, d, &n, 4, &cur), ESCROW_DB_OK);
+	cr_assert_eq(n, 4);
+	for (i = 0; i < n; i++) {
+		cr_assert_arr_eq(d[i].job, id[i], RCPT_HASH_BYTES, "page 1 row %zu", i);
+		cr_assert_eq(d[i].kind, DISPUTE_WITHHELD);
+		cr_assert_eq(d[i].state, DISPUTE_OPEN);
+		escrow_dispute_release(&d[i]);
+	}
+	cr_assert(cur.set);
+	cr_assert_eq(escrow_db_disputes_open_page(&S.a, d, &n, 4, &cur), ESCROW_DB_OK);
+	cr_assert_eq(n, 2);
+	for (i = 0; i < n; i++) {
+		cr_assert_arr_eq(d[i].job, id[4 + i], RCPT_HASH_BYTES, "page 2 row %zu", i);
+		escrow_dispute_release(&d[i]);
+	}
+	cr_assert_not(cur.set, "a short page starts the walk again");
+	cr_assert_eq(escrow_db_disputes_open_page(&S.a, d, &n, 4, &cur), ESCROW_DB_OK);
+	cr_assert_eq(n, 4);
+	cr_assert_arr_eq(d[0].job, id[0], RCPT_HASH_BYTES);
+	for (i = 0; i < n; i++)
+		escrow_dispute_release(&d[i]);
+}
