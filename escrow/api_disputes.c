@@ -199,17 +199,35 @@ struct attest_txn {
 	enum attest_end end;
 };
 
+/* The job's row locked while its challenge window is open; *end says
+ * ATTEST_WINDOW_CLOSED when it is not (CONFLICT). */
+static enum escrow_db_err lock_attestable(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES],
+					  uint64_t now, enum attest_end *end)
+{
+	enum escrow_db_err rc = escrow_db_job_lock_attestable(db, id, now);
+
+	*end = rc == ESCROW_DB_CONFLICT ? ATTEST_WINDOW_CLOSED : ATTEST_DONE;
+	return rc;
+}
+
+/* A claim's or a report's step of the job to `disputed` (from
+ * `receipted`; one already disputed stays so). */
+static enum escrow_db_err job_disputed(struct escrow_db *db, const uint8_t id[RCPT_HASH_BYTES],
+				       enum escrow_job_op op, uint64_t now)
+{
+	enum escrow_db_err rc = escrow_db_job_step(db, id, op, JOB_RECEIPTED, now);
+
+	return rc == ESCROW_DB_CONFLICT ? ESCROW_DB_OK : rc;
+}
+
 static enum escrow_db_err claim_record(struct escrow_db *db, struct attest_txn *x)
 {
 	enum escrow_db_err rc;
 
 	rc = escrow_db_dispute_insert(db, x->id, x->a->validator, x->input, x->input_len,
 				      x->ev_text, x->now);
-	if (!rc) {
-		rc = escrow_db_job_step(db, x->id, JOB_OP_CLAIM, JOB_RECEIPTED, x->now);
-		if (rc == ESCROW_DB_CONFLICT)
-			rc = ESCROW_DB_OK;   /* already disputed */
-	}
+	if (!rc)
+		rc = job_disputed(db, x->id, JOB_OP_CLAIM, x->now);
 	if (!rc)
 		rc = escrow_db_audit(db, x->sub, "dispute-opened", json_incref(x->claim_data),
 				     x->now);
@@ -221,10 +239,7 @@ static enum escrow_db_err attest_body(struct escrow_db *db, void *arg)
 	struct attest_txn *x = arg;
 	enum escrow_db_err rc;
 
-	x->end = ATTEST_DONE;
-	rc = escrow_db_job_lock_attestable(db, x->id, x->now);
-	if (rc == ESCROW_DB_CONFLICT)
-		x->end = ATTEST_WINDOW_CLOSED;
+	rc = lock_attestable(db, x->id, x->now, &x->end);
 	if (!rc) {
 		rc = escrow_db_attestation_insert(db, x->a, x->id, x->canon, x->sig, x->now);
 		if (rc == ESCROW_DB_CONFLICT)
@@ -495,20 +510,14 @@ static enum escrow_db_err withheld_body(struct escrow_db *db, void *arg)
 	struct withheld_txn *x = arg;
 	enum escrow_db_err rc;
 
-	x->end = ATTEST_DONE;
-	rc = escrow_db_job_lock_attestable(db, x->id, x->now);
-	if (rc == ESCROW_DB_CONFLICT)
-		x->end = ATTEST_WINDOW_CLOSED;
+	rc = lock_attestable(db, x->id, x->now, &x->end);
 	if (!rc) {
 		rc = escrow_db_dispute_insert_withheld(db, x->id, x->who, x->now);
 		if (rc == ESCROW_DB_CONFLICT)
 			x->end = ATTEST_SEEN;
 	}
-	if (!rc) {
-		rc = escrow_db_job_step(db, x->id, JOB_OP_WITHHELD, JOB_RECEIPTED, x->now);
-		if (rc == ESCROW_DB_CONFLICT)
-			rc = ESCROW_DB_OK;   /* already disputed */
-	}
+	if (!rc)
+		rc = job_disputed(db, x->id, JOB_OP_WITHHELD, x->now);
 	if (!rc)
 		rc = escrow_db_audit(db, x->sub, "dispute-opened", json_incref(x->data), x->now);
 	return rc;

@@ -299,12 +299,11 @@ struct step_audit {
 static enum escrow_db_err step_audit_body(struct escrow_db *db, void *arg)
 {
 	const struct step_audit *x = arg;
-	enum escrow_db_err rc = ESCROW_DB_OK;
+	enum escrow_db_err rc;
 
-	if (x->id)
-		rc = escrow_db_job_step(db, x->id, x->op, x->from, x->now);
+	rc = escrow_db_job_step(db, x->id, x->op, x->from, x->now);
 	/* A settled job keeps no customer input (no retention). */
-	if (!rc && x->id && escrow_job_final(x->to))
+	if (!rc && escrow_job_final(x->to))
 		rc = escrow_db_dispute_drop_inputs(db, x->id);
 	if (!rc)   /* audit steals a reference; the body may run again */
 		rc = escrow_db_audit(db, x->sub, x->event, json_incref(x->data), x->now);
@@ -319,8 +318,8 @@ enum escrow_db_err escrow_db_step_audit(struct escrow_db *db, const uint8_t *id,
 	struct step_audit x = { id, op, from, JOB_NONE, sub, event, data, now };
 	enum escrow_db_err rc;
 
-	ASSAY_ASSERT(sub && event);
-	ASSAY_ASSERT(!id || escrow_job_next(op, from, &x.to));
+	ASSAY_ASSERT(id && sub && event);
+	ASSAY_ASSERT(escrow_job_next(op, from, &x.to));
 	rc = escrow_db_txn(db, step_audit_body, &x);
 	json_decref(data);
 	return rc;

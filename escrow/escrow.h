@@ -142,8 +142,8 @@ enum escrow_db_err escrow_db_instances(struct escrow_db *db, int64_t *n);
  * a lost COMMIT: the outcome is unknown). */
 typedef enum escrow_db_err (*escrow_db_body)(struct escrow_db *db, void *arg);
 enum escrow_db_err escrow_db_txn(struct escrow_db *db, escrow_db_body body, void *arg);
-/* In one transaction: job id's step `op` from `from` (none when id is
- * NULL), the job's stored inputs dropped when the step ends it, and one
+/* In one transaction: job id's step `op` from `from`, the job's stored
+ * inputs dropped when the step ends it, and one
  * audit entry (event, data) on subject sub.  Steals data.  CONFLICT: the
  * job was not in `from`. */
 enum escrow_db_err escrow_db_step_audit(struct escrow_db *db, const uint8_t *id,
