@@ -400,7 +400,7 @@ $(PROMTOOL):
 # stops afterwards; tests find it through the ASSAY_PG_* variables.
 # promtool is found through ASSAY_PROMTOOL.
 .PHONY: test check-banned
-test: $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(PROMTOOL) check-banned
+test: contract-test $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(PROMTOOL) check-banned
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) ASSAY_PROMTOOL=$(abspath $(PROMTOOL)) \
 		scripts/with-postgres.sh scripts/run-tests.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
 
@@ -447,6 +447,29 @@ $(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(C
 bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
 		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS)
+
+# ---------------------------------------------------------------- contract
+# The EVM settlement contract (chain-adapter/evm, docs/contract.md): solc-js,
+# OpenZeppelin, forge and anvil pinned in its package-lock.json.
+EVM_DIR := chain-adapter/evm
+FORGE := $(EVM_DIR)/node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+.PHONY: contract-deps contract-build contract-check contract-test bench-gas
+contract-deps:
+	@if [ ! -x $(FORGE) ] || [ ! -d $(EVM_DIR)/node_modules/solc ]; then \
+		cd $(EVM_DIR) && npm ci --no-audit --no-fund; \
+	fi
+contract-build: contract-deps
+	cd $(EVM_DIR) && node build.mjs
+contract-check: contract-deps
+	cd $(EVM_DIR) && node build.mjs --check
+contract-test: contract-deps
+	cd $(EVM_DIR) && node_modules/@foundry-rs/forge-linux-amd64/bin/forge test \
+		--use "$$(pwd)/scripts/solc-forge"
+	@if [ -f $(EVM_DIR)/test-ethers/check.mjs ]; then cd $(EVM_DIR) && node test-ethers/check.mjs; fi
+	$(MAKE) contract-check
+bench-gas: contract-deps
+	@if [ -f $(EVM_DIR)/gas.mjs ]; then cd $(EVM_DIR) && node gas.mjs; \
+	else echo "bench-gas: gas.mjs is not built yet (docs/contract.md)"; fi
 
 # ---------------------------------------------------------------- fuzz
 # libFuzzer needs clang; the harness links the receipts sources directly,
