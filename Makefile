@@ -445,8 +445,10 @@ $(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(C
 
 .PHONY: bench
 bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)
-	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
-		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS)
+	@if [ "$${BENCH_ONLY:-}" != gas ]; then \
+		ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
+		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS); fi
+	@if [ -z "$${BENCH_ONLY:-}" ] || [ "$${BENCH_ONLY:-}" = gas ]; then $(MAKE) --no-print-directory bench-gas; fi
 
 # ---------------------------------------------------------------- contract
 # The EVM settlement contract (chain-adapter/evm, docs/contract.md): solc-js,
@@ -465,11 +467,10 @@ contract-check: contract-deps
 contract-test: contract-deps
 	cd $(EVM_DIR) && node_modules/@foundry-rs/forge-linux-amd64/bin/forge test \
 		--use "$$(pwd)/scripts/solc-forge"
-	@if [ -f $(EVM_DIR)/test-ethers/check.mjs ]; then cd $(EVM_DIR) && node test-ethers/check.mjs; fi
+	cd $(EVM_DIR) && node test-ethers/check.mjs
 	$(MAKE) contract-check
 bench-gas: contract-deps
-	@if [ -f $(EVM_DIR)/gas.mjs ]; then cd $(EVM_DIR) && node gas.mjs; \
-	else echo "bench-gas: gas.mjs is not built yet (docs/contract.md)"; fi
+	cd $(EVM_DIR) && node gas.mjs
 
 # ---------------------------------------------------------------- fuzz
 # libFuzzer needs clang; the harness links the receipts sources directly,
