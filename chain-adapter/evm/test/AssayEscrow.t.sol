@@ -126,6 +126,14 @@ abstract contract EscrowFixture is TestBase {
 contract AssayEscrowTest is EscrowFixture {
     bytes32 internal constant OUT = keccak256("output");
 
+    /// A job of maxPrice 2 tokens, opened and receipted at price 1.
+    function receipted() internal returns (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) {
+        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
+        job = open(s);
+        r = receiptFor(job, s, E18, OUT);
+        rid = submit(r);
+    }
+
     function test_constructorRefusesShortUnbonding() public {
         vm.expectRevert(AssayEscrow.BadParameter.selector);
         new AssayEscrow(address(tok), REFEREE, TREASURY, 1, 1000, 5000, 2000, 3600, 600, 4200);
@@ -262,10 +270,7 @@ contract AssayEscrowTest is EscrowFixture {
     }
 
     function test_fraudUpheldSlashesProviderPaysBountyRefundsCustomer() public {
-        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
-        bytes32 job = open(s);
-        AssayEscrow.Receipt memory r = receiptFor(job, s, E18, OUT);
-        bytes32 rid = submit(r);
+        (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) = receipted();
         claim(r, rid, 2, keccak256("true output"));
         eq(esc.jobState(job), 3, "disputed");
         vm.warp(block.timestamp + 3600);
@@ -286,10 +291,7 @@ contract AssayEscrowTest is EscrowFixture {
     }
 
     function test_falseClaimSlashesValidatorAndJobPays() public {
-        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
-        bytes32 job = open(s);
-        AssayEscrow.Receipt memory r = receiptFor(job, s, E18, OUT);
-        bytes32 rid = submit(r);
+        (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) = receipted();
         claim(r, rid, 2, keccak256("made up"));
         vm.prank(REFEREE);
         esc.decide(job, validator, false);
@@ -304,10 +306,7 @@ contract AssayEscrowTest is EscrowFixture {
     }
 
     function test_attestationRules() public {
-        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
-        bytes32 job = open(s);
-        AssayEscrow.Receipt memory r = receiptFor(job, s, E18, OUT);
-        bytes32 rid = submit(r);
+        (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) = receipted();
         claimRefused(r, rid, 1, keccak256("other"), AssayEscrow.VerdictOutput.selector);
         claimRefused(r, rid, 2, OUT, AssayEscrow.VerdictOutput.selector);
         claimRefused(r, rid, 3, OUT, AssayEscrow.BadVerdict.selector);
@@ -321,10 +320,7 @@ contract AssayEscrowTest is EscrowFixture {
     }
 
     function test_undecidedDisputeExpiresToARefund() public {
-        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
-        bytes32 job = open(s);
-        AssayEscrow.Receipt memory r = receiptFor(job, s, E18, OUT);
-        bytes32 rid = submit(r);
+        (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) = receipted();
         claim(r, rid, 2, keccak256("other"));
         vm.expectRevert(AssayEscrow.DisputeNotExpired.selector);
         esc.expireDispute(job, validator);
@@ -340,10 +336,7 @@ contract AssayEscrowTest is EscrowFixture {
     }
 
     function test_unbondingWaitsAndStaysSlashable() public {
-        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
-        bytes32 job = open(s);
-        AssayEscrow.Receipt memory r = receiptFor(job, s, E18, OUT);
-        bytes32 rid = submit(r);
+        (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) = receipted();
         vm.prank(provider);
         esc.unstake(200 * E18);
         claim(r, rid, 2, keccak256("true"));
@@ -366,10 +359,7 @@ contract AssayEscrowTest is EscrowFixture {
     }
 
     function test_slashReachesUnbondingFunds() public {
-        AssayEscrow.JobSpec memory s = spec(2 * E18, 1);
-        bytes32 job = open(s);
-        AssayEscrow.Receipt memory r = receiptFor(job, s, E18, OUT);
-        bytes32 rid = submit(r);
+        (bytes32 job, AssayEscrow.Receipt memory r, bytes32 rid) = receipted();
         vm.prank(provider);
         esc.unstake(150 * E18);
         claim(r, rid, 2, keccak256("true"));
