@@ -63,9 +63,15 @@
  * later tick would only ask for again. */
 #define ESCROW_REFEREE_SLOTS_MAX 64u
 /* A run that hit a limit or failed is not a verdict (docs/escrow.md,
- * "Referee"): the dispute stays open and is re-executed again after
- * this long, so that a transient failure or raised limits decide it. */
+ * "Referee"): the dispute stays open and is re-executed again.  A limit
+ * hit is deterministic (the same input hits it again), so it waits
+ * ESCROW_REFEREE_RETRY_S for the operator to raise the limit.  Any other
+ * failure (the sandbox could not start: no memory, no process slot, a
+ * namespace refused for a moment) may be transient: it is retried after
+ * ESCROW_REFEREE_ERROR_RETRY_MIN_S, doubled after each failure of the
+ * same job up to ESCROW_REFEREE_RETRY_S. */
 #define ESCROW_REFEREE_RETRY_S 60u
+#define ESCROW_REFEREE_ERROR_RETRY_MIN_S 1u
 /* The referee's own limits by default.  Any input within the kernels'
  * bounds (ESCROW_INPUT_BYTES_MAX in, KERN_WORK_MAX work, an output up
  * to KERN_TENSOR_BYTES_MAX held twice while it is serialised) fits in

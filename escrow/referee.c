@@ -38,6 +38,7 @@ struct ref_slot {
 	size_t in_len;
 	struct escrow_referee_answer ans;   /* DONE */
 	uint64_t done_s;
+	unsigned errors;               /* failed runs of this job in a row */
 };
 
 struct escrow_referee {
@@ -170,6 +171,23 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 	free(out);
 }
 
+/* How long an undecided result stands before the job is run again
+ * (escrow_limits.h): a limit hit waits the full period, other failures
+ * back off from ESCROW_REFEREE_ERROR_RETRY_MIN_S. */
+static unsigned retry_after_s(unsigned errors, const struct escrow_referee_answer *a)
+{
+	unsigned s = ESCROW_REFEREE_ERROR_RETRY_MIN_S;
+
+	ASSAY_ASSERT(a->state == REF_UNDECIDED);
+	if (strcmp(a->reason, "referee-limit") == 0)
+		return ESCROW_REFEREE_RETRY_S;
+	while (errors > 1 && s < ESCROW_REFEREE_RETRY_S) {
+		s *= 2;
+		errors--;
+	}
+	return s < ESCROW_REFEREE_RETRY_S ? s : ESCROW_REFEREE_RETRY_S;
+}
+
 /* The oldest QUEUED slot, or NULL. */
 static struct ref_slot *next_queued(struct escrow_referee *r)
 {
@@ -196,9 +214,10 @@ static void finish(struct escrow_referee *r, struct ref_slot *s,
 			sbx_errname(rep->err), rep->wall_ms, ESCROW_REFEREE_RETRY_S);
 	} else if (a->state == REF_UNDECIDED) {
 		r->errors++;
+		s->errors++;
 		fprintf(stderr, "assay-escrow: event=referee-error job=%s reason=%s end=%s msg=\"%s\""
 			" (no verdict; retried in %u s)\n", sid, a->reason, sbx_errname(rep->err),
-			rep->msg, ESCROW_REFEREE_RETRY_S);
+			rep->msg, retry_after_s(s->errors, a));
 	} else {
 		fprintf(stderr, "assay-escrow: event=referee-run job=%s result=%s wall_ms=%" PRIu64 "\n",
 			sid, a->reason, rep->wall_ms);
@@ -275,12 +294,17 @@ static int enqueue(struct escrow_referee *r, struct ref_slot *s, const uint8_t j
 		   const struct rcpt_job *spec, const uint8_t *in, size_t in_len)
 {
 	uint8_t *copy = malloc(in_len ? in_len : 1);
+	unsigned errors = 0;
 
 	if (!copy)
 		return -1;
 	if (in_len)
 		memcpy(copy, in, in_len);
+	/* A retry of the same job keeps its count of failures (backoff). */
+	if (s->state == SLOT_DONE && memcmp(s->job, job, RCPT_HASH_BYTES) == 0)
+		errors = s->errors;
 	memset(s, 0, sizeof(*s));
+	s->errors = errors;
 	memcpy(s->job, job, RCPT_HASH_BYTES);
 	s->spec = *spec;
 	s->in = copy;
@@ -307,7 +331,8 @@ void escrow_referee_ask(struct escrow_referee *r, struct escrow_referee_answer *
 	pthread_mutex_lock(&r->mu);
 	s = find(r, job);
 	if (s && s->state == SLOT_DONE &&
-	    !(s->ans.state == REF_UNDECIDED && now_s >= s->done_s + ESCROW_REFEREE_RETRY_S)) {
+	    !(s->ans.state == REF_UNDECIDED &&
+	      now_s >= s->done_s + retry_after_s(s->errors, &s->ans))) {
 		*a = s->ans;
 		goto out;
 	}
@@ -352,8 +377,8 @@ static int probe(struct escrow_referee *r, char *why, size_t why_len)
 		return -1;
 	}
 	sbx_layers_format(names, sizeof(names), missing);
-	fprintf(stderr, "assay-escrow: event=sandbox mode=%s missing=\"%s\"\n",
-		r->cfg.strict ? "strict" : "best-effort", names);
+	fprintf(stderr, "assay-escrow: event=sandbox mode=%s missing=\"%s\" scratch=%s\n",
+		r->cfg.strict ? "strict" : "best-effort", names, r->scratch);
 	if (missing && r->cfg.strict) {
 		(void)snprintf(why, why_len, "--sandbox strict: this kernel refuses: %s", names);
 		return -1;

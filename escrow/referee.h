@@ -17,8 +17,10 @@
  *   the default limits fit every input within those bounds, so this is
  *   a bug (or limits set too low) to report: it is logged
  *   (event=referee-limit / referee-error) and counted on /metrics, the
- *   dispute stays open and the job is re-executed again after
- *   ESCROW_REFEREE_RETRY_S.  Nobody is slashed for our failure.
+ *   dispute stays open and the job is re-executed again: after
+ *   ESCROW_REFEREE_RETRY_S for a limit hit, after a backoff from
+ *   ESCROW_REFEREE_ERROR_RETRY_MIN_S for any other failure
+ *   (escrow_limits.h).  Nobody is slashed for our failure.
  */
 #ifndef ASSAY_ESCROW_REFEREE_H
 #define ASSAY_ESCROW_REFEREE_H
@@ -72,7 +74,7 @@ void escrow_referee_stop(struct escrow_referee *r);
  * which must be the job's committed input: the referee checks it against
  * input_root/input_size again) when one is known; otherwise queues the
  * run, copying what it needs, and answers REF_PENDING.  Never waits for
- * a run.  An undecided result older than ESCROW_REFEREE_RETRY_S is
+ * a run.  An undecided result older than its retry delay is
  * queued again.  Every pointer must be non-NULL (in may be NULL when
  * in_len is 0).
  */

@@ -672,7 +672,12 @@ void efx_wait_state(const struct efx_job *f, const char *want)
 			return;
 		usleep(100 * 1000);
 	}
-	cr_assert_fail("job stayed '%s', want '%s' (escrow log %s)", last, want, EFX.log_path);
+	{
+		char tail[2048];
+		tu_file_tail(tail, sizeof(tail), EFX.log_path, 12);
+		cr_assert_fail("job stayed '%s', want '%s'; the escrow's log ends:\n%s", last, want,
+			       tail);
+	}
 }
 
 void efx_snap_take(struct efx_snap *s, const struct efx_parties *p, const struct efx_job *f)

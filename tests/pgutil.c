@@ -73,16 +73,31 @@ int pgt_terminate_all(const struct pgt_db *db)
 	return killed;
 }
 
-static int pgt_lock(int how)
+static int pgt_flock_open(const char *name, int how)
 {
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/pgt.lock", pgt_env("ASSAY_PG_SOCKDIR"));
+	snprintf(path, sizeof(path), "%s/%s", pgt_env("ASSAY_PG_SOCKDIR"), name);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	cr_assert(fd >= 0, "open %s", path);
 	while (flock(fd, how) != 0)
 		cr_assert(errno == EINTR, "flock %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* The server lock: shared by tests that only add a database, exclusive
+ * for the few that stop the server.  flock() favours readers: a waiting
+ * LOCK_EX is passed by every new LOCK_SH, so on a busy run an exclusive
+ * test could wait out its own timeout.  A gate taken exclusively around
+ * every acquisition (and held by an exclusive taker until it has the
+ * lock) makes the order first come, first served. */
+static int pgt_lock(int how)
+{
+	int gate = pgt_flock_open("pgt.gate", LOCK_EX);
+	int fd = pgt_flock_open("pgt.lock", how);
+
+	close(gate);
 	return fd;
 }
 

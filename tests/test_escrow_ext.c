@@ -1297,3 +1297,75 @@ Test(escrow_ext, referee_limit_hit_decides_nothing, .fini = x_teardown, .timeout
 		     "retried before ESCROW_REFEREE_RETRY_S");
 	efx_job_free(&f);
 }
+
+/* The referee's scratch directory, from its start-up line
+ * ("event=sandbox ... scratch=PATH"). */
+static void referee_scratch(char *out, size_t cap)
+{
+	uint8_t *log = NULL;
+	size_t len = 0, n = 0;
+	const char *at;
+
+	tu_read_file(EFX.log_path, &log, &len);
+	at = memmem(log, len, "scratch=", 8);
+	cr_assert(at, "no scratch= in the escrow's log");
+	at += 8;
+	while (at + n < (const char *)log + len && at[n] != '\n' && n + 1 < cap)
+		n++;
+	memcpy(out, at, n);
+	out[n] = '\0';
+	free(log);
+}
+
+/* A referee run that fails for a reason that passes (here its scratch
+ * directory is gone for a moment) is no verdict, and is not left for
+ * the full ESCROW_REFEREE_RETRY_S either: it is retried after a second,
+ * backing off, and the dispute is decided once a run succeeds. */
+Test(escrow_ext, referee_transient_error_is_retried_soon, .fini = x_teardown, .timeout = 90)
+{
+	struct efx_parties p;
+	struct efx_job f;
+	struct hc_resp r;
+	char scratch[256], moved[300], *in;
+	uint8_t wrong[32];
+
+	ref_setup(30, NULL);
+	efx_parties_setup(&p, 0);
+	referee_scratch(scratch, sizeof(scratch));
+	snprintf(moved, sizeof(moved), "%s.away", scratch);
+	cr_assert_eq(rename(scratch, moved), 0, "rename %s: %s", scratch, strerror(errno));
+	efx_job_make(&f, &p, 1000, (uint64_t)time(NULL) + 60, 4);
+	efx_job_open(&f, NULL);
+	efx_receipt_make(&f, &p, 600, 0);
+	efx_receipt_post_ok(&f);
+	memcpy(wrong, f.out.root, 32);
+	wrong[3] ^= 0x40;
+	in = efx_input_member(&f);
+	efx_claim_post(&r, &f, &p.validator, wrong, 2, in);
+	free(in);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	for (int i = 0; i < 200 && !log_has("event=referee-error job="); i++)
+		usleep(100 * 1000);
+	cr_assert(log_has("event=referee-error job="), "the failed run is not in the log");
+	cr_assert(log_has("(no verdict; retried in 1 s)"), "a transient error waits too long");
+	cr_assert_eq(rename(moved, scratch), 0, "rename back: %s", strerror(errno));
+	/* A false claim: the validator is slashed and the job goes back to
+	 * receipted, to be paid when its window closes. */
+	for (int i = 0; i < 200; i++) {
+		char st[32];
+		efx_job_state(st, &f);
+		if (strcmp(st, "disputed") != 0)
+			break;
+		usleep(100 * 1000);
+	}
+	cr_assert(log_has("result=output"), "no successful run after the error");
+	cr_assert_lt(efx_metric("assay_escrow_referee_runs_total"), 30.0);
+	cr_assert_geq(efx_metric("assay_escrow_referee_errors_total"), 1.0);
+	{
+		char st[32];
+		efx_job_state(st, &f);
+		cr_assert_str_eq(st, "receipted", "the false claim was not decided");
+	}
+	efx_job_free(&f);
+}

@@ -200,6 +200,49 @@ void tu_read_file(const char *path, uint8_t **out, size_t *len)
 	*len = got;
 }
 
+void tu_file_tail(char *out, size_t cap, const char *path, unsigned lines)
+{
+	char buf[8192];
+	size_t got = 0, start;
+	unsigned seen = 0;
+	off_t size;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (!cap)
+		return;
+	snprintf(out, cap, "(no log)");
+	if (fd < 0)
+		return;
+	size = lseek(fd, 0, SEEK_END);
+	if (size > (off_t)sizeof(buf) - 1)
+		(void)lseek(fd, size - (off_t)sizeof(buf) + 1, SEEK_SET);
+	else
+		(void)lseek(fd, 0, SEEK_SET);
+	while (got < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	start = got;
+	if (start && buf[start - 1] == '\n')
+		start--;
+	while (start > 0 && seen < lines) {
+		start--;
+		if (buf[start] == '\n' && ++seen == lines) {
+			start++;
+			break;
+		}
+	}
+	if (got - start > cap - 1)
+		start = got - (cap - 1);
+	snprintf(out, cap, "%s", buf + start);
+}
+
 size_t tu_lines(const char *s)
 {
 	size_t n = 0;

@@ -42,6 +42,10 @@ void tu_write_file(const char *path, const void *data, size_t len, int mode);
 void tu_read_file(const char *path, uint8_t **out, size_t *len);
 /* Counts '\n' in s. */
 size_t tu_lines(const char *s);
+/* The last `lines` lines of the file at path (a daemon's log), at most
+ * cap - 1 bytes of them, into out; "(no log)" when it cannot be read.
+ * For failure messages, so that a CI log shows what the daemon said. */
+void tu_file_tail(char *out, size_t cap, const char *path, unsigned lines);
 
 /* A daemon started by a test: argv[0] a path; it must print
  * "listening on 127.0.0.1:PORT" on stdout within 30 s.  Its stderr goes
