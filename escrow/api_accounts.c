@@ -54,9 +54,13 @@ static enum escrow_db_err account_audit_body(struct escrow_db *db, void *arg)
 	return rc;
 }
 
-static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
-			  const char *event, const struct rcpt_u256 *amount,
-			  const uint8_t op[CHAIN_OP_BYTES])
+/* 0, or -1 having answered: the money moved but its audit entry is not
+ * written (the database went away, or the request lost its idempotency
+ * lock), so the answer is a 503 and the retry under the same key, which
+ * finds the movement done, writes the entry and answers. */
+static int account_audit(struct httpd_req *r, struct escrow *e,
+			 const uint8_t who[RCPT_ADDR_BYTES], const char *event,
+			 const struct rcpt_u256 *amount, const uint8_t op[CHAIN_OP_BYTES])
 {
 	char sub[80], am[RCPT_U256_DEC_BYTES], oh[2 * CHAIN_OP_BYTES + 3];
 	struct account_audit_txn x = { sub, event, oh, NULL };
@@ -66,10 +70,14 @@ static void account_audit(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
 	rcpt_u256_format(am, amount);
 	escrow_hex(oh, sizeof(oh), op, CHAIN_OP_BYTES);
 	x.data = json_pack("{s:s, s:s}", "amount", am, "op", oh);
-	rc = escrow_db_txn(escrow_http_db(e), account_audit_body, &x);
+	rc = x.data ? escrow_db_txn(escrow_http_db(e), account_audit_body, &x) : ESCROW_DB_FAIL;
 	json_decref(x.data);
-	if (rc)
+	if (rc) {
 		fprintf(stderr, "assay-escrow: could not record audit entry '%s'\n", event);
+		esc_reply_db(r, rc);
+		return -1;
+	}
+	return 0;
 }
 
 static void reply_balance(struct httpd_req *r, struct escrow *e, struct chain *c,
@@ -134,8 +142,8 @@ void esc_handle_faucet(struct httpd_req *r, void *cls)
 	}
 	/* EXISTS: moved by an earlier try, which may have died before its
 	 * audit entry: account_audit writes it once. */
-	account_audit(e, who, "faucet", &amount, op);
-	reply_balance(r, e, c, who);
+	if (account_audit(r, e, who, "faucet", &amount, op) == 0)
+		reply_balance(r, e, c, who);
 }
 
 /* Unbonded stake leaves the slashable bond only once no job this address
@@ -220,8 +228,8 @@ static void account_op(struct httpd_req *r, struct escrow *e, enum account_op op
 		return;
 	}
 	/* EXISTS: moved by an earlier try (see the faucet). */
-	account_audit(e, who, names[op], &amount, oid);
-	reply_balance(r, e, c, who);
+	if (account_audit(r, e, who, names[op], &amount, oid) == 0)
+		reply_balance(r, e, c, who);
 }
 
 void esc_handle_stake(struct httpd_req *r, void *cls) { account_op(r, cls, OP_STAKE); }

@@ -186,8 +186,15 @@ void escrow_api_worker_stop(void *cls)
 struct chain *esc_chain(struct httpd_req *r, struct escrow *e)
 {
 	struct rcpt_diag diag;
-	enum chain_err ce = escrow_chain_ensure(e, esc_chain_slot(e), &diag);
+	enum escrow_db_err rc = escrow_db_idem_intact(escrow_http_db(e));
+	enum chain_err ce;
 
+	/* No ledger movement for a request that lost its idempotency lock. */
+	if (rc) {
+		esc_reply_db(r, rc);
+		return NULL;
+	}
+	ce = escrow_chain_ensure(e, esc_chain_slot(e), &diag);
 	if (ce) {
 		esc_reply_chain(r, ce);
 		return NULL;

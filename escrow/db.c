@@ -195,6 +195,18 @@ static void on_session(void *arg)
 	struct escrow_db *db = arg;
 
 	db->settler = 0;
+	if (db->idem_held)
+		db->idem_lost = 1;
+}
+
+/* A request whose idempotency lock went with its session (escrow.h). */
+static int idem_lost(struct escrow_db *db, const char *what)
+{
+	if (!db->idem_lost)
+		return 0;
+	fprintf(stderr, "%s: %s refused: the request's idempotency lock went with its session\n",
+		db->log_prefix, what);
+	return 1;
 }
 
 /* Every session (pgdb): bounds on how long one statement may run and
@@ -248,7 +260,13 @@ enum escrow_db_err escrow_db_ping(struct escrow_db *db)
 
 enum escrow_db_err escrow_db_begin(struct escrow_db *db)
 {
-	return map(db, pgdb_begin(&db->pg, PGDB_READ_COMMITTED), "begin");
+	enum escrow_db_err rc = map(db, pgdb_begin(&db->pg, PGDB_READ_COMMITTED), "begin");
+
+	if (!rc && idem_lost(db, "begin")) {
+		pgdb_rollback(&db->pg);
+		rc = ESCROW_DB_DOWN;
+	}
+	return rc;
 }
 
 enum escrow_db_err escrow_db_commit(struct escrow_db *db)
@@ -272,6 +290,9 @@ static int txn_body(struct pgdb *pg, void *arg)
 	struct txn_ctx *x = arg;
 
 	ASSAY_ASSERT(pg == &x->db->pg);
+	/* After BEGIN, which may have reconnected: a lost lock is known. */
+	if (idem_lost(x->db, "transaction"))
+		return (int)ESCROW_DB_DOWN;
 	return (int)x->body(x->db, x->arg);
 }
 
@@ -674,8 +695,16 @@ enum escrow_db_err escrow_db_idem_lock(struct escrow_db *db, const char *key)
 	char k[24];
 	const char *p[1] = { k };
 
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(!db->idem_held);
 	idem_lock_key(k, key);
-	return run(db, NULL, "idem lock", "SELECT pg_advisory_lock($1::bigint)", 1, p);
+	rc = run(db, NULL, "idem lock", "SELECT pg_advisory_lock($1::bigint)", 1, p);
+	if (!rc) {
+		db->idem_held = 1;
+		db->idem_lost = 0;
+	}
+	return rc;
 }
 
 void escrow_db_idem_unlock(struct escrow_db *db, const char *key)
@@ -684,7 +713,20 @@ void escrow_db_idem_unlock(struct escrow_db *db, const char *key)
 	const char *p[1] = { k };
 
 	idem_lock_key(k, key);
-	(void)run(db, NULL, "idem unlock", "SELECT pg_advisory_unlock($1::bigint)", 1, p);
+	/* On a replaced session the lock is gone already. */
+	if (db->idem_held && !db->idem_lost)
+		(void)run(db, NULL, "idem unlock", "SELECT pg_advisory_unlock($1::bigint)", 1, p);
+	db->idem_held = 0;
+	db->idem_lost = 0;
+}
+
+enum escrow_db_err escrow_db_idem_intact(struct escrow_db *db)
+{
+	enum escrow_db_err rc = escrow_db_ensure(db);
+
+	if (!rc && idem_lost(db, "ledger movement"))
+		rc = ESCROW_DB_DOWN;
+	return rc;
 }
 
 enum escrow_db_err escrow_db_idem_insert(struct escrow_db *db, const char *key,

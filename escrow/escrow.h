@@ -86,6 +86,14 @@ struct escrow_db {
 	const char *conninfo;
 	const char *who;       /* "http", "http-worker" or "settle", for logs */
 	int settler;           /* "settle": this session holds the settler lock */
+	/* A request's idempotency lock is a session-level advisory lock: it
+	 * goes with its session.  idem_held while a request holds one;
+	 * idem_lost once the session under it was replaced (a reset after
+	 * the server or the connection went away).  A request that lost its
+	 * lock runs no further step (escrow_db_txn, escrow_db_begin and
+	 * escrow_db_idem_intact answer ESCROW_DB_DOWN): another request under
+	 * the same key may hold the key by now. */
+	int idem_held, idem_lost;
 	char app[PGDB_NAME_BYTES];          /* "assay-escrow-http" */
 	char log_prefix[PGDB_NAME_BYTES];   /* "assay-escrow: http" */
 };
@@ -181,6 +189,11 @@ enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
  * answer whose lock is free was cut off (a crash): it runs again. */
 enum escrow_db_err escrow_db_idem_lock(struct escrow_db *db, const char *key);
 void escrow_db_idem_unlock(struct escrow_db *db, const char *key);
+/* ESCROW_DB_OK while the session is usable and, when this request holds
+ * an idempotency lock, still the one that took it; ESCROW_DB_DOWN
+ * otherwise.  Called before a ledger movement made outside the escrow's
+ * own transactions. */
+enum escrow_db_err escrow_db_idem_intact(struct escrow_db *db);
 enum escrow_db_err escrow_db_idem_get(struct escrow_db *db, const char *key,
 				      uint8_t fingerprint[RCPT_HASH_BYTES],
 				      int *status, char **ctype, char **body,

@@ -2435,6 +2435,101 @@ Test(escrow, one_idempotency_key_moves_money_once, .fini = efx_teardown, .timeou
 	efx_invariants("after the retries");
 }
 
+struct faucet_post {
+	pthread_t t;
+	const char *idem, *body;
+	struct hc_resp r;
+};
+
+static void *faucet_post_main(void *arg)
+{
+	struct faucet_post *x = arg;
+
+	efx_post_idem(&x->r, "/v1/faucet", x->idem, x->body);
+	return NULL;
+}
+
+/* The pid of the handler session that holds an idempotency lock (an
+ * advisory lock of an "assay-escrow-http-worker" session), once one
+ * does; 0 when none appears in 10 s. */
+static int idem_holder_pid(PGconn *c)
+{
+	for (int i = 0; i < 100; i++) {
+		PGresult *res = PQexec(c, "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a"
+					  " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
+					  " AND a.application_name = 'assay-escrow-http-worker'");
+		int pid = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+				  ? atoi(PQgetvalue(res, 0, 0)) : 0;
+		PQclear(res);
+		if (pid)
+			return pid;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+/* Issue 12: a request's idempotency lock is a session-level advisory
+ * lock.  When the handler's session dies while the request waits (here
+ * on the ledger, whose head row is locked from outside), the lock is
+ * gone and a retry under the same key runs at once.  The first request
+ * must then do nothing more: it answers 503 after the ledger movement
+ * (made once, by its operation id) instead of writing the audit entry
+ * beside the retry; the retry writes it, once. */
+Test(escrow, lost_idempotency_lock_stops_its_request, .fini = efx_teardown, .timeout = 90)
+{
+	struct rcpt_key k;
+	struct faucet_post a = { .idem = "lost-lock" }, b = { .idem = "lost-lock" };
+	char addr[RCPT_ADDR_HEX_BYTES], body[160], sub[96], pid[16];
+	const char *prm[1];
+	PGconn *c, *hold;
+	PGresult *res;
+
+	esc_setup(5, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(addr, k.address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"300\"}", addr);
+	a.body = b.body = body;
+	c = PQconnectdb(EFX.db.conninfo);
+	hold = PQconnectdb(EFX.db.conninfo);
+	cr_assert(PQstatus(c) == CONNECTION_OK && PQstatus(hold) == CONNECTION_OK);
+	pgt_exec(hold, "BEGIN");
+	pgt_exec(hold, "SELECT seq FROM ledger_head FOR UPDATE");
+	cr_assert_eq(pthread_create(&a.t, NULL, faucet_post_main, &a), 0);
+	snprintf(pid, sizeof(pid), "%d", idem_holder_pid(c));
+	cr_assert_neq(strcmp(pid, "0"), 0, "no handler took the key's lock");
+	prm[0] = pid;
+	res = PQexecParams(c, "SELECT pg_terminate_backend($1::int)", 1, NULL, prm, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	PQclear(res);
+	/* The same key again, while the first still waits on the ledger. */
+	cr_assert_eq(pthread_create(&b.t, NULL, faucet_post_main, &b), 0);
+	usleep(500 * 1000);
+	pgt_exec(hold, "ROLLBACK");
+	PQfinish(hold);
+	pthread_join(a.t, NULL);
+	pthread_join(b.t, NULL);
+	efx_expect_problem(&a.r, 503, "unavailable");
+	hc_resp_free(&a.r);
+	/* b answered, or (had it come second to the ledger) answers now. */
+	if (b.r.status != 200) {
+		hc_resp_free(&b.r);
+		efx_post_idem(&b.r, "/v1/faucet", "lost-lock", body);
+	}
+	cr_assert_eq(b.r.status, 200, "%s", b.r.body);
+	hc_resp_free(&b.r);
+	cr_assert_eq(efx_balance_of(k.address).available, 300, "credited other than once");
+	snprintf(sub, sizeof(sub), "account:%s", addr);
+	prm[0] = sub;
+	res = PQexecParams(c, "SELECT count(*) FROM escrow_audit WHERE subject = $1"
+			      " AND entry::jsonb->>'event' = 'faucet'", 1, NULL, prm, NULL, NULL, 0);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "1", "the credit's audit entries");
+	PQclear(res);
+	PQfinish(c);
+	rcpt_key_wipe(&k);
+	efx_invariants("after a lost idempotency lock");
+}
+
 /* Idempotency records expire (docs/escrow.md: kept 24 hours): one aged
  * past that from outside goes at the next settlement tick, a fresh one
  * stays, and a retry under the expired key runs again without moving the
