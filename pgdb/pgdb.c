@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
@@ -103,6 +104,24 @@ static enum pgdb_err class_of(const char *st)
 	return PGDB_FAIL;
 }
 
+/* 1 when a resource failure may be logged now (pgdb.h): the first, then
+ * one per PGDB_RESOURCE_LOG_INTERVAL_S, across every session. */
+static int resource_log_due(void)
+{
+	static _Atomic int64_t next_s;
+	struct timespec ts;
+	int64_t now, due;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	now = (int64_t)ts.tv_sec;
+	due = next_s;
+	if (now < due)
+		return 0;
+	return __atomic_compare_exchange_n(&next_s, &due, now + PGDB_RESOURCE_LOG_INTERVAL_S, 0,
+					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
 /* Classifies a failed result (res may be NULL), keeps its SQLSTATE,
  * constraint and first line, and logs what no caller expects. */
 static enum pgdb_err fail(struct pgdb *db, const PGresult *res, const char *what)
@@ -126,6 +145,11 @@ static enum pgdb_err fail(struct pgdb *db, const PGresult *res, const char *what
 		db->session_ok = 0;
 	if (rc == PGDB_FAIL && db->cfg.log_prefix)
 		fprintf(stderr, "%s: %s failed: %s\n", db->cfg.log_prefix, what, db->why);
+	if (rc == PGDB_BUSY && st && strncmp(st, "53", 2) == 0 && db->cfg.log_prefix &&
+	    resource_log_due())
+		fprintf(stderr, "%s: event=db-resource sqlstate=%s %s failed: %s (answered busy; "
+			"the next such failure is logged in %d s at the earliest)\n",
+			db->cfg.log_prefix, st, what, db->why, PGDB_RESOURCE_LOG_INTERVAL_S);
 	return rc;
 }
 

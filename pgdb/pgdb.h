@@ -61,6 +61,12 @@
 #define PGDB_PREPARED_MAX 256
 /* Tries of one transaction on 40001/40P01, the first included. */
 #define PGDB_TRIES_MAX 5
+/* A server out of a resource (SQLSTATE class 53: disk full, out of
+ * memory, too many connections) fails every statement at once: the
+ * first such failure is logged, and then at most one per this many
+ * seconds in the whole process, so that a full disk is seen in the log
+ * without flooding it. */
+#define PGDB_RESOURCE_LOG_INTERVAL_S 60
 /* Room for the server's first line of the last error. */
 #define PGDB_WHY_BYTES 256
 /* Room for application_name and for a constraint's name. */

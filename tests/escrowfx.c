@@ -110,8 +110,11 @@ void efx_setup(const struct efx_config *cfg)
 	cr_assert(cfg);
 	memset(&EFX, 0, sizeof(EFX));
 	EFX.cfg = *cfg;
+	cr_assert(!(cfg->alone && cfg->tablespace));
 	if (cfg->alone)
 		pgt_db_create_alone(&EFX.db);
+	else if (cfg->tablespace)
+		pgt_db_create_in(&EFX.db, cfg->tablespace);
 	else
 		pgt_db_create(&EFX.db);
 	EFX.have_db = 1;

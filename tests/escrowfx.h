@@ -49,6 +49,7 @@ struct efx_config {
 	int escrow_rates;         /* the escrow's own rate limits, not 100000 a second */
 	int alone;                /* the database by pgt_db_create_alone (restart tests) */
 	int quiet;                /* --quiet */
+	const char *tablespace;   /* the database's tablespace; NULL: the default */
 	const char *const *extra_args;  /* more flags, NULL-terminated; may be NULL */
 };
 

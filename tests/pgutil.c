@@ -101,7 +101,7 @@ static int pgt_lock(int how)
 	return fd;
 }
 
-static void pgt_create(struct pgt_db *db, int how)
+static void pgt_create(struct pgt_db *db, int how, const char *tablespace)
 {
 	static unsigned counter;
 	char sql[256];
@@ -116,7 +116,14 @@ static void pgt_create(struct pgt_db *db, int how)
 	conn = pgt_admin();
 	ident = PQescapeIdentifier(conn, db->name, strlen(db->name));
 	cr_assert(ident);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
+	if (tablespace) {
+		for (const char *t = tablespace; *t; t++)
+			cr_assert((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '_',
+				  "tablespace name '%s'", tablespace);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s TABLESPACE %s", ident, tablespace);
+	} else {
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", ident);
+	}
 	pgt_exec(conn, sql);
 	PQfreemem(ident);
 	PQfinish(conn);
@@ -126,12 +133,17 @@ static void pgt_create(struct pgt_db *db, int how)
 
 void pgt_db_create(struct pgt_db *db)
 {
-	pgt_create(db, LOCK_SH);
+	pgt_create(db, LOCK_SH, NULL);
+}
+
+void pgt_db_create_in(struct pgt_db *db, const char *tablespace)
+{
+	pgt_create(db, LOCK_SH, tablespace);
 }
 
 void pgt_db_create_alone(struct pgt_db *db)
 {
-	pgt_create(db, LOCK_EX);
+	pgt_create(db, LOCK_EX, NULL);
 }
 
 void pgt_db_drop(struct pgt_db *db)
