@@ -2665,6 +2665,153 @@ Test(escrow, every_session_killed_during_a_burst_moves_money_once, .fini = efx_t
 		efx_job_free(&f[i]);
 }
 
+/* ---------------------------------------------------------------- a replica killed mid-burst */
+
+#define BURST_JOBS 48
+#define BURST_THREADS 4
+
+/* One client thread of the burst: its share of the jobs opened and
+ * receipted and of the faucet credits, each request sent first to one
+ * replica (by index) and, when that one does not answer or answers 5xx,
+ * to the other, always under the request's own Idempotency-Key, as a
+ * client behind a load balancer retries. */
+struct burst {
+	pthread_t t;
+	int index;
+	uint16_t ports[2];
+	struct efx_job *jobs;
+	const char *faucet_body;
+	int failures;             /* requests never answered in 30 s */
+	int switched;             /* answers that came from the other replica */
+	atomic_int *answered;     /* across the clients */
+};
+
+static int burst_post(struct burst *b, int prefer, const char *target, const char *idem,
+		      const char *body)
+{
+	char h[128];
+	const char *hdrs[2] = { h, NULL };
+
+	snprintf(h, sizeof(h), "Idempotency-Key: %s", idem);
+	for (int i = 0; i < 1500; i++) {
+		struct hc_resp r;
+		int at = (prefer + i) % 2, st;
+		if (hc_request(&r, b->ports[at], "POST", target, hdrs, body, strlen(body)) == 0 &&
+		    r.status < 500) {
+			st = (int)r.status;
+			b->switched += at != prefer;
+			atomic_fetch_add(b->answered, 1);
+			hc_resp_free(&r);
+			return st;
+		}
+		hc_resp_free(&r);
+		usleep(20000);
+	}
+	b->failures++;
+	return 0;
+}
+
+static void *burst_main(void *arg)
+{
+	struct burst *b = arg;
+	char idem[48], target[128], *body;
+
+	for (int i = b->index; i < BURST_JOBS; i += BURST_THREADS) {
+		struct efx_job *f = &b->jobs[i];
+		body = efx_job_body(&f->job, f->sig, NULL);
+		snprintf(idem, sizeof(idem), "burst-open-%d", i);
+		if (burst_post(b, i % 2, "/v1/jobs", idem, body) != 201)
+			b->failures++;
+		free(body);
+		body = efx_receipt_body(f, target);
+		snprintf(idem, sizeof(idem), "burst-receipt-%d", i);
+		if (burst_post(b, (i + 1) % 2, target, idem, body) != 200)
+			b->failures++;
+		free(body);
+		snprintf(idem, sizeof(idem), "burst-faucet-%d", i);
+		if (burst_post(b, i % 2, "/v1/faucet", idem, b->faucet_body) != 200)
+			b->failures++;
+	}
+	return NULL;
+}
+
+/* Issue 12: kill -9 of one of two replicas in the middle of a burst.
+ * Four clients open, receipt and credit through both escrows at once;
+ * the settling one is killed with SIGKILL while they run; the clients
+ * retry every unanswered request on the other under the same key.
+ * Afterwards every job is paid once, every credit made once, and the
+ * ledger's invariants hold. */
+Test(escrow, replica_killed_mid_burst_moves_money_once, .fini = efx_teardown, .timeout = 150)
+{
+	static struct efx_job f[BURST_JOBS];
+	struct burst b[BURST_THREADS];
+	struct efx a, two, *both[2], *settler, *standby;
+	struct efx_parties p;
+	struct efx_bal c0, pv0, c1, pv1;
+	struct rcpt_key k;
+	char addr[RCPT_ADDR_HEX_BYTES], body[160];
+	int i, switched = 0;
+	atomic_int answered = 0;
+
+	esc_setup(3, 0);
+	a = EFX;
+	two = EFX;
+	efx_spawn(&two);
+	both[0] = &a;
+	both[1] = &two;
+	settler = settler_of(both, 2, 2);
+	standby = settler == &a ? &two : &a;
+	efx_parties_setup(&p, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(addr, k.address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"7\"}", addr);
+	for (i = 0; i < BURST_JOBS; i++) {
+		efx_job_make(&f[i], &p, 50, (uint64_t)time(NULL) + 120, 900 + (uint64_t)i);
+		efx_receipt_make(&f[i], &p, 30, 0);
+	}
+	memset(b, 0, sizeof(b));
+	for (i = 0; i < BURST_THREADS; i++) {
+		b[i].index = i;
+		b[i].ports[0] = settler->port;
+		b[i].ports[1] = standby->port;
+		b[i].jobs = f;
+		b[i].faucet_body = body;
+		b[i].answered = &answered;
+		cr_assert_eq(pthread_create(&b[i].t, NULL, burst_main, &b[i]), 0);
+	}
+	/* A third of the burst answered: the settler dies. */
+	for (i = 0; i < 3000 && atomic_load(&answered) < BURST_JOBS; i++)
+		usleep(1000);
+	efx_stop(settler, SIGKILL);
+	cr_assert_lt(atomic_load(&answered), 3 * BURST_JOBS, "the burst was over before the kill");
+	for (i = 0; i < BURST_THREADS; i++) {
+		pthread_join(b[i].t, NULL);
+		cr_assert_eq(b[i].failures, 0, "client %d: %d requests not answered as expected", i,
+			     b[i].failures);
+		switched += b[i].switched;
+	}
+	talk_to(standby);
+	EFX.pid = standby->pid;
+	for (i = 0; i < BURST_JOBS; i++)
+		efx_wait_state(&f[i], "paid");
+	c1 = efx_balance_of(p.customer.address);
+	pv1 = efx_balance_of(p.provider.address);
+	cr_assert_eq(c1.available + (uint64_t)BURST_JOBS * 30, c0.available,
+		     "customer: %" PRIu64 " -> %" PRIu64, c0.available, c1.available);
+	cr_assert_eq(pv1.available, pv0.available + (uint64_t)BURST_JOBS * 30,
+		     "the provider was paid once a job");
+	cr_assert_eq(efx_balance_of(k.address).available, (uint64_t)BURST_JOBS * 7,
+		     "faucet credits");
+	fprintf(stderr, "replica burst: %d answers came from the survivor after a failure\n",
+		switched);
+	rcpt_key_wipe(&k);
+	efx_invariants("after a replica was killed mid-burst");
+	for (i = 0; i < BURST_JOBS; i++)
+		efx_job_free(&f[i]);
+}
+
 /* A validator's stake stays slashable while a dispute it opened is not
  * settled: with the settling escrow stalled (SIGSTOP; its replica still
  * serves), a false fraud claim stays undecided past the unbonding period,
