@@ -391,16 +391,62 @@ struct steps_text {
 	char dkinds[512], dops[512], dfroms[512], dtos[512];   /* the disputes' */
 };
 
+/* Whether the stored step tables differ from this build's (*differ), and
+ * how many other escrows serve the database (*others). */
+static enum escrow_db_err steps_compare(struct escrow_db *db, const struct steps_text *t,
+					int *differ, int64_t *others)
+{
+	const char *p[7] = { t->ops, t->froms, t->tos, t->dkinds, t->dops, t->dfroms, t->dtos };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	rc = run(db, &res, "steps compare",
+		 "WITH ours(r) AS ("
+		 "SELECT 'j/' || o || '/' || f || '/' || t"
+		 " FROM unnest($1::text[], $2::text[], $3::text[]) AS u(o, f, t)"
+		 " UNION ALL SELECT 'd/' || k || '/' || o || '/' || f || '/' || t"
+		 " FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]) AS v(k, o, f, t)),"
+		 " stored(r) AS ("
+		 "SELECT 'j/' || op || '/' || from_state || '/' || to_state FROM escrow_job_steps"
+		 " UNION ALL SELECT 'd/' || kind || '/' || op || '/' || from_state || '/' || to_state"
+		 " FROM escrow_dispute_steps)"
+		 " SELECT (SELECT count(*) FROM ((SELECT r FROM ours EXCEPT SELECT r FROM stored)"
+		 " UNION ALL (SELECT r FROM stored EXCEPT SELECT r FROM ours)) d),"
+		 " (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+		 " AND application_name = 'assay-escrow-http' AND pid <> pg_backend_pid())",
+		 7, p);
+	if (rc)
+		return rc;
+	*differ = get_u64(res, 0, 0) != 0;
+	*others = (int64_t)get_u64(res, 0, 1);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
 static enum escrow_db_err sync_steps_body(struct escrow_db *db, void *arg)
 {
 	struct steps_text *t = arg;
 	const char *p[3] = { t->ops, t->froms, t->tos };
 	const char *key[1] = { ESCROW_MIGRATE_LOCK };
 	enum escrow_db_err rc;
+	int differ = 0;
+	int64_t others = 0;
 
 	rc = run(db, NULL, "job steps lock", "SELECT pg_advisory_xact_lock($1::bigint)", 1, key);
 	if (!rc)
-		rc = run(db, NULL, "job steps clear", "DELETE FROM escrow_job_steps", 0, NULL);
+		rc = steps_compare(db, t, &differ, &others);
+	if (rc || !differ)
+		return rc;
+	/* Replicas must be of one version: another escrow running beside
+	 * this one follows the stored tables, and rewriting them under it
+	 * would refuse its steps. */
+	if (others > 0) {
+		fprintf(stderr, "assay-escrow: %" PRId64 " other escrows serve this database with"
+			" other state machines (another version): stop them before starting this one"
+			" (replicas must run one version)\n", others);
+		return ESCROW_DB_CONFLICT;
+	}
+	rc = run(db, NULL, "job steps clear", "DELETE FROM escrow_job_steps", 0, NULL);
 	if (!rc)
 		rc = run(db, NULL, "job steps write",
 			 "INSERT INTO escrow_job_steps (op, from_state, to_state)"

@@ -45,18 +45,25 @@ static void arg_u(const char **argv, size_t *n, char *buf, size_t len, const cha
 	argv[(*n)++] = buf;
 }
 
-void efx_spawn(struct efx *e)
-{
+/* The escrow's command line for e's configuration, into argv (room for
+ * 40) with its strings in buf. */
+struct efx_args {
 	char bin[512], window[24], referee[24], unbonding[24], sample[24], chain[24];
 	char conn[600];
-	const char *build = getenv("ASSAY_BUILD");
 	const char *argv[40];
-	struct tu_daemon d;
+};
+
+static void efx_argv(struct efx_args *x, const struct efx *e)
+{
+	char *bin = x->bin, *window = x->window, *referee = x->referee,
+	     *unbonding = x->unbonding, *sample = x->sample, *chain = x->chain, *conn = x->conn;
+	const char **argv = x->argv;
+	const char *build = getenv("ASSAY_BUILD");
 	size_t n = 0;
 
 	cr_assert(build, "ASSAY_BUILD is not set");
-	snprintf(bin, sizeof(bin), "%s/bin/assay-escrow", build);
-	snprintf(conn, sizeof(conn), "%s", e->db.conninfo);
+	snprintf(bin, sizeof(x->bin), "%s/bin/assay-escrow", build);
+	snprintf(conn, sizeof(x->conn), "%s", e->db.conninfo);
 	{
 		const char *const base[] = { bin, "--listen", "127.0.0.1:0", "--db", conn,
 			"--key", e->key_path, "--devnet", "--min-stake", "1000",
@@ -64,11 +71,11 @@ void efx_spawn(struct efx *e)
 		for (; n < sizeof(base) / sizeof(base[0]); n++)
 			argv[n] = base[n];
 	}
-	arg_u(argv, &n, sample, sizeof(sample), "--sample-bps", e->cfg.sample_bps);
-	arg_u(argv, &n, window, sizeof(window), "--challenge-window-s", e->cfg.window_s);
-	arg_u(argv, &n, referee, sizeof(referee), "--referee-deadline-s", e->cfg.referee_s);
-	arg_u(argv, &n, unbonding, sizeof(unbonding), "--unbonding-s", e->cfg.unbonding_s);
-	arg_u(argv, &n, chain, sizeof(chain), "--chain-id", e->cfg.chain_id);
+	arg_u(argv, &n, sample, sizeof(x->sample), "--sample-bps", e->cfg.sample_bps);
+	arg_u(argv, &n, window, sizeof(x->window), "--challenge-window-s", e->cfg.window_s);
+	arg_u(argv, &n, referee, sizeof(x->referee), "--referee-deadline-s", e->cfg.referee_s);
+	arg_u(argv, &n, unbonding, sizeof(x->unbonding), "--unbonding-s", e->cfg.unbonding_s);
+	arg_u(argv, &n, chain, sizeof(x->chain), "--chain-id", e->cfg.chain_id);
 	if (!e->cfg.escrow_rates) {
 		/* The exhaustive and race tests send hundreds of requests a
 		 * second from one address. */
@@ -80,15 +87,39 @@ void efx_spawn(struct efx *e)
 	if (e->cfg.quiet)
 		argv[n++] = "--quiet";
 	for (size_t i = 0; e->cfg.extra_args && e->cfg.extra_args[i]; i++) {
-		cr_assert_lt(n + 1, sizeof(argv) / sizeof(argv[0]));
+		cr_assert_lt(n + 1, sizeof(x->argv) / sizeof(x->argv[0]));
 		argv[n++] = e->cfg.extra_args[i];
 	}
 	argv[n] = NULL;
-	cr_assert_lt(n, sizeof(argv) / sizeof(argv[0]));
-	tu_daemon_start(&d, argv, e->log_path);
+	cr_assert_lt(n, sizeof(x->argv) / sizeof(x->argv[0]));
+}
+
+void efx_spawn(struct efx *e)
+{
+	struct efx_args x;
+	struct tu_daemon d;
+
+	efx_argv(&x, e);
+	tu_daemon_start(&d, x.argv, e->log_path);
 	e->pid = d.pid;
 	e->port = (uint16_t)d.port;
 	snprintf(e->url, sizeof(e->url), "%s", d.url);
+}
+
+int efx_try_spawn(struct efx *e)
+{
+	struct efx_args x;
+	struct tu_daemon d;
+	int st;
+
+	efx_argv(&x, e);
+	st = tu_daemon_try_start(&d, x.argv, e->log_path);
+	if (st < 0) {
+		e->pid = d.pid;
+		e->port = (uint16_t)d.port;
+		snprintf(e->url, sizeof(e->url), "%s", d.url);
+	}
+	return st;
 }
 
 void efx_stop(struct efx *e, int sig)

@@ -80,6 +80,9 @@ void efx_setup(const struct efx_config *cfg);
 /* Starts the escrow of *e (its database, key and config) and records its
  * pid, port and url in *e; used again after efx_stop to restart it. */
 void efx_spawn(struct efx *e);
+/* The same, or the exit status (>= 0) when the escrow exits before it
+ * listens (then e is not running); -1 when it runs. */
+int efx_try_spawn(struct efx *e);
 /* Sends sig to e's escrow (if running) and reaps it. */
 void efx_stop(struct efx *e, int sig);
 /* The .fini: stops the escrow (SIGTERM), checks the ledger invariants,

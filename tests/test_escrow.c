@@ -2665,6 +2665,45 @@ Test(escrow, every_session_killed_during_a_burst_moves_money_once, .fini = efx_t
 		efx_job_free(&f[i]);
 }
 
+/* Replicas run one version: an escrow whose state machines differ from
+ * the ones a running replica follows (here the stored table is changed
+ * from outside, as an older or newer build would have written it) does
+ * not rewrite them under it: it refuses to start and says why.  Once the
+ * other is stopped it starts and writes its own tables. */
+Test(escrow, replica_of_another_version_refuses_to_start, .fini = efx_teardown, .timeout = 60)
+{
+	struct efx other;
+	PGconn *c;
+	PGresult *res;
+	char rows[16];
+
+	esc_setup(5, 0);
+	c = PQconnectdb(EFX.db.conninfo);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, "SELECT count(*) FROM escrow_job_steps");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	snprintf(rows, sizeof(rows), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	pgt_exec(c, "DELETE FROM escrow_job_steps WHERE op = 'accept'");
+	other = EFX;
+	cr_assert_neq(efx_try_spawn(&other), -1, "an escrow started beside another version");
+	{
+		char tail[2048];
+		tu_file_tail(tail, sizeof(tail), EFX.log_path, 4);
+		cr_assert(strstr(tail, "replicas must run one version"), "%s", tail);
+	}
+	res = PQexec(c, "SELECT count(*) FROM escrow_job_steps WHERE op = 'accept'");
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "0", "the running escrow's table was rewritten");
+	PQclear(res);
+	/* Alone, it writes its own. */
+	efx_stop(&EFX, SIGTERM);
+	cr_assert_eq(efx_try_spawn(&EFX), -1, "the escrow did not start alone");
+	res = PQexec(c, "SELECT count(*) FROM escrow_job_steps");
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), rows, "the table was not written back");
+	PQclear(res);
+	PQfinish(c);
+}
+
 /* ---------------------------------------------------------------- a replica killed mid-burst */
 
 #define BURST_JOBS 48
