@@ -70,11 +70,10 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
 	struct escrow_db *db;
-	uint8_t fp[RCPT_HASH_BYTES], old[RCPT_HASH_BYTES];
+	struct escrow_idem_record rec;
+	uint8_t fp[RCPT_HASH_BYTES];
 	char key[RCPT_ADDR_HEX_BYTES + HTTPD_IDEM_KEY_BYTES_MAX + 2];
-	char *ctype = NULL, *body = NULL;
-	size_t len = 0;
-	int status = 0, answered = 1;
+	int answered = 1;
 	enum escrow_db_err rc;
 
 	ASSAY_ASSERT(httpd_req_idem_key(r));
@@ -86,35 +85,23 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls)
 		return 1;
 	}
 	db = escrow_http_db(e);
-	/* Held until escrow_api_idem_end: the same key in flight elsewhere
-	 * is waited for, then replayed. */
-	rc = escrow_db_idem_lock(db, key);
+	/* The lock is held until escrow_api_idem_end: the same key in
+	 * flight elsewhere is waited for, then replayed. */
+	rc = escrow_db_idem_begin(db, &rec, key, fp, esc_now_s());
 	if (rc) {
 		esc_reply_db(r, rc);
 		return 1;
 	}
-	rc = escrow_db_idem_get(db, key, old, &status, &ctype, &body, &len);
-	if (rc == ESCROW_DB_OK) {
-		if (CRYPTO_memcmp(old, fp, sizeof(fp)) != 0)
-			esc_problem(r, ESC_P_IDEMPOTENCY_KEY_REUSED,
-				    "this Idempotency-Key was used with another request");
-		else if (status)
-			httpd_reply_bytes(r, (unsigned)status, ctype, body, len);
-		else
-			answered = 0;   /* cut off (its lock was free): run again */
-	} else if (rc == ESCROW_DB_NOT_FOUND) {
-		rc = escrow_db_idem_insert(db, key, fp, esc_now_s());
-		if (rc)
-			esc_reply_db(r, rc);
-		else
-			answered = 0;
-	} else {
-		esc_reply_db(r, rc);
-	}
+	if (CRYPTO_memcmp(rec.fingerprint, fp, sizeof(fp)) != 0)
+		esc_problem(r, ESC_P_IDEMPOTENCY_KEY_REUSED,
+			    "this Idempotency-Key was used with another request");
+	else if (rec.status)
+		httpd_reply_bytes(r, (unsigned)rec.status, rec.ctype, rec.body, rec.body_len);
+	else
+		answered = 0;   /* new, or cut off (its lock was free): run */
 	if (answered)
 		escrow_db_idem_unlock(db, key);
-	free(ctype);
-	free(body);
+	escrow_idem_record_free(&rec);
 	return answered;
 }
 

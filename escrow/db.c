@@ -528,67 +528,70 @@ enum escrow_db_err escrow_db_migrate(struct escrow_db *db)
 
 /* ---------------------------------------------------------------- audit */
 
+/* The canonical text of an audit entry (keys sorted, compact, ASCII)
+ * with index 0, cut around that value: *head ends with `"index":` and
+ * *tail is `,"subject":"..."}` (sorted keys put "index" just before
+ * "subject", the last key), for escrow_audit_append (migration 008) to
+ * put the chain's next index between.  Both malloc'd; -1 on failure. */
+static int audit_text(char **head, char **tail, const char *subject, const char *event,
+		      json_t *data, uint64_t now_s)
+{
+	static const char mid[] = "0,\"subject\":";
+	json_t *entry = json_pack("{s:I, s:O, s:s, s:i, s:s}", "at", (json_int_t)now_s,
+				  "data", data, "event", event, "index", 0, "subject", subject);
+	json_t *sj = json_string(subject);
+	char *text = NULL, *st = NULL;
+	size_t tl, sl, cut;
+	int rc = -1;
+
+	*head = *tail = NULL;
+	text = entry ? json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
+	st = sj ? json_dumps(sj, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+	if (!text || !st)
+		goto out;
+	tl = strlen(text);
+	sl = strlen(st);
+	/* text = head "0" ",\"subject\":" st "}" */
+	if (tl < sl + sizeof(mid) - 1 + 1)
+		goto out;
+	cut = tl - sl - (sizeof(mid) - 1) - 1;
+	ASSAY_ASSERT(memcmp(text + cut, mid, sizeof(mid) - 1) == 0 &&
+		     memcmp(text + cut + sizeof(mid) - 1, st, sl) == 0 && text[tl - 1] == '}');
+	ASSAY_ASSERT(cut >= 8 && memcmp(text + cut - 8, "\"index\":", 8) == 0);
+	*head = strndup(text, cut);
+	*tail = strdup(text + cut + 1);
+	if (*head && *tail)
+		rc = 0;
+out:
+	if (rc) {
+		free(*head);
+		free(*tail);
+		*head = *tail = NULL;
+	}
+	free(text);
+	free(st);
+	json_decref(sj);
+	json_decref(entry);
+	return rc;
+}
+
+/* One statement (migration 008): the subject's lock, its head, the entry
+ * with the next index and its hash, SHA-256(prev_hash || entry). */
 enum escrow_db_err escrow_db_audit(struct escrow_db *db, const char *subject,
 				   const char *event, json_t *data, uint64_t now_s)
 {
-	uint8_t prev[RCPT_HASH_BYTES] = { 0 }, hash[RCPT_HASH_BYTES];
-	char prevp[HEXP(RCPT_HASH_BYTES)], hashp[HEXP(RCPT_HASH_BYTES)], idxs[24];
-	uint64_t idx = 1;
-	json_t *entry = NULL;
-	char *text = NULL, *buf = NULL;
-	PGresult *res = NULL;
-	size_t tl;
-	enum escrow_db_err rc;
-	const char *p1[1] = { subject };
+	char *head = NULL, *tail = NULL;
+	enum escrow_db_err rc = ESCROW_DB_FAIL;
 
 	ASSAY_ASSERT(subject && event);
 	if (!data)
 		data = json_object();
-	rc = run(db, NULL, "audit lock",
-		 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", 1, p1);
-	if (rc)
-		goto out;
-	rc = run(db, &res, "audit head",
-		 "SELECT idx, hash FROM escrow_audit WHERE subject = $1"
-		 " ORDER BY idx DESC LIMIT 1", 1, p1);
-	if (rc)
-		goto out;
-	if (PQntuples(res) == 1) {
-		idx = get_u64(res, 0, 0) + 1;
-		if (get_bytes(prev, sizeof(prev), res, 0, 1)) {
-			rc = ESCROW_DB_FAIL;
-			goto out;
-		}
+	if (data && audit_text(&head, &tail, subject, event, data, now_s) == 0) {
+		const char *p[3] = { subject, head, tail };
+		rc = run(db, NULL, "audit append", "SELECT escrow_audit_append($1, $2, $3)", 3, p);
 	}
-	entry = json_pack("{s:I, s:O, s:s, s:I, s:s}", "at", (json_int_t)now_s,
-			  "data", data, "event", event, "index", (json_int_t)idx,
-			  "subject", subject);
-	text = entry ? json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII) : NULL;
-	rc = ESCROW_DB_FAIL;
-	if (!text)
-		goto out;
-	tl = strlen(text);
-	buf = malloc(sizeof(prev) + tl);
-	if (!buf)
-		goto out;
-	memcpy(buf, prev, sizeof(prev));
-	memcpy(buf + sizeof(prev), text, tl);
-	if (rcpt_sha256(hash, buf, sizeof(prev) + tl) != RCPT_OK)
-		goto out;
-	hexp(prevp, sizeof(prevp), prev, sizeof(prev));
-	hexp(hashp, sizeof(hashp), hash, sizeof(hash));
-	snprintf(idxs, sizeof(idxs), "%" PRIu64, idx);
-	{
-		const char *p[5] = { subject, idxs, text, prevp, hashp };
-		rc = run(db, NULL, "audit append",
-			 "INSERT INTO escrow_audit (subject, idx, entry, prev_hash, hash)"
-			 " VALUES ($1, $2, $3, $4, $5)", 5, p);
-	}
-out:
-	PQclear(res);
-	free(buf);
-	free(text);
-	json_decref(entry);
+	free(head);
+	free(tail);
 	json_decref(data);
 	return rc;
 }
@@ -668,57 +671,6 @@ enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
 
 /* ---------------------------------------------------------------- idempotency */
 
-enum escrow_db_err escrow_db_idem_get(struct escrow_db *db, const char *key,
-				      uint8_t fingerprint[RCPT_HASH_BYTES],
-				      int *status, char **ctype, char **body,
-				      size_t *body_len)
-{
-	PGresult *res = NULL;
-	const char *p[1] = { key };
-	enum escrow_db_err rc;
-	uint8_t *b = NULL;
-	size_t bl = 0;
-
-	*status = 0;
-	*ctype = NULL;
-	*body = NULL;
-	*body_len = 0;
-	rc = run(db, &res, "idem get",
-		 "SELECT fingerprint, status, ctype, body FROM escrow_idem WHERE key = $1",
-		 1, p);
-	if (rc)
-		return rc;
-	if (PQntuples(res) != 1) {
-		rc = ESCROW_DB_NOT_FOUND;
-		goto out;
-	}
-	rc = ESCROW_DB_FAIL;
-	if (get_bytes(fingerprint, RCPT_HASH_BYTES, res, 0, 0))
-		goto out;
-	if (!PQgetisnull(res, 0, 1)) {
-		if (get_blob(&b, &bl, res, 0, 3))
-			goto out;
-		*ctype = strdup(PQgetvalue(res, 0, 2));
-		*body = malloc(bl + 1);
-		if (!*ctype || !*body) {
-			free(*ctype);
-			free(*body);
-			*ctype = *body = NULL;
-			goto out;
-		}
-		if (bl)
-			memcpy(*body, b, bl);
-		(*body)[bl] = '\0';
-		*body_len = bl;
-		*status = atoi(PQgetvalue(res, 0, 1));
-	}
-	rc = ESCROW_DB_OK;
-out:
-	free(b);
-	PQclear(res);
-	return rc;
-}
-
 /* The advisory lock's key of an idempotency key: the first 8 bytes of
  * SHA-256("assay-escrow idem" || key), as a signed bigint.  Two keys that
  * share it only wait for each other. */
@@ -736,21 +688,74 @@ static void idem_lock_key(char out[24], const char *key)
 	snprintf(out, 24, "%" PRId64, v);
 }
 
-enum escrow_db_err escrow_db_idem_lock(struct escrow_db *db, const char *key)
+/* The record's answer into the caller's buffers (row 0 of res). */
+static enum escrow_db_err idem_answer(struct escrow_idem_record *out, PGresult *res)
 {
-	char k[24];
-	const char *p[1] = { k };
+	uint8_t *b = NULL;
+	size_t bl = 0;
 
+	if (get_bytes(out->fingerprint, RCPT_HASH_BYTES, res, 0, 1))
+		return ESCROW_DB_FAIL;
+	if (PQgetisnull(res, 0, 2))
+		return ESCROW_DB_OK;      /* no answer yet: cut off */
+	if (get_blob(&b, &bl, res, 0, 4))
+		return ESCROW_DB_FAIL;
+	out->ctype = strdup(PQgetvalue(res, 0, 3));
+	out->body = malloc(bl + 1);
+	if (!out->ctype || !out->body) {
+		free(b);
+		return ESCROW_DB_FAIL;
+	}
+	if (bl)
+		memcpy(out->body, b, bl);
+	out->body[bl] = '\0';
+	out->body_len = bl;
+	out->status = atoi(PQgetvalue(res, 0, 2));
+	free(b);
+	return ESCROW_DB_OK;
+}
+
+enum escrow_db_err escrow_db_idem_begin(struct escrow_db *db, struct escrow_idem_record *out,
+					const char *key,
+					const uint8_t fingerprint[RCPT_HASH_BYTES], uint64_t now_s)
+{
+	char k[24], fp[HEXP(RCPT_HASH_BYTES)], ts[24];
+	const char *p[4] = { k, key, fp, ts };
+	PGresult *res = NULL;
 	enum escrow_db_err rc;
 
 	ASSAY_ASSERT(!db->idem_held);
+	memset(out, 0, sizeof(*out));
 	idem_lock_key(k, key);
-	rc = run(db, NULL, "idem lock", "SELECT pg_advisory_lock($1::bigint)", 1, p);
-	if (!rc) {
-		db->idem_held = 1;
-		db->idem_lost = 0;
+	hexp(fp, sizeof(fp), fingerprint, RCPT_HASH_BYTES);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	/* On failure the function holds no lock (migration 008). */
+	rc = run(db, &res, "idem begin",
+		 "SELECT fresh, fingerprint, status, ctype, body"
+		 " FROM escrow_idem_begin($1::bigint, $2, $3::bytea, $4::bigint)", 4, p);
+	if (rc)
+		return rc;
+	db->idem_held = 1;
+	db->idem_lost = 0;
+	if (PQntuples(res) != 1) {
+		rc = ESCROW_DB_FAIL;
+		goto out;
 	}
+	out->fresh = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	rc = idem_answer(out, res);
+out:
+	PQclear(res);
+	if (rc)
+		escrow_idem_record_free(out);
 	return rc;
+}
+
+void escrow_idem_record_free(struct escrow_idem_record *r)
+{
+	free(r->ctype);
+	free(r->body);
+	r->ctype = NULL;
+	r->body = NULL;
 }
 
 void escrow_db_idem_unlock(struct escrow_db *db, const char *key)
@@ -773,20 +778,6 @@ enum escrow_db_err escrow_db_idem_intact(struct escrow_db *db)
 	if (!rc && idem_lost(db, "ledger movement"))
 		rc = ESCROW_DB_DOWN;
 	return rc;
-}
-
-enum escrow_db_err escrow_db_idem_insert(struct escrow_db *db, const char *key,
-					 const uint8_t fingerprint[RCPT_HASH_BYTES],
-					 uint64_t now_s)
-{
-	char fp[HEXP(RCPT_HASH_BYTES)], ts[24];
-	const char *p[3] = { key, fp, ts };
-
-	hexp(fp, sizeof(fp), fingerprint, RCPT_HASH_BYTES);
-	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
-	return run(db, NULL, "idem insert",
-		   "INSERT INTO escrow_idem (key, fingerprint, created_at_s) VALUES ($1, $2, $3)",
-		   3, p);
 }
 
 enum escrow_db_err escrow_db_idem_store(struct escrow_db *db, const char *key,

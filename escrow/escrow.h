@@ -187,20 +187,29 @@ enum escrow_db_err escrow_db_audit_list(struct escrow_db *db, json_t **out,
  * or another escrow, waits for the first and then replays its answer
  * (or, after lock_timeout, gets ESCROW_DB_BUSY).  A record without an
  * answer whose lock is free was cut off (a crash): it runs again. */
-enum escrow_db_err escrow_db_idem_lock(struct escrow_db *db, const char *key);
+/* A key's record as escrow_db_idem_begin found or made it. */
+struct escrow_idem_record {
+	int fresh;                              /* recorded by this call */
+	uint8_t fingerprint[RCPT_HASH_BYTES];   /* of the request that made it */
+	int status;                             /* 0: no answer (in flight or cut off) */
+	char *ctype, *body;                     /* the answer when status != 0 */
+	size_t body_len;
+};
+/* Takes the key's lock, then reads its record, or records `fingerprint`
+ * (fresh) when there is none, in one statement.  On ESCROW_DB_OK the
+ * lock is held (release it with escrow_db_idem_unlock) and *out is
+ * filled (free it with escrow_idem_record_free); on failure no lock is
+ * held and *out holds nothing. */
+enum escrow_db_err escrow_db_idem_begin(struct escrow_db *db, struct escrow_idem_record *out,
+					const char *key,
+					const uint8_t fingerprint[RCPT_HASH_BYTES], uint64_t now_s);
+void escrow_idem_record_free(struct escrow_idem_record *r);
 void escrow_db_idem_unlock(struct escrow_db *db, const char *key);
 /* ESCROW_DB_OK while the session is usable and, when this request holds
  * an idempotency lock, still the one that took it; ESCROW_DB_DOWN
  * otherwise.  Called before a ledger movement made outside the escrow's
  * own transactions. */
 enum escrow_db_err escrow_db_idem_intact(struct escrow_db *db);
-enum escrow_db_err escrow_db_idem_get(struct escrow_db *db, const char *key,
-				      uint8_t fingerprint[RCPT_HASH_BYTES],
-				      int *status, char **ctype, char **body,
-				      size_t *body_len);
-enum escrow_db_err escrow_db_idem_insert(struct escrow_db *db, const char *key,
-					 const uint8_t fingerprint[RCPT_HASH_BYTES],
-					 uint64_t now_s);
 enum escrow_db_err escrow_db_idem_store(struct escrow_db *db, const char *key,
 					int status, const char *ctype,
 					const char *body, size_t len);
