@@ -512,7 +512,8 @@ demo: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
 # ---------------------------------------------------------------- vectors
 .PHONY: vectors
 vectors:
-	cd tests/vectors/gen && npm ci --no-audit --no-fund && node gen.mjs && node merkle_ref.mjs
+	cd tests/vectors/gen && npm ci --no-audit --no-fund && node gen.mjs && node merkle_ref.mjs && \
+		node evm.mjs
 
 .PHONY: clean
 clean:
