@@ -185,7 +185,9 @@ $(PGDB_LIB): $(PGDB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # ---------------------------------------------------------------- chain-adapter
-# The settlement interface and its PostgreSQL backend.  Migrations
+# The settlement interface and its PostgreSQL backend, and the EVM's
+# JSON-RPC client (evm_rpc.c, evm_send.c, evm_revert.c: libcurl and
+# jansson).  Migrations
 # (chain-adapter/migrations/NNN_*.sql) are embedded into the library at
 # build time by scripts/embed-sql.sh.
 CHAIN_SRCS := $(wildcard chain-adapter/*.c)
@@ -210,7 +212,7 @@ $(BUILD)/obj/gen/chain_migrations.o: $(CHAIN_GEN)
 
 $(BUILD)/obj/chain-adapter/%.o: chain-adapter/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb $(CORE_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb $(CORE_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(CHAIN_LIB): $(CHAIN_OBJS)
 	@mkdir -p $(@D)
