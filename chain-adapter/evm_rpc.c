@@ -151,9 +151,9 @@ static const char *check_url(const char *url)
 	size_t n = strnlen(url, EVM_RPC_URL_BYTES_MAX + 1);
 
 	if (n > EVM_RPC_URL_BYTES_MAX)
-		return "longer than 512 bytes";
+		return "is longer than 512 bytes";
 	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)
-		return "not an http:// or https:// URL";
+		return "is not an http:// or https:// URL";
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f)
 			return "has a space, a control or a non-ASCII character";
@@ -173,13 +173,14 @@ enum evm_rpc_err evm_rpc_open(struct evm_rpc **out, char *why, size_t why_len,
 	*out = NULL;
 	bad = check_url(url);
 	if (!bad && (timeout_ms < 0 || timeout_ms > EVM_RPC_TIMEOUT_MS_MAX))
-		bad = "timeout out of range";
+		bad = "timeout is out of range";
 	rpc = bad ? NULL : calloc(1, sizeof(*rpc));
 	if (!bad && rpc && url_where(rpc->where, sizeof(rpc->where), url) != 0)
 		bad = "has no host";
 	if (bad) {
 		if (why && why_len)
-			snprintf(why, why_len, "RPC URL %s", bad);
+			snprintf(why, why_len, "%s %s", strncmp(bad, "timeout", 7) ? "RPC URL" : "RPC",
+				 bad);
 		free(rpc);
 		return EVM_RPC_ERR_ARG;
 	}
