@@ -84,12 +84,16 @@ struct deploy {
 	const char *abis[2];
 };
 
+/* The embedded artifact `name`: the build embeds every one named here. */
 static const struct embed_file *artifact(const char *name)
 {
-	for (size_t i = 0; i < evm_artifacts_count; i++)
+	const struct embed_file *f = NULL;
+
+	for (size_t i = 0; i < evm_artifacts_count && !f; i++)
 		if (strcmp(evm_artifacts[i].name, name) == 0)
-			return &evm_artifacts[i];
-	return NULL;
+			f = &evm_artifacts[i];
+	ASSAY_ASSERT(f != NULL && f->data[f->len] == '\0');
+	return f;
 }
 
 /* The creation code of `name` (its .bin: one line of hex) into b. */
@@ -98,7 +102,6 @@ static int put_initcode(struct evm_buf *b, const char *name)
 	const struct embed_file *f = artifact(name);
 	size_t n, digits;
 
-	ASSAY_ASSERT(f != NULL);   /* the build embeds every one we name */
 	n = f->len;
 	while (n && (f->data[n - 1] == '\n' || f->data[n - 1] == '\r'))
 		n--;
