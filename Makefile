@@ -185,7 +185,9 @@ $(PGDB_LIB): $(PGDB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 # ---------------------------------------------------------------- chain-adapter
-# The settlement interface and its PostgreSQL backend.  Migrations
+# The settlement interface and its PostgreSQL backend, and the EVM's
+# JSON-RPC client (evm_rpc.c, evm_send.c, evm_revert.c: libcurl and
+# jansson; linked into `assay` for `assay chain deploy`).  Migrations
 # (chain-adapter/migrations/NNN_*.sql) are embedded into the library at
 # build time by scripts/embed-sql.sh.
 CHAIN_SRCS := $(wildcard chain-adapter/*.c)
@@ -210,7 +212,7 @@ $(BUILD)/obj/gen/chain_migrations.o: $(CHAIN_GEN)
 
 $(BUILD)/obj/chain-adapter/%.o: chain-adapter/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb $(CORE_CFLAGS) $(PG_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ichain-adapter -Ipgdb $(CORE_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
 $(CHAIN_LIB): $(CHAIN_OBJS)
 	@mkdir -p $(@D)
@@ -357,9 +359,25 @@ CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
 
 $(BUILD)/obj/client/%.o: client/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ihttpd -Ichain-adapter $(CORE_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(ASSAY): $(CLIENT_OBJS) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+# `assay chain deploy` (client/cmd_chain.c) carries the contract's
+# committed build, chain-adapter/evm/artifacts/, embedded at build time by
+# scripts/embed-files.sh (never read from the tree at run time), and the
+# EVM JSON-RPC client from libassay-chain.a (which pulls in no PostgreSQL).
+EVM_ARTIFACTS := $(addprefix chain-adapter/evm/artifacts/,AssayEscrow.bin AssayEscrow.json \
+	DevToken.bin DevToken.json)
+EVM_ART_GEN := $(BUILD)/gen/evm_artifacts.c
+
+$(EVM_ART_GEN): $(EVM_ARTIFACTS) scripts/embed-files.sh
+	@mkdir -p $(@D)
+	sh scripts/embed-files.sh evm_artifacts $(EVM_ARTIFACTS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/evm_artifacts.o: $(EVM_ART_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
+
+$(ASSAY): $(CLIENT_OBJS) $(BUILD)/obj/gen/evm_artifacts.o $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(CORE_LIBS) -lm
 
@@ -512,7 +530,8 @@ demo: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
 # ---------------------------------------------------------------- vectors
 .PHONY: vectors
 vectors:
-	cd tests/vectors/gen && npm ci --no-audit --no-fund && node gen.mjs && node merkle_ref.mjs
+	cd tests/vectors/gen && npm ci --no-audit --no-fund && node gen.mjs && node merkle_ref.mjs && \
+		node evm.mjs
 
 .PHONY: clean
 clean:

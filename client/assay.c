@@ -845,6 +845,9 @@ static const char USAGE[] =
 	"  deposit AMOUNT --escrow URL --key FILE   fund the account (devnet faucet)\n"
 	"  balance [ADDRESS] --escrow URL [--key FILE]\n"
 	"  job submit|status|fetch ...        run a job at a provider (assay job --help)\n"
+	"  chain deploy --rpc URL --key FILE [--token ADDRESS]\n"
+	"                                     deploy the settlement contract on an EVM\n"
+	"                                     chain (assay chain --help)\n"
 	"\n"
 	"Exit status: 0 success, 1 failure or invalid subject, 2 bad arguments.\n";
 
@@ -895,6 +898,8 @@ int main(int argc, char **argv)
 		ret = cmd_balance(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "job") == 0)
 		ret = cmd_job(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "chain") == 0)
+		ret = cmd_chain(argc - 1, argv + 1);
 	else {
 		cli_err("unknown command '%.32s' (see assay --help)", argv[1]);
 		ret = 2;

@@ -54,5 +54,7 @@ int cmd_signin(int argc, char **argv);
 int cmd_deposit(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+/* `assay chain deploy` (client/cmd_chain.c); argv[0] is "chain". */
+int cmd_chain(int argc, char **argv);
 
 #endif

@@ -48,6 +48,7 @@ static const struct {
 	[RCPT_ERR_TIME] = { "time", "finishedAt before startedAt" },
 	[RCPT_ERR_INPUT_FILE] = { "input-file", "input file does not match the job's commitment" },
 	[RCPT_ERR_OUTPUT_FILE] = { "output-file", "output file does not match the receipt's commitment" },
+	[RCPT_ERR_ABI] = { "abi", "truncated or non-canonical ABI data" },
 };
 
 const char *rcpt_strerror(enum rcpt_err err)

@@ -96,6 +96,7 @@ enum rcpt_err {
 	RCPT_ERR_TIME,             /* finishedAt before startedAt */
 	RCPT_ERR_INPUT_FILE,       /* given input file does not match the commitment */
 	RCPT_ERR_OUTPUT_FILE,      /* given output file does not match the commitment */
+	RCPT_ERR_ABI,              /* truncated or non-canonical ABI data (receipts/evm.h) */
 	RCPT_ERR_COUNT_            /* not an error: the number of codes */
 };
 
