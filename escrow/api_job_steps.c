@@ -42,7 +42,7 @@ ESC_BODY(esc_body_job_receipt,
 	   ESC_REFUSE(ESC_P_INVALID_RECEIPT, "receipt is not an object") },
 	 { "receiptSignature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL });
 
-/* The receipt and its audit entry, in one transaction. */
+/* The receipt and its audit entry (escrow_db_receipt_audit: one statement). */
 struct receipt_txn {
 	const uint8_t *id, *receipt_id;
 	const struct rcpt_receipt *receipt;
@@ -52,18 +52,6 @@ struct receipt_txn {
 	const char *sub;
 	json_t *data;
 };
-
-static enum escrow_db_err receipt_body(struct escrow_db *db, void *arg)
-{
-	const struct receipt_txn *x = arg;
-	enum escrow_db_err rc;
-
-	rc = escrow_db_job_receipt(db, x->id, x->receipt_id, x->receipt, x->canon, x->sig,
-				   x->now, x->window_end);
-	if (!rc)
-		rc = escrow_db_audit(db, x->sub, "receipted", json_incref(x->data), x->now);
-	return rc;
-}
 
 void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 {
@@ -135,7 +123,8 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 					 json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid,
 						   "outputRoot", orh, "price", pr,
 						   "windowEnd", (json_int_t)we) };
-		rc = escrow_db_txn(escrow_http_db(e), receipt_body, &x);
+		rc = escrow_db_receipt_audit(escrow_http_db(e), x.id, x.receipt_id, x.receipt,
+					     x.canon, x.sig, x.now, x.window_end, x.sub, x.data);
 		json_decref(x.data);
 	}
 	if (rc) {

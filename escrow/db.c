@@ -308,6 +308,9 @@ enum escrow_db_err escrow_db_txn(struct escrow_db *db, escrow_db_body body, void
 	return (enum escrow_db_err)brc;
 }
 
+static int audit_text(char **head, char **tail, const char *subject, const char *event,
+		      json_t *data, uint64_t now_s);
+
 struct step_audit {
 	const uint8_t *id;
 	enum escrow_job_op op;
@@ -331,6 +334,58 @@ static enum escrow_db_err step_audit_body(struct escrow_db *db, void *arg)
 	return rc;
 }
 
+/* One statement that changes a job's row (an UPDATE ... RETURNING 1 of
+ * at most one row) and appends its audit entry from the same row:
+ * `sql` ends in "SELECT escrow_audit_append($n, $n+1, $n+2) FROM s".
+ * It is its own transaction, so it is retried on 40001/40P01 as
+ * escrow_db_txn retries a transaction; ESCROW_DB_CONFLICT when no row
+ * was in the expected state (nothing written). */
+static enum escrow_db_err run_audited(struct escrow_db *db, const char *what, const char *sql,
+				      int n, const char *const *p)
+{
+	PGresult *res = NULL;
+	enum escrow_db_err rc = escrow_db_ensure(db);
+	int tries = 0;
+
+	if (rc)
+		return rc;
+	if (idem_lost(db, what))
+		return ESCROW_DB_DOWN;
+	do {
+		PQclear(res);
+		res = NULL;
+		rc = run(db, &res, what, sql, n, p);
+	} while (rc == ESCROW_DB_BUSY && db->pg.retryable && ++tries < PGDB_TRIES_MAX);
+	if (!rc) {
+		ASSAY_ASSERT(PQntuples(res) <= 1);
+		rc = PQntuples(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* A step that ends nothing (no input to drop): the row and its entry in
+ * one statement. */
+static enum escrow_db_err step_audit_one(struct escrow_db *db, const struct step_audit *x)
+{
+	char idp[HEXP(32)], *head = NULL, *tail = NULL;
+	enum escrow_db_err rc = ESCROW_DB_FAIL;
+
+	ASSAY_ASSERT(!escrow_job_final(x->to) && x->to != x->from && x->to != JOB_NONE);
+	hexp(idp, sizeof(idp), x->id, 32);
+	if (audit_text(&head, &tail, x->sub, x->event, x->data, x->now) == 0) {
+		const char *p[6] = { idp, escrow_job_state_name(x->from),
+				     escrow_job_state_name(x->to), x->sub, head, tail };
+		rc = run_audited(db, "job step and audit",
+				 "WITH s AS (UPDATE escrow_jobs SET state = $3 WHERE id = $1"
+				 " AND state = $2 RETURNING 1)"
+				 " SELECT escrow_audit_append($4, $5, $6) FROM s", 6, p);
+	}
+	free(head);
+	free(tail);
+	return rc;
+}
+
 enum escrow_db_err escrow_db_step_audit(struct escrow_db *db, const uint8_t *id,
 					enum escrow_job_op op, enum escrow_job_state from,
 					const char *sub, const char *event, json_t *data,
@@ -341,7 +396,12 @@ enum escrow_db_err escrow_db_step_audit(struct escrow_db *db, const uint8_t *id,
 
 	ASSAY_ASSERT(id && sub && event);
 	ASSAY_ASSERT(escrow_job_next(op, from, &x.to));
-	rc = escrow_db_txn(db, step_audit_body, &x);
+	if (!data)
+		x.data = data = json_object();
+	if (escrow_job_final(x.to))
+		rc = escrow_db_txn(db, step_audit_body, &x);
+	else
+		rc = data ? step_audit_one(db, &x) : ESCROW_DB_FAIL;
 	json_decref(data);
 	return rc;
 }
@@ -988,6 +1048,43 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 		return rc;
 	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
 	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_receipt_audit(struct escrow_db *db,
+					   const uint8_t id[RCPT_HASH_BYTES],
+					   const uint8_t receipt_id[RCPT_HASH_BYTES],
+					   const struct rcpt_receipt *r, const char *receipt_json,
+					   const uint8_t sig[RCPT_SIG_BYTES], uint64_t now_s,
+					   uint64_t window_end_s, const char *sub, json_t *data)
+{
+	char idp[HEXP(32)], rp[HEXP(32)], sp[HEXP(65)], op[HEXP(32)];
+	char pr[RCPT_U256_DEC_BYTES], ts[24], we[24], *head = NULL, *tail = NULL;
+	enum escrow_db_err rc = ESCROW_DB_FAIL;
+	enum escrow_job_state to;
+
+	ASSAY_ASSERT(escrow_job_next(JOB_OP_RECEIPT, JOB_OPEN, &to) && to != JOB_OPEN);
+	ASSAY_ASSERT(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
+	hexp(idp, sizeof(idp), id, 32);
+	hexp(rp, sizeof(rp), receipt_id, 32);
+	hexp(sp, sizeof(sp), sig, 65);
+	hexp(op, sizeof(op), r->output_root, 32);
+	rcpt_u256_format(pr, &r->price);
+	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
+	snprintf(we, sizeof(we), "%" PRIu64, window_end_s);
+	if (data && audit_text(&head, &tail, sub, "receipted", data, now_s) == 0) {
+		const char *p[13] = { idp, rp, receipt_json, sp, op, pr, ts, we,
+				      escrow_job_state_name(JOB_OPEN), escrow_job_state_name(to),
+				      sub, head, tail };
+		rc = run_audited(db, "job receipt and audit",
+				 "WITH s AS (UPDATE escrow_jobs SET state = $10, receipt_id = $2,"
+				 " receipt_json = $3, receipt_sig = $4, output_root = $5, price = $6,"
+				 " receipted_at_s = $7, window_end_s = $8"
+				 " WHERE id = $1 AND state = $9 AND deadline_s >= $7::bigint RETURNING 1)"
+				 " SELECT escrow_audit_append($11, $12, $13) FROM s", 13, p);
+	}
+	free(head);
+	free(tail);
 	return rc;
 }
 

@@ -234,6 +234,16 @@ enum escrow_db_err escrow_db_job_step(struct escrow_db *db,
 				      const uint8_t id[RCPT_HASH_BYTES],
 				      enum escrow_job_op op, enum escrow_job_state from,
 				      uint64_t now_s);
+/* The receipt (as escrow_db_job_receipt) and its "receipted" audit entry
+ * with `data` (borrowed) on sub's chain, in one statement, retried on a
+ * serialisation failure; ESCROW_DB_CONFLICT when the job was not open or
+ * its deadline passed. */
+enum escrow_db_err escrow_db_receipt_audit(struct escrow_db *db,
+					   const uint8_t id[RCPT_HASH_BYTES],
+					   const uint8_t receipt_id[RCPT_HASH_BYTES],
+					   const struct rcpt_receipt *r, const char *receipt_json,
+					   const uint8_t sig[RCPT_SIG_BYTES], uint64_t now_s,
+					   uint64_t window_end_s, const char *sub, json_t *data);
 enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 					 const uint8_t id[RCPT_HASH_BYTES],
 					 const uint8_t receipt_id[RCPT_HASH_BYTES],

@@ -2501,6 +2501,16 @@ Test(escrow, lost_idempotency_lock_stops_its_request, .fini = efx_teardown, .tim
 	res = PQexecParams(c, "SELECT pg_terminate_backend($1::int)", 1, NULL, prm, NULL, NULL, 0);
 	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
 	PQclear(res);
+	/* Gone, and its lock with it (termination is asynchronous). */
+	for (int i = 0, left = 1; left; i++) {
+		cr_assert_lt(i, 100, "backend %s still alive 10 s after pg_terminate_backend", pid);
+		res = PQexecParams(c, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1::int", 1,
+				   NULL, prm, NULL, NULL, 0);
+		left = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) > 0;
+		PQclear(res);
+		if (left)
+			usleep(100 * 1000);
+	}
 	/* The same key again, while the first still waits on the ledger. */
 	cr_assert_eq(pthread_create(&b.t, NULL, faucet_post_main, &b), 0);
 	usleep(500 * 1000);
