@@ -117,11 +117,8 @@ void escrow_api_idem_end(struct httpd_req *r, void *cls)
 	ASSAY_ASSERT(status && httpd_req_idem_key(r));
 	idem_scoped_key(key, r);
 	/* A 5xx is transient: the key is freed so that a retry runs again. */
-	if (status >= 500)
-		(void)escrow_db_idem_delete(db, key);
-	else if (escrow_db_idem_store(db, key, (int)status, ctype, body, len))
+	if (escrow_db_idem_finish(db, key, (int)status, ctype, body, len) && status < 500)
 		fprintf(stderr, "assay-escrow: could not store an idempotent answer\n");
-	escrow_db_idem_unlock(db, key);
 }
 
 /* An account operation whose first attempt was cut off may or may not

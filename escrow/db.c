@@ -867,6 +867,41 @@ enum escrow_db_err escrow_db_idem_delete(struct escrow_db *db, const char *key)
 		   "DELETE FROM escrow_idem WHERE key = $1 AND status IS NULL", 1, p);
 }
 
+/* The answer stored (or, for a 5xx, the record freed), then the key's
+ * lock released once that has committed: one round trip. */
+enum escrow_db_err escrow_db_idem_finish(struct escrow_db *db, const char *key, int status,
+					 const char *ctype, const char *body, size_t len)
+{
+	char st[16], k[24], *bp = NULL;
+	const char *p[4] = { key, st, ctype, NULL }, *u[1] = { k };
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(db->idem_held && status >= 100 && status <= 599);
+	if (status >= 500 || db->idem_lost) {
+		/* A lost lock is no lock: nothing to release. */
+		rc = status >= 500 ? escrow_db_idem_delete(db, key)
+				   : escrow_db_idem_store(db, key, status, ctype, body, len);
+		escrow_db_idem_unlock(db, key);
+		return rc;
+	}
+	bp = blob_param((const uint8_t *)body, len);
+	if (!bp) {
+		escrow_db_idem_unlock(db, key);
+		return ESCROW_DB_FAIL;
+	}
+	p[3] = bp;
+	snprintf(st, sizeof(st), "%d", status);
+	idem_lock_key(k, key);
+	rc = map(db, pgdb_exec_pair(&db->pg, "idem finish",
+				    "UPDATE escrow_idem SET status = $2, ctype = $3, body = $4"
+				    " WHERE key = $1 AND status IS NULL", 4, p,
+				    "SELECT pg_advisory_unlock($1::bigint)", 1, u), "idem finish");
+	free(bp);
+	db->idem_held = 0;
+	db->idem_lost = 0;
+	return rc;
+}
+
 enum escrow_db_err escrow_db_idem_purge(struct escrow_db *db, uint64_t before_s, size_t max,
 				       int64_t *n)
 {

@@ -214,6 +214,11 @@ enum escrow_db_err escrow_db_idem_store(struct escrow_db *db, const char *key,
 					int status, const char *ctype,
 					const char *body, size_t len);
 enum escrow_db_err escrow_db_idem_delete(struct escrow_db *db, const char *key);
+/* The end of a request holding its key: the answer stored (a 5xx: the
+ * record deleted, so that a retry runs again), then the lock released
+ * after that committed, in one round trip where the session allows. */
+enum escrow_db_err escrow_db_idem_finish(struct escrow_db *db, const char *key, int status,
+					 const char *ctype, const char *body, size_t len);
 /* Deletes up to max records created before before_s; *n: how many. */
 enum escrow_db_err escrow_db_idem_purge(struct escrow_db *db, uint64_t before_s, size_t max,
 				       int64_t *n);

@@ -360,6 +360,87 @@ enum pgdb_err pgdb_exec_sql(struct pgdb *db, PGresult **out, const char *what, c
 	return run(db, out, what, sql, n, params, NULL, NULL);
 }
 
+/* One pipelined statement's result: the result, then NULL. */
+static enum pgdb_err pipe_result(struct pgdb *db, const char *what)
+{
+	PGresult *res = PQgetResult(db->conn), *extra;
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	enum pgdb_err rc = PGDB_OK;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		rc = fail(db, res, what);
+	PQclear(res);
+	while ((extra = PQgetResult(db->conn)) != NULL)
+		PQclear(extra);
+	return rc;
+}
+
+/* The PGRES_PIPELINE_SYNC that ends a statement's transaction. */
+static enum pgdb_err pipe_sync(struct pgdb *db, const char *what)
+{
+	PGresult *res = PQgetResult(db->conn);
+	enum pgdb_err rc = PGDB_OK;
+
+	if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		rc = fail(db, res, what);
+	PQclear(res);
+	return rc;
+}
+
+enum pgdb_err pgdb_exec_pair(struct pgdb *db, const char *what,
+			     const char *sql1, int n1, const char *const *p1,
+			     const char *sql2, int n2, const char *const *p2)
+{
+	char a[32], b[32];
+	enum pgdb_err rc, rc2;
+
+	ASSAY_ASSERT(db && what && sql1 && sql2 && n1 >= 0 && n2 >= 0 &&
+		     n1 <= PGDB_PARAMS_MAX && n2 <= PGDB_PARAMS_MAX);
+	clear_last(db);
+	if (!db->conn || PQstatus(db->conn) != CONNECTION_OK)
+		return fail(db, NULL, what);
+	rc = prepared_name(db, a, what, sql1);
+	if (!rc)
+		rc = prepared_name(db, b, what, sql2);
+	if (rc)
+		return rc;
+	/* Unprepared (a full session) or no pipeline: two round trips. */
+	if (!a[0] || !b[0] || PQtransactionStatus(db->conn) != PQTRANS_IDLE ||
+	    !PQenterPipelineMode(db->conn)) {
+		rc = run(db, NULL, what, sql1, n1, p1, NULL, NULL);
+		rc2 = run(db, NULL, what, sql2, n2, p2, NULL, NULL);
+		return rc ? rc : rc2;
+	}
+	if (!PQsendQueryPrepared(db->conn, a, n1, p1, NULL, NULL, 0) || !PQpipelineSync(db->conn) ||
+	    !PQsendQueryPrepared(db->conn, b, n2, p2, NULL, NULL, 0) || !PQpipelineSync(db->conn)) {
+		rc = fail(db, NULL, what);
+		(void)PQexitPipelineMode(db->conn);
+		return rc;
+	}
+	/* result 1, its sync, result 2, its sync: each sync is read whatever
+	 * its statement did (an error ends at the sync). */
+	rc = pipe_result(db, what);
+	if (PQstatus(db->conn) == CONNECTION_OK) {
+		enum pgdb_err keep = rc;
+		rc2 = pipe_sync(db, what);
+		if (!rc2) {
+			rc2 = pipe_result(db, what);
+			if (PQstatus(db->conn) == CONNECTION_OK) {
+				enum pgdb_err s2 = pipe_sync(db, what);
+				rc2 = rc2 ? rc2 : s2;
+			}
+		}
+		rc = keep ? keep : rc2;
+	}
+	if (!PQexitPipelineMode(db->conn) && PQstatus(db->conn) == CONNECTION_OK) {
+		/* Results left unread: the session's state is unknown, and
+		 * it is reset before it is used again. */
+		ASSAY_ASSERT(rc != PGDB_OK);
+		db->session_ok = 0;
+	}
+	return rc;
+}
+
 enum pgdb_err pgdb_exec_once(struct pgdb *db, const char *what, const char *sql)
 {
 	PGresult *res;

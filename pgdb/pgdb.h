@@ -180,6 +180,16 @@ enum pgdb_err pgdb_exec(struct pgdb *db, PGresult **out, const struct pgdb_stmt 
  * statement given as its label and its SQL (a string literal). */
 enum pgdb_err pgdb_exec_sql(struct pgdb *db, PGresult **out, const char *what, const char *sql,
 			    int n, const char *const *params) PGDB_WUR;
+/* Two statements in one round trip (libpq's pipeline mode), each its
+ * own transaction: the first has committed (or failed) before the
+ * second runs, and the second runs whatever the first did, as two
+ * pgdb_exec_sql calls would (a lock released only after a write has
+ * committed: the write first, the release second).  Text parameters,
+ * SQL texts literals as for pgdb_exec_sql.  Returns the first statement's
+ * class, else the second's. */
+enum pgdb_err pgdb_exec_pair(struct pgdb *db, const char *what,
+			     const char *sql1, int n1, const char *const *p1,
+			     const char *sql2, int n2, const char *const *p2) PGDB_WUR;
 /* Runs constant SQL text without preparing it (session set-up,
  * migrations: several statements in one text are allowed). */
 enum pgdb_err pgdb_exec_once(struct pgdb *db, const char *what, const char *sql) PGDB_WUR;

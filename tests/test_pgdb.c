@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <libpq-fe.h>
@@ -248,4 +249,52 @@ Test(pgdb, migrations_run_once_and_a_newer_schema_is_refused, .init = t_open, .f
 		cr_assert_eq(t_int("SELECT count(*) FROM pg_tables WHERE tablename = 'm3'"), 0);
 		cr_assert_eq(t_int("SELECT count(*) FROM test_migrations"), 2);
 	}
+}
+
+/* pgdb_exec_pair: one round trip, two transactions.  A second statement
+ * that fails leaves the first committed (one transaction would have
+ * rolled both back); a first that fails does not stop the second; and a
+ * write followed by releasing a session lock is seen committed by
+ * another session the moment that session gets the lock. */
+static const char PAIR_INS[] = "INSERT INTO t (id, v) VALUES ($1::int, 1)";
+static const char PAIR_UNLOCK[] = "SELECT pg_advisory_unlock($1::bigint)";
+
+Test(pgdb, a_pair_runs_as_two_transactions_in_one_trip, .init = t_open, .fini = t_close)
+{
+	const char *one[1] = { "1" }, *two[1] = { "2" }, *key[1] = { "4242" };
+	PGconn *other;
+	PGresult *res;
+
+	/* The second refused (the same key): the first stays. */
+	cr_assert_eq(pgdb_exec_pair(&T, "pair", PAIR_INS, 1, one, PAIR_INS, 1, one), PGDB_UNIQUE);
+	cr_assert_eq(t_int("SELECT count(*) FROM t"), 1, "the first statement was rolled back");
+	/* The first refused: the second runs and commits. */
+	cr_assert_eq(pgdb_exec_pair(&T, "pair", PAIR_INS, 1, one, PAIR_INS, 1, two), PGDB_UNIQUE);
+	cr_assert_eq(t_int("SELECT count(*) FROM t WHERE id = 2"), 1, "the second did not run");
+	/* A write, then a lock released: whoever takes the lock sees it. */
+	cr_assert_eq(pgdb_exec_sql(&T, NULL, "lock", "SELECT pg_advisory_lock(4242)", 0, NULL),
+		     PGDB_OK, "%s", T.why);
+	other = PQconnectdb(T_DB.conninfo);
+	cr_assert_eq(PQstatus(other), CONNECTION_OK);
+	/* Two statements: the count's snapshot is taken after the lock. */
+	cr_assert(PQsendQuery(other, "SELECT pg_advisory_lock(4242); SELECT count(*) FROM t"));
+	usleep(200 * 1000);
+	{
+		const char *three[1] = { "3" };
+		cr_assert_eq(pgdb_exec_pair(&T, "pair", PAIR_INS, 1, three, PAIR_UNLOCK, 1, key),
+			     PGDB_OK, "%s", T.why);
+	}
+	res = PQgetResult(other);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(other));
+	PQclear(res);
+	res = PQgetResult(other);
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(other));
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "3", "the lock came before the write committed");
+	PQclear(res);
+	while ((res = PQgetResult(other)))
+		PQclear(res);
+	PQfinish(other);
+	/* The session is usable afterwards, outside pipeline mode. */
+	cr_assert_eq(t_int("SELECT count(*) FROM t"), 3);
+	cr_assert_eq(PQpipelineStatus(T.conn), PQ_PIPELINE_OFF);
 }
