@@ -580,12 +580,12 @@ static void serve_data(struct httpd_req *r, struct prov *p, const char *name)
 		return;
 	}
 	if (!ready) {
-		httpd_reply_problem(r, 409, "not-ready", "not ready", "the job's %s is not there yet",
+		httpd_reply_problem(r, 409, "data-not-ready", "not ready", "the job's %s is not there yet",
 				    name);
 		return;
 	}
 	if (rc) {
-		httpd_reply_problem(r, 500, "store-failed", "could not read the stored data", NULL);
+		httpd_reply_problem(r, 500, "store-read-failed", "could not read the stored data", NULL);
 		return;
 	}
 	httpd_reply_bytes(r, 200, "application/octet-stream", data, len);

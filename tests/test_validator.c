@@ -682,7 +682,7 @@ static void stub_serve(struct httpd_req *r, int output)
 		if (!id || strcasecmp(id, j->id_hex) != 0)
 			continue;
 		if (j->mode == SERVE_WITHHOLD) {
-			httpd_reply_problem(r, 409, "not-ready", "not ready", NULL);
+			httpd_reply_problem(r, 409, "data-not-ready", "not ready", NULL);
 		} else if (j->mode == SERVE_WRONG && !output) {
 			uint8_t *b = malloc(j->input_len);
 			memcpy(b, j->input, j->input_len);
