@@ -20,7 +20,7 @@ const struct httpd_problem prov_problems[PROV_P_COUNT] = {
 	[PROV_P_INVALID_SIGNATURE] = { "invalid-signature", 400, "invalid signature",
 		"jobSignature is malformed or recovers to no key" },
 	[PROV_P_FORBIDDEN] = { "forbidden", 403, "not allowed",
-		"a caller who is not the job's customer, the escrow or a staked validator, or a session of another role" },
+		"only the job's customer, the escrow or a staked validator reads a job; only a customer submits or deletes one" },
 	[PROV_P_NOT_YOUR_JOB] = { "not-your-job", 403, "not your job",
 		"a submission signed by someone other than job.customer" },
 	[PROV_P_JOB_NOT_FOUND] = { "job-not-found", 404, "no such job",
