@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "httpd_client.h"
+#include "problems.h"
 #include "provider.h"
 
 #include "banned.h"
@@ -94,8 +95,7 @@ static int parse_id(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES])
 	const char *s = httpd_req_param(r, 0);
 
 	if (!s || rcpt_hex_decode(id, RCPT_HASH_BYTES, s) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-id", "invalid job id",
-				    "a job id is 0x + 64 hex digits");
+		prov_problem(r, PROV_P_INVALID_ID, "a job id is 0x + 64 hex digits");
 		return -1;
 	}
 	return 0;
@@ -144,28 +144,28 @@ static int job_for_reader(struct prov *p, struct httpd_req *r, struct prov_job *
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (!j) {
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		prov_problem(r, PROV_P_JOB_NOT_FOUND, NULL);
 		return -1;
 	}
 	who = who_for(p, out, r, &unknown);
 	if (who == W_NONE && unknown && allow_validator) {
 		st = is_staked(p, httpd_req_signer(r));
 		if (st < 0) {
-			httpd_reply_problem(r, 503, "escrow-unavailable", "escrow unavailable",
-					    "could not ask the escrow whether the caller is a validator");
+			prov_problem(r, PROV_P_ESCROW_UNAVAILABLE,
+				     "could not ask the escrow whether the caller is a validator");
 			return -1;
 		}
 		if (st)
 			who = W_VALIDATOR;
 	}
 	if (who == W_NONE || (who == W_VALIDATOR && !allow_validator)) {
-		httpd_reply_problem(r, 403, "forbidden", "not yours",
-				    "only the job's customer, the escrow or a staked validator may read it");
+		prov_problem(r, PROV_P_FORBIDDEN,
+			     "only the job's customer, the escrow or a staked validator may read it");
 		return -1;
 	}
 	if (who == W_VALIDATOR && !out->has_receipt) {
-		httpd_reply_problem(r, 409, "not-receipted", "not receipted",
-				    "validators may read a job once it has a receipt");
+		prov_problem(r, PROV_P_NOT_RECEIPTED,
+			     "validators may read a job once it has a receipt");
 		return -1;
 	}
 	*who_out = who;
@@ -254,88 +254,81 @@ static void handle_submit(struct httpd_req *r, void *cls)
 	void *iter;
 
 	if (httpd_req_role(r) != HTTPD_ROLE_NONE && httpd_req_role(r) != HTTPD_ROLE_CUSTOMER) {
-		httpd_reply_problem(r, 403, "forbidden", "customers only",
-				    "sign in with the customer role to submit jobs");
+		prov_problem(r, PROV_P_FORBIDDEN, "sign in with the customer role to submit jobs");
 		return;
 	}
 	for (iter = json_object_iter(o); iter; iter = json_object_iter_next(o, iter)) {
 		key = json_object_iter_key(iter);
 		if (strcmp(key, "job") && strcmp(key, "jobSignature")) {
-			httpd_reply_problem(r, 400, "invalid-body", "invalid body",
-					    "unknown member '%.40s'; the body is {job, jobSignature}",
-					    key);
+			prov_problem(r, PROV_P_INVALID_BODY,
+				     "unknown member '%.40s'; the body is {job, jobSignature}",
+				     key);
 			return;
 		}
 	}
 	jv = json_object_get(o, "job");
 	j = calloc(1, sizeof(*j));
 	if (!j) {
-		httpd_reply_problem(r, 503, "unavailable", "out of memory", NULL);
+		prov_problem(r, PROV_P_UNAVAILABLE, "out of memory");
 		return;
 	}
 	t = json_is_object(jv) ? json_dumps(jv, JSON_COMPACT) : NULL;
 	re = t ? rcpt_job_parse(&j->spec, &d, t, strlen(t)) : RCPT_ERR_JSON;
 	if (re) {
-		httpd_reply_problem(r, 400, "invalid-job", "invalid JobSpec", "%s",
-				    t ? d.msg : "job is not an object");
+		prov_problem(r, PROV_P_INVALID_JOB, "%s", t ? d.msg : "job is not an object");
 		goto out;
 	}
 	if (!sig_s || rcpt_sig_parse(j->job_sig, sig_s) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-signature", "invalid signature",
-				    "jobSignature is 0x + 130 hex digits");
+		prov_problem(r, PROV_P_INVALID_SIGNATURE, "jobSignature is 0x + 130 hex digits");
 		goto out;
 	}
 	if (rcpt_job_id(digest, &d, &p->domain, &j->spec) != RCPT_OK) {
-		httpd_reply_problem(r, 400, "invalid-job", "invalid JobSpec", "%s", d.msg);
+		prov_problem(r, PROV_P_INVALID_JOB, "%s", d.msg);
 		goto out;
 	}
 	re = rcpt_recover_digest(rec, j->job_sig, digest);
 	if (re) {
-		httpd_reply_problem(r, 400, "invalid-signature", "invalid signature", "%s",
-				    rcpt_strerror(re));
+		prov_problem(r, PROV_P_INVALID_SIGNATURE, "%s", rcpt_strerror(re));
 		goto out;
 	}
 	if (memcmp(rec, j->spec.customer, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "wrong-signer", "JobSpec not signed by its customer",
-				    "the signature recovers another address (another chain id or escrow?)");
+		prov_problem(r, PROV_P_WRONG_SIGNER,
+			     "the signature recovers another address (another chain id or escrow?)");
 		goto out;
 	}
 	if (CRYPTO_memcmp(signer, j->spec.customer, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 403, "not-your-job", "not your job",
-				    "the request must come from job.customer");
+		prov_problem(r, PROV_P_NOT_YOUR_JOB, "the request must come from job.customer");
 		goto out;
 	}
 	if (memcmp(j->spec.provider, p->key.address, RCPT_ADDR_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "wrong-provider", "wrong provider",
-				    "job.provider is not this provider");
+		prov_problem(r, PROV_P_WRONG_PROVIDER, "job.provider is not this provider");
 		goto out;
 	}
 	k = kern_find(j->spec.kernel);
 	if (!k) {
-		httpd_reply_problem(r, 422, "unknown-kernel", "unknown kernel",
-				    "this provider does not serve '%s' (GET /v1/info)", j->spec.kernel);
+		prov_problem(r, PROV_P_UNKNOWN_KERNEL,
+			     "this provider does not serve '%s' (GET /v1/info)", j->spec.kernel);
 		goto out;
 	}
 	if (memcmp(k->hash, j->spec.kernel_hash, RCPT_HASH_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "wrong-kernel-hash", "wrong kernelHash",
-				    "kernelHash is not this provider's build of '%s'", j->spec.kernel);
+		prov_problem(r, PROV_P_WRONG_KERNEL_HASH,
+			     "kernelHash is not this provider's build of '%s'", j->spec.kernel);
 		goto out;
 	}
 	if (j->spec.deadline < now + PROV_DEADLINE_SLACK_S) {
-		httpd_reply_problem(r, 422, "deadline-passed", "deadline too close",
-				    "the deadline must be at least %u s away", PROV_DEADLINE_SLACK_S);
+		prov_problem(r, PROV_P_DEADLINE_PASSED,
+			     "the deadline must be at least %u s away", PROV_DEADLINE_SLACK_S);
 		goto out;
 	}
 	if (j->spec.input_size > PROV_INPUT_BYTES_MAX) {
-		httpd_reply_problem(r, 422, "input-too-large", "input too large",
-				    "inputSize is at most %u bytes", PROV_INPUT_BYTES_MAX);
+		prov_problem(r, PROV_P_INPUT_TOO_LARGE,
+			     "inputSize is at most %u bytes", PROV_INPUT_BYTES_MAX);
 		goto out;
 	}
 	if (rcpt_u256_cmp(&j->spec.max_price, &p->cfg.price) < 0) {
 		char pr[RCPT_U256_DEC_BYTES];
 		rcpt_u256_format(pr, &p->cfg.price);
-		httpd_reply_problem(r, 422, "price-too-low", "maxPrice too low",
-				    "this provider asks %s per job", pr);
+		prov_problem(r, PROV_P_PRICE_TOO_LOW, "this provider asks %s per job", pr);
 		goto out;
 	}
 	memcpy(j->id, digest, RCPT_HASH_BYTES);
@@ -350,15 +343,15 @@ static void handle_submit(struct httpd_req *r, void *cls)
 	pthread_mutex_unlock(&p->mu);
 	/* The escrow must hold the customer's money for it. */
 	if (prov_escrow_job_state(p, j->id, state, sizeof(state))) {
-		httpd_reply_problem(r, 503, "escrow-unavailable", "escrow unavailable",
-				    "could not ask the escrow whether the job is funded");
+		prov_problem(r, PROV_P_ESCROW_UNAVAILABLE,
+			     "could not ask the escrow whether the job is funded");
 		httpd_reply_retry_after(r, 5);
 		goto out;
 	}
 	if (strcmp(state, "open") != 0) {
-		httpd_reply_problem(r, 409, "not-funded", "job not funded",
-				    "the escrow shows this job as '%s'; open it there first (POST /v1/jobs)",
-				    state);
+		prov_problem(r, PROV_P_NOT_FUNDED,
+			     "the escrow shows this job as '%s'; open it there first (POST /v1/jobs)",
+			     state);
 		goto out;
 	}
 	j->status = PROV_ST_AWAITING_INPUT;
@@ -367,15 +360,15 @@ static void handle_submit(struct httpd_req *r, void *cls)
 	pthread_mutex_lock(&p->mu);
 	if (prov_job_find(p, j->id) || prov_job_add(p, j)) {
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 503, "busy", "too many jobs",
-				    "this provider holds %u jobs; retry later", PROV_JOBS_MAX);
+		prov_problem(r, PROV_P_BUSY,
+			     "this provider holds %u jobs; retry later", PROV_JOBS_MAX);
 		httpd_reply_retry_after(r, 60);
 		goto out;
 	}
 	if (prov_store_save(p, j)) {
 		p->jobs_len--;   /* it was the last one added */
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 503, "store-failed", "could not store the job", NULL);
+		prov_problem(r, PROV_P_STORE_FAILED, "could not store the job");
 		goto out;
 	}
 	prov_jobs_gauges(p);
@@ -415,8 +408,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 	j = prov_job_find(p, id);
 	if (!j) {
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 404, "job-not-found", "no such job",
-				    "submit the JobSpec first (POST /v1/jobs)");
+		prov_problem(r, PROV_P_JOB_NOT_FOUND, "submit the JobSpec first (POST /v1/jobs)");
 		return;
 	}
 	if (j->status != PROV_ST_AWAITING_INPUT) {
@@ -426,8 +418,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 		pthread_mutex_unlock(&p->mu);
 		if (st == 409) {
 			json_decref(v);
-			httpd_reply_problem(r, 409, "job-closed", "job closed",
-					    "the job no longer takes input");
+			prov_problem(r, PROV_P_JOB_CLOSED, "the job no longer takes input");
 		} else {
 			httpd_reply_json(r, 200, v);  /* a repeat: already stored */
 		}
@@ -437,28 +428,28 @@ static void handle_input(struct httpd_req *r, void *cls)
 	if (full) {
 		unsigned ra = retry_estimate(p);
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 503, "queue-full", "queue full",
-				    "%u jobs are waiting; retry in about %u s", p->cfg.queue_max, ra);
+		prov_problem(r, PROV_P_QUEUE_FULL,
+			     "%u jobs are waiting; retry in about %u s", p->cfg.queue_max, ra);
 		httpd_reply_retry_after(r, ra);
 		return;
 	}
 	if (len != j->spec.input_size) {
 		unsigned long long want = (unsigned long long)j->spec.input_size;
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
-				    "the job's inputSize is %llu bytes, the body has %zu", want, len);
+		prov_problem(r, PROV_P_INPUT_MISMATCH,
+			     "the job's inputSize is %llu bytes, the body has %zu", want, len);
 		return;
 	}
 	pthread_mutex_unlock(&p->mu);
 	/* The spec is immutable once accepted: commit outside the lock. */
 	if (rcpt_commit_buf(&c, body, len) != RCPT_OK ||
 	    memcmp(c.root, j->spec.input_root, RCPT_HASH_BYTES) != 0) {
-		httpd_reply_problem(r, 422, "input-mismatch", "input does not match the job",
-				    "the bytes' commitment differs from job.inputRoot");
+		prov_problem(r, PROV_P_INPUT_MISMATCH,
+			     "the bytes' commitment differs from job.inputRoot");
 		return;
 	}
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
-		httpd_reply_problem(r, 503, "unavailable", "no randomness", NULL);
+		prov_problem(r, PROV_P_UNAVAILABLE, "no randomness");
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
@@ -478,7 +469,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 	if (prov_store_put(p, j, "input", body, len)) {
 		prov_store_shred(p, j);
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 503, "store-failed", "could not store the input", NULL);
+		prov_problem(r, PROV_P_STORE_FAILED, "could not store the input");
 		return;
 	}
 	if (prov_job_enqueue(p, j) || prov_store_save(p, j)) {
@@ -487,7 +478,7 @@ static void handle_input(struct httpd_req *r, void *cls)
 		j->status = PROV_ST_AWAITING_INPUT;
 		prov_store_shred(p, j);
 		pthread_mutex_unlock(&p->mu);
-		httpd_reply_problem(r, 503, "store-failed", "could not queue the job", NULL);
+		prov_problem(r, PROV_P_STORE_FAILED, "could not queue the job");
 		return;
 	}
 	prov_job_event(j, PROV_EV_QUEUED);
@@ -529,8 +520,7 @@ static void handle_bundle(struct httpd_req *r, void *cls)
 	if (job_for_reader(p, r, &j, &who, 1))
 		return;
 	if (!j.has_receipt || j.status == PROV_ST_RUNNING || j.status == PROV_ST_FAILED) {
-		httpd_reply_problem(r, 409, "not-receipted", "no receipt yet",
-				    "the job is %s", prov_status_name(j.status));
+		prov_problem(r, PROV_P_NOT_RECEIPTED, "the job is %s", prov_status_name(j.status));
 		return;
 	}
 	memset(&b, 0, sizeof(b));
@@ -540,7 +530,7 @@ static void handle_bundle(struct httpd_req *r, void *cls)
 	b.receipt = j.receipt;
 	memcpy(b.receipt_sig, j.receipt_sig, RCPT_SIG_BYTES);
 	if (rcpt_bundle_to_json(&text, &b) != RCPT_OK) {
-		httpd_reply_problem(r, 500, "internal", "could not write the bundle", NULL);
+		prov_problem(r, PROV_P_INTERNAL, "could not write the bundle");
 		return;
 	}
 	httpd_reply_bytes(r, 200, "application/json", text, strlen(text));
@@ -575,17 +565,16 @@ static void serve_data(struct httpd_req *r, struct prov *p, const char *name)
 	}
 	pthread_mutex_unlock(&p->mu);
 	if (gone) {
-		httpd_reply_problem(r, 410, "deleted", "deleted",
-				    "the job's data was deleted (settled, failed or deleted by its customer)");
+		prov_problem(r, PROV_P_DELETED,
+			     "the job's data was deleted (settled, failed or deleted by its customer)");
 		return;
 	}
 	if (!ready) {
-		httpd_reply_problem(r, 409, "not-ready", "not ready", "the job's %s is not there yet",
-				    name);
+		prov_problem(r, PROV_P_DATA_NOT_READY, "the job's %s is not there yet", name);
 		return;
 	}
 	if (rc) {
-		httpd_reply_problem(r, 500, "store-failed", "could not read the stored data", NULL);
+		prov_problem(r, PROV_P_STORE_READ_FAILED, NULL);
 		return;
 	}
 	httpd_reply_bytes(r, 200, "application/octet-stream", data, len);
@@ -617,26 +606,25 @@ static void handle_delete(struct httpd_req *r, void *cls)
 	if (job_for_reader(p, r, &copy, &who, 0))
 		return;
 	if (who != W_CUSTOMER) {
-		httpd_reply_problem(r, 403, "forbidden", "customers only", NULL);
+		prov_problem(r, PROV_P_FORBIDDEN, "customers only");
 		return;
 	}
 	if (copy.status == PROV_ST_QUEUED || copy.status == PROV_ST_RUNNING ||
 	    copy.status == PROV_ST_SUBMITTING) {
-		httpd_reply_problem(r, 409, "not-settled", "job still running",
-				    "the job is %s", prov_status_name(copy.status));
+		prov_problem(r, PROV_P_NOT_SETTLED, "the job is %s", prov_status_name(copy.status));
 		return;
 	}
 	if (copy.status == PROV_ST_RECEIPTED) {
 		/* Validators may still need the data: only once the escrow has
 		 * settled (the customer's `accept` forfeits the window). */
 		if (prov_escrow_job_state(p, copy.id, state, sizeof(state))) {
-			httpd_reply_problem(r, 503, "escrow-unavailable", "escrow unavailable", NULL);
+			prov_problem(r, PROV_P_ESCROW_UNAVAILABLE, NULL);
 			return;
 		}
 		if (strcmp(state, "paid") && strcmp(state, "refunded")) {
-			httpd_reply_problem(r, 409, "not-settled", "not settled",
-					    "the escrow shows the job as '%s'; accept it there first to forfeit verification",
-					    state);
+			prov_problem(r, PROV_P_NOT_SETTLED,
+				     "the escrow shows the job as '%s'; accept it there first to forfeit verification",
+				     state);
 			return;
 		}
 	}

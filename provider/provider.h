@@ -13,6 +13,7 @@
  *            the escrow on failure, and the janitor that deletes a job's
  *            data once the escrow has settled it.
  *   api.c    the HTTP routes (docs/provider-openapi.yaml) and sign-in.
+ *   problems.c  every problem type the routes answer (problems.h).
  *   main.c   flags, start-up checks and registration with the escrow.
  *
  * Threads: the HTTP polling thread runs the handlers; `workers` threads

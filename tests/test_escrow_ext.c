@@ -34,6 +34,7 @@
 #include "httpd.h"
 #include "kernels.h"
 #include "pgutil.h"
+#include "../provider/problems.h"
 #include "testutil.h"
 #include "banned.h"
 
@@ -801,9 +802,9 @@ static void stub_input(struct httpd_req *r, void *cls)
 	stub.wrong_job += (unsigned)other;
 	pthread_mutex_unlock(&stub.mu);
 	if (foreign) {
-		httpd_reply_problem(r, 403, "forbidden", "not the escrow", NULL);
+		prov_problem(r, PROV_P_FORBIDDEN, "not the escrow");
 	} else if (other || mode == STUB_404) {
-		httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+		prov_problem(r, PROV_P_JOB_NOT_FOUND, NULL);
 	} else if (mode == STUB_WRONG) {
 		uint8_t *w = malloc(f->input_len);
 		memcpy(w, f->input, f->input_len);

@@ -439,6 +439,25 @@ Test(provider, job_end_to_end_bundle_verifies_and_output_is_the_reference, .time
 	prov_get(&t, &r, j.idh, "input", NULL);
 	cr_assert_eq(r.status, 401, "%s", r.body);
 	httpd_client_resp_free(&r);
+	/* Stored bytes that do not decrypt: 500 store-read-failed, which a
+	 * retry will not mend (a failed write is 503 store-failed). */
+	{
+		char path[512];
+		uint8_t *enc;
+		size_t enc_len;
+		snprintf(path, sizeof(path), "%s/jobs/%s/output.enc", t.pdata, j.idh + 2);
+		tu_read_file(path, &enc, &enc_len);
+		cr_assert_gt(enc_len, 0);
+		enc[enc_len - 1] ^= 1;
+		tu_write_file(path, enc, enc_len, 0600);
+		prov_get(&t, &r, j.idh, "output", &t.cust);
+		cr_assert_eq(r.status, 500, "%s", r.body);
+		cr_assert_str_eq(r.problem_type, "urn:assay:problem:store-read-failed");
+		httpd_client_resp_free(&r);
+		enc[enc_len - 1] ^= 1;
+		tu_write_file(path, enc, enc_len, 0600);
+		free(enc);
+	}
 
 	/* Deleting before settlement is refused: validators may still need
 	 * the data. */

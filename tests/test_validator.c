@@ -41,6 +41,7 @@
 #include "httpd.h"
 #include "kernels.h"
 #include "pgutil.h"
+#include "../provider/problems.h"
 #include "testutil.h"
 #include "validator.h"
 #include "banned.h"
@@ -682,7 +683,7 @@ static void stub_serve(struct httpd_req *r, int output)
 		if (!id || strcasecmp(id, j->id_hex) != 0)
 			continue;
 		if (j->mode == SERVE_WITHHOLD) {
-			httpd_reply_problem(r, 409, "not-ready", "not ready", NULL);
+			prov_problem(r, PROV_P_DATA_NOT_READY, NULL);
 		} else if (j->mode == SERVE_WRONG && !output) {
 			uint8_t *b = malloc(j->input_len);
 			memcpy(b, j->input, j->input_len);
@@ -698,7 +699,7 @@ static void stub_serve(struct httpd_req *r, int output)
 		return;
 	}
 	pthread_mutex_unlock(&S.mu);
-	httpd_reply_problem(r, 404, "job-not-found", "no such job", NULL);
+	prov_problem(r, PROV_P_JOB_NOT_FOUND, NULL);
 }
 
 static void stub_input(struct httpd_req *r, void *cls)
