@@ -84,8 +84,9 @@ struct deploy {
 	const char *abis[2];
 };
 
-/* The embedded artifact `name`: the build embeds every one named here. */
-static const struct embed_file *artifact(const char *name)
+/* The embedded artifact `name` (embed.h): the build embeds every one
+ * named here and in client/money_evm.c. */
+const struct embed_file *embed_evm_artifact(const char *name)
 {
 	const struct embed_file *f = NULL;
 
@@ -99,7 +100,7 @@ static const struct embed_file *artifact(const char *name)
 /* The creation code of `name` (its .bin: one line of hex) into b. */
 static int put_initcode(struct evm_buf *b, const char *name)
 {
-	const struct embed_file *f = artifact(name);
+	const struct embed_file *f = embed_evm_artifact(name);
 	size_t n, digits;
 
 	n = f->len;
@@ -382,8 +383,8 @@ static int chain_deploy(int argc, char **argv)
 		return 0;
 	}
 	memset(&d, 0, sizeof(d));
-	d.abis[0] = (const char *)artifact("AssayEscrow.json")->data;
-	d.abis[1] = (const char *)artifact("DevToken.json")->data;
+	d.abis[0] = (const char *)embed_evm_artifact("AssayEscrow.json")->data;
+	d.abis[1] = (const char *)embed_evm_artifact("DevToken.json")->data;
 	d.opts.abis = d.abis;
 	d.opts.nabis = 2;
 	if (parse_params(&d, &a))

@@ -43,6 +43,7 @@
 #include "cli.h"
 #include "httpd.h"
 #include "httpd_client.h"
+#include "money_evm.h"
 #include "receipts.h"
 
 #include "banned.h"
@@ -106,13 +107,22 @@ static const char ESCROW_USAGE[] =
 	"\n"
 	"Prints the escrow's JSON answer on one line.  Exit 0 success; 1 the\n"
 	"escrow refused (its problem on stderr) or could not be reached; 2\n"
-	"unusable arguments.\n";
+	"unusable arguments.\n"
+	"\n"
+	"On an EVM chain, balance, stake, unstake, withdraw and unbond take\n"
+	"--rpc URL (--escrow-address ADDRESS | --chain FILE) instead of --url and\n"
+	"call the contract: stake(AMOUNT), unstake(AMOUNT), withdraw(AMOUNT) and\n"
+	"releaseUnbonded(the key's address), each a transaction the key signs.\n";
 
 /* ------------------------------------------------------------------ */
 /* Options                                                              */
 
+/* O_URL chooses assay-escrow over HTTP; O_RPC and the options after it
+ * choose the EVM contract (client/money_evm.h) for the account
+ * subcommands. */
 enum esc_opt {
-	O_URL, O_KEY, O_SIG, O_DOMAIN, O_INPUT, O_IDEM, O_STATE, O_COUNT_
+	O_URL, O_KEY, O_SIG, O_DOMAIN, O_INPUT, O_IDEM, O_STATE,
+	O_RPC, O_ESCROW_ADDRESS, O_CHAIN, O_CONFIRMATIONS, O_TIMEOUT, O_COUNT_
 };
 
 #define M(o) (1u << (o))
@@ -125,6 +135,11 @@ static const struct cli_opt esc_opts[O_COUNT_] = {
 	[O_INPUT] = { "input", 0, 0 },
 	[O_IDEM] = { "idempotency-key", 0, 0 },
 	[O_STATE] = { "state", 0, 0 },
+	[O_RPC] = { "rpc", 0, 0 },
+	[O_ESCROW_ADDRESS] = { "escrow-address", 0, 0 },
+	[O_CHAIN] = { "chain", 0, 0 },
+	[O_CONFIRMATIONS] = { "confirmations", 0, 0 },
+	[O_TIMEOUT] = { "timeout-s", 0, 0 },
 };
 
 /* One request being built and its answer. */
@@ -937,6 +952,80 @@ static const struct esc_sub esc_subs[] = {
 	{ "audit", 1, 1, M(O_KEY), 0 },
 };
 
+/* ------------------------------------------------------------------ */
+/* The EVM backend of the account subcommands                           */
+
+static void esc_evm_flags(struct money_evm_flags *f, const struct esc_ctx *c)
+{
+	memset(f, 0, sizeof(*f));
+	f->rpc = c->a.val[O_RPC];
+	f->escrow_address = c->a.val[O_ESCROW_ADDRESS];
+	f->chain = c->a.val[O_CHAIN];
+	f->key = c->a.val[O_KEY];
+	f->confirmations = c->a.val[O_CONFIRMATIONS];
+	f->timeout_s = c->a.val[O_TIMEOUT];
+}
+
+/* 1 when the options choose the EVM for this subcommand, 0 for HTTP, -1
+ * after saying why neither (exit 2).  $ASSAY_ESCROW_URL is only --url's
+ * default: it chooses nothing. */
+static int esc_backend(struct esc_ctx *c, const struct esc_sub *sub)
+{
+	static const char *const evm_subs[] = { "balance", "stake", "unstake", "withdraw",
+		"unbond" };
+	struct money_evm_flags f;
+	enum money_backend_kind k;
+	char cmd[48];
+	size_t i;
+
+	esc_evm_flags(&f, c);
+	snprintf(cmd, sizeof(cmd), "escrow %s", sub->name);
+	k = money_backend(cmd, "--url", c->a.val[O_URL] != NULL, &f);
+	if (k != MONEY_BACKEND_EVM)
+		return k == MONEY_BACKEND_HTTP ? 0 : -1;
+	for (i = 0; i < sizeof(evm_subs) / sizeof(evm_subs[0]); i++)
+		if (strcmp(sub->name, evm_subs[i]) == 0)
+			break;
+	if (i == sizeof(evm_subs) / sizeof(evm_subs[0])) {
+		cli_err("escrow %s: not on the EVM backend (--rpc): only balance, stake, unstake, "
+			"withdraw and unbond are", sub->name);
+		return -1;
+	}
+	for (int o = O_KEY; o < O_RPC; o++) {
+		if (c->a.val[o] && (o != O_KEY || !(sub->opts & M(O_KEY)))) {
+			cli_err("escrow %s: option --%s does not apply on the EVM backend", sub->name,
+				esc_opts[o].name);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+static int esc_evm(struct esc_ctx *c)
+{
+	struct money_evm_flags f;
+	char cmd[48];
+	const char *s = c->sub;
+
+	esc_evm_flags(&f, c);
+	snprintf(cmd, sizeof(cmd), "escrow %s", s);
+	if (strcmp(s, "balance") == 0) {
+		if ((c->a.npos == 1) == (c->a.val[O_KEY] != NULL)) {
+			cli_err("escrow balance: give either ADDRESS or --key FILE");
+			return 2;
+		}
+		return money_evm_balance(cmd, &f, c->a.npos == 1 ? c->a.pos[0] : NULL);
+	}
+	if (strcmp(s, "stake") == 0)
+		return money_evm_send(cmd, &f, MONEY_STAKE, c->a.pos[0]);
+	if (strcmp(s, "unstake") == 0)
+		return money_evm_send(cmd, &f, MONEY_UNSTAKE, c->a.pos[0]);
+	if (strcmp(s, "withdraw") == 0)
+		return money_evm_send(cmd, &f, MONEY_WITHDRAW, c->a.pos[0]);
+	assert(strcmp(s, "unbond") == 0 && c->a.npos == 0);
+	return money_evm_send(cmd, &f, MONEY_UNBOND, NULL);
+}
+
 static int esc_dispatch(struct esc_ctx *c)
 {
 	const char *s = c->sub;
@@ -975,11 +1064,15 @@ int cmd_escrow(int argc, char **argv)
 	struct esc_ctx c;
 	const struct esc_sub *sub = NULL;
 	const char *url;
-	int rc;
+	int rc, evm;
 
 	assert(argc >= 1 && argv && strcmp(argv[0], "escrow") == 0);
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(ESCROW_USAGE, argc < 2 ? stderr : stdout);
+		if (argc >= 2) {
+			fputc('\n', stdout);
+			fputs(MONEY_EVM_USAGE, stdout);
+		}
 		return argc < 2 ? 2 : 0;
 	}
 	for (size_t i = 0; i < sizeof(esc_subs) / sizeof(esc_subs[0]); i++)
@@ -995,6 +1088,8 @@ int cmd_escrow(int argc, char **argv)
 		return 2;
 	if (c.a.help) {
 		fputs(ESCROW_USAGE, stdout);
+		fputc('\n', stdout);
+		fputs(MONEY_EVM_USAGE, stdout);
 		return 0;
 	}
 	if (c.a.npos < sub->pos_min || c.a.npos > sub->pos_max) {
@@ -1002,7 +1097,12 @@ int cmd_escrow(int argc, char **argv)
 			c.a.npos < sub->pos_min ? "missing" : "too many");
 		return 2;
 	}
-	for (int o = O_KEY; o < O_COUNT_; o++) {
+	evm = esc_backend(&c, sub);
+	if (evm < 0)
+		return 2;
+	if (evm)
+		return esc_evm(&c);
+	for (int o = O_KEY; o < O_RPC; o++) {
 		if (c.a.val[o] && !(sub->opts & M(o))) {
 			cli_err("escrow %s: option --%s does not apply", c.sub, esc_opts[o].name);
 			return 2;

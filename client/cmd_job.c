@@ -4,6 +4,8 @@
  *   assay signin  --url URL --key FILE --out SESSION [--role ROLE]
  *   assay deposit AMOUNT --escrow URL --key FILE          (devnet faucet)
  *   assay balance [ADDRESS] --escrow URL [--key FILE]
+ *   (deposit and balance with --rpc URL (--escrow-address A | --chain
+ *   FILE) instead of --escrow: the EVM contract, client/money_evm.c)
  *   assay job submit --escrow URL --provider URL --key FILE --kernel NAME
  *                    --input FILE --output FILE --bundle FILE
  *                    [--params JSON] [--max-price WEI] [--deadline-s N]
@@ -45,6 +47,7 @@
 #include "httpd.h"
 #include "httpd_client.h"
 #include "kernels.h"
+#include "money_evm.h"
 #include "receipts.h"
 
 #include "banned.h"
@@ -429,9 +432,84 @@ int cmd_signin(int argc, char **argv)
 
 /* ---------------------------------------------------------------- deposit, balance */
 
-static const struct cli_opt money_opts[] = {
-	{ "escrow", 0, 1 }, { "key", 0, 0 },
+/* --escrow chooses assay-escrow over HTTP; the options after --key
+ * choose the EVM contract (client/money_evm.h). */
+enum { MO_ESCROW, MO_KEY, MO_RPC, MO_ESCROW_ADDRESS, MO_CHAIN, MO_CONFIRMATIONS,
+       MO_TIMEOUT, MO_MINT, MO_COUNT };
+
+static const struct cli_opt money_opts[MO_COUNT] = {
+	[MO_ESCROW] = { "escrow", 0, 0 }, [MO_KEY] = { "key", 0, 0 },
+	[MO_RPC] = { "rpc", 0, 0 }, [MO_ESCROW_ADDRESS] = { "escrow-address", 0, 0 },
+	[MO_CHAIN] = { "chain", 0, 0 }, [MO_CONFIRMATIONS] = { "confirmations", 0, 0 },
+	[MO_TIMEOUT] = { "timeout-s", 0, 0 }, [MO_MINT] = { "mint", 1, 0 },
 };
+
+static const char DEPOSIT_USAGE[] =
+	"usage: assay deposit AMOUNT --escrow URL --key FILE\n"
+	"       assay deposit AMOUNT --rpc URL (--escrow-address ADDRESS | --chain FILE)\n"
+	"                     --key FILE [--mint] [--confirmations N] [--timeout-s N]\n"
+	"\n"
+	"Credits AMOUNT (a decimal uint256 in base units) to the key's account and\n"
+	"prints the account.  With --escrow, assay-escrow's devnet faucet credits it\n"
+	"(an escrow without --devnet has none).  With --rpc, the key's own wallet\n"
+	"pays it into the AssayEscrow contract: the token's approve(escrow, AMOUNT)\n"
+	"when the allowance is short, then deposit(AMOUNT), both signed by the key;\n"
+	"--mint first mints AMOUNT to the key's address with the devnet token's open\n"
+	"mint (the DevToken of assay chain deploy; any other token refuses it).\n"
+	"\n";
+
+static const char BALANCE_USAGE[] =
+	"usage: assay balance [ADDRESS] --escrow URL [--key FILE]\n"
+	"       assay balance [ADDRESS] --rpc URL (--escrow-address ADDRESS | --chain FILE)\n"
+	"                     [--key FILE]\n"
+	"\n"
+	"Prints the account of ADDRESS (else of the key's address): available, stake,\n"
+	"unbonding and nextRelease (Unix seconds, 0 when nothing unbonds).\n"
+	"\n";
+
+/* The EVM options of a parsed money command. */
+static void money_flags(struct money_evm_flags *f, const struct cli_args *a)
+{
+	memset(f, 0, sizeof(*f));
+	f->rpc = a->val[MO_RPC];
+	f->escrow_address = a->val[MO_ESCROW_ADDRESS];
+	f->chain = a->val[MO_CHAIN];
+	f->key = a->val[MO_KEY];
+	f->confirmations = a->val[MO_CONFIRMATIONS];
+	f->timeout_s = a->val[MO_TIMEOUT];
+	f->mint = a->val[MO_MINT] != NULL;
+}
+
+/* Parses a money command's arguments and picks its backend: HTTP or EVM,
+ * else -1 (exit 2, or 0 after --help: *help set). */
+static int money_parse(struct cli_args *a, struct money_evm_flags *f, int *help,
+		       const char *cmd, const char *usage, int argc, char **argv,
+		       size_t pos_min)
+{
+	enum money_backend_kind k;
+
+	*help = 0;
+	if (cli_parse(a, argc, argv, money_opts, MO_COUNT, 0, 1))
+		return -1;
+	if (a->help) {
+		fputs(usage, stdout);
+		fputs(MONEY_EVM_USAGE, stdout);
+		*help = 1;
+		return -1;
+	}
+	if (a->npos < pos_min) {
+		cli_err("%s: missing argument (see assay %s --help)", cmd, cmd);
+		return -1;
+	}
+	money_flags(f, a);
+	k = money_backend(cmd, "--escrow", a->val[MO_ESCROW] != NULL, f);
+	if (k == MONEY_BACKEND_HTTP && !a->val[MO_ESCROW]) {
+		cli_err("%s: give --escrow URL (assay-escrow) or --rpc URL with --escrow-address "
+			"ADDRESS or --chain FILE (the EVM contract)", cmd);
+		return -1;
+	}
+	return k == MONEY_BACKEND_BAD ? -1 : (int)k;
+}
 
 int cmd_deposit(int argc, char **argv)
 {
@@ -439,11 +517,15 @@ int cmd_deposit(int argc, char **argv)
 	struct auth au = { 0 };
 	struct httpd_client_resp r = { 0 };
 	struct rcpt_u256 amount;
+	struct money_evm_flags f;
 	char addr[RCPT_ADDR_HEX_BYTES];
-	int ret = 1;
+	int ret = 1, help, k;
 
-	if (cli_parse(&a, argc, argv, money_opts, 2, 1, 1))
-		return 2;
+	k = money_parse(&a, &f, &help, "deposit", DEPOSIT_USAGE, argc, argv, 1);
+	if (k < 0)
+		return help ? 0 : 2;
+	if (k == MONEY_BACKEND_EVM)
+		return money_evm_send("deposit", &f, MONEY_DEPOSIT, a.pos[0]);
 	if (check_url("escrow", a.val[0]))
 		return 2;
 	if (rcpt_u256_parse(&amount, a.pos[0]) != RCPT_OK || strcmp(a.pos[0], "0") == 0) {
@@ -482,11 +564,20 @@ int cmd_balance(int argc, char **argv)
 	struct auth au = { 0 };
 	struct httpd_client_resp r = { 0 };
 	uint8_t who[RCPT_ADDR_BYTES];
+	struct money_evm_flags f;
 	char addr[RCPT_ADDR_HEX_BYTES], target[96];
-	int ret = 1;
+	int ret = 1, help, k;
 
-	if (cli_parse(&a, argc, argv, money_opts, 2, 0, 1))
-		return 2;
+	k = money_parse(&a, &f, &help, "balance", BALANCE_USAGE, argc, argv, 0);
+	if (k < 0)
+		return help ? 0 : 2;
+	if (k == MONEY_BACKEND_EVM) {
+		if (f.mint) {
+			cli_err("balance: --mint does not apply (see assay deposit --help)");
+			return 2;
+		}
+		return money_evm_balance("balance", &f, a.npos == 1 ? a.pos[0] : NULL);
+	}
 	if (check_url("escrow", a.val[0]))
 		return 2;
 	if (a.npos == 1) {

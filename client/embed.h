@@ -18,4 +18,9 @@ struct embed_file {
 extern const struct embed_file evm_artifacts[];
 extern const size_t evm_artifacts_count;
 
+/* The one of evm_artifacts named `name` ("AssayEscrow.json"); asserts
+ * (it is the build's to embed) that it is there and NUL-terminated.
+ * Never NULL.  Defined in cmd_chain.c. */
+const struct embed_file *embed_evm_artifact(const char *name);
+
 #endif

@@ -1,0 +1,721 @@
+/*
+ * test_evm_money.c: the client's money commands on the EVM backend
+ * (client/money_evm.c), each test on its own anvil (tests/anvilfx.h)
+ * with AssayEscrow and DevToken deployed by `assay chain deploy`, and
+ * anvil's development account 1, funded with ETH by anvil, as the
+ * customer.
+ *
+ *   evm_money: `assay deposit --mint`, `assay balance`, `assay escrow
+ *              balance|stake|unstake|withdraw|unbond`, each checked with
+ *              an independent implementation,
+ *              chain-adapter/evm/test-ethers/account.mjs (ethers.js),
+ *              reading the contract's available, bonded and unbonding
+ *              and the token's balanceOf and allowance at the block the
+ *              command printed; an approve sent only when the allowance
+ *              is short; and the refusals: a withdrawal (and a stake, an
+ *              unbond) the contract refuses, its custom error named and
+ *              nothing moved (ethers reads the same account and nonce
+ *              before and after); a key file others may read; the HTTP
+ *              and EVM flags mixed; an unreachable node (its URL's
+ *              secret not printed); a chain file for another chain or
+ *              token; unusable arguments.
+ *
+ * No test asserts on wall-clock time; the one wait (an unbonding period
+ * of three seconds) is bounded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "anvilfx.h"
+#include "evm.h"
+#include "evm_rpc.h"
+#include "receipts.h"
+#include "testutil.h"
+#include "banned.h"
+
+static struct anvilfx A;
+
+static void anvil_stop(void)
+{
+	anvilfx_stop(&A);
+}
+
+#define CUSTOMER ANVILFX_ADDRS[1]
+
+/* One deployment and the customer's key file. */
+struct world {
+	char chain[512];                  /* the chain file: chain deploy's output */
+	char escrow[RCPT_ADDR_HEX_BYTES];
+	char token[RCPT_ADDR_HEX_BYTES];
+	char key[512];                    /* the customer's, 0600 */
+};
+
+/* Runs assay with args (NULL-terminated, at most 30). */
+static void assay(struct tu_run *r, const char *const args[])
+{
+	const char *argv[32];
+	size_t n = 0;
+
+	argv[n++] = tu_assay();
+	for (size_t i = 0; args[i]; i++) {
+		cr_assert(n < 31);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	tu_run(r, argv);
+}
+
+/* anvil, then `assay chain deploy` from account 0 with extra deploy
+ * options (may be NULL), its output saved as the chain file. */
+static void world_start(struct world *w, const char *const extra[])
+{
+	const char *args[24] = { "chain", "deploy", "--rpc", NULL, "--key", NULL };
+	char deployer[512];
+	struct tu_run r;
+	json_t *j;
+	size_t n = 6;
+
+	memset(w, 0, sizeof(*w));
+	anvilfx_start(&A, NULL);
+	args[3] = A.url;
+	args[5] = anvilfx_key_file(&A, deployer, sizeof(deployer), 0, 0600);
+	for (size_t i = 0; extra && extra[i]; i++) {
+		cr_assert(n < 23);
+		args[n++] = extra[i];
+	}
+	args[n] = NULL;
+	assay(&r, args);
+	cr_assert_eq(r.status, 0, "chain deploy: %s", r.err);
+	j = json_loads(r.out, JSON_REJECT_DUPLICATES, NULL);
+	cr_assert_not_null(j, "%s", r.out);
+	snprintf(w->escrow, sizeof(w->escrow), "%s", json_string_value(json_object_get(j, "escrow")));
+	snprintf(w->token, sizeof(w->token), "%s", json_string_value(json_object_get(j, "token")));
+	cr_assert_eq(strlen(w->escrow), 42);
+	json_decref(j);
+	snprintf(w->chain, sizeof(w->chain), "%s/chain.json", A.dir);
+	tu_write_file(w->chain, r.out, strlen(r.out), 0644);
+	tu_run_free(&r);
+	anvilfx_key_file(&A, w->key, sizeof(w->key), 1, 0600);
+}
+
+/* account.mjs at `block` (NULL: the latest); the caller frees the JSON. */
+static json_t *ethers_account(const struct world *w, const char *who, const char *block)
+{
+	char dir[512], script[512];
+	const char *argv[] = { "/bin/sh", "-c",
+		"command -v node >/dev/null 2>&1 || exit 77; cd \"$1\" && exec node \"$2\" \"$3\" \"$4\" \"$5\" $6",
+		"sh", dir, script, A.url, w->escrow, who, block ? block : "", NULL };
+	struct tu_run r;
+	json_t *j;
+
+	tu_src(dir, sizeof(dir), "chain-adapter/evm");
+	tu_src(script, sizeof(script), "chain-adapter/evm/test-ethers/account.mjs");
+	tu_run(&r, argv);
+	if (r.status == 77) {
+		tu_run_free(&r);
+		cr_skip_test("node not found: the ethers.js check was skipped");
+	}
+	cr_assert_eq(r.status, 0, "account.mjs: %s%s", r.out, r.err);
+	j = json_loads(r.out, JSON_REJECT_DUPLICATES, NULL);
+	cr_assert_not_null(j, "account.mjs: %s", r.out);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "token")), w->token);
+	tu_run_free(&r);
+	return j;
+}
+
+static const char *str(const json_t *j, const char *k)
+{
+	const char *v = json_string_value(json_object_get(j, k));
+
+	cr_assert_not_null(v, "no string \"%s\"", k);
+	return v;
+}
+
+/*
+ * The account a command printed: exactly the documented keys, the HTTP
+ * form's first and in its order; every value equal to what ethers reads
+ * at the printed block; and the expected amounts (NULL: not checked).
+ * Returns the printed block.
+ */
+static long long check_account(const struct world *w, const char *out, const char *who,
+			       const char *available, const char *stake, const char *unbonding,
+			       const char *wallet)
+{
+	static const char *const keys[] = { "address", "available", "stake", "unbonding",
+		"nextRelease", "wallet", "chainId", "escrow", "token", "block" };
+	json_t *c = json_loads(out, JSON_REJECT_DUPLICATES, NULL), *e;
+	char blk[32];
+	void *it;
+	size_t i = 0;
+	long long block;
+
+	cr_assert_not_null(c, "not JSON: %s", out);
+	cr_assert_eq(tu_lines(out), 1, "one line: %s", out);
+	cr_assert_eq(json_object_size(c), sizeof(keys) / sizeof(keys[0]), "%s", out);
+	for (it = json_object_iter(c); it; it = json_object_iter_next(c, it))
+		cr_assert_str_eq(json_object_iter_key(it), keys[i++], "key order: %s", out);
+	cr_assert_str_eq(str(c, "address"), who);
+	cr_assert_str_eq(str(c, "escrow"), w->escrow);
+	cr_assert_str_eq(str(c, "token"), w->token);
+	cr_assert_eq(json_integer_value(json_object_get(c, "chainId")), ANVILFX_CHAIN_ID);
+	block = json_integer_value(json_object_get(c, "block"));
+	cr_assert(block > 0, "%s", out);
+	snprintf(blk, sizeof(blk), "%lld", block);
+	e = ethers_account(w, who, blk);
+	cr_assert_eq(json_integer_value(json_object_get(e, "block")), block);
+	cr_assert_str_eq(str(c, "available"), str(e, "available"), "available");
+	cr_assert_str_eq(str(c, "stake"), str(e, "bonded"), "stake is bonded");
+	cr_assert_str_eq(str(c, "unbonding"), str(e, "unbonding"), "unbonding");
+	cr_assert_str_eq(str(c, "wallet"), str(e, "wallet"), "wallet");
+	cr_assert_eq(json_integer_value(json_object_get(c, "nextRelease")),
+		     strcmp(str(e, "unbonding"), "0") == 0 ? 0 : atoll(str(e, "releaseAt")),
+		     "nextRelease: %s", out);
+	if (available)
+		cr_assert_str_eq(str(c, "available"), available, "%s", out);
+	if (stake)
+		cr_assert_str_eq(str(c, "stake"), stake, "%s", out);
+	if (unbonding)
+		cr_assert_str_eq(str(c, "unbonding"), unbonding, "%s", out);
+	if (wallet)
+		cr_assert_str_eq(str(c, "wallet"), wallet, "%s", out);
+	json_decref(e);
+	json_decref(c);
+	return block;
+}
+
+/* The stderr lines of sent transactions: "NAME(...: transaction 0x<64>,
+ * gas used N, block B"; returns their count and checks each. */
+static size_t tx_lines(const char *err)
+{
+	size_t n = 0;
+
+	for (const char *p = strstr(err, ": transaction 0x"); p; p = strstr(p + 1, ": transaction 0x")) {
+		const char *h = p + strlen(": transaction 0x");
+		for (int i = 0; i < 64; i++)
+			cr_assert(strchr("0123456789abcdef", h[i]) && h[i], "tx hash: %s", err);
+		cr_assert(strncmp(h + 64, ", gas used ", 11) == 0 && h[75] >= '1' && h[75] <= '9',
+			  "gas used: %s", err);
+		n++;
+	}
+	return n;
+}
+
+/* The customer's account and nonce, as ethers reads them now. */
+static char *snapshot(const struct world *w)
+{
+	json_t *e = ethers_account(w, CUSTOMER, NULL);
+	char *s;
+
+	json_object_del(e, "block");
+	s = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(e);
+	cr_assert_not_null(s);
+	return s;
+}
+
+/* ------------------------------------------------------------------ */
+
+Test(evm_money, deposit_balance_stake_unstake_withdraw_checked_by_ethers, .fini = anvil_stop,
+     .timeout = 300)
+{
+	struct world w;
+	struct tu_run r;
+	json_t *e;
+
+	world_start(&w, NULL);
+	{
+		const char *const a[] = { "deposit", "1000", "--mint", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, NULL };
+		assay(&r, a);
+	}
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert_eq(tx_lines(r.err), 3, "mint, approve, deposit: %s", r.err);
+	cr_assert(strstr(r.err, "mint(") && strstr(r.err, "approve(") && strstr(r.err, "deposit(1000)"),
+		  "%s", r.err);
+	cr_assert_eq(tu_lines(r.err), 3, "%s", r.err);
+	check_account(&w, r.out, CUSTOMER, "1000", "0", "0", "0");
+	tu_run_free(&r);
+	e = ethers_account(&w, CUSTOMER, NULL);
+	cr_assert_str_eq(str(e, "allowance"), "0", "the approve was exactly the deposit");
+	cr_assert_str_eq(str(e, "escrowHolds"), "1000");
+	cr_assert_eq(json_integer_value(json_object_get(e, "nonce")), 3);
+	json_decref(e);
+
+	/* balance: by key, by address, and through assay escrow balance. */
+	{
+		const char *const a[] = { "balance", "--rpc", A.url, "--escrow-address", w.escrow,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_str_empty(r.err);
+		check_account(&w, r.out, CUSTOMER, "1000", "0", "0", "0");
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "balance", ANVILFX_ADDRS[2], "--rpc", A.url, "--chain", w.chain,
+			NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		check_account(&w, r.out, ANVILFX_ADDRS[2], "0", "0", "0", "0");
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "balance", CUSTOMER, "--rpc", A.url,
+			"--escrow-address", w.escrow, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "1000", "0", "0", "0");
+		tu_run_free(&r);
+	}
+
+	/* stake, unstake, withdraw: one transaction each. */
+	{
+		const char *const a[] = { "escrow", "stake", "400", "--rpc", A.url, "--escrow-address",
+			w.escrow, "--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_eq(tx_lines(r.err), 1, "%s", r.err);
+		cr_assert(strstr(r.err, "stake(400)"), "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "600", "400", "0", "0");
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "unstake", "100", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, "--confirmations", "1", "--timeout-s", "60", NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_eq(tx_lines(r.err), 1, "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "600", "300", "100", "0");
+		cr_assert_null(strstr(r.out, "\"nextRelease\":0,"), "releases later: %s", r.out);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "withdraw", "250", "--rpc", A.url, "--escrow-address",
+			w.escrow, "--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_eq(tx_lines(r.err), 1, "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "350", "300", "100", "250");
+		tu_run_free(&r);
+	}
+	e = ethers_account(&w, CUSTOMER, NULL);
+	cr_assert_str_eq(str(e, "escrowHolds"), "750");
+	json_decref(e);
+
+	/* A second deposit from the wallet, without --mint: approve, deposit. */
+	{
+		const char *const a[] = { "deposit", "50", "--rpc", A.url, "--escrow-address", w.escrow,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_eq(tx_lines(r.err), 2, "approve, deposit: %s", r.err);
+		cr_assert_null(strstr(r.err, "mint("), "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "400", "300", "100", "200");
+		tu_run_free(&r);
+	}
+}
+
+Test(evm_money, approve_only_when_the_allowance_is_short, .fini = anvil_stop, .timeout = 240)
+{
+	uint8_t buf[EVM_SELECTOR_BYTES + 64], escrow[20], token[20], secret[32];
+	struct evm_rpc *rpc = NULL;
+	struct evm_sender s;
+	struct evm_sent sent;
+	struct evm_send_opts o;
+	struct evm_tx tx;
+	struct evm_buf b;
+	struct rcpt_key k;
+	struct rcpt_u256 big;
+	struct world w;
+	struct tu_run r;
+	char why[256];
+	json_t *e;
+
+	world_start(&w, NULL);
+	{
+		const char *const a[] = { "deposit", "100", "--mint", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_free(&r);
+	}
+	/* The customer approves 1000 itself (here, with the C sender). */
+	cr_assert_eq(rcpt_address_parse(escrow, w.escrow), RCPT_OK);
+	cr_assert_eq(rcpt_address_parse(token, w.token), RCPT_OK);
+	cr_assert_eq(rcpt_hex_decode(secret, 32, ANVILFX_KEYS[1]), RCPT_OK);
+	cr_assert_eq(rcpt_key_from_secret(&k, secret), RCPT_OK);
+	cr_assert_eq(evm_sender_init(&s, &k), 0);
+	rcpt_key_wipe(&k);
+	cr_assert_eq(evm_rpc_open(&rpc, why, sizeof(why), A.url, 0), EVM_RPC_OK, "%s", why);
+	rcpt_u256_from_u64(&big, 1000);
+	evm_buf_init(&b, buf, sizeof(buf));
+	evm_abi_call_addr_u256(&b, "approve(address,uint256)", escrow, &big);
+	memset(&tx, 0, sizeof(tx));
+	memset(&o, 0, sizeof(o));
+	tx.has_to = 1;
+	memcpy(tx.to, token, 20);
+	tx.data = b.data;
+	tx.data_len = b.len;
+	cr_assert_eq(evm_send(rpc, &s, &tx, &o, &sent), EVM_RPC_OK, "%s", evm_rpc_why(rpc));
+	evm_receipt_release(&sent.receipt);
+	evm_sender_release(&s);
+	evm_rpc_free(rpc);
+	{
+		const char *const a[] = { "deposit", "30", "--mint", "--rpc", A.url, "--escrow-address",
+			w.escrow, "--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_eq(tx_lines(r.err), 2, "mint and deposit, no approve: %s", r.err);
+		cr_assert_null(strstr(r.err, "approve("), "%s", r.err);
+		cr_assert(strstr(r.err, "allowance 1000 covers 30: no approve sent"), "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "130", "0", "0", "0");
+		tu_run_free(&r);
+	}
+	e = ethers_account(&w, CUSTOMER, NULL);
+	cr_assert_str_eq(str(e, "allowance"), "970");
+	json_decref(e);
+}
+
+Test(evm_money, refusals_named_nothing_moved, .fini = anvil_stop, .timeout = 240)
+{
+	static const struct {
+		const char *sub, *amount, *error;
+	} cases[] = {
+		{ "withdraw", "101", "Insufficient()" },
+		{ "stake", "101", "Insufficient()" },
+		{ "unstake", "1", "Insufficient()" },
+		{ "unbond", NULL, "NotReleasable()" },
+	};
+	struct world w;
+	struct tu_run r;
+	char *before, *after;
+
+	world_start(&w, NULL);
+	{
+		const char *const a[] = { "deposit", "100", "--mint", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_free(&r);
+	}
+	before = snapshot(&w);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *a[] = { "escrow", cases[i].sub, "--rpc", A.url, "--escrow-address", w.escrow,
+			"--key", w.key, cases[i].amount, NULL };
+		assay(&r, a);
+		cr_expect_eq(r.status, 1, "%s: %s", cases[i].sub, r.err);
+		cr_expect_str_empty(r.out);
+		cr_expect_eq(tu_lines(r.err), 1, "one line: %s", r.err);
+		cr_expect(strstr(r.err, cases[i].error) && strstr(r.err, "reverted") &&
+			  strstr(r.err, "nothing was sent"), "%s: %s", cases[i].sub, r.err);
+		tu_run_free(&r);
+	}
+	/* A deposit beyond the wallet: refused before anything is sent. */
+	{
+		const char *const a[] = { "deposit", "1", "--rpc", A.url, "--escrow-address", w.escrow,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "holds 0 of the token") && strstr(r.err, "nothing was sent"),
+			  "%s", r.err);
+		tu_run_free(&r);
+	}
+	after = snapshot(&w);
+	cr_assert_str_eq(after, before, "nothing moved, no transaction sent");
+	free(before);
+	free(after);
+}
+
+Test(evm_money, unbond_after_the_period, .fini = anvil_stop, .timeout = 240)
+{
+	static const char *const short_period[] = { "--min-stake", "1", "--challenge-window-s", "1",
+		"--referee-deadline-s", "1", "--unbonding-s", "3", NULL };
+	struct world w;
+	struct tu_run r;
+	json_t *e;
+	int released = 0;
+
+	world_start(&w, short_period);
+	{
+		const char *const a[] = { "deposit", "100", "--mint", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "stake", "100", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "unstake", "40", "--rpc", A.url, "--chain", w.chain,
+			"--key", w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		check_account(&w, r.out, CUSTOMER, "0", "60", "40", "0");
+		tu_run_free(&r);
+	}
+	/* The period is 3 s of block time: a bounded wait for it. */
+	for (int i = 0; i < 20 && !released; i++) {
+		const char *const a[] = { "escrow", "unbond", "--rpc", A.url, "--chain", w.chain, "--key",
+			w.key, NULL };
+		assay(&r, a);
+		if (r.status == 0) {
+			released = 1;
+			cr_assert_eq(tx_lines(r.err), 1, "%s", r.err);
+			cr_assert(strstr(r.err, "releaseUnbonded(") && strstr(r.err, CUSTOMER), "%s", r.err);
+			check_account(&w, r.out, CUSTOMER, "40", "60", "0", "0");
+			cr_assert(strstr(r.out, "\"nextRelease\":0,"), "%s", r.out);
+		} else {
+			cr_assert_eq(r.status, 1, "%s", r.err);
+			cr_assert(strstr(r.err, "NotReleasable()"), "%s", r.err);
+			sleep(1);
+		}
+		tu_run_free(&r);
+	}
+	cr_assert(released, "unbonding not released after 20 s");
+	e = ethers_account(&w, CUSTOMER, NULL);
+	cr_assert_str_eq(str(e, "unbonding"), "0");
+	cr_assert_str_eq(str(e, "releaseAt"), "0");
+	json_decref(e);
+}
+
+Test(evm_money, key_file_readable_by_others_refused, .fini = anvil_stop, .timeout = 120)
+{
+	struct world w;
+	struct tu_run r;
+	char open_key[512], *before, *after;
+
+	world_start(&w, NULL);
+	anvilfx_key_file(&A, open_key, sizeof(open_key), 1, 0644);
+	before = snapshot(&w);
+	{
+		const char *const cmds[][3] = { { "deposit", "5", "--mint" }, { "escrow", "stake", "5" },
+			{ "balance", "--key", open_key } };
+		for (size_t i = 0; i < 3; i++) {
+			const char *const a[] = { cmds[i][0], cmds[i][1], cmds[i][2], "--rpc", A.url,
+				"--escrow-address", w.escrow, "--key", open_key, NULL };
+			const char *const b[] = { cmds[i][0], "--rpc", A.url, "--escrow-address", w.escrow,
+				"--key", open_key, NULL };
+			assay(&r, i == 2 ? b : a);
+			cr_expect_eq(r.status, 2, "%s: %s", cmds[i][0], r.err);
+			cr_expect_eq(tu_lines(r.err), 1, "%s", r.err);
+			cr_expect(strstr(r.err, "could not load key") && strstr(r.err, "group or others"),
+				  "%s", r.err);
+			cr_expect_null(strstr(r.err, ANVILFX_KEYS[1] + 2), "the secret is never printed");
+			cr_expect_null(strstr(r.out, ANVILFX_KEYS[1] + 2));
+			tu_run_free(&r);
+		}
+	}
+	after = snapshot(&w);
+	cr_assert_str_eq(after, before, "nothing sent");
+	free(before);
+	free(after);
+}
+
+Test(evm_money, mixing_backends_refused)
+{
+	/* Nothing listens on port 1: every refusal comes before any I/O. */
+	static const char *const E = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+	static const char *const NODE = "http://127.0.0.1:1";
+	static const struct {
+		const char *argv[16];
+		const char *why;
+	} cases[] = {
+		{ { "deposit", "5", "--escrow", NODE, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
+		  "--escrow (assay-escrow over HTTP) and --rpc (the EVM contract) choose different backends" },
+		{ { "balance", "--escrow", NODE, "--escrow-address", E, "--key", "k" },
+		  "--escrow (assay-escrow over HTTP) and --escrow-address" },
+		{ { "deposit", "5", "--escrow", NODE, "--mint", "--key", "k" }, "and --mint (the EVM" },
+		{ { "escrow", "stake", "5", "--url", NODE, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
+		  "--url (assay-escrow over HTTP) and --rpc" },
+		{ { "escrow", "balance", "--url", NODE, "--chain", "c.json", "--key", "k" },
+		  "--url (assay-escrow over HTTP) and --chain" },
+		{ { "deposit", "5", "--escrow-address", E, "--key", "k" }, "give --rpc URL too" },
+		{ { "escrow", "withdraw", "5", "--chain", "c.json", "--key", "k" }, "give --rpc URL too" },
+		{ { "balance", "--rpc", NODE, "--key", "k" }, "exactly one of --escrow-address ADDRESS and --chain" },
+		{ { "escrow", "unstake", "5", "--rpc", NODE, "--escrow-address", E, "--chain", "c.json",
+		    "--key", "k" }, "exactly one of --escrow-address ADDRESS and --chain" },
+		{ { "deposit", "5", "--key", "k" }, "give --escrow URL (assay-escrow) or --rpc URL" },
+		{ { "escrow", "params", "--rpc", NODE, "--escrow-address", E }, "not on the EVM backend" },
+		{ { "escrow", "faucet", E, "5", "--rpc", NODE, "--escrow-address", E }, "not on the EVM backend" },
+		{ { "escrow", "stake", "5", "--rpc", NODE, "--escrow-address", E, "--key", "k",
+		    "--idempotency-key", "abc" }, "--idempotency-key does not apply on the EVM backend" },
+		{ { "balance", E, "--rpc", NODE, "--escrow-address", E, "--mint" }, "--mint does not apply" },
+		{ { "balance", E, "--rpc", NODE, "--escrow-address", E, "--timeout-s", "5" },
+		  "--timeout-s does not apply" },
+		{ { "escrow", "balance", E, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
+		  "either ADDRESS or --key" },
+	};
+	struct tu_run r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assay(&r, cases[i].argv);
+		cr_expect_eq(r.status, 2, "case %zu: %s", i, r.err);
+		cr_expect_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
+		cr_expect(strstr(r.err, cases[i].why), "case %zu: %s", i, r.err);
+		cr_expect_str_empty(r.out);
+		tu_run_free(&r);
+	}
+}
+
+Test(evm_money, unreachable_rpc, .fini = anvil_stop, .timeout = 60)
+{
+	static const char *const SECRET_URL = "http://user:s3cret@127.0.0.1:1/v3/K3Y";
+	static const char *const E = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+	char key[512];
+	struct tu_run r;
+
+	tu_tmpdir(A.dir, sizeof(A.dir));
+	anvilfx_key_file(&A, key, sizeof(key), 1, 0600);
+	{
+		const char *const cases[][12] = {
+			{ "deposit", "5", "--mint", "--rpc", SECRET_URL, "--escrow-address", E, "--key", key },
+			{ "balance", "--rpc", SECRET_URL, "--escrow-address", E, "--key", key },
+			{ "escrow", "withdraw", "5", "--rpc", SECRET_URL, "--escrow-address", E, "--key", key },
+		};
+		for (size_t i = 0; i < 3; i++) {
+			assay(&r, cases[i]);
+			cr_expect_eq(r.status, 1, "%s: %s", cases[i][0], r.err);
+			cr_expect_str_empty(r.out);
+			cr_expect_eq(tu_lines(r.err), 1, "one line: %s", r.err);
+			cr_expect(strstr(r.err, "eth_chainId at http://127.0.0.1:1") &&
+				  strstr(r.err, "no answer") && strstr(r.err, "(unreachable)"), "%s", r.err);
+			cr_expect_null(strstr(r.err, "s3cret"));
+			cr_expect_null(strstr(r.err, "K3Y"));
+			tu_run_free(&r);
+		}
+	}
+}
+
+Test(evm_money, chain_file_and_escrow_checked, .fini = anvil_stop, .timeout = 120)
+{
+	struct world w;
+	struct tu_run r;
+	char path[600], text[300];
+
+	world_start(&w, NULL);
+	snprintf(path, sizeof(path), "%s/other.json", A.dir);
+	/* Another chain's file. */
+	snprintf(text, sizeof(text), "{\"chainId\":1,\"escrow\":\"%s\",\"token\":\"%s\"}\n", w.escrow,
+		 w.token);
+	tu_write_file(path, text, strlen(text), 0644);
+	{
+		const char *const a[] = { "balance", CUSTOMER, "--rpc", A.url, "--chain", path, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "is chain 31337, the --chain file's escrow is on chain 1"), "%s",
+			  r.err);
+		tu_run_free(&r);
+	}
+	/* The right chain, another token. */
+	snprintf(text, sizeof(text), "{\"chainId\":31337,\"escrow\":\"%s\",\"token\":\"%s\"}", w.escrow,
+		 w.escrow);
+	tu_write_file(path, text, strlen(text), 0644);
+	{
+		const char *const a[] = { "escrow", "stake", "1", "--rpc", A.url, "--chain", path, "--key",
+			w.key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "not the --chain file's token"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	/* Not the deploy's output: exit 2. */
+	{
+		static const char *const bad[] = {
+			"{\"chainId\":31337}",
+			"{\"chainId\":31337,\"escrow\":\"0x12\",\"token\":\"0x12\"}",
+			"{\"chainId\":\"31337\",\"escrow\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\",\"token\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\"}",
+			"{\"chainId\":1,\"chainId\":2,\"escrow\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\",\"token\":\"0x5FbDB2315678afecb367f032d93F642f64180aa3\"}",
+			"not json",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			const char *const a[] = { "balance", CUSTOMER, "--rpc", A.url, "--chain", path, NULL };
+			tu_write_file(path, bad[i], strlen(bad[i]), 0644);
+			assay(&r, a);
+			cr_expect_eq(r.status, 2, "'%s': %s", bad[i], r.err);
+			cr_expect(strstr(r.err, "is not what assay chain deploy prints"), "%s", r.err);
+			tu_run_free(&r);
+		}
+	}
+	/* An address without code, and an EOA's: not an escrow. */
+	{
+		const char *const a[] = { "balance", CUSTOMER, "--rpc", A.url, "--escrow-address",
+			ANVILFX_ADDRS[2], NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "holds no contract on chain 31337"), "%s", r.err);
+		tu_run_free(&r);
+	}
+}
+
+Test(evm_money, unusable_arguments, .fini = anvil_stop, .timeout = 60)
+{
+	static const char *const E = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+	static const char *const amounts[] = { "05", "0", "1e3", "0x10", "",
+		"115792089237316195423570985008687907853269984665640564039457584007913129639936" };
+	char key[512];
+	struct tu_run r;
+
+	tu_tmpdir(A.dir, sizeof(A.dir));
+	anvilfx_key_file(&A, key, sizeof(key), 1, 0600);
+	for (size_t i = 0; i < sizeof(amounts) / sizeof(amounts[0]); i++) {
+		const char *const a[] = { "deposit", amounts[i], "--rpc", "http://127.0.0.1:1",
+			"--escrow-address", E, "--key", key, NULL };
+		const char *const b[] = { "escrow", "stake", "--rpc", "http://127.0.0.1:1",
+			"--escrow-address", E, "--key", key, "--", amounts[i], NULL };
+		assay(&r, a);
+		cr_expect_eq(r.status, 2, "'%s': %s", amounts[i], r.err);
+		cr_expect_eq(tu_lines(r.err), 1, "%s", r.err);
+		tu_run_free(&r);
+		assay(&r, b);
+		cr_expect_eq(r.status, 2, "'%s': %s", amounts[i], r.err);
+		tu_run_free(&r);
+	}
+	{
+		static const char *const cases[][2] = {
+			{ "--confirmations", "0" }, { "--confirmations", "65" }, { "--timeout-s", "0" },
+			{ "--timeout-s", "3601" }, { "--escrow-address", "0x1234" },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const char *a[] = { "escrow", "withdraw", "5", "--rpc", "http://127.0.0.1:1",
+				"--key", key, cases[i][0], cases[i][1],
+				strcmp(cases[i][0], "--escrow-address") ? "--escrow-address" : NULL, E, NULL };
+			assay(&r, a);
+			cr_expect_eq(r.status, 2, "%s %s: %s", cases[i][0], cases[i][1], r.err);
+			cr_expect_eq(tu_lines(r.err), 1, "%s", r.err);
+			tu_run_free(&r);
+		}
+	}
+	{
+		const char *const a[] = { "escrow", "stake", "5", "--rpc", "ftp://127.0.0.1:1",
+			"--escrow-address", E, "--key", key, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert(strstr(r.err, "--rpc: RPC URL is not an http:// or https:// URL"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "stake", "5", "--rpc", "http://127.0.0.1:1",
+			"--escrow-address", E, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert(strstr(r.err, "needs --key FILE"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "deposit", "--help", NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert(strstr(r.out, "--escrow-address") && strstr(r.out, "--mint"), "%s", r.out);
+		tu_run_free(&r);
+	}
+}
