@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -46,102 +45,28 @@
 #include <jansson.h>
 
 #include "evm.h"
+#include "anvilfx.h"
 #include "evm_rpc.h"
 #include "receipts.h"
 #include "testutil.h"
 #include "banned.h"
 
-#define ANVIL_REL "chain-adapter/evm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-#define ANVIL_START_MS 30000
-#define ANVIL_CHAIN_ID 31337u
-
-static const char *const DEV_KEYS[3] = {
-	"0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-	"0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-	"0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-};
-
-extern char **environ;
+#define ANVIL_CHAIN_ID ANVILFX_CHAIN_ID
+#define DEV_KEYS ANVILFX_KEYS
 
 /* ------------------------------------------------------------------ */
-/* anvil                                                                */
+/* anvil (tests/anvilfx.h)                                              */
 
-struct anvil {
-	pid_t pid;
-	char dir[256];
-	char url[64];
-	char log[320];
-};
+static struct anvilfx A;
 
-static struct anvil A;
-
-/* Starts anvil with extra flags (NULL-terminated, at most 6): port 0,
- * its chosen port read from its log. */
-static void anvil_start(struct anvil *a, const char *const extra[])
+static void anvil_start(struct anvilfx *a, const char *const extra[])
 {
-	char bin[512], line[4096];
-	const char *argv[16];
-	size_t n = 0;
-	unsigned port = 0;
-	int fd;
-
-	memset(a, 0, sizeof(*a));
-	tu_src(bin, sizeof(bin), ANVIL_REL);
-	if (access(bin, X_OK) != 0)
-		cr_skip_test("anvil not found at %s (run make contract-deps)", ANVIL_REL);
-	tu_tmpdir(a->dir, sizeof(a->dir));
-	snprintf(a->log, sizeof(a->log), "%s/anvil.log", a->dir);
-	argv[n++] = bin;
-	argv[n++] = "--port"; argv[n++] = "0";
-	argv[n++] = "--host"; argv[n++] = "127.0.0.1";
-	argv[n++] = "--accounts"; argv[n++] = "3";
-	for (size_t i = 0; extra && extra[i]; i++) {
-		cr_assert(n < 15);
-		argv[n++] = extra[i];
-	}
-	argv[n] = NULL;
-	fd = open(a->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert(fd >= 0);
-	a->pid = fork();
-	cr_assert(a->pid >= 0);
-	if (a->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execve(argv[0], (char *const *)argv, environ);
-		_exit(127);
-	}
-	close(fd);
-	for (int waited = 0; !port && waited < ANVIL_START_MS; waited += 20) {
-		FILE *f = fopen(a->log, "r");
-		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "Listening on 127.0.0.1:%u", &port) == 1)
-				break;
-		if (f)
-			fclose(f);
-		if (!port) {
-			int st;
-			cr_assert(waitpid(a->pid, &st, WNOHANG) == 0, "anvil exited (see %s)", a->log);
-			usleep(20000);
-		}
-	}
-	cr_assert(port > 0, "anvil did not listen within %d ms (see %s)", ANVIL_START_MS, a->log);
-	snprintf(a->url, sizeof(a->url), "http://127.0.0.1:%u", port);
+	anvilfx_start(a, extra);
 }
 
 static void anvil_stop(void)
 {
-	int st;
-
-	if (A.pid > 0) {
-		kill(A.pid, SIGKILL);
-		while (waitpid(A.pid, &st, 0) < 0 && errno == EINTR)
-			;
-		A.pid = 0;
-	}
-	if (A.dir[0])
-		tu_rmtree(A.dir);
-	A.dir[0] = '\0';
+	anvilfx_stop(&A);
 }
 
 /* ------------------------------------------------------------------ */
@@ -919,13 +844,7 @@ Test(evm_rpc, urls_and_secrets)
 /* A key file for dev key i with the given mode, in A.dir. */
 static const char *key_file(char *path, size_t len, int i, int mode)
 {
-	char text[80];
-
-	snprintf(path, len, "%s/key%d-%o", A.dir, i, (unsigned)mode);
-	snprintf(text, sizeof(text), "%s\n", DEV_KEYS[i]);
-	tu_write_file(path, text, strlen(text), mode);
-	cr_assert_eq(chmod(path, (mode_t)mode), 0);
-	return path;
+	return anvilfx_key_file(&A, path, len, i, mode);
 }
 
 /* Runs assay chain deploy with extra arguments (NULL-terminated). */
@@ -998,9 +917,9 @@ static void check_with_ethers(const uint8_t escrow[20], const uint8_t token[20],
 	tu_run_free(&r);
 }
 
-static const char ANVIL0[] = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-static const char ANVIL1[] = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-static const char ANVIL2[] = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
+#define ANVIL0 ANVILFX_ADDRS[0]
+#define ANVIL1 ANVILFX_ADDRS[1]
+#define ANVIL2 ANVILFX_ADDRS[2]
 
 Test(evm_deploy, devnet_checked_by_ethers, .fini = anvil_stop, .timeout = 180)
 {
