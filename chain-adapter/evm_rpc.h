@@ -277,9 +277,9 @@ struct evm_send_opts {
 	 * last was sent, the transaction is signed again at the same nonce
 	 * with raised fees and sent, at most bumps_max times (0:
 	 * EVM_SEND_BUMPS_DEFAULT; at most EVM_SEND_BUMPS_MAX).  fee_cap
-	 * (required with bumps; 0 without them: no cap) bounds
-	 * maxFeePerGas: a first transaction above it is not sent, and a bump
-	 * above it is not sent but ends the wait with EVM_RPC_ERR_FEE_CAP. */
+	 * bounds maxFeePerGas (required with bumps; without them, 0 is no
+	 * cap): a first transaction above it is not sent, and a bump above
+	 * it is not sent but ends the wait with EVM_RPC_ERR_FEE_CAP. */
 	long bump_after_ms;
 	unsigned bumps_max;
 	struct rcpt_u256 fee_cap;
