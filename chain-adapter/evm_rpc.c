@@ -53,6 +53,7 @@ static const struct {
 	[EVM_RPC_ERR_CHAIN] = { "chain", "the node is on another chain" },
 	[EVM_RPC_ERR_TIMEOUT] = { "timeout", "gave up waiting for the transaction" },
 	[EVM_RPC_ERR_SIGN] = { "sign", "could not sign the transaction" },
+	[EVM_RPC_ERR_FEE_CAP] = { "fee-cap", "the fee would be above the cap" },
 };
 
 _Static_assert(sizeof(evm_rpc_errs) / sizeof(evm_rpc_errs[0]) == EVM_RPC_ERR_COUNT_,
@@ -588,14 +589,29 @@ enum evm_rpc_err evm_rpc_max_priority_fee(struct evm_rpc *rpc, struct rcpt_u256 
 
 enum evm_rpc_err evm_rpc_block(struct evm_rpc *rpc, struct evm_block *out, uint64_t number)
 {
+	enum evm_rpc_err rc;
+	int found;
+
+	rc = evm_rpc_block_found(rpc, out, &found, number);
+	if (!rc && !found) {
+		evm_rpc_whyf(rpc, "eth_getBlockByNumber at %s: no such block", rpc->where);
+		rc = EVM_RPC_ERR_NODE;
+	}
+	return rc;
+}
+
+enum evm_rpc_err evm_rpc_block_found(struct evm_rpc *rpc, struct evm_block *out, int *found,
+				     uint64_t number)
+{
 	static const char m[] = "eth_getBlockByNumber";
 	struct evm_block b;
 	const json_t *fee;
 	json_t *res;
 	enum evm_rpc_err rc;
 
-	if (!rpc || !out)
+	if (!rpc || !out || !found)
 		return EVM_RPC_ERR_ARG;
+	*found = 0;
 	rc = rpc_call(rpc, m, json_pack("[o,b]", tag_json(number), 0), &res);
 	if (rc)
 		return rc;
@@ -603,8 +619,7 @@ enum evm_rpc_err evm_rpc_block(struct evm_rpc *rpc, struct evm_block *out, uint6
 	fee = json_object_get(res, "baseFeePerGas");
 	b.has_base_fee = fee && !json_is_null(fee);
 	if (json_is_null(res)) {
-		evm_rpc_whyf(rpc, "%s at %s: no such block", m, rpc->where);
-		rc = EVM_RPC_ERR_NODE;
+		/* not found: *found stays 0 */
 	} else if (parse_u64(&b.number, json_object_get(res, "number"))) {
 		rc = bad_field(rpc, m, "number");
 	} else if (parse_fixed(b.hash, sizeof(b.hash), json_object_get(res, "hash"))) {
@@ -615,8 +630,11 @@ enum evm_rpc_err evm_rpc_block(struct evm_rpc *rpc, struct evm_block *out, uint6
 		rc = bad_field(rpc, m, "gasLimit");
 	} else if (b.has_base_fee && parse_qty(&b.base_fee_per_gas, fee)) {
 		rc = bad_field(rpc, m, "baseFeePerGas");
+	} else if (number != EVM_BLOCK_LATEST && b.number != number) {
+		rc = bad_field(rpc, m, "number");
 	} else {
 		*out = b;
+		*found = 1;
 	}
 	json_decref(res);
 	return rc;
@@ -877,6 +895,20 @@ enum evm_rpc_err evm_rpc_get_code(struct evm_rpc *rpc, uint8_t **out, size_t *ou
 			 json_pack("[o,o]", hex_json(addr, RCPT_ADDR_BYTES), tag_json(block)));
 }
 
+/* [t1, t2, ...]: topic0 any of these, or NULL. */
+static json_t *topic_set_json(const struct evm_log_filter *f)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < f->ntopic0_any; i++) {
+		if (json_array_append_new(a, hex_json(f->topic0_any[i], RCPT_HASH_BYTES))) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a;
+}
+
 enum evm_rpc_err evm_rpc_get_logs(struct evm_rpc *rpc, struct evm_log **out, size_t *n,
 				  const struct evm_log_filter *f)
 {
@@ -885,7 +917,9 @@ enum evm_rpc_err evm_rpc_get_logs(struct evm_rpc *rpc, struct evm_log **out, siz
 	enum evm_rpc_err rc;
 	int bad;
 
-	if (!rpc || !out || !n || !f || (f->to_block != EVM_BLOCK_LATEST && f->to_block < f->from_block))
+	if (!rpc || !out || !n || !f || (f->to_block != EVM_BLOCK_LATEST && f->to_block < f->from_block) ||
+	    (f->has_topic0 && f->ntopic0_any) || (f->ntopic0_any && !f->topic0_any) ||
+	    f->ntopic0_any > EVM_RPC_FILTER_TOPICS_MAX)
 		return EVM_RPC_ERR_ARG;
 	*out = NULL;
 	*n = 0;
@@ -898,6 +932,9 @@ enum evm_rpc_err evm_rpc_get_logs(struct evm_rpc *rpc, struct evm_log **out, siz
 	if (f->has_topic0)
 		bad = bad || json_object_set_new(filter, "topics",
 						 json_pack("[o]", hex_json(f->topic0, RCPT_HASH_BYTES)));
+	if (f->ntopic0_any)
+		bad = bad || json_object_set_new(filter, "topics",
+						 json_pack("[o]", topic_set_json(f)));
 	if (bad) {
 		json_decref(filter);
 		filter = NULL;

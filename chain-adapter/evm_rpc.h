@@ -61,6 +61,9 @@
 /* Logs of one eth_getLogs answer or one receipt, and one log's data. */
 #define EVM_RPC_LOGS_MAX 10000u
 #define EVM_RPC_LOG_DATA_BYTES_MAX (64u * 1024u)
+/* topic0 alternatives in one eth_getLogs filter: every event of a
+ * contract (AssayEscrow declares 12) with room to spare. */
+#define EVM_RPC_FILTER_TOPICS_MAX 32u
 /* Waiting for a receipt and its confirmations: two minutes covers
  * several blocks of any chain Assay targets; an hour at most. */
 #define EVM_SEND_WAIT_MS_DEFAULT 120000L
@@ -77,6 +80,16 @@
  * never above the latest block's gas limit. */
 #define EVM_SEND_GAS_MARGIN_BPS_DEFAULT 12000u
 #define EVM_SEND_GAS_MARGIN_BPS_MAX 30000u
+/* Fee bumps.  A replacement raises both fees by an eighth (12.5 %):
+ * geth's pool refuses a replacement that raises either fee by less than
+ * 10 %, anvil's one that does not raise them; an eighth clears both and
+ * is exact in integers.  Eight bumps at most take the fees to 2.6 times
+ * the first: a transaction still stuck then has a cap that is wrong,
+ * which is the operator's to decide; the bound also bounds the hashes
+ * polled for a receipt (one a bump, plus the first). */
+#define EVM_SEND_BUMP_SHIFT 3
+#define EVM_SEND_BUMPS_DEFAULT 3u
+#define EVM_SEND_BUMPS_MAX 8u
 
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
@@ -95,6 +108,7 @@ enum evm_rpc_err {
 	EVM_RPC_ERR_CHAIN,        /* the node's chain id is not the one asked for */
 	EVM_RPC_ERR_TIMEOUT,      /* a bounded wait ended before the receipt or its confirmations */
 	EVM_RPC_ERR_SIGN,         /* the transaction could not be encoded or signed */
+	EVM_RPC_ERR_FEE_CAP,      /* the fee (first or bumped) would be above the caller's cap */
 	EVM_RPC_ERR_COUNT_
 };
 
@@ -174,6 +188,10 @@ struct evm_log_filter {
 	uint8_t address[RCPT_ADDR_BYTES];
 	int has_topic0;
 	uint8_t topic0[RCPT_HASH_BYTES];
+	/* Or topic0 any of these (has_topic0 0; at most
+	 * EVM_RPC_FILTER_TOPICS_MAX); NULL with 0: no condition. */
+	const uint8_t (*topic0_any)[RCPT_HASH_BYTES];
+	size_t ntopic0_any;
 	uint64_t from_block;
 	uint64_t to_block;                /* EVM_BLOCK_LATEST for "latest" */
 };
@@ -186,9 +204,14 @@ void evm_logs_free(struct evm_log *logs, size_t n);
  * ones are NULL). */
 EVM_RPC_WUR enum evm_rpc_err evm_rpc_chain_id(struct evm_rpc *rpc, uint64_t *out);
 EVM_RPC_WUR enum evm_rpc_err evm_rpc_block_number(struct evm_rpc *rpc, uint64_t *out);
-/* eth_getBlockByNumber(tag, false) */
+/* eth_getBlockByNumber(tag, false); a block the node does not have is
+ * EVM_RPC_ERR_NODE ("no such block"). */
 EVM_RPC_WUR enum evm_rpc_err evm_rpc_block(struct evm_rpc *rpc, struct evm_block *out,
 					   uint64_t number);
+/* The same, with *found 0 (and out untouched) for a block the node does
+ * not have (past the head, or gone with a reorganisation). */
+EVM_RPC_WUR enum evm_rpc_err evm_rpc_block_found(struct evm_rpc *rpc, struct evm_block *out,
+						 int *found, uint64_t number);
 /* eth_getTransactionCount(addr, "pending") */
 EVM_RPC_WUR enum evm_rpc_err evm_rpc_nonce(struct evm_rpc *rpc, uint64_t *out,
 					   const uint8_t addr[RCPT_ADDR_BYTES]);
@@ -219,7 +242,9 @@ EVM_RPC_WUR enum evm_rpc_err evm_rpc_call(struct evm_rpc *rpc, uint8_t **out, si
 EVM_RPC_WUR enum evm_rpc_err evm_rpc_get_code(struct evm_rpc *rpc, uint8_t **out, size_t *out_len,
 					      const uint8_t addr[RCPT_ADDR_BYTES], uint64_t block);
 /* eth_getLogs; *out (free with evm_logs_free) holds *n logs, at most
- * EVM_RPC_LOGS_MAX (else EVM_RPC_ERR_TOO_LARGE: ask for fewer blocks). */
+ * EVM_RPC_LOGS_MAX (else EVM_RPC_ERR_TOO_LARGE: ask for fewer blocks).
+ * EVM_RPC_ERR_ARG for a range that ends before it starts, or topic0 both
+ * fixed and a set, or a set over EVM_RPC_FILTER_TOPICS_MAX. */
 EVM_RPC_WUR enum evm_rpc_err evm_rpc_get_logs(struct evm_rpc *rpc, struct evm_log **out, size_t *n,
 					      const struct evm_log_filter *f);
 
@@ -247,6 +272,17 @@ struct evm_send_opts {
 	int fees_given;
 	struct rcpt_u256 max_fee_per_gas;
 	struct rcpt_u256 max_priority_fee_per_gas;
+	/* Fee bumps (evm_send_bump_fees): when bump_after_ms is not 0 and
+	 * no transaction of the nonce has a receipt bump_after_ms after the
+	 * last was sent, the transaction is signed again at the same nonce
+	 * with raised fees and sent, at most bumps_max times (0:
+	 * EVM_SEND_BUMPS_DEFAULT; at most EVM_SEND_BUMPS_MAX).  fee_cap
+	 * bounds maxFeePerGas (required with bumps; without them, 0 is no
+	 * cap): a first transaction above it is not sent, and a bump above
+	 * it is not sent but ends the wait with EVM_RPC_ERR_FEE_CAP. */
+	long bump_after_ms;
+	unsigned bumps_max;
+	struct rcpt_u256 fee_cap;
 	unsigned gas_margin_bps;          /* 0: EVM_SEND_GAS_MARGIN_BPS_DEFAULT */
 	unsigned confirmations;           /* 0: 1 (the receipt's own block) */
 	long wait_ms;                     /* 0: EVM_SEND_WAIT_MS_DEFAULT */
@@ -259,7 +295,12 @@ struct evm_send_opts {
 };
 
 struct evm_sent {
+	/* The transaction mined (the first or a replacement), or the last
+	 * one sent when none was: its hash and fees. */
 	uint8_t tx_hash[RCPT_HASH_BYTES];
+	struct rcpt_u256 max_fee_per_gas;
+	struct rcpt_u256 max_priority_fee_per_gas;
+	unsigned bumps;                   /* replacements sent at the nonce */
 	uint64_t nonce;
 	uint64_t gas_limit;
 	struct evm_receipt receipt;       /* release with evm_receipt_release */
@@ -272,7 +313,13 @@ struct evm_sent {
  * and fees are ignored and filled here.  Signs, sends, and waits (at
  * most wait_ms, polling every poll_ms) for the receipt and for
  * `confirmations` blocks, re-reading the receipt afterwards so that a
- * reorganisation that moved it is waited out too.
+ * reorganisation that moved it is waited out too.  With bumps (opts
+ * above) it waits for whichever transaction of the nonce is mined, the
+ * first or a replacement, and out names that one.
+ *
+ * EVM_RPC_ERR_FEE_CAP: the first transaction's maxFeePerGas is above
+ * opts->fee_cap (nothing sent), or a bump would take it there (out
+ * names the last transaction sent, still pending).
  *
  * EVM_RPC_OK with *out filled when the transaction succeeded.
  * EVM_RPC_ERR_REVERTED when the estimate reverted (nothing was sent) or
@@ -287,6 +334,18 @@ struct evm_sent {
 EVM_RPC_WUR enum evm_rpc_err evm_send(struct evm_rpc *rpc, struct evm_sender *s,
 				      const struct evm_tx *tmpl,
 				      const struct evm_send_opts *opts, struct evm_sent *out);
+
+/*
+ * One fee bump (EVM_SEND_BUMP_SHIFT): each fee plus an eighth of it,
+ * rounded up and at least 1 wei; then maxFeePerGas raised to at least
+ * twice `base_fee` plus the new tip (so that the replacement still pays
+ * after six blocks of rising base fee) and never below the tip.
+ * base_fee may be NULL (a chain without EIP-1559).  0, or -1 when a fee
+ * would pass 2^256 - 1 (the fees are then unspecified).
+ */
+EVM_RPC_WUR int evm_send_bump_fees(struct rcpt_u256 *max_fee_per_gas,
+				   struct rcpt_u256 *max_priority_fee_per_gas,
+				   const struct rcpt_u256 *base_fee);
 
 /*
  * Describes revert data in one line: "Error(\"message\")",

@@ -13,6 +13,13 @@
  *
  * Waits: every wait has a deadline on the monotonic clock and a poll
  * interval; the number of polls is bounded by both.
+ *
+ * Fee bumps: the transactions sent at one nonce (the first and its
+ * replacements, at most EVM_SEND_BUMPS_MAX + 1) form a set; each poll
+ * looks for a receipt of any of them, newest first, since the node may
+ * mine any one that it saw.  Once one is in a block, or the node says
+ * the nonce is used, no further bump is sent.  A bump is never signed
+ * with a maxFeePerGas above the caller's cap.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -76,11 +83,31 @@ static void desync(struct evm_sender *s)
 /* ------------------------------------------------------------------ */
 /* Options, fees, gas                                                   */
 
+static int u256_is_zero(const struct rcpt_u256 *v)
+{
+	uint8_t any = 0;
+
+	for (size_t i = 0; i < sizeof(v->be); i++)
+		any |= v->be[i];
+	return !any;
+}
+
+/* Bumps need a delay in range and a cap. */
+static int bump_opts_bad(const struct evm_send_opts *o)
+{
+	if (!o->bump_after_ms)
+		return 0;
+	return o->bump_after_ms < EVM_SEND_POLL_MS_MIN || o->bump_after_ms > EVM_SEND_WAIT_MS_MAX ||
+	       o->bumps_max > EVM_SEND_BUMPS_MAX || u256_is_zero(&o->fee_cap);
+}
+
 static enum evm_rpc_err normalise(struct evm_send_opts *o, const struct evm_send_opts *in)
 {
 	memset(o, 0, sizeof(*o));
 	if (in)
 		*o = *in;
+	if (o->bump_after_ms && !o->bumps_max)
+		o->bumps_max = EVM_SEND_BUMPS_DEFAULT;
 	if (!o->gas_margin_bps)
 		o->gas_margin_bps = EVM_SEND_GAS_MARGIN_BPS_DEFAULT;
 	if (!o->confirmations)
@@ -93,7 +120,7 @@ static enum evm_rpc_err normalise(struct evm_send_opts *o, const struct evm_send
 	    o->confirmations > EVM_SEND_CONFIRMATIONS_MAX ||
 	    o->wait_ms < 0 || o->wait_ms > EVM_SEND_WAIT_MS_MAX ||
 	    o->poll_ms < EVM_SEND_POLL_MS_MIN || o->poll_ms > EVM_SEND_POLL_MS_MAX ||
-	    (o->nabis && !o->abis))
+	    (o->nabis && !o->abis) || bump_opts_bad(o))
 		return EVM_RPC_ERR_ARG;
 	return EVM_RPC_OK;
 }
@@ -127,6 +154,45 @@ static void u256_sub_floor(struct rcpt_u256 *out, const struct rcpt_u256 *a,
 		out->be[i] = (uint8_t)(d + (borrow ? 256 : 0));
 	}
 	ASSAY_ASSERT(!borrow);
+}
+
+/* v + max(1, ceil(v / 2^EVM_SEND_BUMP_SHIFT)); 1 on overflow. */
+static int u256_bump(struct rcpt_u256 *v)
+{
+	const unsigned low = (1u << EVM_SEND_BUMP_SHIFT) - 1;
+	struct rcpt_u256 part, one;
+	unsigned carry = 0;
+
+	for (int i = 0; i < 32; i++) {
+		part.be[i] = (uint8_t)((v->be[i] >> EVM_SEND_BUMP_SHIFT) | carry);
+		carry = (v->be[i] << (8 - EVM_SEND_BUMP_SHIFT)) & 0xffu;
+	}
+	rcpt_u256_from_u64(&one, 1);
+	/* part < 2^253: adding one cannot overflow. */
+	if ((v->be[31] & low) || u256_is_zero(&part))
+		ASSAY_ASSERT(u256_add(&part, &part, &one) == 0);
+	return u256_add(v, v, &part);
+}
+
+int evm_send_bump_fees(struct rcpt_u256 *max_fee_per_gas, struct rcpt_u256 *max_priority_fee_per_gas,
+		       const struct rcpt_u256 *base_fee)
+{
+	struct rcpt_u256 floor, old_tip;
+
+	if (!max_fee_per_gas || !max_priority_fee_per_gas)
+		return -1;
+	old_tip = *max_priority_fee_per_gas;
+	if (u256_bump(max_fee_per_gas) || u256_bump(max_priority_fee_per_gas))
+		return -1;
+	floor = *max_priority_fee_per_gas;
+	if (base_fee && (u256_add(&floor, base_fee, base_fee) ||
+			 u256_add(&floor, &floor, max_priority_fee_per_gas)))
+		return -1;
+	if (rcpt_u256_cmp(max_fee_per_gas, &floor) < 0)
+		*max_fee_per_gas = floor;
+	ASSAY_ASSERT(rcpt_u256_cmp(max_priority_fee_per_gas, &old_tip) > 0);
+	ASSAY_ASSERT(rcpt_u256_cmp(max_fee_per_gas, max_priority_fee_per_gas) >= 0);
+	return 0;
 }
 
 /* Tip from eth_maxPriorityFeePerGas (else the gas price less the base
@@ -189,39 +255,51 @@ static enum evm_rpc_err fill_gas(struct evm_rpc *rpc, const struct evm_sender *s
 /* ------------------------------------------------------------------ */
 /* Signing and handing over                                             */
 
-static enum evm_rpc_err sign_and_send(struct evm_rpc *rpc, struct evm_sender *s,
-				      struct evm_tx *tx, struct evm_sent *out)
+/* Signs tx with s's key and hands it to the node; *hash is its hash. */
+static enum evm_rpc_err sign_send(struct evm_rpc *rpc, const struct evm_sender *s,
+				  const struct evm_tx *tx, uint8_t hash[RCPT_HASH_BYTES])
 {
-	uint8_t *raw = malloc(EVM_TX_RAW_BYTES_MAX), hash[RCPT_HASH_BYTES];
-	enum evm_rpc_err rc = EVM_RPC_ERR_NOMEM;
+	uint8_t *raw = malloc(EVM_TX_RAW_BYTES_MAX), want[RCPT_HASH_BYTES];
+	enum evm_rpc_err rc;
 	enum rcpt_err erc;
 	size_t n;
 
-	for (int attempt = 0; raw && attempt <= EVM_SEND_NONCE_RETRIES; attempt++) {
+	if (!raw) {
+		evm_rpc_whyf(rpc, "sending: out of memory");
+		return EVM_RPC_ERR_NOMEM;
+	}
+	erc = evm_tx_sign(raw, EVM_TX_RAW_BYTES_MAX, &n, want, tx, &s->key);
+	if (erc) {
+		evm_rpc_whyf(rpc, "sending: could not sign the transaction: %s", rcpt_strerror(erc));
+		rc = EVM_RPC_ERR_SIGN;
+	} else {
+		rc = evm_rpc_send_raw(rpc, hash, raw, n);
+		ASSAY_ASSERT(rc != EVM_RPC_OK || memcmp(hash, want, RCPT_HASH_BYTES) == 0);
+	}
+	free(raw);
+	return rc;
+}
+
+/* Takes a nonce, signs and sends, again with a fresh nonce when the node
+ * calls it too low. */
+static enum evm_rpc_err sign_and_send(struct evm_rpc *rpc, struct evm_sender *s,
+				      struct evm_tx *tx, struct evm_sent *out)
+{
+	enum evm_rpc_err rc = EVM_RPC_OK;
+
+	for (int attempt = 0; attempt <= EVM_SEND_NONCE_RETRIES; attempt++) {
 		rc = take_nonce(rpc, s, &tx->nonce);
 		if (rc)
 			break;
-		erc = evm_tx_sign(raw, EVM_TX_RAW_BYTES_MAX, &n, hash, tx, &s->key);
-		if (erc) {
-			evm_rpc_whyf(rpc, "sending: could not sign the transaction: %s",
-				     rcpt_strerror(erc));
-			rc = EVM_RPC_ERR_SIGN;
-			desync(s);
-			break;
-		}
-		rc = evm_rpc_send_raw(rpc, out->tx_hash, raw, n);
+		rc = sign_send(rpc, s, tx, out->tx_hash);
 		if (rc == EVM_RPC_OK)
 			break;
 		desync(s);
 		if (rc != EVM_RPC_ERR_NONCE)
 			break;
 	}
-	if (!raw)
-		evm_rpc_whyf(rpc, "sending: out of memory");
-	ASSAY_ASSERT(rc != EVM_RPC_OK || memcmp(hash, out->tx_hash, RCPT_HASH_BYTES) == 0);
 	out->nonce = tx->nonce;
 	out->gas_limit = tx->gas_limit;
-	free(raw);
 	return rc;
 }
 
@@ -244,28 +322,65 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
-/* One look: EVM_RPC_OK with *done set when the receipt has its
- * confirmations (and, past one, is still where it was). */
+/* The transactions sent at one nonce: the first and its replacements. */
+struct sent_set {
+	struct evm_tx tx;                       /* the newest, as signed */
+	uint8_t hash[EVM_SEND_BUMPS_MAX + 1][RCPT_HASH_BYTES];
+	struct rcpt_u256 max_fee[EVM_SEND_BUMPS_MAX + 1];
+	struct rcpt_u256 tip[EVM_SEND_BUMPS_MAX + 1];
+	unsigned n;                             /* the first and n - 1 bumps */
+	int64_t last_ms;                        /* when the newest was sent */
+	int bumping;                            /* 0: no further bump */
+};
+
+static void set_add(struct sent_set *set, const struct evm_tx *tx,
+		    const uint8_t hash[RCPT_HASH_BYTES])
+{
+	ASSAY_ASSERT(set->n <= EVM_SEND_BUMPS_MAX);
+	ASSAY_ASSERT(set->n == 0 || set->tx.nonce == tx->nonce);
+	set->tx = *tx;
+	memcpy(set->hash[set->n], hash, RCPT_HASH_BYTES);
+	set->max_fee[set->n] = tx->max_fee_per_gas;
+	set->tip[set->n] = tx->max_priority_fee_per_gas;
+	set->n++;
+	set->last_ms = now_ms();
+}
+
+/* Names transaction i of the set in out. */
+static void set_report(const struct sent_set *set, unsigned i, struct evm_sent *out)
+{
+	ASSAY_ASSERT(i < set->n);
+	memcpy(out->tx_hash, set->hash[i], RCPT_HASH_BYTES);
+	out->max_fee_per_gas = set->max_fee[i];
+	out->max_priority_fee_per_gas = set->tip[i];
+	out->bumps = set->n - 1;
+}
+
+/* One look at one transaction: *found when it is in a block, *done when
+ * its receipt has the confirmations (and, past one, is still where it
+ * was: then out->receipt holds it). */
 static enum evm_rpc_err look(struct evm_rpc *rpc, const struct evm_send_opts *o,
-			     struct evm_sent *out, int *done, uint64_t *have)
+			     const uint8_t hash[RCPT_HASH_BYTES], struct evm_sent *out,
+			     int *found, int *done, uint64_t *have)
 {
 	struct evm_receipt r, again;
 	enum evm_rpc_err rc;
 	uint64_t head;
-	int found;
+	int again_found;
 
 	*done = 0;
-	rc = evm_rpc_receipt(rpc, &r, &found, out->tx_hash);
-	if (rc || !found)
+	rc = evm_rpc_receipt(rpc, &r, found, hash);
+	if (rc || !*found)
 		return rc;
 	rc = evm_rpc_block_number(rpc, &head);
 	*have = !rc && head >= r.block_number ? head - r.block_number + 1 : 0;
 	if (!rc && *have >= o->confirmations && o->confirmations > 1) {
 		/* Still in the same block after the wait: not reorganised away. */
-		rc = evm_rpc_receipt(rpc, &again, &found, out->tx_hash);
-		if (!rc && (!found || memcmp(again.block_hash, r.block_hash, RCPT_HASH_BYTES) != 0))
+		rc = evm_rpc_receipt(rpc, &again, &again_found, hash);
+		if (!rc && (!again_found ||
+			    memcmp(again.block_hash, r.block_hash, RCPT_HASH_BYTES) != 0))
 			*have = 0;
-		if (!rc && found)
+		if (!rc && again_found)
 			evm_receipt_release(&again);
 	}
 	if (!rc && *have >= o->confirmations) {
@@ -277,7 +392,98 @@ static enum evm_rpc_err look(struct evm_rpc *rpc, const struct evm_send_opts *o,
 	return rc;
 }
 
-static enum evm_rpc_err wait_mined(struct evm_rpc *rpc, const struct evm_send_opts *o,
+/* One look at every transaction of the set, newest first; the one in a
+ * block, if any, is named in out and ends the bumps. */
+static enum evm_rpc_err look_set(struct evm_rpc *rpc, const struct evm_send_opts *o,
+				 struct sent_set *set, struct evm_sent *out, int *done,
+				 uint64_t *have)
+{
+	enum evm_rpc_err rc = EVM_RPC_OK;
+	int found = 0;
+
+	*done = 0;
+	for (unsigned i = set->n; i-- > 0 && !rc && !found;) {
+		rc = look(rpc, o, set->hash[i], out, &found, done, have);
+		if (!rc && found) {
+			set_report(set, i, out);
+			set->bumping = 0;
+		}
+	}
+	return rc;
+}
+
+static int bump_due(const struct evm_send_opts *o, const struct sent_set *set)
+{
+	return set->bumping && set->n <= o->bumps_max &&
+	       now_ms() - set->last_ms >= o->bump_after_ms;
+}
+
+static void cap_refused(struct evm_rpc *rpc, const struct evm_send_opts *o,
+			const struct sent_set *set, const struct rcpt_u256 *fee, int overflow)
+{
+	char txh[RCPT_HASH_HEX_BYTES], want[RCPT_U256_DEC_BYTES], cap[RCPT_U256_DEC_BYTES];
+
+	if (rcpt_hex_encode(txh, sizeof(txh), set->hash[set->n - 1], RCPT_HASH_BYTES) != RCPT_OK)
+		txh[0] = '\0';
+	rcpt_u256_format(cap, &o->fee_cap);
+	if (overflow)
+		snprintf(want, sizeof(want), "more than 2^256 - 1");
+	else
+		rcpt_u256_format(want, fee);
+	evm_rpc_whyf(rpc, "transaction %s (nonce %llu) is not in a block after %u bump(s): "
+		     "another would raise maxFeePerGas to %s wei, above the cap of %s wei; "
+		     "it is still pending", txh, (unsigned long long)set->tx.nonce, set->n - 1,
+		     want, cap);
+}
+
+/* Signs the newest transaction again at its nonce with raised fees and
+ * sends it.  A nonce the node calls used means one of the set was mined
+ * since the last look: no bump, the waiting goes on. */
+static enum evm_rpc_err bump(struct evm_rpc *rpc, const struct evm_sender *s,
+			     const struct evm_send_opts *o, struct sent_set *set,
+			     struct evm_sent *out)
+{
+	char txh[RCPT_HASH_HEX_BYTES], node[EVM_RPC_WHY_BYTES];
+	uint8_t hash[RCPT_HASH_BYTES];
+	struct evm_block latest;
+	struct evm_tx tx = set->tx;
+	enum evm_rpc_err rc;
+	int over;
+
+	rc = evm_rpc_block(rpc, &latest, EVM_BLOCK_LATEST);
+	if (rc)
+		return rc;
+	over = evm_send_bump_fees(&tx.max_fee_per_gas, &tx.max_priority_fee_per_gas,
+				  latest.has_base_fee ? &latest.base_fee_per_gas : NULL);
+	if (over || rcpt_u256_cmp(&tx.max_fee_per_gas, &o->fee_cap) > 0) {
+		cap_refused(rpc, o, set, &tx.max_fee_per_gas, over);
+		return EVM_RPC_ERR_FEE_CAP;
+	}
+	rc = sign_send(rpc, s, &tx, hash);
+	if (rc == EVM_RPC_ERR_NONCE) {
+		set->bumping = 0;
+		return EVM_RPC_OK;
+	}
+	if (rc) {
+		snprintf(node, sizeof(node), "%s", evm_rpc_why(rpc));
+		if (rcpt_hex_encode(txh, sizeof(txh), set->hash[set->n - 1], RCPT_HASH_BYTES) != RCPT_OK)
+			txh[0] = '\0';
+		evm_rpc_whyf(rpc, "bumping the fees of transaction %s (still pending): %s", txh, node);
+		return rc;
+	}
+	set_add(set, &tx, hash);
+	set_report(set, set->n - 1, out);
+	return EVM_RPC_OK;
+}
+
+/* A node that drops a connection while we wait is waited out. */
+static int transient(enum evm_rpc_err rc)
+{
+	return rc == EVM_RPC_ERR_UNREACHABLE || rc == EVM_RPC_ERR_HTTP;
+}
+
+static enum evm_rpc_err wait_mined(struct evm_rpc *rpc, const struct evm_sender *s,
+				   const struct evm_send_opts *o, struct sent_set *set,
 				   struct evm_sent *out)
 {
 	const int64_t deadline = now_ms() + o->wait_ms;
@@ -288,9 +494,10 @@ static enum evm_rpc_err wait_mined(struct evm_rpc *rpc, const struct evm_send_op
 	int done = 0;
 
 	for (long poll = 0; poll < polls_max; poll++) {
-		rc = look(rpc, o, out, &done, &have);
-		/* A node that drops a connection while we wait is waited out. */
-		if (done || (rc && rc != EVM_RPC_ERR_UNREACHABLE && rc != EVM_RPC_ERR_HTTP))
+		rc = look_set(rpc, o, set, out, &done, &have);
+		if (!rc && !done && bump_due(o, set))
+			rc = bump(rpc, s, o, set, out);
+		if (done || (rc && !transient(rc)))
 			return rc;
 		if (now_ms() >= deadline)
 			break;
@@ -350,11 +557,25 @@ static void explain_failed(struct evm_rpc *rpc, const struct evm_send_opts *o,
 		evm_rpc_whyf(rpc, "%s reverted (a replay did not revert: out of gas?)", what);
 }
 
+/* A first transaction whose maxFeePerGas is above the cap: not sent. */
+static enum evm_rpc_err cap_first(struct evm_rpc *rpc, const struct evm_send_opts *o,
+				  const struct evm_tx *tx)
+{
+	char fee[RCPT_U256_DEC_BYTES], cap[RCPT_U256_DEC_BYTES];
+
+	rcpt_u256_format(fee, &tx->max_fee_per_gas);
+	rcpt_u256_format(cap, &o->fee_cap);
+	evm_rpc_whyf(rpc, "sending at %s: maxFeePerGas %s wei is above the cap of %s wei; "
+		     "nothing sent", evm_rpc_where(rpc), fee, cap);
+	return EVM_RPC_ERR_FEE_CAP;
+}
+
 enum evm_rpc_err evm_send(struct evm_rpc *rpc, struct evm_sender *s, const struct evm_tx *tmpl,
 			  const struct evm_send_opts *opts, struct evm_sent *out)
 {
 	struct evm_send_opts o;
 	struct evm_block latest;
+	struct sent_set set;
 	struct evm_tx tx;
 	uint64_t chain;
 	enum evm_rpc_err rc;
@@ -376,14 +597,21 @@ enum evm_rpc_err evm_send(struct evm_rpc *rpc, struct evm_sender *s, const struc
 		rc = evm_rpc_block(rpc, &latest, EVM_BLOCK_LATEST);
 	if (!rc)
 		rc = fill_fees(rpc, &tx, &o, &latest);
+	if (!rc && !u256_is_zero(&o.fee_cap) && rcpt_u256_cmp(&tx.max_fee_per_gas, &o.fee_cap) > 0)
+		rc = cap_first(rpc, &o, &tx);
 	if (!rc)
 		rc = fill_gas(rpc, s, &tx, &o, &latest);
 	if (rc == EVM_RPC_ERR_REVERTED)
 		explain_revert(rpc, &o, "estimating gas: the transaction");
 	if (!rc)
 		rc = sign_and_send(rpc, s, &tx, out);
-	if (!rc)
-		rc = wait_mined(rpc, &o, out);
+	if (!rc) {
+		memset(&set, 0, sizeof(set));
+		set_add(&set, &tx, out->tx_hash);
+		set_report(&set, 0, out);
+		set.bumping = o.bump_after_ms != 0;
+		rc = wait_mined(rpc, s, &o, &set, out);
+	}
 	if (!rc && out->receipt.status != 1) {
 		explain_failed(rpc, &o, s, &tx, out);
 		rc = EVM_RPC_ERR_REVERTED;
