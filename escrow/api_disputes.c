@@ -52,6 +52,106 @@ static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
 	return 0;
 }
 
+/* Whether the evidence object is not exactly {"chunk": a JSON integer in
+ * 0..RCPT_JSON_UINT_MAX, "data": a string, "proof": an array of at most
+ * ESCROW_EVIDENCE_PROOF_MAX}. */
+static int evidence_malformed(json_t *ev)
+{
+	static const char *const keys[] = { "chunk", "data", "proof", NULL };
+	json_t *jc = json_object_get(ev, "chunk"), *jp = json_object_get(ev, "proof"), *v;
+	const char *k, *ds = json_string_value(json_object_get(ev, "data"));
+	size_t i, nk = 0;
+
+	json_object_foreach(ev, k, v) {
+		int known = 0;
+		for (i = 0; keys[i]; i++)
+			known |= strcmp(k, keys[i]) == 0;
+		nk += (size_t)known;
+		if (!known)
+			break;
+	}
+	return !json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
+	       json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
+	       !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX;
+}
+
+/* The audit path of member "proof" into path (json_array_size(jp)
+ * hashes).  0, or -1 having answered 400. */
+static int evidence_path_decode(struct httpd_req *r, uint8_t path[][RCPT_HASH_BYTES], json_t *jp)
+{
+	size_t i;
+	json_t *v;
+
+	ASSAY_ASSERT(json_array_size(jp) <= ESCROW_EVIDENCE_PROOF_MAX);   /* evidence_malformed */
+	json_array_foreach(jp, i, v) {
+		const char *h = json_string_value(v);
+		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
+			esc_problem(r, ESC_P_INVALID_EVIDENCE,
+				    "proof[%zu] is not 0x + 64 hex digits", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The leaves of receipt.outputRoot: ceil(outputSize / RCPT_CHUNK_BYTES). */
+static uint64_t output_chunks(const struct rcpt_receipt *rcp)
+{
+	return rcp->output_size / RCPT_CHUNK_BYTES + (rcp->output_size % RCPT_CHUNK_BYTES != 0);
+}
+
+/* Whether data with this audit path is chunk `chunk` of receipt.outputRoot. */
+static int chunk_in_output(const struct rcpt_receipt *rcp, uint64_t chunk, const uint8_t *data,
+			   size_t data_len, const uint8_t path[][RCPT_HASH_BYTES], size_t path_len)
+{
+	struct rcpt_commitment c;
+
+	ASSAY_ASSERT(chunk < output_chunks(rcp) && data_len <= RCPT_CHUNK_BYTES);
+	memcpy(c.root, rcp->output_root, RCPT_HASH_BYTES);
+	c.size = rcp->output_size;
+	return rcpt_proof_verify(&c, chunk, data, data_len, path, path_len) == RCPT_OK;
+}
+
+/* The RFC 6962 leaf hash of a chunk, SHA-256(0x00 || chunk); -1 when
+ * out of memory. */
+static int leaf_hash(uint8_t leaf[RCPT_HASH_BYTES], const uint8_t *data, size_t data_len)
+{
+	uint8_t *in = malloc(data_len + 1);
+	int rc = -1;
+
+	if (!in)
+		return -1;
+	in[0] = 0x00;
+	if (data_len)
+		memcpy(in + 1, data, data_len);
+	if (rcpt_sha256(leaf, in, data_len + 1) == RCPT_OK)
+		rc = 0;
+	free(in);
+	return rc;
+}
+
+/* What is recorded of the evidence: {"chunk", "leafHash", "proof"};
+ * NULL when out of memory.  The caller owns the reference. */
+static json_t *evidence_record(uint64_t chunk, const uint8_t leaf[RCPT_HASH_BYTES],
+			       const uint8_t path[][RCPT_HASH_BYTES], size_t path_len)
+{
+	json_t *proof = json_array();
+	char lh[RCPT_HASH_HEX_BYTES];
+	size_t i;
+
+	if (!proof)
+		return NULL;
+	for (i = 0; i < path_len; i++) {
+		char hh[RCPT_HASH_HEX_BYTES];
+		escrow_hex(hh, sizeof(hh), path[i], RCPT_HASH_BYTES);
+		json_array_append_new(proof, json_string(hh));
+	}
+	escrow_hex(lh, sizeof(lh), leaf, RCPT_HASH_BYTES);
+	/* "o" steals proof, on failure too. */
+	return json_pack("{s:I, s:s, s:o}", "chunk", (json_int_t)chunk, "leafHash", lh,
+			 "proof", proof);
+}
+
 /* Evidence on a fraud claim: {"chunk": N, "data": base64 of the
  * provider's chunk N, "proof": [bytes32...]}, an RFC 6962 inclusion of
  * that chunk in receipt.outputRoot over ceil(outputSize / 65536) leaves.
@@ -61,100 +161,55 @@ static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
 static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow_job *j,
 			  json_t *ev)
 {
-	static const char *const keys[] = { "chunk", "data", "proof", NULL };
 	uint8_t (*path)[RCPT_HASH_BYTES] = NULL;
-	uint8_t *data = NULL, *leaf_in = NULL, leaf[RCPT_HASH_BYTES];
-	size_t data_len = 0, path_len, i, nk = 0;
-	struct rcpt_commitment c;
-	json_t *jc = json_object_get(ev, "chunk"), *jp = json_object_get(ev, "proof"),
-		*proof = NULL, *v;
-	const char *k, *ds = json_string_value(json_object_get(ev, "data"));
-	char lh[RCPT_HASH_HEX_BYTES];
+	uint8_t *data = NULL, leaf[RCPT_HASH_BYTES];
+	size_t data_len = 0, path_len;
+	json_t *jp = json_object_get(ev, "proof");
+	const char *ds = json_string_value(json_object_get(ev, "data"));
 	uint64_t chunk, leaves;
 	int rc = -1;
 
 	*out = NULL;
 	ASSAY_ASSERT(j->has_receipt);
-	json_object_foreach(ev, k, v) {
-		int known = 0;
-		for (i = 0; keys[i]; i++)
-			known |= strcmp(k, keys[i]) == 0;
-		nk += (size_t)known;
-		if (!known)
-			break;
-	}
-	if (!json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
-	    json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
-	    !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX) {
+	if (evidence_malformed(ev)) {
 		esc_problem(r, ESC_P_INVALID_EVIDENCE,
 			    "evidence is {\"chunk\": uint64, \"data\": base64, \"proof\": [bytes32, at most %u]}",
 			    ESCROW_EVIDENCE_PROOF_MAX);
 		goto out;
 	}
-	chunk = (uint64_t)json_integer_value(jc);
+	chunk = (uint64_t)json_integer_value(json_object_get(ev, "chunk"));
 	path_len = json_array_size(jp);
 	path = calloc(path_len ? path_len : 1, sizeof(*path));
 	if (!path) {
 		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
-	json_array_foreach(jp, i, v) {
-		const char *h = json_string_value(v);
-		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
-			esc_problem(r, ESC_P_INVALID_EVIDENCE,
-				    "proof[%zu] is not 0x + 64 hex digits", i);
-			goto out;
-		}
-	}
+	if (evidence_path_decode(r, path, jp))
+		goto out;
 	if (b64_decode(&data, &data_len, ds, RCPT_CHUNK_BYTES)) {
 		esc_problem(r, ESC_P_INVALID_EVIDENCE,
 			    "data is base64 of at most %u bytes", RCPT_CHUNK_BYTES);
 		goto out;
 	}
-	leaves = j->receipt.output_size / RCPT_CHUNK_BYTES +
-		 (j->receipt.output_size % RCPT_CHUNK_BYTES != 0);
-	memcpy(c.root, j->receipt.output_root, RCPT_HASH_BYTES);
-	c.size = j->receipt.output_size;
+	leaves = output_chunks(&j->receipt);
 	if (chunk >= leaves ||
-	    rcpt_proof_verify(&c, chunk, data, data_len, (const uint8_t (*)[RCPT_HASH_BYTES])path,
-			      path_len) != RCPT_OK) {
+	    !chunk_in_output(&j->receipt, chunk, data, data_len,
+			     (const uint8_t (*)[RCPT_HASH_BYTES])path, path_len)) {
 		esc_problem(r, ESC_P_EVIDENCE_MISMATCH,
 			    "chunk %" PRIu64 " with this proof is not in receipt.outputRoot (%" PRIu64 " chunks)",
 			    chunk, leaves);
 		goto out;
 	}
-	leaf_in = malloc(data_len + 1);
-	if (!leaf_in) {
-		esc_problem(r, ESC_P_INTERNAL, NULL);
-		goto out;
-	}
-	leaf_in[0] = 0x00;
-	if (data_len)
-		memcpy(leaf_in + 1, data, data_len);
-	proof = json_array();
-	if (rcpt_sha256(leaf, leaf_in, data_len + 1) != RCPT_OK || !proof) {
-		esc_problem(r, ESC_P_INTERNAL, NULL);
-		goto out;
-	}
-	for (i = 0; i < path_len; i++) {
-		char hh[RCPT_HASH_HEX_BYTES];
-		escrow_hex(hh, sizeof(hh), path[i], RCPT_HASH_BYTES);
-		json_array_append_new(proof, json_string(hh));
-	}
-	escrow_hex(lh, sizeof(lh), leaf, RCPT_HASH_BYTES);
-	*out = json_pack("{s:I, s:s, s:o}", "chunk", (json_int_t)chunk, "leafHash", lh,
-			 "proof", proof);
-	proof = NULL;
-	if (!*out) {
+	if (leaf_hash(leaf, data, data_len) ||
+	    !(*out = evidence_record(chunk, leaf, (const uint8_t (*)[RCPT_HASH_BYTES])path,
+				     path_len))) {
 		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
 	rc = 0;
 out:
-	json_decref(proof);
 	free(path);
 	free(data);
-	free(leaf_in);
 	return rc;
 }
 
