@@ -364,19 +364,16 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 	struct escrow_job j;
 	struct rcpt_attestation a;
 	struct rcpt_diag diag;
-	struct chain_balance bal;
 	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES], dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
 	uint8_t *input = NULL;
 	size_t input_len = 0;
 	char *t = NULL, *canon = NULL, *ev_text = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES],
 		orh[RCPT_HASH_HEX_BYTES];
 	json_t *ev = NULL;
-	struct chain *ch;
 	enum rcpt_err re;
-	enum chain_err ce;
 	enum escrow_db_err rc;
 	uint64_t now = esc_now_s();
-	int same;
+	int same, staked = 0;
 
 	if (esc_job_prelude(r, e, id, &j))
 		goto out;
@@ -387,8 +384,7 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 			    t ? diag.msg : "attestation is not an object");
 		goto out;
 	}
-	re = esc_get_str(o, "signature") ? rcpt_sig_parse(sig, esc_get_str(o, "signature"))
-				     : RCPT_ERR_SIG_FORMAT;
+	re = esc_get_sig(sig, o, "signature");
 	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, &a) != RCPT_OK)
 		re = RCPT_ERR_FIELD;
 	if (!re)
@@ -450,14 +446,9 @@ void esc_handle_attestation(struct httpd_req *r, void *cls)
 			goto out;
 		}
 	}
-	if (!(ch = esc_chain(r, e)))
+	if (esc_stake_check(r, e, &staked, a.validator))
 		goto out;
-	ce = esc_chain_seen(e, chain_balance(ch, &bal, a.validator));
-	if (ce) {
-		esc_reply_chain(r, ce);
-		goto out;
-	}
-	if (rcpt_u256_cmp(&bal.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&bal.stake)) {
+	if (!staked) {
 		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
 			    "a validator must hold at least the minimum stake");
 		goto out;

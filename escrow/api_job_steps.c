@@ -81,8 +81,7 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 			    t ? diag.msg : "receipt is not an object");
 		goto out;
 	}
-	re = esc_get_str(o, "receiptSignature") ?
-		     rcpt_sig_parse(b.receipt_sig, esc_get_str(o, "receiptSignature")) : RCPT_ERR_SIG_FORMAT;
+	re = esc_get_sig(b.receipt_sig, o, "receiptSignature");
 	if (re) {
 		esc_sig_problem(r, "receiptSignature", re);
 		goto out;

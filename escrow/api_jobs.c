@@ -167,8 +167,7 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 			    t ? diag.msg : "job is not an object");
 		goto out;
 	}
-	re = esc_get_str(o, "jobSignature") ? rcpt_sig_parse(sig, esc_get_str(o, "jobSignature"))
-					: RCPT_ERR_SIG_FORMAT;
+	re = esc_get_sig(sig, o, "jobSignature");
 	if (re) {
 		esc_sig_problem(r, "jobSignature", re);
 		goto out;
