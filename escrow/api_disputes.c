@@ -348,6 +348,187 @@ static int attest_refused(struct httpd_req *r, struct escrow *e, const struct at
 	return 0;
 }
 
+/* The job has a receipt to attest or dispute; else -1 having answered
+ * 409 not-receipted. */
+static int require_receipt(struct httpd_req *r, const struct escrow_job *j)
+{
+	if (!j->has_receipt) {
+		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
+			    escrow_job_state_name(j->state));
+		return -1;
+	}
+	return 0;
+}
+
+/* The body's attestation into *a and its signature into sig, signed by
+ * its validator under this escrow's domain.  0, or -1 having answered. */
+static int attestation_signed(struct httpd_req *r, struct escrow *e, struct rcpt_attestation *a,
+			      uint8_t sig[RCPT_SIG_BYTES], json_t *o)
+{
+	struct rcpt_diag diag;
+	uint8_t dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
+	char *t = esc_dump(json_object_get(o, "attestation"));
+	enum rcpt_err re = t ? rcpt_attestation_parse(a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	int rc = -1;
+
+	if (re) {
+		esc_problem(r, ESC_P_INVALID_ATTESTATION, "%s",
+			    t ? diag.msg : "attestation is not an object");
+		goto out;
+	}
+	re = esc_get_sig(sig, o, "signature");
+	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, a) != RCPT_OK)
+		re = RCPT_ERR_FIELD;
+	if (!re)
+		re = rcpt_recover_digest(signer, sig, dg);
+	if (re) {
+		esc_sig_problem(r, "signature", re);
+		goto out;
+	}
+	if (memcmp(signer, a->validator, RCPT_ADDR_BYTES) != 0) {
+		esc_problem(r, ESC_P_WRONG_SIGNER, NULL);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
+/* The attestation is about this job's receipt, its verdict agrees with
+ * the outputRoot it names, and its validator is not the job's provider.
+ * 0, or -1 having answered. */
+static int attestation_fits_job(struct httpd_req *r, const struct rcpt_attestation *a,
+				const struct escrow_job *j)
+{
+	int same;
+
+	if (require_receipt(r, j))
+		return -1;
+	if (memcmp(a->receipt, j->receipt_id, RCPT_HASH_BYTES) != 0) {
+		esc_problem(r, ESC_P_WRONG_RECEIPT,
+			    "attestation.receipt is not this job's receipt id");
+		return -1;
+	}
+	same = memcmp(a->output_root, j->receipt.output_root, RCPT_HASH_BYTES) == 0;
+	if ((a->verdict == RCPT_VERDICT_MATCH) != same) {
+		esc_problem(r, ESC_P_INCONSISTENT_VERDICT,
+			    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
+		return -1;
+	}
+	if (memcmp(a->validator, j->job.provider, RCPT_ADDR_BYTES) == 0) {
+		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a fraud claim (verdict 2) may bring besides its attestation;
+ * claim_release frees it. */
+struct claim {
+	uint8_t *input;    /* the job's input, or NULL */
+	size_t input_len;
+	json_t *ev;        /* evidence_check's record, or NULL */
+	char *ev_text;     /* ev as the dispute stores it */
+};
+
+static void claim_release(struct claim *c)
+{
+	free(c->input);
+	free(c->ev_text);
+	json_decref(c->ev);
+}
+
+/* Member "input" when present: base64 of the job's input, with verdict
+ * 2 only.  0, or -1 having answered. */
+static int claim_input(struct httpd_req *r, struct claim *c, json_t *o,
+		       const struct rcpt_attestation *a, const struct escrow_job *j)
+{
+	const char *s = esc_get_str(o, "input");
+
+	if (!json_object_get(o, "input"))
+		return 0;
+	if (a->verdict != RCPT_VERDICT_DIFFERS || !s ||
+	    b64_decode(&c->input, &c->input_len, s, ESCROW_INPUT_BYTES_MAX)) {
+		esc_problem(r, ESC_P_INVALID_INPUT,
+			    "input is base64 of at most %u bytes, only with verdict 2",
+			    ESCROW_INPUT_BYTES_MAX);
+		return -1;
+	}
+	if (!escrow_input_matches(&j->job, c->input, c->input_len)) {
+		esc_problem(r, ESC_P_INPUT_MISMATCH,
+			    "the input's commitment differs from job.inputRoot/inputSize");
+		return -1;
+	}
+	return 0;
+}
+
+/* Member "evidence" when present (evidence_check), with verdict 2 only.
+ * 0, or -1 having answered. */
+static int claim_evidence(struct httpd_req *r, struct claim *c, json_t *o,
+			  const struct rcpt_attestation *a, const struct escrow_job *j)
+{
+	if (!json_object_get(o, "evidence"))
+		return 0;
+	if (a->verdict != RCPT_VERDICT_DIFFERS) {
+		esc_problem(r, ESC_P_INVALID_EVIDENCE, "evidence comes only with verdict 2");
+		return -1;
+	}
+	if (evidence_check(r, &c->ev, j, json_object_get(o, "evidence")))
+		return -1;
+	ASSAY_ASSERT(c->ev);
+	c->ev_text = json_dumps(c->ev, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!c->ev_text) {
+		esc_problem(r, ESC_P_INTERNAL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The attestation's validator holds at least the minimum stake; else
+ * -1 having answered (403 or a ledger error). */
+static int validator_staked(struct httpd_req *r, struct escrow *e,
+			    const uint8_t validator[RCPT_ADDR_BYTES])
+{
+	int staked = 0;
+
+	if (esc_stake_check(r, e, &staked, validator))
+		return -1;
+	if (!staked) {
+		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
+			    "a validator must hold at least the minimum stake");
+		return -1;
+	}
+	return 0;
+}
+
+/* Records the attestation, and a claim's dispute, in one transaction
+ * (attest_body), and answers. */
+static void attest_commit(struct httpd_req *r, struct escrow *e, const uint8_t id[RCPT_HASH_BYTES],
+			  const struct rcpt_attestation *a, const char *canon,
+			  const uint8_t sig[RCPT_SIG_BYTES], const struct claim *c, uint64_t now)
+{
+	char sub[80], vh[RCPT_ADDR_HEX_BYTES], orh[RCPT_HASH_HEX_BYTES];
+	struct attest_txn x = { id, a, canon, sig, c->input, c->input_len, c->ev_text, sub, now,
+				NULL, NULL, ATTEST_DONE };
+	enum escrow_db_err rc;
+
+	/* claim_input and claim_evidence take nothing without verdict 2. */
+	ASSAY_ASSERT(a->verdict == RCPT_VERDICT_DIFFERS || (!c->input && !c->ev));
+	escrow_subject_job(sub, id);
+	rcpt_address_format(vh, a->validator);
+	escrow_hex(orh, sizeof(orh), a->output_root, 32);
+	x.attest_data = json_pack("{s:s, s:i, s:s}", "validator", vh, "verdict", (int)a->verdict,
+				  "outputRoot", orh);
+	if (a->verdict == RCPT_VERDICT_DIFFERS)
+		x.claim_data = claim_audit_data(vh, c->input != NULL, c->ev);
+	rc = escrow_db_txn(escrow_http_db(e), attest_body, &x);
+	json_decref(x.attest_data);
+	json_decref(x.claim_data);
+	if (!attest_refused(r, e, &x, rc, vh))
+		reply_attested(r, vh, a);
+}
+
 /* input and evidence are checked by the handler: they come only with
  * verdict 2, which the attestation says. */
 ESC_BODY(esc_body_attestation,
@@ -357,129 +538,31 @@ ESC_BODY(esc_body_attestation,
 	 { "input", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL },
 	 { "evidence", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL });
 
+/* POST /v1/jobs/{id}/attestations: a staked validator's signed verdict
+ * on a receipted job; verdict 2 is a fraud claim, which opens a dispute. */
 void esc_handle_attestation(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	struct escrow_job j;
 	struct rcpt_attestation a;
-	struct rcpt_diag diag;
-	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES], dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
-	uint8_t *input = NULL;
-	size_t input_len = 0;
-	char *t = NULL, *canon = NULL, *ev_text = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES],
-		orh[RCPT_HASH_HEX_BYTES];
-	json_t *ev = NULL;
-	enum rcpt_err re;
-	enum escrow_db_err rc;
+	struct claim c = { NULL, 0, NULL, NULL };
+	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES];
+	char *canon = NULL;
 	uint64_t now = esc_now_s();
-	int same, staked = 0;
 
-	if (esc_job_prelude(r, e, id, &j))
+	if (esc_job_prelude(r, e, id, &j) || attestation_signed(r, e, &a, sig, o) ||
+	    attestation_fits_job(r, &a, &j) || claim_input(r, &c, o, &a, &j) ||
+	    claim_evidence(r, &c, o, &a, &j) || validator_staked(r, e, a.validator))
 		goto out;
-	t = esc_dump(json_object_get(o, "attestation"));
-	re = t ? rcpt_attestation_parse(&a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
-	if (re) {
-		esc_problem(r, ESC_P_INVALID_ATTESTATION, "%s",
-			    t ? diag.msg : "attestation is not an object");
-		goto out;
-	}
-	re = esc_get_sig(sig, o, "signature");
-	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, &a) != RCPT_OK)
-		re = RCPT_ERR_FIELD;
-	if (!re)
-		re = rcpt_recover_digest(signer, sig, dg);
-	if (re) {
-		esc_sig_problem(r, "signature", re);
-		goto out;
-	}
-	if (memcmp(signer, a.validator, RCPT_ADDR_BYTES) != 0) {
-		esc_problem(r, ESC_P_WRONG_SIGNER, NULL);
-		goto out;
-	}
-	if (!j.has_receipt) {
-		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
-			    escrow_job_state_name(j.state));
-		goto out;
-	}
-	if (memcmp(a.receipt, j.receipt_id, RCPT_HASH_BYTES) != 0) {
-		esc_problem(r, ESC_P_WRONG_RECEIPT,
-			    "attestation.receipt is not this job's receipt id");
-		goto out;
-	}
-	same = memcmp(a.output_root, j.receipt.output_root, RCPT_HASH_BYTES) == 0;
-	if ((a.verdict == RCPT_VERDICT_MATCH) != same) {
-		esc_problem(r, ESC_P_INCONSISTENT_VERDICT,
-			    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
-		goto out;
-	}
-	if (memcmp(a.validator, j.job.provider, RCPT_ADDR_BYTES) == 0) {
-		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
-		goto out;
-	}
-	if (json_object_get(o, "input")) {
-		const char *s = esc_get_str(o, "input");
-		if (a.verdict != RCPT_VERDICT_DIFFERS || !s ||
-		    b64_decode(&input, &input_len, s, ESCROW_INPUT_BYTES_MAX)) {
-			esc_problem(r, ESC_P_INVALID_INPUT,
-				    "input is base64 of at most %u bytes, only with verdict 2",
-				    ESCROW_INPUT_BYTES_MAX);
-			goto out;
-		}
-		if (!escrow_input_matches(&j.job, input, input_len)) {
-			esc_problem(r, ESC_P_INPUT_MISMATCH,
-				    "the input's commitment differs from job.inputRoot/inputSize");
-			goto out;
-		}
-	}
-	if (json_object_get(o, "evidence")) {
-		if (a.verdict != RCPT_VERDICT_DIFFERS) {
-			esc_problem(r, ESC_P_INVALID_EVIDENCE,
-				    "evidence comes only with verdict 2");
-			goto out;
-		}
-		if (evidence_check(r, &ev, &j, json_object_get(o, "evidence")))
-			goto out;
-		ev_text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!ev_text) {
-			esc_problem(r, ESC_P_INTERNAL, NULL);
-			goto out;
-		}
-	}
-	if (esc_stake_check(r, e, &staked, a.validator))
-		goto out;
-	if (!staked) {
-		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
-			    "a validator must hold at least the minimum stake");
-		goto out;
-	}
 	if (rcpt_attestation_to_json(&canon, &a) != RCPT_OK) {
 		esc_problem(r, ESC_P_INVALID_ATTESTATION, NULL);
 		goto out;
 	}
-	escrow_subject_job(sub, id);
-	rcpt_address_format(vh, a.validator);
-	escrow_hex(orh, sizeof(orh), a.output_root, 32);
-	{
-		struct attest_txn x = { id, &a, canon, sig, input, input_len, ev_text, sub, now,
-					json_pack("{s:s, s:i, s:s}", "validator", vh,
-						  "verdict", (int)a.verdict, "outputRoot", orh),
-					NULL, ATTEST_DONE };
-		if (a.verdict == RCPT_VERDICT_DIFFERS)
-			x.claim_data = claim_audit_data(vh, input != NULL, ev);
-		rc = escrow_db_txn(escrow_http_db(e), attest_body, &x);
-		json_decref(x.attest_data);
-		json_decref(x.claim_data);
-		if (attest_refused(r, e, &x, rc, vh))
-			goto out;
-	}
-	reply_attested(r, vh, &a);
+	attest_commit(r, e, id, &a, canon, sig, &c, now);
 out:
-	free(t);
 	free(canon);
-	free(input);
-	free(ev_text);
-	json_decref(ev);
+	claim_release(&c);
 }
 
 /* A disputed job's input, given to every dispute that waits for it,
@@ -591,12 +674,7 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
 		return;
 	}
-	if (!j.has_receipt) {
-		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
-			    escrow_job_state_name(j.state));
-		return;
-	}
-	if (esc_require_stake(r, e, who, ESC_P_VALIDATOR_NOT_STAKED))
+	if (require_receipt(r, &j) || esc_require_stake(r, e, who, ESC_P_VALIDATOR_NOT_STAKED))
 		return;
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, who);
