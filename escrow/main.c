@@ -139,82 +139,92 @@ static void from_env(struct opt_text *o)
 	o->devnet = d && strcmp(d, "1") == 0;
 }
 
+/* Each flag's short code is opt_set's case. */
+static const struct option opt_longs[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "db", required_argument, NULL, 'd' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "chain-id", required_argument, NULL, 'c' },
+	{ "devnet", no_argument, NULL, 'D' },
+	{ "min-stake", required_argument, NULL, 'm' },
+	{ "slash-bps", required_argument, NULL, 's' },
+	{ "bounty-bps", required_argument, NULL, 'b' },
+	{ "sample-bps", required_argument, NULL, 'p' },
+	{ "challenge-window-s", required_argument, NULL, 'w' },
+	{ "unbonding-s", required_argument, NULL, 'u' },
+	{ "referee-deadline-s", required_argument, NULL, 'r' },
+	{ "tls-cert", required_argument, NULL, 'C' },
+	{ "tls-key", required_argument, NULL, 'K' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "rate-per-s", required_argument, NULL, 'R' },
+	{ "rate-burst", required_argument, NULL, 'B' },
+	{ "siwe-domain", required_argument, NULL, 'S' },
+	{ "siwe-uri", required_argument, NULL, 'U' },
+	{ "session-ttl-s", required_argument, NULL, 'T' },
+	{ "operator", required_argument, NULL, 'O' },
+	{ "signin-rate-per-s", required_argument, NULL, 'x' },
+	{ "signin-rate-burst", required_argument, NULL, 'y' },
+	{ "http-workers", required_argument, NULL, 'W' },
+	{ "referee-cpu-s", required_argument, NULL, '1' },
+	{ "referee-mem-mb", required_argument, NULL, '2' },
+	{ "referee-wall-ms", required_argument, NULL, '3' },
+	{ "referee-threads", required_argument, NULL, '4' },
+	{ "referee-delay-ms", required_argument, NULL, '5' },
+	{ "sandbox", required_argument, NULL, '6' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "print-routes", no_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Flag c (getopt_long's code) with its argument into o; --help and
+ * --print-routes exit here.  -1 for a code not in opt_longs. */
+static int opt_set(struct opt_text *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'l': o->listen = arg; break;
+	case 'd': o->db = arg; break;
+	case 'k': o->key = arg; break;
+	case 'c': o->chain_id = arg; break;
+	case 'D': o->devnet = 1; break;
+	case 'm': o->min_stake = arg; break;
+	case 's': o->slash = arg; break;
+	case 'b': o->bounty = arg; break;
+	case 'p': o->sample = arg; break;
+	case 'w': o->window = arg; break;
+	case 'u': o->unbonding = arg; break;
+	case 'r': o->referee = arg; break;
+	case 'C': o->cert = arg; break;
+	case 'K': o->tkey = arg; break;
+	case 'q': o->quiet = 1; break;
+	case 'R': o->rate = arg; break;
+	case 'B': o->burst = arg; break;
+	case 'S': o->siwe_domain = arg; break;
+	case 'U': o->siwe_uri = arg; break;
+	case 'T': o->session_ttl = arg; break;
+	case 'O': o->operator_addr = arg; break;
+	case 'x': o->srate = arg; break;
+	case 'y': o->sburst = arg; break;
+	case 'W': o->workers = arg; break;
+	case '1': o->ref_cpu = arg; break;
+	case '2': o->ref_mem = arg; break;
+	case '3': o->ref_wall = arg; break;
+	case '4': o->ref_threads = arg; break;
+	case '5': o->ref_delay = arg; break;
+	case '6': o->sandbox = arg; break;
+	case 'h': usage(stdout); exit(0);
+	case 'P': exit(print_routes());
+	default: return -1;
+	}
+	return 0;
+}
+
 static int parse_args(struct opt_text *o, int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "chain-id", required_argument, NULL, 'c' },
-		{ "devnet", no_argument, NULL, 'D' },
-		{ "min-stake", required_argument, NULL, 'm' },
-		{ "slash-bps", required_argument, NULL, 's' },
-		{ "bounty-bps", required_argument, NULL, 'b' },
-		{ "sample-bps", required_argument, NULL, 'p' },
-		{ "challenge-window-s", required_argument, NULL, 'w' },
-		{ "unbonding-s", required_argument, NULL, 'u' },
-		{ "referee-deadline-s", required_argument, NULL, 'r' },
-		{ "tls-cert", required_argument, NULL, 'C' },
-		{ "tls-key", required_argument, NULL, 'K' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "rate-per-s", required_argument, NULL, 'R' },
-		{ "rate-burst", required_argument, NULL, 'B' },
-		{ "siwe-domain", required_argument, NULL, 'S' },
-		{ "siwe-uri", required_argument, NULL, 'U' },
-		{ "session-ttl-s", required_argument, NULL, 'T' },
-		{ "operator", required_argument, NULL, 'O' },
-		{ "signin-rate-per-s", required_argument, NULL, 'x' },
-		{ "signin-rate-burst", required_argument, NULL, 'y' },
-		{ "http-workers", required_argument, NULL, 'W' },
-		{ "referee-cpu-s", required_argument, NULL, '1' },
-		{ "referee-mem-mb", required_argument, NULL, '2' },
-		{ "referee-wall-ms", required_argument, NULL, '3' },
-		{ "referee-threads", required_argument, NULL, '4' },
-		{ "referee-delay-ms", required_argument, NULL, '5' },
-		{ "sandbox", required_argument, NULL, '6' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "print-routes", no_argument, NULL, 'P' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->listen = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'c': o->chain_id = optarg; break;
-		case 'D': o->devnet = 1; break;
-		case 'm': o->min_stake = optarg; break;
-		case 's': o->slash = optarg; break;
-		case 'b': o->bounty = optarg; break;
-		case 'p': o->sample = optarg; break;
-		case 'w': o->window = optarg; break;
-		case 'u': o->unbonding = optarg; break;
-		case 'r': o->referee = optarg; break;
-		case 'C': o->cert = optarg; break;
-		case 'K': o->tkey = optarg; break;
-		case 'q': o->quiet = 1; break;
-		case 'R': o->rate = optarg; break;
-		case 'B': o->burst = optarg; break;
-		case 'S': o->siwe_domain = optarg; break;
-		case 'U': o->siwe_uri = optarg; break;
-		case 'T': o->session_ttl = optarg; break;
-		case 'O': o->operator_addr = optarg; break;
-		case 'x': o->srate = optarg; break;
-		case 'y': o->sburst = optarg; break;
-		case 'W': o->workers = optarg; break;
-		case '1': o->ref_cpu = optarg; break;
-		case '2': o->ref_mem = optarg; break;
-		case '3': o->ref_wall = optarg; break;
-		case '4': o->ref_threads = optarg; break;
-		case '5': o->ref_delay = optarg; break;
-		case '6': o->sandbox = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case 'P': exit(print_routes());
-		default: return -1;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "", opt_longs, NULL)) != -1)
+		if (opt_set(o, c, optarg))
+			return -1;
 	return optind == argc ? 0 : -1;
 }
 
