@@ -228,38 +228,31 @@ static int parse_args(struct opt_text *o, int argc, char **argv)
 	return optind == argc ? 0 : -1;
 }
 
-/* Fills cfg from the texts; names the first bad one. */
-static int build_config(struct escrow_config *cfg, const struct opt_text *o, char *host,
-			size_t host_len)
+/* --listen HOST:PORT (127.0.0.1:8700 when text is NULL); HOST is copied
+ * into host, which cfg->listen_host then names. */
+static int listen_parse(struct escrow_config *cfg, const char *text, char *host, size_t host_len)
 {
+	const char *l = text ? text : "127.0.0.1:8700", *colon = strrchr(l, ':');
 	uint64_t v;
-	const char *colon;
 
-	memset(cfg, 0, sizeof(*cfg));
-	if (!o->db || !o->key) {
-		fprintf(stderr, "assay-escrow: --db and --key are required\n");
-		return -1;
-	}
-	cfg->conninfo = o->db;
-	cfg->key_path = o->key;
-	cfg->devnet = o->devnet;
-	cfg->quiet = o->quiet;
-	cfg->tls_cert = o->cert;
-	cfg->tls_key = o->tkey;
-	colon = strrchr(o->listen ? o->listen : "127.0.0.1:8700", ':');
-	if (!colon || (size_t)(colon - (o->listen ? o->listen : "127.0.0.1:8700")) >= host_len ||
-	    parse_u64(&v, colon + 1, 65535)) {
+	if (!colon || (size_t)(colon - l) >= host_len || parse_u64(&v, colon + 1, 65535)) {
 		fprintf(stderr, "assay-escrow: could not parse --listen '%s': want HOST:PORT\n",
-			o->listen);
+			text);
 		return -1;
 	}
-	{
-		const char *l = o->listen ? o->listen : "127.0.0.1:8700";
-		memcpy(host, l, (size_t)(colon - l));
-		host[colon - l] = '\0';
-	}
+	memcpy(host, l, (size_t)(colon - l));
+	host[colon - l] = '\0';
 	cfg->listen_host = host;
 	cfg->listen_port = (uint16_t)v;
+	return 0;
+}
+
+/* The numeric flags, each its default or a decimal within its bounds. */
+static int numbers_parse(struct escrow_config *cfg, const struct opt_text *o)
+{
+	uint64_t v;
+
+	/* v + 1 < lo + 1 is v < lo without -Wtype-limits where lo is 0. */
 #define NUM(field, text, def, lo, hi, name) do { \
 		if (!(text)) { cfg->field = (def); break; } \
 		if (parse_u64(&v, (text), (hi)) || v + 1 < (uint64_t)(lo) + 1) { \
@@ -288,6 +281,12 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	NUM(referee_threads, o->ref_threads, SBX_THREADS_DEFAULT, 1, SBX_THREADS_MAX, "referee-threads");
 	NUM(referee_delay_ms, o->ref_delay, 0, 0, ESCROW_REFEREE_DELAY_MS_MAX, "referee-delay-ms");
 #undef NUM
+	return 0;
+}
+
+/* --referee-delay-ms only on a devnet; --sandbox best-effort or strict. */
+static int referee_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
 	if (cfg->referee_delay_ms && !cfg->devnet) {
 		fprintf(stderr, "assay-escrow: --referee-delay-ms is for tests: refused without --devnet\n");
 		return -1;
@@ -298,6 +297,12 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 		return -1;
 	}
 	cfg->sandbox_strict = o->sandbox && strcmp(o->sandbox, "strict") == 0;
+	return 0;
+}
+
+/* --min-stake, and an unbonding period that outlasts a dispute. */
+static int stake_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
 	if (rcpt_u256_parse(&cfg->min_stake, o->min_stake ? o->min_stake : DEFAULT_MIN_STAKE) ||
 	    escrow_u256_is_zero(&cfg->min_stake)) {
 		fprintf(stderr, "assay-escrow: could not parse --min-stake '%s': want a non-zero decimal uint256\n",
@@ -311,6 +316,13 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 			cfg->unbonding_s, cfg->challenge_window_s + cfg->referee_deadline_s);
 		return -1;
 	}
+	return 0;
+}
+
+/* Sign-in: --siwe-domain and --siwe-uri together and within their
+ * bounds; --operator only with them. */
+static int siwe_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
 	cfg->siwe_domain = o->siwe_domain;
 	cfg->siwe_uri = o->siwe_uri;
 	cfg->operator_addr = o->operator_addr;
@@ -328,6 +340,27 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 		fprintf(stderr, "assay-escrow: --operator needs --siwe-domain and --siwe-uri\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* Fills cfg from the texts; names the first bad one. */
+static int build_config(struct escrow_config *cfg, const struct opt_text *o, char *host,
+			size_t host_len)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (!o->db || !o->key) {
+		fprintf(stderr, "assay-escrow: --db and --key are required\n");
+		return -1;
+	}
+	cfg->conninfo = o->db;
+	cfg->key_path = o->key;
+	cfg->devnet = o->devnet;
+	cfg->quiet = o->quiet;
+	cfg->tls_cert = o->cert;
+	cfg->tls_key = o->tkey;
+	if (listen_parse(cfg, o->listen, host, host_len) || numbers_parse(cfg, o) ||
+	    referee_flags_check(cfg, o) || stake_flags_check(cfg, o) || siwe_flags_check(cfg, o))
+		return -1;
 	if ((!cfg->tls_cert) != (!cfg->tls_key)) {
 		fprintf(stderr, "assay-escrow: --tls-cert and --tls-key go together\n");
 		return -1;
