@@ -410,18 +410,188 @@ static int db_open_main(struct escrow *e)
 	return 0;
 }
 
+/* The escrow's key and what follows from it: its address, its EIP-712
+ * domain, and the --operator address.  0, or main's exit status with
+ * the key wiped. */
+static int identity_load(struct escrow *e)
+{
+	struct rcpt_diag diag;
+
+	if (rcpt_key_load(&e->key, &diag, e->cfg.key_path) != RCPT_OK) {
+		fprintf(stderr, "assay-escrow: could not load key: %s\n", diag.msg);
+		rcpt_key_wipe(&e->key);
+		return 1;
+	}
+	memcpy(e->address, e->key.address, RCPT_ADDR_BYTES);
+	rcpt_domain_assay(&e->domain, e->cfg.chain_id, e->address);
+	if (e->cfg.operator_addr &&
+	    rcpt_address_parse(e->operator_addr, e->cfg.operator_addr) != RCPT_OK) {
+		fprintf(stderr, "assay-escrow: could not parse --operator '%s': want an address\n",
+			e->cfg.operator_addr);
+		rcpt_key_wipe(&e->key);
+		return 2;
+	}
+	e->has_operator = e->cfg.operator_addr != NULL;
+	return 0;
+}
+
+/* Sign-in's and the ledger's parameters, from the flags. */
+static void params_fill(struct escrow *e)
+{
+	e->siwe.domain = e->cfg.siwe_domain;
+	e->siwe.uri = e->cfg.siwe_uri;
+	e->siwe.chain_id = e->cfg.chain_id;
+	e->siwe.session_ttl_s = e->cfg.session_ttl_s;
+	e->siwe.store = &escrow_session_store;
+	e->siwe.role_allowed = escrow_api_role_allowed;
+	e->chain_params.chain_id = e->cfg.chain_id;
+	e->chain_params.devnet = e->cfg.devnet;
+	e->chain_params.min_stake = e->cfg.min_stake;
+	e->chain_params.unbonding_s = e->cfg.unbonding_s;
+}
+
+/* The stop lock and condition variable, and the HTTP client's global
+ * state.  -1 having said what failed. */
+static int process_init(struct escrow *e)
+{
+	pthread_mutex_init(&e->stop_mu, NULL);
+	if (mono_cond_init(&e->stop_cv)) {
+		fprintf(stderr, "assay-escrow: could not make a monotonic condition variable\n");
+		return -1;
+	}
+	/* Before any thread: the referee's fetches use libcurl. */
+	if (httpd_client_global_init()) {
+		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The ledger, which must be this escrow's, and the escrow's database:
+ * the ledger's migrations first, then the escrow's.  -1 having said
+ * what failed. */
+static int stores_open(struct escrow *e)
+{
+	struct rcpt_diag diag;
+	struct rcpt_domain cd;
+	enum chain_err ce = escrow_chain_ensure(e, &e->chain, &diag);
+
+	if (ce) {
+		fprintf(stderr, "assay-escrow: could not open the ledger: %s: %s\n",
+			chain_errname(ce), diag.msg);
+		return -1;
+	}
+	chain_domain(e->chain, &cd);
+	if (cd.chain_id != e->domain.chain_id ||
+	    memcmp(cd.verifying_contract, e->address, RCPT_ADDR_BYTES) != 0) {
+		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
+		return -1;
+	}
+	if (db_open_main(e) || escrow_db_migrate(&e->db) != ESCROW_DB_OK) {
+		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGINT and SIGTERM blocked before any thread starts (threads inherit
+ * the mask), for main's sigwait; SIGPIPE ignored. */
+static void signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The HTTP server with the escrow's routes, idempotency hooks and
+ * handler threads, as the flags say. */
+static int http_start(struct escrow *e, char *why, size_t why_len)
+{
+	struct httpd_config hc;
+
+	memset(&hc, 0, sizeof(hc));
+	hc.service = "assay-escrow";
+	hc.host = e->cfg.listen_host;
+	hc.port = e->cfg.listen_port;
+	hc.routes = escrow_routes;
+	hc.routes_len = escrow_routes_len;
+	hc.cls = e;
+	hc.ready = escrow_api_ready;
+	hc.idem_begin = escrow_api_idem_begin;
+	hc.idem_end = escrow_api_idem_end;
+	hc.tls_cert_path = e->cfg.tls_cert;
+	hc.tls_key_path = e->cfg.tls_key;
+	hc.quiet = e->cfg.quiet;
+	hc.siwe = e->cfg.siwe_domain ? &e->siwe : NULL;
+	hc.signin_rate_per_s = (double)e->cfg.signin_rate_per_s;
+	hc.signin_rate_burst = (double)e->cfg.signin_rate_burst;
+	hc.rate_per_s = (double)e->cfg.rate_per_s;
+	hc.rate_burst = (double)e->cfg.rate_burst;
+	hc.workers = e->cfg.http_workers;
+	hc.worker_start = escrow_api_worker_start;
+	hc.worker_stop = escrow_api_worker_stop;
+	return httpd_start(&e->httpd, why, why_len, &hc) == HTTPD_OK ? 0 : -1;
+}
+
+/* The server, the referee and the settlement thread, in that order.
+ * -1 having said what failed. */
+static int services_start(struct escrow *e)
+{
+	char why[256];
+
+	if (http_start(e, why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: %s\n", why);
+		return -1;
+	}
+	if (referee_start(e, why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: referee: %s\n", why);
+		return -1;
+	}
+	if (escrow_settle_start(e)) {
+		fprintf(stderr, "assay-escrow: could not start the settlement thread\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The escrow's address and chain on stderr; the bound address on
+ * stdout, which those who started us with port 0 read. */
+static void announce(struct escrow *e)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	rcpt_address_format(a, e->address);
+	fprintf(stderr, "assay-escrow: escrow %s chain %" PRIu64 "%s\n", a,
+		e->cfg.chain_id, e->cfg.devnet ? " (devnet)" : "");
+	printf("listening on %s:%u\n", e->cfg.listen_host, (unsigned)httpd_port(e->httpd));
+	fflush(stdout);
+}
+
+/* Undoes process_init, stores_open and services_start, whichever got
+ * how far.  The settlement thread sets gauges on the server and asks the
+ * referee: it stops first, then the referee. */
+static void teardown(struct escrow *e)
+{
+	escrow_settle_stop(e);
+	escrow_referee_stop(e->referee);
+	e->referee = NULL;
+	httpd_free(e->httpd);
+	chain_free(e->chain);
+	escrow_db_close(&e->db);
+	pthread_cond_destroy(&e->stop_cv);
+	pthread_mutex_destroy(&e->stop_mu);
+	rcpt_key_wipe(&e->key);
+}
+
 int main(int argc, char **argv)
 {
 	struct escrow e;
 	struct opt_text o;
-	struct rcpt_diag diag;
-	struct rcpt_domain cd;
-	struct httpd_config hc;
-	char host[64], why[256];
+	char host[64];
 	sigset_t set;
-	enum chain_err ce;
-	enum rcpt_err re;
-	int sig = 0, rc = 1;
+	int sig = 0, rc;
 
 	memset(&e, 0, sizeof(e));
 	memset(&o, 0, sizeof(o));
@@ -434,122 +604,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	re = rcpt_key_load(&e.key, &diag, e.cfg.key_path);
-	if (re) {
-		fprintf(stderr, "assay-escrow: could not load key: %s\n", diag.msg);
-		rcpt_key_wipe(&e.key);
-		return 1;
-	}
-	memcpy(e.address, e.key.address, RCPT_ADDR_BYTES);
-	rcpt_domain_assay(&e.domain, e.cfg.chain_id, e.address);
-	if (e.cfg.operator_addr &&
-	    rcpt_address_parse(e.operator_addr, e.cfg.operator_addr) != RCPT_OK) {
-		fprintf(stderr, "assay-escrow: could not parse --operator '%s': want an address\n",
-			e.cfg.operator_addr);
-		rcpt_key_wipe(&e.key);
-		return 2;
-	}
-	e.has_operator = e.cfg.operator_addr != NULL;
-	e.siwe.domain = e.cfg.siwe_domain;
-	e.siwe.uri = e.cfg.siwe_uri;
-	e.siwe.chain_id = e.cfg.chain_id;
-	e.siwe.session_ttl_s = e.cfg.session_ttl_s;
-	e.siwe.store = &escrow_session_store;
-	e.siwe.role_allowed = escrow_api_role_allowed;
-	e.chain_params.chain_id = e.cfg.chain_id;
-	e.chain_params.devnet = e.cfg.devnet;
-	e.chain_params.min_stake = e.cfg.min_stake;
-	e.chain_params.unbonding_s = e.cfg.unbonding_s;
-	pthread_mutex_init(&e.stop_mu, NULL);
-	if (mono_cond_init(&e.stop_cv)) {
-		fprintf(stderr, "assay-escrow: could not make a monotonic condition variable\n");
+	rc = identity_load(&e);
+	if (rc)
+		return rc;
+	params_fill(&e);
+	rc = 1;
+	if (process_init(&e) || stores_open(&e))
 		goto out;
-	}
-	/* Before any thread: the referee's fetches use libcurl. */
-	if (httpd_client_global_init()) {
-		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");
+	signals_block(&set);
+	if (services_start(&e))
 		goto out;
-	}
-
-	/* The ledger's migrations first, then the escrow's. */
-	ce = escrow_chain_ensure(&e, &e.chain, &diag);
-	if (ce) {
-		fprintf(stderr, "assay-escrow: could not open the ledger: %s: %s\n",
-			chain_errname(ce), diag.msg);
-		goto out;
-	}
-	chain_domain(e.chain, &cd);
-	if (cd.chain_id != e.domain.chain_id ||
-	    memcmp(cd.verifying_contract, e.address, RCPT_ADDR_BYTES) != 0) {
-		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
-		goto out;
-	}
-	if (db_open_main(&e) || escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
-		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
-		goto out;
-	}
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	memset(&hc, 0, sizeof(hc));
-	hc.service = "assay-escrow";
-	hc.host = e.cfg.listen_host;
-	hc.port = e.cfg.listen_port;
-	hc.routes = escrow_routes;
-	hc.routes_len = escrow_routes_len;
-	hc.cls = &e;
-	hc.ready = escrow_api_ready;
-	hc.idem_begin = escrow_api_idem_begin;
-	hc.idem_end = escrow_api_idem_end;
-	hc.tls_cert_path = e.cfg.tls_cert;
-	hc.tls_key_path = e.cfg.tls_key;
-	hc.quiet = e.cfg.quiet;
-	hc.siwe = e.cfg.siwe_domain ? &e.siwe : NULL;
-	hc.signin_rate_per_s = (double)e.cfg.signin_rate_per_s;
-	hc.signin_rate_burst = (double)e.cfg.signin_rate_burst;
-	hc.rate_per_s = (double)e.cfg.rate_per_s;
-	hc.rate_burst = (double)e.cfg.rate_burst;
-	hc.workers = e.cfg.http_workers;
-	hc.worker_start = escrow_api_worker_start;
-	hc.worker_stop = escrow_api_worker_stop;
-	if (httpd_start(&e.httpd, why, sizeof(why), &hc) != HTTPD_OK) {
-		fprintf(stderr, "assay-escrow: %s\n", why);
-		goto out;
-	}
-	if (referee_start(&e, why, sizeof(why))) {
-		fprintf(stderr, "assay-escrow: referee: %s\n", why);
-		goto out;
-	}
-	if (escrow_settle_start(&e)) {
-		fprintf(stderr, "assay-escrow: could not start the settlement thread\n");
-		goto out;
-	}
-	{
-		char a[RCPT_ADDR_HEX_BYTES];
-		rcpt_address_format(a, e.address);
-		fprintf(stderr, "assay-escrow: escrow %s chain %" PRIu64 "%s\n", a,
-			e.cfg.chain_id, e.cfg.devnet ? " (devnet)" : "");
-	}
-	printf("listening on %s:%u\n", e.cfg.listen_host, (unsigned)httpd_port(e.httpd));
-	fflush(stdout);
+	announce(&e);
 	sigwait(&set, &sig);
 	fprintf(stderr, "assay-escrow: stopping on signal %d\n", sig);
 	rc = 0;
 out:
-	/* The settlement thread sets gauges on the server and asks the
-	 * referee: it stops first, then the referee. */
-	escrow_settle_stop(&e);
-	escrow_referee_stop(e.referee);
-	e.referee = NULL;
-	httpd_free(e.httpd);
-	chain_free(e.chain);
-	escrow_db_close(&e.db);
-	pthread_cond_destroy(&e.stop_cv);
-	pthread_mutex_destroy(&e.stop_mu);
-	rcpt_key_wipe(&e.key);
+	teardown(&e);
 	return rc;
 }
