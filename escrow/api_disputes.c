@@ -52,6 +52,106 @@ static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
 	return 0;
 }
 
+/* Whether the evidence object is not exactly {"chunk": a JSON integer in
+ * 0..RCPT_JSON_UINT_MAX, "data": a string, "proof": an array of at most
+ * ESCROW_EVIDENCE_PROOF_MAX}. */
+static int evidence_malformed(json_t *ev)
+{
+	static const char *const keys[] = { "chunk", "data", "proof", NULL };
+	json_t *jc = json_object_get(ev, "chunk"), *jp = json_object_get(ev, "proof"), *v;
+	const char *k, *ds = json_string_value(json_object_get(ev, "data"));
+	size_t i, nk = 0;
+
+	json_object_foreach(ev, k, v) {
+		int known = 0;
+		for (i = 0; keys[i]; i++)
+			known |= strcmp(k, keys[i]) == 0;
+		nk += (size_t)known;
+		if (!known)
+			break;
+	}
+	return !json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
+	       json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
+	       !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX;
+}
+
+/* The audit path of member "proof" into path (json_array_size(jp)
+ * hashes).  0, or -1 having answered 400. */
+static int evidence_path_decode(struct httpd_req *r, uint8_t path[][RCPT_HASH_BYTES], json_t *jp)
+{
+	size_t i;
+	json_t *v;
+
+	ASSAY_ASSERT(json_array_size(jp) <= ESCROW_EVIDENCE_PROOF_MAX);   /* evidence_malformed */
+	json_array_foreach(jp, i, v) {
+		const char *h = json_string_value(v);
+		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
+			esc_problem(r, ESC_P_INVALID_EVIDENCE,
+				    "proof[%zu] is not 0x + 64 hex digits", i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The leaves of receipt.outputRoot: ceil(outputSize / RCPT_CHUNK_BYTES). */
+static uint64_t output_chunks(const struct rcpt_receipt *rcp)
+{
+	return rcp->output_size / RCPT_CHUNK_BYTES + (rcp->output_size % RCPT_CHUNK_BYTES != 0);
+}
+
+/* Whether data with this audit path is chunk `chunk` of receipt.outputRoot. */
+static int chunk_in_output(const struct rcpt_receipt *rcp, uint64_t chunk, const uint8_t *data,
+			   size_t data_len, const uint8_t path[][RCPT_HASH_BYTES], size_t path_len)
+{
+	struct rcpt_commitment c;
+
+	ASSAY_ASSERT(chunk < output_chunks(rcp) && data_len <= RCPT_CHUNK_BYTES);
+	memcpy(c.root, rcp->output_root, RCPT_HASH_BYTES);
+	c.size = rcp->output_size;
+	return rcpt_proof_verify(&c, chunk, data, data_len, path, path_len) == RCPT_OK;
+}
+
+/* The RFC 6962 leaf hash of a chunk, SHA-256(0x00 || chunk); -1 when
+ * out of memory. */
+static int leaf_hash(uint8_t leaf[RCPT_HASH_BYTES], const uint8_t *data, size_t data_len)
+{
+	uint8_t *in = malloc(data_len + 1);
+	int rc = -1;
+
+	if (!in)
+		return -1;
+	in[0] = 0x00;
+	if (data_len)
+		memcpy(in + 1, data, data_len);
+	if (rcpt_sha256(leaf, in, data_len + 1) == RCPT_OK)
+		rc = 0;
+	free(in);
+	return rc;
+}
+
+/* What is recorded of the evidence: {"chunk", "leafHash", "proof"};
+ * NULL when out of memory.  The caller owns the reference. */
+static json_t *evidence_record(uint64_t chunk, const uint8_t leaf[RCPT_HASH_BYTES],
+			       const uint8_t path[][RCPT_HASH_BYTES], size_t path_len)
+{
+	json_t *proof = json_array();
+	char lh[RCPT_HASH_HEX_BYTES];
+	size_t i;
+
+	if (!proof)
+		return NULL;
+	for (i = 0; i < path_len; i++) {
+		char hh[RCPT_HASH_HEX_BYTES];
+		escrow_hex(hh, sizeof(hh), path[i], RCPT_HASH_BYTES);
+		json_array_append_new(proof, json_string(hh));
+	}
+	escrow_hex(lh, sizeof(lh), leaf, RCPT_HASH_BYTES);
+	/* "o" steals proof, on failure too. */
+	return json_pack("{s:I, s:s, s:o}", "chunk", (json_int_t)chunk, "leafHash", lh,
+			 "proof", proof);
+}
+
 /* Evidence on a fraud claim: {"chunk": N, "data": base64 of the
  * provider's chunk N, "proof": [bytes32...]}, an RFC 6962 inclusion of
  * that chunk in receipt.outputRoot over ceil(outputSize / 65536) leaves.
@@ -61,100 +161,55 @@ static int b64_decode(uint8_t **out, size_t *out_len, const char *s, size_t max)
 static int evidence_check(struct httpd_req *r, json_t **out, const struct escrow_job *j,
 			  json_t *ev)
 {
-	static const char *const keys[] = { "chunk", "data", "proof", NULL };
 	uint8_t (*path)[RCPT_HASH_BYTES] = NULL;
-	uint8_t *data = NULL, *leaf_in = NULL, leaf[RCPT_HASH_BYTES];
-	size_t data_len = 0, path_len, i, nk = 0;
-	struct rcpt_commitment c;
-	json_t *jc = json_object_get(ev, "chunk"), *jp = json_object_get(ev, "proof"),
-		*proof = NULL, *v;
-	const char *k, *ds = json_string_value(json_object_get(ev, "data"));
-	char lh[RCPT_HASH_HEX_BYTES];
+	uint8_t *data = NULL, leaf[RCPT_HASH_BYTES];
+	size_t data_len = 0, path_len;
+	json_t *jp = json_object_get(ev, "proof");
+	const char *ds = json_string_value(json_object_get(ev, "data"));
 	uint64_t chunk, leaves;
 	int rc = -1;
 
 	*out = NULL;
 	ASSAY_ASSERT(j->has_receipt);
-	json_object_foreach(ev, k, v) {
-		int known = 0;
-		for (i = 0; keys[i]; i++)
-			known |= strcmp(k, keys[i]) == 0;
-		nk += (size_t)known;
-		if (!known)
-			break;
-	}
-	if (!json_is_object(ev) || nk != 3 || json_object_size(ev) != 3 || !json_is_integer(jc) ||
-	    json_integer_value(jc) < 0 || (uint64_t)json_integer_value(jc) > RCPT_JSON_UINT_MAX ||
-	    !ds || !json_is_array(jp) || json_array_size(jp) > ESCROW_EVIDENCE_PROOF_MAX) {
+	if (evidence_malformed(ev)) {
 		esc_problem(r, ESC_P_INVALID_EVIDENCE,
 			    "evidence is {\"chunk\": uint64, \"data\": base64, \"proof\": [bytes32, at most %u]}",
 			    ESCROW_EVIDENCE_PROOF_MAX);
 		goto out;
 	}
-	chunk = (uint64_t)json_integer_value(jc);
+	chunk = (uint64_t)json_integer_value(json_object_get(ev, "chunk"));
 	path_len = json_array_size(jp);
 	path = calloc(path_len ? path_len : 1, sizeof(*path));
 	if (!path) {
 		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
-	json_array_foreach(jp, i, v) {
-		const char *h = json_string_value(v);
-		if (!h || rcpt_hex_decode(path[i], RCPT_HASH_BYTES, h) != RCPT_OK) {
-			esc_problem(r, ESC_P_INVALID_EVIDENCE,
-				    "proof[%zu] is not 0x + 64 hex digits", i);
-			goto out;
-		}
-	}
+	if (evidence_path_decode(r, path, jp))
+		goto out;
 	if (b64_decode(&data, &data_len, ds, RCPT_CHUNK_BYTES)) {
 		esc_problem(r, ESC_P_INVALID_EVIDENCE,
 			    "data is base64 of at most %u bytes", RCPT_CHUNK_BYTES);
 		goto out;
 	}
-	leaves = j->receipt.output_size / RCPT_CHUNK_BYTES +
-		 (j->receipt.output_size % RCPT_CHUNK_BYTES != 0);
-	memcpy(c.root, j->receipt.output_root, RCPT_HASH_BYTES);
-	c.size = j->receipt.output_size;
+	leaves = output_chunks(&j->receipt);
 	if (chunk >= leaves ||
-	    rcpt_proof_verify(&c, chunk, data, data_len, (const uint8_t (*)[RCPT_HASH_BYTES])path,
-			      path_len) != RCPT_OK) {
+	    !chunk_in_output(&j->receipt, chunk, data, data_len,
+			     (const uint8_t (*)[RCPT_HASH_BYTES])path, path_len)) {
 		esc_problem(r, ESC_P_EVIDENCE_MISMATCH,
 			    "chunk %" PRIu64 " with this proof is not in receipt.outputRoot (%" PRIu64 " chunks)",
 			    chunk, leaves);
 		goto out;
 	}
-	leaf_in = malloc(data_len + 1);
-	if (!leaf_in) {
-		esc_problem(r, ESC_P_INTERNAL, NULL);
-		goto out;
-	}
-	leaf_in[0] = 0x00;
-	if (data_len)
-		memcpy(leaf_in + 1, data, data_len);
-	proof = json_array();
-	if (rcpt_sha256(leaf, leaf_in, data_len + 1) != RCPT_OK || !proof) {
-		esc_problem(r, ESC_P_INTERNAL, NULL);
-		goto out;
-	}
-	for (i = 0; i < path_len; i++) {
-		char hh[RCPT_HASH_HEX_BYTES];
-		escrow_hex(hh, sizeof(hh), path[i], RCPT_HASH_BYTES);
-		json_array_append_new(proof, json_string(hh));
-	}
-	escrow_hex(lh, sizeof(lh), leaf, RCPT_HASH_BYTES);
-	*out = json_pack("{s:I, s:s, s:o}", "chunk", (json_int_t)chunk, "leafHash", lh,
-			 "proof", proof);
-	proof = NULL;
-	if (!*out) {
+	if (leaf_hash(leaf, data, data_len) ||
+	    !(*out = evidence_record(chunk, leaf, (const uint8_t (*)[RCPT_HASH_BYTES])path,
+				     path_len))) {
 		esc_problem(r, ESC_P_INTERNAL, NULL);
 		goto out;
 	}
 	rc = 0;
 out:
-	json_decref(proof);
 	free(path);
 	free(data);
-	free(leaf_in);
 	return rc;
 }
 
@@ -293,6 +348,187 @@ static int attest_refused(struct httpd_req *r, struct escrow *e, const struct at
 	return 0;
 }
 
+/* The job has a receipt to attest or dispute; else -1 having answered
+ * 409 not-receipted. */
+static int require_receipt(struct httpd_req *r, const struct escrow_job *j)
+{
+	if (!j->has_receipt) {
+		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
+			    escrow_job_state_name(j->state));
+		return -1;
+	}
+	return 0;
+}
+
+/* The body's attestation into *a and its signature into sig, signed by
+ * its validator under this escrow's domain.  0, or -1 having answered. */
+static int attestation_signed(struct httpd_req *r, struct escrow *e, struct rcpt_attestation *a,
+			      uint8_t sig[RCPT_SIG_BYTES], json_t *o)
+{
+	struct rcpt_diag diag;
+	uint8_t dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
+	char *t = esc_dump(json_object_get(o, "attestation"));
+	enum rcpt_err re = t ? rcpt_attestation_parse(a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	int rc = -1;
+
+	if (re) {
+		esc_problem(r, ESC_P_INVALID_ATTESTATION, "%s",
+			    t ? diag.msg : "attestation is not an object");
+		goto out;
+	}
+	re = esc_get_sig(sig, o, "signature");
+	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, a) != RCPT_OK)
+		re = RCPT_ERR_FIELD;
+	if (!re)
+		re = rcpt_recover_digest(signer, sig, dg);
+	if (re) {
+		esc_sig_problem(r, "signature", re);
+		goto out;
+	}
+	if (memcmp(signer, a->validator, RCPT_ADDR_BYTES) != 0) {
+		esc_problem(r, ESC_P_WRONG_SIGNER, NULL);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
+/* The attestation is about this job's receipt, its verdict agrees with
+ * the outputRoot it names, and its validator is not the job's provider.
+ * 0, or -1 having answered. */
+static int attestation_fits_job(struct httpd_req *r, const struct rcpt_attestation *a,
+				const struct escrow_job *j)
+{
+	int same;
+
+	if (require_receipt(r, j))
+		return -1;
+	if (memcmp(a->receipt, j->receipt_id, RCPT_HASH_BYTES) != 0) {
+		esc_problem(r, ESC_P_WRONG_RECEIPT,
+			    "attestation.receipt is not this job's receipt id");
+		return -1;
+	}
+	same = memcmp(a->output_root, j->receipt.output_root, RCPT_HASH_BYTES) == 0;
+	if ((a->verdict == RCPT_VERDICT_MATCH) != same) {
+		esc_problem(r, ESC_P_INCONSISTENT_VERDICT,
+			    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
+		return -1;
+	}
+	if (memcmp(a->validator, j->job.provider, RCPT_ADDR_BYTES) == 0) {
+		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* What a fraud claim (verdict 2) may bring besides its attestation;
+ * claim_release frees it. */
+struct claim {
+	uint8_t *input;    /* the job's input, or NULL */
+	size_t input_len;
+	json_t *ev;        /* evidence_check's record, or NULL */
+	char *ev_text;     /* ev as the dispute stores it */
+};
+
+static void claim_release(struct claim *c)
+{
+	free(c->input);
+	free(c->ev_text);
+	json_decref(c->ev);
+}
+
+/* Member "input" when present: base64 of the job's input, with verdict
+ * 2 only.  0, or -1 having answered. */
+static int claim_input(struct httpd_req *r, struct claim *c, json_t *o,
+		       const struct rcpt_attestation *a, const struct escrow_job *j)
+{
+	const char *s = esc_get_str(o, "input");
+
+	if (!json_object_get(o, "input"))
+		return 0;
+	if (a->verdict != RCPT_VERDICT_DIFFERS || !s ||
+	    b64_decode(&c->input, &c->input_len, s, ESCROW_INPUT_BYTES_MAX)) {
+		esc_problem(r, ESC_P_INVALID_INPUT,
+			    "input is base64 of at most %u bytes, only with verdict 2",
+			    ESCROW_INPUT_BYTES_MAX);
+		return -1;
+	}
+	if (!escrow_input_matches(&j->job, c->input, c->input_len)) {
+		esc_problem(r, ESC_P_INPUT_MISMATCH,
+			    "the input's commitment differs from job.inputRoot/inputSize");
+		return -1;
+	}
+	return 0;
+}
+
+/* Member "evidence" when present (evidence_check), with verdict 2 only.
+ * 0, or -1 having answered. */
+static int claim_evidence(struct httpd_req *r, struct claim *c, json_t *o,
+			  const struct rcpt_attestation *a, const struct escrow_job *j)
+{
+	if (!json_object_get(o, "evidence"))
+		return 0;
+	if (a->verdict != RCPT_VERDICT_DIFFERS) {
+		esc_problem(r, ESC_P_INVALID_EVIDENCE, "evidence comes only with verdict 2");
+		return -1;
+	}
+	if (evidence_check(r, &c->ev, j, json_object_get(o, "evidence")))
+		return -1;
+	ASSAY_ASSERT(c->ev);
+	c->ev_text = json_dumps(c->ev, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!c->ev_text) {
+		esc_problem(r, ESC_P_INTERNAL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* The attestation's validator holds at least the minimum stake; else
+ * -1 having answered (403 or a ledger error). */
+static int validator_staked(struct httpd_req *r, struct escrow *e,
+			    const uint8_t validator[RCPT_ADDR_BYTES])
+{
+	int staked = 0;
+
+	if (esc_stake_check(r, e, &staked, validator))
+		return -1;
+	if (!staked) {
+		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
+			    "a validator must hold at least the minimum stake");
+		return -1;
+	}
+	return 0;
+}
+
+/* Records the attestation, and a claim's dispute, in one transaction
+ * (attest_body), and answers. */
+static void attest_commit(struct httpd_req *r, struct escrow *e, const uint8_t id[RCPT_HASH_BYTES],
+			  const struct rcpt_attestation *a, const char *canon,
+			  const uint8_t sig[RCPT_SIG_BYTES], const struct claim *c, uint64_t now)
+{
+	char sub[80], vh[RCPT_ADDR_HEX_BYTES], orh[RCPT_HASH_HEX_BYTES];
+	struct attest_txn x = { id, a, canon, sig, c->input, c->input_len, c->ev_text, sub, now,
+				NULL, NULL, ATTEST_DONE };
+	enum escrow_db_err rc;
+
+	/* claim_input and claim_evidence take nothing without verdict 2. */
+	ASSAY_ASSERT(a->verdict == RCPT_VERDICT_DIFFERS || (!c->input && !c->ev));
+	escrow_subject_job(sub, id);
+	rcpt_address_format(vh, a->validator);
+	escrow_hex(orh, sizeof(orh), a->output_root, 32);
+	x.attest_data = json_pack("{s:s, s:i, s:s}", "validator", vh, "verdict", (int)a->verdict,
+				  "outputRoot", orh);
+	if (a->verdict == RCPT_VERDICT_DIFFERS)
+		x.claim_data = claim_audit_data(vh, c->input != NULL, c->ev);
+	rc = escrow_db_txn(escrow_http_db(e), attest_body, &x);
+	json_decref(x.attest_data);
+	json_decref(x.claim_data);
+	if (!attest_refused(r, e, &x, rc, vh))
+		reply_attested(r, vh, a);
+}
+
 /* input and evidence are checked by the handler: they come only with
  * verdict 2, which the attestation says. */
 ESC_BODY(esc_body_attestation,
@@ -302,138 +538,31 @@ ESC_BODY(esc_body_attestation,
 	 { "input", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL },
 	 { "evidence", HTTPD_KEY_ANY, ESC_OPTIONAL, NULL, NULL });
 
+/* POST /v1/jobs/{id}/attestations: a staked validator's signed verdict
+ * on a receipted job; verdict 2 is a fraud claim, which opens a dispute. */
 void esc_handle_attestation(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
 	json_t *o = httpd_req_json(r);
 	struct escrow_job j;
 	struct rcpt_attestation a;
-	struct rcpt_diag diag;
-	struct chain_balance bal;
-	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES], dg[RCPT_HASH_BYTES], signer[RCPT_ADDR_BYTES];
-	uint8_t *input = NULL;
-	size_t input_len = 0;
-	char *t = NULL, *canon = NULL, *ev_text = NULL, sub[80], vh[RCPT_ADDR_HEX_BYTES],
-		orh[RCPT_HASH_HEX_BYTES];
-	json_t *ev = NULL;
-	struct chain *ch;
-	enum rcpt_err re;
-	enum chain_err ce;
-	enum escrow_db_err rc;
+	struct claim c = { NULL, 0, NULL, NULL };
+	uint8_t id[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES];
+	char *canon = NULL;
 	uint64_t now = esc_now_s();
-	int same;
 
-	if (esc_job_prelude(r, e, id, &j))
+	if (esc_job_prelude(r, e, id, &j) || attestation_signed(r, e, &a, sig, o) ||
+	    attestation_fits_job(r, &a, &j) || claim_input(r, &c, o, &a, &j) ||
+	    claim_evidence(r, &c, o, &a, &j) || validator_staked(r, e, a.validator))
 		goto out;
-	t = esc_dump(json_object_get(o, "attestation"));
-	re = t ? rcpt_attestation_parse(&a, &diag, t, strlen(t)) : RCPT_ERR_JSON;
-	if (re) {
-		esc_problem(r, ESC_P_INVALID_ATTESTATION, "%s",
-			    t ? diag.msg : "attestation is not an object");
-		goto out;
-	}
-	re = esc_get_str(o, "signature") ? rcpt_sig_parse(sig, esc_get_str(o, "signature"))
-				     : RCPT_ERR_SIG_FORMAT;
-	if (!re && rcpt_attestation_digest(dg, &diag, &e->domain, &a) != RCPT_OK)
-		re = RCPT_ERR_FIELD;
-	if (!re)
-		re = rcpt_recover_digest(signer, sig, dg);
-	if (re) {
-		esc_sig_problem(r, "signature", re);
-		goto out;
-	}
-	if (memcmp(signer, a.validator, RCPT_ADDR_BYTES) != 0) {
-		esc_problem(r, ESC_P_WRONG_SIGNER, NULL);
-		goto out;
-	}
-	if (!j.has_receipt) {
-		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
-			    escrow_job_state_name(j.state));
-		goto out;
-	}
-	if (memcmp(a.receipt, j.receipt_id, RCPT_HASH_BYTES) != 0) {
-		esc_problem(r, ESC_P_WRONG_RECEIPT,
-			    "attestation.receipt is not this job's receipt id");
-		goto out;
-	}
-	same = memcmp(a.output_root, j.receipt.output_root, RCPT_HASH_BYTES) == 0;
-	if ((a.verdict == RCPT_VERDICT_MATCH) != same) {
-		esc_problem(r, ESC_P_INCONSISTENT_VERDICT,
-			    "verdict 1 needs the receipt's outputRoot, verdict 2 another one");
-		goto out;
-	}
-	if (memcmp(a.validator, j.job.provider, RCPT_ADDR_BYTES) == 0) {
-		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
-		goto out;
-	}
-	if (json_object_get(o, "input")) {
-		const char *s = esc_get_str(o, "input");
-		if (a.verdict != RCPT_VERDICT_DIFFERS || !s ||
-		    b64_decode(&input, &input_len, s, ESCROW_INPUT_BYTES_MAX)) {
-			esc_problem(r, ESC_P_INVALID_INPUT,
-				    "input is base64 of at most %u bytes, only with verdict 2",
-				    ESCROW_INPUT_BYTES_MAX);
-			goto out;
-		}
-		if (!escrow_input_matches(&j.job, input, input_len)) {
-			esc_problem(r, ESC_P_INPUT_MISMATCH,
-				    "the input's commitment differs from job.inputRoot/inputSize");
-			goto out;
-		}
-	}
-	if (json_object_get(o, "evidence")) {
-		if (a.verdict != RCPT_VERDICT_DIFFERS) {
-			esc_problem(r, ESC_P_INVALID_EVIDENCE,
-				    "evidence comes only with verdict 2");
-			goto out;
-		}
-		if (evidence_check(r, &ev, &j, json_object_get(o, "evidence")))
-			goto out;
-		ev_text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!ev_text) {
-			esc_problem(r, ESC_P_INTERNAL, NULL);
-			goto out;
-		}
-	}
-	if (!(ch = esc_chain(r, e)))
-		goto out;
-	ce = esc_chain_seen(e, chain_balance(ch, &bal, a.validator));
-	if (ce) {
-		esc_reply_chain(r, ce);
-		goto out;
-	}
-	if (rcpt_u256_cmp(&bal.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&bal.stake)) {
-		esc_problem(r, ESC_P_VALIDATOR_NOT_STAKED,
-			    "a validator must hold at least the minimum stake");
-		goto out;
-	}
 	if (rcpt_attestation_to_json(&canon, &a) != RCPT_OK) {
 		esc_problem(r, ESC_P_INVALID_ATTESTATION, NULL);
 		goto out;
 	}
-	escrow_subject_job(sub, id);
-	rcpt_address_format(vh, a.validator);
-	escrow_hex(orh, sizeof(orh), a.output_root, 32);
-	{
-		struct attest_txn x = { id, &a, canon, sig, input, input_len, ev_text, sub, now,
-					json_pack("{s:s, s:i, s:s}", "validator", vh,
-						  "verdict", (int)a.verdict, "outputRoot", orh),
-					NULL, ATTEST_DONE };
-		if (a.verdict == RCPT_VERDICT_DIFFERS)
-			x.claim_data = claim_audit_data(vh, input != NULL, ev);
-		rc = escrow_db_txn(escrow_http_db(e), attest_body, &x);
-		json_decref(x.attest_data);
-		json_decref(x.claim_data);
-		if (attest_refused(r, e, &x, rc, vh))
-			goto out;
-	}
-	reply_attested(r, vh, &a);
+	attest_commit(r, e, id, &a, canon, sig, &c, now);
 out:
-	free(t);
 	free(canon);
-	free(input);
-	free(ev_text);
-	json_decref(ev);
+	claim_release(&c);
 }
 
 /* A disputed job's input, given to every dispute that waits for it,
@@ -545,12 +674,7 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls)
 		esc_problem(r, ESC_P_CONFLICT_OF_INTEREST, NULL);
 		return;
 	}
-	if (!j.has_receipt) {
-		esc_problem(r, ESC_P_NOT_RECEIPTED, "the job is %s",
-			    escrow_job_state_name(j.state));
-		return;
-	}
-	if (esc_require_stake(r, e, who, ESC_P_VALIDATOR_NOT_STAKED))
+	if (require_receipt(r, &j) || esc_require_stake(r, e, who, ESC_P_VALIDATOR_NOT_STAKED))
 		return;
 	escrow_subject_job(sub, id);
 	rcpt_address_format(vh, who);

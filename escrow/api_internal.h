@@ -41,6 +41,9 @@ int esc_parse_address(struct httpd_req *r, uint8_t out[RCPT_ADDR_BYTES], const c
 /* A canonical non-zero decimal uint256 string; v may be NULL.  Else 400
  * invalid-amount. */
 int esc_parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v);
+/* Member `key` of o parsed as a signature (rcpt_sig_parse), or
+ * RCPT_ERR_SIG_FORMAT when it is absent or not a string; answers nothing. */
+enum rcpt_err esc_get_sig(uint8_t sig[RCPT_SIG_BYTES], json_t *o, const char *key);
 /* Answers 400 invalid-signature for member `what`. */
 void esc_sig_problem(struct httpd_req *r, const char *what, enum rcpt_err re);
 /* The calling thread's ledger handle slot (never NULL; *slot may be). */
@@ -62,6 +65,10 @@ int esc_job_prelude(struct httpd_req *r, struct escrow *e, uint8_t id[RCPT_HASH_
 /* Member "reason" of o: at most ESCROW_REASON_BYTES_MAX printable ASCII
  * bytes (owned by o); NULL having answered 400 invalid-reason. */
 const char *esc_parse_reason(struct httpd_req *r, json_t *o);
+/* Whether the stake of `who` is at least --min-stake (and not zero),
+ * into *enough: 0, or -1 having answered (a ledger error). */
+int esc_stake_check(struct httpd_req *r, struct escrow *e, int *enough,
+		    const uint8_t who[RCPT_ADDR_BYTES]);
 /* Stake of `who` at least --min-stake; else -1 having answered (p, a
  * 403, or a ledger error). */
 int esc_require_stake(struct httpd_req *r, struct escrow *e,

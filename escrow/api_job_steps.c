@@ -53,6 +53,106 @@ struct receipt_txn {
 	json_t *data;
 };
 
+/* The body's receipt and its signature, verified as a bundle with the
+ * job's own JobSpec and signature, into *b and *ids.  0, or -1 having
+ * answered. */
+static int receipt_verified(struct httpd_req *r, struct escrow *e, struct rcpt_bundle *b,
+			    struct rcpt_bundle_ids *ids, const struct escrow_job *j, json_t *o)
+{
+	struct rcpt_diag diag;
+	char *t = NULL;
+	enum rcpt_err re;
+	int rc = -1;
+
+	memset(b, 0, sizeof(*b));
+	b->domain = e->domain;
+	b->job = j->job;
+	memcpy(b->job_sig, j->job_sig, RCPT_SIG_BYTES);
+	t = esc_dump(json_object_get(o, "receipt"));
+	re = t ? rcpt_receipt_parse(&b->receipt, &diag, t, strlen(t)) : RCPT_ERR_JSON;
+	if (re) {
+		esc_problem(r, ESC_P_INVALID_RECEIPT, "%s",
+			    t ? diag.msg : "receipt is not an object");
+		goto out;
+	}
+	re = esc_get_sig(b->receipt_sig, o, "receiptSignature");
+	if (re) {
+		esc_sig_problem(r, "receiptSignature", re);
+		goto out;
+	}
+	re = rcpt_bundle_verify(ids, &diag, b, &e->domain);
+	if (re) {
+		esc_problem(r, ESC_P_RECEIPT_REFUSED, "%s: %s",
+			    rcpt_errname(re), diag.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
+static void reply_receipted(struct httpd_req *r, const char *rid, uint64_t window_end_s)
+{
+	httpd_reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "job", httpd_req_param(r, 0),
+					   "receipt", rid, "windowEnd", (json_int_t)window_end_s));
+}
+
+/* A new receipt comes while the job is open, by job.deadline, with times
+ * within the job's life.  0, or -1 having answered. */
+static int receipt_timely(struct httpd_req *r, const struct escrow_job *j,
+			  const struct rcpt_receipt *rcp, uint64_t now)
+{
+	if (!escrow_job_next(JOB_OP_RECEIPT, j->state, NULL)) {
+		esc_problem(r, ESC_P_JOB_NOT_OPEN, "the job is %s", escrow_job_state_name(j->state));
+		return -1;
+	}
+	if (now > j->job.deadline) {
+		esc_problem(r, ESC_P_RECEIPT_AFTER_DEADLINE, "the receipt came after job.deadline");
+		return -1;
+	}
+	return receipt_times_refused(r, j, rcp, now);
+}
+
+/* Records the receipt and its audit entry in one statement
+ * (escrow_db_receipt_audit), which opens the challenge window, and
+ * answers. */
+static void receipt_commit(struct httpd_req *r, struct escrow *e, const uint8_t id[RCPT_HASH_BYTES],
+			   const struct rcpt_bundle *b, const struct rcpt_bundle_ids *ids,
+			   const char *rid, uint64_t now)
+{
+	char *canon = NULL, sub[80], orh[RCPT_HASH_HEX_BYTES], pr[RCPT_U256_DEC_BYTES];
+	uint64_t we = now + e->cfg.challenge_window_s;
+	struct receipt_txn x = { id, ids->receipt_id, &b->receipt, NULL, b->receipt_sig, now,
+				 we, sub, NULL };
+	enum escrow_db_err rc;
+
+	if (rcpt_receipt_to_json(&canon, &b->receipt) != RCPT_OK) {
+		esc_problem(r, ESC_P_INVALID_RECEIPT, "receipt does not serialise");
+		goto out;
+	}
+	escrow_subject_job(sub, id);
+	escrow_hex(orh, sizeof(orh), b->receipt.output_root, 32);
+	rcpt_u256_format(pr, &b->receipt.price);
+	x.canon = canon;
+	x.data = json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid, "outputRoot", orh, "price", pr,
+			   "windowEnd", (json_int_t)we);
+	rc = escrow_db_receipt_audit(escrow_http_db(e), x.id, x.receipt_id, x.receipt, x.canon,
+				     x.sig, x.now, x.window_end, x.sub, x.data);
+	json_decref(x.data);
+	if (rc == ESCROW_DB_CONFLICT)
+		esc_problem(r, ESC_P_JOB_NOT_OPEN,
+			    "the job left the open state or passed its deadline");
+	else if (rc)
+		esc_reply_db(r, rc);
+	else
+		reply_receipted(r, rid, we);
+out:
+	free(canon);
+}
+
+/* POST /v1/jobs/{id}/receipt: the provider's signed receipt of an open
+ * job, which opens its challenge window. */
 void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
@@ -60,86 +160,22 @@ void esc_handle_job_receipt(struct httpd_req *r, void *cls)
 	struct escrow_job j;
 	struct rcpt_bundle b;
 	struct rcpt_bundle_ids ids;
-	struct rcpt_diag diag;
 	uint8_t id[RCPT_HASH_BYTES];
-	char *t = NULL, *canon = NULL, sub[80], rid[RCPT_HASH_HEX_BYTES], orh[RCPT_HASH_HEX_BYTES],
-		pr[RCPT_U256_DEC_BYTES];
-	enum rcpt_err re;
-	enum escrow_db_err rc;
-	uint64_t now = esc_now_s(), we;
+	char rid[RCPT_HASH_HEX_BYTES];
+	uint64_t now = esc_now_s();
 
-	if (esc_job_prelude(r, e, id, &j))
-		goto out;
-	memset(&b, 0, sizeof(b));
-	b.domain = e->domain;
-	b.job = j.job;
-	memcpy(b.job_sig, j.job_sig, RCPT_SIG_BYTES);
-	t = esc_dump(json_object_get(o, "receipt"));
-	re = t ? rcpt_receipt_parse(&b.receipt, &diag, t, strlen(t)) : RCPT_ERR_JSON;
-	if (re) {
-		esc_problem(r, ESC_P_INVALID_RECEIPT, "%s",
-			    t ? diag.msg : "receipt is not an object");
-		goto out;
-	}
-	re = esc_get_str(o, "receiptSignature") ?
-		     rcpt_sig_parse(b.receipt_sig, esc_get_str(o, "receiptSignature")) : RCPT_ERR_SIG_FORMAT;
-	if (re) {
-		esc_sig_problem(r, "receiptSignature", re);
-		goto out;
-	}
-	re = rcpt_bundle_verify(&ids, &diag, &b, &e->domain);
-	if (re) {
-		esc_problem(r, ESC_P_RECEIPT_REFUSED, "%s: %s",
-			    rcpt_errname(re), diag.msg);
-		goto out;
-	}
+	if (esc_job_prelude(r, e, id, &j) || receipt_verified(r, e, &b, &ids, &j, o))
+		return;
 	escrow_hex(rid, sizeof(rid), ids.receipt_id, 32);
+	/* The same receipt again (a retry after a lost answer) gets the
+	 * first answer. */
 	if (j.has_receipt && memcmp(j.receipt_id, ids.receipt_id, 32) == 0) {
-		httpd_reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "job", httpd_req_param(r, 0),
-						   "receipt", rid, "windowEnd", (json_int_t)j.window_end_s));
-		goto out;
+		reply_receipted(r, rid, j.window_end_s);
+		return;
 	}
-	if (!escrow_job_next(JOB_OP_RECEIPT, j.state, NULL)) {
-		esc_problem(r, ESC_P_JOB_NOT_OPEN, "the job is %s", escrow_job_state_name(j.state));
-		goto out;
-	}
-	if (now > j.job.deadline) {
-		esc_problem(r, ESC_P_RECEIPT_AFTER_DEADLINE, "the receipt came after job.deadline");
-		goto out;
-	}
-	if (receipt_times_refused(r, &j, &b.receipt, now))
-		goto out;
-	if (rcpt_receipt_to_json(&canon, &b.receipt) != RCPT_OK) {
-		esc_problem(r, ESC_P_INVALID_RECEIPT, "receipt does not serialise");
-		goto out;
-	}
-	we = now + e->cfg.challenge_window_s;
-	escrow_subject_job(sub, id);
-	escrow_hex(orh, sizeof(orh), b.receipt.output_root, 32);
-	rcpt_u256_format(pr, &b.receipt.price);
-	{
-		struct receipt_txn x = { id, ids.receipt_id, &b.receipt, canon, b.receipt_sig, now,
-					 we, sub,
-					 json_pack("{s:s, s:s, s:s, s:I}", "receipt", rid,
-						   "outputRoot", orh, "price", pr,
-						   "windowEnd", (json_int_t)we) };
-		rc = escrow_db_receipt_audit(escrow_http_db(e), x.id, x.receipt_id, x.receipt,
-					     x.canon, x.sig, x.now, x.window_end, x.sub, x.data);
-		json_decref(x.data);
-	}
-	if (rc) {
-		if (rc == ESCROW_DB_CONFLICT)
-			esc_problem(r, ESC_P_JOB_NOT_OPEN,
-				    "the job left the open state or passed its deadline");
-		else
-			esc_reply_db(r, rc);
-		goto out;
-	}
-	httpd_reply_json(r, 200, json_pack("{s:s, s:s, s:I}", "job", httpd_req_param(r, 0),
-					   "receipt", rid, "windowEnd", (json_int_t)we));
-out:
-	free(t);
-	free(canon);
+	if (receipt_timely(r, &j, &b.receipt, now))
+		return;
+	receipt_commit(r, e, id, &b, &ids, rid, now);
 }
 
 /* ---------------------------------------------------------------- ending a job early */

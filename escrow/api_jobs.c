@@ -143,32 +143,24 @@ ESC_BODY(esc_body_job_open,
 	   ESC_REFUSE(ESC_P_INVALID_JOB, "job is not an object") },
 	 { "jobSignature", HTTPD_KEY_ANY, ESC_REQUIRED, NULL, NULL });
 
-/* Validates a JobSpec request (esc_body_job_open): fills job, sig, id. */
-static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *job,
-			uint8_t sig[RCPT_SIG_BYTES], uint8_t id[RCPT_HASH_BYTES])
+/* The body's job into *job, signed by job.customer: its signature into
+ * sig and its id (the EIP-712 digest under this escrow's domain) into
+ * id.  0, or -1 having answered. */
+static int job_signed(struct httpd_req *r, struct escrow *e, struct rcpt_job *job,
+		      uint8_t sig[RCPT_SIG_BYTES], uint8_t id[RCPT_HASH_BYTES], json_t *o)
 {
-	static const uint8_t zero_addr[RCPT_ADDR_BYTES];
-	json_t *o = httpd_req_json(r);
 	struct rcpt_diag diag;
 	uint8_t signer[RCPT_ADDR_BYTES];
-	const struct kern_info *ki;
-	struct kern_diag kd;
-	char *t = NULL;
-	enum rcpt_err re;
-	uint64_t now = esc_now_s();
+	char *t = esc_dump(json_object_get(o, "job"));
+	enum rcpt_err re = t ? rcpt_job_parse(job, &diag, t, strlen(t)) : RCPT_ERR_JSON;
 	int rc = -1;
 
-	if (json_object_get(o, "domain") && check_domain(r, e, json_object_get(o, "domain")))
-		goto out;
-	t = esc_dump(json_object_get(o, "job"));
-	re = t ? rcpt_job_parse(job, &diag, t, strlen(t)) : RCPT_ERR_JSON;
 	if (re) {
 		esc_problem(r, ESC_P_INVALID_JOB, "%s",
 			    t ? diag.msg : "job is not an object");
 		goto out;
 	}
-	re = esc_get_str(o, "jobSignature") ? rcpt_sig_parse(sig, esc_get_str(o, "jobSignature"))
-					: RCPT_ERR_SIG_FORMAT;
+	re = esc_get_sig(sig, o, "jobSignature");
 	if (re) {
 		esc_sig_problem(r, "jobSignature", re);
 		goto out;
@@ -187,42 +179,76 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 			    "the signature recovers to another address than job.customer (signed for another chain id or escrow?)");
 		goto out;
 	}
+	rc = 0;
+out:
+	free(t);
+	return rc;
+}
+
+/* A provider to pay and a deadline ahead, but not too far.  0, or -1
+ * having answered. */
+static int job_terms_check(struct httpd_req *r, const struct rcpt_job *job, uint64_t now)
+{
+	static const uint8_t zero_addr[RCPT_ADDR_BYTES];
+
 	if (memcmp(job->provider, zero_addr, RCPT_ADDR_BYTES) == 0) {
 		esc_problem(r, ESC_P_INVALID_ADDRESS, "job.provider is the zero address");
-		goto out;
+		return -1;
 	}
 	if (job->deadline <= now) {
 		esc_problem(r, ESC_P_DEADLINE_PASSED,
 			    "job.deadline %" PRIu64 " is not in the future", job->deadline);
-		goto out;
+		return -1;
 	}
 	if (job->deadline - now > ESCROW_DEADLINE_AHEAD_MAX_S) {
 		esc_problem(r, ESC_P_DEADLINE_TOO_FAR,
 			    "job.deadline is more than %u s ahead", ESCROW_DEADLINE_AHEAD_MAX_S);
-		goto out;
+		return -1;
 	}
-	ki = kern_find(job->kernel);
+	return 0;
+}
+
+/* A job the referee can re-execute: a kernel it has under this
+ * kernelHash, an input within its bound, params the kernel takes.  0, or
+ * -1 having answered. */
+static int job_kernel_check(struct httpd_req *r, const struct rcpt_job *job)
+{
+	const struct kern_info *ki = kern_find(job->kernel);
+	struct kern_diag kd;
+
 	if (!ki || memcmp(ki->hash, job->kernel_hash, RCPT_HASH_BYTES) != 0) {
 		esc_problem(r, ESC_P_UNKNOWN_KERNEL,
 			    "the referee cannot re-execute kernel \"%s\" with this kernelHash",
 			    job->kernel);
-		goto out;
+		return -1;
 	}
 	if (job->input_size > ESCROW_INPUT_BYTES_MAX) {
 		esc_problem(r, ESC_P_INPUT_TOO_LARGE,
 			    "job.inputSize is above the referee's %u bytes", ESCROW_INPUT_BYTES_MAX);
-		goto out;
+		return -1;
 	}
 	/* The exact form the kernel takes (PROTOCOL.md sections 3 and 6):
 	 * a job the kernel must refuse never locks the customer's money. */
 	if (kern_params_check(&kd, job->kernel, job->params, strlen(job->params)) != KERN_OK) {
 		esc_problem(r, ESC_P_INVALID_PARAMS, "%s", kd.msg);
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	free(t);
-	return rc;
+	return 0;
+}
+
+/* Validates a JobSpec request (esc_body_job_open): fills job, sig, id. */
+static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *job,
+			uint8_t sig[RCPT_SIG_BYTES], uint8_t id[RCPT_HASH_BYTES])
+{
+	json_t *o = httpd_req_json(r);
+	uint64_t now = esc_now_s();
+
+	if (json_object_get(o, "domain") && check_domain(r, e, json_object_get(o, "domain")))
+		return -1;
+	if (job_signed(r, e, job, sig, id, o) || job_terms_check(r, job, now) ||
+	    job_kernel_check(r, job))
+		return -1;
+	return 0;
 }
 
 void esc_handle_job_open(struct httpd_req *r, void *cls)

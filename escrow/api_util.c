@@ -127,6 +127,13 @@ int esc_parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v)
 	return 0;
 }
 
+enum rcpt_err esc_get_sig(uint8_t sig[RCPT_SIG_BYTES], json_t *o, const char *key)
+{
+	const char *s = esc_get_str(o, key);
+
+	return s ? rcpt_sig_parse(sig, s) : RCPT_ERR_SIG_FORMAT;
+}
+
 void esc_sig_problem(struct httpd_req *r, const char *what, enum rcpt_err re)
 {
 	esc_problem(r, ESC_P_INVALID_SIGNATURE, "%s: %s%s", what, rcpt_strerror(re),
@@ -280,14 +287,15 @@ const char *esc_parse_reason(struct httpd_req *r, json_t *o)
 	return s;
 }
 
-/* Stake of `who` at least --min-stake; else answers 403 `slug`. */
-int esc_require_stake(struct httpd_req *r, struct escrow *e,
-			 const uint8_t who[RCPT_ADDR_BYTES], enum esc_problem_id p)
+/* Whether `who` stakes at least --min-stake, into *enough. */
+int esc_stake_check(struct httpd_req *r, struct escrow *e, int *enough,
+		    const uint8_t who[RCPT_ADDR_BYTES])
 {
 	struct chain_balance b;
 	struct chain *ch = esc_chain(r, e);
 	enum chain_err ce;
 
+	*enough = 0;
 	if (!ch)
 		return -1;
 	ce = esc_chain_seen(e, chain_balance(ch, &b, who));
@@ -295,8 +303,21 @@ int esc_require_stake(struct httpd_req *r, struct escrow *e,
 		esc_reply_chain(r, ce);
 		return -1;
 	}
-	if (rcpt_u256_cmp(&b.stake, &e->cfg.min_stake) < 0 || escrow_u256_is_zero(&b.stake)) {
-		char ms[RCPT_U256_DEC_BYTES];
+	*enough = !(rcpt_u256_cmp(&b.stake, &e->cfg.min_stake) < 0 ||
+		    escrow_u256_is_zero(&b.stake));
+	return 0;
+}
+
+/* Stake of `who` at least --min-stake; else answers 403 `slug`. */
+int esc_require_stake(struct httpd_req *r, struct escrow *e,
+			 const uint8_t who[RCPT_ADDR_BYTES], enum esc_problem_id p)
+{
+	char ms[RCPT_U256_DEC_BYTES];
+	int enough = 0;
+
+	if (esc_stake_check(r, e, &enough, who))
+		return -1;
+	if (!enough) {
 		rcpt_u256_format(ms, &e->cfg.min_stake);
 		esc_problem(r, p, "the signer must hold at least the minimum stake (%s)", ms);
 		return -1;

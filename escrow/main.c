@@ -139,117 +139,120 @@ static void from_env(struct opt_text *o)
 	o->devnet = d && strcmp(d, "1") == 0;
 }
 
+/* Each flag's short code is opt_set's case. */
+static const struct option opt_longs[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "db", required_argument, NULL, 'd' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "chain-id", required_argument, NULL, 'c' },
+	{ "devnet", no_argument, NULL, 'D' },
+	{ "min-stake", required_argument, NULL, 'm' },
+	{ "slash-bps", required_argument, NULL, 's' },
+	{ "bounty-bps", required_argument, NULL, 'b' },
+	{ "sample-bps", required_argument, NULL, 'p' },
+	{ "challenge-window-s", required_argument, NULL, 'w' },
+	{ "unbonding-s", required_argument, NULL, 'u' },
+	{ "referee-deadline-s", required_argument, NULL, 'r' },
+	{ "tls-cert", required_argument, NULL, 'C' },
+	{ "tls-key", required_argument, NULL, 'K' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "rate-per-s", required_argument, NULL, 'R' },
+	{ "rate-burst", required_argument, NULL, 'B' },
+	{ "siwe-domain", required_argument, NULL, 'S' },
+	{ "siwe-uri", required_argument, NULL, 'U' },
+	{ "session-ttl-s", required_argument, NULL, 'T' },
+	{ "operator", required_argument, NULL, 'O' },
+	{ "signin-rate-per-s", required_argument, NULL, 'x' },
+	{ "signin-rate-burst", required_argument, NULL, 'y' },
+	{ "http-workers", required_argument, NULL, 'W' },
+	{ "referee-cpu-s", required_argument, NULL, '1' },
+	{ "referee-mem-mb", required_argument, NULL, '2' },
+	{ "referee-wall-ms", required_argument, NULL, '3' },
+	{ "referee-threads", required_argument, NULL, '4' },
+	{ "referee-delay-ms", required_argument, NULL, '5' },
+	{ "sandbox", required_argument, NULL, '6' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "print-routes", no_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Flag c (getopt_long's code) with its argument into o; --help and
+ * --print-routes exit here.  -1 for a code not in opt_longs. */
+static int opt_set(struct opt_text *o, int c, const char *arg)
+{
+	switch (c) {
+	case 'l': o->listen = arg; break;
+	case 'd': o->db = arg; break;
+	case 'k': o->key = arg; break;
+	case 'c': o->chain_id = arg; break;
+	case 'D': o->devnet = 1; break;
+	case 'm': o->min_stake = arg; break;
+	case 's': o->slash = arg; break;
+	case 'b': o->bounty = arg; break;
+	case 'p': o->sample = arg; break;
+	case 'w': o->window = arg; break;
+	case 'u': o->unbonding = arg; break;
+	case 'r': o->referee = arg; break;
+	case 'C': o->cert = arg; break;
+	case 'K': o->tkey = arg; break;
+	case 'q': o->quiet = 1; break;
+	case 'R': o->rate = arg; break;
+	case 'B': o->burst = arg; break;
+	case 'S': o->siwe_domain = arg; break;
+	case 'U': o->siwe_uri = arg; break;
+	case 'T': o->session_ttl = arg; break;
+	case 'O': o->operator_addr = arg; break;
+	case 'x': o->srate = arg; break;
+	case 'y': o->sburst = arg; break;
+	case 'W': o->workers = arg; break;
+	case '1': o->ref_cpu = arg; break;
+	case '2': o->ref_mem = arg; break;
+	case '3': o->ref_wall = arg; break;
+	case '4': o->ref_threads = arg; break;
+	case '5': o->ref_delay = arg; break;
+	case '6': o->sandbox = arg; break;
+	case 'h': usage(stdout); exit(0);
+	case 'P': exit(print_routes());
+	default: return -1;
+	}
+	return 0;
+}
+
 static int parse_args(struct opt_text *o, int argc, char **argv)
 {
-	static const struct option longs[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "chain-id", required_argument, NULL, 'c' },
-		{ "devnet", no_argument, NULL, 'D' },
-		{ "min-stake", required_argument, NULL, 'm' },
-		{ "slash-bps", required_argument, NULL, 's' },
-		{ "bounty-bps", required_argument, NULL, 'b' },
-		{ "sample-bps", required_argument, NULL, 'p' },
-		{ "challenge-window-s", required_argument, NULL, 'w' },
-		{ "unbonding-s", required_argument, NULL, 'u' },
-		{ "referee-deadline-s", required_argument, NULL, 'r' },
-		{ "tls-cert", required_argument, NULL, 'C' },
-		{ "tls-key", required_argument, NULL, 'K' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "rate-per-s", required_argument, NULL, 'R' },
-		{ "rate-burst", required_argument, NULL, 'B' },
-		{ "siwe-domain", required_argument, NULL, 'S' },
-		{ "siwe-uri", required_argument, NULL, 'U' },
-		{ "session-ttl-s", required_argument, NULL, 'T' },
-		{ "operator", required_argument, NULL, 'O' },
-		{ "signin-rate-per-s", required_argument, NULL, 'x' },
-		{ "signin-rate-burst", required_argument, NULL, 'y' },
-		{ "http-workers", required_argument, NULL, 'W' },
-		{ "referee-cpu-s", required_argument, NULL, '1' },
-		{ "referee-mem-mb", required_argument, NULL, '2' },
-		{ "referee-wall-ms", required_argument, NULL, '3' },
-		{ "referee-threads", required_argument, NULL, '4' },
-		{ "referee-delay-ms", required_argument, NULL, '5' },
-		{ "sandbox", required_argument, NULL, '6' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "print-routes", no_argument, NULL, 'P' },
-		{ NULL, 0, NULL, 0 },
-	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-		switch (c) {
-		case 'l': o->listen = optarg; break;
-		case 'd': o->db = optarg; break;
-		case 'k': o->key = optarg; break;
-		case 'c': o->chain_id = optarg; break;
-		case 'D': o->devnet = 1; break;
-		case 'm': o->min_stake = optarg; break;
-		case 's': o->slash = optarg; break;
-		case 'b': o->bounty = optarg; break;
-		case 'p': o->sample = optarg; break;
-		case 'w': o->window = optarg; break;
-		case 'u': o->unbonding = optarg; break;
-		case 'r': o->referee = optarg; break;
-		case 'C': o->cert = optarg; break;
-		case 'K': o->tkey = optarg; break;
-		case 'q': o->quiet = 1; break;
-		case 'R': o->rate = optarg; break;
-		case 'B': o->burst = optarg; break;
-		case 'S': o->siwe_domain = optarg; break;
-		case 'U': o->siwe_uri = optarg; break;
-		case 'T': o->session_ttl = optarg; break;
-		case 'O': o->operator_addr = optarg; break;
-		case 'x': o->srate = optarg; break;
-		case 'y': o->sburst = optarg; break;
-		case 'W': o->workers = optarg; break;
-		case '1': o->ref_cpu = optarg; break;
-		case '2': o->ref_mem = optarg; break;
-		case '3': o->ref_wall = optarg; break;
-		case '4': o->ref_threads = optarg; break;
-		case '5': o->ref_delay = optarg; break;
-		case '6': o->sandbox = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case 'P': exit(print_routes());
-		default: return -1;
-		}
-	}
+	while ((c = getopt_long(argc, argv, "", opt_longs, NULL)) != -1)
+		if (opt_set(o, c, optarg))
+			return -1;
 	return optind == argc ? 0 : -1;
 }
 
-/* Fills cfg from the texts; names the first bad one. */
-static int build_config(struct escrow_config *cfg, const struct opt_text *o, char *host,
-			size_t host_len)
+/* --listen HOST:PORT (127.0.0.1:8700 when text is NULL); HOST is copied
+ * into host, which cfg->listen_host then names. */
+static int listen_parse(struct escrow_config *cfg, const char *text, char *host, size_t host_len)
 {
+	const char *l = text ? text : "127.0.0.1:8700", *colon = strrchr(l, ':');
 	uint64_t v;
-	const char *colon;
 
-	memset(cfg, 0, sizeof(*cfg));
-	if (!o->db || !o->key) {
-		fprintf(stderr, "assay-escrow: --db and --key are required\n");
-		return -1;
-	}
-	cfg->conninfo = o->db;
-	cfg->key_path = o->key;
-	cfg->devnet = o->devnet;
-	cfg->quiet = o->quiet;
-	cfg->tls_cert = o->cert;
-	cfg->tls_key = o->tkey;
-	colon = strrchr(o->listen ? o->listen : "127.0.0.1:8700", ':');
-	if (!colon || (size_t)(colon - (o->listen ? o->listen : "127.0.0.1:8700")) >= host_len ||
-	    parse_u64(&v, colon + 1, 65535)) {
+	if (!colon || (size_t)(colon - l) >= host_len || parse_u64(&v, colon + 1, 65535)) {
 		fprintf(stderr, "assay-escrow: could not parse --listen '%s': want HOST:PORT\n",
-			o->listen);
+			text);
 		return -1;
 	}
-	{
-		const char *l = o->listen ? o->listen : "127.0.0.1:8700";
-		memcpy(host, l, (size_t)(colon - l));
-		host[colon - l] = '\0';
-	}
+	memcpy(host, l, (size_t)(colon - l));
+	host[colon - l] = '\0';
 	cfg->listen_host = host;
 	cfg->listen_port = (uint16_t)v;
+	return 0;
+}
+
+/* The numeric flags, each its default or a decimal within its bounds. */
+static int numbers_parse(struct escrow_config *cfg, const struct opt_text *o)
+{
+	uint64_t v;
+
+	/* v + 1 < lo + 1 is v < lo without -Wtype-limits where lo is 0. */
 #define NUM(field, text, def, lo, hi, name) do { \
 		if (!(text)) { cfg->field = (def); break; } \
 		if (parse_u64(&v, (text), (hi)) || v + 1 < (uint64_t)(lo) + 1) { \
@@ -278,6 +281,12 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	NUM(referee_threads, o->ref_threads, SBX_THREADS_DEFAULT, 1, SBX_THREADS_MAX, "referee-threads");
 	NUM(referee_delay_ms, o->ref_delay, 0, 0, ESCROW_REFEREE_DELAY_MS_MAX, "referee-delay-ms");
 #undef NUM
+	return 0;
+}
+
+/* --referee-delay-ms only on a devnet; --sandbox best-effort or strict. */
+static int referee_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
 	if (cfg->referee_delay_ms && !cfg->devnet) {
 		fprintf(stderr, "assay-escrow: --referee-delay-ms is for tests: refused without --devnet\n");
 		return -1;
@@ -288,6 +297,12 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 		return -1;
 	}
 	cfg->sandbox_strict = o->sandbox && strcmp(o->sandbox, "strict") == 0;
+	return 0;
+}
+
+/* --min-stake, and an unbonding period that outlasts a dispute. */
+static int stake_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
 	if (rcpt_u256_parse(&cfg->min_stake, o->min_stake ? o->min_stake : DEFAULT_MIN_STAKE) ||
 	    escrow_u256_is_zero(&cfg->min_stake)) {
 		fprintf(stderr, "assay-escrow: could not parse --min-stake '%s': want a non-zero decimal uint256\n",
@@ -301,6 +316,13 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 			cfg->unbonding_s, cfg->challenge_window_s + cfg->referee_deadline_s);
 		return -1;
 	}
+	return 0;
+}
+
+/* Sign-in: --siwe-domain and --siwe-uri together and within their
+ * bounds; --operator only with them. */
+static int siwe_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
 	cfg->siwe_domain = o->siwe_domain;
 	cfg->siwe_uri = o->siwe_uri;
 	cfg->operator_addr = o->operator_addr;
@@ -318,6 +340,27 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 		fprintf(stderr, "assay-escrow: --operator needs --siwe-domain and --siwe-uri\n");
 		return -1;
 	}
+	return 0;
+}
+
+/* Fills cfg from the texts; names the first bad one. */
+static int build_config(struct escrow_config *cfg, const struct opt_text *o, char *host,
+			size_t host_len)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	if (!o->db || !o->key) {
+		fprintf(stderr, "assay-escrow: --db and --key are required\n");
+		return -1;
+	}
+	cfg->conninfo = o->db;
+	cfg->key_path = o->key;
+	cfg->devnet = o->devnet;
+	cfg->quiet = o->quiet;
+	cfg->tls_cert = o->cert;
+	cfg->tls_key = o->tkey;
+	if (listen_parse(cfg, o->listen, host, host_len) || numbers_parse(cfg, o) ||
+	    referee_flags_check(cfg, o) || stake_flags_check(cfg, o) || siwe_flags_check(cfg, o))
+		return -1;
 	if ((!cfg->tls_cert) != (!cfg->tls_key)) {
 		fprintf(stderr, "assay-escrow: --tls-cert and --tls-key go together\n");
 		return -1;
@@ -367,18 +410,188 @@ static int db_open_main(struct escrow *e)
 	return 0;
 }
 
+/* The escrow's key and what follows from it: its address, its EIP-712
+ * domain, and the --operator address.  0, or main's exit status with
+ * the key wiped. */
+static int identity_load(struct escrow *e)
+{
+	struct rcpt_diag diag;
+
+	if (rcpt_key_load(&e->key, &diag, e->cfg.key_path) != RCPT_OK) {
+		fprintf(stderr, "assay-escrow: could not load key: %s\n", diag.msg);
+		rcpt_key_wipe(&e->key);
+		return 1;
+	}
+	memcpy(e->address, e->key.address, RCPT_ADDR_BYTES);
+	rcpt_domain_assay(&e->domain, e->cfg.chain_id, e->address);
+	if (e->cfg.operator_addr &&
+	    rcpt_address_parse(e->operator_addr, e->cfg.operator_addr) != RCPT_OK) {
+		fprintf(stderr, "assay-escrow: could not parse --operator '%s': want an address\n",
+			e->cfg.operator_addr);
+		rcpt_key_wipe(&e->key);
+		return 2;
+	}
+	e->has_operator = e->cfg.operator_addr != NULL;
+	return 0;
+}
+
+/* Sign-in's and the ledger's parameters, from the flags. */
+static void params_fill(struct escrow *e)
+{
+	e->siwe.domain = e->cfg.siwe_domain;
+	e->siwe.uri = e->cfg.siwe_uri;
+	e->siwe.chain_id = e->cfg.chain_id;
+	e->siwe.session_ttl_s = e->cfg.session_ttl_s;
+	e->siwe.store = &escrow_session_store;
+	e->siwe.role_allowed = escrow_api_role_allowed;
+	e->chain_params.chain_id = e->cfg.chain_id;
+	e->chain_params.devnet = e->cfg.devnet;
+	e->chain_params.min_stake = e->cfg.min_stake;
+	e->chain_params.unbonding_s = e->cfg.unbonding_s;
+}
+
+/* The stop lock and condition variable, and the HTTP client's global
+ * state.  -1 having said what failed. */
+static int process_init(struct escrow *e)
+{
+	pthread_mutex_init(&e->stop_mu, NULL);
+	if (mono_cond_init(&e->stop_cv)) {
+		fprintf(stderr, "assay-escrow: could not make a monotonic condition variable\n");
+		return -1;
+	}
+	/* Before any thread: the referee's fetches use libcurl. */
+	if (httpd_client_global_init()) {
+		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The ledger, which must be this escrow's, and the escrow's database:
+ * the ledger's migrations first, then the escrow's.  -1 having said
+ * what failed. */
+static int stores_open(struct escrow *e)
+{
+	struct rcpt_diag diag;
+	struct rcpt_domain cd;
+	enum chain_err ce = escrow_chain_ensure(e, &e->chain, &diag);
+
+	if (ce) {
+		fprintf(stderr, "assay-escrow: could not open the ledger: %s: %s\n",
+			chain_errname(ce), diag.msg);
+		return -1;
+	}
+	chain_domain(e->chain, &cd);
+	if (cd.chain_id != e->domain.chain_id ||
+	    memcmp(cd.verifying_contract, e->address, RCPT_ADDR_BYTES) != 0) {
+		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
+		return -1;
+	}
+	if (db_open_main(e) || escrow_db_migrate(&e->db) != ESCROW_DB_OK) {
+		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGINT and SIGTERM blocked before any thread starts (threads inherit
+ * the mask), for main's sigwait; SIGPIPE ignored. */
+static void signals_block(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* The HTTP server with the escrow's routes, idempotency hooks and
+ * handler threads, as the flags say. */
+static int http_start(struct escrow *e, char *why, size_t why_len)
+{
+	struct httpd_config hc;
+
+	memset(&hc, 0, sizeof(hc));
+	hc.service = "assay-escrow";
+	hc.host = e->cfg.listen_host;
+	hc.port = e->cfg.listen_port;
+	hc.routes = escrow_routes;
+	hc.routes_len = escrow_routes_len;
+	hc.cls = e;
+	hc.ready = escrow_api_ready;
+	hc.idem_begin = escrow_api_idem_begin;
+	hc.idem_end = escrow_api_idem_end;
+	hc.tls_cert_path = e->cfg.tls_cert;
+	hc.tls_key_path = e->cfg.tls_key;
+	hc.quiet = e->cfg.quiet;
+	hc.siwe = e->cfg.siwe_domain ? &e->siwe : NULL;
+	hc.signin_rate_per_s = (double)e->cfg.signin_rate_per_s;
+	hc.signin_rate_burst = (double)e->cfg.signin_rate_burst;
+	hc.rate_per_s = (double)e->cfg.rate_per_s;
+	hc.rate_burst = (double)e->cfg.rate_burst;
+	hc.workers = e->cfg.http_workers;
+	hc.worker_start = escrow_api_worker_start;
+	hc.worker_stop = escrow_api_worker_stop;
+	return httpd_start(&e->httpd, why, why_len, &hc) == HTTPD_OK ? 0 : -1;
+}
+
+/* The server, the referee and the settlement thread, in that order.
+ * -1 having said what failed. */
+static int services_start(struct escrow *e)
+{
+	char why[256];
+
+	if (http_start(e, why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: %s\n", why);
+		return -1;
+	}
+	if (referee_start(e, why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: referee: %s\n", why);
+		return -1;
+	}
+	if (escrow_settle_start(e)) {
+		fprintf(stderr, "assay-escrow: could not start the settlement thread\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The escrow's address and chain on stderr; the bound address on
+ * stdout, which those who started us with port 0 read. */
+static void announce(struct escrow *e)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	rcpt_address_format(a, e->address);
+	fprintf(stderr, "assay-escrow: escrow %s chain %" PRIu64 "%s\n", a,
+		e->cfg.chain_id, e->cfg.devnet ? " (devnet)" : "");
+	printf("listening on %s:%u\n", e->cfg.listen_host, (unsigned)httpd_port(e->httpd));
+	fflush(stdout);
+}
+
+/* Undoes process_init, stores_open and services_start, whichever got
+ * how far.  The settlement thread sets gauges on the server and asks the
+ * referee: it stops first, then the referee. */
+static void teardown(struct escrow *e)
+{
+	escrow_settle_stop(e);
+	escrow_referee_stop(e->referee);
+	e->referee = NULL;
+	httpd_free(e->httpd);
+	chain_free(e->chain);
+	escrow_db_close(&e->db);
+	pthread_cond_destroy(&e->stop_cv);
+	pthread_mutex_destroy(&e->stop_mu);
+	rcpt_key_wipe(&e->key);
+}
+
 int main(int argc, char **argv)
 {
 	struct escrow e;
 	struct opt_text o;
-	struct rcpt_diag diag;
-	struct rcpt_domain cd;
-	struct httpd_config hc;
-	char host[64], why[256];
+	char host[64];
 	sigset_t set;
-	enum chain_err ce;
-	enum rcpt_err re;
-	int sig = 0, rc = 1;
+	int sig = 0, rc;
 
 	memset(&e, 0, sizeof(e));
 	memset(&o, 0, sizeof(o));
@@ -391,122 +604,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	re = rcpt_key_load(&e.key, &diag, e.cfg.key_path);
-	if (re) {
-		fprintf(stderr, "assay-escrow: could not load key: %s\n", diag.msg);
-		rcpt_key_wipe(&e.key);
-		return 1;
-	}
-	memcpy(e.address, e.key.address, RCPT_ADDR_BYTES);
-	rcpt_domain_assay(&e.domain, e.cfg.chain_id, e.address);
-	if (e.cfg.operator_addr &&
-	    rcpt_address_parse(e.operator_addr, e.cfg.operator_addr) != RCPT_OK) {
-		fprintf(stderr, "assay-escrow: could not parse --operator '%s': want an address\n",
-			e.cfg.operator_addr);
-		rcpt_key_wipe(&e.key);
-		return 2;
-	}
-	e.has_operator = e.cfg.operator_addr != NULL;
-	e.siwe.domain = e.cfg.siwe_domain;
-	e.siwe.uri = e.cfg.siwe_uri;
-	e.siwe.chain_id = e.cfg.chain_id;
-	e.siwe.session_ttl_s = e.cfg.session_ttl_s;
-	e.siwe.store = &escrow_session_store;
-	e.siwe.role_allowed = escrow_api_role_allowed;
-	e.chain_params.chain_id = e.cfg.chain_id;
-	e.chain_params.devnet = e.cfg.devnet;
-	e.chain_params.min_stake = e.cfg.min_stake;
-	e.chain_params.unbonding_s = e.cfg.unbonding_s;
-	pthread_mutex_init(&e.stop_mu, NULL);
-	if (mono_cond_init(&e.stop_cv)) {
-		fprintf(stderr, "assay-escrow: could not make a monotonic condition variable\n");
+	rc = identity_load(&e);
+	if (rc)
+		return rc;
+	params_fill(&e);
+	rc = 1;
+	if (process_init(&e) || stores_open(&e))
 		goto out;
-	}
-	/* Before any thread: the referee's fetches use libcurl. */
-	if (httpd_client_global_init()) {
-		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");
+	signals_block(&set);
+	if (services_start(&e))
 		goto out;
-	}
-
-	/* The ledger's migrations first, then the escrow's. */
-	ce = escrow_chain_ensure(&e, &e.chain, &diag);
-	if (ce) {
-		fprintf(stderr, "assay-escrow: could not open the ledger: %s: %s\n",
-			chain_errname(ce), diag.msg);
-		goto out;
-	}
-	chain_domain(e.chain, &cd);
-	if (cd.chain_id != e.domain.chain_id ||
-	    memcmp(cd.verifying_contract, e.address, RCPT_ADDR_BYTES) != 0) {
-		fprintf(stderr, "assay-escrow: the ledger's domain is not this escrow's\n");
-		goto out;
-	}
-	if (db_open_main(&e) || escrow_db_migrate(&e.db) != ESCROW_DB_OK) {
-		fprintf(stderr, "assay-escrow: could not open or migrate the escrow database\n");
-		goto out;
-	}
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	memset(&hc, 0, sizeof(hc));
-	hc.service = "assay-escrow";
-	hc.host = e.cfg.listen_host;
-	hc.port = e.cfg.listen_port;
-	hc.routes = escrow_routes;
-	hc.routes_len = escrow_routes_len;
-	hc.cls = &e;
-	hc.ready = escrow_api_ready;
-	hc.idem_begin = escrow_api_idem_begin;
-	hc.idem_end = escrow_api_idem_end;
-	hc.tls_cert_path = e.cfg.tls_cert;
-	hc.tls_key_path = e.cfg.tls_key;
-	hc.quiet = e.cfg.quiet;
-	hc.siwe = e.cfg.siwe_domain ? &e.siwe : NULL;
-	hc.signin_rate_per_s = (double)e.cfg.signin_rate_per_s;
-	hc.signin_rate_burst = (double)e.cfg.signin_rate_burst;
-	hc.rate_per_s = (double)e.cfg.rate_per_s;
-	hc.rate_burst = (double)e.cfg.rate_burst;
-	hc.workers = e.cfg.http_workers;
-	hc.worker_start = escrow_api_worker_start;
-	hc.worker_stop = escrow_api_worker_stop;
-	if (httpd_start(&e.httpd, why, sizeof(why), &hc) != HTTPD_OK) {
-		fprintf(stderr, "assay-escrow: %s\n", why);
-		goto out;
-	}
-	if (referee_start(&e, why, sizeof(why))) {
-		fprintf(stderr, "assay-escrow: referee: %s\n", why);
-		goto out;
-	}
-	if (escrow_settle_start(&e)) {
-		fprintf(stderr, "assay-escrow: could not start the settlement thread\n");
-		goto out;
-	}
-	{
-		char a[RCPT_ADDR_HEX_BYTES];
-		rcpt_address_format(a, e.address);
-		fprintf(stderr, "assay-escrow: escrow %s chain %" PRIu64 "%s\n", a,
-			e.cfg.chain_id, e.cfg.devnet ? " (devnet)" : "");
-	}
-	printf("listening on %s:%u\n", e.cfg.listen_host, (unsigned)httpd_port(e.httpd));
-	fflush(stdout);
+	announce(&e);
 	sigwait(&set, &sig);
 	fprintf(stderr, "assay-escrow: stopping on signal %d\n", sig);
 	rc = 0;
 out:
-	/* The settlement thread sets gauges on the server and asks the
-	 * referee: it stops first, then the referee. */
-	escrow_settle_stop(&e);
-	escrow_referee_stop(e.referee);
-	e.referee = NULL;
-	httpd_free(e.httpd);
-	chain_free(e.chain);
-	escrow_db_close(&e.db);
-	pthread_cond_destroy(&e.stop_cv);
-	pthread_mutex_destroy(&e.stop_mu);
-	rcpt_key_wipe(&e.key);
+	teardown(&e);
 	return rc;
 }
