@@ -624,4 +624,29 @@ CHAIN_WUR enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *dia
 				       const struct chain_params *params,
 				       const uint8_t escrow[RCPT_ADDR_BYTES]);
 
+/*
+ * The EVM backend (chain-adapter/evm_chain.c): AssayEscrow at `escrow`
+ * on the node at `rpc_url` (evm_rpc_open's rules for the URL).  The
+ * domain is the node's chain id and the escrow's address; balance()
+ * reads the contract's views (available, bonded, unbonding); the
+ * statement calls, settle, decide, expire_dispute and release_unbonded
+ * are transactions sent from `relayer` (its key is copied; the caller
+ * wipes its own) through evm_send, each waited for until `confirmations`
+ * blocks (0: 1) and refused before anything is sent when its gas
+ * estimate reverts; a revert answers the chain_err of its custom error.
+ * The other ledger calls answer CHAIN_ERR_UNSUPPORTED: faucet, withdraw,
+ * stake and unstake act on the sender's own account in the contract (a
+ * relayer cannot move someone else's tokens), lock, release, refund and
+ * slash are the contract's alone, and events and check_invariants are
+ * the log follower's and the contract's (forge invariant tests).
+ * Call evm_rpc_global_init (or curl_global_init) once first.
+ * Errors: CHAIN_ERR_ARG, CHAIN_ERR_NOMEM, CHAIN_ERR_UNAVAILABLE (no
+ * answer from the node), CHAIN_ERR_BACKEND (no contract at `escrow`, or
+ * not one that answers token(); diag says why).
+ */
+CHAIN_WUR enum chain_err chain_evm_open(struct chain **out, struct rcpt_diag *diag,
+					const char *rpc_url,
+					const uint8_t escrow[RCPT_ADDR_BYTES],
+					const struct rcpt_key *relayer, unsigned confirmations);
+
 #endif
