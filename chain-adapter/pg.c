@@ -17,9 +17,11 @@
  *   balances are bounded by CHECK constraints, whose violations are the
  *   refusals CHAIN_ERR_INSUFFICIENT and CHAIN_ERR_OVERFLOW.
  *
- * All SQL of the backend is in one block below (GNU Taler's habit): the
- * PG_SQL_* texts and pg_sql[], the statements a session prepares;
- * the schema is in the embedded migrations.  Every value is a parameter
+ * All SQL of the ledger is in one block below (GNU Taler's habit): the
+ * PG_SQL_* texts and pg_sql[], the statements a session prepares; the
+ * statement rules keep theirs in pg_rules.c, which moves money only
+ * through the bodies this file lends it (pg_internal.h); the schema is
+ * in the embedded migrations.  Every value is a parameter
  * (PQexecPrepared / PQexecParams); no SQL is ever built from strings.
  * docs/ledger.md explains the schema.
  */
@@ -34,18 +36,6 @@
 #include "pgdb.h"
 #include "pg_internal.h"
 #include "banned.h"
-
-/* Room for a bigint in decimal, sign and NUL included. */
-#define PG_INT_BYTES 24
-
-struct pg_chain {
-	struct chain base;                    /* first: the vtable */
-	struct pgdb db;                       /* the session */
-	struct chain_params params;
-	uint8_t escrow[RCPT_ADDR_BYTES];
-	char min_stake[RCPT_U256_DEC_BYTES];  /* params.min_stake, decimal */
-	char why[CHAIN_PG_WHY_BYTES];         /* last error, for debugging */
-};
 
 /* ------------------------------------------------------------------ */
 /* The statements                                                       */
@@ -74,6 +64,8 @@ enum pg_stmt {
 	PG_OP_CLAIM,
 	PG_HEAD_CREATE,
 	PG_HEAD_CHAIN_ID,
+	PG_RULE_JOB,
+	PG_RULES_BACKING,
 	PG_STMT_COUNT_
 };
 
@@ -124,12 +116,14 @@ enum pg_stmt {
 	"SELECT coalesce((SELECT sum(amount) FROM d), 0) "                     \
 	"  + coalesce((SELECT sum(t) FROM u), 0) = $2::numeric"
 
-/* State of job $1 and how a settlement paying $2 splits its lock. */
+/* State of job $1, how a settlement paying $2 splits its lock, and
+ * whether the statement rules keep the job (003_rules.sql). */
 #define PG_SQL_JOB_GET                                                         \
 	"SELECT j.state::text, '0x' || encode(j.customer, 'hex'), "            \
 	"  '0x' || encode(j.provider, 'hex'), $2::numeric <= j.max_price, "    \
 	"  GREATEST(j.max_price - $2::numeric, 0)::text, "                     \
-	"  coalesce(a.balance = j.max_price, false) "                          \
+	"  coalesce(a.balance = j.max_price, false), "                         \
+	"  EXISTS (SELECT 1 FROM rule_jobs r WHERE r.job = j.job) "            \
 	"FROM jobs j LEFT JOIN accounts a ON a.kind = 'lock' AND a.job = j.job " \
 	"WHERE j.job = $1::bytea FOR UPDATE OF j"
 
@@ -257,6 +251,22 @@ enum pg_stmt {
 	"  'slash transfers move ' || t.total::text || ', the slashes say ' "  \
 	"  || s.total::text FROM t, s"
 
+/* I6: a statement job's rule state agrees with its ledger row (1-3
+ * open, 4 released at the receipt's price, 5 refunded) and its dispute
+ * counts with its disputes. */
+#define PG_SQL_INV_I6                                                          \
+	"WITH d AS (SELECT job, count(*) AS n, "                               \
+	"  count(*) FILTER (WHERE state = 1) AS o FROM rule_disputes GROUP BY job) " \
+	"SELECT count(*) = 0, 'statement job 0x' || "                          \
+	"  coalesce(encode((array_agg(r.job))[1], 'hex'), '') "                \
+	"  || ' disagrees with its ledger row or its disputes' "               \
+	"FROM rule_jobs r JOIN jobs j ON j.job = r.job LEFT JOIN d ON d.job = r.job " \
+	"WHERE NOT (CASE WHEN r.state <= 3 THEN j.state = 'open' "             \
+	"    WHEN r.state = 4 THEN j.state = 'released' AND j.price = r.price " \
+	"    ELSE j.state = 'refunded' END "                                   \
+	"  AND coalesce(r.price <= j.max_price, true) "                        \
+	"  AND r.open_disputes = coalesce(d.o, 0) AND r.disputants = coalesce(d.n, 0))"
+
 /* All the checks in one statement: one snapshot (concurrent writers
  * cannot make a sound ledger look broken), one round trip; the first
  * check that fails, if any, in the order above. */
@@ -275,7 +285,8 @@ enum pg_stmt {
 	PG_INV(8, "I5", PG_SQL_INV_I5_REPLAY) " UNION ALL "                    \
 	PG_INV(9, "I5", PG_SQL_INV_I5_KINDS) " UNION ALL "                     \
 	PG_INV(10, "I5", PG_SQL_INV_I5_UNBONDING) " UNION ALL "                \
-	PG_INV(11, "I5", PG_SQL_INV_I5_SLASHES)                                \
+	PG_INV(11, "I5", PG_SQL_INV_I5_SLASHES) " UNION ALL "                  \
+	PG_INV(12, "I6", PG_SQL_INV_I6)                                        \
 	") AS inv WHERE NOT ok ORDER BY k LIMIT 1"
 
 /* Opening: the head row of this chain id. */
@@ -340,6 +351,15 @@ static const struct pgdb_stmt pg_sql[PG_STMT_COUNT_] = {
 	[PG_INVARIANTS] = { "invariants", PG_SQL_INVARIANTS },
 	[PG_HEAD_CREATE] = { "head_create", PG_SQL_HEAD_CREATE },
 	[PG_HEAD_CHAIN_ID] = { "head_chain_id", PG_SQL_HEAD_CHAIN_ID },
+	[PG_RULE_JOB] = { "rule_job",
+		"SELECT 1 FROM rule_jobs WHERE job = $1::bytea" },
+	/* What holds an address's unbonded stake under the rules: a
+	 * statement job it provides not yet settled, a dispute it filed
+	 * still open. */
+	[PG_RULES_BACKING] = { "rules_backing",
+		"SELECT EXISTS (SELECT 1 FROM jobs j JOIN rule_jobs r ON r.job = j.job "
+		"    WHERE j.provider = $1::bytea AND j.state = 'open'), "
+		"  EXISTS (SELECT 1 FROM rule_disputes WHERE validator = $1::bytea AND state = 1)" },
 };
 
 /* ------------------------------------------------------------------ */
@@ -488,11 +508,9 @@ static enum chain_err pg_ready(struct pg_chain *p)
 	return e ? pg_map(p, e) : CHAIN_OK;
 }
 
-typedef enum chain_err (*pg_body)(struct pg_chain *p, void *arg);
-
 struct pg_txn_ctx {
 	struct pg_chain *p;
-	pg_body body;
+	chain_pg_body body;
 	void *arg;
 };
 
@@ -511,7 +529,7 @@ static int pg_txn_body(struct pgdb *db, void *arg)
 /* Runs body in one READ COMMITTED transaction, serialized with every
  * other writer on the ledger head; commits on CHAIN_OK, rolls back on
  * anything else; pgdb_txn tries again when PostgreSQL asks for it. */
-static enum chain_err pg_txn(struct pg_chain *p, pg_body body, void *arg)
+static enum chain_err pg_txn(struct pg_chain *p, chain_pg_body body, void *arg)
 {
 	struct pg_txn_ctx x = { p, body, arg };
 	enum pgdb_err e;
@@ -522,6 +540,39 @@ static enum chain_err pg_txn(struct pg_chain *p, pg_body body, void *arg)
 		return pg_map(p, e);
 	CHAIN_ASSERT((unsigned)brc < CHAIN_ERR_COUNT_);
 	return (enum chain_err)brc;
+}
+
+/* What pg_rules.c borrows (pg_internal.h). */
+enum chain_err chain_pg_txn(struct pg_chain *p, chain_pg_body body, void *arg)
+{
+	CHAIN_ASSERT(p && body);
+	return pg_txn(p, body, arg);
+}
+
+enum chain_err chain_pg_exec(struct pg_chain *p, PGresult **out, const struct pgdb_stmt *s,
+			     const struct pgdb_args *a)
+{
+	enum pgdb_err e;
+
+	CHAIN_ASSERT(p && s);
+	e = pgdb_exec(&p->db, out, s, a);
+	return e ? pg_map(p, e) : CHAIN_OK;
+}
+
+enum chain_err chain_pg_ready(struct pg_chain *p)
+{
+	CHAIN_ASSERT(p);
+	return pg_ready(p);
+}
+
+void chain_pg_arg_u256(struct pgdb_args *a, const struct rcpt_u256 *v)
+{
+	pg_arg_u256(a, v);
+}
+
+enum chain_err chain_pg_parse_u256(struct pg_chain *p, struct rcpt_u256 *out, const char *dec)
+{
+	return pg_parse_u256(p, out, dec);
 }
 
 /* ------------------------------------------------------------------ */
@@ -795,6 +846,32 @@ struct pg_release_unbonded {
 	const uint8_t *op;
 };
 
+/* AssayEscrow's releaseUnbonded: stake that backs a statement job not
+ * yet settled, or a dispute still open, stays (the rules' jobs only:
+ * chain_lock's jobs are the escrow service's to guard). */
+static enum chain_err pg_rules_backing(struct pg_chain *p, const uint8_t *who)
+{
+	struct pgdb_args a = { .n = 0 };
+	PGresult *res = NULL;
+	enum chain_err rc;
+
+	pgdb_arg_bytes(&a, who, RCPT_ADDR_BYTES);
+	rc = pg_run(p, &res, PG_RULES_BACKING, &a);
+	if (rc)
+		goto out;
+	if (PQntuples(res) != 1 || PQnfields(res) != 2) {
+		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	if (PQgetvalue(res, 0, 0)[0] == 't')
+		rc = CHAIN_ERR_STAKE_BACKS_JOBS;
+	else if (PQgetvalue(res, 0, 1)[0] == 't')
+		rc = CHAIN_ERR_STAKE_BACKS_DISPUTES;
+out:
+	PQclear(res);
+	return rc;
+}
+
 static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
 {
 	const struct pg_release_unbonded *r = arg;
@@ -813,7 +890,9 @@ static enum chain_err pg_body_release_unbonded(struct pg_chain *p, void *arg)
 	rc = pg_run_one(p, due, sizeof(due), PG_UNBOND_DUE, &a);
 	if (rc || pg_dec_is_zero(due))
 		goto out;
-	rc = pg_account_of(p, from, "unbonding", r->who);
+	rc = pg_rules_backing(p, r->who);
+	if (!rc)
+		rc = pg_account_of(p, from, "unbonding", r->who);
 	if (!rc)
 		rc = pg_account_of(p, to, "available", r->who);
 	if (!rc)
@@ -887,6 +966,21 @@ out:
 	return rc;
 }
 
+enum chain_err chain_pg_lock_in_txn(struct pg_chain *p, const uint8_t job[RCPT_HASH_BYTES],
+				    const uint8_t customer[RCPT_ADDR_BYTES],
+				    const uint8_t provider[RCPT_ADDR_BYTES],
+				    const struct rcpt_u256 *max_price, uint64_t now_s)
+{
+	struct pg_lock l = {
+		.job = job, .customer = customer, .provider = provider,
+		.max_price = max_price, .now_s = now_s,
+	};
+
+	CHAIN_ASSERT(p && job && customer && provider && max_price);
+	CHAIN_ASSERT(now_s <= CHAIN_PG_TIME_S_MAX);
+	return pg_body_lock(p, &l);
+}
+
 static enum chain_err pg_lock(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
 			      const uint8_t customer[RCPT_ADDR_BYTES],
 			      const uint8_t provider[RCPT_ADDR_BYTES],
@@ -915,6 +1009,7 @@ struct pg_settle {
 	const uint8_t *job;
 	const struct rcpt_u256 *price;     /* NULL: refund */
 	uint64_t now_s;
+	int by_rules;                      /* pg_rules.c settles a statement job */
 };
 
 static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
@@ -939,11 +1034,16 @@ static enum chain_err pg_body_settle(struct pg_chain *p, void *arg)
 		rc = CHAIN_ERR_NOT_FOUND;
 		goto out;
 	}
-	if (PQntuples(res) != 1 || PQnfields(res) != 6 ||
+	if (PQntuples(res) != 1 || PQnfields(res) != 7 ||
 	    rcpt_hex_decode(customer, sizeof(customer), PQgetvalue(res, 0, 1)) != RCPT_OK ||
 	    rcpt_hex_decode(provider, sizeof(provider), PQgetvalue(res, 0, 2)) != RCPT_OK ||
 	    (size_t)PQgetlength(res, 0, 4) >= sizeof(rest)) {
 		rc = CHAIN_ERR_BACKEND;
+		goto out;
+	}
+	/* A statement job is settled by its rules only. */
+	if (!s->by_rules && PQgetvalue(res, 0, 6)[0] == 't') {
+		rc = CHAIN_ERR_STATE;
 		goto out;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "open") != 0) {
@@ -1015,6 +1115,15 @@ static enum chain_err pg_settle(struct chain *c, const uint8_t *job,
 	return rc;
 }
 
+enum chain_err chain_pg_settle_in_txn(struct pg_chain *p, const uint8_t job[RCPT_HASH_BYTES],
+				      const struct rcpt_u256 *price, uint64_t now_s)
+{
+	struct pg_settle s = { .job = job, .price = price, .now_s = now_s, .by_rules = 1 };
+
+	CHAIN_ASSERT(p && job && now_s <= CHAIN_PG_TIME_S_MAX);
+	return pg_body_settle(p, &s);
+}
+
 static enum chain_err pg_release(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
 				 const struct rcpt_u256 *price, uint64_t now_s)
 {
@@ -1032,7 +1141,26 @@ struct pg_slash {
 	const uint8_t *offender, *bounty_to, *job;    /* job NULL: none */
 	const struct rcpt_u256 *amount, *bounty;
 	uint64_t now_s;
+	int by_rules;                                 /* pg_rules.c's verdict */
 };
+
+/* chain_slash may not name a statement job: its slashes are the rules'. */
+static enum chain_err pg_slash_job_check(struct pg_chain *p, const struct pg_slash *s)
+{
+	struct pgdb_args a = { .n = 0 };
+	PGresult *res = NULL;
+	enum chain_err rc = CHAIN_OK;
+
+	if (!s->job || s->by_rules)
+		goto out;
+	pgdb_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
+	rc = pg_run(p, &res, PG_RULE_JOB, &a);
+	if (!rc && PQntuples(res) != 0)
+		rc = CHAIN_ERR_STATE;
+out:
+	PQclear(res);
+	return rc;
+}
 
 static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 {
@@ -1044,8 +1172,11 @@ static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 	char stake[PG_INT_BYTES], unb[PG_INT_BYTES], dest[PG_INT_BYTES], treasury[PG_INT_BYTES];
 	PGresult *res = NULL;
 	int ok = 0;
-	enum chain_err rc = CHAIN_OK;
+	enum chain_err rc;
 
+	rc = pg_slash_job_check(p, s);
+	if (rc)
+		goto out;
 	if (s->job) {
 		pgdb_arg_bytes(&a, s->offender, RCPT_ADDR_BYTES);
 		pgdb_arg_bytes(&a, s->job, RCPT_HASH_BYTES);
@@ -1116,6 +1247,29 @@ static enum chain_err pg_body_slash(struct pg_chain *p, void *arg)
 	rc = pg_run(p, NULL, PG_SLASH_INSERT, &i);
 out:
 	PQclear(res);
+	return rc;
+}
+
+enum chain_err chain_pg_slash_in_txn(struct pg_chain *p, const uint8_t offender[RCPT_ADDR_BYTES],
+				     const struct rcpt_u256 *amount,
+				     const uint8_t bounty_to[RCPT_ADDR_BYTES],
+				     const struct rcpt_u256 *bounty,
+				     const uint8_t job[RCPT_HASH_BYTES], uint64_t now_s)
+{
+	struct pg_slash s = {
+		.offender = offender, .bounty_to = bounty_to, .job = job, .amount = amount,
+		.bounty = bounty, .now_s = now_s, .by_rules = 1,
+	};
+	enum chain_err rc;
+
+	CHAIN_ASSERT(p && offender && bounty_to && job && amount && bounty);
+	CHAIN_ASSERT(!pg_u256_is_zero(amount) && rcpt_u256_cmp(bounty, amount) <= 0);
+	rc = pg_body_slash(p, &s);
+	if (rc == CHAIN_ERR_SETTLED) {
+		/* the rules slash an offender once a job: a second is a bug */
+		snprintf(p->why, sizeof(p->why), "%s", "statement job slashed twice");
+		rc = CHAIN_ERR_BACKEND;
+	}
 	return rc;
 }
 
@@ -1279,6 +1433,15 @@ static const struct chain_class pg_class = {
 	.slash = pg_slash,
 	.events = pg_events,
 	.check_invariants = pg_check_invariants,
+	.open_job = chain_pg_open_job,
+	.submit_receipt = chain_pg_submit_receipt,
+	.settle = chain_pg_settle,
+	.attest = chain_pg_attest,
+	.decide = chain_pg_decide,
+	.expire_dispute = chain_pg_expire_dispute,
+	.job_state = chain_pg_job_state,
+	.dispute_state = chain_pg_dispute_state,
+	.rules = chain_pg_rules,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1368,6 +1531,8 @@ enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
 			     const uint8_t escrow[RCPT_ADDR_BYTES])
 {
 	struct pg_chain *p = NULL;
+	const char *why = NULL;
+	int rules_on = 0;
 	enum chain_err rc = CHAIN_ERR_ARG;
 
 	if (diag)
@@ -1381,6 +1546,10 @@ enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
 		pg_diag(diag, "chain_pg_open", "unbonding_s out of range");
 		goto out;
 	}
+	if (!chain_pg_rules_params(&rules_on, &why, params)) {
+		pg_diag(diag, "chain_pg_open: statement parameters", why);
+		goto out;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		rc = CHAIN_ERR_NOMEM;
@@ -1389,6 +1558,7 @@ enum chain_err chain_pg_open(struct chain **out, struct rcpt_diag *diag,
 	p->base.vt = &pg_class;
 	p->params = *params;
 	p->params.devnet = params->devnet != 0;
+	p->rules_on = rules_on;
 	memcpy(p->escrow, escrow, RCPT_ADDR_BYTES);
 	rcpt_u256_format(p->min_stake, &params->min_stake);
 	rc = pg_connect(p, diag, conninfo);

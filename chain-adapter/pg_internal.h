@@ -1,8 +1,9 @@
 /*
  * pg_internal.h: private to chain-adapter/: the limits of the PostgreSQL
- * backend, the migrations embedded by scripts/embed-sql.sh, and the
- * assertion that stays on in release builds (money code stops rather than
- * go on from a state it does not understand).
+ * backend, the migrations embedded by scripts/embed-sql.sh, the assertion
+ * that stays on in release builds (money code stops rather than go on
+ * from a state it does not understand), and what pg.c (the ledger)
+ * shares with pg_rules.c (the statement rules).
  */
 #ifndef ASSAY_CHAIN_PG_INTERNAL_H
 #define ASSAY_CHAIN_PG_INTERNAL_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chain.h"
 #include "pgdb.h"
 
 /* build/gen/chain_migrations.c, in file-name order (scripts/embed-sql.sh
@@ -58,6 +60,85 @@ extern const size_t chain_migrations_count;
 
 /* Room for the last PostgreSQL error message kept in the handle. */
 #define CHAIN_PG_WHY_BYTES 256
+
+/* ------------------------------------------------------------------ */
+/* The backend's handle, and what pg.c lends pg_rules.c                 */
+
+/* Room for a bigint in decimal, sign and NUL included. */
+#define PG_INT_BYTES 24
+
+struct pg_chain {
+	struct chain base;                    /* first: the vtable */
+	struct pgdb db;                       /* the session */
+	struct chain_params params;
+	int rules_on;                         /* the statement parameters were given */
+	uint8_t escrow[RCPT_ADDR_BYTES];
+	char min_stake[RCPT_U256_DEC_BYTES];  /* params.min_stake, decimal */
+	char why[CHAIN_PG_WHY_BYTES];         /* last error, for debugging */
+};
+
+/* A transaction's body: runs after the head lock; CHAIN_OK commits. */
+typedef enum chain_err (*chain_pg_body)(struct pg_chain *p, void *arg);
+
+/* Runs body in one transaction serialized on the ledger head (pg.c's
+ * pg_txn): commits on CHAIN_OK, rolls back otherwise. */
+enum chain_err chain_pg_txn(struct pg_chain *p, chain_pg_body body, void *arg);
+/* Runs one statement of the caller's (static SQL text); *out as
+ * pgdb_exec; a failure is mapped as the ledger's own statements are. */
+enum chain_err chain_pg_exec(struct pg_chain *p, PGresult **out, const struct pgdb_stmt *s,
+			     const struct pgdb_args *a);
+/* A usable session (pgdb_ready), for reads outside a transaction. */
+enum chain_err chain_pg_ready(struct pg_chain *p);
+/* Binds a uint256 as its decimal text. */
+void chain_pg_arg_u256(struct pgdb_args *a, const struct rcpt_u256 *v);
+/* A decimal read from the ledger that must be a uint256 (else
+ * CHAIN_ERR_BACKEND, with p->why). */
+enum chain_err chain_pg_parse_u256(struct pg_chain *p, struct rcpt_u256 *out, const char *dec);
+
+/* The ledger's movements, inside a transaction of chain_pg_txn, for the
+ * rules (which have made their own checks first):
+ * - lock: chain_lock's body (refusals EXISTS, STAKE_LOW, INSUFFICIENT);
+ * - settle: chain_release's (price) or chain_refund's (price NULL)
+ *   body, which also settles a statement job;
+ * - slash: chain_slash's body for a statement job (job not NULL). */
+enum chain_err chain_pg_lock_in_txn(struct pg_chain *p, const uint8_t job[RCPT_HASH_BYTES],
+				    const uint8_t customer[RCPT_ADDR_BYTES],
+				    const uint8_t provider[RCPT_ADDR_BYTES],
+				    const struct rcpt_u256 *max_price, uint64_t now_s);
+enum chain_err chain_pg_settle_in_txn(struct pg_chain *p, const uint8_t job[RCPT_HASH_BYTES],
+				      const struct rcpt_u256 *price, uint64_t now_s);
+enum chain_err chain_pg_slash_in_txn(struct pg_chain *p, const uint8_t offender[RCPT_ADDR_BYTES],
+				     const struct rcpt_u256 *amount,
+				     const uint8_t bounty_to[RCPT_ADDR_BYTES],
+				     const struct rcpt_u256 *bounty,
+				     const uint8_t job[RCPT_HASH_BYTES], uint64_t now_s);
+
+/* The statement calls (pg_rules.c), for pg.c's vtable. */
+enum chain_err chain_pg_open_job(struct chain *c, uint8_t job_out[RCPT_HASH_BYTES],
+				 const struct rcpt_job *spec, const uint8_t sig[RCPT_SIG_BYTES],
+				 uint64_t now_s);
+enum chain_err chain_pg_submit_receipt(struct chain *c, uint8_t receipt_out[RCPT_HASH_BYTES],
+				       const struct rcpt_receipt *r,
+				       const uint8_t sig[RCPT_SIG_BYTES], uint64_t now_s);
+enum chain_err chain_pg_settle(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
+			       uint64_t now_s);
+enum chain_err chain_pg_attest(struct chain *c, const struct rcpt_attestation *a,
+			       const uint8_t sig[RCPT_SIG_BYTES], const struct rcpt_receipt *r,
+			       uint64_t now_s);
+enum chain_err chain_pg_decide(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
+			       const uint8_t validator[RCPT_ADDR_BYTES], int provider_wrong,
+			       uint64_t now_s);
+enum chain_err chain_pg_expire_dispute(struct chain *c, const uint8_t job[RCPT_HASH_BYTES],
+				       const uint8_t validator[RCPT_ADDR_BYTES], uint64_t now_s);
+enum chain_err chain_pg_job_state(struct chain *c, enum chain_job_state *out,
+				  const uint8_t job[RCPT_HASH_BYTES]);
+enum chain_err chain_pg_dispute_state(struct chain *c, enum chain_dispute_state *out,
+				      uint64_t *deadline_s, const uint8_t job[RCPT_HASH_BYTES],
+				      const uint8_t validator[RCPT_ADDR_BYTES]);
+enum chain_err chain_pg_rules(struct chain *c, struct chain_rules *out);
+/* Checks the statement parameters of chain_params: 1 when all are zero
+ * (rules off) or all valid (*on receives which), 0 (with why) when not. */
+int chain_pg_rules_params(int *on, const char **why, const struct chain_params *params);
 
 /* ------------------------------------------------------------------ */
 
