@@ -125,6 +125,7 @@ static enum chain_err evm_chain_map(struct evm_chain *e, enum evm_rpc_err rc)
 	case EVM_RPC_ERR_UNREACHABLE:
 	case EVM_RPC_ERR_HTTP:
 	case EVM_RPC_ERR_TIMEOUT:   /* sent, not seen mined: it may still be */
+	case EVM_RPC_ERR_FEE_CAP:   /* stuck below the fee cap: it may still be mined */
 		return CHAIN_ERR_UNAVAILABLE;
 	case EVM_RPC_ERR_NONCE:
 		return CHAIN_ERR_CONFLICT;
