@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 
 #include "anvilfx.h"
 #include "testutil.h"
@@ -35,13 +37,20 @@ const char *const ANVILFX_ADDRS[3] = {
 
 void anvilfx_start(struct anvilfx *a, const char *const extra[])
 {
-	char bin[512], line[4096];
+	anvilfx_start_n(a, 3, extra);
+}
+
+void anvilfx_start_n(struct anvilfx *a, unsigned accounts, const char *const extra[])
+{
+	char bin[512], line[4096], acc[16];
 	const char *argv[16];
 	size_t n = 0;
 	unsigned port = 0;
 	int fd;
 
 	memset(a, 0, sizeof(*a));
+	cr_assert(accounts >= 3 && accounts <= ANVILFX_ACCOUNTS_MAX);
+	snprintf(acc, sizeof(acc), "%u", accounts);
 	tu_src(bin, sizeof(bin), ANVILFX_REL);
 	if (access(bin, X_OK) != 0)
 		cr_skip_test("anvil not found at %s (run make contract-deps)", ANVILFX_REL);
@@ -50,7 +59,7 @@ void anvilfx_start(struct anvilfx *a, const char *const extra[])
 	argv[n++] = bin;
 	argv[n++] = "--port"; argv[n++] = "0";
 	argv[n++] = "--host"; argv[n++] = "127.0.0.1";
-	argv[n++] = "--accounts"; argv[n++] = "3";
+	argv[n++] = "--accounts"; argv[n++] = acc;
 	for (size_t i = 0; extra && extra[i]; i++) {
 		cr_assert(n < 15);
 		argv[n++] = extra[i];
@@ -110,4 +119,93 @@ const char *anvilfx_key_file(const struct anvilfx *a, char *path, size_t len, in
 	tu_write_file(path, text, strlen(text), mode);
 	cr_assert_eq(chmod(path, (mode_t)mode), 0);
 	return path;
+}
+
+void anvilfx_dev_key(struct rcpt_key *out, const struct anvilfx *a, unsigned i)
+{
+	char line[512], hex[80];
+	uint8_t s[32];
+	unsigned k;
+	int found = 0;
+	FILE *in = fopen(a->log, "r");
+
+	cr_assert_not_null(in, "%s", a->log);
+	/* "(i) 0x<64 hex>": the private keys' list (the addresses' list
+	 * before it has 42-character values). */
+	while (!found && fgets(line, sizeof(line), in))
+		found = sscanf(line, " (%u) %79s", &k, hex) == 2 && k == i && strlen(hex) == 66;
+	fclose(in);
+	cr_assert(found, "anvil printed no key %u (see %s)", i, a->log);
+	cr_assert_eq(rcpt_hex_decode(s, sizeof(s), hex), RCPT_OK);
+	cr_assert_eq(rcpt_key_from_secret(out, s), RCPT_OK);
+	memset(s, 0, sizeof(s));
+}
+
+struct anvilfx_buf {
+	char *p;
+	size_t len;
+};
+
+static size_t anvilfx_sink(char *p, size_t size, size_t n, void *cls)
+{
+	struct anvilfx_buf *b = cls;
+	char *q = realloc(b->p, b->len + size * n + 1);
+
+	cr_assert_not_null(q);
+	memcpy(q + b->len, p, size * n);
+	b->p = q;
+	b->len += size * n;
+	b->p[b->len] = '\0';
+	return size * n;
+}
+
+json_t *anvilfx_call(const struct anvilfx *a, const char *method, const char *params)
+{
+	char body[1024];
+	struct anvilfx_buf buf = { NULL, 0 };
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	CURL *c = curl_easy_init();
+	json_t *ans, *res;
+
+	cr_assert(c && h);
+	cr_assert_lt((size_t)snprintf(body, sizeof(body),
+				      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
+				      method, params), sizeof(body));
+	curl_easy_setopt(c, CURLOPT_URL, a->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, anvilfx_sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s at %s", method, a->url);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	ans = json_loads(buf.p ? buf.p : "", 0, NULL);
+	res = json_object_get(ans, "result");
+	cr_assert(res != NULL && !json_object_get(ans, "error"), "%s: %s", method,
+		  buf.p ? buf.p : "(no answer)");
+	json_incref(res);
+	json_decref(ans);
+	free(buf.p);
+	return res;
+}
+
+uint8_t *anvilfx_initcode(size_t *len, const char *name, size_t extra)
+{
+	char path[512], rel[128];
+	uint8_t *hex, *out;
+	size_t n;
+
+	snprintf(rel, sizeof(rel), "chain-adapter/evm/artifacts/%s.bin", name);
+	tu_read_file(tu_src(path, sizeof(path), rel), &hex, &n);
+	while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+		n--;
+	/* One line of hex, as build.mjs writes it (no 0x). */
+	cr_assert(n > 2 && n % 2 == 0 && !(hex[0] == '0' && hex[1] == 'x'));
+	out = malloc(n / 2 + extra);
+	cr_assert_not_null(out);
+	cr_assert_eq(rcpt_hex_digits_decode(out, n / 2, (const char *)hex, n), RCPT_OK);
+	*len = n / 2;
+	free(hex);
+	return out;
 }

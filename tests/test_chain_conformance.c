@@ -44,6 +44,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "anvilfx.h"
 #include "chain.h"
 #include "evm.h"
 #include "evm_chain_internal.h"
@@ -86,11 +87,6 @@ enum cf_party {
 #define CF_VALIDATOR_STAKE 250u
 #define CF_POOR_STAKE 50u
 
-#define ANVIL_REL "chain-adapter/evm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-#define ANVIL_START_MS 30000
-
-extern char **environ;
-
 struct cf;
 
 /* How a scenario reaches a backend. */
@@ -117,9 +113,8 @@ struct cf {
 	int have_db;
 	uint64_t now_s;
 	/* EVM */
-	pid_t anvil;
-	char dir[256];
-	char url[64];
+	struct anvilfx anvil;
+	const char *url;          /* anvil.url */
 	struct evm_rpc *rpc;
 	struct evm_sender snd[CF_PARTIES];
 	int have_snd;
@@ -478,126 +473,17 @@ static const struct cf_backend CF_PG = {
 /* ------------------------------------------------------------------ */
 /* The EVM backend: anvil, DevToken, AssayEscrow                        */
 
-/* anvil's development keys, read from its log ("(i) 0x" + 64 hex). */
-static void cf_anvil_keys(struct cf *f, const char *log)
-{
-	char line[512];
-	int n = 0;
-	FILE *in = fopen(log, "r");
-
-	cr_assert_not_null(in);
-	while (n < CF_PARTIES && fgets(line, sizeof(line), in)) {
-		unsigned i;
-		char hex[80];
-		uint8_t s[32];
-		if (sscanf(line, " (%u) %79s", &i, hex) != 2 || strlen(hex) != 66 || i != (unsigned)n)
-			continue;
-		cr_assert_eq(rcpt_hex_decode(s, 32, hex), RCPT_OK);
-		cr_assert_eq(rcpt_key_from_secret(&f->key[n], s), RCPT_OK);
-		n++;
-	}
-	fclose(in);
-	cr_assert_eq(n, CF_PARTIES, "anvil printed %d keys", n);
-}
-
 static void cf_anvil_start(struct cf *f)
 {
-	char bin[512], log[320], line[4096], accounts[8];
-	unsigned port = 0;
-	int fd;
-
-	tu_src(bin, sizeof(bin), ANVIL_REL);
-	if (access(bin, X_OK) != 0)
-		cr_skip_test("anvil not found at %s (run make contract-deps)", ANVIL_REL);
-	tu_tmpdir(f->dir, sizeof(f->dir));
-	snprintf(log, sizeof(log), "%s/anvil.log", f->dir);
-	snprintf(accounts, sizeof(accounts), "%d", (int)CF_PARTIES);
-	const char *argv[] = { bin, "--port", "0", "--host", "127.0.0.1", "--accounts", accounts,
-			       NULL };
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	cr_assert(fd >= 0);
-	f->anvil = fork();
-	cr_assert(f->anvil >= 0);
-	if (f->anvil == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execve(argv[0], (char *const *)argv, environ);
-		_exit(127);
-	}
-	close(fd);
-	for (int waited = 0; !port && waited < ANVIL_START_MS; waited += 20) {
-		FILE *in = fopen(log, "r");
-		while (in && fgets(line, sizeof(line), in))
-			if (sscanf(line, "Listening on 127.0.0.1:%u", &port) == 1)
-				break;
-		if (in)
-			fclose(in);
-		if (!port)
-			usleep(20000);
-	}
-	cr_assert(port > 0, "anvil did not listen within %d ms (see %s)", ANVIL_START_MS, log);
-	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%u", port);
-	cf_anvil_keys(f, log);
+	anvilfx_start_n(&f->anvil, CF_PARTIES, NULL);
+	f->url = f->anvil.url;
+	for (unsigned i = 0; i < CF_PARTIES; i++)
+		anvilfx_dev_key(&f->key[i], &f->anvil, i);
 }
 
-static size_t cf_curl_sink(char *p, size_t size, size_t n, void *arg)
-{
-	char *buf = arg;
-	size_t have = strlen(buf), len = size * n;
-
-	if (have + len < 1024) {
-		memcpy(buf + have, p, len);
-		buf[have + len] = '\0';
-	}
-	return len;
-}
-
-/* A JSON-RPC call evm_rpc.h has no function for (anvil's own). */
 static void cf_anvil_call(struct cf *f, const char *method, const char *params)
 {
-	char body[256], answer[1024] = "";
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	CURL *c = curl_easy_init();
-	json_t *j;
-
-	cr_assert(c && h);
-	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
-		 method, params);
-	curl_easy_setopt(c, CURLOPT_URL, f->url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, cf_curl_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, answer);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s", method);
-	j = json_loads(answer, 0, NULL);
-	cr_assert(j && json_object_get(j, "result") && !json_object_get(j, "error"),
-		  "%s: %s", method, answer);
-	json_decref(j);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(h);
-}
-
-/* The committed creation code of artifact `name`, with room for
- * `extra` bytes after it; the caller frees it. */
-static uint8_t *cf_initcode(size_t *len, const char *name, size_t extra)
-{
-	char path[512], rel[128];
-	uint8_t *hex, *out;
-	size_t n;
-
-	snprintf(rel, sizeof(rel), "chain-adapter/evm/artifacts/%s.bin", name);
-	tu_read_file(tu_src(path, sizeof(path), rel), &hex, &n);
-	while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
-		n--;
-	cr_assert(n > 2 && n % 2 == 0);
-	out = malloc(n / 2 + extra);
-	cr_assert_not_null(out);
-	cr_assert_eq(rcpt_hex_digits_decode(out, n / 2, (const char *)hex, n), RCPT_OK);
-	*len = n / 2;
-	free(hex);
-	return out;
+	json_decref(anvilfx_call(&f->anvil, method, params));
 }
 
 /* Sends data (to `to`, or a creation when to is NULL) from party `who`;
@@ -634,11 +520,11 @@ static void cf_evm_deploy(struct cf *f)
 	struct rcpt_u256 w[10];
 	struct evm_buf b;
 	size_t len;
-	uint8_t *code = cf_initcode(&len, "DevToken", 0);
+	uint8_t *code = anvilfx_initcode(&len, "DevToken", 0);
 
 	cf_evm_tx(f, CF_RELAYER, NULL, code, len, f->token);
 	free(code);
-	code = cf_initcode(&len, "AssayEscrow", sizeof(w));
+	code = anvilfx_initcode(&len, "AssayEscrow", sizeof(w));
 	evm_abi_word_from_addr(&w[0], f->token);
 	evm_abi_word_from_addr(&w[1], cf_addr(f, CF_RELAYER));   /* referee */
 	evm_abi_word_from_addr(&w[2], f->treasury);
@@ -671,8 +557,6 @@ static void cf_evm_open(struct cf *f)
 
 static void cf_evm_close(struct cf *f)
 {
-	int st;
-
 	chain_free(f->c);
 	f->c = NULL;
 	for (int i = 0; f->have_snd && i < CF_PARTIES; i++)
@@ -680,15 +564,8 @@ static void cf_evm_close(struct cf *f)
 	f->have_snd = 0;
 	evm_rpc_free(f->rpc);
 	f->rpc = NULL;
-	if (f->anvil > 0) {
-		kill(f->anvil, SIGKILL);
-		while (waitpid(f->anvil, &st, 0) < 0 && errno == EINTR)
-			;
-	}
-	f->anvil = 0;
-	if (f->dir[0])
-		tu_rmtree(f->dir);
-	f->dir[0] = '\0';
+	anvilfx_stop(&f->anvil);
+	f->url = NULL;
 }
 
 /* f(uint256) on the escrow from `who`. */

@@ -78,54 +78,10 @@ static struct evm_rpc *rpc_open(const char *url)
 	return rpc;
 }
 
-struct dev_buf {
-	char *p;
-	size_t len;
-};
-
-static size_t dev_sink(char *p, size_t size, size_t n, void *cls)
-{
-	struct dev_buf *b = cls;
-	char *q = realloc(b->p, b->len + size * n + 1);
-
-	cr_assert_not_null(q);
-	memcpy(q + b->len, p, size * n);
-	b->p = q;
-	b->len += size * n;
-	b->p[b->len] = '\0';
-	return size * n;
-}
-
-/* anvil's method(params) (params a JSON array as text); its result,
- * which the caller decrefs.  Fails the test on an error answer. */
+/* anvil's method(params): its result, which the caller decrefs. */
 static json_t *dev(const char *method, const char *params)
 {
-	char body[1024];
-	struct dev_buf buf = { NULL, 0 };
-	struct curl_slist *h;
-	json_t *ans, *res;
-	CURL *c = curl_easy_init();
-
-	cr_assert_not_null(c);
-	snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}",
-		 method, params);
-	h = curl_slist_append(NULL, "Content-Type: application/json");
-	curl_easy_setopt(c, CURLOPT_URL, A.url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, dev_sink);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
-	cr_assert_eq(curl_easy_perform(c), CURLE_OK, "%s at %s", method, A.url);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	ans = json_loads(buf.p ? buf.p : "", 0, NULL);
-	res = json_object_get(ans, "result");
-	cr_assert(res != NULL, "%s: %s", method, buf.p ? buf.p : "(no answer)");
-	json_incref(res);
-	json_decref(ans);
-	free(buf.p);
-	return res;
+	return anvilfx_call(&A, method, params);
 }
 
 static void dev_void(const char *method, const char *params)
@@ -407,25 +363,6 @@ static void topics_init(void)
 	evm_abi_event_topic(APPROVAL, "Approval(address,address,uint256)");
 }
 
-/* DevToken's committed creation code; the caller frees it. */
-static uint8_t *token_initcode(size_t *len)
-{
-	char path[512];
-	uint8_t *hex, *out;
-	size_t n;
-
-	tu_read_file(tu_src(path, sizeof(path), "chain-adapter/evm/artifacts/DevToken.bin"), &hex, &n);
-	while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
-		n--;
-	cr_assert(n > 2 && n % 2 == 0);
-	out = malloc(n / 2);
-	cr_assert_not_null(out);
-	cr_assert_eq(rcpt_hex_digits_decode(out, n / 2, (const char *)hex, n), RCPT_OK);
-	*len = n / 2;
-	free(hex);
-	return out;
-}
-
 /* A chain with DevToken deployed by development key 0 (block 1). */
 struct chain {
 	struct evm_rpc *rpc;
@@ -447,7 +384,7 @@ static void chain_start(struct chain *c, const char *const extra[])
 	dev_key(&k, 0);
 	cr_assert_eq(evm_sender_init(&c->s, &k), 0);
 	rcpt_key_wipe(&k);
-	code = token_initcode(&len);
+	code = anvilfx_initcode(&len, "DevToken", 0);
 	memset(&tx, 0, sizeof(tx));
 	tx.data = code;
 	tx.data_len = len;

@@ -89,28 +89,6 @@ static struct evm_rpc *rpc_open(const char *url, long timeout_ms)
 	return rpc;
 }
 
-/* The committed creation code of artifact `name` ("DevToken"); the
- * caller frees it. */
-static uint8_t *initcode(size_t *len, const char *name, size_t extra)
-{
-	char path[512], rel[128];
-	uint8_t *hex, *out;
-	size_t n;
-
-	snprintf(rel, sizeof(rel), "chain-adapter/evm/artifacts/%s.bin", name);
-	tu_read_file(tu_src(path, sizeof(path), rel), &hex, &n);
-	while (n && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
-		n--;
-	/* One line of hex, as build.mjs writes it (no 0x). */
-	cr_assert(n > 2 && n % 2 == 0 && !(hex[0] == '0' && hex[1] == 'x'));
-	out = malloc(n / 2 + extra);
-	cr_assert_not_null(out);
-	cr_assert_eq(rcpt_hex_digits_decode(out, n / 2, (const char *)hex, n), RCPT_OK);
-	*len = n / 2;
-	free(hex);
-	return out;
-}
-
 /* The artifact's JSON text (for ABIs); the caller frees it. */
 static char *artifact_json(const char *name)
 {
@@ -132,7 +110,7 @@ static uint8_t *escrow_initcode(size_t *len, const uint8_t token[20], const uint
 {
 	struct rcpt_u256 w[10];
 	struct evm_buf b;
-	uint8_t *code = initcode(len, "AssayEscrow", 10 * 32);
+	uint8_t *code = anvilfx_initcode(len, "AssayEscrow", 10 * 32);
 
 	evm_abi_word_from_addr(&w[0], token);
 	evm_abi_word_from_addr(&w[1], who);
@@ -156,7 +134,7 @@ static void deploy_token(struct evm_rpc *rpc, struct evm_sender *s, uint8_t toke
 	struct evm_tx tx;
 	struct evm_sent sent;
 	size_t len;
-	uint8_t *code = initcode(&len, "DevToken", 0), want[20];
+	uint8_t *code = anvilfx_initcode(&len, "DevToken", 0), want[20];
 	enum evm_rpc_err rc;
 
 	memset(&tx, 0, sizeof(tx));
