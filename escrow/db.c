@@ -1047,6 +1047,44 @@ enum escrow_db_err escrow_db_job_step(struct escrow_db *db,
 	return rc;
 }
 
+/* The receipt step's ten parameters ($1..$10 of both statements below),
+ * their text kept in the struct. */
+struct receipt_params {
+	char idp[HEXP(32)], rp[HEXP(32)], sp[HEXP(65)], op[HEXP(32)];
+	char pr[RCPT_U256_DEC_BYTES], ts[24], we[24];
+	const char *p[13];
+};
+
+static void receipt_params(struct receipt_params *x, const uint8_t id[RCPT_HASH_BYTES],
+			   const uint8_t receipt_id[RCPT_HASH_BYTES],
+			   const struct rcpt_receipt *r, const char *receipt_json,
+			   const uint8_t sig[RCPT_SIG_BYTES], uint64_t now_s,
+			   uint64_t window_end_s)
+{
+	enum escrow_job_state to;
+
+	ASSAY_ASSERT(escrow_job_next(JOB_OP_RECEIPT, JOB_OPEN, &to) && to != JOB_OPEN);
+	/* Window bounds keep window_end far from overflow. */
+	ASSAY_ASSERT(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
+	hexp(x->idp, sizeof(x->idp), id, 32);
+	hexp(x->rp, sizeof(x->rp), receipt_id, 32);
+	hexp(x->sp, sizeof(x->sp), sig, 65);
+	hexp(x->op, sizeof(x->op), r->output_root, 32);
+	rcpt_u256_format(x->pr, &r->price);
+	snprintf(x->ts, sizeof(x->ts), "%" PRIu64, now_s);
+	snprintf(x->we, sizeof(x->we), "%" PRIu64, window_end_s);
+	x->p[0] = x->idp;
+	x->p[1] = x->rp;
+	x->p[2] = receipt_json;
+	x->p[3] = x->sp;
+	x->p[4] = x->op;
+	x->p[5] = x->pr;
+	x->p[6] = x->ts;
+	x->p[7] = x->we;
+	x->p[8] = escrow_job_state_name(JOB_OPEN);
+	x->p[9] = escrow_job_state_name(to);
+}
+
 enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 					 const uint8_t id[RCPT_HASH_BYTES],
 					 const uint8_t receipt_id[RCPT_HASH_BYTES],
@@ -1054,31 +1092,16 @@ enum escrow_db_err escrow_db_job_receipt(struct escrow_db *db,
 					 const uint8_t sig[RCPT_SIG_BYTES],
 					 uint64_t now_s, uint64_t window_end_s)
 {
-	char idp[HEXP(32)], rp[HEXP(32)], sp[HEXP(65)], op[HEXP(32)];
-	char pr[RCPT_U256_DEC_BYTES], ts[24], we[24];
-	const char *p[10] = { idp, rp, receipt_json, sp, op, pr, ts, we,
-			      escrow_job_state_name(JOB_OPEN), NULL };
+	struct receipt_params x;
 	PGresult *res = NULL;
 	enum escrow_db_err rc;
-	enum escrow_job_state to;
 
-	ASSAY_ASSERT(escrow_job_next(JOB_OP_RECEIPT, JOB_OPEN, &to) && to != JOB_OPEN);
-	p[9] = escrow_job_state_name(to);
-
-	/* Window bounds keep window_end far from overflow. */
-	ASSAY_ASSERT(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
-	hexp(idp, sizeof(idp), id, 32);
-	hexp(rp, sizeof(rp), receipt_id, 32);
-	hexp(sp, sizeof(sp), sig, 65);
-	hexp(op, sizeof(op), r->output_root, 32);
-	rcpt_u256_format(pr, &r->price);
-	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
-	snprintf(we, sizeof(we), "%" PRIu64, window_end_s);
+	receipt_params(&x, id, receipt_id, r, receipt_json, sig, now_s, window_end_s);
 	rc = run(db, &res, "job receipt",
 		 "UPDATE escrow_jobs SET state = $10, receipt_id = $2,"
 		 " receipt_json = $3, receipt_sig = $4, output_root = $5, price = $6,"
 		 " receipted_at_s = $7, window_end_s = $8"
-		 " WHERE id = $1 AND state = $9 AND deadline_s >= $7::bigint", 10, p);
+		 " WHERE id = $1 AND state = $9 AND deadline_s >= $7::bigint", 10, x.p);
 	if (rc)
 		return rc;
 	rc = affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
@@ -1093,30 +1116,21 @@ enum escrow_db_err escrow_db_receipt_audit(struct escrow_db *db,
 					   const uint8_t sig[RCPT_SIG_BYTES], uint64_t now_s,
 					   uint64_t window_end_s, const char *sub, json_t *data)
 {
-	char idp[HEXP(32)], rp[HEXP(32)], sp[HEXP(65)], op[HEXP(32)];
-	char pr[RCPT_U256_DEC_BYTES], ts[24], we[24], *head = NULL, *tail = NULL;
+	struct receipt_params x;
+	char *head = NULL, *tail = NULL;
 	enum escrow_db_err rc = ESCROW_DB_FAIL;
-	enum escrow_job_state to;
 
-	ASSAY_ASSERT(escrow_job_next(JOB_OP_RECEIPT, JOB_OPEN, &to) && to != JOB_OPEN);
-	ASSAY_ASSERT(window_end_s > now_s && window_end_s - now_s <= ESCROW_WINDOW_S_MAX);
-	hexp(idp, sizeof(idp), id, 32);
-	hexp(rp, sizeof(rp), receipt_id, 32);
-	hexp(sp, sizeof(sp), sig, 65);
-	hexp(op, sizeof(op), r->output_root, 32);
-	rcpt_u256_format(pr, &r->price);
-	snprintf(ts, sizeof(ts), "%" PRIu64, now_s);
-	snprintf(we, sizeof(we), "%" PRIu64, window_end_s);
+	receipt_params(&x, id, receipt_id, r, receipt_json, sig, now_s, window_end_s);
 	if (data && audit_text(&head, &tail, sub, "receipted", data, now_s) == 0) {
-		const char *p[13] = { idp, rp, receipt_json, sp, op, pr, ts, we,
-				      escrow_job_state_name(JOB_OPEN), escrow_job_state_name(to),
-				      sub, head, tail };
+		x.p[10] = sub;
+		x.p[11] = head;
+		x.p[12] = tail;
 		rc = run_audited(db, "job receipt and audit",
 				 "WITH s AS (UPDATE escrow_jobs SET state = $10, receipt_id = $2,"
 				 " receipt_json = $3, receipt_sig = $4, output_root = $5, price = $6,"
 				 " receipted_at_s = $7, window_end_s = $8"
 				 " WHERE id = $1 AND state = $9 AND deadline_s >= $7::bigint RETURNING 1)"
-				 " SELECT escrow_audit_append($11, $12, $13) FROM s", 13, p);
+				 " SELECT escrow_audit_append($11, $12, $13) FROM s", 13, x.p);
 	}
 	free(head);
 	free(tail);
