@@ -2553,6 +2553,81 @@ Test(escrow, lost_idempotency_lock_stops_its_request, .fini = efx_teardown, .tim
 	efx_invariants("after a lost idempotency lock");
 }
 
+/* Issue 12 item 1, at its exact point: the money has moved (the ledger
+ * committed) and the answer is being stored when the handler's session
+ * is killed.  A trigger made by the test holds the answer's UPDATE on an
+ * advisory lock the test holds, so the kill lands between the two every
+ * time.  The record is left without an answer; the retry under the same
+ * key runs again, finds the movement done by its operation id and its
+ * audit entry written, and answers 200: credited once, one entry. */
+Test(escrow, connection_killed_between_effect_and_answer, .fini = efx_teardown, .timeout = 90)
+{
+	struct rcpt_key k;
+	struct faucet_post a = { .idem = "kill-before-answer" };
+	char addr[RCPT_ADDR_HEX_BYTES], body[160], sub[96];
+	const char *prm[1];
+	PGconn *c;
+	PGresult *res;
+	int pid = 0;
+
+	esc_setup(5, 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(addr, k.address);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"amount\":\"400\"}", addr);
+	a.body = body;
+	c = PQconnectdb(EFX.db.conninfo);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK);
+	pgt_exec(c, "CREATE FUNCTION t_hold_answer() RETURNS trigger LANGUAGE plpgsql AS"
+		    " $$ BEGIN PERFORM pg_advisory_xact_lock(424242); RETURN NEW; END $$");
+	pgt_exec(c, "CREATE TRIGGER t_hold_answer BEFORE UPDATE ON escrow_idem"
+		    " FOR EACH ROW EXECUTE FUNCTION t_hold_answer()");
+	pgt_exec(c, "SELECT pg_advisory_lock(424242)");
+	cr_assert_eq(pthread_create(&a.t, NULL, faucet_post_main, &a), 0);
+	/* The answer's store waits on the lock: the money has moved. */
+	for (int i = 0; i < 100 && !pid; i++) {
+		res = PQexec(c, "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity s USING (pid)"
+			       " WHERE l.locktype = 'advisory' AND NOT l.granted"
+			       " AND s.application_name = 'assay-escrow-http-worker'");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			pid = atoi(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (!pid)
+			usleep(100 * 1000);
+	}
+	cr_assert(pid, "the answer's store never waited");
+	cr_assert_eq(efx_balance_of(k.address).available, 400, "the money had not moved");
+	{
+		char ps[16];
+		snprintf(ps, sizeof(ps), "%d", pid);
+		prm[0] = ps;
+		res = PQexecParams(c, "SELECT pg_terminate_backend($1::int)", 1, NULL, prm, NULL,
+				   NULL, 0);
+		cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+		PQclear(res);
+	}
+	pthread_join(a.t, NULL);
+	hc_resp_free(&a.r);     /* whatever it said: its answer was not kept */
+	pgt_exec(c, "DROP TRIGGER t_hold_answer ON escrow_idem");
+	pgt_exec(c, "SELECT pg_advisory_unlock(424242)");
+	res = PQexec(c, "SELECT count(*) FROM escrow_idem WHERE key = 'kill-before-answer'"
+		       " AND status IS NULL");
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "1", "the answer was stored after all");
+	PQclear(res);
+	efx_post_idem(&a.r, "/v1/faucet", "kill-before-answer", body);
+	cr_assert_eq(a.r.status, 200, "%s", a.r.body);
+	hc_resp_free(&a.r);
+	cr_assert_eq(efx_balance_of(k.address).available, 400, "credited twice");
+	snprintf(sub, sizeof(sub), "account:%s", addr);
+	prm[0] = sub;
+	res = PQexecParams(c, "SELECT count(*) FROM escrow_audit WHERE subject = $1"
+			      " AND entry::jsonb->>'event' = 'faucet'", 1, NULL, prm, NULL, NULL, 0);
+	cr_assert_str_eq(PQgetvalue(res, 0, 0), "1", "the credit's audit entries");
+	PQclear(res);
+	PQfinish(c);
+	rcpt_key_wipe(&k);
+	efx_invariants("after a kill between effect and answer");
+}
+
 /* Idempotency records expire (docs/escrow.md: kept 24 hours): one aged
  * past that from outside goes at the next settlement tick, a fresh one
  * stays, and a retry under the expired key runs again without moving the
