@@ -719,7 +719,7 @@ void efx_wait_state(const struct efx_job *f, const char *want)
 	}
 	{
 		char tail[2048];
-		tu_file_tail(tail, sizeof(tail), EFX.log_path, 12);
+		tu_file_tail_skip(tail, sizeof(tail), EFX.log_path, 12, "method=GET");
 		cr_assert_fail("job stayed '%s', want '%s'; the escrow's log ends:\n%s", last, want,
 			       tail);
 	}

@@ -202,7 +202,34 @@ void tu_read_file(const char *path, uint8_t **out, size_t *len)
 
 void tu_file_tail(char *out, size_t cap, const char *path, unsigned lines)
 {
-	char buf[8192];
+	tu_file_tail_skip(out, cap, path, lines, NULL);
+}
+
+/* Keeps the lines of buf[0..len) without `skip`, in place; the new length. */
+static size_t tu_lines_without(char *buf, size_t len, const char *skip)
+{
+	size_t r = 0, w = 0;
+
+	while (r < len) {
+		char *nl = memchr(buf + r, '\n', len - r);
+		size_t n = nl ? (size_t)(nl - (buf + r)) + 1 : len - r;
+		char keep = buf[r + n - 1];
+		buf[r + n - 1] = '\0';
+		int drop = strstr(buf + r, skip) != NULL;
+		buf[r + n - 1] = keep;
+		if (!drop) {
+			memmove(buf + w, buf + r, n);
+			w += n;
+		}
+		r += n;
+	}
+	return w;
+}
+
+void tu_file_tail_skip(char *out, size_t cap, const char *path, unsigned lines,
+		       const char *skip)
+{
+	char buf[65536];
 	size_t got = 0, start;
 	unsigned seen = 0;
 	off_t size;
@@ -227,6 +254,8 @@ void tu_file_tail(char *out, size_t cap, const char *path, unsigned lines)
 		got += (size_t)n;
 	}
 	close(fd);
+	if (skip)
+		got = tu_lines_without(buf, got, skip);
 	buf[got] = '\0';
 	start = got;
 	if (start && buf[start - 1] == '\n')

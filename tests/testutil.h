@@ -46,6 +46,10 @@ size_t tu_lines(const char *s);
  * cap - 1 bytes of them, into out; "(no log)" when it cannot be read.
  * For failure messages, so that a CI log shows what the daemon said. */
 void tu_file_tail(char *out, size_t cap, const char *path, unsigned lines);
+/* The same, leaving out the lines that contain `skip` (a test's own
+ * polling requests in an access log). */
+void tu_file_tail_skip(char *out, size_t cap, const char *path, unsigned lines,
+		       const char *skip);
 
 /* A daemon started by a test: argv[0] a path; it must print
  * "listening on 127.0.0.1:PORT" on stdout within 30 s.  Its stderr goes
