@@ -257,6 +257,19 @@ $(SBX_LIB): $(SBX_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
+# assay-worker (sandbox/worker/main.c): the job worker that exec mode
+# starts; every daemon finds it beside its own executable, so each
+# daemon's rule builds it too.
+WORKER := $(BUILD)/bin/assay-worker
+
+$(BUILD)/obj/sandbox/worker/main.o: sandbox/worker/main.c | deps
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) -c $< -o $@
+
+$(WORKER): $(BUILD)/obj/sandbox/worker/main.o $(SBX_LIB) $(KERN_LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(CORE_LIBS) -lm
+
 # ---------------------------------------------------------------- escrow
 # The escrow's own tables (escrow/migrations/NNN_*.sql), embedded like the
 # ledger's by scripts/embed-sql.sh and applied by escrow/db.c.
@@ -282,7 +295,7 @@ $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
 
-$(ESCROW): $(ESCROW_OBJS) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(ESCROW): $(ESCROW_OBJS) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
 
@@ -308,7 +321,7 @@ $(PROV_LIB): $(PROV_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
 
@@ -340,7 +353,7 @@ $(VALID_LIB): $(VALID_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(VALIDATOR): $(BUILD)/obj/validator/main.o $(VALID_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(VALIDATOR): $(BUILD)/obj/validator/main.o $(VALID_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
 
@@ -382,7 +395,7 @@ $(ASSAY): $(CLIENT_OBJS) $(BUILD)/obj/gen/evm_artifacts.o $(HTTPD_LIB) $(CHAIN_L
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(CORE_LIBS) -lm
 
 .PHONY: all
-all: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
+all: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(WORKER)
 
 # ---------------------------------------------------------------- tests
 # One Criterion binary holds every tests/test_*.c, so one run prints one
@@ -418,7 +431,7 @@ $(PROMTOOL):
 # stops afterwards; tests find it through the ASSAY_PG_* variables.
 # promtool is found through ASSAY_PROMTOOL.
 .PHONY: test check-banned
-test: contract-test $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(PROMTOOL) check-banned
+test: contract-test $(TEST_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(WORKER) $(PROMTOOL) check-banned
 	ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) ASSAY_PROMTOOL=$(abspath $(PROMTOOL)) \
 		scripts/with-postgres.sh scripts/run-tests.sh $(TEST_BIN) --jobs=2 $(TEST_ARGS)
 

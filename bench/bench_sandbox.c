@@ -3,7 +3,8 @@
  * to checked result, beside the same work in this process (parse, run,
  * serialise), for a small and a large matmul_f32@1 on one thread; and a
  * big matmul (2048^3) in the sandbox on 2 threads beside 1 (the bytes
- * compared).
+ * compared); and the small job in exec mode (the daemons') beside fork
+ * mode.
  * Each figure is the median of REPS runs.
  */
 #include <stdint.h>
@@ -163,10 +164,41 @@ out:
 	free(o2);
 }
 
+/* Exec mode (the daemons') beside fork mode, the same small job: what
+ * the exec of a fresh assay-worker and its job file add. */
+static void exec_row(void)
+{
+	const char *build = getenv("ASSAY_BUILD");
+	char path[1024], why[256];
+	size_t len = 0;
+	uint8_t *in = make_input(&len, 64, 64, 64);
+	double forked, execd;
+
+	if (!in || !build) {
+		fprintf(stderr, "bench_sandbox: %s\n", in ? "ASSAY_BUILD is not set" : "out of memory");
+		free(in);
+		return;
+	}
+	forked = median_s(in, len, 1, 1);
+	(void)snprintf(path, sizeof(path), "%s/bin/%s", build, SBX_WORKER_NAME);
+	if (sbx_use_worker(path, why, sizeof(why))) {
+		fprintf(stderr, "bench_sandbox: %s\n", why);
+		free(in);
+		return;
+	}
+	execd = median_s(in, len, 1, 1);
+	sbx_use_fork_for_tests();
+	if (forked > 0 && execd > 0)
+		bench_row("sandbox small job, exec mode", execd * 1e3, forked * 1e3, "ms/job",
+			  "the same job, fork mode", 0);
+	free(in);
+}
+
 void bench_sandbox(void)
 {
 	overhead_row("sandbox small job (64^3)", 64, 64, 64);
 	overhead_row("sandbox large job (1024^3, 8 MiB)", 1024, 1024, 1024);
+	exec_row();
 	threads_row();
 	fflush(stdout);
 }

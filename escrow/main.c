@@ -19,6 +19,7 @@
 #include "httpd_client.h"
 #include "monotonic.h"
 #include "referee.h"
+#include "sandbox.h"
 #include "sbx_limits.h"
 #include "banned.h"
 
@@ -454,6 +455,8 @@ static void params_fill(struct escrow *e)
  * state.  -1 having said what failed. */
 static int process_init(struct escrow *e)
 {
+	char why[256];
+
 	pthread_mutex_init(&e->stop_mu, NULL);
 	if (mono_cond_init(&e->stop_cv)) {
 		fprintf(stderr, "assay-escrow: could not make a monotonic condition variable\n");
@@ -462,6 +465,11 @@ static int process_init(struct escrow *e)
 	/* Before any thread: the referee's fetches use libcurl. */
 	if (httpd_client_global_init()) {
 		fprintf(stderr, "assay-escrow: could not initialise the HTTP client\n");
+		return -1;
+	}
+	/* A multithreaded daemon execs its workers (sandbox.h). */
+	if (sbx_use_worker_beside_self(why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: referee: %s\n", why);
 		return -1;
 	}
 	return 0;

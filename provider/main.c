@@ -473,6 +473,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "assay-provider: could not start libcurl\n");
 		goto out_key;
 	}
+	/* A multithreaded daemon execs its workers (sandbox.h). */
+	if (sbx_use_worker_beside_self(why, sizeof(why))) {
+		fprintf(stderr, "assay-provider: %s\n", why);
+		goto out_key;
+	}
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	if (mono_cond_init(&p.janitor_cv)) {

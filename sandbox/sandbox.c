@@ -9,10 +9,9 @@
  *   group on timeout and removes the scratch directory on every path;
  * - the output is parsed by the parent before anyone can commit to it.
  *
- * The child of a multithreaded parent may only rely on what fork leaves
- * consistent: glibc's malloc resets its locks at fork, and the kernels,
- * jansson's seeding and libseccomp use nothing else that another thread
- * could hold.
+ * A forked child runs the worker in place only in fork mode, meant for
+ * single-threaded callers (tools, tests, benches); a multithreaded
+ * caller uses exec mode (exec.c), whose child execs at once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -96,8 +95,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static enum sbx_err fill_limits(struct sbx_limits *lim,
-					const struct sbx_limits *given)
+enum sbx_err sbx_limits_fill(struct sbx_limits *lim, const struct sbx_limits *given)
 {
 	if (given)
 		*lim = *given;
@@ -182,6 +180,8 @@ static enum sbx_err classify(struct sbx_report *rep, int status,
 			return SBX_ERR_CPU;
 		if (code == SBX_EXIT_FSIZE)
 			return SBX_ERR_FSIZE;
+		if (code == SBX_EXIT_EXEC || code == SBX_EXIT_JOBFILE)
+			return SBX_ERR_SETUP;
 		if (code > SBX_EXIT_KERN_BASE && code < SBX_EXIT_KERN_BASE + KERN_ERR_COUNT_) {
 			rep->kern = (enum kern_err)(code - SBX_EXIT_KERN_BASE);
 			return rep->kern == KERN_ERR_NOMEM ? SBX_ERR_NOMEM
@@ -276,6 +276,11 @@ static void describe(struct sbx_report *rep, enum sbx_err rc)
 	if (rc == SBX_ERR_KERNEL || rc == SBX_ERR_NOMEM)
 		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: %s: %s",
 			       sbx_strerror(rc), kern_strerror(rep->kern));
+	else if (rc == SBX_ERR_SETUP && rep->exit_code == SBX_EXIT_EXEC)
+		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: could not exec the worker binary");
+	else if (rc == SBX_ERR_SETUP && rep->exit_code == SBX_EXIT_JOBFILE)
+		(void)snprintf(rep->msg, sizeof(rep->msg),
+			       "sandbox: the worker refused its job file (a worker of another build?)");
 	else if (rep->exit_code == SBX_EXIT_STRICT) {
 		sbx_layers_format(names, sizeof(names), rep->missing);
 		(void)snprintf(rep->msg, sizeof(rep->msg),
@@ -285,6 +290,35 @@ static void describe(struct sbx_report *rep, enum sbx_err rc)
 			       sbx_strerror(rc), rep->signal);
 	else
 		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: %s", sbx_strerror(rc));
+}
+
+/* Forks the worker: the child runs it (fork mode) or execs it (exec
+ * mode, after the job file is written).  Its pid, or -1 with rep->msg. */
+static pid_t start_worker(struct sbx_report *rep, struct sbx_child *c)
+{
+	int job_fd = -1, saved;
+	pid_t pid;
+
+	if (sbx_exec_mode()) {
+		job_fd = sbx_job_file(c);
+		if (job_fd < 0) {
+			(void)snprintf(rep->msg, sizeof(rep->msg),
+				       "sandbox: could not write the job file: %s", strerror(errno));
+			return -1;
+		}
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (job_fd >= 0)
+			sbx_exec_child(job_fd, c->report_fd);
+		sbx_child_main(c);
+	}
+	saved = errno;
+	if (job_fd >= 0)
+		(void)close(job_fd);
+	if (pid < 0)
+		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: fork: %s", strerror(saved));
+	return pid;
 }
 
 /* Forks the worker on a prepared scratch directory, waits for it and
@@ -306,12 +340,9 @@ static enum sbx_err fork_and_wait(uint8_t **out, size_t *out_len, struct sbx_rep
 	}
 	c->report_fd = pipe_fds[1];
 	start_ms = now_ms();
-	pid = fork();
-	if (pid == 0)
-		sbx_child_main(c);
+	pid = start_worker(rep, c);
 	(void)close(pipe_fds[1]);
 	if (pid < 0) {
-		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: fork: %s", strerror(errno));
 		(void)close(pipe_fds[0]);
 		return SBX_ERR_SETUP;
 	}
@@ -338,7 +369,8 @@ static enum sbx_err check_job(struct sbx_report *rep, const struct sbx_job *job)
 	if (!job || !job->kernel || !job->params || (!job->in && job->in_len) ||
 	    !job->scratch_base || job->params_len > KERN_PARAMS_BYTES_MAX ||
 	    job->wipe_len > SBX_WIPE_MAX || (job->wipe_len && !job->wipe) ||
-	    (job->mode != SBX_BEST_EFFORT && job->mode != SBX_STRICT)) {
+	    (job->mode != SBX_BEST_EFFORT && job->mode != SBX_STRICT) ||
+	    (job->test_hook && sbx_exec_mode())) {
 		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: invalid job");
 		return SBX_ERR_ARG;
 	}
@@ -361,7 +393,7 @@ static enum sbx_err run_child(uint8_t **out, size_t *out_len, struct sbx_report 
 	int n;
 	enum sbx_err rc;
 
-	rc = fill_limits(&lim, job->limits);
+	rc = sbx_limits_fill(&lim, job->limits);
 	if (rc) {
 		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: limit out of range");
 		return rc;

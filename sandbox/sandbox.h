@@ -107,6 +107,28 @@ enum sbx_mode { SBX_BEST_EFFORT = 0, SBX_STRICT };
  * 0, or -1 for anything else (*out unchanged). */
 SBX_WUR int sbx_mode_parse(enum sbx_mode *out, const char *s);
 
+/*
+ * Exec mode, for multithreaded callers (every daemon): after a fork, a
+ * multithreaded process may only call async-signal-safe functions until
+ * it execs, since another thread may hold any lock at that moment (ASan's
+ * allocator, stdio, a library's) and the worker allocates and starts
+ * threads.  Once a worker binary is set, sbx_run and sbx_probe write the
+ * job into a sealed memfd, fork, and the child only moves descriptors
+ * and execs the worker, which then applies the same layers to itself.
+ * The worker also starts with none of the caller's memory (wipe is then
+ * moot).  A job with a test_hook cannot cross an exec: SBX_ERR_ARG.
+ * Call before the caller starts threads.
+ */
+#define SBX_WORKER_NAME "assay-worker"
+/* `path`: absolute, a regular executable file not writable by group or
+ * others.  0, or -1 with why filled (nothing changed). */
+SBX_WUR int sbx_use_worker(const char *path, char *why, size_t why_len);
+/* $ASSAY_WORKER when set, else assay-worker in the directory of this
+ * process's own executable; as sbx_use_worker. */
+SBX_WUR int sbx_use_worker_beside_self(char *why, size_t why_len);
+/* FOR TESTS ONLY: back to fork mode. */
+void sbx_use_fork_for_tests(void);
+
 /* Limits of one run; a zero field takes the default from sbx_limits.h. */
 struct sbx_limits {
 	uint64_t mem_bytes;       /* RLIMIT_AS; [MIN, MAX]; not applied under ASan */

@@ -27,6 +27,8 @@
 #define SBX_EXIT_STRICT 99   /* a layer was refused under SBX_STRICT */
 #define SBX_EXIT_SANDBOX 100
 #define SBX_EXIT_IO 101
+#define SBX_EXIT_EXEC 102    /* exec mode: the worker binary did not start */
+#define SBX_EXIT_JOBFILE 103 /* the worker refused its job file (another build?) */
 _Static_assert(SBX_EXIT_KERN_BASE + KERN_ERR_COUNT_ < SBX_EXIT_CPU,
 	       "kernel error codes overlap the worker's own exit codes");
 
@@ -36,6 +38,10 @@ _Static_assert(SBX_EXIT_KERN_BASE + KERN_ERR_COUNT_ < SBX_EXIT_CPU,
 _Static_assert(SBX_FD_OUT < SBX_NOFILE, "RLIMIT_NOFILE below the output fd");
 
 #define SBX_OUT_NAME "out.safetensors"
+
+/* Exec mode (exec.c): the job file's descriptor in a fresh worker,
+ * until it is mapped (then closed: the output takes fd 3). */
+#define SBX_FD_JOB 3
 
 /* FOR TESTS ONLY (tests/test_sandbox.c, through sbx_test_skip): layers
  * a run leaves out, so that a test can show that the next layer down
@@ -60,6 +66,18 @@ struct sbx_child {
 
 /* The worker: never returns (every path ends in _exit). */
 __attribute__((noreturn)) void sbx_child_main(const struct sbx_child *c);
+
+/* Defaults for the zero fields of `given` (NULL: all of them) into
+ * *lim, then the bounds of sbx_limits.h: SBX_OK or SBX_ERR_ARG. */
+enum sbx_err sbx_limits_fill(struct sbx_limits *lim, const struct sbx_limits *given);
+
+/* exec.c: whether sbx_use_worker was called; the sealed job file of a
+ * run (-1 and errno on failure); the forked child's exec (never
+ * returns); and the worker binary's whole work (never returns). */
+int sbx_exec_mode(void);
+int sbx_job_file(const struct sbx_child *c);
+__attribute__((noreturn)) void sbx_exec_child(int job_fd, int report_fd);
+__attribute__((noreturn)) void sbx_worker_main(void);
 
 /* FOR TESTS ONLY: the skip bits of the next sbx_run calls of this
  * process (0 restores the full sandbox). */

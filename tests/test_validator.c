@@ -856,6 +856,7 @@ static void node_start(const struct rcpt_key *k, int lie, int keep_dir)
 	c.fetch_backoff_ms = 100;
 	c.lie = lie;
 	c.quiet = 1;
+	tu_use_worker();
 	rc = valid_node_start(&V.node, why, sizeof(why), &c);
 	cr_assert_eq(rc, VALID_OK, "valid_node_start: %s: %s", valid_errname(rc), why);
 }
@@ -1146,6 +1147,7 @@ static void start_expect(const char *key_path, const char *state, int lie, enum 
 	c.state_dir = state;
 	c.lie = lie;
 	c.quiet = 1;
+	tu_use_worker();
 	rc = valid_node_start(&n, why, sizeof(why), &c);
 	if (rc == VALID_OK)
 		(void)valid_node_stop(n, 0);

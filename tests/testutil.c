@@ -16,6 +16,7 @@
 
 #include <criterion/criterion.h>
 
+#include "sandbox.h"
 #include "testutil.h"
 #include "banned.h"
 
@@ -140,6 +141,16 @@ const char *tu_assay(void)
 	cr_assert(b, "ASSAY_BUILD is not set (run through make test)");
 	snprintf(path, sizeof(path), "%s/bin/assay", b);
 	return path;
+}
+
+void tu_use_worker(void)
+{
+	char path[1024], why[512];
+	const char *b = getenv("ASSAY_BUILD");
+
+	cr_assert(b, "ASSAY_BUILD is not set (run through make test)");
+	snprintf(path, sizeof(path), "%s/bin/%s", b, SBX_WORKER_NAME);
+	cr_assert_eq(sbx_use_worker(path, why, sizeof(why)), 0, "%s", why);
 }
 
 const char *tu_src(char *buf, size_t len, const char *rel)

@@ -27,6 +27,10 @@ void tu_run_free(struct tu_run *r);
  * error or lint, naming both. */
 void tu_promtool_check(const char *what, const char *text);
 
+/* The sandbox's exec mode with $ASSAY_BUILD/bin/assay-worker, as the
+ * daemons use it: for a test whose process runs jobs beside threads of
+ * its own (an in-process validator node). */
+void tu_use_worker(void);
 /* $ASSAY_BUILD/bin/assay */
 const char *tu_assay(void);
 /* $ASSAY_SRCDIR/REL into buf. */

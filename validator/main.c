@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox.h"
 #include "sbx_limits.h"
 #include "validator.h"
 
@@ -127,6 +128,11 @@ int main(int argc, char **argv)
 	}
 	cfg.listen_host = host;
 	cfg.listen_port = (uint16_t)port;
+	/* A multithreaded daemon execs its workers (sandbox.h). */
+	if (sbx_use_worker_beside_self(why, sizeof(why))) {
+		fprintf(stderr, "assay-validator: %s\n", why);
+		return 1;
+	}
 	/* Every thread inherits the blocked set; the main thread waits. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
