@@ -46,9 +46,13 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	-Wimplicit-fallthrough -Wcast-align -Wold-style-definition
 # Floating point is never contracted or relaxed: kernels must be bitwise
 # reproducible, and nothing else here wants it either.
+# -ffile-prefix-map: no build directory in the objects' debug information
+# or __FILE__, so that a build is the same bytes wherever it ran
+# (scripts/repro-check.sh, docs/releasing.md).
+REPRO_FLAGS := -ffile-prefix-map=$(CURDIR)=.
 CFLAGS_ALL := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE $(OPT) -g $(WARN) \
 	-ffp-contract=off -fno-fast-math -fstack-protector-strong -fPIE \
-	-pthread -MMD -MP -Icommon -Ireceipts $(SAN_FLAGS) $(EXTRA_CFLAGS)
+	-pthread -MMD -MP -Icommon -Ireceipts $(REPRO_FLAGS) $(SAN_FLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL := -pie -pthread -Wl,-z,relro,-z,now $(SAN_FLAGS) $(EXTRA_LDFLAGS)
 
 # ---------------------------------------------------------------- deps
@@ -98,7 +102,7 @@ endif
 KERN_CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 \
 	-gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 KERN_NVCC_FLAGS := -O3 -std=c++17 --fmad=false -ftz=false -prec-div=true \
-	-prec-sqrt=true -Xcompiler -fPIE -Ikernels $(KERN_CUDA_ARCH)
+	-prec-sqrt=true -Xcompiler -fPIE -Xcompiler $(REPRO_FLAGS) -Ikernels $(KERN_CUDA_ARCH)
 
 KERN_C_SRCS := $(wildcard kernels/*.c kernels/cpu/*.c)
 KERN_CU_SRCS := $(wildcard kernels/cuda/*.cu)
@@ -480,6 +484,26 @@ bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)
 		ASSAY_SRCDIR=$(CURDIR) ASSAY_BUILD=$(CURDIR)/$(BUILD) \
 		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS); fi
 	@if [ -z "$${BENCH_ONLY:-}" ] || [ "$${BENCH_ONLY:-}" = gas ]; then $(MAKE) --no-print-directory bench-gas; fi
+
+# ---------------------------------------------------------------- releases
+# docs/releasing.md.  A release is the commit at HEAD: `make dist
+# SIGN_KEY=<gpg key>` writes dist/assay-$(VERSION).tar.gz, SHA256SUMS and
+# SHA256SUMS.asc; `make verify-dist RELEASE_KEY=<public key file>` checks
+# them; `make dist-check` runs both against tampering with throwaway keys;
+# `make repro-check` builds the commit twice and compares the bytes.
+VERSION := $(shell cat VERSION)
+DIST_DIR ?= dist
+.PHONY: dist verify-dist dist-check repro-check
+dist:
+	scripts/dist.sh $(DIST_DIR) $(SIGN_KEY)
+verify-dist:
+	@if [ -z "$(RELEASE_KEY)" ]; then \
+		echo "make verify-dist: give RELEASE_KEY=<the project's public key file>" >&2; exit 2; fi
+	scripts/verify-dist.sh $(DIST_DIR) $(RELEASE_KEY)
+dist-check:
+	scripts/test-dist.sh
+repro-check: | deps
+	scripts/repro-check.sh
 
 # ---------------------------------------------------------------- contract
 # The EVM settlement contract (chain-adapter/evm, docs/contract.md): solc-js,
