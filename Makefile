@@ -485,6 +485,29 @@ bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)
 		scripts/with-postgres.sh $(BENCH_BIN) $(BENCH_ARGS); fi
 	@if [ -z "$${BENCH_ONLY:-}" ] || [ "$${BENCH_ONLY:-}" = gas ]; then $(MAKE) --no-print-directory bench-gas; fi
 
+# ---------------------------------------------------------------- install
+# make install [PREFIX=/usr/local] [DESTDIR=]: the programs (assay-worker
+# beside the daemons, where they look for it), the man pages and the
+# daemons' hardened systemd units (contrib/systemd, docs/operations.md).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+INSTALL_BINS := $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(WORKER)
+.PHONY: install uninstall
+install: $(INSTALL_BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR)
+	install -m 0755 $(INSTALL_BINS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 man/*.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	scripts/units.sh $(BINDIR) $(DESTDIR)$(UNITDIR)
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(INSTALL_BINS))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(wildcard man/*.1))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(basename $(notdir $(wildcard contrib/systemd/*.service.in))))
+
 # ---------------------------------------------------------------- releases
 # docs/releasing.md.  A release is the commit at HEAD: `make dist
 # SIGN_KEY=<gpg key>` writes dist/assay-$(VERSION).tar.gz, SHA256SUMS and

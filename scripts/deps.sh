@@ -24,13 +24,19 @@ libseccomp-dev
 # server in a temporary directory; nodejs and npm for `make
 # openapi-check` (swagger-parser, tests/openapi/) and the ethers.js tests
 # (test_siwe.c, test_provider_ethers.c), and to regenerate the vectors
-# (`make vectors`; the tests read the committed ones).
+# (`make vectors`; the tests read the committed ones); systemd's
+# systemd-analyze and groff check the installed units and man pages
+# (test_units.c); gnupg signs and checks releases (make dist-check).
 TEST_PKGS="
 libcriterion-dev
 openssl
 postgresql
 nodejs
 npm
+systemd
+groff-base
+gnupg
+gpgv
 "
 # OpenBLAS is the named reference for the CPU matmul benchmark; clang and
 # its runtime give libFuzzer.

@@ -16,7 +16,7 @@ bad() { printf 'test-dist: FAILED: %s\n' "$*" >&2; fails=$((fails + 1)); }
 
 newkey() {
 	gpg --batch --quiet --passphrase '' --quick-gen-key "$1" ed25519 sign never 2>/dev/null
-	gpg --batch --with-colons --list-keys "$1" | awk -F: '/^fpr/ { print $10; exit }'
+	gpg --batch --with-colons --list-keys "$1" 2>/dev/null | awk -F: '/^fpr/ { print $10; exit }'
 }
 rel=$(newkey 'Assay test release <release@assay.invalid>')
 other=$(newkey 'Someone else <other@assay.invalid>')
