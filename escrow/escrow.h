@@ -51,6 +51,8 @@ struct escrow_config {
 	int sandbox_strict;
 	const char *tls_cert;
 	const char *tls_key;
+	int tls_allow_12;               /* --tls-allow-1.2 */
+	const char *ca_file;            /* --ca-file: outgoing HTTPS trusts it */
 	uint64_t rate_per_s;
 	uint64_t rate_burst;
 	int quiet;

@@ -54,7 +54,10 @@ static void usage(FILE *f)
 		"  --sandbox MODE            best-effort (default) or strict: refuse to start\n"
 		"                            when the kernel refuses a sandbox layer\n"
 		"  --referee-delay-ms N      devnet tests only: wait N ms before each referee run\n"
-		"  --tls-cert FILE --tls-key FILE   serve HTTPS\n"
+		"  --tls-cert FILE --tls-key FILE   serve HTTPS (TLS 1.3; the key mode 0600)\n"
+		"  --tls-allow-1.2           also TLS 1.2 (ECDHE and AEAD ciphers only)\n"
+		"  --ca-file FILE            verify the providers the referee calls against\n"
+		"                            this CA bundle instead of the system's\n"
 		"  --rate-per-s N --rate-burst N    requests per IP and per signer (50, 100)\n"
 		"  --quiet                   no per-request log lines\n"
 		"  --http-workers N          %u handler threads, each with its own database\n"
@@ -100,8 +103,9 @@ struct opt_text {
 	const char *listen, *db, *key, *chain_id, *min_stake, *slash, *bounty, *sample,
 		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
 		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst,
-		*workers, *ref_cpu, *ref_mem, *ref_wall, *ref_threads, *ref_delay, *sandbox;
-	int devnet, quiet;
+		*workers, *ref_cpu, *ref_mem, *ref_wall, *ref_threads, *ref_delay, *sandbox,
+		*ca_file;
+	int devnet, quiet, tls12;
 };
 
 static void from_env(struct opt_text *o)
@@ -136,8 +140,11 @@ static void from_env(struct opt_text *o)
 	o->ref_threads = getenv("ASSAY_ESCROW_REFEREE_THREADS");
 	o->ref_delay = getenv("ASSAY_ESCROW_REFEREE_DELAY_MS");
 	o->sandbox = getenv("ASSAY_ESCROW_SANDBOX");
+	o->ca_file = getenv("ASSAY_ESCROW_CA_FILE");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
+	d = getenv("ASSAY_ESCROW_TLS_ALLOW_1_2");
+	o->tls12 = d && strcmp(d, "1") == 0;
 }
 
 /* Each flag's short code is opt_set's case. */
@@ -156,6 +163,8 @@ static const struct option opt_longs[] = {
 	{ "referee-deadline-s", required_argument, NULL, 'r' },
 	{ "tls-cert", required_argument, NULL, 'C' },
 	{ "tls-key", required_argument, NULL, 'K' },
+	{ "tls-allow-1.2", no_argument, NULL, 'V' },
+	{ "ca-file", required_argument, NULL, 'A' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "rate-per-s", required_argument, NULL, 'R' },
 	{ "rate-burst", required_argument, NULL, 'B' },
@@ -196,6 +205,8 @@ static int opt_set(struct opt_text *o, int c, const char *arg)
 	case 'r': o->referee = arg; break;
 	case 'C': o->cert = arg; break;
 	case 'K': o->tkey = arg; break;
+	case 'V': o->tls12 = 1; break;
+	case 'A': o->ca_file = arg; break;
 	case 'q': o->quiet = 1; break;
 	case 'R': o->rate = arg; break;
 	case 'B': o->burst = arg; break;
@@ -359,6 +370,8 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	cfg->quiet = o->quiet;
 	cfg->tls_cert = o->cert;
 	cfg->tls_key = o->tkey;
+	cfg->tls_allow_12 = o->tls12;
+	cfg->ca_file = o->ca_file;
 	if (listen_parse(cfg, o->listen, host, host_len) || numbers_parse(cfg, o) ||
 	    referee_flags_check(cfg, o) || stake_flags_check(cfg, o) || siwe_flags_check(cfg, o))
 		return -1;
@@ -472,6 +485,11 @@ static int process_init(struct escrow *e)
 		fprintf(stderr, "assay-escrow: referee: %s\n", why);
 		return -1;
 	}
+	/* The referee's fetches from providers verify them against it. */
+	if (e->cfg.ca_file && httpd_client_set_ca_file(e->cfg.ca_file, why, sizeof(why))) {
+		fprintf(stderr, "assay-escrow: --ca-file: %s\n", why);
+		return -1;
+	}
 	return 0;
 }
 
@@ -531,6 +549,7 @@ static int http_start(struct escrow *e, char *why, size_t why_len)
 	hc.idem_end = escrow_api_idem_end;
 	hc.tls_cert_path = e->cfg.tls_cert;
 	hc.tls_key_path = e->cfg.tls_key;
+	hc.tls_allow_12 = e->cfg.tls_allow_12;
 	hc.quiet = e->cfg.quiet;
 	hc.siwe = e->cfg.siwe_domain ? &e->siwe : NULL;
 	hc.signin_rate_per_s = (double)e->cfg.signin_rate_per_s;

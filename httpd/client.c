@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -34,6 +36,7 @@ int httpd_client_global_init(void)
 {
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
+
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *cls)
 {
@@ -127,6 +130,33 @@ static void parse_answer(struct httpd_client_resp *r)
 	snprintf(r->problem_title, sizeof(r->problem_title), "%s", s ? s : "");
 }
 
+/* httpd_client_set_ca_file's bundle; empty: the system's. */
+static char process_ca_file[4096];
+
+int httpd_client_set_ca_file(const char *path, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (!path) {
+		process_ca_file[0] = '\0';
+		return 0;
+	}
+	if (strlen(path) >= sizeof(process_ca_file)) {
+		set_why(why, why_len, "the CA file's path is too long");
+		return -1;
+	}
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0) {
+		set_why(why, why_len, "CA file '%s' is not a readable regular file", path);
+		return -1;
+	}
+	if (st.st_size <= 0 || st.st_size > (1 << 20)) {
+		set_why(why, why_len, "CA file '%s' is empty or over 1 MiB", path);
+		return -1;
+	}
+	(void)snprintf(process_ca_file, sizeof(process_ca_file), "%s", path);
+	return 0;
+}
+
 enum httpd_err httpd_client_request(struct httpd_client_resp *out, char *why, size_t why_len,
 				    const struct httpd_client_req *req)
 {
@@ -140,6 +170,7 @@ enum httpd_err httpd_client_request(struct httpd_client_resp *out, char *why, si
 	CURL *curl = NULL;
 	CURLcode cc;
 	char *ct = NULL;
+	const char *ca;
 	enum httpd_err rc = HTTPD_ERR_LISTEN;
 	long timeout;
 
@@ -236,7 +267,9 @@ enum httpd_err httpd_client_request(struct httpd_client_resp *out, char *why, si
 		rc = HTTPD_ERR_NOMEM;
 		goto out;
 	}
-	if (req->ca_file && curl_easy_setopt(curl, CURLOPT_CAINFO, req->ca_file)) {
+	ca = req->ca_file ? req->ca_file : (process_ca_file[0] ? process_ca_file : NULL);
+	if ((ca && curl_easy_setopt(curl, CURLOPT_CAINFO, ca)) ||
+	    curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2)) {
 		rc = HTTPD_ERR_NOMEM;
 		goto out;
 	}

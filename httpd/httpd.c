@@ -56,6 +56,16 @@
 #define PROBLEM_TYPE_PREFIX "urn:assay:problem:"
 #define CERT_FILE_BYTES_MAX (256u * 1024u)
 
+/* GnuTLS priorities of the HTTPS server (docs/operations.md, "TLS"): TLS
+ * 1.3 only by default, whose suites are all AEAD with ephemeral keys;
+ * with --tls-allow-1.2 also TLS 1.2, but only ECDHE key exchange and AEAD
+ * ciphers (no CBC, no RSA key transport, no SHA-1 MACs). */
+#define HTTPD_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+#define HTTPD_TLS_PRIORITIES_12                                                  \
+	"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-256-GCM:"   \
+	"+AES-128-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:-KX-ALL:+ECDHE-ECDSA:"   \
+	"+ECDHE-RSA"
+
 /* Where a connection is in its current request. */
 enum conn_phase {
 	CONN_IDLE = 0,        /* between requests: libmicrohttpd's idle timeout */
@@ -1297,6 +1307,8 @@ static struct MHD_Daemon *mhd_start(struct httpd *h, unsigned flags, struct sock
 	struct MHD_OptionItem tls[] = {
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert },
 		{ MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		  (void *)(cfg->tls_allow_12 ? HTTPD_TLS_PRIORITIES_12 : HTTPD_TLS_PRIORITIES) },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
@@ -1312,7 +1324,7 @@ static struct MHD_Daemon *mhd_start(struct httpd *h, unsigned flags, struct sock
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY_BYTES,
 		/* RFC 9112 section 3.2: an HTTP/1.1 request without Host is 400. */
 		MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
-		MHD_OPTION_ARRAY, h->tls_cert ? tls : tls + 2,
+		MHD_OPTION_ARRAY, h->tls_cert ? tls : tls + 3,
 		MHD_OPTION_END);
 }
 

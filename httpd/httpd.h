@@ -186,9 +186,12 @@ struct httpd_config {
 	 * idem_end sees the handler's answer through httpd_req_response. */
 	int (*idem_begin)(struct httpd_req *r, void *cls);
 	void (*idem_end)(struct httpd_req *r, void *cls);
-	/* Optional HTTPS: both paths set, or both NULL. */
+	/* Optional HTTPS: both paths set, or both NULL.  TLS 1.3 only,
+	 * unless tls_allow_12 (then also TLS 1.2 with ECDHE and AEAD
+	 * ciphers only). */
 	const char *tls_cert_path;
 	const char *tls_key_path;
+	int tls_allow_12;
 	/* 0 means the default from httpd_limits.h. */
 	unsigned connections_max;
 	unsigned connections_per_ip_max;

@@ -50,13 +50,26 @@ struct httpd_client_req {
 	const char *bearer;          /* Authorization: Bearer TOKEN, or NULL */
 	uint64_t response_bytes_max; /* 0: HTTPD_CLIENT_RESPONSE_BYTES_DEFAULT */
 	long timeout_ms;             /* 0: HTTPD_CLIENT_TIMEOUT_MS_DEFAULT */
-	const char *ca_file;         /* PEM CA bundle for https (a private CA); NULL: the system's */
+	const char *ca_file;         /* PEM CA bundle for https (a private CA); NULL: the
+				      * process's (httpd_client_set_ca_file), else the system's */
 	/* Called now and then during the exchange with bytes sent and
 	 * received so far and their totals (0 when unknown); may be NULL. */
 	void (*progress)(void *cls, uint64_t sent, uint64_t send_total,
 			 uint64_t got, uint64_t got_total);
 	void *progress_cls;
 };
+
+/*
+ * The CA bundle every https request of this process verifies its peer
+ * against when the request names none (a daemon's --ca-file, the
+ * client's ASSAY_CA_FILE): a private CA instead of the system's.  Call
+ * before any thread uses the client.  `path` must name a readable
+ * regular file of at most 1 MiB; 0, or -1 with why filled (nothing
+ * changed).  NULL goes back to the system's bundle.  Whatever the CA,
+ * the peer's name is checked against the URL's host, and TLS below 1.2
+ * is refused.
+ */
+int httpd_client_set_ca_file(const char *path, char *why, size_t why_len);
 
 struct httpd_client_resp {
 	long status;                 /* the HTTP status */

@@ -839,6 +839,7 @@ int prov_api_start(struct prov *p, char *why, size_t why_len)
 	hc.ready = ready;
 	hc.tls_cert_path = p->cfg.tls_cert;
 	hc.tls_key_path = p->cfg.tls_key;
+	hc.tls_allow_12 = p->cfg.tls_allow_12;
 	hc.rate_per_s = p->cfg.rate_per_s;
 	hc.rate_burst = p->cfg.rate_burst;
 	hc.signin_rate_per_s = p->cfg.signin_rate_per_s;

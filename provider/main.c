@@ -62,14 +62,17 @@ static void usage(FILE *f)
 		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum (both 'auto':\n"
 		"                            the listen address and port, http(s)://HOST:PORT)\n"
 		"  --session-ttl-s N         sign-in session lifetime (default 900)\n"
-		"  --tls-cert FILE --tls-key FILE     serve HTTPS\n"
+		"  --tls-cert FILE --tls-key FILE     serve HTTPS (TLS 1.3; the key mode 0600)\n"
+		"  --tls-allow-1.2           also TLS 1.2 (ECDHE and AEAD ciphers only)\n"
+		"  --ca-file FILE            verify the escrow against this CA bundle instead\n"
+		"                            of the system's\n"
 		"  --rate-per-s N --rate-burst N      token bucket per IP and per signer\n"
 		"  --signin-rate-per-s N --signin-rate-burst N  a smaller bucket per IP for the\n"
 		"                            anonymous sign-in routes (default 2, 20; raise it\n"
 		"                            behind a proxy, where every client has its IP)\n"
 		"  --quiet                   no per-request log line\n"
 		"  --print-routes            print the route table, METHOD PATH a line, and exit\n"
-		"Every flag may come from ASSAY_PROVIDER_<FLAG> (upper case, '-' as '_').\n");
+		"Every flag may come from ASSAY_PROVIDER_<FLAG> (upper case, '-' and '.' as '_').\n");
 }
 
 /* --print-routes: every route of the table (the sign-in ones too, served
@@ -92,7 +95,7 @@ enum {
 	O_LISTEN, O_KEY, O_ESCROW, O_DATA, O_PUBLIC_URL, O_PRICE, O_WORKERS, O_QUEUE_MAX,
 	O_MEM, O_CPU, O_WALL, O_FAULT, O_FAULT_SEED, O_JANITOR, O_SIWE_DOMAIN, O_SIWE_URI,
 	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_SRATE, O_SBURST, O_QUIET, O_THREADS,
-	O_SANDBOX, O_DEVICE, O_COUNT
+	O_SANDBOX, O_DEVICE, O_TLS12, O_CA, O_COUNT
 };
 
 static struct opt opts[O_COUNT] = {
@@ -109,7 +112,8 @@ static struct opt opts[O_COUNT] = {
 	[O_BURST] = { "rate-burst", NULL, 0 }, [O_SRATE] = { "signin-rate-per-s", NULL, 0 },
 	[O_SBURST] = { "signin-rate-burst", NULL, 0 }, [O_QUIET] = { "quiet", NULL, 1 },
 	[O_THREADS] = { "job-threads", NULL, 0 }, [O_SANDBOX] = { "sandbox", NULL, 0 },
-	[O_DEVICE] = { "device", NULL, 0 },
+	[O_DEVICE] = { "device", NULL, 0 }, [O_TLS12] = { "tls-allow-1.2", NULL, 1 },
+	[O_CA] = { "ca-file", NULL, 0 },
 };
 
 static void from_env(void)
@@ -119,8 +123,9 @@ static void from_env(void)
 	for (size_t i = 0; i < O_COUNT; i++) {
 		size_t n = (size_t)snprintf(name, sizeof(name), "ASSAY_PROVIDER_%s", opts[i].name);
 		for (size_t k = 15; k < n && k < sizeof(name); k++)
-			name[k] = name[k] == '-' ? '_' : (char)(name[k] >= 'a' && name[k] <= 'z'
-								   ? name[k] - 32 : name[k]);
+			name[k] = (name[k] == '-' || name[k] == '.')
+					  ? '_' : (char)(name[k] >= 'a' && name[k] <= 'z'
+							 ? name[k] - 32 : name[k]);
 		opts[i].text = getenv(name);
 	}
 }
@@ -286,6 +291,7 @@ static int build_config(struct prov_config *cfg, char *host, size_t host_len, ch
 		return -1;
 	cfg->tls_cert = opts[O_CERT].text;
 	cfg->tls_key = opts[O_TKEY].text;
+	cfg->tls_allow_12 = opts[O_TLS12].text != NULL;
 	if ((!cfg->tls_cert) != (!cfg->tls_key)) {
 		fprintf(stderr, "assay-provider: --tls-cert and --tls-key go together\n");
 		return -1;
@@ -476,6 +482,10 @@ int main(int argc, char **argv)
 	/* A multithreaded daemon execs its workers (sandbox.h). */
 	if (sbx_use_worker_beside_self(why, sizeof(why))) {
 		fprintf(stderr, "assay-provider: %s\n", why);
+		goto out_key;
+	}
+	if (opts[O_CA].text && httpd_client_set_ca_file(opts[O_CA].text, why, sizeof(why))) {
+		fprintf(stderr, "assay-provider: --ca-file: %s\n", why);
 		goto out_key;
 	}
 	pthread_mutex_init(&p.mu, NULL);

@@ -103,6 +103,7 @@ struct prov_config {
 	uint64_t fault_seed;         /* 0: from the OS */
 	unsigned janitor_period_s;
 	const char *tls_cert, *tls_key;
+	int tls_allow_12;               /* --tls-allow-1.2 */
 	const char *siwe_domain, *siwe_uri;
 	uint64_t session_ttl_s;
 	double rate_per_s, rate_burst;

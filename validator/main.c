@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpd_client.h"
 #include "sandbox.h"
 #include "sbx_limits.h"
 #include "validator.h"
@@ -22,7 +23,11 @@ static const char usage[] =
 	"       [--job-cpu-s N] [--job-threads N] [--sandbox best-effort|strict]\n"
 	"       [--device auto|cpu|cuda] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
 	"       [--fetch-backoff-ms N] [--no-reveal] [--quiet] [--lie (tests, chain 31337 only)]\n"
-	"       assay-validator --print-routes   (the route table, METHOD PATH a line)\n";
+	"       [--tls-cert FILE --tls-key FILE] [--tls-allow-1.2] [--ca-file FILE]\n"
+	"       assay-validator --print-routes   (the route table, METHOD PATH a line)\n"
+	"--tls-cert/--tls-key serve HTTPS (TLS 1.3; the key mode 0600), --tls-allow-1.2\n"
+	"also TLS 1.2 (ECDHE and AEAD only); --ca-file: verify the escrow and the\n"
+	"providers against this CA bundle instead of the system's\n";
 
 /* --print-routes: the route table, one "METHOD PATH" a line, for
  * tests/openapi/check.mjs to compare with docs/validator-openapi.yaml. */
@@ -56,6 +61,7 @@ int main(int argc, char **argv)
 	char why[512] = "";
 	sigset_t set;
 	unsigned port = 0;
+	const char *ca_file = NULL;
 	int i, sig = 0, reveal = 1;
 	enum valid_err rc;
 
@@ -95,6 +101,12 @@ int main(int argc, char **argv)
 			cfg.sandbox_strict = strcmp(v, "strict") == 0;
 		else if (strcmp(a, "--device") == 0 && v)
 			cfg.device = v;
+		else if (strcmp(a, "--tls-cert") == 0 && v)
+			cfg.tls_cert = v;
+		else if (strcmp(a, "--tls-key") == 0 && v)
+			cfg.tls_key = v;
+		else if (strcmp(a, "--ca-file") == 0 && v)
+			ca_file = v;
 		else if (strcmp(a, "--poll-ms") == 0)
 			bad = parse_uint(&cfg.poll_ms, v, VALID_POLL_MS_MAX);
 		else if (strcmp(a, "--fetch-tries") == 0)
@@ -111,6 +123,8 @@ int main(int argc, char **argv)
 				reveal = 0;
 			else if (strcmp(a, "--quiet") == 0)
 				cfg.quiet = 1;
+			else if (strcmp(a, "--tls-allow-1.2") == 0)
+				cfg.tls_allow_12 = 1;
 			else if (strcmp(a, "--print-routes") == 0)
 				return print_routes();
 			else
@@ -126,11 +140,20 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if ((!cfg.tls_cert) != (!cfg.tls_key)) {
+		fprintf(stderr, "assay-validator: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
 	cfg.listen_host = host;
 	cfg.listen_port = (uint16_t)port;
 	/* A multithreaded daemon execs its workers (sandbox.h). */
 	if (sbx_use_worker_beside_self(why, sizeof(why))) {
 		fprintf(stderr, "assay-validator: %s\n", why);
+		return 1;
+	}
+	/* The escrow and the providers it fetches from, verified against it. */
+	if (ca_file && httpd_client_set_ca_file(ca_file, why, sizeof(why))) {
+		fprintf(stderr, "assay-validator: --ca-file: %s\n", why);
 		return 1;
 	}
 	/* Every thread inherits the blocked set; the main thread waits. */

@@ -1384,6 +1384,9 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	hc.cls = n;
 	hc.ready = node_ready;
 	hc.quiet = cfg->quiet;
+	hc.tls_cert_path = cfg->tls_cert;
+	hc.tls_key_path = cfg->tls_key;
+	hc.tls_allow_12 = cfg->tls_allow_12;
 	n->escrow_ok = 1;   /* it just answered /v1/params and the registration */
 	he = httpd_start(&n->httpd, why, why_len, &hc);
 	if (he) {

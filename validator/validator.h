@@ -247,6 +247,9 @@ struct valid_config {
 	unsigned fetch_backoff_ms;
 	int lie;                   /* TEST ONLY: flip every verdict; refused unless chain 31337 */
 	int quiet;                 /* no per-request log line from the status server */
+	const char *tls_cert;      /* serve HTTPS: both set, or both NULL */
+	const char *tls_key;       /* (mode 0600) */
+	int tls_allow_12;          /* also TLS 1.2 (ECDHE and AEAD only) */
 };
 
 struct valid_node;
