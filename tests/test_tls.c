@@ -15,7 +15,8 @@
  *   always works;
  * - a TLS key file readable by others stops the escrow at start;
  * - the validator serves HTTPS and reaches the HTTPS escrow through its
- *   --ca-file; without it, it cannot start.
+ *   --ca-file, and the provider joins it the same way; without the
+ *   flag neither can start.
  */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -355,6 +356,46 @@ Test(tls, validator_serves_https_and_verifies_the_escrow)
 		cr_assert_eq(status, 200);
 		curl_easy_cleanup(c);
 	}
+	cr_assert_eq(tu_daemon_stop(&d), 0);
+	tu_rmtree(dir);
+}
+
+/* assay-provider against the HTTPS escrow; `with_ca`: --ca-file names
+ * the private CA.  Returns like tu_daemon_try_start. */
+static int provider_try(struct tu_daemon *d, const char *dir, int with_ca)
+{
+	char bin[4200], esc[64], key[4300], data[4300], log[4300], ca[4200];
+	const char *argv[] = { bin, "--escrow", esc, "--key", key, "--data", data,
+		"--listen", "127.0.0.1:0", "--price", "10", "--quiet",
+		with_ca ? "--ca-file" : NULL, ca, NULL };
+	struct rcpt_key k;
+
+	snprintf(bin, sizeof(bin), "%s/bin/assay-provider", getenv("ASSAY_BUILD"));
+	https_url(esc, sizeof(esc), EFX.port);
+	snprintf(key, sizeof(key), "%s/provider.key", dir);
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(log, sizeof(log), "%s/provider.log", dir);
+	pki_path(ca, sizeof(ca), "ca", ".pem");
+	if (access(key, F_OK) != 0) {
+		cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+		cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
+		stake_in_ledger(&k);
+		rcpt_key_wipe(&k);
+	}
+	return tu_daemon_try_start(d, argv, log);
+}
+
+Test(tls, provider_reaches_the_https_escrow_through_its_ca_file)
+{
+	char dir[4096];
+	struct tu_daemon d;
+
+	pki_setup();
+	escrow_tls("server");
+	tu_tmpdir(dir, sizeof(dir));
+	/* Joining the escrow is part of the start: no CA, no start. */
+	cr_assert(provider_try(&d, dir, 0) > 0, "the provider trusted an unknown CA");
+	cr_assert_eq(provider_try(&d, dir, 1), -1, "the provider did not join over https");
 	cr_assert_eq(tu_daemon_stop(&d), 0);
 	tu_rmtree(dir);
 }
