@@ -1198,6 +1198,10 @@ static char *read_small_file(const char *path, int secret, const char **refusal)
 		*refusal = "is not a regular file";
 	} else if (secret && (st.st_mode & 077)) {
 		*refusal = "can be read by group or others (chmod 600)";
+	} else if (st.st_mode & 022) {
+		/* A certificate is public, but one that others may replace is
+		 * not the operator's. */
+		*refusal = "can be written by group or others (chmod 644)";
 	} else if (st.st_size <= 0 || (uint64_t)st.st_size > CERT_FILE_BYTES_MAX) {
 		*refusal = "is empty or too large";
 	} else if ((buf = malloc((size_t)st.st_size + 1))) {
