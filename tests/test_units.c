@@ -181,7 +181,7 @@ static int has_flag(const char *hay, const char *needle)
 	return 0;
 }
 
-/* The daemon's own usage text: --help, or the usage a bad flag prints. */
+/* The daemon's own usage text: --help, which exits 0 with it on stdout. */
 static char *usage_of(const char *daemon)
 {
 	char bin[4200];
@@ -194,6 +194,8 @@ static char *usage_of(const char *daemon)
 		tu_run(&r, argv);
 	}
 	cr_assert(asprintf(&text, "%s%s", r.out, r.err) > 0);
+	cr_expect_eq(r.status, 0, "%s --help exits %d", daemon, r.status);
+	cr_expect(strstr(r.out, "usage:") != NULL, "%s --help: the usage is not on stdout", daemon);
 	tu_run_free(&r);
 	cr_assert(strstr(text, "usage:") != NULL, "%s printed no usage", daemon);
 	return text;

@@ -136,6 +136,10 @@ static int switch_arg(struct args *a, const char *f)
 		a->cfg.tls_allow_12 = 1;
 	else if (strcmp(f, "--print-routes") == 0)
 		exit(print_routes());
+	else if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+		fputs(usage, stdout);
+		exit(0);
+	}
 	else
 		return 1;
 	return 0;
