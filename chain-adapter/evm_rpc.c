@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <curl/curl.h>
@@ -161,6 +163,29 @@ static const char *check_url(const char *url)
 	return NULL;
 }
 
+/* evm_rpc_set_ca_file's bundle; empty: the system's. */
+static char process_ca_file[4096];
+
+int evm_rpc_set_ca_file(const char *path, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (!path) {
+		process_ca_file[0] = '\0';
+		return 0;
+	}
+	if (strlen(path) >= sizeof(process_ca_file) || stat(path, &st) != 0 ||
+	    !S_ISREG(st.st_mode) || access(path, R_OK) != 0 || st.st_size <= 0 ||
+	    st.st_size > (1 << 20)) {
+		if (why && why_len)
+			snprintf(why, why_len, "CA file '%.200s' is not a readable regular file of "
+				 "at most 1 MiB", path);
+		return -1;
+	}
+	snprintf(process_ca_file, sizeof(process_ca_file), "%s", path);
+	return 0;
+}
+
 enum evm_rpc_err evm_rpc_open(struct evm_rpc **out, char *why, size_t why_len,
 			      const char *url, long timeout_ms)
 {
@@ -268,7 +293,9 @@ static enum evm_rpc_err rpc_post(struct evm_rpc *rpc, const char *method, const 
 	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) ||
 	    curl_easy_setopt(c, CURLOPT_WRITEDATA, sink) ||
 	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) ||
-	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)))
+	    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body)) ||
+	    curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) ||
+	    (process_ca_file[0] && curl_easy_setopt(c, CURLOPT_CAINFO, process_ca_file)))
 		goto out;
 	cc = curl_easy_perform(c);
 	if (sink->too_large || cc == CURLE_FILESIZE_EXCEEDED) {

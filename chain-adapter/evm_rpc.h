@@ -136,6 +136,14 @@ EVM_RPC_WUR enum evm_rpc_err evm_rpc_open(struct evm_rpc **out, char *why, size_
 					  const char *url, long timeout_ms);
 void evm_rpc_free(struct evm_rpc *rpc);
 
+/* The CA bundle every https node of this process is verified against
+ * instead of the system's (the client's ASSAY_CA_FILE, a daemon's
+ * --ca-file); NULL goes back to the system's.  Call before any thread
+ * opens a client.  0, or -1 with why filled when `path` is not a
+ * readable regular file of at most 1 MiB.  Whatever the CA, the node's
+ * name is checked against the URL's host and TLS below 1.2 is refused. */
+EVM_RPC_WUR int evm_rpc_set_ca_file(const char *path, char *why, size_t why_len);
+
 /* The last failure of a call on rpc, one line naming the method and the
  * node ("eth_sendRawTransaction at http://127.0.0.1:8545: node error
  * -32000: nonce too low"); "" after a success.  Never NULL. */

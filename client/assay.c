@@ -19,6 +19,7 @@
 #include "receipts.h"
 #include "cli.h"
 #include "httpd_client.h"
+#include "evm_rpc.h"
 #include "banned.h"
 
 /* ------------------------------------------------------------------ */
@@ -867,7 +868,8 @@ static int ca_file_from_env(void)
 
 	if (!ca || !ca[0])
 		return 0;
-	if (httpd_client_set_ca_file(ca, why, sizeof(why))) {
+	if (httpd_client_set_ca_file(ca, why, sizeof(why)) ||
+	    evm_rpc_set_ca_file(ca, why, sizeof(why))) {
 		cli_err("ASSAY_CA_FILE: %s", why);
 		return -1;
 	}

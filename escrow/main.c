@@ -17,6 +17,7 @@
 
 #include "escrow.h"
 #include "httpd_client.h"
+#include "evm_rpc.h"
 #include "monotonic.h"
 #include "referee.h"
 #include "sandbox.h"
@@ -56,8 +57,9 @@ static void usage(FILE *f)
 		"  --referee-delay-ms N      devnet tests only: wait N ms before each referee run\n"
 		"  --tls-cert FILE --tls-key FILE   serve HTTPS (TLS 1.3; the key mode 0600)\n"
 		"  --tls-allow-1.2           also TLS 1.2 (ECDHE and AEAD ciphers only)\n"
-		"  --ca-file FILE            verify the providers the referee calls against\n"
-		"                            this CA bundle instead of the system's\n"
+		"  --ca-file FILE            verify the providers the referee calls (and an\n"
+		"                            https EVM node) against this CA bundle\n"
+		"                            instead of the system's\n"
 		"  --rate-per-s N --rate-burst N    requests per IP and per signer (50, 100)\n"
 		"  --quiet                   no per-request log lines\n"
 		"  --http-workers N          %u handler threads, each with its own database\n"
@@ -485,8 +487,10 @@ static int process_init(struct escrow *e)
 		fprintf(stderr, "assay-escrow: referee: %s\n", why);
 		return -1;
 	}
-	/* The referee's fetches from providers verify them against it. */
-	if (e->cfg.ca_file && httpd_client_set_ca_file(e->cfg.ca_file, why, sizeof(why))) {
+	/* The referee's fetches from providers, and an https EVM node,
+	 * verify them against it. */
+	if (e->cfg.ca_file && (httpd_client_set_ca_file(e->cfg.ca_file, why, sizeof(why)) ||
+			       evm_rpc_set_ca_file(e->cfg.ca_file, why, sizeof(why)))) {
 		fprintf(stderr, "assay-escrow: --ca-file: %s\n", why);
 		return -1;
 	}

@@ -406,3 +406,32 @@ Test(tls, provider_reaches_the_https_escrow_through_its_ca_file)
 	cr_assert_eq(tu_daemon_stop(&d), 0);
 	tu_rmtree(dir);
 }
+
+/* `assay balance --rpc URL`: the EVM client verifies its node against
+ * ASSAY_CA_FILE too.  The node here is the HTTPS escrow, which is no
+ * JSON-RPC node: with the CA the TLS handshake succeeds and the answer
+ * is refused for what it is; without, the certificate is. */
+Test(tls, rpc_client_verifies_the_node_against_the_ca_file)
+{
+	char url[64], ca[4200];
+	const char *argv[] = { tu_assay(), "balance", "0x00000000000000000000000000000000000000aa",
+			       "--rpc", url, "--escrow-address",
+			       "0x00000000000000000000000000000000000000bb", NULL };
+	struct tu_run r;
+
+	pki_setup();
+	escrow_tls("server");
+	pki_path(ca, sizeof(ca), "ca", ".pem");
+	https_url(url, sizeof(url), EFX.port);
+	cr_assert_eq(unsetenv("ASSAY_CA_FILE"), 0);
+	tu_run(&r, argv);
+	cr_assert_neq(r.status, 0);
+	cr_assert(strstr(r.err, "certificate") != NULL, "%s", r.err);
+	tu_run_free(&r);
+	cr_assert_eq(setenv("ASSAY_CA_FILE", ca, 1), 0);
+	tu_run(&r, argv);
+	cr_assert_neq(r.status, 0);
+	cr_assert(strstr(r.err, "not a JSON-RPC 2.0 response") != NULL, "the CA file was not used: %s",
+		  r.err);
+	tu_run_free(&r);
+}
