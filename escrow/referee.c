@@ -24,6 +24,7 @@
 #include "assay_assert.h"
 #include "escrow_limits.h"
 #include "referee.h"
+#include "scratch.h"
 #include "sandbox.h"
 #include "banned.h"
 
@@ -44,7 +45,7 @@ struct ref_slot {
 struct escrow_referee {
 	struct escrow_referee_config cfg;
 	struct sbx_limits lim;
-	char scratch[256];
+	struct escrow_scratch scratch;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;             /* a run queued, or stopping */
 	int stopping, started;
@@ -159,7 +160,7 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 	job.params_len = strlen(s->spec.params);
 	job.in = s->in;
 	job.in_len = s->in_len;
-	job.scratch_base = r->scratch;
+	job.scratch_base = r->scratch.dir;
 	job.limits = &r->lim;
 	job.mode = r->cfg.strict ? SBX_STRICT : SBX_BEST_EFFORT;
 	wipe.p = r->cfg.secret;
@@ -349,36 +350,19 @@ out:
 	ASSAY_ASSERT(a->reason != NULL);
 }
 
-static int make_scratch(struct escrow_referee *r, char *why, size_t why_len)
-{
-	const char *tmp = getenv("TMPDIR");
-	int n;
-
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	n = snprintf(r->scratch, sizeof(r->scratch), "%s/assay-referee-XXXXXX", tmp);
-	if (n < 0 || (size_t)n >= sizeof(r->scratch) || !mkdtemp(r->scratch)) {
-		(void)snprintf(why, why_len, "could not make the referee's scratch directory under '%s'",
-			       tmp);
-		r->scratch[0] = '\0';
-		return -1;
-	}
-	return 0;
-}
-
 static int probe(struct escrow_referee *r, char *why, size_t why_len)
 {
 	struct sbx_report rep;
 	char names[128];
 	unsigned missing = 0;
 
-	if (sbx_probe(&missing, &rep, r->scratch)) {
+	if (sbx_probe(&missing, &rep, r->scratch.dir)) {
 		(void)snprintf(why, why_len, "sandbox probe failed: %s", rep.msg);
 		return -1;
 	}
 	sbx_layers_format(names, sizeof(names), missing);
 	fprintf(stderr, "assay-escrow: event=sandbox mode=%s missing=\"%s\" scratch=%s\n",
-		r->cfg.strict ? "strict" : "best-effort", names, r->scratch);
+		r->cfg.strict ? "strict" : "best-effort", names, r->scratch.dir);
 	if (missing && r->cfg.strict) {
 		(void)snprintf(why, why_len, "--sandbox strict: this kernel refuses: %s", names);
 		return -1;
@@ -406,7 +390,8 @@ int escrow_referee_start(struct escrow_referee **out, char *why, size_t why_len,
 	r->lim.threads = cfg->threads;
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	if (make_scratch(r, why, why_len) || probe(r, why, why_len))
+	r->scratch.lock_fd = -1;
+	if (escrow_scratch_make(&r->scratch, why, why_len) || probe(r, why, why_len))
 		goto fail;
 	pthread_mutex_lock(&r->mu);
 	gauges(r);
@@ -438,8 +423,7 @@ void escrow_referee_stop(struct escrow_referee *r)
 	}
 	for (i = 0; i < ESCROW_REFEREE_SLOTS_MAX; i++)
 		free(r->slots[i].in);
-	if (r->scratch[0])
-		(void)rmdir(r->scratch);
+	escrow_scratch_remove(&r->scratch);
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pwd.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1371,6 +1373,59 @@ Test(escrow_ext, referee_transient_error_is_retried_soon, .fini = x_teardown, .t
 		cr_assert_str_eq(st, "receipted", "the false claim was not decided");
 	}
 	efx_job_free(&f);
+}
+
+/* A scratch directory like the referee's: TMPDIR/assay-referee-<tag>-XXXXXX
+ * with a file inside; with a lock file unless `no_lock`, and that lock
+ * held by this process when `hold` (then its fd, else -1). */
+static int fake_scratch(char *dir, size_t cap, const char *tag, int no_lock, int hold)
+{
+	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char path[512];
+	int fd = -1;
+
+	snprintf(dir, cap, "%s/assay-referee-%s-XXXXXX", tmp, tag);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/sbx-left", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/sbx-left/out.safetensors", dir);
+	tu_write_file(path, "x", 1, 0600);
+	if (no_lock)
+		return -1;
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0);
+	if (hold)
+		cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+	else {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* What a killed escrow leaves (a scratch directory whose lock nobody
+ * holds) goes when the next escrow starts; one whose lock is held (an
+ * escrow that runs) stays, and so does a directory without a lock file
+ * (not ours to judge). */
+Test(escrow_ext, stale_referee_scratch_removed_at_start, .fini = x_teardown, .timeout = 60)
+{
+	char stale[512], live[512], nolock[512], line[600];
+	struct stat st;
+	int held;
+
+	fake_scratch(stale, sizeof(stale), "stale", 0, 0);
+	held = fake_scratch(live, sizeof(live), "live", 0, 1);
+	fake_scratch(nolock, sizeof(nolock), "nolock", 1, 0);
+	x_setup(30, 600);
+	cr_assert_neq(stat(stale, &st), 0, "the stale scratch directory %s is still there", stale);
+	cr_assert_eq(stat(live, &st), 0, "a scratch directory in use was removed");
+	cr_assert_eq(stat(nolock, &st), 0, "a directory without a lock file was removed");
+	snprintf(line, sizeof(line), "event=referee-scratch-removed dir=%s", stale);
+	cr_assert(log_has(line), "the removal is not in the log");
+	close(held);
+	tu_rmtree(live);
+	tu_rmtree(nolock);
 }
 
 /* ---------------------------------------------------------------- a full disk */
