@@ -450,13 +450,139 @@ out:
 	return rc;
 }
 
+/* What the process needs before its first thread: libcurl, the worker
+ * binary, the CA file, the locks.  0, or -1 having said why. */
+static int process_init(struct prov *p)
+{
+	char why[512];
+
+	if (httpd_client_global_init()) {
+		fprintf(stderr, "assay-provider: could not start libcurl\n");
+		return -1;
+	}
+	/* A multithreaded daemon execs its workers (sandbox.h). */
+	if (sbx_use_worker_beside_self(why, sizeof(why))) {
+		fprintf(stderr, "assay-provider: %s\n", why);
+		return -1;
+	}
+	if (opts[O_CA].text && httpd_client_set_ca_file(opts[O_CA].text, why, sizeof(why))) {
+		fprintf(stderr, "assay-provider: --ca-file: %s\n", why);
+		return -1;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	if (mono_cond_init(&p->janitor_cv)) {
+		fprintf(stderr, "assay-provider: could not make a monotonic condition variable\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The escrow joined, the stored jobs loaded, the device chosen and the
+ * sandbox checked.  0, or -1 having said why. */
+static int state_open(struct prov *p)
+{
+	char why[512] = "";
+
+	if (join_escrow(p))
+		return -1;
+	if (prov_store_open(p, why, sizeof(why)) || prov_store_load_all(p, why, sizeof(why))) {
+		fprintf(stderr, "assay-provider: %s\n", why);
+		return -1;
+	}
+	if (sbx_device_select(p->device, why, sizeof(why), opts[O_DEVICE].text)) {
+		fprintf(stderr, "assay-provider: %s\n", why);
+		return -1;
+	}
+	prov_log("device", "device=%s%s%s", p->device, why[0] ? " note=" : "", why);
+	return prov_sandbox_check(p) ? -1 : 0;
+}
+
+/* `--siwe-domain auto` and a --public-url left out name the port, known
+ * once it is bound (--listen HOST:0). */
+static void bound_names(struct prov *p, const char *host, char *pub, size_t pub_len)
+{
+	/* Set before the port is announced; a sign-in that races it is
+	 * refused (empty domain) and retried. */
+	if (p->cfg.siwe_domain && strcmp(p->cfg.siwe_domain, "auto") == 0) {
+		static char sdom[96], suri[128];
+		snprintf(sdom, sizeof(sdom), "%s:%u", host, (unsigned)httpd_port(p->http));
+		snprintf(suri, sizeof(suri), "http%s://%s", p->cfg.tls_cert ? "s" : "", sdom);
+		__atomic_store_n(&p->siwe.uri, suri, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->siwe.domain, sdom, __ATOMIC_RELEASE);
+	}
+	if (!p->cfg.public_url) {
+		snprintf(pub, pub_len, "http%s://%s:%u", p->cfg.tls_cert ? "s" : "", host,
+			 (unsigned)httpd_port(p->http));
+		p->cfg.public_url = pub;
+	}
+}
+
+/* The workers, the server and the registration at the escrow.  0, or -1
+ * having said why, with nothing left running. */
+static int services_start(struct prov *p, const char *host, char *pub, size_t pub_len)
+{
+	char why[512];
+
+	if (prov_jobs_start(p)) {
+		fprintf(stderr, "assay-provider: could not start the worker threads\n");
+		return -1;
+	}
+	if (prov_api_start(p, why, sizeof(why))) {
+		fprintf(stderr, "assay-provider: could not serve on %s:%u: %s\n", host,
+			(unsigned)p->cfg.listen_port, why);
+		prov_jobs_stop(p);
+		return -1;
+	}
+	bound_names(p, host, pub, pub_len);
+	if (register_with_escrow(p)) {
+		httpd_free(p->http);
+		p->http = NULL;
+		prov_jobs_stop(p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Serves until SIGINT or SIGTERM, then stops the server and workers. */
+static void serve(struct prov *p, const char *host)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	printf("listening on %s:%u\n", host, (unsigned)httpd_port(p->http));
+	fflush(stdout);
+	prov_log("started", "address=0x%02x%02x.. workers=%u queue_max=%u jobs=%zu%s",
+		 p->key.address[0], p->key.address[1], p->cfg.workers, p->cfg.queue_max,
+		 p->jobs_len, p->cfg.fault_corrupt_p > 0.0 ? " fault=corrupt-output" : "");
+	while (!stop_flag)
+		pause();
+	prov_log("stopping", "signal=1");
+	httpd_free(p->http);
+	p->http = NULL;
+	prov_jobs_stop(p);
+}
+
+/* The keys this process held: jobs' data keys, the data key, the key. */
+static void wipe_keys(struct prov *p)
+{
+	for (size_t i = 0; i < p->jobs_len; i++) {
+		OPENSSL_cleanse(p->jobs[i]->key, sizeof(p->jobs[i]->key));
+		free(p->jobs[i]);
+	}
+	OPENSSL_cleanse(p->data_key, sizeof(p->data_key));
+	rcpt_key_wipe(&p->key);
+}
+
 int main(int argc, char **argv)
 {
 	static struct prov p;   /* large (session and nonce tables): not on the stack */
-	char host[64], pub[300], why[512];
+	char host[64], pub[300];
 	struct rcpt_diag d;
-	struct sigaction sa;
-	enum rcpt_err re;
 	int rc = 1;
 
 	if (rcpt_harden_process() != RCPT_OK) {
@@ -470,97 +596,15 @@ int main(int argc, char **argv)
 	}
 	if (build_config(&p.cfg, host, sizeof(host), pub, sizeof(pub)))
 		return 2;
-	re = rcpt_key_load(&p.key, &d, opts[O_KEY].text);
-	if (re) {
+	if (rcpt_key_load(&p.key, &d, opts[O_KEY].text)) {
 		fprintf(stderr, "assay-provider: key: %s\n", d.msg);
 		return 1;
 	}
-	if (httpd_client_global_init()) {
-		fprintf(stderr, "assay-provider: could not start libcurl\n");
-		goto out_key;
+	if (!process_init(&p) && !state_open(&p) &&
+	    !services_start(&p, host, pub, sizeof(pub))) {
+		serve(&p, host);
+		rc = 0;
 	}
-	/* A multithreaded daemon execs its workers (sandbox.h). */
-	if (sbx_use_worker_beside_self(why, sizeof(why))) {
-		fprintf(stderr, "assay-provider: %s\n", why);
-		goto out_key;
-	}
-	if (opts[O_CA].text && httpd_client_set_ca_file(opts[O_CA].text, why, sizeof(why))) {
-		fprintf(stderr, "assay-provider: --ca-file: %s\n", why);
-		goto out_key;
-	}
-	pthread_mutex_init(&p.mu, NULL);
-	pthread_cond_init(&p.cv, NULL);
-	if (mono_cond_init(&p.janitor_cv)) {
-		fprintf(stderr, "assay-provider: could not make a monotonic condition variable\n");
-		goto out_key;
-	}
-	if (join_escrow(&p))
-		goto out_key;
-	if (prov_store_open(&p, why, sizeof(why)) || prov_store_load_all(&p, why, sizeof(why))) {
-		fprintf(stderr, "assay-provider: %s\n", why);
-		goto out_key;
-	}
-	if (sbx_device_select(p.device, why, sizeof(why), opts[O_DEVICE].text)) {
-		fprintf(stderr, "assay-provider: %s\n", why);
-		goto out_key;
-	}
-	prov_log("device", "device=%s%s%s", p.device, why[0] ? " note=" : "", why);
-	if (prov_sandbox_check(&p))
-		goto out_key;
-	if (prov_jobs_start(&p)) {
-		fprintf(stderr, "assay-provider: could not start the worker threads\n");
-		goto out_key;
-	}
-	if (prov_api_start(&p, why, sizeof(why))) {
-		fprintf(stderr, "assay-provider: could not serve on %s:%u: %s\n", host,
-			(unsigned)p.cfg.listen_port, why);
-		prov_jobs_stop(&p);
-		goto out_key;
-	}
-	/* `--siwe-domain auto`: the domain and URI clients reach us by, known
-	 * once the port is bound.  Set before the port is announced; a
-	 * sign-in that races it is refused (empty domain) and retried. */
-	if (p.cfg.siwe_domain && strcmp(p.cfg.siwe_domain, "auto") == 0) {
-		static char sdom[96], suri[128];
-		snprintf(sdom, sizeof(sdom), "%s:%u", host, (unsigned)httpd_port(p.http));
-		snprintf(suri, sizeof(suri), "http%s://%s", p.cfg.tls_cert ? "s" : "", sdom);
-		__atomic_store_n(&p.siwe.uri, suri, __ATOMIC_RELEASE);
-		__atomic_store_n(&p.siwe.domain, sdom, __ATOMIC_RELEASE);
-	}
-	/* The URL names the port only once it is bound (--listen HOST:0). */
-	if (!p.cfg.public_url) {
-		snprintf(pub, sizeof(pub), "http%s://%s:%u", p.cfg.tls_cert ? "s" : "", host,
-			 (unsigned)httpd_port(p.http));
-		p.cfg.public_url = pub;
-	}
-	if (register_with_escrow(&p)) {
-		httpd_free(p.http);
-		prov_jobs_stop(&p);
-		goto out_key;
-	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	printf("listening on %s:%u\n", host, (unsigned)httpd_port(p.http));
-	fflush(stdout);
-	prov_log("started", "address=0x%02x%02x.. workers=%u queue_max=%u jobs=%zu%s", p.key.address[0],
-		 p.key.address[1], p.cfg.workers, p.cfg.queue_max, p.jobs_len,
-		 p.cfg.fault_corrupt_p > 0.0 ? " fault=corrupt-output" : "");
-	while (!stop_flag)
-		pause();
-	prov_log("stopping", "signal=1");
-	httpd_free(p.http);
-	p.http = NULL;
-	prov_jobs_stop(&p);
-	rc = 0;
-out_key:
-	for (size_t i = 0; i < p.jobs_len; i++) {
-		OPENSSL_cleanse(p.jobs[i]->key, sizeof(p.jobs[i]->key));
-		free(p.jobs[i]);
-	}
-	OPENSSL_cleanse(p.data_key, sizeof(p.data_key));
-	rcpt_key_wipe(&p.key);
+	wipe_keys(&p);
 	return rc;
 }
