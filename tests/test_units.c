@@ -58,15 +58,28 @@ static void make_units(void)
 	tu_run_free(&r);
 }
 
+/* A whole file as a string (tu_read_file's bytes end with no NUL). */
+static char *read_text(const char *path)
+{
+	uint8_t *buf;
+	size_t len;
+	char *text;
+
+	tu_read_file(path, &buf, &len);
+	text = malloc(len + 1);
+	cr_assert_not_null(text);
+	memcpy(text, buf, len);
+	text[len] = '\0';
+	free(buf);
+	return text;
+}
+
 static char *read_unit(const char *daemon)
 {
 	char path[4400];
-	uint8_t *buf;
-	size_t len;
 
 	snprintf(path, sizeof(path), "%s/units/%s.service", dir, daemon);
-	tu_read_file(path, &buf, &len);
-	return (char *)buf;
+	return read_text(path);
 }
 
 /* How many lines of `unit` are exactly "key=value". */
@@ -306,12 +319,9 @@ __attribute__((noinline)) static int page_has_command(const char *page, const ch
 static char *read_page(const char *file)
 {
 	char path[4096];
-	uint8_t *buf;
-	size_t len;
 
 	tu_src(path, sizeof(path), file);
-	tu_read_file(path, &buf, &len);
-	return (char *)buf;
+	return read_text(path);
 }
 
 Test(units, man_pages_name_every_flag_and_command)
