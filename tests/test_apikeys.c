@@ -355,8 +355,12 @@ Test(apikeys, escrow_list_hides_secret, .init = k_setup, .fini = efx_teardown, .
 			cr_assert_null(json_object_get(e, "hash"));
 			cr_assert_null(json_object_get(e, "salt"));
 		}
-		/* newest first: b, then a with its label */
-		cr_assert_str_eq(json_string_value(json_object_get(json_array_get(keys, 1), "label")), "first");
+		json_array_foreach(keys, i, e) {
+			if (strcmp(json_string_value(json_object_get(e, "id")), a.id) == 0)
+				cr_assert_str_eq(json_string_value(json_object_get(e, "label")), "first");
+			else
+				cr_assert_str_eq(json_string_value(json_object_get(e, "id")), b.id);
+		}
 		json_decref(j);
 		hc_resp_free(&r);
 	}
