@@ -499,3 +499,64 @@ Test(apikeys, escrow_secret_not_logged_or_stored, .init = k_setup, .fini = efx_t
 	free(salt_hex);
 	rcpt_key_wipe(&k);
 }
+
+/* The client: `assay apikey create` prints the key once with its
+ * secret, which then works as a bearer token; `list` shows it without
+ * the secret; `revoke` ends it. */
+Test(apikeys, escrow_client, .init = k_setup, .fini = efx_teardown, .timeout = 60)
+{
+	struct rcpt_key k;
+	struct tu_run run;
+	struct hc_resp r;
+	char key_path[400];
+	char token[HTTPD_APIKEY_TOKEN_BYTES + 1], id[HTTPD_APIKEY_ID_BYTES + 1];
+	json_t *j;
+
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	efx_faucet(&k, 1000);
+	snprintf(key_path, sizeof(key_path), "%s/wallet.key", EFX.dir);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key_path), RCPT_OK);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "create", "--url", EFX.url, "--key",
+			key_path, "--scope", "funds,keys", "--expires-in-s", "600", "--label", "cli",
+			NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	j = json_loads(run.out, 0, NULL);
+	cr_assert(j, "%s", run.out);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "secret")));
+	cr_assert_eq(httpd_apikey_id(id, token), 0, "%s", run.out);
+	json_decref(j);
+	tu_run_free(&run);
+	keyed(&r, token, "POST", "/v1/stake", "{\"amount\":\"3\"}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "list", "--url", EFX.url, "--key",
+			key_path, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	cr_assert(strstr(run.out, id), "%s", run.out);
+	cr_assert_null(strstr(run.out, token + HTTPD_APIKEY_ID_BYTES + 1));
+	tu_run_free(&run);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "revoke", id, "--url", EFX.url, "--key",
+			key_path, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	tu_run_free(&run);
+	keyed(&r, token, "POST", "/v1/stake", "{\"amount\":\"3\"}");
+	efx_refused(&r, 401, "unauthenticated");
+	{
+		const char *argv[] = { tu_assay(), "apikey", "create", "--url", EFX.url, "--key",
+			key_path, "--scope", "root", NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 1, "%s", run.err);
+	cr_assert(strstr(run.err, "invalid-scope"), "%s", run.err);
+	tu_run_free(&run);
+	rcpt_key_wipe(&k);
+}
