@@ -209,6 +209,9 @@ CHAIN_OBJS += $(BUILD)/obj/gen/chain_migrations.o
 endif
 PG_CFLAGS = -I$(shell $(PKG_CONFIG) --variable=includedir libpq)
 PG_LIBS = $(shell $(PKG_CONFIG) --libs libpq)
+# Argon2id (libargon2) hashes the escrow's API keys (escrow/apikey_hash.c).
+ARGON2_CFLAGS = $(shell $(PKG_CONFIG) --cflags libargon2)
+ARGON2_LIBS = $(shell $(PKG_CONFIG) --libs libargon2)
 
 $(CHAIN_GEN): $(CHAIN_SQL) scripts/embed-sql.sh
 	@mkdir -p $(@D)
@@ -301,11 +304,11 @@ $(BUILD)/obj/gen/escrow_migrations.o: $(ESCROW_GEN)
 
 $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -c $< -o $@
 
 $(ESCROW): $(ESCROW_OBJS) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- provider
 # The provider daemon assay-provider (provider/main.c) over
@@ -420,12 +423,12 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
 # and its problem table for tests/test_escrow_problems.c escrow/problem_registry.
-ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o) \
+ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o apikey_hash.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
 $(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
 # promtool (from Debian's prometheus package, unpacked, not installed)
 # lints every daemon's /metrics in the tests.

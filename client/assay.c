@@ -841,6 +841,8 @@ static const char USAGE[] =
 	"  audit verify FILE                  check an escrow audit chain\n"
 	"  escrow SUBCOMMAND ... [--url URL]  talk to assay-escrow (params, faucet,\n"
 	"                                     balance, stake, open, receipt, attest, ...)\n"
+	"  apikey create|list|revoke --key FILE [--url URL]\n"
+	"                                     the escrow's scoped API keys\n"
 	"  signin --url URL --key FILE --out SESSION [--role ROLE]\n"
 	"                                     Sign-In with Ethereum; saves a session\n"
 	"  deposit AMOUNT --escrow URL --key FILE   fund the account (devnet faucet)\n"
@@ -915,6 +917,8 @@ int main(int argc, char **argv)
 		ret = cmd_audit(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "escrow") == 0)
 		ret = cmd_escrow(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "apikey") == 0)
+		ret = cmd_apikey(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "statement") == 0)
 		ret = cmd_statement(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "signin") == 0)

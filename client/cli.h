@@ -48,6 +48,8 @@ int cmd_tensor(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 /* `assay escrow ...` (client/cmd_escrow.c); argv[0] is "escrow". */
 int cmd_escrow(int argc, char **argv);
+/* `assay apikey create|list|revoke` (client/cmd_escrow.c); argv[0] is "apikey". */
+int cmd_apikey(int argc, char **argv);
 /* The customer's commands (client/cmd_job.c): `assay signin`, `assay
  * deposit`, `assay balance`, `assay job ...`; argv[0] is the command. */
 int cmd_signin(int argc, char **argv);

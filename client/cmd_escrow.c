@@ -1119,3 +1119,127 @@ int cmd_escrow(int argc, char **argv)
 	assert(rc >= 0 && rc <= 2);
 	return rc;
 }
+
+/* ------------------------------------------------------------------ */
+/* `assay apikey ...`: the escrow's API keys (docs/api-auth.md)          */
+
+static const char APIKEY_USAGE[] =
+	"usage: assay apikey create --key FILE [--scope S[,S...]] [--expires-in-s N] [--label L]\n"
+	"       assay apikey list --key FILE\n"
+	"       assay apikey revoke ID --key FILE\n"
+	"\n"
+	"create prints the new key once, with its secret (\"secret\": the whole\n"
+	"bearer token); the escrow keeps only an Argon2id hash of it.  Scopes:\n"
+	"jobs:write, attest, funds, audit:read, keys (default: funds).  The key\n"
+	"expires after --expires-in-s seconds (60 to 31536000; default 2592000).\n"
+	"--url URL (default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL "); --key FILE\n"
+	"signs each request with the wallet's key.\n";
+
+enum ak_opt { AK_URL, AK_KEY, AK_SCOPE, AK_EXPIRES, AK_LABEL, AK_IDEM, AK_COUNT_ };
+
+static const struct cli_opt ak_opts[AK_COUNT_] = {
+	[AK_URL] = { "url", 0, 0 },
+	[AK_KEY] = { "key", 0, 1 },
+	[AK_SCOPE] = { "scope", 0, 0 },
+	[AK_EXPIRES] = { "expires-in-s", 0, 0 },
+	[AK_LABEL] = { "label", 0, 0 },
+	[AK_IDEM] = { "idempotency-key", 0, 0 },
+};
+
+/* The create body from the options; NULL after saying why (exit 2). */
+static json_t *ak_create_body(const struct esc_ctx *c)
+{
+	const char *sc = c->a.val[AK_SCOPE] ? c->a.val[AK_SCOPE] : "funds";
+	const char *ex = c->a.val[AK_EXPIRES] ? c->a.val[AK_EXPIRES] : "2592000";
+	json_t *scopes = json_array(), *o;
+	char *end = NULL;
+	unsigned long long ttl;
+
+	errno = 0;
+	ttl = strtoull(ex, &end, 10);
+	if (!scopes || errno || !*ex || *end || ex[0] == '-' || ttl > 31536000ull) {
+		cli_err("apikey create: --expires-in-s '%.24s' is not a number of seconds up to 31536000", ex);
+		json_decref(scopes);
+		return NULL;
+	}
+	for (const char *p = sc; *p;) {
+		size_t n = strcspn(p, ",");
+		if (n == 0 || json_array_size(scopes) >= 8 ||
+		    json_array_append_new(scopes, json_stringn(p, n))) {
+			cli_err("apikey create: --scope '%.80s' is not 1 to 8 comma-separated names", sc);
+			json_decref(scopes);
+			return NULL;
+		}
+		p += n + (p[n] == ',');
+	}
+	o = json_pack("{s:o, s:I}", "scopes", scopes, "expiresInS", (json_int_t)ttl);
+	if (o && c->a.val[AK_LABEL])
+		json_object_set_new(o, "label", json_string(c->a.val[AK_LABEL]));
+	return o;
+}
+
+static int ak_dispatch(struct esc_ctx *c, const struct rcpt_key *key)
+{
+	char target[64];
+	json_t *body;
+
+	if (strcmp(c->sub, "list") == 0)
+		return esc_call(c, "GET", "/v1/apikeys", NULL, NULL, 0, key);
+	if (strcmp(c->sub, "revoke") == 0) {
+		if (strlen(c->a.pos[0]) != HTTPD_APIKEY_ID_BYTES || strncmp(c->a.pos[0], "ak_", 3)) {
+			cli_err("apikey revoke: '%.40s' is not a key id (ak_ + 16 hex digits)", c->a.pos[0]);
+			return 2;
+		}
+		snprintf(target, sizeof(target), "/v1/apikeys/%s", c->a.pos[0]);
+		return esc_call(c, "DELETE", target, NULL, NULL, 0, key);
+	}
+	if (!(body = ak_create_body(c)))
+		return 2;
+	return esc_post_json(c, "/v1/apikeys", body, key);
+}
+
+int cmd_apikey(int argc, char **argv)
+{
+	struct esc_ctx c;
+	struct rcpt_key key;
+	const char *url;
+	size_t npos;
+	int rc;
+
+	assert(argc >= 1 && argv && strcmp(argv[0], "apikey") == 0);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(APIKEY_USAGE, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	memset(&c, 0, sizeof(c));
+	if (strcmp(argv[1], "create") && strcmp(argv[1], "list") && strcmp(argv[1], "revoke")) {
+		cli_err("apikey: unknown subcommand '%.32s' (create, list or revoke)", argv[1]);
+		return 2;
+	}
+	c.sub = argv[1];
+	npos = strcmp(c.sub, "revoke") == 0;
+	if (cli_parse(&c.a, argc - 1, argv + 1, ak_opts, AK_COUNT_, npos, npos))
+		return 2;
+	if (c.a.help) {
+		fputs(APIKEY_USAGE, stdout);
+		return 0;
+	}
+	for (int o = AK_SCOPE; o < AK_COUNT_; o++) {
+		if (c.a.val[o] && strcmp(c.sub, "create") != 0) {
+			cli_err("apikey %s: option --%s does not apply", c.sub, ak_opts[o].name);
+			return 2;
+		}
+	}
+	url = c.a.val[AK_URL] ? c.a.val[AK_URL] : getenv("ASSAY_ESCROW_URL");
+	if (check_url(&c, url && url[0] ? url : ESC_DEFAULT_URL))
+		return 2;
+	if (strcmp(c.sub, "create") == 0 &&
+	    (c.a.val[AK_IDEM] ? check_idem(&c, c.a.val[AK_IDEM]) : make_idem(&c)))
+		return 2;
+	if (load_key(&c, &key, c.a.val[AK_KEY]))
+		return 2;
+	rc = ak_dispatch(&c, &key);
+	rcpt_key_wipe(&key);
+	assert(rc >= 0 && rc <= 2);
+	return rc;
+}

@@ -75,6 +75,14 @@ void esc_handle_params(struct httpd_req *r, void *cls)
 #define J HTTPD_F_JSON
 #define A HTTPD_F_AUTH
 #define I HTTPD_F_IDEM
+/* The API-key scopes a route needs (api_internal.h); a signed route
+ * without one takes no API key. */
+#define S(bits) HTTPD_F_SCOPES(bits)
+#define S_JOBS S(ESC_SCOPE_JOBS_WRITE)
+#define S_ATTEST S(ESC_SCOPE_ATTEST)
+#define S_FUNDS S(ESC_SCOPE_FUNDS)
+#define S_AUDIT S(ESC_SCOPE_AUDIT_READ)
+#define S_KEYS S(ESC_SCOPE_KEYS)
 
 const struct httpd_route escrow_routes[] = {
 	{ "GET", "/v1/params", esc_handle_params, 0, 0, NULL },
@@ -84,22 +92,28 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/jobs/{id}/receipt", esc_handle_job_receipt, J | I, ESCROW_STATEMENT_BODY_BYTES_MAX, &esc_body_job_receipt },
 	{ "POST", "/v1/jobs/{id}/attestations", esc_handle_attestation, J | I, ESCROW_CLAIM_BODY_BYTES_MAX, &esc_body_attestation },
 	{ "POST", "/v1/jobs/{id}/input", esc_handle_input, I, ESCROW_INPUT_BYTES_MAX, NULL },
-	{ "POST", "/v1/jobs/{id}/fail", esc_handle_job_fail, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_reason },
-	{ "POST", "/v1/jobs/{id}/accept", esc_handle_job_accept, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_empty },
-	{ "POST", "/v1/jobs/{id}/withheld", esc_handle_job_withheld, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_reason },
-	{ "POST", "/v1/jobs/{id}/events", esc_handle_job_event, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_job_event },
-	{ "POST", "/v1/providers", esc_handle_provider_register, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_provider_register },
+	{ "POST", "/v1/jobs/{id}/fail", esc_handle_job_fail, J | A | I | S_JOBS, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_reason },
+	{ "POST", "/v1/jobs/{id}/accept", esc_handle_job_accept, J | A | I | S_JOBS, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_empty },
+	{ "POST", "/v1/jobs/{id}/withheld", esc_handle_job_withheld, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_reason },
+	{ "POST", "/v1/jobs/{id}/events", esc_handle_job_event, J | A | I | S_JOBS, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_job_event },
+	{ "POST", "/v1/providers", esc_handle_provider_register, J | A | I | S_JOBS, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_provider_register },
 	{ "GET", "/v1/providers/{address}", esc_handle_provider_get, 0, 0, NULL },
-	{ "POST", "/v1/validators", esc_handle_validator_commit, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_commit },
-	{ "POST", "/v1/validators/reveal", esc_handle_validator_reveal, J | A | I, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_reveal },
+	{ "POST", "/v1/validators", esc_handle_validator_commit, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_commit },
+	{ "POST", "/v1/validators/reveal", esc_handle_validator_reveal, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_reveal },
 	{ "GET", "/v1/validators/{address}", esc_handle_validator_get, 0, 0, NULL },
 	{ "POST", "/v1/faucet", esc_handle_faucet, J | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_faucet },
 	{ "GET", "/v1/accounts/{address}", esc_handle_account_get, 0, 0, NULL },
-	{ "POST", "/v1/stake", esc_handle_stake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
-	{ "POST", "/v1/unstake", esc_handle_unstake, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
-	{ "POST", "/v1/withdraw", esc_handle_withdraw, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
-	{ "POST", "/v1/unbond", esc_handle_unbond, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_empty },
-	{ "GET", "/v1/audit", esc_handle_audit, A, 0, NULL },
+	{ "POST", "/v1/stake", esc_handle_stake, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
+	{ "POST", "/v1/unstake", esc_handle_unstake, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
+	{ "POST", "/v1/withdraw", esc_handle_withdraw, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
+	{ "POST", "/v1/unbond", esc_handle_unbond, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_empty },
+	{ "GET", "/v1/audit", esc_handle_audit, A | S_AUDIT, 0, NULL },
+	/* Creating a key takes the wallet itself (a signed request or a
+	 * session), never another key; not HTTPD_F_IDEM (the answer holds
+	 * the secret, which the idempotency store would keep). */
+	{ "POST", "/v1/apikeys", esc_handle_apikey_create, J | A, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_apikey_create },
+	{ "GET", "/v1/apikeys", esc_handle_apikeys_list, A | S_KEYS, 0, NULL },
+	{ "DELETE", "/v1/apikeys/{id}", esc_handle_apikey_revoke, A | S_KEYS, 0, NULL },
 	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0, NULL },
 	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX, NULL },
 	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0, NULL },

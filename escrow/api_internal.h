@@ -74,6 +74,23 @@ int esc_stake_check(struct httpd_req *r, struct escrow *e, int *enough,
 int esc_require_stake(struct httpd_req *r, struct escrow *e,
 		      const uint8_t who[RCPT_ADDR_BYTES], enum esc_problem_id p);
 
+/* ---------------------------------------------------------------- api_apikeys.c */
+
+/* API-key scopes (their names are in api_apikeys.c): a route declares
+ * the ones a key must hold with HTTPD_F_SCOPES in api.c. */
+enum esc_scope {
+	ESC_SCOPE_JOBS_WRITE = 1u << 0,   /* "jobs:write": fail, accept, events, provider URL */
+	ESC_SCOPE_ATTEST = 1u << 1,       /* "attest": withheld, seed commit and reveal */
+	ESC_SCOPE_FUNDS = 1u << 2,        /* "funds": stake, unstake, withdraw, unbond */
+	ESC_SCOPE_AUDIT_READ = 1u << 3,   /* "audit:read": GET /v1/audit */
+	ESC_SCOPE_KEYS = 1u << 4,         /* "keys": list and revoke the owner's keys */
+};
+
+void esc_handle_apikey_create(struct httpd_req *r, void *cls);
+void esc_handle_apikeys_list(struct httpd_req *r, void *cls);
+void esc_handle_apikey_revoke(struct httpd_req *r, void *cls);
+extern const struct httpd_body_decl esc_body_apikey_create;
+
 /* ---------------------------------------------------------------- api_idem.c */
 
 /* The ledger operation id of this request's account movement, from its

@@ -2124,3 +2124,156 @@ enum escrow_db_err escrow_db_session_revoke(struct escrow_db *db,
 	ASSAY_ASSERT(*n >= 0);
 	return ESCROW_DB_OK;
 }
+
+/* ---------------------------------------------------------------- API keys */
+
+enum escrow_db_err escrow_db_apikey_put(struct escrow_db *db, int *stored,
+					const struct escrow_apikey *k, const char *idem,
+					unsigned max_live)
+{
+	char ap[HEXP(20)], sp[HEXP(ESCROW_APIKEY_SALT_BYTES)], hp[HEXP(ESCROW_APIKEY_HASH_BYTES)];
+	char sc[12], t[12], m[12], par[12], now[24], exp[24], mx[12];
+	const char *p[13] = { k->id, ap, k->label, sc, sp, hp, t, m, par, now, exp, idem, mx };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(stored && idem && max_live > 0 && k->expires_s > k->created_at_s);
+	ASSAY_ASSERT(k->scopes > 0 && k->t_cost > 0 && k->m_cost_kib > 0 && k->parallelism > 0);
+	*stored = 0;
+	hexp(ap, sizeof(ap), k->address, 20);
+	hexp(sp, sizeof(sp), k->salt, ESCROW_APIKEY_SALT_BYTES);
+	hexp(hp, sizeof(hp), k->hash, ESCROW_APIKEY_HASH_BYTES);
+	snprintf(sc, sizeof(sc), "%u", k->scopes);
+	snprintf(t, sizeof(t), "%" PRIu32, k->t_cost);
+	snprintf(m, sizeof(m), "%" PRIu32, k->m_cost_kib);
+	snprintf(par, sizeof(par), "%" PRIu32, k->parallelism);
+	snprintf(now, sizeof(now), "%" PRIu64, k->created_at_s);
+	snprintf(exp, sizeof(exp), "%" PRIu64, k->expires_s);
+	snprintf(mx, sizeof(mx), "%u", max_live);
+	rc = run(db, &res, "apikey put",
+		 "SELECT escrow_apikey_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+		 13, p);
+	if (rc)
+		return rc;
+	if (PQntuples(res) == 1)
+		*stored = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+#define APIKEY_COLS "id, address, label, scopes, salt, hash, t_cost, m_cost_kib, parallelism," \
+	" created_at_s, expires_s, coalesce(last_used_at_s, 0), coalesce(revoked_at_s, 0)"
+
+/* Row `row` of an APIKEY_COLS result into *k; -1 when it is malformed. */
+static int apikey_row(struct escrow_apikey *k, const PGresult *res, int row)
+{
+	const char *id = PQgetvalue(res, row, 0), *label = PQgetvalue(res, row, 2);
+
+	memset(k, 0, sizeof(*k));
+	if (strlen(id) != sizeof(k->id) - 1 || strlen(label) >= sizeof(k->label) ||
+	    get_bytes(k->address, RCPT_ADDR_BYTES, res, row, 1) ||
+	    get_bytes(k->salt, ESCROW_APIKEY_SALT_BYTES, res, row, 4) ||
+	    get_bytes(k->hash, ESCROW_APIKEY_HASH_BYTES, res, row, 5))
+		return -1;
+	memcpy(k->id, id, sizeof(k->id));
+	memcpy(k->label, label, strlen(label) + 1);
+	k->scopes = (unsigned)strtoul(PQgetvalue(res, row, 3), NULL, 10);
+	k->t_cost = (uint32_t)strtoul(PQgetvalue(res, row, 6), NULL, 10);
+	k->m_cost_kib = (uint32_t)strtoul(PQgetvalue(res, row, 7), NULL, 10);
+	k->parallelism = (uint32_t)strtoul(PQgetvalue(res, row, 8), NULL, 10);
+	k->created_at_s = strtoull(PQgetvalue(res, row, 9), NULL, 10);
+	k->expires_s = strtoull(PQgetvalue(res, row, 10), NULL, 10);
+	k->last_used_at_s = strtoull(PQgetvalue(res, row, 11), NULL, 10);
+	k->revoked_at_s = strtoull(PQgetvalue(res, row, 12), NULL, 10);
+	return 0;
+}
+
+enum escrow_db_err escrow_db_apikey_get(struct escrow_db *db, struct escrow_apikey *out,
+					const char *id)
+{
+	const char *p[1] = { id };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(out && id);
+	rc = run(db, &res, "apikey get",
+		 "SELECT " APIKEY_COLS " FROM escrow_apikeys WHERE id = $1", 1, p);
+	if (rc)
+		return rc;
+	rc = ESCROW_DB_NOT_FOUND;
+	if (PQntuples(res) == 1)
+		rc = apikey_row(out, res, 0) ? ESCROW_DB_FAIL : ESCROW_DB_OK;
+	PQclear(res);
+	ASSAY_ASSERT(rc != ESCROW_DB_OK || strcmp(out->id, id) == 0);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_apikey_touch(struct escrow_db *db, const char *id,
+					  uint64_t now_s, uint64_t interval_s)
+{
+	char now[24], since[24];
+	const char *p[3] = { id, now, since };
+
+	ASSAY_ASSERT(id && now_s >= interval_s);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	snprintf(since, sizeof(since), "%" PRIu64, now_s - interval_s);
+	return run(db, NULL, "apikey touch",
+		   "UPDATE escrow_apikeys SET last_used_at_s = $2 WHERE id = $1"
+		   " AND (last_used_at_s IS NULL OR last_used_at_s <= $3)", 3, p);
+}
+
+enum escrow_db_err escrow_db_apikey_list(struct escrow_db *db, struct escrow_apikey *out,
+					 size_t cap, size_t *n,
+					 const uint8_t addr[RCPT_ADDR_BYTES])
+{
+	char ap[HEXP(20)], lim[24];
+	const char *p[2] = { ap, lim };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	int rows;
+
+	ASSAY_ASSERT(out && n && cap > 0);
+	*n = 0;
+	hexp(ap, sizeof(ap), addr, 20);
+	snprintf(lim, sizeof(lim), "%zu", cap);
+	rc = run(db, &res, "apikey list",
+		 "SELECT " APIKEY_COLS " FROM escrow_apikeys WHERE address = $1"
+		 " ORDER BY created_at_s DESC, id LIMIT $2", 2, p);
+	if (rc)
+		return rc;
+	rows = PQntuples(res);
+	ASSAY_ASSERT(rows >= 0 && (size_t)rows <= cap);
+	for (int i = 0; i < rows; i++) {
+		if (apikey_row(&out[i], res, i)) {
+			rc = ESCROW_DB_FAIL;
+			break;
+		}
+		*n = (size_t)i + 1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_apikey_revoke(struct escrow_db *db, int *n, const char *id,
+					   const uint8_t addr[RCPT_ADDR_BYTES], uint64_t now_s)
+{
+	char ap[HEXP(20)], now[24];
+	const char *p[3] = { id, ap, now };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(n && id);
+	*n = 0;
+	hexp(ap, sizeof(ap), addr, 20);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	/* Idempotent: a revoked key keeps its first revocation time. */
+	rc = run(db, &res, "apikey revoke",
+		 "UPDATE escrow_apikeys SET revoked_at_s = coalesce(revoked_at_s, $3)"
+		 " WHERE id = $1 AND address = $2", 3, p);
+	if (rc)
+		return rc;
+	*n = affected(res);
+	PQclear(res);
+	ASSAY_ASSERT(*n == 0 || *n == 1);
+	return ESCROW_DB_OK;
+}

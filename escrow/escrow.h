@@ -461,6 +461,46 @@ enum escrow_db_err escrow_db_session_revoke(struct escrow_db *db,
 					    const uint8_t *hash, const uint8_t *addr,
 					    uint64_t now_s, int *n);
 
+/* API keys (escrow/apikey.c).  A row holds an Argon2id hash of the
+ * secret, never the secret. */
+#define ESCROW_APIKEY_SALT_BYTES 16
+#define ESCROW_APIKEY_HASH_BYTES 32
+#define ESCROW_APIKEY_LABEL_BYTES_MAX 64
+struct escrow_apikey {
+	char id[HTTPD_APIKEY_ID_BYTES + 1];           /* "ak_" + 16 hex */
+	uint8_t address[RCPT_ADDR_BYTES];             /* the owner */
+	char label[ESCROW_APIKEY_LABEL_BYTES_MAX + 1];
+	unsigned scopes;                              /* ESC_SCOPE_* bits */
+	uint8_t salt[ESCROW_APIKEY_SALT_BYTES];
+	uint8_t hash[ESCROW_APIKEY_HASH_BYTES];       /* Argon2id(secret, salt) */
+	uint32_t t_cost, m_cost_kib, parallelism;     /* what hash was made with */
+	uint64_t created_at_s, expires_s;
+	uint64_t last_used_at_s;                      /* 0: never */
+	uint64_t revoked_at_s;                        /* 0: not revoked */
+};
+/* Stores k (created by the request with Idempotency-Key idem) unless
+ * its owner holds max_live live keys (*stored 0).  ESCROW_DB_CONFLICT
+ * when that owner already made a key under idem (a replay). */
+enum escrow_db_err escrow_db_apikey_put(struct escrow_db *db, int *stored,
+					const struct escrow_apikey *k, const char *idem,
+					unsigned max_live);
+/* The key `id` in any state (live, expired or revoked);
+ * ESCROW_DB_NOT_FOUND when there is none. */
+enum escrow_db_err escrow_db_apikey_get(struct escrow_db *db, struct escrow_apikey *out,
+					const char *id);
+/* Sets last_used_at_s to now_s unless it was set less than interval_s
+ * ago: one write per key per interval at most. */
+enum escrow_db_err escrow_db_apikey_touch(struct escrow_db *db, const char *id,
+					  uint64_t now_s, uint64_t interval_s);
+/* At most cap keys of addr, newest first, into out[0..*n). */
+enum escrow_db_err escrow_db_apikey_list(struct escrow_db *db, struct escrow_apikey *out,
+					 size_t cap, size_t *n,
+					 const uint8_t addr[RCPT_ADDR_BYTES]);
+/* Revokes key id of addr (again: keeps the first time); *n is 1 when
+ * addr has such a key, 0 otherwise (unknown, or another's). */
+enum escrow_db_err escrow_db_apikey_revoke(struct escrow_db *db, int *n, const char *id,
+					   const uint8_t addr[RCPT_ADDR_BYTES], uint64_t now_s);
+
 /* ---------------------------------------------------------------- money.c */
 
 /* out = v * bps / 10000, rounded down; never overflows. */
@@ -528,6 +568,9 @@ int escrow_api_idem_begin(struct httpd_req *r, void *cls);
 void escrow_api_idem_end(struct httpd_req *r, void *cls);
 /* Sign-in: sessions in the escrow's database, and who may hold a role. */
 extern const struct httpd_session_store escrow_session_store;
+/* httpd_config.apikey_check over escrow_apikeys (api_apikeys.c). */
+enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
+					    const char *token, uint64_t now_s);
 int escrow_api_role_allowed(void *cls, const uint8_t address[RCPT_ADDR_BYTES],
 			    enum httpd_role role);
 

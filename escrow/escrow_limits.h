@@ -162,4 +162,22 @@
  * start-up and settlement sessions). */
 #define ESCROW_HTTP_WORKERS_DEFAULT 4
 
+/* API keys (escrow/api_apikeys.c, docs/api-auth.md "API keys").  Live
+ * keys one address may hold: enough for a key per script or service,
+ * few enough that a wallet cannot fill the table or make GET
+ * /v1/apikeys long. */
+#define ESCROW_APIKEYS_PER_ADDRESS_MAX 32u
+/* Keys GET /v1/apikeys shows (newest first; revoked and expired keys
+ * stay listed until they fall past this). */
+#define ESCROW_APIKEYS_LIST_MAX 100u
+/* Scopes one key lists at most (there are five). */
+#define ESCROW_APIKEY_SCOPES_MAX 8u
+/* A key's life: at least a minute (shorter is a session's job), at most
+ * a year (a forgotten key dies on its own). */
+#define ESCROW_APIKEY_TTL_S_MIN 60u
+#define ESCROW_APIKEY_TTL_S_MAX (365u * 86400u)
+/* last_used_at_s is written at most once per key per this many seconds,
+ * not on every request: a busy key costs one UPDATE a minute. */
+#define ESCROW_APIKEY_TOUCH_INTERVAL_S 60u
+
 #endif

@@ -556,6 +556,7 @@ static int http_start(struct escrow *e, char *why, size_t why_len)
 	hc.tls_allow_12 = e->cfg.tls_allow_12;
 	hc.quiet = e->cfg.quiet;
 	hc.siwe = e->cfg.siwe_domain ? &e->siwe : NULL;
+	hc.apikey_check = escrow_api_apikey_check;
 	hc.signin_rate_per_s = (double)e->cfg.signin_rate_per_s;
 	hc.signin_rate_burst = (double)e->cfg.signin_rate_burst;
 	hc.rate_per_s = (double)e->cfg.rate_per_s;

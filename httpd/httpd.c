@@ -139,6 +139,8 @@ struct httpd_req {
 	json_t *json;
 	uint8_t signer[RCPT_ADDR_BYTES];
 	int has_signer;
+	char apikey[HTTPD_APIKEY_ID_BYTES + 1];   /* the key's id when has_apikey */
+	int has_apikey;
 	enum httpd_role role;         /* HTTPD_ROLE_NONE for a signed request */
 	const char *idem;
 	unsigned status;
@@ -288,6 +290,11 @@ const uint8_t *httpd_req_signer(const struct httpd_req *r)
 }
 
 const char *httpd_req_idem_key(const struct httpd_req *r) { return r->idem; }
+
+const char *httpd_req_apikey(const struct httpd_req *r)
+{
+	return r->has_apikey ? r->apikey : NULL;
+}
 
 enum httpd_role httpd_req_role(const struct httpd_req *r)
 {
@@ -929,13 +936,143 @@ static void request_start(struct httpd_req *r, const char *url)
 	}
 }
 
+/* `Authorization: Bearer ak_...` (cfg.apikey_check): the key id's
+ * bucket first, so that guessing a key's secret costs the guesser a
+ * token per try and the service at most rate_per_s verifications a
+ * second per key; then the store's verification; then the route's
+ * scopes.  0, or -1 having answered. */
+static int auth_apikey(struct httpd_req *r, const struct httpd_route *rt, const char *token)
+{
+	struct httpd *h = r->h;
+	struct httpd_apikey k;
+	char key[8 + HTTPD_APIKEY_ID_BYTES + 1];
+	unsigned need = HTTPD_F_SCOPES_OF(rt->flags);
+	enum httpd_store_rc rc;
+
+	ASSAY_ASSERT(h->cfg.apikey_check && token);
+	memset(&k, 0, sizeof(k));
+	if (httpd_apikey_id(k.id, token)) {
+		httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED, "api key: malformed");
+		return -1;
+	}
+	snprintf(key, sizeof(key), "apikey:%s", k.id);
+	if (!httpd_rate_take(&h->rate, key, mono_s())) {
+		httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
+		return -1;
+	}
+	rc = h->cfg.apikey_check(h->cfg.cls, &k, token, (uint64_t)time(NULL));
+	if (rc != HTTPD_STORE_OK) {
+		httpd_reply_builtin(r, rc == HTTPD_STORE_NOT_FOUND ? HTTPD_P_UNAUTHENTICATED
+								  : HTTPD_P_UNAVAILABLE,
+				    "api key: %s", rc == HTTPD_STORE_NOT_FOUND ?
+				    "unknown, expired, revoked or wrong secret" : "store unavailable");
+		return -1;
+	}
+	ASSAY_ASSERT(httpd_apikey_id(key, token) == 0 && strcmp(key, k.id) == 0);
+	memcpy(r->signer, k.address, RCPT_ADDR_BYTES);
+	memcpy(r->apikey, k.id, sizeof(r->apikey));
+	r->has_apikey = 1;
+	r->role = HTTPD_ROLE_NONE;
+	r->has_signer = 1;
+	if (need == 0 || (k.scopes & need) != need) {
+		httpd_reply_builtin(r, HTTPD_P_INSUFFICIENT_SCOPE, need == 0 ?
+				    "this route takes no api key: sign the request" :
+				    "the api key lacks a scope this route needs");
+		return -1;
+	}
+	return 0;
+}
+
+/* A session or an API key from `Authorization: Bearer`.  0, or -1
+ * having answered. */
+static int auth_bearer(struct httpd_req *r, const struct httpd_route *rt, const char *authz)
+{
+	struct httpd *h = r->h;
+	enum httpd_err ae;
+
+	/* Never together with signed-request headers, so that no request
+	 * is authenticated two ways at once. */
+	if (httpd_req_header(r, "Assay-Signature") || httpd_req_header(r, "Assay-Address")) {
+		httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
+				    "send either Authorization: Bearer or the Assay-* signature headers, not both");
+		return -1;
+	}
+	if (h->cfg.apikey_check && strncmp(authz, "Bearer ak_", 10) == 0)
+		return auth_apikey(r, rt, authz + 7);
+	if (!h->cfg.siwe) {
+		httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED, "session: %s",
+				    httpd_strerror(HTTPD_ERR_SESSION));
+		return -1;
+	}
+	ae = httpd_session_check(r->signer, &r->role, h->cfg.siwe, h->cfg.cls,
+				 authz, (uint64_t)time(NULL));
+	if (ae) {
+		httpd_reply_builtin(r, ae == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE
+							     : HTTPD_P_UNAUTHENTICATED,
+				    "session: %s", httpd_strerror(ae));
+		return -1;
+	}
+	r->has_signer = 1;
+	return 0;
+}
+
+/* The bucket of the authenticated signer; an API key took its own
+ * (auth_apikey) and takes none of its owner's.  0, or -1 having
+ * answered 429. */
+static int auth_rate(struct httpd_req *r)
+{
+	char key[64];
+	char addr[RCPT_ADDR_HEX_BYTES];
+
+	ASSAY_ASSERT(r->has_signer);
+	if (r->has_apikey)
+		return 0;
+	rcpt_address_format(addr, r->signer);
+	snprintf(key, sizeof(key), "addr:%s", addr);
+	if (!httpd_rate_take(&r->h->rate, key, mono_s())) {
+		httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
+		return -1;
+	}
+	return 0;
+}
+
+/* Step 7 of httpd.h: who sent an HTTPD_F_AUTH request, then the rate
+ * limit by signer (an API key took its own bucket already).  0, or -1
+ * having answered. */
+static int request_auth(struct httpd_req *r, const struct httpd_route *rt)
+{
+	struct httpd *h = r->h;
+	const char *authz = httpd_req_header(r, "Authorization");
+	enum httpd_err ae;
+
+	ASSAY_ASSERT(rt->flags & HTTPD_F_AUTH);
+	if (authz && (h->cfg.siwe || h->cfg.apikey_check))
+		return auth_bearer(r, rt, authz) ? -1 : auth_rate(r);
+	ae = httpd_auth_verify(r->signer, httpd_req_header(r, "Assay-Address"),
+			       httpd_req_header(r, "Assay-Timestamp"),
+			       httpd_req_header(r, "Assay-Signature"),
+			       r->method, r->target,
+			       /* What the client signed: the header it sent,
+				* on any route. */
+			       r->idem ? r->idem : httpd_req_header(r, "Idempotency-Key"),
+			       r->body.buf, r->body.len, (uint64_t)time(NULL));
+	if (ae) {
+		httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED, "signed request: %s",
+				    httpd_strerror(ae));
+		return -1;
+	}
+	r->role = HTTPD_ROLE_NONE;
+	r->has_signer = 1;   /* send_answer takes the connection off the
+			      * unauthenticated bound */
+	return auth_rate(r);
+}
+
 /* Body complete: checks in the order of httpd.h, then the handler. */
 static void request_run(struct httpd_req *r)
 {
 	struct httpd *h = r->h;
 	const struct httpd_route *rt = &h->cfg.routes[r->route];
 	char why[256];
-	enum httpd_err ae;
 
 	if (r->body.too_large) {
 		httpd_reply_builtin(r, HTTPD_P_BODY_TOO_LARGE,
@@ -959,54 +1096,8 @@ static void request_run(struct httpd_req *r)
 			return;
 		}
 	}
-	if (rt->flags & HTTPD_F_AUTH) {
-		char key[64];
-		char addr[RCPT_ADDR_HEX_BYTES];
-		const char *authz = httpd_req_header(r, "Authorization");
-
-		if (authz && h->cfg.siwe) {
-			/* A session: never together with signed-request headers,
-			 * so that no request is authenticated two ways at once. */
-			if (httpd_req_header(r, "Assay-Signature") ||
-			    httpd_req_header(r, "Assay-Address")) {
-				httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
-						    "send either Authorization: Bearer or the Assay-* signature headers, not both");
-				return;
-			}
-			ae = httpd_session_check(r->signer, &r->role, h->cfg.siwe, h->cfg.cls,
-						 authz, (uint64_t)time(NULL));
-			if (ae) {
-				httpd_reply_builtin(r, ae == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE
-									     : HTTPD_P_UNAUTHENTICATED,
-						    "session: %s", httpd_strerror(ae));
-				return;
-			}
-		} else {
-			ae = httpd_auth_verify(r->signer, httpd_req_header(r, "Assay-Address"),
-					       httpd_req_header(r, "Assay-Timestamp"),
-					       httpd_req_header(r, "Assay-Signature"),
-					       r->method, r->target,
-					       /* What the client signed: the header
-						* it sent, on any route. */
-					       r->idem ? r->idem
-						       : httpd_req_header(r, "Idempotency-Key"),
-					       r->body.buf, r->body.len, (uint64_t)time(NULL));
-			if (ae) {
-				httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED,
-						    "signed request: %s", httpd_strerror(ae));
-				return;
-			}
-			r->role = HTTPD_ROLE_NONE;
-		}
-		r->has_signer = 1;   /* send_answer takes the connection off the
-				      * unauthenticated bound */
-		rcpt_address_format(addr, r->signer);
-		snprintf(key, sizeof(key), "addr:%s", addr);
-		if (!httpd_rate_take(&h->rate, key, mono_s())) {
-			httpd_reply_builtin(r, HTTPD_P_RATE_LIMITED, "slow down and retry");
-			return;
-		}
-	}
+	if ((rt->flags & HTTPD_F_AUTH) && request_auth(r, rt))
+		return;
 	if ((rt->flags & HTTPD_F_IDEM) && h->cfg.idem_begin &&
 	    h->cfg.idem_begin(r, h->cfg.cls))
 		return;
@@ -1265,7 +1356,10 @@ static enum httpd_err config_check(char *why, size_t why_len, const struct httpd
 		if (!cfg->routes[i].method || !cfg->routes[i].pattern ||
 		    !cfg->routes[i].fn || cfg->routes[i].pattern[0] != '/' ||
 		    cfg->routes[i].body_bytes_max > HTTPD_BODY_BYTES_MAX ||
-		    body_decl_refused(&cfg->routes[i])) {
+		    body_decl_refused(&cfg->routes[i]) ||
+		    /* scopes only where a key could authenticate */
+		    (HTTPD_F_SCOPES_OF(cfg->routes[i].flags) &&
+		     !(cfg->routes[i].flags & HTTPD_F_AUTH))) {
 			snprintf(why, why_len, "invalid route %zu", i);
 			return HTTPD_ERR_ARG;
 		}

@@ -31,8 +31,12 @@
  *   6. HTTPD_F_IDEM: an Idempotency-Key header is required (400);
  *   7. HTTPD_F_AUTH: the signed-request headers must verify, or (when
  *      cfg.siwe is set) `Authorization: Bearer TOKEN` must name a live
- *      session, never both (401); then the rate limit by signer address
- *      (429);
+ *      session, or (when cfg.apikey_check is set) `Authorization: Bearer
+ *      ak_ID.SECRET` must name a live API key, never two at once (401);
+ *      then the rate limit by signer address, or by key id for an API
+ *      key, taken before the key is verified (429); an API key must
+ *      hold every scope the route declares (HTTPD_F_SCOPES), and a route
+ *      that declares none takes no key (403 insufficient-scope);
  *   8. HTTPD_F_IDEM: the service's idem_begin hook may answer (a replay);
  *   9. a route that declares its body (httpd_route.body): every required
  *      key present, no other key, each value of its declared type (400,
@@ -115,6 +119,7 @@ HTTPD_WUR int httpd_role_parse(enum httpd_role *out, const char *s);
 
 struct httpd;
 struct httpd_req;
+struct httpd_apikey;
 struct httpd_session_store;
 struct httpd_siwe_config;
 struct httpd_problem;
@@ -124,6 +129,14 @@ enum httpd_route_flags {
 	HTTPD_F_AUTH = 1u << 1,  /* signed request required */
 	HTTPD_F_IDEM = 1u << 2,  /* Idempotency-Key required; hooks run */
 };
+/* The API-key scopes an HTTPD_F_AUTH route requires, in the bits of its
+ * flags above HTTPD_F_SCOPES_SHIFT: `J | A | HTTPD_F_SCOPES(S_FUNDS)`.
+ * What each bit means is the service's (the escrow's: escrow/apikey.c);
+ * httpd only checks that a key holds them all.  0: no API key is taken
+ * on the route (signed requests and sessions only). */
+#define HTTPD_F_SCOPES_SHIFT 8u
+#define HTTPD_F_SCOPES(bits) ((unsigned)(bits) << HTTPD_F_SCOPES_SHIFT)
+#define HTTPD_F_SCOPES_OF(flags) ((unsigned)(flags) >> HTTPD_F_SCOPES_SHIFT)
 
 /* Answers with exactly one httpd_reply_* call. */
 typedef void (*httpd_handler)(struct httpd_req *r, void *cls);
@@ -162,13 +175,23 @@ struct httpd_route {
 	const char *method;        /* "GET", "POST" */
 	const char *pattern;       /* "/v1/jobs/{id}/receipt": {x} matches one segment */
 	httpd_handler fn;
-	unsigned flags;            /* enum httpd_route_flags */
+	unsigned flags;            /* enum httpd_route_flags | HTTPD_F_SCOPES(...) */
 	size_t body_bytes_max;     /* 0: HTTPD_BODY_BYTES_ANON_MAX; at most HTTPD_BODY_BYTES_MAX */
 	/* NULL: no declaration (the handler checks the body).  Otherwise,
 	 * on an HTTPD_F_JSON route, httpd_body_check runs before the
 	 * handler, after idem_begin (so a refusal is kept as the key's
 	 * answer like any other). */
 	const struct httpd_body_decl *body;
+};
+
+/* What a service stores: nonces and sessions (the escrow keeps them in
+ * PostgreSQL).  Every op gets the httpd_config's cls and runs on the
+ * polling thread.  Return values: */
+enum httpd_store_rc {
+	HTTPD_STORE_OK = 0,
+	HTTPD_STORE_NOT_FOUND,    /* unknown, used, expired or revoked */
+	HTTPD_STORE_FULL,         /* HTTPD_SIWE_NONCES_MAX outstanding */
+	HTTPD_STORE_DOWN,         /* the store failed; retry later */
 };
 
 struct httpd_config {
@@ -215,6 +238,17 @@ struct httpd_config {
 	 * general one; 0: HTTPD_SIWE_RATE_PER_S / _BURST. */
 	double signin_rate_per_s;
 	double signin_rate_burst;
+	/* API keys (docs/api-auth.md, "API keys").  NULL: a bearer token
+	 * starting "ak_" is refused like any unknown token.  Otherwise it
+	 * is called for `Authorization: Bearer ak_ID.SECRET` on an
+	 * HTTPD_F_AUTH route, with `token` the text after "Bearer " (a
+	 * secret: never log it), once httpd has checked its shape
+	 * (httpd_apikey_id) and taken a token from the key id's bucket.
+	 * HTTPD_STORE_OK with *out filled for a live key whose secret
+	 * verifies; HTTPD_STORE_NOT_FOUND for any other key (401);
+	 * HTTPD_STORE_DOWN when the store failed (503). */
+	enum httpd_store_rc (*apikey_check)(void *cls, struct httpd_apikey *out,
+					    const char *token, uint64_t now_s);
 	/* Handler threads (at most HTTPD_WORKERS_MAX).  0: every handler runs
 	 * on the serving thread, one at a time.  N: a request whose body is
 	 * complete is handed to one of N threads, its connection suspended
@@ -276,6 +310,10 @@ const uint8_t *httpd_req_signer(const struct httpd_req *r);
  * role, or HTTPD_ROLE_NONE for a signed request (which proves the key
  * itself and so may do whatever that address may do). */
 enum httpd_role httpd_req_role(const struct httpd_req *r);
+/* The API key's id ("ak_" + 16 hex) when the request was authenticated
+ * by one, else NULL.  Such a request acts as httpd_req_signer within
+ * the route's scopes; its role is HTTPD_ROLE_NONE. */
+const char *httpd_req_apikey(const struct httpd_req *r);
 /* The Idempotency-Key (HTTPD_F_IDEM routes), or NULL. */
 const char *httpd_req_idem_key(const struct httpd_req *r);
 /* The route pattern matched ("/v1/jobs/{id}"), for fingerprints. */
@@ -322,6 +360,7 @@ enum httpd_problem_id {
 	HTTPD_P_IDEMPOTENCY_KEY,
 	HTTPD_P_INVALID_REQUEST,
 	HTTPD_P_UNAUTHENTICATED,
+	HTTPD_P_INSUFFICIENT_SCOPE,
 	HTTPD_P_SIWE_MALFORMED,
 	HTTPD_P_SIWE_DOMAIN,
 	HTTPD_P_SIWE_URI,
@@ -456,16 +495,6 @@ HTTPD_WUR int httpd_rfc3339_parse(int64_t *out_s, const char *s, size_t len);
 /* "YYYY-MM-DDTHH:MM:SSZ" of t_s (>= 0) into out. */
 void httpd_rfc3339_format(char out[21], int64_t t_s);
 
-/* What a service stores: nonces and sessions (the escrow keeps them in
- * PostgreSQL).  Every op gets the httpd_config's cls and runs on the
- * polling thread.  Return values: */
-enum httpd_store_rc {
-	HTTPD_STORE_OK = 0,
-	HTTPD_STORE_NOT_FOUND,    /* unknown, used, expired or revoked */
-	HTTPD_STORE_FULL,         /* HTTPD_SIWE_NONCES_MAX outstanding */
-	HTTPD_STORE_DOWN,         /* the store failed; retry later */
-};
-
 struct httpd_session_store {
 	/* Records a fresh nonce valid until expires_s (may drop expired ones). */
 	enum httpd_store_rc (*nonce_put)(void *cls, const char *nonce,
@@ -545,6 +574,26 @@ HTTPD_WUR enum httpd_err httpd_siwe_signin(struct httpd_session *out,
 HTTPD_WUR enum httpd_err httpd_session_check(uint8_t *address, enum httpd_role *role,
 					     const struct httpd_siwe_config *cfg, void *cls,
 					     const char *authorization, uint64_t now_s);
+
+/* ---------------------------------------------------------------- */
+/* API keys: `ak_` + 16 lowercase hex digits (the public id), ".", then
+ * the secret: 43 base64url characters (32 bytes from getrandom, no
+ * padding).  The service stores and checks them (cfg.apikey_check). */
+
+#define HTTPD_APIKEY_ID_BYTES 19          /* "ak_" + 16 hex */
+#define HTTPD_APIKEY_SECRET_BYTES 43      /* base64url of 32 bytes */
+#define HTTPD_APIKEY_TOKEN_BYTES (HTTPD_APIKEY_ID_BYTES + 1 + HTTPD_APIKEY_SECRET_BYTES)
+
+/* What a live key authenticates as. */
+struct httpd_apikey {
+	char id[HTTPD_APIKEY_ID_BYTES + 1];
+	uint8_t address[RCPT_ADDR_BYTES];  /* its owner: the request acts as it */
+	unsigned scopes;                   /* the service's scope bits */
+};
+
+/* The id of a token "ak_ID.SECRET" of exactly the shape above (no other
+ * character, no other length) into id; 0, or -1 for any other text. */
+HTTPD_WUR int httpd_apikey_id(char id[HTTPD_APIKEY_ID_BYTES + 1], const char *token);
 
 /* Route handlers a service puts in its table when cfg->siwe is set
  * (docs/api-auth.md):

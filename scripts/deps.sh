@@ -19,7 +19,10 @@ libmicrohttpd-dev
 libpq-dev
 libcurl4-openssl-dev
 libseccomp-dev
+libargon2-dev
 "
+# libargon2-dev: Argon2id (RFC 9106), which hashes the escrow's API-key
+# secrets (escrow/apikey_hash.c); pkg-config libargon2.
 # Criterion for tests; PostgreSQL because the tests start a private
 # server in a temporary directory; nodejs and npm for `make
 # openapi-check` (swagger-parser, tests/openapi/) and the ethers.js tests

@@ -205,13 +205,14 @@ void pd_service_add(struct pd_service *s, const struct httpd_problem *t, size_t 
 
 void pd_service_add_httpd(struct pd_service *s, const struct httpd_route *routes, size_t n)
 {
-	int json = 0, idem = 0, auth = 0, body = 0, siwe = 0;
+	int json = 0, idem = 0, auth = 0, body = 0, siwe = 0, scoped = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		json |= (routes[i].flags & HTTPD_F_JSON) != 0;
 		idem |= (routes[i].flags & HTTPD_F_IDEM) != 0;
 		auth |= (routes[i].flags & HTTPD_F_AUTH) != 0;
 		body |= routes[i].body != NULL;
+		scoped |= HTTPD_F_SCOPES_OF(routes[i].flags) != 0;
 		siwe |= routes[i].fn == httpd_siwe_handle_nonce ||
 			routes[i].fn == httpd_siwe_handle_signin ||
 			routes[i].fn == httpd_siwe_handle_logout;
@@ -231,6 +232,9 @@ void pd_service_add_httpd(struct pd_service *s, const struct httpd_route *routes
 			break;
 		case HTTPD_P_UNAUTHENTICATED:
 			on = auth || siwe;
+			break;
+		case HTTPD_P_INSUFFICIENT_SCOPE:
+			on = scoped;
 			break;
 		case HTTPD_P_SIWE_MALFORMED:
 		case HTTPD_P_SIWE_DOMAIN:
