@@ -138,7 +138,10 @@ void pgt_db_create(struct pgt_db *db)
 
 void pgt_db_create_in(struct pgt_db *db, const char *tablespace)
 {
-	pgt_create(db, LOCK_SH, tablespace);
+	/* Alone: a test that fills its tablespace makes the server's
+	 * checkpoints fail, and with them every other test's DROP
+	 * DATABASE ("checkpoint request failed"). */
+	pgt_create(db, LOCK_EX, tablespace);
 }
 
 void pgt_db_create_alone(struct pgt_db *db)

@@ -28,7 +28,8 @@ void pgt_db_create(struct pgt_db *db);
 /* The same, holding the server lock exclusively (for restart tests). */
 void pgt_db_create_alone(struct pgt_db *db);
 /* A fresh database in the given tablespace (its name: [a-z0-9_]),
- * shared lock as pgt_db_create. */
+ * holding the server lock exclusively: filling it makes the server's
+ * checkpoints, and so other tests' DROP DATABASE, fail. */
 void pgt_db_create_in(struct pgt_db *db, const char *tablespace);
 /* Drops the database (terminating its connections) and the lock. */
 void pgt_db_drop(struct pgt_db *db);
