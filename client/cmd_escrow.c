@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -100,6 +101,9 @@ static const char ESCROW_USAGE[] =
 	"--url URL           the escrow (default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL ")\n"
 	"--key FILE          signs the request (stake, unstake, withdraw, unbond, audit) or\n"
 	"                    the statement (open, receipt, attest) with the key in FILE\n"
+	"                    (stake, unstake, withdraw, unbond and audit also take an API\n"
+	"                    key instead: $ASSAY_API_KEY_FILE, a file only you may read,\n"
+	"                    or $ASSAY_API_KEY; assay apikey --help)\n"
 	"--sig SIG           the statement's EIP-712 signature, made elsewhere\n"
 	"--domain FILE       the EIP-712 domain; default: the escrow's (GET /v1/params)\n"
 	"--idempotency-key K reuse K to retry a mutating request (default: random)\n"
@@ -148,6 +152,9 @@ struct esc_ctx {
 	char base[ESC_URL_BYTES_MAX + 1];
 	char idem[ESC_IDEM_BYTES_MAX + 1];
 	struct cli_args a;
+	/* An API key from the environment (api_key_from_env), sent as the
+	 * bearer of a request made without --key; "" when none.  A secret. */
+	char bearer[HTTPD_APIKEY_TOKEN_BYTES + 1];
 };
 
 struct esc_resp {
@@ -292,6 +299,65 @@ static int load_key(const struct esc_ctx *c, struct rcpt_key *key, const char *p
 	return 0;
 }
 
+/* The API key token of ASSAY_API_KEY_FILE (a file nobody but its owner
+ * may read) or else of ASSAY_API_KEY, into c->bearer; none leaves it
+ * empty.  0, or -1 having said why (never the key itself). */
+static int api_key_from_env(struct esc_ctx *c)
+{
+	const char *file = getenv("ASSAY_API_KEY_FILE"), *env = getenv("ASSAY_API_KEY");
+	char id[HTTPD_APIKEY_ID_BYTES + 1], buf[HTTPD_APIKEY_TOKEN_BYTES + 2] = "";
+	struct stat st;
+	FILE *f;
+
+	if (file && file[0]) {
+		f = fopen(file, "re");
+		if (!f || fstat(fileno(f), &st) || (st.st_mode & 077)) {
+			cli_err("escrow %s: ASSAY_API_KEY_FILE '%.200s' %s", c->sub, file,
+				f ? "can be read by group or others (chmod 600)" : "cannot be read");
+			if (f)
+				fclose(f);
+			return -1;
+		}
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+		buf[strcspn(buf, "\n")] = '\0';
+	} else if (env && env[0]) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(buf) - 1, env);
+	}
+	if (buf[0] && httpd_apikey_id(id, buf) != 0) {
+		cli_err("escrow %s: the API key is not of the form ak_<16 hex>.<43 base64url>",
+			c->sub);
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return -1;
+	}
+	snprintf(c->bearer, sizeof(c->bearer), "%s", buf);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return 0;
+}
+
+/* Who a signed route's request speaks for: the wallet of --key (*use =
+ * key, loaded), or else the API key of the environment (*use = NULL, sent
+ * as the bearer).  0, or -1 having said why. */
+static int signer(struct esc_ctx *c, struct rcpt_key *key, const struct rcpt_key **use,
+		  const char *who)
+{
+	*use = NULL;
+	if (c->a.val[O_KEY]) {
+		if (load_key(c, key, c->a.val[O_KEY]))
+			return -1;
+		*use = key;
+		return 0;
+	}
+	if (api_key_from_env(c))
+		return -1;
+	if (c->bearer[0])
+		return 0;
+	cli_err("escrow %s: needs --key FILE (%s), or an API key in ASSAY_API_KEY_FILE or "
+		"ASSAY_API_KEY", c->sub, who);
+	return -1;
+}
+
 static int read_file(const struct esc_ctx *c, char **out, size_t *len, const char *path,
 		     size_t max)
 {
@@ -331,6 +397,7 @@ static int esc_http(struct esc_ctx *c, struct esc_resp *resp, const char *method
 	req.body_len = body ? body_len : 0;
 	req.content_type = ctype;
 	req.key = key;
+	req.bearer = !key && c->bearer[0] ? c->bearer : NULL;
 	req.idem_key = c->idem[0] ? c->idem : NULL;
 	req.response_bytes_max = ESC_RESPONSE_BYTES_MAX;
 	req.timeout_ms = ESC_TIMEOUT_MS;
@@ -650,20 +717,19 @@ static int sub_balance(struct esc_ctx *c)
 static int sub_account(struct esc_ctx *c, const char *route, int has_amount)
 {
 	struct rcpt_key key;
+	const struct rcpt_key *use;
 	json_t *body;
 	int rc;
 
 	if (has_amount && check_amount(c, c->a.pos[0]))
 		return 2;
-	if (!c->a.val[O_KEY]) {
-		cli_err("escrow %s: needs --key FILE (a signed request)", c->sub);
-		return 2;
-	}
-	if (load_key(c, &key, c->a.val[O_KEY]))
+	if (signer(c, &key, &use, "a signed request"))
 		return 2;
 	body = has_amount ? json_pack("{s:s}", "amount", c->a.pos[0]) : json_object();
-	rc = esc_post_json(c, route, body, &key);
-	rcpt_key_wipe(&key);
+	rc = esc_post_json(c, route, body, use);
+	if (use)
+		rcpt_key_wipe(&key);
+	OPENSSL_cleanse(c->bearer, sizeof(c->bearer));
 	return rc;
 }
 
@@ -901,6 +967,7 @@ static int sub_audit(struct esc_ctx *c)
 	uint8_t id[RCPT_HASH_BYTES], who[RCPT_ADDR_BYTES];
 	char target[160], hex[RCPT_HASH_HEX_BYTES];
 	struct rcpt_key key;
+	const struct rcpt_key *use;
 	int rc;
 
 	if (rcpt_hex_decode(id, sizeof(id), c->a.pos[0]) == RCPT_OK) {
@@ -914,15 +981,12 @@ static int sub_audit(struct esc_ctx *c)
 		cli_err("escrow audit: '%.80s' is neither a job id nor an address", c->a.pos[0]);
 		return 2;
 	}
-	if (!c->a.val[O_KEY]) {
-		cli_err("escrow audit: needs --key FILE (the job's customer or provider, or the "
-			"account itself)");
+	if (signer(c, &key, &use, "the job's customer or provider, or the account itself"))
 		return 2;
-	}
-	if (load_key(c, &key, c->a.val[O_KEY]))
-		return 2;
-	rc = esc_call(c, "GET", target, NULL, NULL, 0, &key);
-	rcpt_key_wipe(&key);
+	rc = esc_call(c, "GET", target, NULL, NULL, 0, use);
+	if (use)
+		rcpt_key_wipe(&key);
+	OPENSSL_cleanse(c->bearer, sizeof(c->bearer));
 	return rc;
 }
 

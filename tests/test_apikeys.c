@@ -14,6 +14,7 @@
  *   holding the secret.
  */
 #include <inttypes.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -558,5 +559,92 @@ Test(apikeys, escrow_client, .init = k_setup, .fini = efx_teardown, .timeout = 6
 	cr_assert_eq(run.status, 1, "%s", run.err);
 	cr_assert(strstr(run.err, "invalid-scope"), "%s", run.err);
 	tu_run_free(&run);
+	rcpt_key_wipe(&k);
+}
+
+/* `assay apikey create` as the wallet of key_path, scopes `scopes`: the
+ * token into token. */
+static void cli_create(char token[HTTPD_APIKEY_TOKEN_BYTES + 1], const char *key_path,
+		       const char *scopes)
+{
+	const char *argv[] = { tu_assay(), "apikey", "create", "--url", EFX.url, "--key",
+			       key_path, "--scope", scopes, NULL };
+	char id[HTTPD_APIKEY_ID_BYTES + 1];
+	struct tu_run run;
+	json_t *j;
+
+	tu_run(&run, argv);
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	j = json_loads(run.out, 0, NULL);
+	cr_assert(j, "%s", run.out);
+	snprintf(token, HTTPD_APIKEY_TOKEN_BYTES + 1, "%s",
+		 json_string_value(json_object_get(j, "secret")));
+	cr_assert_eq(httpd_apikey_id(id, token), 0, "%s", run.out);
+	json_decref(j);
+	tu_run_free(&run);
+}
+
+/* `assay escrow` without --key, with the API key from the environment:
+ * a file only its owner may read, or the variable itself.  The key's
+ * scopes hold; a file others can read, a malformed key and no key at
+ * all are refused, and the key never appears in what is printed. */
+Test(apikeys, escrow_client_with_a_key_from_the_environment, .init = k_setup,
+     .fini = efx_teardown, .timeout = 60)
+{
+	char key_path[400], file[400], token[HTTPD_APIKEY_TOKEN_BYTES + 1], addr[RCPT_ADDR_HEX_BYTES];
+	const char *stake[] = { tu_assay(), "escrow", "stake", "5", "--url", EFX.url, NULL };
+	const char *audit[] = { tu_assay(), "escrow", "audit", addr, "--url", EFX.url, NULL };
+	const char *secret;
+	struct rcpt_key k;
+	struct tu_run run;
+
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	efx_faucet(&k, 1000);
+	rcpt_address_format(addr, k.address);
+	snprintf(key_path, sizeof(key_path), "%s/wallet.key", EFX.dir);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key_path), RCPT_OK);
+	cli_create(token, key_path, "funds");
+	secret = token + HTTPD_APIKEY_ID_BYTES + 1;
+	snprintf(file, sizeof(file), "%s/apikey", EFX.dir);
+	tu_write_file(file, token, strlen(token), 0600);
+	cr_assert_eq(unsetenv("ASSAY_API_KEY"), 0);
+	cr_assert_eq(setenv("ASSAY_API_KEY_FILE", file, 1), 0);
+	tu_run(&run, stake);
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	tu_run_free(&run);
+	cr_assert_eq(efx_balance_of(k.address).stake, 5);
+	/* Out of the key's scope (audit:read): refused by the escrow. */
+	tu_run(&run, audit);
+	cr_assert_eq(run.status, 1, "%s", run.err);
+	cr_assert(strstr(run.err, "insufficient-scope") || strstr(run.out, "insufficient-scope"),
+		  "%s%s", run.out, run.err);
+	tu_run_free(&run);
+	/* A file others can read. */
+	cr_assert_eq(chmod(file, 0644), 0);
+	tu_run(&run, stake);
+	cr_assert_eq(run.status, 2);
+	cr_assert(strstr(run.err, "chmod 600"), "%s", run.err);
+	cr_assert_null(strstr(run.err, secret));
+	tu_run_free(&run);
+	/* The variable, well formed and not. */
+	cr_assert_eq(unsetenv("ASSAY_API_KEY_FILE"), 0);
+	cr_assert_eq(setenv("ASSAY_API_KEY", token, 1), 0);
+	tu_run(&run, stake);
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	cr_assert_null(strstr(run.out, secret));
+	tu_run_free(&run);
+	cr_assert_eq(efx_balance_of(k.address).stake, 10);
+	cr_assert_eq(setenv("ASSAY_API_KEY", "ak_0123.not-a-key", 1), 0);
+	tu_run(&run, stake);
+	cr_assert_eq(run.status, 2);
+	cr_assert(strstr(run.err, "not of the form"), "%s", run.err);
+	cr_assert_null(strstr(run.err, "not-a-key"));
+	tu_run_free(&run);
+	cr_assert_eq(unsetenv("ASSAY_API_KEY"), 0);
+	tu_run(&run, stake);
+	cr_assert_eq(run.status, 2);
+	cr_assert(strstr(run.err, "needs --key FILE"), "%s", run.err);
+	tu_run_free(&run);
+	cr_assert_eq(efx_balance_of(k.address).stake, 10, "a refused request moved money");
 	rcpt_key_wipe(&k);
 }
