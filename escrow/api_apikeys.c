@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "api_internal.h"
+#include "apikey_guard.h"
 #include "apikey_hash.h"
 #include "assay_assert.h"
 #include "banned.h"
@@ -364,9 +365,25 @@ void esc_handle_apikey_revoke(struct httpd_req *r, void *cls)
 
 /* ---------------------------------------------------------------- verifying a key */
 
+/* The guard's counts on /metrics. */
+static void guard_metrics(struct escrow *e)
+{
+	uint64_t hashes, locked;
+
+	if (!e->httpd)
+		return;
+	apikey_guard_stats(&hashes, &locked);
+	(void)httpd_counter_set(e->httpd, "assay_escrow_apikey_hashes_total", NULL,
+				"Argon2id verifications of API key secrets.", (double)hashes);
+	(void)httpd_counter_set(e->httpd, "assay_escrow_apikey_locked_total", NULL,
+				"API key secrets refused without a verification: too many wrong "
+				"secrets for that key lately.", (double)locked);
+}
+
 /* httpd_config.apikey_check: the key of token's id, live at now_s, whose
  * stored hash equals Argon2id(secret, its salt) compared in constant
- * time.  Writes last_used_at_s at most once per
+ * time, unless the guard knows the secret or has locked the id
+ * (apikey_guard.h).  Writes last_used_at_s at most once per
  * ESCROW_APIKEY_TOUCH_INTERVAL_S (a failed write only loses that). */
 enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 					    const char *token, uint64_t now_s)
@@ -375,8 +392,11 @@ enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 	struct escrow_apikey k;
 	struct escrow_argon2_params prm;
 	uint8_t h[ESCROW_APIKEY_HASH_BYTES];
+	const char *secret = token + HTTPD_APIKEY_ID_BYTES + 1;
+	enum apikey_guard_verdict v;
 	enum httpd_store_rc src = HTTPD_STORE_NOT_FOUND;
 	enum escrow_db_err rc;
+	int ok = 0;
 
 	ASSAY_ASSERT(out && token && strlen(token) == HTTPD_APIKEY_TOKEN_BYTES);
 	ASSAY_ASSERT(strncmp(token, out->id, HTTPD_APIKEY_ID_BYTES) == 0);
@@ -387,16 +407,21 @@ enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 		return rc == ESCROW_DB_NOT_FOUND ? HTTPD_STORE_NOT_FOUND : HTTPD_STORE_DOWN;
 	if (k.revoked_at_s || k.expires_s <= now_s)
 		goto out;
-	prm.t_cost = k.t_cost;
-	prm.m_cost_kib = k.m_cost_kib;
-	prm.parallelism = k.parallelism;
-	if (escrow_argon2id(h, sizeof(h), token + HTTPD_APIKEY_ID_BYTES + 1,
-			    HTTPD_APIKEY_SECRET_BYTES, k.salt, sizeof(k.salt), NULL, 0, NULL, 0,
-			    &prm)) {
-		src = HTTPD_STORE_DOWN;
-		goto out;
+	v = apikey_guard_check(out->id, k.hash, secret, HTTPD_APIKEY_SECRET_BYTES, now_s);
+	if (v == APIKEY_GUARD_HASH) {
+		prm.t_cost = k.t_cost;
+		prm.m_cost_kib = k.m_cost_kib;
+		prm.parallelism = k.parallelism;
+		if (escrow_argon2id(h, sizeof(h), secret, HTTPD_APIKEY_SECRET_BYTES, k.salt,
+				    sizeof(k.salt), NULL, 0, NULL, 0, &prm)) {
+			src = HTTPD_STORE_DOWN;
+			goto out;
+		}
+		ok = CRYPTO_memcmp(h, k.hash, sizeof(h)) == 0;
+		apikey_guard_result(out->id, k.hash, secret, HTTPD_APIKEY_SECRET_BYTES, ok, now_s);
 	}
-	if (CRYPTO_memcmp(h, k.hash, sizeof(h)) != 0)
+	guard_metrics(e);
+	if (v == APIKEY_GUARD_LOCKED || (v == APIKEY_GUARD_HASH && !ok))
 		goto out;
 	memcpy(out->address, k.address, RCPT_ADDR_BYTES);
 	out->scopes = k.scopes;

@@ -27,6 +27,7 @@
 #include "escrowfx.h"
 #include "httpd.h"
 #include "testutil.h"
+#include "../escrow/apikey_guard.h"
 #include "../escrow/apikey_hash.h"
 #include "banned.h"
 
@@ -646,5 +647,80 @@ Test(apikeys, escrow_client_with_a_key_from_the_environment, .init = k_setup,
 	cr_assert(strstr(run.err, "needs --key FILE"), "%s", run.err);
 	tu_run_free(&run);
 	cr_assert_eq(efx_balance_of(k.address).stake, 10, "a refused request moved money");
+	rcpt_key_wipe(&k);
+}
+
+/* A counter of the escrow's /metrics, 0 before it was first set. */
+static double counter(const char *family)
+{
+	double v = efx_metric(family);
+
+	return v < 0 ? 0 : v;
+}
+
+/* token with one character of its secret changed. */
+static void wrong_secret(char out[HTTPD_APIKEY_TOKEN_BYTES + 1], const char *token)
+{
+	snprintf(out, HTTPD_APIKEY_TOKEN_BYTES + 1, "%s", token);
+	out[HTTPD_APIKEY_TOKEN_BYTES - 1] = out[HTTPD_APIKEY_TOKEN_BYTES - 1] == 'A' ? 'B' : 'A';
+}
+
+/* The guard in front of Argon2id (escrow/apikey_guard.h): a verified
+ * secret is not hashed again; wrong secrets for one id lock it after
+ * ESCROW_APIKEY_GUARD_FAILS, without a hash each, while the verified
+ * holder goes on; an id that never verified stays locked even for the
+ * right secret; revocation still acts at once. */
+Test(apikeys, guard_spares_argon2_and_locks_guessing, .init = k_setup, .fini = efx_teardown,
+     .timeout = 60)
+{
+	const char *body = "{\"scopes\":[\"funds\"],\"expiresInS\":600}";
+	char bad[HTTPD_APIKEY_TOKEN_BYTES + 1], target[64];
+	struct made a, b;
+	struct hc_resp r;
+	struct rcpt_key k;
+	double h0, h1;
+	int i;
+
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	efx_faucet(&k, 1000);
+	create_ok(&a, &k, body);
+	create_ok(&b, &k, body);
+	h0 = counter("assay_escrow_apikey_hashes_total");
+	for (i = 0; i < 3; i++) {
+		keyed(&r, a.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+	}
+	cr_assert_eq(counter("assay_escrow_apikey_hashes_total"), h0 + 1,
+		     "a verified secret was hashed again");
+	wrong_secret(bad, a.token);
+	for (i = 0; i < 8; i++) {
+		keyed(&r, bad, "POST", "/v1/stake", "{\"amount\":\"1\"}");
+		efx_refused(&r, 401, "unauthenticated");
+	}
+	h1 = counter("assay_escrow_apikey_hashes_total");
+	cr_assert_eq(h1, h0 + 1 + ESCROW_APIKEY_GUARD_FAILS, "wrong secrets hashed past the lock");
+	cr_assert_eq(counter("assay_escrow_apikey_locked_total"), 8 - ESCROW_APIKEY_GUARD_FAILS);
+	/* The verified holder is not locked out by the guessing. */
+	keyed(&r, a.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	/* An id that never verified: locked for the right secret too. */
+	wrong_secret(bad, b.token);
+	for (i = 0; i < (int)ESCROW_APIKEY_GUARD_FAILS; i++) {
+		keyed(&r, bad, "POST", "/v1/stake", "{\"amount\":\"1\"}");
+		efx_refused(&r, 401, "unauthenticated");
+	}
+	keyed(&r, b.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
+	efx_refused(&r, 401, "unauthenticated");
+	cr_assert_eq(counter("assay_escrow_apikey_hashes_total"), h1 + ESCROW_APIKEY_GUARD_FAILS);
+	cr_assert_eq(efx_balance_of(k.address).stake, 4, "refused requests moved money");
+	/* Revoked: refused at once, though the guard knows its secret. */
+	snprintf(target, sizeof(target), "/v1/apikeys/%s", a.id);
+	efx_signed_req(&r, &k, "DELETE", target, NULL, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	keyed(&r, a.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
+	efx_refused(&r, 401, "unauthenticated");
 	rcpt_key_wipe(&k);
 }
