@@ -1410,10 +1410,15 @@ static int fake_scratch(char *dir, size_t cap, const char *tag, int no_lock, int
  * (not ours to judge). */
 Test(escrow_ext, stale_referee_scratch_removed_at_start, .fini = x_teardown, .timeout = 60)
 {
-	char stale[512], live[512], nolock[512], line[600];
+	char tmp[256], stale[512], live[512], nolock[512], line[600];
 	struct stat st;
 	int held;
 
+	/* A TMPDIR of this test's own: every escrow sweeps its TMPDIR when
+	 * it starts, and those of tests running beside this one must not
+	 * be the ones that find these. */
+	tu_tmpdir(tmp, sizeof(tmp));
+	cr_assert_eq(setenv("TMPDIR", tmp, 1), 0);
 	fake_scratch(stale, sizeof(stale), "stale", 0, 0);
 	held = fake_scratch(live, sizeof(live), "live", 0, 1);
 	fake_scratch(nolock, sizeof(nolock), "nolock", 1, 0);
@@ -1424,8 +1429,8 @@ Test(escrow_ext, stale_referee_scratch_removed_at_start, .fini = x_teardown, .ti
 	snprintf(line, sizeof(line), "event=referee-scratch-removed dir=%s", stale);
 	cr_assert(log_has(line), "the removal is not in the log");
 	close(held);
-	tu_rmtree(live);
-	tu_rmtree(nolock);
+	efx_stop(&EFX, SIGTERM);
+	tu_rmtree(tmp);
 }
 
 /* ---------------------------------------------------------------- a full disk */
