@@ -1274,8 +1274,11 @@ static void workers_stop(struct httpd *h)
 
 /* A certificate or key file: a regular file (O_NONBLOCK, so that a FIFO
  * given by mistake cannot hang the start) of 1..CERT_FILE_BYTES_MAX
- * bytes; a private key also readable by group or others is refused. */
-static char *read_small_file(const char *path, int secret, const char **refusal)
+ * bytes that neither group nor others may read or write.  For a key
+ * that is its secrecy; a certificate is public, but a PEM file given as
+ * one may also hold the key, and one others may write is not the
+ * operator's: both are refused alike. */
+static char *read_small_file(const char *path, const char **refusal)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -1287,12 +1290,8 @@ static char *read_small_file(const char *path, int secret, const char **refusal)
 		return NULL;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		*refusal = "is not a regular file";
-	} else if (secret && (st.st_mode & 077)) {
-		*refusal = "can be read by group or others (chmod 600)";
-	} else if (st.st_mode & 022) {
-		/* A certificate is public, but one that others may replace is
-		 * not the operator's. */
-		*refusal = "can be written by group or others (chmod 644)";
+	} else if (st.st_mode & 077) {
+		*refusal = "can be read or written by group or others (chmod 600)";
 	} else if (st.st_size <= 0 || (uint64_t)st.st_size > CERT_FILE_BYTES_MAX) {
 		*refusal = "is empty or too large";
 	} else if ((buf = malloc((size_t)st.st_size + 1))) {
@@ -1378,12 +1377,12 @@ static enum httpd_err tls_load(struct httpd *h, unsigned *flags, char *why, size
 		snprintf(why, why_len, "this libmicrohttpd has no tls support");
 		return HTTPD_ERR_TLS;
 	}
-	h->tls_cert = read_small_file(cfg->tls_cert_path, 0, &refusal);
+	h->tls_cert = read_small_file(cfg->tls_cert_path, &refusal);
 	if (!h->tls_cert) {
 		snprintf(why, why_len, "tls certificate '%s' %s", cfg->tls_cert_path, refusal);
 		return HTTPD_ERR_TLS;
 	}
-	h->tls_key = read_small_file(cfg->tls_key_path, 1, &refusal);
+	h->tls_key = read_small_file(cfg->tls_key_path, &refusal);
 	if (!h->tls_key) {
 		snprintf(why, why_len, "tls key '%s' %s", cfg->tls_key_path, refusal);
 		return HTTPD_ERR_TLS;

@@ -398,7 +398,7 @@ Test(httpd, service_metrics_pass_promtool)
 /* The TLS certificate and key must be regular files, and the key
  * private: a FIFO (which hung the start) or a key others can read is
  * refused at start with the path and the reason. */
-Test(httpd, tls_files_regular_and_key_private, .timeout = 30)
+Test(httpd, tls_files_regular_and_private, .timeout = 30)
 {
 	char dir[256], cert[300], key[300], fifo[300], why[512];
 	struct httpd_config c;
@@ -420,6 +420,7 @@ Test(httpd, tls_files_regular_and_key_private, .timeout = 30)
 		tu_run_free(&run);
 	}
 	cr_assert_eq(chmod(key, 0600), 0);
+	cr_assert_eq(chmod(cert, 0600), 0);
 	cr_assert_eq(mkfifo(fifo, 0600), 0);
 	t_config(&c);
 	c.tls_cert_path = cert;
@@ -439,6 +440,11 @@ Test(httpd, tls_files_regular_and_key_private, .timeout = 30)
 	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
 	cr_assert(strstr(why, "chmod 600"), "%s", why);
 	cr_assert_eq(chmod(key, 0600), 0);
+	/* The certificate too: others may neither read nor write it. */
+	cr_assert_eq(chmod(cert, 0644), 0);
+	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_ERR_TLS);
+	cr_assert(strstr(why, "chmod 600") && strstr(why, cert), "%s", why);
+	cr_assert_eq(chmod(cert, 0600), 0);
 	cr_assert_eq(httpd_start(&h, why, sizeof(why), &c), HTTPD_OK, "%s", why);
 	httpd_free(h);
 	tu_rmtree(dir);

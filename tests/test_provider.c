@@ -1002,6 +1002,8 @@ Test(provider, serves_https_with_a_certificate, .timeout = 120)
 		tu_run(&run, argv);
 		cr_assert_eq(run.status, 0, "%s", run.err);
 		tu_run_free(&run);
+		/* The daemons take neither file when others may read it. */
+		cr_assert_eq(chmod(cert, 0600), 0);
 	}
 	{
 		const char *extra[] = { "--tls-cert", cert, "--tls-key", key, NULL };
