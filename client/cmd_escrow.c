@@ -307,6 +307,7 @@ static int api_key_from_env(struct esc_ctx *c)
 	const char *file = getenv("ASSAY_API_KEY_FILE"), *env = getenv("ASSAY_API_KEY");
 	char id[HTTPD_APIKEY_ID_BYTES + 1], buf[HTTPD_APIKEY_TOKEN_BYTES + 2] = "";
 	struct stat st;
+	size_t n;
 	FILE *f;
 
 	if (file && file[0]) {
@@ -331,7 +332,10 @@ static int api_key_from_env(struct esc_ctx *c)
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return -1;
 	}
-	snprintf(c->bearer, sizeof(c->bearer), "%s", buf);
+	/* "" or, checked above, exactly HTTPD_APIKEY_TOKEN_BYTES. */
+	n = strlen(buf);
+	assert(n == 0 || n == HTTPD_APIKEY_TOKEN_BYTES);
+	memcpy(c->bearer, buf, n + 1);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return 0;
 }
