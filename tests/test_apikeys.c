@@ -477,9 +477,11 @@ Test(apikeys, escrow_secret_not_logged_or_stored, .init = k_setup, .fini = efx_t
 	hc_resp_free(&r);
 
 	tu_read_file(EFX.log_path, &log, &log_len);
-	cr_assert(log_len > 0 && strstr((char *)log, "/v1/stake"), "the escrow logged no request");
-	cr_assert_null(strstr((char *)log, secret), "the secret is in the escrow's log");
-	cr_assert_null(strstr((char *)log, bad + HTTPD_APIKEY_ID_BYTES + 1), "a wrong secret is logged");
+	/* tu_read_file's bytes end with no NUL: memmem, not strstr. */
+	cr_assert(log_len > 0 && memmem(log, log_len, "/v1/stake", 9), "the escrow logged no request");
+	cr_assert_null(memmem(log, log_len, secret, strlen(secret)), "the secret is in the escrow's log");
+	cr_assert_null(memmem(log, log_len, bad + HTTPD_APIKEY_ID_BYTES + 1,
+			      strlen(bad + HTTPD_APIKEY_ID_BYTES + 1)), "a wrong secret is logged");
 	free(log);
 
 	snprintf(sql, sizeof(sql), "SELECT row_to_json(k)::text FROM escrow_apikeys k WHERE id = '%s'", a.id);
