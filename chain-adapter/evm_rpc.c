@@ -25,6 +25,7 @@
 
 #include "assay_assert.h"
 #include "evm_internal.h"
+#include "ca_file.h"
 #include "banned.h"
 
 struct evm_rpc {
@@ -168,22 +169,7 @@ static char process_ca_file[4096];
 
 int evm_rpc_set_ca_file(const char *path, char *why, size_t why_len)
 {
-	struct stat st;
-
-	if (!path) {
-		process_ca_file[0] = '\0';
-		return 0;
-	}
-	if (strlen(path) >= sizeof(process_ca_file) || stat(path, &st) != 0 ||
-	    !S_ISREG(st.st_mode) || access(path, R_OK) != 0 || st.st_size <= 0 ||
-	    st.st_size > (1 << 20)) {
-		if (why && why_len)
-			snprintf(why, why_len, "CA file '%.200s' is not a readable regular file of "
-				 "at most 1 MiB", path);
-		return -1;
-	}
-	snprintf(process_ca_file, sizeof(process_ca_file), "%s", path);
-	return 0;
+	return ca_file_take(process_ca_file, sizeof(process_ca_file), path, why, why_len);
 }
 
 enum evm_rpc_err evm_rpc_open(struct evm_rpc **out, char *why, size_t why_len,

@@ -20,6 +20,7 @@
 #include "httpd.h"
 #include "httpd_client.h"
 
+#include "ca_file.h"
 #include "banned.h"
 
 /* Headers we add: idempotency, three auth ones, bearer, type, Expect. */
@@ -135,26 +136,7 @@ static char process_ca_file[4096];
 
 int httpd_client_set_ca_file(const char *path, char *why, size_t why_len)
 {
-	struct stat st;
-
-	if (!path) {
-		process_ca_file[0] = '\0';
-		return 0;
-	}
-	if (strlen(path) >= sizeof(process_ca_file)) {
-		set_why(why, why_len, "the CA file's path is too long");
-		return -1;
-	}
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, R_OK) != 0) {
-		set_why(why, why_len, "CA file '%s' is not a readable regular file", path);
-		return -1;
-	}
-	if (st.st_size <= 0 || st.st_size > (1 << 20)) {
-		set_why(why, why_len, "CA file '%s' is empty or over 1 MiB", path);
-		return -1;
-	}
-	(void)snprintf(process_ca_file, sizeof(process_ca_file), "%s", path);
-	return 0;
+	return ca_file_take(process_ca_file, sizeof(process_ca_file), path, why, why_len);
 }
 
 enum httpd_err httpd_client_request(struct httpd_client_resp *out, char *why, size_t why_len,
