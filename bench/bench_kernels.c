@@ -35,7 +35,7 @@ void bench_kernels(void)
 {
 	uint64_t seed = 42, shape[2] = { N, N };
 	struct kern_tensors in, out;
-	struct kern_run_opts o = { KERN_DEVICE_CPU, 2 };
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 2, NULL };
 	struct kern_diag d = { "" };
 	char dev[KERN_DEVICE_BYTES];
 	float *a = rand_matrix(&seed, (size_t)N * N), *b = rand_matrix(&seed, (size_t)N * N);

@@ -565,7 +565,7 @@ struct ref_arg {
 static void *ref_thread(void *arg)
 {
 	struct ref_arg *a = arg;
-	struct kern_run_opts o = { KERN_DEVICE_CPU, 1 };
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 1, NULL };
 	static const char params[] = "{\"relu\":false}";
 
 	for (int n = 0; n < a->jobs; n++) {

@@ -59,7 +59,7 @@ out:
 static int in_process(const uint8_t *in, size_t in_len, unsigned threads)
 {
 	struct kern_tensors ti, to;
-	struct kern_run_opts o = { KERN_DEVICE_CPU, threads };
+	struct kern_run_opts o = { KERN_DEVICE_CPU, threads, NULL };
 	char dev[KERN_DEVICE_BYTES];
 	uint8_t *ser = NULL;
 	size_t ser_len = 0;

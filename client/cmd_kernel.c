@@ -66,7 +66,7 @@ static int kernel_run(int argc, char **argv)
 		{ "input", 0, 1 }, { "params", 0, 1 }, { "output", 0, 1 },
 		{ "device", 0, 0 }, { "threads", 0, 0 },
 	};
-	struct kern_run_opts ro = { KERN_DEVICE_AUTO, 0 };
+	struct kern_run_opts ro = { KERN_DEVICE_AUTO, 0, NULL };
 	struct kern_diag d = { "" };
 	struct rcpt_diag rd = { "" };
 	struct rcpt_commitment c;

@@ -64,6 +64,15 @@ static const struct {
 	[KERN_ERR_ST_ENTRY] = { "st-entry", "malformed safetensors tensor entry" },
 	[KERN_ERR_ST_OFFSETS] = { "st-offsets", "safetensors data offsets do not tile the data" },
 	[KERN_ERR_ST_METADATA] = { "st-metadata", "malformed safetensors __metadata__" },
+	[KERN_ERR_MODEL] = { "model", "model absent or not the kernel's shape" },
+	[KERN_ERR_MODEL_BYTES] = { "model-bytes", "model over KERN_MODEL_BYTES_MAX" },
+	[KERN_ERR_MODEL_TENSORS] = { "model-tensors", "model tensors over KERN_MODEL_TENSORS_MAX" },
+	[KERN_ERR_GPT2_LAYERS] = { "gpt2-layers", "layers over KERN_GPT2_LAYERS_MAX" },
+	[KERN_ERR_HEADS] = { "heads", "heads out of bounds or not dividing the width" },
+	[KERN_ERR_CONTEXT] = { "context", "positions over the model's or KERN_GPT2_CONTEXT_MAX" },
+	[KERN_ERR_NEW_TOKENS] = { "new-tokens", "max_new_tokens over KERN_GPT2_NEW_TOKENS_MAX" },
+	[KERN_ERR_BATCH] = { "batch", "prompts over KERN_GPT2_BATCH_MAX" },
+	[KERN_ERR_TOKEN] = { "token", "a token id outside the vocabulary" },
 };
 
 const char *kern_strerror(enum kern_err err)
@@ -140,17 +149,19 @@ void kern_tensors_init(struct kern_tensors *s)
 	assert(s != NULL);
 	s->count = 0;
 	s->t = NULL;
+	s->borrowed = 0;
 }
 
 void kern_tensors_release(struct kern_tensors *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->count; i++)
+	for (size_t i = 0; i < s->count && !s->borrowed; i++)
 		free(s->t[i].data);
 	free(s->t);
 	s->count = 0;
 	s->t = NULL;
+	s->borrowed = 0;
 }
 
 const struct kern_tensor *kern_tensors_find(const struct kern_tensors *s,
@@ -245,7 +256,7 @@ enum kern_err kern_tensors_add(struct kern_tensors *s, struct kern_tensor **out,
 /* The kernel table                                                     */
 
 enum kid { K_MATMUL, K_GEMM_I8, K_REDUCE_SUM, K_SOFTMAX, K_LAYERNORM, K_CONV2D,
-	   K_MLP, K_COUNT };
+	   K_MLP, K_GPT2, K_COUNT };
 
 static const struct kern_info table[K_COUNT] = {
 	[K_MATMUL] = { "matmul_f32@1",
@@ -265,6 +276,9 @@ static const struct kern_info table[K_COUNT] = {
 	[K_MLP] = { "mlp_f32@1",
 		    "multi-layer perceptron: matmul+bias, relu between, softmax last",
 		    KERN_HASH_MLP_F32_1 },
+	[K_GPT2] = { "gpt2_f32@1",
+		     "GPT-2 greedy decoding with a key/value cache, from a model artifact",
+		     KERN_HASH_GPT2_F32_1 },
 };
 
 size_t kern_count(void)
@@ -326,6 +340,7 @@ int kern_cuda_available(char name[KERN_DEVICE_BYTES])
 struct job {
 	const char *kernel;
 	const struct kern_tensors *in;
+	const struct kern_tensors *model;  /* NULL unless a model kernel */
 	struct kern_tensors *out;
 	struct kern_diag *diag;
 	unsigned threads;
@@ -858,6 +873,11 @@ static enum kern_err dispatch(struct job *j, enum kid k, const char *params,
 	case K_LAYERNORM: return run_layernorm(j, params, params_len);
 	case K_CONV2D: return run_conv2d(j, params, params_len);
 	case K_MLP: return run_mlp(j, params, params_len);
+	case K_GPT2: {
+		struct kern_gpt2_job g = { j->kernel, j->in, j->model, j->out, j->diag,
+					   j->threads, j->cuda };
+		return kern_gpt2_run(&g, params, params_len);
+	}
 	default: break;
 	}
 	assert(0 && "kernel table and dispatch disagree");
@@ -869,6 +889,7 @@ enum kern_err kern_params_check(struct kern_diag *diag, const char *kernel,
 {
 	const struct kern_info *info = kern_find(kernel);
 	size_t pad[2], stride[2];
+	struct kern_gpt2_params gp;
 	float eps;
 	int relu;
 
@@ -893,6 +914,7 @@ enum kern_err kern_params_check(struct kern_diag *diag, const char *kernel,
 	case K_REDUCE_SUM:
 	case K_SOFTMAX:
 	case K_MLP: return kern_params_empty(diag, info->name, params, params_len);
+	case K_GPT2: return kern_params_gpt2(&gp, diag, info->name, params, params_len);
 	default: break;
 	}
 	assert(0 && "kernel table and kern_params_check disagree");
@@ -912,7 +934,7 @@ enum kern_err kern_run(struct kern_tensors *out, char device_used[KERN_DEVICE_BY
 		       const struct kern_tensors *in, const char *params,
 		       size_t params_len, const struct kern_run_opts *opts)
 {
-	struct kern_run_opts def = { KERN_DEVICE_AUTO, 0 };
+	struct kern_run_opts def = { KERN_DEVICE_AUTO, 0, NULL };
 	const struct kern_info *info;
 	struct job j;
 	enum kern_err rc;
@@ -955,6 +977,7 @@ enum kern_err kern_run(struct kern_tensors *out, char device_used[KERN_DEVICE_BY
 	memset(&j, 0, sizeof j);
 	j.kernel = info->name;
 	j.in = in;
+	j.model = opts->model;
 	j.out = out;
 	j.diag = diag;
 	j.threads = opts->threads ? opts->threads : online_cpus();

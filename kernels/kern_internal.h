@@ -58,6 +58,48 @@ void kern_cpu_conv2d(float *y, const float *x, const float *w,
 		     const float *bias, const struct kern_conv_shape *s,
 		     unsigned threads);
 
+/* ---- gpt2_f32@1: kernels/gpt2.c binds and checks the model and the
+ * job; kernels/cpu/gpt2.c computes (docs/kernels.md, "gpt2_f32@1"). */
+struct kern_gpt2_job {
+	const char *kernel;
+	const struct kern_tensors *in, *model;
+	struct kern_tensors *out;
+	struct kern_diag *diag;
+	unsigned threads;
+	int cuda;
+};
+#ifndef __CUDACC__
+enum kern_err kern_gpt2_run(struct kern_gpt2_job *g, const char *params,
+			    size_t params_len);
+#endif
+
+struct kern_gpt2_layer {
+	const float *ln1_g, *ln1_b, *attn_w, *attn_b, *proj_w, *proj_b;
+	const float *ln2_g, *ln2_b, *fc_w, *fc_b, *out_w, *out_b;
+};
+
+/* A bound model: dimensions read from the shapes, every one checked. */
+struct kern_gpt2_model {
+	size_t layers, d, heads, ff, vocab, positions;
+	const float *wte, *wpe, *lnf_g, *lnf_b;  /* [V,D] [P,D] [D] [D] */
+	const struct kern_gpt2_layer *layer;     /* `layers` entries */
+};
+
+/* The CPU computation: ids [batch][new_tokens], logits [batch][vocab]
+ * (the step that chose the last id).  tokens [batch][prompt], every id
+ * below vocab, prompt + new_tokens - 1 <= positions.  Returns 0, or -1
+ * when scratch memory cannot be had (nothing else can fail). */
+int kern_cpu_gpt2(int32_t *ids, float *logits, const struct kern_gpt2_model *m,
+		  const int32_t *tokens, size_t batch, size_t prompt,
+		  size_t new_tokens, unsigned threads);
+
+/* Tests: the ISA of gpt2's own fast paths (KERN_ISA_SCALAR or
+ * KERN_ISA_AVX2; -1, the default, picks the best).  Process-wide. */
+void kern_cpu_gpt2_set_isa(int isa);
+
+/* GPT-2's LayerNorm epsilon, 1e-5 rounded to binary32. */
+#define KERN_GPT2_EPS 0x1.4f8b58p-17f
+
 /* Instruction sets of the CPU fast paths (all give the same bits). */
 enum { KERN_ISA_SCALAR = 0, KERN_ISA_AVX2 = 1, KERN_ISA_AVX512 = 2 };
 int kern_cpu_isa_supported(int isa);

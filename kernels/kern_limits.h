@@ -79,6 +79,36 @@
  * (KERN_ERR_ST_METADATA) */
 #define KERN_ST_METADATA_MAX 256
 
+/* ---- Models (gpt2_f32@1).  A model is a content-addressed artifact
+ * read once (memory-mapped) and shared by every job that names it, so it
+ * has its own bounds instead of counting against KERN_JOB_BYTES_MAX. */
+
+/* Bytes of a model file: 8 GiB holds GPT-2 XL in F32 (6.2 GiB) with room.
+ * (KERN_ERR_MODEL_BYTES) */
+#define KERN_MODEL_BYTES_MAX 8589934592ull
+
+/* Tensors in a model file: GPT-2 carries 14 per layer (two of them the
+ * causal-mask buffers we ignore) plus 4; 1024 holds 73 layers, more than
+ * any GPT-2 checkpoint has.  (KERN_ERR_MODEL_TENSORS) */
+#define KERN_MODEL_TENSORS_MAX 1024
+
+/* Transformer layers.  GPT-2 XL has 48.  (KERN_ERR_GPT2_LAYERS) */
+#define KERN_GPT2_LAYERS_MAX 96
+
+/* Attention heads; the width must be a multiple of the heads.
+ * (KERN_ERR_HEADS) */
+#define KERN_GPT2_HEADS_MAX 128
+
+/* Positions (rows of wpe): GPT-2 has 1024.  Bounds the key/value cache.
+ * (KERN_ERR_CONTEXT, also for prompt + new tokens over the model's rows) */
+#define KERN_GPT2_CONTEXT_MAX 8192
+
+/* max_new_tokens of one job.  (KERN_ERR_NEW_TOKENS) */
+#define KERN_GPT2_NEW_TOKENS_MAX 1024
+
+/* Prompts in one job (rows of `tokens`).  (KERN_ERR_BATCH) */
+#define KERN_GPT2_BATCH_MAX 64
+
 /* Room for one diagnostic line. */
 #define KERN_DIAG_BYTES 256
 

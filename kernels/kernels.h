@@ -80,6 +80,16 @@ enum kern_err {
 	KERN_ERR_ST_ENTRY,        /* a tensor entry is malformed (see diag) */
 	KERN_ERR_ST_OFFSETS,      /* data_offsets do not tile the data area */
 	KERN_ERR_ST_METADATA,     /* __metadata__ not a string map, or too big */
+	/* models (gpt2_f32@1) */
+	KERN_ERR_MODEL,           /* model absent, or a tensor missing or misshapen */
+	KERN_ERR_MODEL_BYTES,     /* model file over KERN_MODEL_BYTES_MAX */
+	KERN_ERR_MODEL_TENSORS,   /* model tensors over KERN_MODEL_TENSORS_MAX */
+	KERN_ERR_GPT2_LAYERS,     /* layers over KERN_GPT2_LAYERS_MAX */
+	KERN_ERR_HEADS,           /* heads 0, over the bound or not dividing width */
+	KERN_ERR_CONTEXT,         /* positions over the model's or the bound */
+	KERN_ERR_NEW_TOKENS,      /* max_new_tokens over KERN_GPT2_NEW_TOKENS_MAX */
+	KERN_ERR_BATCH,           /* prompts over KERN_GPT2_BATCH_MAX */
+	KERN_ERR_TOKEN,           /* a token id outside the vocabulary */
 	KERN_ERR_COUNT_           /* not an error: the number of codes */
 };
 
@@ -138,6 +148,7 @@ struct kern_tensor {
 struct kern_tensors {
 	size_t count;
 	struct kern_tensor *t;    /* count entries, malloc'd; NULL when empty */
+	int borrowed;             /* data belongs to a kern_model's mapping */
 };
 
 void kern_tensors_init(struct kern_tensors *s);
@@ -193,20 +204,26 @@ int kern_cuda_available(char name[KERN_DEVICE_BYTES]);
 struct kern_run_opts {
 	enum kern_device device;
 	unsigned threads;         /* CPU threads; 0 means the online CPUs */
+	/* The model of a kernel that takes one (gpt2_f32@1), else NULL.  The
+	 * caller has checked it against the commitment in params (the
+	 * kernel sees tensors, not the file's bytes). */
+	const struct kern_tensors *model;
 };
 
 /*
  * Runs `kernel` on the tensors in `in` with the params string `params`
  * (params_len bytes, no NUL needed).  On success `out` holds the output
  * tensors and `device_used` "cpu" or "cuda:sm_XX".  `opts` may be NULL
- * (auto, all CPUs).  The output bytes do not depend on opts.  With
+ * (auto, all CPUs, no model).  The output bytes do not depend on the
+ * device or the thread count.  With
  * KERN_DEVICE_AUTO a CUDA failure at run time (e.g. out of device memory)
  * falls back to the CPU, and device_used says "cpu".
  *
  * Errors: KERN_ERR_UNKNOWN_KERNEL, KERN_ERR_PARAMS, KERN_ERR_PARAMS_SIZE,
  * KERN_ERR_MISSING_TENSOR, KERN_ERR_UNKNOWN_TENSOR, KERN_ERR_DTYPE,
  * KERN_ERR_SHAPE, every limit error, KERN_ERR_DEVICE (cuda asked for but
- * absent), KERN_ERR_CUDA, KERN_ERR_NOMEM, KERN_ERR_ARG.
+ * absent), KERN_ERR_CUDA, KERN_ERR_NOMEM, KERN_ERR_ARG, and for a model
+ * kernel KERN_ERR_MODEL and the model limit errors.
  */
 KERN_WUR enum kern_err kern_run(struct kern_tensors *out,
 				char device_used[KERN_DEVICE_BYTES],
@@ -264,6 +281,25 @@ KERN_WUR enum kern_err kern_st_serialize(uint8_t **out, size_t *out_len,
 KERN_WUR enum kern_err kern_st_write_file(struct kern_diag *diag,
 					  const char *path,
 					  const struct kern_tensors *s);
+
+/*
+ * A model: a safetensors file memory-mapped read-only, its tensors
+ * pointing into the mapping (copied once into aligned memory only when
+ * the file's data area is not 4-byte aligned).  Bounds: KERN_MODEL_*;
+ * the same strict header rules as kern_st_parse.  Pass &m->tensors as
+ * kern_run_opts.model.  Errors: as kern_st_parse, KERN_ERR_MODEL_BYTES,
+ * KERN_ERR_MODEL_TENSORS, KERN_ERR_IO.
+ */
+struct kern_model {
+	struct kern_tensors tensors;  /* borrowed: data lives in map or copy */
+	void *map;
+	size_t map_len;
+	void *copy;                   /* the aligned copy, or NULL */
+};
+KERN_WUR enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag,
+				       const char *path);
+/* Unmaps and frees; leaves *m closed (a second close does nothing). */
+void kern_model_close(struct kern_model *m);
 
 /* Reads `in_path`, runs the kernel, writes `out_path`. */
 KERN_WUR enum kern_err kern_run_file(char device_used[KERN_DEVICE_BYTES],

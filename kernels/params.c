@@ -6,6 +6,8 @@
  *   {"relu":false} | {"relu":true}          matmul_f32
  *   {"eps":NUMBER}                          layernorm_f32
  *   {"padding":[U,U],"stride":[U,U]}        conv2d_f32
+ *   {"heads":U,"max_new_tokens":U,"model":"0x<64 hex>","modelSize":U}
+ *                                           gpt2_f32
  * No whitespace, no other key, no duplicate, nothing after the closing
  * brace.  NUMBER is a JSON number (RFC 8259 grammar) converted to the
  * nearest binary32 (round-to-nearest-even, as strtof); U is a JSON
@@ -189,6 +191,85 @@ enum kern_err kern_params_conv(size_t pad[2], size_t stride[2],
 	if (pad[0] > KERN_CONV_PADDING_MAX || pad[1] > KERN_CONV_PADDING_MAX) {
 		diag_set(diag, kernel, "padding over KERN_CONV_PADDING_MAX (64)");
 		return KERN_ERR_CONV_PADDING;
+	}
+	return KERN_OK;
+}
+
+/* A JSON non-negative integer without leading zeros, below 2^63. */
+static int parse_u64(const char **pp, const char *end, uint64_t *out)
+{
+	const char *p = *pp;
+	uint64_t v = 0;
+	size_t digits = 0;
+
+	if (p < end && *p == '0') {
+		*out = 0;
+		*pp = p + 1;
+		return p + 1 < end && p[1] >= '0' && p[1] <= '9' ? -1 : 0;
+	}
+	while (p < end && *p >= '0' && *p <= '9') {
+		if (++digits > 18)    /* 10^18 < 2^63: no overflow below */
+			return -1;
+		v = v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	if (digits == 0)
+		return -1;
+	*out = v;
+	*pp = p;
+	return 0;
+}
+
+/* "0x" and 64 lower-case hex digits in quotes, into 32 bytes. */
+static int parse_root(const char **pp, const char *end, uint8_t root[32])
+{
+	const char *p = *pp;
+
+	if (end - p < 68 || p[0] != '"' || p[1] != '0' || p[2] != 'x' || p[67] != '"')
+		return -1;
+	for (size_t i = 0; i < 64; i++) {
+		char c = p[3 + i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (v < 0)
+			return -1;
+		if (i % 2 == 0)
+			root[i / 2] = (uint8_t)(v << 4);
+		else
+			root[i / 2] |= (uint8_t)v;
+	}
+	*pp = p + 68;
+	return 0;
+}
+
+enum kern_err kern_params_gpt2(struct kern_gpt2_params *out,
+			       struct kern_diag *diag, const char *kernel,
+			       const char *p, size_t len)
+{
+	const char *q = p, *end = p + len;
+
+	if (expect(&q, end, "{\"heads\":") || parse_uint(&q, end, &out->heads) ||
+	    expect(&q, end, ",\"max_new_tokens\":") ||
+	    parse_uint(&q, end, &out->new_tokens) ||
+	    expect(&q, end, ",\"model\":") || parse_root(&q, end, out->model_root) ||
+	    expect(&q, end, ",\"modelSize\":") || parse_u64(&q, end, &out->model_size) ||
+	    expect(&q, end, "}") || q != end) {
+		diag_set(diag, kernel,
+			 "expected exactly {\"heads\":H,\"max_new_tokens\":N,"
+			 "\"model\":\"0x<64 lower-case hex>\",\"modelSize\":S}");
+		return KERN_ERR_PARAMS;
+	}
+	if (out->heads == 0 || out->heads > KERN_GPT2_HEADS_MAX) {
+		diag_set(diag, kernel, "heads must be in [1, KERN_GPT2_HEADS_MAX (128)]");
+		return KERN_ERR_HEADS;
+	}
+	if (out->new_tokens == 0 || out->new_tokens > KERN_GPT2_NEW_TOKENS_MAX) {
+		diag_set(diag, kernel,
+			 "max_new_tokens must be in [1, KERN_GPT2_NEW_TOKENS_MAX (1024)]");
+		return KERN_ERR_NEW_TOKENS;
+	}
+	if (out->model_size > KERN_MODEL_BYTES_MAX) {
+		diag_set(diag, kernel, "modelSize over KERN_MODEL_BYTES_MAX (8 GiB)");
+		return KERN_ERR_MODEL_BYTES;
 	}
 	return KERN_OK;
 }

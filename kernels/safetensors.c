@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,17 +168,112 @@ static enum kern_err parse_entry(struct entry *e, struct kern_diag *diag,
 	return KERN_OK;
 }
 
+/* A parsed header: the entries sorted by offset, checked to tile the
+ * data area.  Names point into root. */
+struct hdr {
+	json_t *root;
+	struct entry *ents;
+	size_t n;
+	uint64_t hlen;
+};
+
+static void hdr_free(struct hdr *h)
+{
+	free(h->ents);
+	json_decref(h->root);
+	memset(h, 0, sizeof *h);
+}
+
+static enum kern_err header_json(struct hdr *h, struct kern_diag *diag,
+				 const uint8_t *p, size_t len)
+{
+	json_error_t jerr;
+
+	if (len < 8) {
+		kern_diagf(diag, "safetensors: file of %zu bytes has no 8-byte header length", len);
+		return KERN_ERR_ST_HEADER_SIZE;
+	}
+	for (int i = 7; i >= 0; i--)
+		h->hlen = h->hlen << 8 | p[i];
+	if (h->hlen < 2 || h->hlen > KERN_ST_HEADER_BYTES_MAX || h->hlen > len - 8) {
+		kern_diagf(diag, "safetensors: header length %llu not in [2, %llu] or past the "
+		      "end of the %zu-byte file", (unsigned long long)h->hlen,
+		      KERN_ST_HEADER_BYTES_MAX, len);
+		return KERN_ERR_ST_HEADER_SIZE;
+	}
+	h->root = json_loadb((const char *)p + 8, (size_t)h->hlen, JSON_REJECT_DUPLICATES, &jerr);
+	if (h->root == NULL || !json_is_object(h->root)) {
+		kern_diagf(diag, "safetensors: header is not a JSON object: %.120s",
+		      h->root ? "another JSON value" : jerr.text);
+		return KERN_ERR_ST_JSON;
+	}
+	return KERN_OK;
+}
+
+static enum kern_err header_tiles(struct hdr *h, struct kern_diag *diag, uint64_t data_len)
+{
+	uint64_t pos = 0;
+
+	qsort(h->ents, h->n, sizeof *h->ents, cmp_begin);
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->ents[i].begin != pos) {
+			kern_diagf(diag, "safetensors: tensor \"%s\": data begins at %llu, expected "
+			      "%llu (gap or overlap)", h->ents[i].name,
+			      (unsigned long long)h->ents[i].begin, (unsigned long long)pos);
+			return KERN_ERR_ST_OFFSETS;
+		}
+		pos = h->ents[i].end;
+	}
+	if (pos != data_len) {
+		kern_diagf(diag, "safetensors: tensors cover %llu bytes of a %llu-byte data area",
+		      (unsigned long long)pos, (unsigned long long)data_len);
+		return KERN_ERR_ST_OFFSETS;
+	}
+	return KERN_OK;
+}
+
+/* Parses and checks the header of the file image p[0..len) holding at
+ * most max_tensors tensors (count_err when over). */
+static enum kern_err parse_header(struct hdr *h, struct kern_diag *diag, const uint8_t *p,
+				  size_t len, size_t max_tensors, enum kern_err count_err)
+{
+	json_t *v;
+	const char *k;
+	enum kern_err rc;
+
+	memset(h, 0, sizeof *h);
+	if ((rc = header_json(h, diag, p, len)))
+		return rc;
+	if (json_object_size(h->root) > max_tensors + 1) {
+		kern_diagf(diag, "safetensors: more than %zu tensors", max_tensors);
+		return count_err;
+	}
+	h->ents = calloc(json_object_size(h->root) + 1, sizeof *h->ents);
+	if (h->ents == NULL)
+		return KERN_ERR_NOMEM;
+	json_object_foreach(h->root, k, v) {
+		if (strcmp(k, "__metadata__") == 0) {
+			if ((rc = parse_metadata(diag, v)))
+				return rc;
+			continue;
+		}
+		if (h->n >= max_tensors) {
+			kern_diagf(diag, "safetensors: more than %zu tensors", max_tensors);
+			return count_err;
+		}
+		if ((rc = parse_entry(&h->ents[h->n], diag, k, v)))
+			return rc;
+		h->n++;
+	}
+	return header_tiles(h, diag, len - 8 - h->hlen);
+}
+
 enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 			    const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
-	uint64_t hlen = 0, data_len, pos = 0;
-	json_t *root = NULL, *v;
-	json_error_t jerr;
-	struct entry *ents = NULL;
-	size_t n = 0;
-	const char *k;
-	enum kern_err rc = KERN_OK;
+	struct hdr h;
+	enum kern_err rc;
 
 	if (diag)
 		diag->msg[0] = '\0';
@@ -187,80 +283,14 @@ enum kern_err kern_st_parse(struct kern_tensors *out, struct kern_diag *diag,
 		kern_diagf(diag, "safetensors: file of %zu bytes, over %llu", len, KERN_JOB_BYTES_MAX);
 		return KERN_ERR_JOB_BYTES;
 	}
-	if (len < 8) {
-		kern_diagf(diag, "safetensors: file of %zu bytes has no 8-byte header length", len);
-		return KERN_ERR_ST_HEADER_SIZE;
-	}
-	for (int i = 7; i >= 0; i--)
-		hlen = hlen << 8 | p[i];
-	if (hlen < 2 || hlen > KERN_ST_HEADER_BYTES_MAX || hlen > len - 8) {
-		kern_diagf(diag, "safetensors: header length %llu not in [2, %llu] or past the "
-		      "end of the %zu-byte file", (unsigned long long)hlen,
-		      KERN_ST_HEADER_BYTES_MAX, len);
-		return KERN_ERR_ST_HEADER_SIZE;
-	}
-	data_len = len - 8 - hlen;
-	root = json_loadb((const char *)p + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_object(root)) {
-		kern_diagf(diag, "safetensors: header is not a JSON object: %.120s",
-		      root ? "another JSON value" : jerr.text);
-		rc = KERN_ERR_ST_JSON;
-		goto out;
-	}
-	if (json_object_size(root) > KERN_TENSORS_MAX + 1) {
-		kern_diagf(diag, "safetensors: more than %d tensors", KERN_TENSORS_MAX);
-		rc = KERN_ERR_TENSOR_COUNT;
-		goto out;
-	}
-	ents = calloc(json_object_size(root) + 1, sizeof *ents);
-	if (ents == NULL) {
-		rc = KERN_ERR_NOMEM;
-		goto out;
-	}
-	json_object_foreach(root, k, v) {
-		if (strcmp(k, "__metadata__") == 0) {
-			if ((rc = parse_metadata(diag, v)))
-				goto out;
-			continue;
-		}
-		if (n >= KERN_TENSORS_MAX) {
-			kern_diagf(diag, "safetensors: more than %d tensors", KERN_TENSORS_MAX);
-			rc = KERN_ERR_TENSOR_COUNT;
-			goto out;
-		}
-		if ((rc = parse_entry(&ents[n], diag, k, v)))
-			goto out;
-		n++;
-	}
-	qsort(ents, n, sizeof *ents, cmp_begin);
-	for (size_t i = 0; i < n; i++) {
-		if (ents[i].begin != pos) {
-			kern_diagf(diag, "safetensors: tensor \"%s\": data begins at %llu, expected "
-			      "%llu (gap or overlap)", ents[i].name,
-			      (unsigned long long)ents[i].begin, (unsigned long long)pos);
-			rc = KERN_ERR_ST_OFFSETS;
-			goto out;
-		}
-		pos = ents[i].end;
-	}
-	if (pos != data_len) {
-		kern_diagf(diag, "safetensors: tensors cover %llu bytes of a %llu-byte data area",
-		      (unsigned long long)pos, (unsigned long long)data_len);
-		rc = KERN_ERR_ST_OFFSETS;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		rc = kern_tensors_add(out, NULL, diag, ents[i].name, ents[i].dtype,
-				      ents[i].rank, ents[i].shape,
-				      p + 8 + hlen + ents[i].begin);
-		if (rc)
-			goto out;
-	}
-out:
+	rc = parse_header(&h, diag, p, len, KERN_TENSORS_MAX, KERN_ERR_TENSOR_COUNT);
+	for (size_t i = 0; rc == KERN_OK && i < h.n; i++)
+		rc = kern_tensors_add(out, NULL, diag, h.ents[i].name, h.ents[i].dtype,
+				      h.ents[i].rank, h.ents[i].shape,
+				      p + 8 + h.hlen + h.ents[i].begin);
 	if (rc)
 		kern_tensors_release(out);
-	free(ents);
-	json_decref(root);
+	hdr_free(&h);
 	return rc;
 }
 
@@ -549,4 +579,124 @@ enum kern_err kern_run_file(char device_used[KERN_DEVICE_BYTES],
 		rc = kern_st_write_file(diag, out_path, &out);
 	kern_tensors_release(&out);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Models: memory-mapped, tensors borrowed from the mapping             */
+
+static enum kern_err model_map(struct kern_model *m, struct kern_diag *diag, const char *path)
+{
+	struct stat st;
+	enum kern_err rc = KERN_OK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		kern_diagf(diag, "could not open model '%.128s': %s", path, strerror(errno));
+		return KERN_ERR_IO;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		kern_diagf(diag, "could not read model '%.128s': not a regular file", path);
+		rc = KERN_ERR_IO;
+	} else if ((uint64_t)st.st_size > KERN_MODEL_BYTES_MAX) {
+		kern_diagf(diag, "model '%.128s': %lld bytes, over %llu", path,
+			   (long long)st.st_size, KERN_MODEL_BYTES_MAX);
+		rc = KERN_ERR_MODEL_BYTES;
+	} else if (st.st_size < 8) {
+		kern_diagf(diag, "model '%.128s': %lld bytes hold no safetensors header", path,
+			   (long long)st.st_size);
+		rc = KERN_ERR_ST_HEADER_SIZE;
+	} else {
+		m->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m->map == MAP_FAILED) {
+			m->map = NULL;
+			kern_diagf(diag, "could not map model '%.128s': %s", path, strerror(errno));
+			rc = KERN_ERR_IO;
+		} else {
+			m->map_len = (size_t)st.st_size;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* Points every tensor into the data area at `data` (4-byte aligned). */
+static enum kern_err model_tensors(struct kern_model *m, const struct hdr *h,
+				   const uint8_t *data)
+{
+	m->tensors.t = calloc(h->n ? h->n : 1, sizeof *m->tensors.t);
+	if (m->tensors.t == NULL)
+		return KERN_ERR_NOMEM;
+	m->tensors.borrowed = 1;
+	for (size_t i = 0; i < h->n; i++) {
+		struct kern_tensor *t = &m->tensors.t[i];
+		const struct entry *e = &h->ents[i];
+		memcpy(t->name, e->name, strlen(e->name) + 1);  /* <= KERN_NAME_BYTES_MAX */
+		t->dtype = e->dtype;
+		t->rank = e->rank;
+		t->elems = 1;
+		for (uint32_t d = 0; d < e->rank; d++) {
+			t->shape[d] = e->shape[d];
+			t->elems *= e->shape[d];
+		}
+		t->size_bytes = (size_t)(e->end - e->begin);
+		t->data = (void *)(uintptr_t)(data + e->begin);
+	}
+	m->tensors.count = h->n;
+	return KERN_OK;
+}
+
+enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag, const char *path)
+{
+	struct hdr h;
+	const uint8_t *data;
+	enum kern_err rc;
+
+	if (diag)
+		diag->msg[0] = '\0';
+	if (m == NULL || path == NULL)
+		return KERN_ERR_ARG;
+	memset(m, 0, sizeof *m);
+	kern_tensors_init(&m->tensors);
+	if ((rc = model_map(m, diag, path)))
+		return rc;
+	rc = parse_header(&h, diag, m->map, m->map_len, KERN_MODEL_TENSORS_MAX,
+			  KERN_ERR_MODEL_TENSORS);
+	if (rc == KERN_OK) {
+		data = (const uint8_t *)m->map + 8 + h.hlen;
+		if ((uintptr_t)data % 8 != 0) {
+			/* An unaligned data area (a header length not a multiple of
+			 * 8): one aligned copy, so that every F32 is aligned. */
+			size_t dl = m->map_len - 8 - (size_t)h.hlen;
+			m->copy = malloc(dl ? dl : 1);
+			if (m->copy == NULL)
+				rc = KERN_ERR_NOMEM;
+			else
+				data = memcpy(m->copy, data, dl);
+		}
+	}
+	if (rc == KERN_OK)
+		rc = model_tensors(m, &h, data);
+	hdr_free(&h);
+	if (rc) {
+		char tmp[KERN_DIAG_BYTES];
+		if (diag) {
+			memcpy(tmp, diag->msg, sizeof tmp);
+			kern_diagf(diag, "model '%.64s': %s", path, tmp);
+		}
+		kern_model_close(m);
+	}
+	return rc;
+}
+
+void kern_model_close(struct kern_model *m)
+{
+	if (m == NULL)
+		return;
+	kern_tensors_release(&m->tensors);
+	if (m->map)
+		(void)munmap(m->map, m->map_len);
+	free(m->copy);
+	m->map = NULL;
+	m->map_len = 0;
+	m->copy = NULL;
 }

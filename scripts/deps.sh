@@ -29,7 +29,10 @@ libargon2-dev
 # (test_siwe.c, test_provider_ethers.c), and to regenerate the vectors
 # (`make vectors`; the tests read the committed ones); systemd's
 # systemd-analyze and groff check the installed units and man pages
-# (test_units.c); gnupg signs and checks releases (make dist-check).
+# (test_units.c); gnupg signs and checks releases (make dist-check);
+# python3-numpy is the independent float64 GPT-2 the gpt2_f32 kernel is
+# checked against (tests/gpt2_ref.py, run with /usr/bin/python3) and the
+# numpy float32 reference of `make bench`.
 TEST_PKGS="
 libcriterion-dev
 openssl
@@ -40,6 +43,7 @@ systemd
 groff-base
 gnupg
 gpgv
+python3-numpy
 "
 # OpenBLAS is the named reference for the CPU matmul benchmark; clang and
 # its runtime give libFuzzer.

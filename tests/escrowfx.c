@@ -453,7 +453,7 @@ static void job_from_tensors(struct efx_job *f, const struct efx_parties *p,
 	struct kern_tensors outt;
 	struct kern_diag kd;
 	struct rcpt_commitment c;
-	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1 };
+	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1, NULL };
 	char dev[KERN_DEVICE_BYTES];
 
 	memset(f, 0, sizeof(*f));

@@ -82,7 +82,7 @@ void su_reference(uint8_t **out, size_t *len, const char *kernel, const uint8_t 
 		  size_t in_len, const char *params)
 {
 	struct kern_tensors ti, to;
-	struct kern_run_opts o = { KERN_DEVICE_CPU, 1 };
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 1, NULL };
 	char dev[KERN_DEVICE_BYTES];
 
 	kern_tensors_init(&ti);

@@ -134,7 +134,7 @@ static enum kern_err run_kernel(struct kern_tensors *out, const char *kernel,
 				const struct kern_tensors *in, const char *params,
 				unsigned threads, struct kern_diag *d)
 {
-	struct kern_run_opts o = { KERN_DEVICE_CPU, threads };
+	struct kern_run_opts o = { KERN_DEVICE_CPU, threads, NULL };
 	char dev[KERN_DEVICE_BYTES];
 
 	kern_tensors_init(out);
@@ -185,11 +185,11 @@ Test(kernels, table)
 {
 	static const char *const names[] = { "matmul_f32@1", "gemm_i8@1",
 		"reduce_sum_f32@1", "softmax_f32@1", "layernorm_f32@1",
-		"conv2d_f32@1", "mlp_f32@1" };
+		"conv2d_f32@1", "mlp_f32@1", "gpt2_f32@1" };
 	uint8_t zero[KERN_HASH_BYTES] = { 0 };
 
-	cr_assert_eq(kern_count(), 7);
-	for (size_t i = 0; i < 7; i++) {
+	cr_assert_eq(kern_count(), 8);
+	for (size_t i = 0; i < 8; i++) {
 		const struct kern_info *k = kern_find(names[i]);
 		cr_assert_not_null(k, "%s", names[i]);
 		cr_assert_str_eq(k->name, names[i]);
@@ -200,7 +200,7 @@ Test(kernels, table)
 	}
 	cr_assert_null(kern_find("matmul_f32@2"));
 	cr_assert_null(kern_find("matmul_f32"));
-	cr_assert_null(kern_info_at(7));
+	cr_assert_null(kern_info_at(8));
 	for (int e = 0; e < KERN_ERR_COUNT_; e++) {
 		cr_assert(strcmp(kern_strerror((enum kern_err)e), "unknown error") != 0);
 		cr_assert(strcmp(kern_errname((enum kern_err)e), "unknown") != 0);
@@ -1315,7 +1315,7 @@ Test(kernels, limits)
 	{
 		char *p = malloc(KERN_PARAMS_BYTES_MAX + 2);
 		char dev[KERN_DEVICE_BYTES];
-		struct kern_run_opts o = { KERN_DEVICE_CPU, KERN_THREADS_MAX + 1 };
+		struct kern_run_opts o = { KERN_DEVICE_CPU, KERN_THREADS_MAX + 1, NULL };
 		memset(p, ' ', KERN_PARAMS_BYTES_MAX + 1);
 		p[KERN_PARAMS_BYTES_MAX + 1] = '\0';
 		matmul_inputs(&in);
@@ -1375,7 +1375,7 @@ Test(kernels, devices)
 	struct kern_tensors in, out;
 	struct kern_diag d;
 	char dev[KERN_DEVICE_BYTES];
-	struct kern_run_opts o = { KERN_DEVICE_AUTO, 1 };
+	struct kern_run_opts o = { KERN_DEVICE_AUTO, 1, NULL };
 	enum kern_device kd;
 
 	cr_assert_eq(kern_device_parse(&kd, "cuda"), KERN_OK);

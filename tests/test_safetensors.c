@@ -257,7 +257,7 @@ Test(safetensors, files_and_run_file)
 	uint64_t sh[2] = { 2, 2 };
 	float a[4] = { 1, 2, 3, 4 }, b[4] = { 1, 0, 0, 1 };
 	char dev[KERN_DEVICE_BYTES];
-	struct kern_run_opts o = { KERN_DEVICE_CPU, 2 };
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 2, NULL };
 
 	cr_assert_not_null(mkdtemp(dir));
 	(void)snprintf(in_path, sizeof in_path, "%s/in.safetensors", dir);

@@ -443,7 +443,7 @@ static void rjob_make(struct rjob *j, float salt)
 {
 	struct kern_tensors in, out;
 	struct kern_diag kd;
-	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1 };
+	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1, NULL };
 	char dev[KERN_DEVICE_BYTES];
 	float x[4] = { 1, 2, 3, salt };
 	uint64_t shape[1] = { 4 };

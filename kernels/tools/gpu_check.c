@@ -95,7 +95,7 @@ static void compare(const char *kernel, const struct kern_tensors *in,
 		    const char *params, const char *what, double *gpu_ms, double *cpu_ms)
 {
 	struct kern_tensors og, oc;
-	struct kern_run_opts cuda = { KERN_DEVICE_CUDA, 0 }, cpu = { KERN_DEVICE_CPU, 0 };
+	struct kern_run_opts cuda = { KERN_DEVICE_CUDA, 0, NULL }, cpu = { KERN_DEVICE_CPU, 0, NULL };
 	struct kern_diag d = { "" };
 	char dev[KERN_DEVICE_BYTES];
 	enum kern_err rc;
