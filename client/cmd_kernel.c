@@ -4,7 +4,7 @@
  *   assay kernel list
  *       one line per kernel: name@version 0x<kernelHash> description
  *   assay kernel run NAME --input IN --params JSON --output OUT
- *                    [--device auto|cpu|cuda] [--threads N]
+ *                    [--device auto|cpu|cuda] [--threads N] [--model FILE]
  *       {"outputRoot":"0x...","outputSize":N,"device":"..."}
  *
  * Exit 0 on success; 1 when the kernel refuses its input or a file
@@ -26,7 +26,7 @@
 static const char KERNEL_USAGE[] =
 	"usage: assay kernel list\n"
 	"       assay kernel run NAME --input IN --params JSON --output OUT\n"
-	"                        [--device auto|cpu|cuda] [--threads N]\n"
+	"                        [--device auto|cpu|cuda] [--threads N] [--model FILE]\n"
 	"\n"
 	"list: one line per kernel: name@version kernelHash description.\n"
 	"run:  runs kernel NAME (name@version, e.g. matmul_f32@1) on the tensors\n"
@@ -35,7 +35,9 @@ static const char KERNEL_USAGE[] =
 	"      OUT and prints {\"outputRoot\":\"0x...\",\"outputSize\":N,\"device\":\"...\"}.\n"
 	"      --device auto (default) uses CUDA when present, else the CPU; the\n"
 	"      output bytes are the same on every device.  --threads: CPU threads\n"
-	"      (default: all online CPUs).\n"
+	"      (default: all online CPUs).  --model: the safetensors model of a\n"
+	"      kernel that takes one (gpt2_f32@1); its commitment must be the\n"
+	"      \"model\" and \"modelSize\" of JSON.\n"
 	"exit: 0 success, 1 the kernel refused its input, 2 unusable arguments.\n";
 
 static int kernel_list(int argc, char **argv)
@@ -60,13 +62,53 @@ static int kernel_list(int argc, char **argv)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* Maps the model at `path` (NULL: none) and checks that params ends with
+ * its commitment: "model":"0x<root>","modelSize":<size>} (the kernel's
+ * strict parser checks the rest).  The commitment is over the mapped
+ * bytes, the very bytes the kernel reads. */
+static int open_model(struct kern_model *m, const char *kernel, const char *path,
+		      const char *params)
+{
+	struct kern_diag d = { "" };
+	struct rcpt_commitment c;
+	char root[RCPT_HASH_HEX_BYTES], want[160];
+	size_t pl = strlen(params), wl;
+
+	if (path == NULL)
+		return 0;
+	if (strncmp(kernel, "gpt2_f32@", 9) != 0) {
+		cli_err("kernel run: %.64s takes no --model", kernel);
+		return -1;
+	}
+	if (kern_model_open(m, &d, path) != KERN_OK) {
+		cli_err("kernel run: %s", d.msg);
+		return -1;
+	}
+	if (rcpt_commit_buf(&c, m->map, m->map_len) != RCPT_OK ||
+	    rcpt_hex_encode(root, sizeof root, c.root, sizeof c.root) != RCPT_OK) {
+		cli_err("kernel run: could not commit to the model");
+		kern_model_close(m);
+		return -1;
+	}
+	wl = (size_t)snprintf(want, sizeof want, "\"model\":\"%s\",\"modelSize\":%llu}", root,
+			      (unsigned long long)c.size);
+	if (pl < wl || memcmp(params + pl - wl, want, wl) != 0) {
+		cli_err("kernel run: the model '%.128s' is %s (size %llu), not the model "
+			"named in --params", path, root, (unsigned long long)c.size);
+		kern_model_close(m);
+		return -1;
+	}
+	return 0;
+}
+
 static int kernel_run(int argc, char **argv)
 {
 	static const struct cli_opt opts[] = {
 		{ "input", 0, 1 }, { "params", 0, 1 }, { "output", 0, 1 },
-		{ "device", 0, 0 }, { "threads", 0, 0 },
+		{ "device", 0, 0 }, { "threads", 0, 0 }, { "model", 0, 0 },
 	};
 	struct kern_run_opts ro = { KERN_DEVICE_AUTO, 0, NULL };
+	struct kern_model model = { 0 };
 	struct kern_diag d = { "" };
 	struct rcpt_diag rd = { "" };
 	struct rcpt_commitment c;
@@ -106,8 +148,12 @@ static int kernel_run(int argc, char **argv)
 		cli_err("kernel run: --params longer than %d bytes", KERN_PARAMS_BYTES_MAX);
 		return 2;
 	}
+	if (open_model(&model, a.pos[0], a.val[5], a.val[1]) != 0)
+		return 1;
+	ro.model = a.val[5] ? &model.tensors : NULL;
 	rc = kern_run_file(dev, &d, a.pos[0], a.val[0], a.val[1], strlen(a.val[1]),
 			   a.val[2], &ro);
+	kern_model_close(&model);
 	if (rc != KERN_OK) {
 		cli_err("kernel run: %s", d.msg[0] ? d.msg : kern_strerror(rc));
 		return rc == KERN_ERR_ARG ? 2 : 1;

@@ -593,3 +593,69 @@ Test(gpt2, model_files_over_their_limits_are_refused)
 	kern_model_close(&m);
 	tu_rmtree(dir);
 }
+
+/* ------------------------------------------------------------------ */
+/* The command line: `assay kernel run gpt2_f32@1 --model FILE`         */
+
+static void model_commitment(const char *path, char *root, size_t cap, char *size, size_t scap)
+{
+	const char *argv[] = { tu_assay(), "commit", path, NULL };
+	struct tu_run r;
+	json_t *j;
+
+	tu_run(&r, argv);
+	cr_assert_eq(r.status, 0, "assay commit: %s", r.err);
+	j = json_loads(r.out, 0, NULL);
+	cr_assert(j != NULL);
+	(void)snprintf(root, cap, "%s", json_string_value(json_object_get(j, "root")));
+	(void)snprintf(size, scap, "%lld", (long long)json_integer_value(json_object_get(j, "size")));
+	json_decref(j);
+	tu_run_free(&r);
+}
+
+Test(gpt2, cli_runs_a_committed_model_and_refuses_another)
+{
+	struct fx f;
+	struct kern_tensors in, want, got;
+	char inp[700], outp[700], root[80], size[32], params[300], bad[300];
+	struct kern_diag d;
+	struct tu_run r;
+
+	fx_open(&f, 0);
+	prompts(&in, 2, 4, 42);
+	(void)snprintf(inp, sizeof inp, "%s/in.safetensors", f.dir);
+	(void)snprintf(outp, sizeof outp, "%s/out.safetensors", f.dir);
+	cr_assert_eq(kern_st_write_file(&d, inp, &in), KERN_OK);
+	model_commitment(f.path, root, sizeof root, size, sizeof size);
+	(void)snprintf(params, sizeof params, "{\"heads\":4,\"max_new_tokens\":5,\"model\":\"%s\","
+		       "\"modelSize\":%s}", root, size);
+	const char *ok[] = { tu_assay(), "kernel", "run", "gpt2_f32@1", "--input", inp,
+			     "--params", params, "--output", outp, "--model", f.path,
+			     "--device", "cpu", NULL };
+	tu_run(&r, ok);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	tu_run_free(&r);
+	run_ok(&want, &f.model.tensors, &in, 5, 1);
+	kern_tensors_init(&got);
+	cr_assert_eq(kern_st_read_file(&got, &d, outp), KERN_OK, "%s", d.msg);
+	same_bytes(&want, &got, "assay kernel run");
+
+	memcpy(bad, params, sizeof bad);
+	bad[strlen("{\"heads\":4,\"max_new_tokens\":5,\"model\":\"0x") + 3] ^= 1;
+	ok[7] = bad;
+	tu_run(&r, ok);
+	cr_assert_eq(r.status, 1, "another model's root accepted");
+	cr_assert(strstr(r.err, "not the model named") != NULL, "%s", r.err);
+	cr_assert_eq(r.out[0], '\0');
+	tu_run_free(&r);
+	ok[7] = params;
+	ok[10] = NULL;   /* no --model */
+	tu_run(&r, ok);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "no model given") != NULL, "%s", r.err);
+	tu_run_free(&r);
+	kern_tensors_release(&in);
+	kern_tensors_release(&want);
+	kern_tensors_release(&got);
+	fx_close(&f);
+}
