@@ -18,5 +18,6 @@ void bench_escrow(void);
 void bench_provider(void);
 void bench_validator(void);
 void bench_sandbox(void);
+void bench_gpt2(void);
 
 #endif

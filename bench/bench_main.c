@@ -1,6 +1,6 @@
 /*
  * bench_main.c: runs every benchmark section and prints one table.
- * BENCH_ONLY=receipts, kernels, sandbox, escrow, provider or validator runs
+ * BENCH_ONLY=receipts, kernels, gpt2, sandbox, escrow, provider or validator runs
  * one section.
  */
 #include <stdio.h>
@@ -40,6 +40,8 @@ int main(void)
 		bench_receipts();
 	if (!only || strcmp(only, "kernels") == 0)
 		bench_kernels();
+	if (!only || strcmp(only, "gpt2") == 0)
+		bench_gpt2();
 	if (!only || strcmp(only, "sandbox") == 0)
 		bench_sandbox();
 	if (!only || strcmp(only, "escrow") == 0)
