@@ -298,7 +298,12 @@ struct kern_model {
 };
 KERN_WUR enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag,
 				       const char *path);
-/* Unmaps and frees; leaves *m closed (a second close does nothing). */
+/* The same over `len` bytes the caller has mapped (and unmaps after
+ * kern_model_close): the sandbox's worker, which opens no file. */
+KERN_WUR enum kern_err kern_model_from_map(struct kern_model *m, struct kern_diag *diag,
+					   const void *map, size_t len);
+/* Unmaps (what kern_model_open mapped) and frees; leaves *m closed (a
+ * second close does nothing). */
 void kern_model_close(struct kern_model *m);
 
 /* Reads `in_path`, runs the kernel, writes `out_path`. */

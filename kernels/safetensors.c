@@ -645,10 +645,37 @@ static enum kern_err model_tensors(struct kern_model *m, const struct hdr *h,
 	return KERN_OK;
 }
 
-enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag, const char *path)
+/* Parses the model file image base[0..len) into m->tensors (borrowed;
+ * one aligned copy of the data area when it is not 8-byte aligned). */
+static enum kern_err model_parse(struct kern_model *m, struct kern_diag *diag,
+				 const uint8_t *base, size_t len)
 {
 	struct hdr h;
 	const uint8_t *data;
+	enum kern_err rc;
+
+	rc = parse_header(&h, diag, base, len, KERN_MODEL_TENSORS_MAX, KERN_ERR_MODEL_TENSORS);
+	if (rc == KERN_OK) {
+		data = base + 8 + h.hlen;
+		if ((uintptr_t)data % 8 != 0) {
+			/* A header length not a multiple of 8: one aligned copy,
+			 * so that every F32 is aligned. */
+			size_t dl = len - 8 - (size_t)h.hlen;
+			m->copy = malloc(dl ? dl : 1);
+			if (m->copy == NULL)
+				rc = KERN_ERR_NOMEM;
+			else
+				data = memcpy(m->copy, data, dl);
+		}
+		if (rc == KERN_OK)
+			rc = model_tensors(m, &h, data);
+	}
+	hdr_free(&h);
+	return rc;
+}
+
+enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag, const char *path)
+{
 	enum kern_err rc;
 
 	if (diag)
@@ -659,24 +686,7 @@ enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag, cons
 	kern_tensors_init(&m->tensors);
 	if ((rc = model_map(m, diag, path)))
 		return rc;
-	rc = parse_header(&h, diag, m->map, m->map_len, KERN_MODEL_TENSORS_MAX,
-			  KERN_ERR_MODEL_TENSORS);
-	if (rc == KERN_OK) {
-		data = (const uint8_t *)m->map + 8 + h.hlen;
-		if ((uintptr_t)data % 8 != 0) {
-			/* An unaligned data area (a header length not a multiple of
-			 * 8): one aligned copy, so that every F32 is aligned. */
-			size_t dl = m->map_len - 8 - (size_t)h.hlen;
-			m->copy = malloc(dl ? dl : 1);
-			if (m->copy == NULL)
-				rc = KERN_ERR_NOMEM;
-			else
-				data = memcpy(m->copy, data, dl);
-		}
-	}
-	if (rc == KERN_OK)
-		rc = model_tensors(m, &h, data);
-	hdr_free(&h);
+	rc = model_parse(m, diag, m->map, m->map_len);
 	if (rc) {
 		char tmp[KERN_DIAG_BYTES];
 		if (diag) {
@@ -685,6 +695,27 @@ enum kern_err kern_model_open(struct kern_model *m, struct kern_diag *diag, cons
 		}
 		kern_model_close(m);
 	}
+	return rc;
+}
+
+enum kern_err kern_model_from_map(struct kern_model *m, struct kern_diag *diag,
+				  const void *map, size_t len)
+{
+	enum kern_err rc;
+
+	if (diag)
+		diag->msg[0] = '\0';
+	if (m == NULL || map == NULL)
+		return KERN_ERR_ARG;
+	memset(m, 0, sizeof *m);
+	kern_tensors_init(&m->tensors);
+	if ((uint64_t)len > KERN_MODEL_BYTES_MAX) {
+		kern_diagf(diag, "model of %zu bytes, over %llu", len, KERN_MODEL_BYTES_MAX);
+		return KERN_ERR_MODEL_BYTES;
+	}
+	rc = model_parse(m, diag, map, len);
+	if (rc)
+		kern_model_close(m);
 	return rc;
 }
 

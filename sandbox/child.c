@@ -363,11 +363,35 @@ static int kern_exit(enum kern_err k)
 	return SBX_EXIT_KERN_BASE + (int)k;
 }
 
+/* The job's model, mapped before any layer (sbx_child_main or, in exec
+ * mode, load_job): read-only memory, no file. */
+static const void *model_map;
+static size_t model_len;
+
+static void map_model(const struct sbx_child *c)
+{
+	void *m;
+
+	if (c->model_map) {
+		model_map = c->model_map;
+		model_len = (size_t)c->model_len;
+		return;
+	}
+	if (c->model_fd < 0)
+		return;
+	m = mmap(NULL, (size_t)c->model_len, PROT_READ, MAP_PRIVATE, c->model_fd, 0);
+	if (m == MAP_FAILED)
+		die(SBX_EXIT_SANDBOX);
+	model_map = m;
+	model_len = (size_t)c->model_len;
+}
+
 /* The job proper, inside the sandbox.  Returns the exit code.  The
  * input is the caller's buffer, which fork gave this process. */
 static int child_job(const struct sbx_job *job, unsigned threads)
 {
 	struct kern_tensors in, out;
+	struct kern_model model;
 	struct kern_run_opts opts = { .device = KERN_DEVICE_CPU, .threads = threads };
 	char dev[KERN_DEVICE_BYTES];
 	uint8_t *ser = NULL;
@@ -382,6 +406,10 @@ static int child_job(const struct sbx_job *job, unsigned threads)
 			return kern_exit(k);
 	}
 	k = kern_st_parse(&in, NULL, job->in, job->in_len);
+	if (k == KERN_OK && model_map) {
+		k = kern_model_from_map(&model, NULL, model_map, model_len);
+		opts.model = &model.tensors;
+	}
 	if (k == KERN_OK)
 		k = kern_run(&out, dev, NULL, job->kernel, &in, job->params,
 			     job->params_len, &opts);
@@ -537,6 +565,7 @@ void sbx_child_main(const struct sbx_child *c)
 	json_object_seed(0);
 	if (chdir(c->scratch))
 		die(SBX_EXIT_SANDBOX);
+	map_model(c);
 	arrange_fds(c);
 	drop_uid();
 	missing = enter_namespaces(c->skip);

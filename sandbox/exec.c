@@ -44,7 +44,7 @@ extern char **environ;
 static char worker_path[SBX_PATH_BYTES];
 
 #define SBX_WIRE_MAGIC 0x41535357u /* "WSSA" */
-#define SBX_WIRE_VERSION 1u
+#define SBX_WIRE_VERSION 2u
 #define SBX_KERNEL_NAME_MAX 128u
 
 /* The job file: this header, then the kernel name, the params and the
@@ -62,6 +62,7 @@ struct sbx_wire {
 	uint64_t params_len;
 	uint64_t scratch_len;
 	uint64_t in_len;
+	uint64_t model_len;       /* 0: no model; else mapped from fd 5 */
 };
 
 int sbx_use_worker(const char *path, char *why, size_t why_len)
@@ -158,6 +159,7 @@ int sbx_job_file(const struct sbx_child *c)
 	w.params_len = job->params_len;
 	w.scratch_len = strlen(c->scratch);
 	w.in_len = job->in_len;
+	w.model_len = c->model_len;
 	fd = memfd_create("assay-job", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -1;
@@ -176,19 +178,23 @@ int sbx_job_file(const struct sbx_child *c)
 }
 
 /* In the fork of a (maybe multithreaded) caller: async-signal-safe
- * calls only.  The job file becomes fd 3 and the report pipe fd 4. */
-void sbx_exec_child(int job_fd, int report_fd)
+ * calls only.  The job file becomes fd 3, the report pipe fd 4 and the
+ * model (when there is one) fd 5. */
+void sbx_exec_child(int job_fd, int report_fd, int model_fd)
 {
 	static char *const argv[] = { (char *)SBX_WORKER_NAME, NULL };
-	int j, r;
+	int j, r, m = -1;
 
 	if (setpgid(0, 0) || prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
 		_exit(SBX_EXIT_EXEC);
-	j = fcntl(job_fd, F_DUPFD, SBX_FD_REPORT + 1);
-	r = fcntl(report_fd, F_DUPFD, SBX_FD_REPORT + 1);
+	j = fcntl(job_fd, F_DUPFD, SBX_FD_MODEL + 1);
+	r = fcntl(report_fd, F_DUPFD, SBX_FD_MODEL + 1);
+	if (model_fd >= 0 && (m = fcntl(model_fd, F_DUPFD, SBX_FD_MODEL + 1)) < 0)
+		_exit(SBX_EXIT_EXEC);
 	if (j < 0 || r < 0 || dup2(j, SBX_FD_JOB) != SBX_FD_JOB ||
 	    dup2(r, SBX_FD_REPORT) != SBX_FD_REPORT ||
-	    close_range(SBX_FD_REPORT + 1, ~0u, 0))
+	    (m >= 0 && dup2(m, SBX_FD_MODEL) != SBX_FD_MODEL) ||
+	    close_range(m >= 0 ? SBX_FD_MODEL + 1 : SBX_FD_REPORT + 1, ~0u, 0))
 		_exit(SBX_EXIT_EXEC);
 	(void)execve(worker_path, argv, environ);
 	_exit(SBX_EXIT_EXEC);
@@ -222,10 +228,29 @@ static int wire_ok(const struct sbx_wire *w, size_t size)
 		return 0;
 	if (w->kernel_len >= SBX_KERNEL_NAME_MAX || w->params_len > KERN_PARAMS_BYTES_MAX ||
 	    w->scratch_len >= SBX_PATH_BYTES || w->in_len > KERN_JOB_BYTES_MAX ||
+	    w->model_len > KERN_MODEL_BYTES_MAX ||
 	    (w->mode != SBX_BEST_EFFORT && w->mode != SBX_STRICT) || w->probe > 1)
 		return 0;
 	return sbx_limits_fill(&lim, &w->lim) == SBX_OK &&
 	       memcmp(&lim, &w->lim, sizeof(lim)) == 0;
+}
+
+/* Maps the model on fd 5 (model_len bytes), then closes the fd. */
+static int load_model(struct sbx_child *c, uint64_t model_len)
+{
+	struct stat st;
+	void *map;
+
+	if (fstat(SBX_FD_MODEL, &st) || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != model_len)
+		return -1;
+	map = mmap(NULL, (size_t)model_len, PROT_READ, MAP_PRIVATE, SBX_FD_MODEL, 0);
+	if (map == MAP_FAILED)
+		return -1;
+	(void)close(SBX_FD_MODEL);
+	c->model_map = map;
+	c->model_len = model_len;
+	return 0;
 }
 
 /* Reads the job file on fd 3 into job, lim and c; 0, or -1 when it is
@@ -255,6 +280,9 @@ static int load_job(struct sbx_job *job, struct sbx_limits *lim, struct sbx_chil
 	job->params_len = (size_t)w.params_len;
 	c->scratch = take_string(base, size, &off, w.scratch_len, 0);
 	if (!c->scratch || size - off != w.in_len)
+		return -1;
+	c->model_fd = -1;
+	if (w.model_len && load_model(c, w.model_len))
 		return -1;
 	job->in = w.in_len ? base + off : NULL;
 	job->in_len = (size_t)w.in_len;

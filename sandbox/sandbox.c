@@ -310,7 +310,7 @@ static pid_t start_worker(struct sbx_report *rep, struct sbx_child *c)
 	pid = fork();
 	if (pid == 0) {
 		if (job_fd >= 0)
-			sbx_exec_child(job_fd, c->report_fd);
+			sbx_exec_child(job_fd, c->report_fd, c->model_fd);
 		sbx_child_main(c);
 	}
 	saved = errno;
@@ -382,6 +382,28 @@ static enum sbx_err check_job(struct sbx_report *rep, const struct sbx_job *job)
 	return SBX_OK;
 }
 
+/* The job's model file (path NULL: none), opened for the worker. */
+static enum sbx_err open_model(struct sbx_report *rep, struct sbx_child *c, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL)
+		return SBX_OK;
+	c->model_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (c->model_fd < 0 || fstat(c->model_fd, &st) || !S_ISREG(st.st_mode)) {
+		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: model file: %s",
+			       c->model_fd < 0 ? strerror(errno) : "not a regular file");
+		return SBX_ERR_SETUP;
+	}
+	if ((uint64_t)st.st_size > KERN_MODEL_BYTES_MAX || st.st_size < 8) {
+		(void)snprintf(rep->msg, sizeof(rep->msg), "sandbox: model file of %lld bytes, "
+			       "not in [8, %llu]", (long long)st.st_size, KERN_MODEL_BYTES_MAX);
+		return SBX_ERR_ARG;
+	}
+	c->model_len = (uint64_t)st.st_size;
+	return SBX_OK;
+}
+
 /* One worker, probe or job, in a scratch directory of its own. */
 static enum sbx_err run_child(uint8_t **out, size_t *out_len, struct sbx_report *rep,
 			      const struct sbx_job *job, int probe)
@@ -415,7 +437,12 @@ static enum sbx_err run_child(uint8_t **out, size_t *out_len, struct sbx_report 
 	c.scratch = scratch;
 	c.probe = probe;
 	c.skip = test_skip;
-	rc = fork_and_wait(out, out_len, rep, &c, out_path);
+	c.model_fd = -1;
+	rc = open_model(rep, &c, probe ? NULL : job->model_path);
+	if (rc == SBX_OK)
+		rc = fork_and_wait(out, out_len, rep, &c, out_path);
+	if (c.model_fd >= 0)
+		(void)close(c.model_fd);
 	/* The worker can create nothing else there once filtered, and its
 	 * mount on the directory went with its mount namespace. */
 	(void)unlink(out_path);

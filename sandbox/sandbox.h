@@ -171,6 +171,10 @@ struct sbx_job {
 	enum sbx_mode mode;
 	const struct sbx_wipe *wipe;       /* may be NULL when wipe_len is 0 */
 	size_t wipe_len;                   /* at most SBX_WIPE_MAX */
+	/* The model file of a model kernel (gpt2_f32@1), or NULL.  sbx_run
+	 * opens it read-only; the worker maps it before any layer (it opens
+	 * no file itself) and the mapping counts against mem_bytes. */
+	const char *model_path;
 	sbx_test_hook test_hook;           /* may be NULL (always, but in tests) */
 	void *test_hook_arg;               /* may be NULL */
 };

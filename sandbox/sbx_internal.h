@@ -42,6 +42,9 @@ _Static_assert(SBX_FD_OUT < SBX_NOFILE, "RLIMIT_NOFILE below the output fd");
 /* Exec mode (exec.c): the job file's descriptor in a fresh worker,
  * until it is mapped (then closed: the output takes fd 3). */
 #define SBX_FD_JOB 3
+/* Exec mode: the model file's descriptor in a fresh worker, until it is
+ * mapped (then closed). */
+#define SBX_FD_MODEL 5
 
 /* FOR TESTS ONLY (tests/test_sandbox.c, through sbx_test_skip): layers
  * a run leaves out, so that a test can show that the next layer down
@@ -62,6 +65,9 @@ struct sbx_child {
 	int report_fd;          /* write end of the parent's pipe */
 	int probe;              /* set up, report, exit 0: no job */
 	unsigned skip;          /* enum sbx_skip bits; 0 but in tests */
+	int model_fd;           /* the job's model file, or -1 */
+	uint64_t model_len;     /* its size (0 without a model) */
+	const void *model_map;  /* exec mode: mapped by load_job; else NULL */
 };
 
 /* The worker: never returns (every path ends in _exit). */
@@ -76,7 +82,7 @@ enum sbx_err sbx_limits_fill(struct sbx_limits *lim, const struct sbx_limits *gi
  * returns); and the worker binary's whole work (never returns). */
 int sbx_exec_mode(void);
 int sbx_job_file(const struct sbx_child *c);
-__attribute__((noreturn)) void sbx_exec_child(int job_fd, int report_fd);
+__attribute__((noreturn)) void sbx_exec_child(int job_fd, int report_fd, int model_fd);
 __attribute__((noreturn)) void sbx_worker_main(void);
 
 /* FOR TESTS ONLY: the skip bits of the next sbx_run calls of this

@@ -20,127 +20,20 @@
 
 #include "kernels.h"
 #include "kern_internal.h"
+#include "gpt2fx.h"
 #include "testutil.h"
 
 #include "banned.h"
 
-#define V 300
-#define D 64
-#define HEADS 4
-#define F 256
-#define L 2
-#define P 48
-#define HEADS_S "4"
-#define ROOT_S "0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define V GPT2FX_V
+#define L GPT2FX_L
+#define P GPT2FX_P
+#define HEADS_S GPT2FX_HEADS_S
+#define ROOT_S GPT2FX_ROOT_S
 
 /* What docs/kernels.md promises against float64: |logit - ref| <=
  * TOL * max(1, max |ref logit|). */
 #define TOL 1e-5
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static double uniform(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return ((double)(rng >> 11) + 0.5) / 9007199254740992.0;
-}
-
-static double normal(void)
-{
-	return sqrt(-2.0 * log(uniform())) * cos(6.283185307179586 * uniform());
-}
-
-static void add_random(struct kern_tensors *s, const char *name, uint32_t rank,
-		       uint64_t d0, uint64_t d1, double mean, double sd)
-{
-	uint64_t shape[2] = { d0, d1 };
-	struct kern_tensor *t;
-
-	cr_assert_eq(kern_tensors_add(s, &t, NULL, name, KERN_DT_F32, rank, shape, NULL),
-		     KERN_OK, "%s", name);
-	for (uint64_t i = 0; i < t->elems; i++)
-		((float *)t->data)[i] = (float)(mean + sd * normal());
-}
-
-/* The tiny model; `extra` adds the causal-mask buffers some checkpoints
- * carry. */
-static void make_model(struct kern_tensors *s, int extra)
-{
-	static const struct { const char *n; int rank; int d0, d1; double mean, sd; } lay[] = {
-		{ "ln_1.weight", 1, D, 0, 1.0, 0.1 }, { "ln_1.bias", 1, D, 0, 0.0, 0.1 },
-		{ "attn.c_attn.weight", 2, D, 3 * D, 0.0, 0.2 },
-		{ "attn.c_attn.bias", 1, 3 * D, 0, 0.0, 0.05 },
-		{ "attn.c_proj.weight", 2, D, D, 0.0, 0.2 },
-		{ "attn.c_proj.bias", 1, D, 0, 0.0, 0.05 },
-		{ "ln_2.weight", 1, D, 0, 1.0, 0.1 }, { "ln_2.bias", 1, D, 0, 0.0, 0.1 },
-		{ "mlp.c_fc.weight", 2, D, F, 0.0, 0.2 }, { "mlp.c_fc.bias", 1, F, 0, 0.0, 0.05 },
-		{ "mlp.c_proj.weight", 2, F, D, 0.0, 0.1 },
-		{ "mlp.c_proj.bias", 1, D, 0, 0.0, 0.05 },
-	};
-	char name[KERN_NAME_BYTES_MAX + 1];
-
-	rng = 0x9e3779b97f4a7c15ull;
-	kern_tensors_init(s);
-	add_random(s, "wte.weight", 2, V, D, 0.0, 0.3);
-	add_random(s, "wpe.weight", 2, P, D, 0.0, 0.1);
-	for (int l = 0; l < L; l++) {
-		for (size_t q = 0; q < sizeof lay / sizeof lay[0]; q++) {
-			(void)snprintf(name, sizeof name, "h.%d.%s", l, lay[q].n);
-			add_random(s, name, (uint32_t)lay[q].rank, (uint64_t)lay[q].d0,
-				   (uint64_t)lay[q].d1, lay[q].mean, lay[q].sd);
-		}
-		if (extra) {
-			uint64_t keep = rng;   /* the same weights with or without */
-			(void)snprintf(name, sizeof name, "h.%d.attn.bias", l);
-			add_random(s, name, 2, P, P, 0.0, 1.0);
-			(void)snprintf(name, sizeof name, "h.%d.attn.masked_bias", l);
-			add_random(s, name, 0, 0, 0, -1e4, 0.0);
-			rng = keep;
-		}
-	}
-	add_random(s, "ln_f.weight", 1, D, 0, 1.0, 0.1);
-	add_random(s, "ln_f.bias", 1, D, 0, 0.0, 0.1);
-}
-
-struct fx {
-	char dir[512], path[600];
-	struct kern_model model;
-};
-
-static void fx_open(struct fx *f, int extra)
-{
-	struct kern_tensors s;
-	struct kern_diag d;
-
-	tu_tmpdir(f->dir, sizeof f->dir);
-	(void)snprintf(f->path, sizeof f->path, "%s/model.safetensors", f->dir);
-	make_model(&s, extra);
-	cr_assert_eq(kern_st_write_file(&d, f->path, &s), KERN_OK, "%s", d.msg);
-	kern_tensors_release(&s);
-	cr_assert_eq(kern_model_open(&f->model, &d, f->path), KERN_OK, "%s", d.msg);
-}
-
-static void fx_close(struct fx *f)
-{
-	kern_model_close(&f->model);
-	tu_rmtree(f->dir);
-}
-
-/* prompts [b][t] of ids drawn from `seed`. */
-static void prompts(struct kern_tensors *in, size_t b, size_t t, uint64_t seed)
-{
-	uint64_t shape[2] = { b, t };
-	struct kern_tensor *x;
-
-	rng = seed;
-	kern_tensors_init(in);
-	cr_assert_eq(kern_tensors_add(in, &x, NULL, "tokens", KERN_DT_I32, 2, shape, NULL),
-		     KERN_OK);
-	for (size_t i = 0; i < b * t; i++)
-		((int32_t *)x->data)[i] = (int32_t)(uniform() * V);
-}
 
 static enum kern_err run(struct kern_tensors *out, struct kern_diag *d,
 			 const struct kern_tensors *model, const struct kern_tensors *in,
@@ -178,7 +71,7 @@ static void same_bytes(const struct kern_tensors *a, const struct kern_tensors *
 }
 
 /* Runs tests/gpt2_ref.py on the job; returns its parsed answer. */
-static json_t *reference(const struct fx *f, const struct kern_tensors *in,
+static json_t *reference(const struct gpt2fx *f, const struct kern_tensors *in,
 			 const struct kern_tensors *out, size_t n)
 {
 	const struct kern_tensor *tok = kern_tensors_find(in, "tokens");
@@ -217,14 +110,14 @@ static json_t *reference(const struct fx *f, const struct kern_tensors *in,
 
 Test(gpt2, matches_float64_numpy)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in, out;
 	const size_t n = 8, b = 3, t = 6;
 	json_t *ref;
 	double worst = 0;
 
-	fx_open(&f, 0);
-	prompts(&in, b, t, 1234);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, b, t, 1234);
 	run_ok(&out, &f.model.tensors, &in, n, 2);
 	ref = reference(&f, &in, &out, n);
 	for (size_t s = 0; s < b; s++) {
@@ -254,16 +147,16 @@ Test(gpt2, matches_float64_numpy)
 	json_decref(ref);
 	kern_tensors_release(&in);
 	kern_tensors_release(&out);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 Test(gpt2, same_bytes_with_1_and_2_threads_and_scalar_or_avx2)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in, a, b, c;
 
-	fx_open(&f, 0);
-	prompts(&in, 2, 20, 77);   /* 40 prefill rows: the matmul path */
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 2, 20, 77);   /* 40 prefill rows: the matmul path */
 	run_ok(&a, &f.model.tensors, &in, 5, 1);
 	run_ok(&b, &f.model.tensors, &in, 5, 2);
 	same_bytes(&a, &b, "1 vs 2 threads");
@@ -275,19 +168,19 @@ Test(gpt2, same_bytes_with_1_and_2_threads_and_scalar_or_avx2)
 	kern_tensors_release(&a);
 	kern_tensors_release(&b);
 	kern_tensors_release(&c);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 Test(gpt2, a_prompt_alone_and_batched_with_seven_give_the_same_bytes)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors alone, batch, oa, ob;
 	const size_t t = 5, n = 6;
 	const struct kern_tensor *ta, *tb;
 
-	fx_open(&f, 0);
-	prompts(&batch, 8, t, 4321);
-	prompts(&alone, 1, t, 999);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&batch, 8, t, 4321);
+	gpt2fx_prompts(&alone, 1, t, 999);
 	ta = kern_tensors_find(&alone, "tokens");
 	tb = kern_tensors_find(&batch, "tokens");
 	/* the lone prompt sits at row 5 of the batch */
@@ -304,19 +197,19 @@ Test(gpt2, a_prompt_alone_and_batched_with_seven_give_the_same_bytes)
 	kern_tensors_release(&batch);
 	kern_tensors_release(&oa);
 	kern_tensors_release(&ob);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 Test(gpt2, the_cache_gives_the_bytes_of_a_recomputation)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in, longer, o3, o1;
 	uint64_t shape[2] = { 1, 7 };
 	struct kern_tensor *t;
 	const int32_t *ids;
 
-	fx_open(&f, 0);
-	prompts(&in, 1, 5, 31337);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 1, 5, 31337);
 	run_ok(&o3, &f.model.tensors, &in, 3, 2);
 	ids = kern_tensors_find(&o3, "ids")->data;
 	kern_tensors_init(&longer);
@@ -334,33 +227,33 @@ Test(gpt2, the_cache_gives_the_bytes_of_a_recomputation)
 	kern_tensors_release(&longer);
 	kern_tensors_release(&o3);
 	kern_tensors_release(&o1);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 Test(gpt2, mask_buffers_are_accepted_and_ignored)
 {
-	struct fx f, g;
+	struct gpt2fx f, g;
 	struct kern_tensors in, a, b;
 
-	fx_open(&f, 0);
-	fx_open(&g, 1);
+	gpt2fx_open(&f, 0);
+	gpt2fx_open(&g, 1);
 	cr_assert_eq(g.model.tensors.count, f.model.tensors.count + 2 * L);
-	prompts(&in, 2, 4, 5);
+	gpt2fx_prompts(&in, 2, 4, 5);
 	run_ok(&a, &f.model.tensors, &in, 4, 2);
 	run_ok(&b, &g.model.tensors, &in, 4, 2);
 	same_bytes(&a, &b, "with mask buffers");
 	kern_tensors_release(&in);
 	kern_tensors_release(&a);
 	kern_tensors_release(&b);
-	fx_close(&f);
-	fx_close(&g);
+	gpt2fx_close(&f);
+	gpt2fx_close(&g);
 }
 
 /* A file whose data area starts at an odd offset (one more header space):
  * the model is copied to aligned memory and gives the same bytes. */
 Test(gpt2, an_unaligned_model_file_gives_the_same_bytes)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_model m;
 	struct kern_tensors in, a, b;
 	struct kern_diag d;
@@ -369,7 +262,7 @@ Test(gpt2, an_unaligned_model_file_gives_the_same_bytes)
 	uint64_t hlen = 0;
 	char path[700];
 
-	fx_open(&f, 0);
+	gpt2fx_open(&f, 0);
 	tu_read_file(f.path, &buf, &len);
 	for (int i = 7; i >= 0; i--)
 		hlen = hlen << 8 | buf[i];
@@ -384,7 +277,7 @@ Test(gpt2, an_unaligned_model_file_gives_the_same_bytes)
 	tu_write_file(path, odd, len + 1, 0600);
 	cr_assert_eq(kern_model_open(&m, &d, path), KERN_OK, "%s", d.msg);
 	cr_assert(m.copy != NULL, "the unaligned file was not copied");
-	prompts(&in, 1, 3, 8);
+	gpt2fx_prompts(&in, 1, 3, 8);
 	run_ok(&a, &f.model.tensors, &in, 3, 1);
 	run_ok(&b, &m.tensors, &in, 3, 1);
 	same_bytes(&a, &b, "unaligned file");
@@ -395,7 +288,7 @@ Test(gpt2, an_unaligned_model_file_gives_the_same_bytes)
 	kern_tensors_release(&in);
 	kern_tensors_release(&a);
 	kern_tensors_release(&b);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -422,7 +315,7 @@ static void refused(const struct kern_tensors *model, const struct kern_tensors 
 
 Test(gpt2, bad_params_are_refused)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in;
 	static const struct { const char *p; enum kern_err e; } cases[] = {
 		{ "{}", KERN_ERR_PARAMS },
@@ -453,8 +346,8 @@ Test(gpt2, bad_params_are_refused)
 	};
 	struct kern_diag d;
 
-	fx_open(&f, 0);
-	prompts(&in, 1, 3, 1);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 1, 3, 1);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		refused(&f.model.tensors, &in, cases[i].p, cases[i].e, cases[i].p);
 		if (cases[i].e != KERN_ERR_HEADS || strstr(cases[i].p, "\"heads\":3,") == NULL)
@@ -466,27 +359,27 @@ Test(gpt2, bad_params_are_refused)
 		     d.msg);
 	refused(NULL, &in, GOOD, KERN_ERR_MODEL, "no model");
 	kern_tensors_release(&in);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 Test(gpt2, bad_prompts_are_refused)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in, two;
 	uint64_t s1[1] = { 3 }, s2[2] = { 1, 3 };
 	struct kern_tensor *t;
 
-	fx_open(&f, 0);
-	prompts(&in, 1, 3, 1);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 1, 3, 1);
 	((int32_t *)kern_tensors_find(&in, "tokens")->data)[1] = V;
 	refused(&f.model.tensors, &in, GOOD, KERN_ERR_TOKEN, "id == V");
 	((int32_t *)kern_tensors_find(&in, "tokens")->data)[1] = -1;
 	refused(&f.model.tensors, &in, GOOD, KERN_ERR_TOKEN, "id -1");
 	kern_tensors_release(&in);
-	prompts(&in, 1, P - 1, 1);   /* P-1 + 3 - 1 > P positions */
+	gpt2fx_prompts(&in, 1, P - 1, 1);   /* P-1 + 3 - 1 > P positions */
 	refused(&f.model.tensors, &in, GOOD, KERN_ERR_CONTEXT, "over the positions");
 	kern_tensors_release(&in);
-	prompts(&in, KERN_GPT2_BATCH_MAX + 1, 1, 1);
+	gpt2fx_prompts(&in, KERN_GPT2_BATCH_MAX + 1, 1, 1);
 	refused(&f.model.tensors, &in, GOOD, KERN_ERR_BATCH, "65 prompts");
 	kern_tensors_release(&in);
 	kern_tensors_init(&in);
@@ -497,11 +390,11 @@ Test(gpt2, bad_prompts_are_refused)
 	refused(&f.model.tensors, &in, GOOD, KERN_ERR_DTYPE, "F32 tokens");
 	kern_tensors_release(&in);
 	refused(&f.model.tensors, &in, GOOD, KERN_ERR_MISSING_TENSOR, "no tokens");
-	prompts(&two, 1, 3, 1);
+	gpt2fx_prompts(&two, 1, 3, 1);
 	cr_assert_eq(kern_tensors_add(&two, &t, NULL, "x", KERN_DT_I32, 2, s2, NULL), 0);
 	refused(&f.model.tensors, &two, GOOD, KERN_ERR_UNKNOWN_TENSOR, "extra tensor");
 	kern_tensors_release(&two);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 /* A copy of the model's tensor list (data borrowed) with one change. */
@@ -532,7 +425,7 @@ static void variant(struct kern_tensors *v, const struct kern_tensors *m, const 
 
 Test(gpt2, bad_models_are_refused)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in, v;
 	static const struct { const char *drop, *to; int reshape; enum kern_err e; } cases[] = {
 		{ "h.1.mlp.c_fc.bias", NULL, 0, KERN_ERR_MODEL },
@@ -547,8 +440,8 @@ Test(gpt2, bad_models_are_refused)
 		{ "wpe.weight", NULL, 1, KERN_ERR_MODEL + 0 },
 	};
 
-	fx_open(&f, 0);
-	prompts(&in, 1, 3, 1);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 1, 3, 1);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		enum kern_err want = cases[i].e;
 		variant(&v, &f.model.tensors, cases[i].drop, cases[i].to, cases[i].reshape);
@@ -564,7 +457,7 @@ Test(gpt2, bad_models_are_refused)
 		kern_tensors_release(&v);
 	}
 	kern_tensors_release(&in);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }
 
 Test(gpt2, model_files_over_their_limits_are_refused)
@@ -615,14 +508,14 @@ static void model_commitment(const char *path, char *root, size_t cap, char *siz
 
 Test(gpt2, cli_runs_a_committed_model_and_refuses_another)
 {
-	struct fx f;
+	struct gpt2fx f;
 	struct kern_tensors in, want, got;
 	char inp[700], outp[700], root[80], size[32], params[300], bad[300];
 	struct kern_diag d;
 	struct tu_run r;
 
-	fx_open(&f, 0);
-	prompts(&in, 2, 4, 42);
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 2, 4, 42);
 	(void)snprintf(inp, sizeof inp, "%s/in.safetensors", f.dir);
 	(void)snprintf(outp, sizeof outp, "%s/out.safetensors", f.dir);
 	cr_assert_eq(kern_st_write_file(&d, inp, &in), KERN_OK);
@@ -657,5 +550,5 @@ Test(gpt2, cli_runs_a_committed_model_and_refuses_another)
 	kern_tensors_release(&in);
 	kern_tensors_release(&want);
 	kern_tensors_release(&got);
-	fx_close(&f);
+	gpt2fx_close(&f);
 }

@@ -54,6 +54,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gpt2fx.h"
 #include "kernels.h"
 #include "sandbox.h"
 #include "sbx_internal.h"
@@ -1274,4 +1275,87 @@ Test(sandbox, exec_mode_jobs_end_beside_busy_threads)
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(pthread_join(c.t[i], NULL), 0);
 	sbx_use_fork_for_tests();
+}
+
+/* ------------------------------------------------------------------ */
+/* A model kernel: the model file goes in as a descriptor the worker    */
+/* maps before any layer; it opens nothing itself.                      */
+
+#define GPT2_PARAMS "{\"heads\":" GPT2FX_HEADS_S ",\"max_new_tokens\":4,\"model\":\"" \
+	GPT2FX_ROOT_S "\",\"modelSize\":1}"
+
+static enum sbx_err run_gpt2(uint8_t **out, size_t *out_len, struct sbx_report *rep,
+			     const uint8_t *in, size_t len, const char *model_path,
+			     unsigned threads)
+{
+	struct sbx_limits lim = small;
+	struct sbx_job job = {
+		.kernel = "gpt2_f32@1",
+		.params = GPT2_PARAMS,
+		.params_len = strlen(GPT2_PARAMS),
+		.in = in,
+		.in_len = len,
+		.scratch_base = scratch_base,
+		.limits = &lim,
+		.model_path = model_path,
+	};
+	enum sbx_err rc;
+
+	lim.threads = threads;
+	rc = sbx_run(out, out_len, rep, &job);
+	assert_scratch_empty();
+	return rc;
+}
+
+static void gpt2_in_sandbox(int exec_mode)
+{
+	struct gpt2fx f;
+	struct kern_tensors in, want;
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 1, NULL };
+	struct sbx_report rep;
+	char dev[KERN_DEVICE_BYTES], missing[700];
+	uint8_t *ser = NULL, *got = NULL, *want_ser = NULL;
+	size_t ser_len = 0, got_len = 0, want_len = 0;
+
+	gpt2fx_open(&f, 0);
+	gpt2fx_prompts(&in, 2, 5, 11);
+	cr_assert_eq(kern_st_serialize(&ser, &ser_len, NULL, &in), KERN_OK);
+	o.model = &f.model.tensors;
+	kern_tensors_init(&want);
+	cr_assert_eq(kern_run(&want, dev, NULL, "gpt2_f32@1", &in, GPT2_PARAMS,
+			      strlen(GPT2_PARAMS), &o), KERN_OK);
+	cr_assert_eq(kern_st_serialize(&want_ser, &want_len, NULL, &want), KERN_OK);
+	if (exec_mode)
+		use_worker();
+	cr_assert_eq(run_gpt2(&got, &got_len, &rep, ser, ser_len, f.path, 2), SBX_OK, "%s",
+		     rep.msg);
+	cr_assert(got_len == want_len && memcmp(got, want_ser, got_len) == 0,
+		  "the sandboxed gpt2 job differs from kern_run");
+	free(got);
+	got = NULL;
+	/* No model: the kernel's own refusal, through the worker. */
+	cr_assert_eq(run_gpt2(&got, &got_len, &rep, ser, ser_len, NULL, 1), SBX_ERR_KERNEL);
+	cr_assert_eq(rep.kern, KERN_ERR_MODEL, "%s", kern_strerror(rep.kern));
+	/* A model path that is not there: the service's fault, no worker. */
+	(void)snprintf(missing, sizeof missing, "%s/none.safetensors", f.dir);
+	cr_assert_eq(run_gpt2(&got, &got_len, &rep, ser, ser_len, missing, 1), SBX_ERR_SETUP);
+	cr_assert(strstr(rep.msg, "model file") != NULL, "%s", rep.msg);
+	cr_assert_null(got);
+	if (exec_mode)
+		sbx_use_fork_for_tests();
+	free(ser);
+	free(want_ser);
+	kern_tensors_release(&in);
+	kern_tensors_release(&want);
+	gpt2fx_close(&f);
+}
+
+Test(sandbox, model_job_matches_kern_run_in_fork_mode)
+{
+	gpt2_in_sandbox(0);
+}
+
+Test(sandbox, model_job_matches_kern_run_in_exec_mode)
+{
+	gpt2_in_sandbox(1);
 }
