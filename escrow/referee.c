@@ -23,6 +23,7 @@
 
 #include "assay_assert.h"
 #include "escrow_limits.h"
+#include "model_cache.h"
 #include "referee.h"
 #include "scratch.h"
 #include "sandbox.h"
@@ -35,6 +36,7 @@ struct ref_slot {
 	uint64_t seq;                  /* queue order */
 	uint8_t job[RCPT_HASH_BYTES];
 	struct rcpt_job spec;          /* kernel, params, input commitment */
+	char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1];  /* the provider's, or "" */
 	uint8_t *in;                   /* QUEUED/RUNNING: owned copy */
 	size_t in_len;
 	struct escrow_referee_answer ans;   /* DONE */
@@ -130,6 +132,37 @@ static int input_matches(const struct ref_slot *s)
 	       memcmp(c.root, s->spec.input_root, RCPT_HASH_BYTES) == 0;
 }
 
+_Static_assert(MODEL_CACHE_BYTES_MAX == KERN_MODEL_BYTES_MAX,
+	       "the model cache and the kernels disagree on a model's size bound");
+
+/* The model the job names into path (path[0] '\0' for a kernel without
+ * one): 0, or -1 when it cannot be had (a->reason set). */
+static int get_model(struct escrow_referee *r, const struct ref_slot *s, char *path,
+		     size_t path_len, struct escrow_referee_answer *a)
+{
+	char dir[ESCROW_SCRATCH_BYTES + 8], why[256];
+	uint8_t root[KERN_HASH_BYTES];
+	uint64_t size = 0;
+	int has = 0;
+	struct kern_diag d;
+
+	path[0] = '\0';
+	if (kern_params_model(&has, root, &size, &d, s->spec.kernel, s->spec.params,
+			      strlen(s->spec.params)) != KERN_OK || !has)
+		return 0;   /* no model; bad params are the kernel's to refuse */
+	(void)snprintf(dir, sizeof(dir), "%s/models", r->scratch.dir);
+	if (s->url[0] && model_cache_get(path, path_len, why, sizeof(why), dir, s->url, root,
+					 size, ESCROW_FETCH_TIMEOUT_MS) == MODEL_CACHE_OK)
+		return 0;
+	fprintf(stderr, "assay-escrow: event=referee-model-unavailable why=\"%s\"\n",
+		s->url[0] ? why : "the provider has no URL");
+	memset(a, 0, sizeof(*a));
+	a->state = REF_UNDECIDED;
+	a->reason = "model-unavailable";
+	path[0] = '\0';
+	return -1;
+}
+
 /* One run, without mu: the slot is RUNNING, so nobody else touches it. */
 static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_referee_answer *a,
 		    struct sbx_report *rep)
@@ -139,6 +172,7 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	enum sbx_err se;
+	char model[ESCROW_SCRATCH_BYTES + 128];
 
 	memset(rep, 0, sizeof(*rep));
 	rep->missing = SBX_LAYERS_ALL;
@@ -148,6 +182,8 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 		a->reason = "stored-input-mismatch";
 		return;
 	}
+	if (get_model(r, s, model, sizeof(model), a))
+		return;
 	if (r->cfg.delay_ms) {
 		struct timespec d = { r->cfg.delay_ms / 1000u,
 				      (long)(r->cfg.delay_ms % 1000u) * 1000000L };
@@ -167,6 +203,7 @@ static void run_one(struct escrow_referee *r, struct ref_slot *s, struct escrow_
 	wipe.len = r->cfg.secret_len;
 	job.wipe = &wipe;
 	job.wipe_len = r->cfg.secret ? 1 : 0;
+	job.model_path = model[0] ? model : NULL;
 	se = sbx_run(&out, &out_len, rep, &job);
 	judge(a, se, rep, out, out_len);
 	free(out);
@@ -292,7 +329,7 @@ static struct ref_slot *take_slot(struct escrow_referee *r)
 /* Queues a run in s (FREE, DONE or an undecided one to retry); 0, or -1
  * when the input cannot be copied (asked again next tick). */
 static int enqueue(struct escrow_referee *r, struct ref_slot *s, const uint8_t job[RCPT_HASH_BYTES],
-		   const struct rcpt_job *spec, const uint8_t *in, size_t in_len)
+		   const struct rcpt_job *spec, const uint8_t *in, size_t in_len, const char *url)
 {
 	uint8_t *copy = malloc(in_len ? in_len : 1);
 	unsigned errors = 0;
@@ -308,6 +345,7 @@ static int enqueue(struct escrow_referee *r, struct ref_slot *s, const uint8_t j
 	s->errors = errors;
 	memcpy(s->job, job, RCPT_HASH_BYTES);
 	s->spec = *spec;
+	(void)snprintf(s->url, sizeof(s->url), "%s", url ? url : "");
 	s->in = copy;
 	s->in_len = in_len;
 	s->seq = r->next_seq++;
@@ -321,7 +359,8 @@ static int enqueue(struct escrow_referee *r, struct ref_slot *s, const uint8_t j
 
 void escrow_referee_ask(struct escrow_referee *r, struct escrow_referee_answer *a,
 			const uint8_t job[RCPT_HASH_BYTES], const struct rcpt_job *spec,
-			const uint8_t *in, size_t in_len, uint64_t now_s)
+			const uint8_t *in, size_t in_len, const char *provider_url,
+			uint64_t now_s)
 {
 	struct ref_slot *s;
 
@@ -344,7 +383,7 @@ void escrow_referee_ask(struct escrow_referee *r, struct escrow_referee_answer *
 	if (!s)
 		s = take_slot(r);
 	if (s)
-		(void)enqueue(r, s, job, spec, in, in_len);
+		(void)enqueue(r, s, job, spec, in, in_len, provider_url);
 out:
 	pthread_mutex_unlock(&r->mu);
 	ASSAY_ASSERT(a->reason != NULL);

@@ -76,10 +76,16 @@ void escrow_referee_stop(struct escrow_referee *r);
  * run, copying what it needs, and answers REF_PENDING.  Never waits for
  * a run.  An undecided result older than its retry delay is
  * queued again.  Every pointer must be non-NULL (in may be NULL when
- * in_len is 0).
+ * in_len is 0; provider_url may be NULL when none is registered).  A
+ * model kernel's model (gpt2_f32@1) is fetched by its commitment from
+ * provider_url (GET /v1/models/{root}) on the referee's thread and kept
+ * in the scratch directory while the escrow runs; a model that cannot be
+ * had is no verdict ("model-unavailable", asked again later), never a
+ * refusal of the input.
  */
 void escrow_referee_ask(struct escrow_referee *r, struct escrow_referee_answer *a,
 			const uint8_t job[RCPT_HASH_BYTES], const struct rcpt_job *spec,
-			const uint8_t *in, size_t in_len, uint64_t now_s);
+			const uint8_t *in, size_t in_len, const char *provider_url,
+			uint64_t now_s);
 
 #endif

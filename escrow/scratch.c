@@ -125,6 +125,7 @@ void escrow_scratch_remove(struct escrow_scratch *s)
 	if (s->lock_fd >= 0)
 		(void)close(s->lock_fd);
 	s->lock_fd = -1;
-	(void)rmdir(s->dir);
+	/* What is left: the models the referee fetched (DIR/models). */
+	(void)nftw(s->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	s->dir[0] = '\0';
 }

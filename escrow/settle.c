@@ -186,8 +186,12 @@ static enum verdict referee_run(struct settle *s, const struct escrow_job *j,
 				const uint8_t *in, size_t len, uint64_t now, const char **reason)
 {
 	struct escrow_referee_answer a;
+	char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1];
+	uint64_t reg = 0;
 
-	escrow_referee_ask(s->e->referee, &a, j->id, &j->job, in, len, now);
+	if (escrow_db_provider_get(&s->db, url, &reg, j->job.provider) != ESCROW_DB_OK)
+		url[0] = '\0';
+	escrow_referee_ask(s->e->referee, &a, j->id, &j->job, in, len, url[0] ? url : NULL, now);
 	*reason = a.reason;
 	switch (a.state) {
 	case REF_OUTPUT:

@@ -148,6 +148,9 @@ struct httpd_req {
 	char ctype[HTTPD_CTYPE_BYTES_MAX + 1];
 	char *resp;
 	size_t resp_len;
+	int resp_fd;              /* httpd_reply_fd's file when has_fd */
+	int has_fd;
+	uint64_t resp_fd_size;
 	char ip[INET6_ADDRSTRLEN];
 	/* Handler threads: queued once, done when its answer is set. */
 	struct httpd_req *q_next;
@@ -183,6 +186,23 @@ void httpd_reply_bytes(struct httpd_req *r, unsigned status, const char *ctype,
 		memcpy(r->resp, data, len);
 	r->resp[len] = '\0';
 	r->resp_len = len;
+	r->status = status;
+	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
+}
+
+void httpd_reply_fd(struct httpd_req *r, unsigned status, const char *ctype, int fd,
+		    uint64_t size)
+{
+	assert(r && status >= 100 && status < 600 && ctype && fd >= 0);
+	assert(r->status == 0);   /* one answer per request */
+	if (strlen(ctype) > HTTPD_CTYPE_BYTES_MAX) {
+		(void)close(fd);
+		httpd_reply_bytes(r, 500, "text/plain", "", 0);
+		return;
+	}
+	r->resp_fd = fd;
+	r->has_fd = 1;
+	r->resp_fd_size = size;
 	r->status = status;
 	snprintf(r->ctype, sizeof(r->ctype), "%s", ctype);
 }
@@ -737,6 +757,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	json_decref(r->json);
 	httpd_body_release(&r->body);
 	free(r->resp);
+	if (r->has_fd)
+		(void)close(r->resp_fd);
 	free(r);
 	*con_cls = NULL;
 }
@@ -757,8 +779,15 @@ static enum MHD_Result send_answer(struct httpd_req *r)
 		if (r->has_signer)
 			r->slot->authed = 1;   /* off the unauthenticated bound */
 	}
-	resp = MHD_create_response_from_buffer(r->resp_len, r->resp,
-					       MHD_RESPMEM_MUST_COPY);
+	if (r->has_fd) {
+		/* MHD owns the descriptor from here, and closes it. */
+		resp = MHD_create_response_from_fd64(r->resp_fd_size, r->resp_fd);
+		if (resp)
+			r->has_fd = 0;
+	} else {
+		resp = MHD_create_response_from_buffer(r->resp_len, r->resp,
+						       MHD_RESPMEM_MUST_COPY);
+	}
 	if (!resp)
 		return MHD_NO;
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);

@@ -324,6 +324,11 @@ const char *httpd_req_route(const struct httpd_req *r);
 void httpd_reply_json(struct httpd_req *r, unsigned status, json_t *body);
 void httpd_reply_bytes(struct httpd_req *r, unsigned status, const char *ctype,
 		       const void *data, size_t len);
+/* The `size` bytes of the open file `fd` from offset 0, streamed (a model
+ * of gigabytes is never copied into memory).  Takes ownership of fd,
+ * which is closed after the answer (or at once when it cannot be sent). */
+void httpd_reply_fd(struct httpd_req *r, unsigned status, const char *ctype, int fd,
+		    uint64_t size);
 /* RFC 9457: {"type":"urn:assay:problem:SLUG","title":TITLE,"status":N,
  * "detail":...}.  The detail must not carry secrets or payloads. */
 void httpd_reply_problem(struct httpd_req *r, unsigned status, const char *slug,

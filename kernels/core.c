@@ -921,6 +921,29 @@ enum kern_err kern_params_check(struct kern_diag *diag, const char *kernel,
 	return KERN_ERR_UNKNOWN_KERNEL;
 }
 
+enum kern_err kern_params_model(int *has_model, uint8_t root[KERN_HASH_BYTES],
+				uint64_t *size, struct kern_diag *diag, const char *kernel,
+				const char *params, size_t params_len)
+{
+	const struct kern_info *info = kern_find(kernel);
+	struct kern_gpt2_params gp;
+	enum kern_err rc;
+
+	if (has_model == NULL || root == NULL || size == NULL)
+		return KERN_ERR_ARG;
+	*has_model = 0;
+	if ((rc = kern_params_check(diag, kernel, params, params_len)))
+		return rc;
+	if ((enum kid)(info - table) != K_GPT2)
+		return KERN_OK;
+	if ((rc = kern_params_gpt2(&gp, diag, info->name, params, params_len)))
+		return rc;
+	*has_model = 1;
+	memcpy(root, gp.model_root, KERN_HASH_BYTES);
+	*size = gp.model_size;
+	return KERN_OK;
+}
+
 static unsigned online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -244,6 +244,17 @@ KERN_WUR enum kern_err kern_run(struct kern_tensors *out,
 KERN_WUR enum kern_err kern_params_check(struct kern_diag *diag, const char *kernel,
 					 const char *params, size_t params_len);
 
+/*
+ * The model a job's params name, for the services that must find it
+ * before a job runs: *has_model 0 for a kernel that takes none; else 1
+ * with the commitment (root, size) from params (gpt2_f32@1's "model" and
+ * "modelSize").  Errors: as kern_params_check.
+ */
+KERN_WUR enum kern_err kern_params_model(int *has_model, uint8_t root[KERN_HASH_BYTES],
+					 uint64_t *size, struct kern_diag *diag,
+					 const char *kernel, const char *params,
+					 size_t params_len);
+
 /* ------------------------------------------------------------------ */
 /* safetensors (kernels/safetensors.c: built with jansson in the
  * services' build; not part of the standalone kernels/Makefile)        */

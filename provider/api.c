@@ -205,6 +205,20 @@ static json_t *status_view(struct prov *p, const struct prov_job *j, long positi
 
 /* ---------------------------------------------------------------- handlers */
 
+/* The models this provider holds, for GET /v1/info. */
+static json_t *models_json(const struct prov *p)
+{
+	json_t *a = json_array();
+	char root[RCPT_HASH_HEX_BYTES];
+
+	for (size_t i = 0; a && i < p->models_len; i++) {
+		id_hex(root, p->models[i].root);
+		json_array_append_new(a, json_pack("{s:s, s:I}", "root", root, "size",
+						   (json_int_t)p->models[i].size));
+	}
+	return a ? a : json_array();
+}
+
 static void handle_info(struct httpd_req *r, void *cls)
 {
 	struct prov *p = cls;
@@ -234,7 +248,23 @@ static void handle_info(struct httpd_req *r, void *cls)
 		      "queue", "length", (json_int_t)qlen, "max", (json_int_t)p->cfg.queue_max,
 		      "inputBytesMax", (json_int_t)PROV_INPUT_BYTES_MAX,
 		      "devnet", p->devnet);
+	if (v)
+		json_object_set_new(v, "models", models_json(p));
 	httpd_reply_json(r, 200, v);
+}
+
+/* A model kernel's job only when this provider holds its model. */
+static int check_model(struct httpd_req *r, const struct prov *p, const struct rcpt_job *spec)
+{
+	const struct prov_model *m;
+	char why[256];
+	int rc = prov_model_for_job(p, spec, &m, why, sizeof(why));
+
+	if (rc == -1)
+		prov_problem(r, PROV_P_INVALID_JOB, "%s", why);
+	else if (rc == -2)
+		prov_problem(r, PROV_P_UNKNOWN_MODEL, "%s", why);
+	return rc;
 }
 
 static void handle_submit(struct httpd_req *r, void *cls)
@@ -315,6 +345,8 @@ static void handle_submit(struct httpd_req *r, void *cls)
 			     "kernelHash is not this provider's build of '%s'", j->spec.kernel);
 		goto out;
 	}
+	if (check_model(r, p, &j->spec))
+		goto out;
 	if (j->spec.deadline < now + PROV_DEADLINE_SLACK_S) {
 		prov_problem(r, PROV_P_DEADLINE_PASSED,
 			     "the deadline must be at least %u s away", PROV_DEADLINE_SLACK_S);
@@ -802,6 +834,7 @@ const struct httpd_route prov_routes[] = {
 	{ "GET", "/v1/jobs/{id}/bundle", handle_bundle, A, 0, NULL },
 	{ "GET", "/v1/jobs/{id}/input", handle_get_input, A, 0, NULL },
 	{ "GET", "/v1/jobs/{id}/output", handle_get_output, A, 0, NULL },
+	{ "GET", "/v1/models/{root}", prov_handle_get_model, 0, 0, NULL },
 	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0, NULL },
 	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX, NULL },
 	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0, NULL },

@@ -396,7 +396,8 @@ static void run_job(struct prov *p, struct prov_job *j)
 	struct rcpt_diag d;
 	uint8_t *in = NULL, *out = NULL, digest[RCPT_HASH_BYTES];
 	size_t in_len = 0, out_len = 0;
-	char sid[19];
+	const struct prov_model *model;
+	char sid[19], why[256];
 	enum sbx_err we;
 	int corrupted, sub;
 
@@ -421,6 +422,13 @@ static void run_job(struct prov *p, struct prov_job *j)
 	wj.mode = p->cfg.sandbox_mode;
 	wj.wipe = wipe;
 	wj.wipe_len = sizeof(wipe) / sizeof(wipe[0]);
+	if (prov_model_for_job(p, &j->spec, &model, why, sizeof(why))) {
+		OPENSSL_cleanse(in, in_len);
+		free(in);
+		fail_job(p, j, "model-unavailable: %.120s", why);
+		return;
+	}
+	wj.model_path = model ? model->path : NULL;
 	prov_log("job-started", "job=%s kernel=%s", sid, j->spec.kernel);
 	memset(&j->receipt, 0, sizeof(j->receipt));
 	j->receipt.started_at_ms = prov_now_ms();

@@ -59,6 +59,8 @@ static void usage(FILE *f)
 		"  --fault corrupt-output=P  devnet only: flip a bit in share P of outputs\n"
 		"  --fault-seed N            make fault injection reproducible\n"
 		"  --janitor-period-s N      how often to ask the escrow about settlement (default 5)\n"
+		"  --model-dir DIR           the models this provider serves (gpt2_f32@1): every\n"
+		"                            *.safetensors in DIR, committed to at start\n"
 		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum (both 'auto':\n"
 		"                            the listen address and port, http(s)://HOST:PORT)\n"
 		"  --session-ttl-s N         sign-in session lifetime (default 900)\n"
@@ -95,7 +97,7 @@ enum {
 	O_LISTEN, O_KEY, O_ESCROW, O_DATA, O_PUBLIC_URL, O_PRICE, O_WORKERS, O_QUEUE_MAX,
 	O_MEM, O_CPU, O_WALL, O_FAULT, O_FAULT_SEED, O_JANITOR, O_SIWE_DOMAIN, O_SIWE_URI,
 	O_TTL, O_CERT, O_TKEY, O_RATE, O_BURST, O_SRATE, O_SBURST, O_QUIET, O_THREADS,
-	O_SANDBOX, O_DEVICE, O_TLS12, O_CA, O_COUNT
+	O_SANDBOX, O_DEVICE, O_TLS12, O_CA, O_MODELS, O_COUNT
 };
 
 static struct opt opts[O_COUNT] = {
@@ -113,7 +115,7 @@ static struct opt opts[O_COUNT] = {
 	[O_SBURST] = { "signin-rate-burst", NULL, 0 }, [O_QUIET] = { "quiet", NULL, 1 },
 	[O_THREADS] = { "job-threads", NULL, 0 }, [O_SANDBOX] = { "sandbox", NULL, 0 },
 	[O_DEVICE] = { "device", NULL, 0 }, [O_TLS12] = { "tls-allow-1.2", NULL, 1 },
-	[O_CA] = { "ca-file", NULL, 0 },
+	[O_CA] = { "ca-file", NULL, 0 }, [O_MODELS] = { "model-dir", NULL, 0 },
 };
 
 static void from_env(void)
@@ -309,6 +311,7 @@ static int build_config(struct prov_config *cfg, char *host, size_t host_len, ch
 		return -1;
 	cfg->signin_rate_burst = (double)v;
 	cfg->quiet = opts[O_QUIET].text != NULL;
+	cfg->model_dir = opts[O_MODELS].text;
 	cfg->register_with_escrow = 1;
 	return 0;
 }
@@ -486,7 +489,8 @@ static int state_open(struct prov *p)
 
 	if (join_escrow(p))
 		return -1;
-	if (prov_store_open(p, why, sizeof(why)) || prov_store_load_all(p, why, sizeof(why))) {
+	if (prov_store_open(p, why, sizeof(why)) || prov_store_load_all(p, why, sizeof(why)) ||
+	    prov_models_load(p, why, sizeof(why))) {
 		fprintf(stderr, "assay-provider: %s\n", why);
 		return -1;
 	}

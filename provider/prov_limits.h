@@ -55,5 +55,7 @@
 /* The smallest time a job must have before its deadline when accepted:
  * a job that cannot finish in time would only be refunded. */
 #define PROV_DEADLINE_SLACK_S 5u
+/* Models in --model-dir (each committed to at start). */
+#define PROV_MODELS_MAX 32u
 
 #endif

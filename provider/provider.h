@@ -110,6 +110,14 @@ struct prov_config {
 	double signin_rate_per_s, signin_rate_burst;
 	int quiet;
 	int register_with_escrow;    /* 0 only in tests that run without one */
+	const char *model_dir;       /* --model-dir, or NULL: no models */
+};
+
+/* One model of the store (provider/models.c). */
+struct prov_model {
+	uint8_t root[RCPT_HASH_BYTES];
+	uint64_t size;
+	char path[PROV_PATH_BYTES];
 };
 
 struct prov_cache_entry {
@@ -156,6 +164,8 @@ struct prov {
 	uint64_t avg_run_ms;
 	unsigned sbx_missing;               /* enum sbx_layer bits workers go without */
 	char device[KERN_DEVICE_BYTES];     /* --device resolved: the receipts' device */
+	struct prov_model models[PROV_MODELS_MAX];  /* fixed after start */
+	size_t models_len;
 
 	pthread_t threads[PROV_WORKERS_MAX];
 	unsigned threads_len;
@@ -179,6 +189,18 @@ struct prov {
 void prov_log(const char *event, const char *fmt, ...) HTTPD_PRINTF(2, 3);
 /* "0x" + the first 8 bytes of an id, for logs. */
 void prov_short_id(char out[19], const uint8_t id[RCPT_HASH_BYTES]);
+
+/* The model store (models.c).  prov_models_load commits to every model
+ * of --model-dir at start: 0, or -1 with why.  prov_model_for_job: the
+ * model a JobSpec names (*out NULL for a kernel without one): 0; -1 when
+ * its params are not the kernel's form; -2 when this provider holds no
+ * such model; why says which. */
+HTTPD_WUR int prov_models_load(struct prov *p, char *why, size_t why_len);
+const struct prov_model *prov_model_find(const struct prov *p,
+					 const uint8_t root[RCPT_HASH_BYTES], uint64_t size);
+HTTPD_WUR int prov_model_for_job(const struct prov *p, const struct rcpt_job *spec,
+				 const struct prov_model **out, char *why, size_t why_len);
+void prov_handle_get_model(struct httpd_req *r, void *cls);
 uint64_t prov_now_ms(void);
 
 /* ---------------------------------------------------------------- store.c */

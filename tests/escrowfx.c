@@ -445,22 +445,24 @@ void efx_job_sign(struct efx_job *f, const struct efx_parties *p)
 /* f (zeroed) for `kernel` ("{}" params) on the input tensors `in`: the
  * input serialised, the honest output computed on the CPU (one thread)
  * and committed to, the job statement filled and signed. */
-static void job_from_tensors(struct efx_job *f, const struct efx_parties *p,
-			     const char *kernel, const struct kern_tensors *in,
-			     uint64_t max_price, uint64_t deadline, uint64_t nonce)
+void efx_job_make_kernel(struct efx_job *f, const struct efx_parties *p, const char *kernel,
+			 const struct kern_tensors *in, const char *params,
+			 const struct kern_tensors *model, uint64_t max_price, uint64_t deadline,
+			 uint64_t nonce)
 {
 	const struct kern_info *ki = kern_find(kernel);
 	struct kern_tensors outt;
 	struct kern_diag kd;
 	struct rcpt_commitment c;
-	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1, NULL };
+	struct kern_run_opts opts = { KERN_DEVICE_CPU, 1, model };
 	char dev[KERN_DEVICE_BYTES];
 
 	memset(f, 0, sizeof(*f));
 	cr_assert(ki, "no kernel %s", kernel);
 	kern_tensors_init(&outt);
 	cr_assert_eq(kern_st_serialize(&f->input, &f->input_len, &kd, in), KERN_OK);
-	cr_assert_eq(kern_run(&outt, dev, &kd, kernel, in, "{}", 2, &opts), KERN_OK, "%s", kd.msg);
+	cr_assert_eq(kern_run(&outt, dev, &kd, kernel, in, params, strlen(params), &opts), KERN_OK,
+		     "%s", kd.msg);
 	cr_assert_eq(kern_st_serialize(&f->output, &f->output_len, &kd, &outt), KERN_OK);
 	cr_assert_eq(rcpt_commit_buf(&f->out, f->output, f->output_len), RCPT_OK);
 	kern_tensors_release(&outt);
@@ -470,7 +472,7 @@ static void job_from_tensors(struct efx_job *f, const struct efx_parties *p,
 	memcpy(f->job.provider, p->provider.address, 20);
 	snprintf(f->job.kernel, sizeof(f->job.kernel), "%s", kernel);
 	memcpy(f->job.kernel_hash, ki->hash, 32);
-	snprintf(f->job.params, sizeof(f->job.params), "{}");
+	snprintf(f->job.params, sizeof(f->job.params), "%s", params);
 	memcpy(f->job.input_root, c.root, 32);
 	f->job.input_size = c.size;
 	rcpt_u256_from_u64(&f->job.max_price, max_price);
@@ -489,7 +491,7 @@ void efx_job_make_sum(struct efx_job *f, const struct efx_parties *p, float x3,
 
 	kern_tensors_init(&in);
 	cr_assert_eq(kern_tensors_add(&in, NULL, &kd, "x", KERN_DT_F32, 1, shape, x), KERN_OK);
-	job_from_tensors(f, p, "reduce_sum_f32@1", &in, max_price, deadline, nonce);
+	efx_job_make_kernel(f, p, "reduce_sum_f32@1", &in, "{}", NULL, max_price, deadline, nonce);
 	kern_tensors_release(&in);
 }
 
@@ -513,7 +515,7 @@ void efx_job_make_softmax(struct efx_job *f, const struct efx_parties *p,
 		x[i] = (float)((i * 7 + nonce * 13) % 17) / 8.0f;
 	kern_tensors_init(&in);
 	cr_assert_eq(kern_tensors_add(&in, NULL, &kd, "x", KERN_DT_F32, 2, shape, x), KERN_OK);
-	job_from_tensors(f, p, "softmax_f32@1", &in, max_price, deadline, nonce);
+	efx_job_make_kernel(f, p, "softmax_f32@1", &in, "{}", NULL, max_price, deadline, nonce);
 	kern_tensors_release(&in);
 	free(x);
 }

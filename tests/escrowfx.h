@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "httpc.h"
+#include "kernels.h"
 #include "pgutil.h"
 #include "receipts.h"
 
@@ -173,6 +174,12 @@ struct efx_job {
 void efx_job_make_sum(struct efx_job *f, const struct efx_parties *p, float x3,
 		      uint64_t max_price, uint64_t deadline, uint64_t nonce);
 /* efx_job_make_sum with x3 = nonce, so that each job has its own input. */
+/* A job of any kernel on the tensors `in` with `params` (and, for a
+ * model kernel, `model`; else NULL), its output computed here. */
+void efx_job_make_kernel(struct efx_job *f, const struct efx_parties *p, const char *kernel,
+			 const struct kern_tensors *in, const char *params,
+			 const struct kern_tensors *model, uint64_t max_price, uint64_t deadline,
+			 uint64_t nonce);
 void efx_job_make(struct efx_job *f, const struct efx_parties *p, uint64_t max_price,
 		  uint64_t deadline, uint64_t nonce);
 /* softmax_f32@1 over x F32[rows, cols] (values depend on nonce);

@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 
 #include "escrowfx.h"
+#include "gpt2fx.h"
 #include "httpc.h"
 #include "httpd.h"
 #include "kernels.h"
@@ -668,6 +669,10 @@ static struct {
 	struct stub_job jobs[STUB_JOBS_MAX];
 	size_t njobs;
 	unsigned signed_gets, unsigned_gets;
+	uint8_t *model;                 /* served at GET /v1/models/{root} */
+	size_t model_len;
+	char model_hex[RCPT_HASH_HEX_BYTES];
+	unsigned model_gets;
 } S = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void stub_serve(struct httpd_req *r, int output)
@@ -714,9 +719,25 @@ static void stub_output(struct httpd_req *r, void *cls)
 	stub_serve(r, 1);
 }
 
+static void stub_model(struct httpd_req *r, void *cls)
+{
+	const char *root = httpd_req_param(r, 0);
+
+	(void)cls;
+	pthread_mutex_lock(&S.mu);
+	if (S.model && root && strcasecmp(root, S.model_hex) == 0) {
+		S.model_gets++;
+		httpd_reply_bytes(r, 200, "application/octet-stream", S.model, S.model_len);
+	} else {
+		prov_problem(r, PROV_P_MODEL_NOT_FOUND, NULL);
+	}
+	pthread_mutex_unlock(&S.mu);
+}
+
 static const struct httpd_route STUB_ROUTES[] = {
 	{ "GET", "/v1/jobs/{id}/input", stub_input, HTTPD_F_AUTH, 0, NULL },
 	{ "GET", "/v1/jobs/{id}/output", stub_output, HTTPD_F_AUTH, 0, NULL },
+	{ "GET", "/v1/models/{root}", stub_model, 0, 0, NULL },
 };
 
 static void stub_start(void)
@@ -728,7 +749,7 @@ static void stub_start(void)
 	c.service = "provider-stub";
 	c.host = "127.0.0.1";
 	c.routes = STUB_ROUTES;
-	c.routes_len = 2;
+	c.routes_len = sizeof(STUB_ROUTES) / sizeof(STUB_ROUTES[0]);
 	c.quiet = 1;
 	c.rate_per_s = 100000;
 	c.rate_burst = 100000;
@@ -896,6 +917,9 @@ static void e2e_teardown(void)
 		free(S.jobs[i].output);
 	}
 	S.njobs = 0;
+	free(S.model);
+	S.model = NULL;
+	S.model_gets = 0;
 	if (V.dir[0] && !getenv("ASSAY_TEST_KEEP"))
 		tu_rmtree(V.dir);
 	else if (V.dir[0])
@@ -1024,6 +1048,101 @@ Test(valid, e2e_cheating_provider_caught_and_slashed, .fini = e2e_teardown, .tim
 	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
 	json_decref(j);
 	efx_job_free(&f);
+	rcpt_key_wipe(&p.validator);
+}
+
+/* A gpt2_f32@1 job on the tiny test model (tests/gpt2fx.h), whose
+ * commitment the params carry; the stub serves the model file.  With
+ * `cheat`, the receipt commits to the output with one bit of the last
+ * logit flipped. */
+static void gpt2_job_run(struct efx_job *f, const struct efx_parties *p, struct gpt2fx *m,
+			 int cheat)
+{
+	struct kern_tensors in;
+	struct rcpt_commitment mc, oc;
+	char params[256];
+	uint8_t *served;
+
+	gpt2fx_open(m, 0);
+	tu_read_file(m->path, &S.model, &S.model_len);
+	cr_assert_eq(rcpt_commit_buf(&mc, S.model, S.model_len), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(S.model_hex, sizeof(S.model_hex), mc.root, 32), RCPT_OK);
+	snprintf(params, sizeof(params), "{\"heads\":" GPT2FX_HEADS_S ",\"max_new_tokens\":4,"
+		 "\"model\":\"%s\",\"modelSize\":%zu}", S.model_hex, S.model_len);
+	gpt2fx_prompts(&in, 2, 5, 99);
+	efx_job_make_kernel(f, p, "gpt2_f32@1", &in, params, &m->model.tensors, 1000,
+			    (uint64_t)time(NULL) + 120, 4242 + (uint64_t)cheat);
+	kern_tensors_release(&in);
+	efx_job_open(f, NULL);
+	served = malloc(f->output_len);
+	cr_assert(served);
+	memcpy(served, f->output, f->output_len);
+	if (cheat)
+		served[f->output_len - 1] ^= 0x01;   /* an exponent bit of the last logit */
+	cr_assert_eq(rcpt_commit_buf(&oc, served, f->output_len), RCPT_OK);
+	stub_add(f->id_hex, f->input, f->input_len, served, f->output_len, SERVE_OK);
+	free(served);
+	efx_receipt_make_for(f, p, 600, &oc);
+	efx_receipt_post_ok(f);
+}
+
+/* The validator fetches the model by its commitment, keeps it, and
+ * re-executes the job to the receipt's output root. */
+Test(valid, e2e_gpt2_job_reexecuted_with_its_model, .fini = e2e_teardown, .timeout = 90)
+{
+	struct efx_parties p;
+	struct efx_job f;
+	struct gpt2fx m;
+	struct stat st;
+	char cached[600];
+
+	esc_setup(4);
+	parties_setup(&p);
+	node_start(&p.validator, 0, 0);
+	gpt2_job_run(&f, &p, &m, 0);
+	wait_stat(st_match, 1, "attested_match");
+	cr_assert_eq(S.model_gets, 1, "the model was fetched once");
+	snprintf(cached, sizeof(cached), "%s/models/%s.safetensors", V.state, S.model_hex);
+	cr_assert_eq(stat(cached, &st), 0, "the model is cached");
+	cr_assert_eq((size_t)st.st_size, S.model_len);
+	cr_assert_eq(st.st_mode & 077, 0, "the cached model is private");
+	efx_wait_state(&f, "paid");
+	efx_job_free(&f);
+	gpt2fx_close(&m);
+	rcpt_key_wipe(&p.validator);
+}
+
+/* A provider whose receipt has one logit bit flipped: the validator
+ * attests the difference, the referee (fetching the model too) agrees,
+ * the provider is slashed and the customer refunded. */
+Test(valid, e2e_gpt2_flipped_logit_slashed, .fini = e2e_teardown, .timeout = 90)
+{
+	struct efx_parties p;
+	struct efx_job f;
+	struct gpt2fx m;
+	struct efx_bal c0, pv0;
+	json_t *j, *d;
+	int i;
+
+	esc_setup(30);
+	parties_setup(&p);
+	node_start(&p.validator, 0, 0);
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	gpt2_job_run(&f, &p, &m, 1);
+	wait_stat(st_differs, 1, "attested_differs");
+	efx_wait_state(&f, "refunded");
+	for (i = 0; i < 100 && efx_balance_of(p.provider.address).stake == pv0.stake; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available, "customer refunded");
+	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake / 2, "provider slashed");
+	j = efx_job_get(&f);
+	d = json_array_get(json_object_get(j, "disputes"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
+	json_decref(j);
+	cr_assert_geq(S.model_gets, 2, "the validator and the referee each fetched the model");
+	efx_job_free(&f);
+	gpt2fx_close(&m);
 	rcpt_key_wipe(&p.validator);
 }
 

@@ -31,6 +31,8 @@
 
 #include "httpd.h"
 #include "httpd_client.h"
+#include "kernels.h"
+#include "model_cache.h"
 #include "sandbox.h"
 #include "validator.h"
 
@@ -516,6 +518,51 @@ static enum valid_err fetch_bytes(struct valid_node *n, uint8_t **out, size_t *o
 	return rc;
 }
 
+_Static_assert(MODEL_CACHE_BYTES_MAX == KERN_MODEL_BYTES_MAX,
+	       "the model cache and the kernels disagree on a model's size bound");
+
+/* A model kernel's model, from the job's provider into
+ * STATE/models (model_cache.h), with the fetch's retries; path[0] is
+ * '\0' for a kernel that takes none.  VALID_ERR_PEER when the job's
+ * params name no valid model or the provider never serves it. */
+static enum valid_err fetch_model(struct valid_node *n, char path[VALID_PATH_BYTES],
+				  const struct task *t, char *why, size_t why_len)
+{
+	char base[HTTPD_CLIENT_URL_BYTES_MAX] = "", dir[VALID_PATH_BYTES + 8];
+	uint8_t root[KERN_HASH_BYTES];
+	uint64_t size = 0;
+	int has = 0;
+	struct kern_diag d = { "" };
+	enum valid_err rc = VALID_ERR_PEER;
+
+	path[0] = '\0';
+	if (kern_params_model(&has, root, &size, &d, t->job.kernel, t->job.params,
+			      strlen(t->job.params)) != KERN_OK) {
+		why_set(why, why_len, "%s", d.msg);
+		return VALID_ERR_PEER;
+	}
+	if (!has)
+		return VALID_OK;
+	snprintf(dir, sizeof(dir), "%s/models", n->state_dir);
+	for (unsigned i = 0; i < n->fetch_tries; i++) {
+		if (i > 0 && pause_ms(n, n->fetch_backoff_ms))
+			return VALID_ERR_UNREACHABLE;
+		if (!base[0] && provider_url(n, base, t, why, why_len)) {
+			base[0] = '\0';
+			continue;
+		}
+		switch (model_cache_get(path, VALID_PATH_BYTES, why, why_len, dir, base, root, size,
+					(long)n->fetch_timeout_ms)) {
+		case MODEL_CACHE_OK: return VALID_OK;
+		case MODEL_CACHE_ERR_PEER: rc = VALID_ERR_PEER; break;
+		default: path[0] = '\0'; return VALID_ERR_IO;
+		}
+		vlog("fetch-failed", "job=%s what=model try=%u why=\"%s\"", t->job_hex, i + 1, why);
+	}
+	path[0] = '\0';
+	return rc;
+}
+
 /* ---------------------------------------------------------------- CPU budget */
 
 static void budget_refill(struct valid_node *n)
@@ -612,7 +659,7 @@ static void count(struct valid_node *n, uint64_t *c)
 
 static void process(struct valid_node *n, struct task *t, unsigned slot)
 {
-	char why[256] = "";
+	char why[256] = "", model[VALID_PATH_BYTES] = "";
 	uint8_t *input = NULL, *mine = NULL, *theirs = NULL, root[RCPT_HASH_BYTES], verdict;
 	size_t input_len = 0, mine_len = 0, theirs_len = 0;
 	struct sbx_limits lim;
@@ -632,11 +679,18 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 
 	vlog("check-start", "job=%s kernel=%s", t->job_hex, t->job.kernel);
 	rc = fetch_bytes(n, &input, &input_len, t, WHAT_INPUT, why, sizeof(why));
+	if (rc == VALID_OK)
+		rc = fetch_model(n, model, t, why, sizeof(why));
+	if (rc == VALID_ERR_IO) {
+		vlog("model-cache-failed", "job=%s why=\"%s\"", t->job_hex, why);
+		count(n, &n->st.failed);
+		goto out;
+	}
 	if (rc) {
 		if (!stopping(n)) {
 			char reason[VALID_REASON_BYTES_MAX];
-			snprintf(reason, sizeof(reason), "input not served after %u tries",
-				 n->fetch_tries);
+			snprintf(reason, sizeof(reason), "%s not served after %u tries",
+				 input ? "model" : "input", n->fetch_tries);
 			vlog("input-withheld", "job=%s why=\"%s\"", t->job_hex, why);
 			report_withheld(n, t, reason);
 		}
@@ -660,6 +714,7 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 	wj.wipe = &wipe;
 	wj.wipe_len = 1;
 	wj.limits = &lim;
+	wj.model_path = model[0] ? model : NULL;
 	pthread_mutex_lock(&n->mu);
 	n->slots[slot].busy = 1;
 	n->slots[slot].since_ms = n->slots[slot].logged_ms = now_ms();
