@@ -431,9 +431,13 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o apikey_hash.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
-$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
+# The client's tokenizer too, for tests/test_tokens.c.
+TOKENS_TEST_OBJS := $(BUILD)/obj/client/bpe.o
+$(BUILD)/obj/tests/test_tokens.o: CFLAGS_ALL += -Iclient
+
+$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(TOKENS_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(PCRE2_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
 # promtool (from Debian's prometheus package, unpacked, not installed)
 # lints every daemon's /metrics in the tests.
