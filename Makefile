@@ -381,9 +381,14 @@ ASSAY := $(BUILD)/bin/assay
 CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
 CURL_LIBS = $(shell $(PKG_CONFIG) --libs libcurl)
 
+# `assay tokens` (client/cmd_tokens.c over client/bpe.c, GPT-2's BPE) runs
+# GPT-2's pre-tokenizer regex with PCRE2 (Unicode letters and digits).
+PCRE2_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpcre2-8)
+PCRE2_LIBS = $(shell $(PKG_CONFIG) --libs libpcre2-8)
+
 $(BUILD)/obj/client/%.o: client/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ihttpd -Ichain-adapter $(CORE_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ihttpd -Ichain-adapter $(CORE_CFLAGS) $(CURL_CFLAGS) $(PCRE2_CFLAGS) -c $< -o $@
 
 # `assay chain deploy` (client/cmd_chain.c) carries the contract's
 # committed build, chain-adapter/evm/artifacts/, embedded at build time by
@@ -403,7 +408,7 @@ $(BUILD)/obj/gen/evm_artifacts.o: $(EVM_ART_GEN)
 
 $(ASSAY): $(CLIENT_OBJS) $(BUILD)/obj/gen/evm_artifacts.o $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(PCRE2_LIBS) $(CORE_LIBS) -lm
 
 .PHONY: all
 all: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM) $(WORKER)
@@ -426,9 +431,13 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o apikey_hash.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
-$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
+# The client's tokenizer too, for tests/test_tokens.c.
+TOKENS_TEST_OBJS := $(BUILD)/obj/client/bpe.o
+$(BUILD)/obj/tests/test_tokens.o: CFLAGS_ALL += -Iclient
+
+$(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(TOKENS_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(PCRE2_LIBS) $(CORE_LIBS) $(TEST_LIBS) -lm
 
 # promtool (from Debian's prometheus package, unpacked, not installed)
 # lints every daemon's /metrics in the tests.

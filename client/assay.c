@@ -838,6 +838,7 @@ static const char USAGE[] =
 	"  receipt bundle ...                 assemble a bundle from its parts\n"
 	"  statement hash|sign ...            EIP-712 digest or signature\n"
 	"  tensor random|show ...             make or inspect safetensors files\n"
+	"  tokens encode|decode --vocab F ... GPT-2's BPE: text to token ids and back\n"
 	"  audit verify FILE                  check an escrow audit chain\n"
 	"  escrow SUBCOMMAND ... [--url URL]  talk to assay-escrow (params, faucet,\n"
 	"                                     balance, stake, open, receipt, attest, ...)\n"
@@ -931,6 +932,8 @@ int main(int argc, char **argv)
 		ret = cmd_job(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "chain") == 0)
 		ret = cmd_chain(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "tokens") == 0)
+		ret = cmd_tokens(argc - 1, argv + 1);
 	else {
 		cli_err("unknown command '%.32s' (see assay --help)", argv[1]);
 		ret = 2;

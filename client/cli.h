@@ -58,5 +58,7 @@ int cmd_balance(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 /* `assay chain deploy` (client/cmd_chain.c); argv[0] is "chain". */
 int cmd_chain(int argc, char **argv);
+/* `assay tokens encode|decode` (client/cmd_tokens.c); argv[0] is "tokens". */
+int cmd_tokens(int argc, char **argv);
 
 #endif

@@ -20,9 +20,13 @@ libpq-dev
 libcurl4-openssl-dev
 libseccomp-dev
 libargon2-dev
+libpcre2-dev
 "
 # libargon2-dev: Argon2id (RFC 9106), which hashes the escrow's API-key
 # secrets (escrow/apikey_hash.c); pkg-config libargon2.
+# libpcre2-dev: PCRE2 with Unicode properties runs GPT-2's pre-tokenizer
+# regex (\p{L}, \p{N}) for `assay tokens` (client/bpe.c); pkg-config
+# libpcre2-8.
 # Criterion for tests; PostgreSQL because the tests start a private
 # server in a temporary directory; nodejs and npm for `make
 # openapi-check` (swagger-parser, tests/openapi/) and the ethers.js tests
