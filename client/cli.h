@@ -60,5 +60,19 @@ int cmd_job(int argc, char **argv);
 int cmd_chain(int argc, char **argv);
 /* `assay tokens encode|decode` (client/cmd_tokens.c); argv[0] is "tokens". */
 int cmd_tokens(int argc, char **argv);
+struct bpe;
+/* GPT-2's vocabulary (and merges when given) from files, for `cmd`'s
+ * messages: 0; 1 refused content; 2 a file that cannot be read. */
+int tokens_load(struct bpe **b, const char *cmd, const char *vocab, const char *merges);
+
+/* `assay job submit --prompt` (client/gpt2_text.c): the prompt's tokens
+ * as a gpt2_f32@1 input file image in *in (malloc'd), and the generated
+ * text of a checked output added to the summary as "ids" and "text".
+ * 0, or 1/2 after saying why. */
+#include <jansson.h>
+int gpt2_prompt_input(char **in, size_t *in_len, const char *cmd, const char *text,
+		      const char *vocab, const char *merges);
+int gpt2_text_of_output(json_t *summary, const char *cmd, const char *output_path,
+			const char *vocab);
 
 #endif

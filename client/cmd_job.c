@@ -7,7 +7,8 @@
  *   (deposit and balance with --rpc URL (--escrow-address A | --chain
  *   FILE) instead of --escrow: the EVM contract, client/money_evm.c)
  *   assay job submit --escrow URL --provider URL --key FILE --kernel NAME
- *                    --input FILE --output FILE --bundle FILE
+ *                    (--input FILE | --prompt TEXT --vocab FILE --merges FILE)
+ *                    --output FILE --bundle FILE
  *                    [--params JSON] [--max-price WEI] [--deadline-s N]
  *                    [--session FILE] [--timeout-s N]
  *   assay job status ID --provider URL (--key FILE | --session FILE)
@@ -724,10 +725,36 @@ static int wait_receipted(const char *cmd, const char *provider, const char *idh
 
 static const struct cli_opt submit_opts[] = {
 	{ "escrow", 0, 1 }, { "provider", 0, 1 }, { "key", 0, 1 }, { "kernel", 0, 1 },
-	{ "input", 0, 1 }, { "output", 0, 1 }, { "bundle", 0, 1 }, { "params", 0, 0 },
+	{ "input", 0, 0 }, { "output", 0, 1 }, { "bundle", 0, 1 }, { "params", 0, 0 },
 	{ "max-price", 0, 0 }, { "deadline-s", 0, 0 }, { "session", 0, 0 },
-	{ "timeout-s", 0, 0 },
+	{ "timeout-s", 0, 0 }, { "prompt", 0, 0 }, { "vocab", 0, 0 }, { "merges", 0, 0 },
 };
+
+/* The job's input: the file of --input, or (gpt2_f32) the tokens of
+ * --prompt.  0, or 2 after saying why. */
+static int submit_input(char **in, size_t *in_len, const struct cli_args *a)
+{
+	int w;
+
+	if (!a->val[4] == !a->val[12]) {
+		cli_err("job submit: give either --input FILE or --prompt TEXT");
+		return 2;
+	}
+	if (a->val[12]) {
+		if (!a->val[13] || !a->val[14]) {
+			cli_err("job submit: --prompt needs --vocab and --merges (GPT-2's encoder.json "
+				"and vocab.bpe)");
+			return 2;
+		}
+		return gpt2_prompt_input(in, in_len, "job submit", a->val[12], a->val[13],
+					 a->val[14]) ? 2 : 0;
+	}
+	w = cli_read_file(in, in_len, a->val[4], JOB_INPUT_BYTES_MAX);
+	if (w == CLI_READ_TOO_LARGE)
+		cli_err("job submit: input '%.200s' is larger than %u bytes", a->val[4],
+			JOB_INPUT_BYTES_MAX);
+	return w ? 2 : 0;
+}
 
 static int parse_uint(uint64_t *out, const char *s, uint64_t lo, uint64_t hi)
 {
@@ -763,7 +790,8 @@ static int job_submit(int argc, char **argv)
 	json_t *body, *summary = NULL;
 	int ret = 1, w;
 
-	if (cli_parse(&a, argc, argv, submit_opts, 12, 0, 0))
+	if (cli_parse(&a, argc, argv, submit_opts, sizeof(submit_opts) / sizeof(submit_opts[0]),
+		      0, 0))
 		return 2;
 	if (check_url("escrow", a.val[0]) || check_url("provider", a.val[1]))
 		return 2;
@@ -785,11 +813,7 @@ static int job_submit(int argc, char **argv)
 		cli_err("job submit: --max-price '%.80s' is not a decimal uint256", maxp);
 		return 2;
 	}
-	w = cli_read_file(&in, &in_len, a.val[4], JOB_INPUT_BYTES_MAX);
-	if (w == CLI_READ_TOO_LARGE)
-		cli_err("job submit: input '%.200s' is larger than %u bytes", a.val[4],
-			JOB_INPUT_BYTES_MAX);
-	if (w)
+	if (submit_input(&in, &in_len, &a))
 		return 2;
 	if (load_key(&au, a.val[2]))
 		goto out_args;
@@ -893,6 +917,10 @@ static int job_submit(int argc, char **argv)
 	}
 	if (fetch_checked("job submit", a.val[1], idh, &pau, &dom, a.val[5], a.val[6], &summary))
 		goto out;
+	if (a.val[13] && gpt2_text_of_output(summary, "job submit", a.val[5], a.val[13])) {
+		json_decref(summary);
+		goto out;
+	}
 	print_json(summary);
 	ret = 0;
 out:
@@ -970,9 +998,13 @@ out:
 
 static const char JOB_USAGE[] =
 	"usage: assay job submit --escrow URL --provider URL --key FILE --kernel NAME\n"
-	"                        --input FILE --output FILE --bundle FILE [--params JSON]\n"
+	"                        (--input FILE | --prompt TEXT --vocab FILE --merges FILE)\n"
+	"                        --output FILE --bundle FILE [--params JSON]\n"
 	"                        [--max-price WEI] [--deadline-s N] [--session FILE]\n"
 	"                        [--timeout-s N]\n"
+	"       --prompt (gpt2_f32@1): the job's input is TEXT's GPT-2 tokens (--vocab\n"
+	"       encoder.json, --merges vocab.bpe); the answer adds the generated \"ids\"\n"
+	"       and their \"text\"\n"
 	"       assay job status ID --provider URL (--key FILE | --session FILE)\n"
 	"       assay job fetch ID --provider URL (--key FILE | --session FILE)\n"
 	"                       --output FILE --bundle FILE [--escrow URL]\n";

@@ -79,7 +79,7 @@ static int tok_read(char **out, size_t *len, const char *sub, const char *what,
 	int rc = cli_read_file(out, len, path, max);
 
 	if (rc == CLI_READ_TOO_LARGE) {
-		cli_err("tokens %s: %s '%s' is larger than %zu bytes", sub, what, path, max);
+		cli_err("%s: %s '%s' is larger than %zu bytes", sub, what, path, max);
 		return 1;
 	}
 	return rc ? 2 : 0;
@@ -103,10 +103,10 @@ static int tok_load(struct bpe **b, const char *sub, const struct tok_args *t)
 	rc = bpe_load(b, &d, vtext, vlen, mtext, mlen);
 	if (rc) {
 		if (t->merges)
-			cli_err("tokens %s: could not load '%s' and '%s': %s", sub, t->vocab,
+			cli_err("%s: could not load '%s' and '%s': %s", sub, t->vocab,
 				t->merges, d.msg[0] ? d.msg : bpe_strerror(rc));
 		else
-			cli_err("tokens %s: could not load '%s': %s", sub, t->vocab,
+			cli_err("%s: could not load '%s': %s", sub, t->vocab,
 				d.msg[0] ? d.msg : bpe_strerror(rc));
 		ret = 1;
 	}
@@ -114,6 +114,13 @@ out:
 	free(mtext);
 	free(vtext);
 	return ret;
+}
+
+int tokens_load(struct bpe **b, const char *cmd, const char *vocab, const char *merges)
+{
+	struct tok_args t = { vocab, merges, NULL, NULL };
+
+	return tok_load(b, cmd, &t);
 }
 
 static int tokens_encode(int argc, char **argv)
@@ -131,7 +138,7 @@ static int tokens_encode(int argc, char **argv)
 	if (ret)
 		return ret == 1 ? 0 : ret;
 	if (t.file) {
-		ret = tok_read(&ftext, &len, "encode", "text", t.file, BPE_TEXT_BYTES_MAX);
+		ret = tok_read(&ftext, &len, "tokens encode", "text", t.file, BPE_TEXT_BYTES_MAX);
 		if (ret)
 			goto out;
 		text = ftext;
@@ -139,7 +146,7 @@ static int tokens_encode(int argc, char **argv)
 		text = t.inline_;
 		len = strlen(text);
 	}
-	ret = tok_load(&b, "encode", &t);
+	ret = tok_load(&b, "tokens encode", &t);
 	if (ret)
 		goto out;
 	ret = 1;
@@ -179,7 +186,7 @@ static int tokens_decode(int argc, char **argv)
 	if (ret)
 		return ret == 1 ? 0 : ret;
 	if (t.file) {
-		ret = tok_read(&fjson, &len, "decode", "ids", t.file, BPE_IDS_JSON_BYTES_MAX);
+		ret = tok_read(&fjson, &len, "tokens decode", "ids", t.file, BPE_IDS_JSON_BYTES_MAX);
 		if (ret)
 			goto out;
 		json = fjson;
@@ -193,7 +200,7 @@ static int tokens_decode(int argc, char **argv)
 		cli_err("tokens decode: %s", d.msg[0] ? d.msg : bpe_strerror(rc));
 		goto out;
 	}
-	ret = tok_load(&b, "decode", &t);
+	ret = tok_load(&b, "tokens decode", &t);
 	if (ret)
 		goto out;
 	ret = 1;

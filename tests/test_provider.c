@@ -25,6 +25,7 @@
 #include <criterion/criterion.h>
 #include <jansson.h>
 
+#include "gpt2fx.h"
 #include "httpd_client.h"
 #include "kernels.h"
 #include "pgutil.h"
@@ -1138,5 +1139,199 @@ Test(provider, sign_in_sessions_at_the_provider, .timeout = 120)
 	/* And the first token expires after its TTL. */
 	sleep(3);
 	cr_assert_eq(bearer_probe(&t, token), 401, "an expired token is refused");
+	teardown(&t);
+}
+
+/* ---------------------------------------------------------------- gpt2 */
+
+/* GPT-2's byte order of its first 256 tokens (bytes_to_unicode): the
+ * printable bytes 33..126, 161..172 and 174..255 first, as themselves,
+ * then the other 68 bytes as U+0100 onwards.  order[id] = byte. */
+static void gpt2_byte_order(uint8_t order[256], uint32_t cp[256])
+{
+	int n = 0, extra = 0;
+
+	for (int b = 0; b < 256; b++)
+		if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255)) {
+			order[n] = (uint8_t)b;
+			cp[n++] = (uint32_t)b;
+		}
+	for (int b = 0; b < 256; b++)
+		if (!((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255))) {
+			order[n] = (uint8_t)b;
+			cp[n++] = 256u + (uint32_t)extra++;
+		}
+	cr_assert_eq(n, 256);
+}
+
+/* Tokens 257 .. V-1: "q" and two letters, never a merge's result. */
+static void extra_token(char k[4], int id)
+{
+	k[0] = 'q';
+	k[1] = (char)('a' + (id - 257) / 26);
+	k[2] = (char)('a' + (id - 257) % 26);
+	k[3] = '\0';
+}
+
+/* A GPT-2-form vocabulary of the tiny test model's 300 ids: the 256 byte
+ * tokens, one merge "h e" (id 256) and 43 tokens no merge makes. */
+static void small_vocab(const char *dir, char *vocab, size_t vl, char *merges, size_t ml,
+			uint8_t order[256])
+{
+	uint32_t cp[256];
+	json_t *o = json_object();
+	char *text;
+
+	gpt2_byte_order(order, cp);
+	for (int id = 0; id < 256; id++) {
+		char k[4] = "";
+		if (cp[id] < 0x80) {
+			k[0] = (char)cp[id];
+		} else {
+			k[0] = (char)(0xc0 | (cp[id] >> 6));
+			k[1] = (char)(0x80 | (cp[id] & 0x3f));
+		}
+		json_object_set_new(o, k, json_integer(id));
+	}
+	json_object_set_new(o, "he", json_integer(256));
+	for (int id = 257; id < GPT2FX_V; id++) {
+		char k[4];
+		extra_token(k, id);
+		json_object_set_new(o, k, json_integer(id));
+	}
+	text = json_dumps(o, JSON_COMPACT);
+	write_file(dir, "encoder.json", text, strlen(text), vocab, vl);
+	free(text);
+	json_decref(o);
+	write_file(dir, "vocab.bpe", "#version: 0.2\nh e\n", strlen("#version: 0.2\nh e\n"), merges, ml);
+}
+
+/* `assay job submit --prompt` through a real provider holding the model
+ * (--model-dir): the ids and text of the answer are those of kern_run on
+ * the prompt's tokens worked out by hand; the provider serves the model
+ * by its root and lists it; a job naming another model is refused
+ * before it runs. */
+Test(provider, gpt2_prompt_job_through_a_provider_with_the_model, .timeout = 180)
+{
+	struct pv t;
+	struct tu_run r;
+	struct gpt2fx m;
+	struct rcpt_commitment mc;
+	struct kern_tensors in, want;
+	struct kern_run_opts o = { KERN_DEVICE_CPU, 1, NULL };
+	struct httpd_client_resp hr;
+	uint64_t shape[2] = { 1, 9 };
+	uint8_t order[256], *model;
+	size_t model_len;
+	struct kern_tensor *tk;
+	char vocab[400], merges[400], p_out[400], p_bundle[400], params[300], hex[80], dev[80];
+	const char *extra[] = { "--model-dir", NULL, NULL };
+	json_t *ans, *ids, *text;
+	const int32_t *gen;
+
+	setup(&t, "31337");
+	gpt2fx_open(&m, 0);
+	extra[1] = m.dir;
+	provider_start(&t, extra);
+	tu_read_file(m.path, &model, &model_len);
+	cr_assert_eq(rcpt_commit_buf(&mc, model, model_len), RCPT_OK);
+	cr_assert_eq(rcpt_hex_encode(hex, sizeof(hex), mc.root, 32), RCPT_OK);
+	small_vocab(t.dir, vocab, sizeof(vocab), merges, sizeof(merges), order);
+	snprintf(p_out, sizeof(p_out), "%s/out.safetensors", t.dir);
+	snprintf(p_bundle, sizeof(p_bundle), "%s/bundle.json", t.dir);
+	snprintf(params, sizeof(params), "{\"heads\":" GPT2FX_HEADS_S ",\"max_new_tokens\":5,"
+		 "\"model\":\"%s\",\"modelSize\":%zu}", hex, model_len);
+	/* The provider serves the model's bytes by its root, and lists it. */
+	{
+		char target[100];
+		snprintf(target, sizeof(target), "/v1/models/%s", hex);
+		su_call(&hr, "GET", t.prov.url, target, NULL, 0, NULL, NULL, 0);
+		cr_assert_eq(hr.status, 200);
+		cr_assert(hr.len == model_len && memcmp(hr.body, model, model_len) == 0);
+		httpd_client_resp_free(&hr);
+		su_call(&hr, "GET", t.prov.url, "/v1/info", NULL, 0, NULL, NULL, 0);
+		cr_assert(strstr(hr.body, hex) != NULL, "GET /v1/info lists no model: %s", hr.body);
+		httpd_client_resp_free(&hr);
+	}
+	{
+		const char *argv[] = { tu_assay(), "job", "submit", "--escrow", t.esc.url,
+			"--provider", t.prov.url, "--key", t.k_cust, "--kernel", "gpt2_f32@1",
+			"--params", params, "--prompt", "hello there", "--vocab", vocab,
+			"--merges", merges, "--output", p_out, "--bundle", p_bundle,
+			"--max-price", "40", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s (provider log %s)", r.err, t.prov_log);
+		ans = json_loads(r.out, 0, NULL);
+		cr_assert(ans != NULL, "%s", r.out);
+		tu_run_free(&r);
+	}
+	/* "hello there": pieces "hello" " there"; the merge "h e" gives
+	 * he l l o | ' ' t he r e. */
+	{
+		static const char *pieces[9] = { "he", "l", "l", "o", " ", "t", "he", "r", "e" };
+		kern_tensors_init(&in);
+		cr_assert_eq(kern_tensors_add(&in, &tk, NULL, "tokens", KERN_DT_I32, 2, shape, NULL), 0);
+		for (int i = 0; i < 9; i++) {
+			int id = -1;
+			for (int q = 0; q < 256 && strlen(pieces[i]) == 1; q++)
+				if (order[q] == (uint8_t)pieces[i][0])
+					id = q;
+			((int32_t *)tk->data)[i] = strlen(pieces[i]) == 2 ? 256 : id;
+		}
+	}
+	o.model = &m.model.tensors;
+	kern_tensors_init(&want);
+	cr_assert_eq(kern_run(&want, dev, NULL, "gpt2_f32@1", &in, params, strlen(params), &o), 0);
+	gen = kern_tensors_find(&want, "ids")->data;
+	ids = json_array_get(json_object_get(ans, "ids"), 0);
+	text = json_array_get(json_object_get(ans, "text"), 0);
+	cr_assert_eq(json_array_size(ids), 5, "%s", json_dumps(ans, 0));
+	{
+		char expect[32] = "";
+		size_t el = 0;
+		for (size_t i = 0; i < 5; i++) {
+			cr_assert_eq(json_integer_value(json_array_get(ids, i)), gen[i]);
+			if (gen[i] == 256) {
+				expect[el++] = 'h';
+				expect[el++] = 'e';
+			} else if (gen[i] > 256) {
+				extra_token(expect + el, gen[i]);
+				el += 3;
+			} else {
+				expect[el++] = (char)order[gen[i]];
+			}
+		}
+		/* every byte here is ASCII or replaced: compare the ASCII ones */
+		cr_assert(json_is_string(text));
+		if (memchr(expect, 0x80, el) == NULL) {
+			int ascii = 1;
+			for (size_t i = 0; i < el; i++)
+				ascii &= (unsigned char)expect[i] < 0x80;
+			if (ascii)
+				cr_assert(json_string_length(text) == el &&
+					  memcmp(json_string_value(text), expect, el) == 0,
+					  "text %s", json_string_value(text));
+		}
+	}
+	json_decref(ans);
+	/* Another model's root: refused by the provider (unknown-model). */
+	{
+		char other[300];
+		memcpy(other, params, sizeof(other));
+		other[strlen("{\"heads\":4,\"max_new_tokens\":5,\"model\":\"0x")] ^= 1;
+		const char *argv[] = { tu_assay(), "job", "submit", "--escrow", t.esc.url,
+			"--provider", t.prov.url, "--key", t.k_cust, "--kernel", "gpt2_f32@1",
+			"--params", other, "--prompt", "hello", "--vocab", vocab,
+			"--merges", merges, "--output", p_out, "--bundle", p_bundle,
+			"--max-price", "40", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "unknown-model") != NULL, "%s", r.err);
+		tu_run_free(&r);
+	}
+	kern_tensors_release(&in);
+	kern_tensors_release(&want);
+	free(model);
+	gpt2fx_close(&m);
 	teardown(&t);
 }
