@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #define CLI_OPT_MAX 16
-#define CLI_POS_MAX 8
+#define CLI_POS_MAX 32
 
 struct cli_opt {
 	const char *name;   /* without the leading "--" */

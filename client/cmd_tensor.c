@@ -28,7 +28,7 @@ static const char TENSOR_USAGE[] =
 	"\n"
 	"random  write a safetensors file of seeded pseudo-random tensors;\n"
 	"        DTYPE is F32 (uniform in [-1, 1)) or I8; SHAPE is dimensions\n"
-	"        joined by 'x', e.g. a:F32:64x32 (at most 8 tensors)\n"
+	"        joined by 'x', e.g. a:F32:64x32 (at most 32 tensors)\n"
 	"show    print each tensor's name, dtype and shape and its first N\n"
 	"        values (default 4)\n";
 

@@ -8,9 +8,10 @@
 # Act 2, with money: a private PostgreSQL (scripts/with-postgres.sh, which
 # re-runs this script with --escrow-act), a real assay-escrow, two
 # assay-provider daemons (one honest, one with fault injection that
-# corrupts every output before signing) and an assay-validator, all on
-# ports the kernel picks.  A customer signs in to the providers with its
-# wallet key and runs matmul_f32 and mlp_f32 jobs at each with the
+# corrupts every output before signing), both holding a small GPT-2
+# model, and an assay-validator, all on ports the kernel picks.  A
+# customer signs in to the providers with its wallet key and runs
+# matmul_f32, mlp_f32 and a GPT-2 prompt (gpt2_f32) at each with the
 # `assay` client; the validator samples every receipt (the escrow
 # announces 100 % here), re-runs the jobs on its CPU, attests the honest
 # ones and files fraud claims on the others; the escrow's referee upholds
@@ -139,6 +140,46 @@ wait_for() {
 job_state_is() { "$A" escrow job "$1" --url "$URL" | grep -q "\"state\":\"$2\""; }
 slash_done() { "$A" escrow job "$1" --url "$URL" | grep -q '"executed":true'; }
 
+KINDS="matmul mlp gpt2"
+
+# A small GPT-2 (1 layer, width 64, 4 heads, 300 tokens, 32 positions;
+# seeded weights) in DIR/model.safetensors with the Hugging Face names,
+# a GPT-2-form vocabulary for its 300 ids (the 256 byte tokens in
+# GPT-2's order, the merge "h e", 43 more) and its merges; GPT2_PARAMS
+# names the model by its commitment.
+gpt2_model() {
+	local dir=$1 c root size
+	mkdir -p "$dir"
+	"$A" tensor random --out "$dir/model.safetensors" --seed 13 \
+		wte.weight:F32:300x64 wpe.weight:F32:32x64 ln_f.weight:F32:64 ln_f.bias:F32:64 \
+		h.0.ln_1.weight:F32:64 h.0.ln_1.bias:F32:64 h.0.attn.c_attn.weight:F32:64x192 \
+		h.0.attn.c_attn.bias:F32:192 h.0.attn.c_proj.weight:F32:64x64 \
+		h.0.attn.c_proj.bias:F32:64 h.0.ln_2.weight:F32:64 h.0.ln_2.bias:F32:64 \
+		h.0.mlp.c_fc.weight:F32:64x256 h.0.mlp.c_fc.bias:F32:256 \
+		h.0.mlp.c_proj.weight:F32:256x64 h.0.mlp.c_proj.bias:F32:64 >/dev/null
+	/usr/bin/python3 - "$dir" <<'PY'
+import json, sys
+# GPT-2's bytes_to_unicode order: printable bytes as themselves, then the rest.
+bs = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+cs = bs[:]
+for b in range(256):
+    if b not in bs:
+        bs.append(b)
+        cs.append(256 + len(cs) - 188)
+vocab = {chr(c): i for i, c in enumerate(cs)}
+vocab["he"] = 256
+for i in range(257, 300):
+    vocab["q" + chr(97 + (i - 257) // 26) + chr(97 + (i - 257) % 26)] = i
+open(sys.argv[1] + "/encoder.json", "w").write(json.dumps(vocab))
+open(sys.argv[1] + "/vocab.bpe", "w").write("#version: 0.2\nh e\n")
+PY
+	c=$("$A" commit "$dir/model.safetensors")
+	root=$(printf '%s' "$c" | field root)
+	size=$(printf '%s' "$c" | field size)
+	GPT2_PARAMS="{\"heads\":4,\"max_new_tokens\":8,\"model\":\"$root\",\"modelSize\":$size}"
+	echo "a GPT-2 model (1 layer, width 64) committed as $root ($size bytes), in both providers' --model-dir"
+}
+
 escrow_act() {
 	local D=$WORK WINDOW=10 t0
 	t0=$(date +%s)
@@ -181,12 +222,12 @@ escrow_act() {
 
 	say "13. Funding (devnet faucet) and staking (signed requests)"
 	FUND_CUST=10000000000000000000      # 10 ASY
-	FUND_NODE=250000000000000000000     # 250 ASY
-	# Twice the minimum (100 ASY): a provider slashed once (50 %) still
-	# holds the minimum, so the customer's later jobs open whatever the
-	# order of events; after its second fraud the cheater is below it and
-	# can take no new job.
-	STAKE=200000000000000000000         # 200 ASY
+	FUND_NODE=500000000000000000000     # 500 ASY
+	# Four times the minimum (100 ASY): a provider slashed twice (50 %
+	# each) still holds the minimum, so the customer's three jobs at each
+	# provider open whatever the order of events; after its third fraud
+	# the cheater is below it and can take no new job.
+	STAKE=400000000000000000000         # 400 ASY
 	[ "$MIN_STAKE" = 100000000000000000000 ] || die "the demo's numbers assume a 100 ASY minimum stake"
 	E faucet "$CUST" "$FUND_CUST"
 	for who in "$HON" "$CHEAT" "$VAL"; do
@@ -204,6 +245,7 @@ escrow_act() {
 	say "14. Two providers and a validator start; each registers with the escrow"
 	MAXP=2000000000000000000    # 2 ASY locked per job
 	PRICE=1500000000000000000   # 1.5 ASY asked by each provider
+	gpt2_model "$D/models"
 	for p in honest cheat; do
 		fault=()
 		# The cheat flips a bit of every output before committing to it
@@ -213,6 +255,7 @@ escrow_act() {
 		"$PROVD" --listen 127.0.0.1:0 --key "$D/$p.key" --escrow "$URL" \
 			--data "$D/$p-data" --price "$PRICE" --janitor-period-s 1 \
 			--siwe-domain auto --siwe-uri auto --quiet "${fault[@]}" \
+			--model-dir "$D/models" \
 			--rate-per-s 1000 --rate-burst 2000 \
 			>"$D/$p.out" 2>"$D/$p.log" &
 		PIDS+=($!)
@@ -227,7 +270,7 @@ escrow_act() {
 	echo "assay-validator on http://$(sed -n 's/^listening on \(.*\)$/\1/p' "$D/validator.out" | head -1)," \
 		"sampling probability $(( SAMPLE_BPS / 100 )) % (announced by the escrow)"
 
-	say "15. The customer signs in with its wallet and submits four jobs"
+	say "15. The customer signs in with its wallet and submits six jobs"
 	"$A" tensor random --out "$D/matmul.safetensors" --seed 11 a:F32:64x128 b:F32:128x32 >/dev/null
 	"$A" tensor random --out "$D/mlp.safetensors" --seed 12 \
 		x:F32:16x64 w0:F32:64x32 b0:F32:32 w1:F32:32x10 b1:F32:10 >/dev/null
@@ -235,47 +278,56 @@ escrow_act() {
 		run signin --url "${PURL[$p]}" --key "$D/customer.key" --out "$D/session-$p.json"
 	done
 	for p in honest cheat; do
-		for k in matmul mlp; do
+		for k in $KINDS; do
 			params='{}'; [ "$k" = matmul ] && params='{"relu":false}'
+			what=(--input "$D/$k.safetensors")
+			if [ "$k" = gpt2 ]; then
+				params=$GPT2_PARAMS
+				what=(--prompt "hello there" --vocab "$D/models/encoder.json"
+				      --merges "$D/models/vocab.bpe")
+			fi
 			res=$(run job submit --escrow "$URL" --provider "${PURL[$p]}" \
 				--key "$D/customer.key" --session "$D/session-$p.json" \
-				--kernel "${k}_f32@1" --params "$params" --input "$D/$k.safetensors" \
+				--kernel "${k}_f32@1" --params "$params" "${what[@]}" \
 				--output "$D/out-$p-$k.safetensors" --bundle "$D/bundle-$p-$k.json" \
 				--max-price "$MAXP")
 			JOB[$p-$k]=$(printf '%s' "$res" | field job)
 			[ -n "${JOB[$p-$k]}" ] || die "no job id from job submit"
 			printf '%s\n' "$res"
-			run receipt verify "$D/bundle-$p-$k.json" --input "$D/$k.safetensors" \
+			# A prompt job's input is made by job submit: its output is checked
+			what=(--input "$D/$k.safetensors")
+			[ "$k" = gpt2 ] && what=()
+			run receipt verify "$D/bundle-$p-$k.json" "${what[@]}" \
 				--output "$D/out-$p-$k.safetensors"
 		done
 	done
-	echo "All four bundles verify offline: signatures, ids and the files' commitments."
+	echo "All six bundles verify offline: signatures, ids and the files' commitments."
 	echo "Offline checks cannot tell a wrong result from a right one; re-execution can."
 
 	say "16. The validator samples the receipts and re-runs them on the CPU"
-	for j in cheat-matmul cheat-mlp; do
-		wait_for "the referee's slash of ${JOB[$j]}" 60 slash_done "${JOB[$j]}"
+	for k in $KINDS; do
+		wait_for "the referee's slash of ${JOB[cheat-$k]}" 60 slash_done "${JOB[cheat-$k]}"
 	done
 	grep -E 'event=(sampled|verdict|attest|claim|fraud|submitted)' "$D/validator.log" |
 		sed 's/^/  /' | head -12 || true
 
 	say "17. The escrow's referee re-executes the disputed jobs; the window closes"
-	for j in cheat-matmul cheat-mlp; do
-		wait_for "${JOB[$j]}'s refund" 30 job_state_is "${JOB[$j]}" refunded
-		E job "${JOB[$j]}" | grep -o '"disputes":\[.*\]' || true
+	for k in $KINDS; do
+		wait_for "${JOB[cheat-$k]}'s refund" 30 job_state_is "${JOB[cheat-$k]}" refunded
+		E job "${JOB[cheat-$k]}" | grep -o '"disputes":\[.*\]' || true
 	done
 	echo "waiting out the ${WINDOW} s challenge window of the honest jobs..."
-	for j in honest-matmul honest-mlp; do
-		wait_for "${JOB[$j]}'s payment" 30 job_state_is "${JOB[$j]}" paid
+	for k in $KINDS; do
+		wait_for "${JOB[honest-$k]}'s payment" 30 job_state_is "${JOB[honest-$k]}" paid
 	done
 	n=0
-	for j in honest-matmul honest-mlp cheat-matmul cheat-mlp; do
+	for j in honest-matmul honest-mlp honest-gpt2 cheat-matmul cheat-mlp cheat-gpt2; do
 		n=$(( n + 1 ))
 		echo "job $n ($j): $(E job "${JOB[$j]}" | grep -o '"state":"[a-z]*"')"
 	done
 	SLASHED=0 BOUNTY=0
-	for j in cheat-matmul cheat-mlp; do
-		view=$("$A" escrow job "${JOB[$j]}" --url "$URL")
+	for k in $KINDS; do
+		view=$("$A" escrow job "${JOB[cheat-$k]}" --url "$URL")
 		SLASHED=$(( SLASHED + $(cents "$(printf '%s' "$view" | field slashAmount)") ))
 		BOUNTY=$(( BOUNTY + $(cents "$(printf '%s' "$view" | field bounty)") ))
 		REASON=$(printf '%s' "$view" | field reason)
@@ -288,21 +340,24 @@ escrow_act() {
 	echo "After:"
 	table AFTER
 
-	# What each party gained or lost, checked against the rules: two jobs
-	# paid, two refunded, the cheater slashed once per proven fraud (each
-	# slash takes SLASH_BPS of what is bonded at that moment).
+	# What each party gained or lost, checked against the rules: three
+	# jobs paid, three refunded, the cheater slashed once per proven fraud
+	# (each slash takes SLASH_BPS of what is bonded at that moment).
 	d_cust=$(( AFTER[customer_av] - BEFORE[customer_av] ))
 	d_hon=$(( AFTER[honest_av] - BEFORE[honest_av] ))
 	d_cheat_stake=$(( BEFORE[cheat_st] + BEFORE[cheat_ub] - AFTER[cheat_st] - AFTER[cheat_ub] ))
 	d_val=$(( AFTER[validator_av] - BEFORE[validator_av] ))
 	price=$(cents "$PRICE"); maxp=$(cents "$MAXP")
-	slash1=$(( BEFORE[cheat_st] * SLASH_BPS / 10000 ))
-	slash2=$(( (BEFORE[cheat_st] - slash1) * SLASH_BPS / 10000 ))
-	want_slash=$(( slash1 + slash2 ))
-	want_bounty=$(( slash1 * BOUNTY_BPS / 10000 + slash2 * BOUNTY_BPS / 10000 ))
-	[ "$d_cust" -eq $(( -2 * price )) ] ||
-		die "the customer should have paid exactly two prices ($(asy $(( 2 * price )))), moved $(asy "$d_cust")"
-	[ "$d_hon" -eq $(( 2 * price )) ] || die "the honest provider should have been paid $(asy $(( 2 * price )))"
+	want_slash=0 want_bounty=0 bonded=${BEFORE[cheat_st]}
+	for k in $KINDS; do
+		slash=$(( bonded * SLASH_BPS / 10000 ))
+		want_slash=$(( want_slash + slash ))
+		want_bounty=$(( want_bounty + slash * BOUNTY_BPS / 10000 ))
+		bonded=$(( bonded - slash ))
+	done
+	[ "$d_cust" -eq $(( -3 * price )) ] ||
+		die "the customer should have paid exactly three prices ($(asy $(( 3 * price )))), moved $(asy "$d_cust")"
+	[ "$d_hon" -eq $(( 3 * price )) ] || die "the honest provider should have been paid $(asy $(( 3 * price )))"
 	[ "${AFTER[honest_st]}" -eq "${BEFORE[honest_st]}" ] || die "the honest provider lost stake"
 	if [ "$d_cheat_stake" -ne "$want_slash" ] || [ "$SLASHED" -ne "$want_slash" ]; then
 		die "the cheater should have lost $(asy "$want_slash") of stake, lost $(asy "$d_cheat_stake")"
@@ -317,7 +372,7 @@ escrow_act() {
 	IFS='|' read -r SUM NEG LOCKS TREASURY SUPPLY DRIFT <<<"$(ledger_check)"
 	echo "sum of all accounts, world included: $SUM (I1 conservation)"
 	echo "accounts below zero besides world:   $NEG (I2)"
-	echo "money still locked in jobs:          $LOCKS (I3/I4: all four jobs settled)"
+	echo "money still locked in jobs:          $LOCKS (I3/I4: all six jobs settled)"
 	echo "accounts that differ from their transfers: $DRIFT (I5)"
 	echo "treasury (slash minus bounty):       $(asy "$(cents "$TREASURY")") ASY"
 	funded=$(( $(cents "$FUND_CUST") + 3 * $(cents "$FUND_NODE") ))
@@ -332,22 +387,22 @@ escrow_act() {
 	[ "$(cents "$TREASURY")" -eq $(( want_slash - want_bounty )) ] || die "treasury is not slash - bounty"
 	echo "wallets $(asy "$held") + treasury $(asy "$(cents "$TREASURY")") = funded $(asy "$funded") ASY: ledger invariants hold"
 
-	say "20. The customer fetches job 3's audit chain and checks every link"
+	say "20. The customer fetches job 4's audit chain and checks every link"
 	"$A" escrow audit "${JOB[cheat-matmul]}" --key "$D/customer.key" --url "$URL" > "$D/audit.json"
 	sed 's/"event":"\([a-z-]*\)"/\n\1\n/g' "$D/audit.json" | grep -E '^[a-z-]+$' |
 		tr '\n' ' ' | sed 's/^/events: /; s/ $/\n/'
 	run audit verify "$D/audit.json"
 
 	say "The story"
-	echo "Four jobs (matmul_f32 and mlp_f32 at each provider) of $(asy "$maxp") ASY each; each provider asked $(asy "$price") ASY."
-	echo "Every bundle verified offline; the validator re-ran all four on its CPU: the honest provider's matched, the cheater's did not ($REASON)."
-	echo "cheater slashed: $(base "$want_slash") base units ($(asy "$want_slash") ASY of its $(asy "${BEFORE[cheat_st]}") ASY stake, in two slashes)"
-	echo "customer refunded: $(base $(( 2 * maxp ))) base units ($(asy $(( 2 * maxp ))) ASY, the whole of jobs 3 and 4)"
-	echo "honest provider paid: $(base $(( 2 * price ))) base units ($(asy $(( 2 * price ))) ASY for jobs 1 and 2)"
+	echo "Six jobs (matmul_f32, mlp_f32 and a GPT-2 prompt, gpt2_f32, at each provider) of $(asy "$maxp") ASY each; each provider asked $(asy "$price") ASY."
+	echo "Every bundle verified offline; the validator re-ran all six on its CPU (the GPT-2 model fetched by its commitment): the honest provider's matched, the cheater's did not ($REASON)."
+	echo "cheater slashed: $(base "$want_slash") base units ($(asy "$want_slash") ASY of its $(asy "${BEFORE[cheat_st]}") ASY stake, in three slashes)"
+	echo "customer refunded: $(base $(( 3 * maxp ))) base units ($(asy $(( 3 * maxp ))) ASY, the whole of jobs 4 to 6)"
+	echo "honest provider paid: $(base $(( 3 * price ))) base units ($(asy $(( 3 * price ))) ASY for jobs 1 to 3)"
 	echo "validator bounty: $(base "$want_bounty") base units ($(asy "$want_bounty") ASY)"
 	echo "treasury kept: $TREASURY base units"
 	echo "ledger invariants hold; audit chain verified"
-	echo "Act 2 done in $(( $(date +%s) - t0 )) s: 4 jobs, 4 receipts verified, 4 sampled, 2 attestations, 2 frauds caught and slashed."
+	echo "Act 2 done in $(( $(date +%s) - t0 )) s: 6 jobs, 6 receipts verified, 6 sampled, 3 attestations, 3 frauds caught and slashed."
 }
 
 if [ "${1:-}" = "--escrow-act" ]; then
