@@ -598,7 +598,7 @@ demo: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
 .PHONY: vectors
 vectors:
 	cd tests/vectors/gen && npm ci --no-audit --no-fund && node gen.mjs && node merkle_ref.mjs && \
-		node evm.mjs
+		node evm.mjs && node decision.mjs
 
 .PHONY: clean
 clean:
