@@ -423,7 +423,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
 # and its problem table for tests/test_escrow_problems.c escrow/problem_registry.
-ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o apikey_hash.o) \
+ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o registry_state.o db.o money.o problems.o apikey_hash.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
 $(TEST_BIN): $(TEST_OBJS) $(ESCROW_TEST_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
