@@ -1,6 +1,7 @@
 /*
- * api_jobs.c: POST /v1/jobs (open a job: its JobSpec, signature and the
- * provider's deterrence), GET /v1/jobs (the list) and GET /v1/jobs/{id}.
+ * api_jobs.c: POST /v1/jobs (open a job: its JobSpec, signature, the
+ * provider's approval under --registry approved and its deterrence), GET
+ * /v1/jobs (the list) and GET /v1/jobs/{id}.
  */
 #include <inttypes.h>
 #include <stdio.h>

@@ -9,7 +9,9 @@
  *
  * Files: main.c (flags, start), api.c (routes; handlers in api_*.c), settle.c
  * (the loop and the referee), db.c (every SQL statement), state.c (the
- * job state machine: which operation is allowed from which state),
+ * job state machine: which operation is allowed from which state;
+ * dispute_state.c and registry_state.c likewise for disputes and the
+ * approved registry of providers),
  * money.c (uint256 arithmetic for basis points), problems.c (every
  * problem type the handlers answer, one slug one status one title).
  */
