@@ -428,7 +428,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
 # and its problem table for tests/test_escrow_problems.c escrow/problem_registry.
-ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o db.o money.o problems.o apikey_hash.o) \
+ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o registry_state.o db.o money.o problems.o apikey_hash.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
 # The client's tokenizer too, for tests/test_tokens.c.
@@ -607,7 +607,7 @@ demo: $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR) $(SIM)
 .PHONY: vectors
 vectors:
 	cd tests/vectors/gen && npm ci --no-audit --no-fund && node gen.mjs && node merkle_ref.mjs && \
-		node evm.mjs
+		node evm.mjs && node decision.mjs
 
 .PHONY: clean
 clean:

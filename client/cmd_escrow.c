@@ -97,6 +97,11 @@ static const char ESCROW_USAGE[] =
 	"  jobs [--state STATE]                 up to 100 jobs, e.g. --state receipted\n"
 	"  audit (ID | ADDRESS) --key FILE      a job's (customer or provider) or an account's\n"
 	"                                       audit chain, for `assay audit verify`\n"
+	"  provider ADDRESS                     a provider's URL and registry entry\n"
+	"  approve ADDRESS --key FILE --org NAME --contact C --expires RFC3339\n"
+	"                                       the operator approves a provider (or renews)\n"
+	"  suspend ADDRESS --key FILE           the operator suspends it: no new jobs\n"
+	"  revoke ADDRESS --key FILE            the operator revokes it, for good\n"
 	"\n"
 	"--url URL           the escrow (default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL ")\n"
 	"--key FILE          signs the request (stake, unstake, withdraw, unbond, audit) or\n"
@@ -104,6 +109,8 @@ static const char ESCROW_USAGE[] =
 	"                    (stake, unstake, withdraw, unbond and audit also take an API\n"
 	"                    key instead: $ASSAY_API_KEY_FILE, a file only you may read,\n"
 	"                    or $ASSAY_API_KEY; assay apikey --help)\n"
+	"                    (approve, suspend and revoke: the operator's key, which\n"
+	"                    signs a ProviderDecision; it moves no money)\n"
 	"--sig SIG           the statement's EIP-712 signature, made elsewhere\n"
 	"--domain FILE       the EIP-712 domain; default: the escrow's (GET /v1/params)\n"
 	"--idempotency-key K reuse K to retry a mutating request (default: random)\n"
@@ -125,7 +132,7 @@ static const char ESCROW_USAGE[] =
  * choose the EVM contract (client/money_evm.h) for the account
  * subcommands. */
 enum esc_opt {
-	O_URL, O_KEY, O_SIG, O_DOMAIN, O_INPUT, O_IDEM, O_STATE,
+	O_URL, O_KEY, O_SIG, O_DOMAIN, O_INPUT, O_IDEM, O_STATE, O_ORG, O_CONTACT, O_EXPIRES,
 	O_RPC, O_ESCROW_ADDRESS, O_CHAIN, O_CONFIRMATIONS, O_TIMEOUT, O_COUNT_
 };
 
@@ -139,6 +146,9 @@ static const struct cli_opt esc_opts[O_COUNT_] = {
 	[O_INPUT] = { "input", 0, 0 },
 	[O_IDEM] = { "idempotency-key", 0, 0 },
 	[O_STATE] = { "state", 0, 0 },
+	[O_ORG] = { "org", 0, 0 },
+	[O_CONTACT] = { "contact", 0, 0 },
+	[O_EXPIRES] = { "expires", 0, 0 },
 	[O_RPC] = { "rpc", 0, 0 },
 	[O_ESCROW_ADDRESS] = { "escrow-address", 0, 0 },
 	[O_CHAIN] = { "chain", 0, 0 },
@@ -995,6 +1005,151 @@ static int sub_audit(struct esc_ctx *c)
 }
 
 /* ------------------------------------------------------------------ */
+/* The approved registry: the operator's decisions (docs/escrow.md)     */
+
+static int sub_provider(struct esc_ctx *c)
+{
+	uint8_t who[RCPT_ADDR_BYTES];
+	char addr[RCPT_ADDR_HEX_BYTES], target[96];
+
+	if (check_address(c, c->a.pos[0], who))
+		return 2;
+	rcpt_address_format(addr, who);
+	snprintf(target, sizeof(target), "/v1/providers/%s", addr);
+	return esc_call(c, "GET", target, NULL, NULL, 0, NULL);
+}
+
+/* The nonce of the provider's last recorded decision (0: none) from GET
+ * /v1/providers/ADDR.  0, or 1 having said why. */
+static int last_decision_nonce(struct esc_ctx *c, uint64_t *out, const char *addr)
+{
+	struct esc_resp resp;
+	char target[96];
+	json_t *doc, *n;
+	int rc = 1;
+
+	*out = 0;
+	snprintf(target, sizeof(target), "/v1/providers/%s", addr);
+	if (esc_http(c, &resp, "GET", target, NULL, NULL, 0, NULL))
+		return 1;
+	if (resp.status != 200 && resp.status != 404)
+		return esc_finish(c, &resp);
+	doc = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	n = json_object_get(json_object_get(doc, "registry"), "nonce");
+	if (resp.status == 200 && json_object_get(doc, "registry") &&
+	    (!json_is_integer(n) || json_integer_value(n) < 1)) {
+		cli_err("escrow %s: '%s' answered %s without a registry nonce", c->sub, c->base,
+			target);
+		goto out;
+	}
+	if (resp.status == 200 && n)
+		*out = (uint64_t)json_integer_value(n);
+	rc = 0;
+out:
+	json_decref(doc);
+	free(resp.body);
+	return rc;
+}
+
+/* The decision's own fields from the subcommand and its options: an
+ * approval names the organisation, a contact and an RFC 3339 expiry;
+ * a suspension or revocation nothing.  0, or 2 having said why. */
+static int decision_fields(struct esc_ctx *c, struct rcpt_decision *d)
+{
+	const char *org = c->a.val[O_ORG], *con = c->a.val[O_CONTACT], *ex = c->a.val[O_EXPIRES];
+	int64_t t = 0;
+
+	snprintf(d->action, sizeof(d->action), "%s", c->sub);
+	if (strcmp(c->sub, "approve") != 0)
+		return 0;
+	if (!org || !con || !ex) {
+		cli_err("escrow approve: needs --org NAME, --contact C and --expires RFC3339");
+		return 2;
+	}
+	if (strlen(org) > RCPT_ORGANISATION_BYTES_MAX || strlen(con) > RCPT_CONTACT_BYTES_MAX) {
+		cli_err("escrow approve: --org is at most %d bytes and --contact at most %d",
+			RCPT_ORGANISATION_BYTES_MAX, RCPT_CONTACT_BYTES_MAX);
+		return 2;
+	}
+	if (httpd_rfc3339_parse(&t, ex, strlen(ex)) != 0 || t <= 0) {
+		cli_err("escrow approve: --expires '%.40s' is not an RFC 3339 date-time "
+			"(2027-01-31T00:00:00Z)", ex);
+		return 2;
+	}
+	memcpy(d->organisation, org, strlen(org) + 1);
+	memcpy(d->contact, con, strlen(con) + 1);
+	d->expires = (uint64_t)t;
+	return 0;
+}
+
+/* {"decision": D, "signature": SIG} for d signed by key under dom;
+ * NULL having said why. */
+static json_t *decision_body(struct esc_ctx *c, const struct rcpt_decision *d,
+			     const struct rcpt_domain *dom, const struct rcpt_key *key)
+{
+	struct rcpt_diag diag = { "" };
+	uint8_t digest[RCPT_HASH_BYTES], sig[RCPT_SIG_BYTES];
+	char hex[RCPT_SIG_HEX_BYTES], *text = NULL;
+	json_t *o = NULL;
+
+	if (rcpt_decision_digest(digest, &diag, dom, d) != RCPT_OK) {
+		cli_err("escrow %s: decision: %s", c->sub, diag.msg);
+		return NULL;
+	}
+	if (rcpt_sign_digest(sig, key, digest) != RCPT_OK ||
+	    rcpt_hex_encode(hex, sizeof(hex), sig, sizeof(sig)) != RCPT_OK ||
+	    rcpt_decision_to_json(&text, d) != RCPT_OK) {
+		cli_err("escrow %s: could not sign the decision", c->sub);
+		return NULL;
+	}
+	o = json_pack("{s:o, s:s}", "decision", json_loads(text, 0, NULL), "signature", hex);
+	free(text);
+	if (!o)
+		cli_err("escrow %s: out of memory", c->sub);
+	return o;
+}
+
+/* approve, suspend, revoke: a ProviderDecision signed with --key (the
+ * operator's), numbered above the provider's last decision (and at
+ * least the time in milliseconds, so that two operators' consoles do
+ * not reuse one), posted to /v1/providers/ADDRESS/decisions. */
+static int sub_decide(struct esc_ctx *c)
+{
+	struct rcpt_decision d;
+	struct rcpt_domain dom;
+	struct rcpt_key key;
+	char addr[RCPT_ADDR_HEX_BYTES], target[128];
+	uint64_t last = 0, now_ms = (uint64_t)time(NULL) * 1000u;
+	json_t *body;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	if (check_address(c, c->a.pos[0], d.provider))
+		return 2;
+	if (!c->a.val[O_KEY]) {
+		cli_err("escrow %s: needs --key FILE (the operator's key)", c->sub);
+		return 2;
+	}
+	rc = decision_fields(c, &d);
+	if (rc || load_key(c, &key, c->a.val[O_KEY]))
+		return 2;
+	rcpt_address_format(addr, d.provider);
+	rc = fetch_domain(c, &dom);
+	if (!rc)
+		rc = last_decision_nonce(c, &last, addr);
+	if (!rc) {
+		memcpy(d.operator_addr, key.address, RCPT_ADDR_BYTES);
+		d.nonce = last + 1 > now_ms ? last + 1 : now_ms;
+		d.issued_at = now_ms / 1000u;
+		body = decision_body(c, &d, &dom, &key);
+		snprintf(target, sizeof(target), "/v1/providers/%s/decisions", addr);
+		rc = body ? esc_post_json(c, target, body, NULL) : 2;
+	}
+	rcpt_key_wipe(&key);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
 
 struct esc_sub {
 	const char *name;
@@ -1018,6 +1173,10 @@ static const struct esc_sub esc_subs[] = {
 	{ "job", 1, 1, 0, 0 },
 	{ "jobs", 0, 0, M(O_STATE), 0 },
 	{ "audit", 1, 1, M(O_KEY), 0 },
+	{ "provider", 1, 1, 0, 0 },
+	{ "approve", 1, 1, M(O_KEY) | M(O_ORG) | M(O_CONTACT) | M(O_EXPIRES) | M(O_IDEM), 1 },
+	{ "suspend", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
+	{ "revoke", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1124,6 +1283,10 @@ static int esc_dispatch(struct esc_ctx *c)
 		return sub_job(c);
 	if (strcmp(s, "jobs") == 0)
 		return sub_jobs(c);
+	if (strcmp(s, "provider") == 0)
+		return sub_provider(c);
+	if (strcmp(s, "approve") == 0 || strcmp(s, "suspend") == 0 || strcmp(s, "revoke") == 0)
+		return sub_decide(c);
 	return sub_audit(c);
 }
 

@@ -3,7 +3,8 @@
  * GET /v1/params.  The handlers live one file per resource:
  * api_jobs.c (open, list, get), api_job_steps.c (receipt, fail, events,
  * accept), api_disputes.c (attestations, input, withheld),
- * api_providers.c, api_validators.c, api_accounts.c (faucet, balances,
+ * api_providers.c, api_registry.c (operator decisions), api_validators.c,
+ * api_accounts.c (faucet, balances,
  * stake, unstake, withdraw, unbond), api_audit.c; what they share is in
  * api_util.c and api_idem.c (api_internal.h), sign-in in api_session.c.
  *
@@ -60,14 +61,15 @@ void esc_handle_params(struct httpd_req *r, void *cls)
 
 	rcpt_address_format(vc, e->domain.verifying_contract);
 	rcpt_u256_format(ms, &e->cfg.min_stake);
-	httpd_reply_json(r, 200, json_pack("{s:I, s:s, s:b, s:s, s:i, s:i, s:i, s:I, s:I, s:I}",
+	httpd_reply_json(r, 200, json_pack("{s:I, s:s, s:b, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:s}",
 		"chainId", (json_int_t)e->domain.chain_id, "verifyingContract", vc,
 		"devnet", e->cfg.devnet, "minStake", ms,
 		"slashBps", (int)e->cfg.slash_bps, "bountyBps", (int)e->cfg.bounty_bps,
 		"sampleBps", (int)e->cfg.sample_bps,
 		"challengeWindowS", (json_int_t)e->cfg.challenge_window_s,
 		"unbondingS", (json_int_t)e->cfg.unbonding_s,
-		"refereeDeadlineS", (json_int_t)e->cfg.referee_deadline_s));
+		"refereeDeadlineS", (json_int_t)e->cfg.referee_deadline_s,
+		"registry", e->cfg.registry_approved ? "approved" : "open"));
 }
 
 /* ---------------------------------------------------------------- routes */
@@ -98,6 +100,9 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/jobs/{id}/events", esc_handle_job_event, J | A | I | S_JOBS, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_job_event },
 	{ "POST", "/v1/providers", esc_handle_provider_register, J | A | I | S_JOBS, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_provider_register },
 	{ "GET", "/v1/providers/{address}", esc_handle_provider_get, 0, 0, NULL },
+	/* An operator's decision carries its own EIP-712 signature (like a
+	 * job or an attestation), checked against --operator. */
+	{ "POST", "/v1/providers/{address}/decisions", esc_handle_decision, J | I, ESCROW_DECISION_BODY_BYTES_MAX, &esc_body_decision },
 	{ "POST", "/v1/validators", esc_handle_validator_commit, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_commit },
 	{ "POST", "/v1/validators/reveal", esc_handle_validator_reveal, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_reveal },
 	{ "GET", "/v1/validators/{address}", esc_handle_validator_get, 0, 0, NULL },

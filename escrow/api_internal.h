@@ -103,6 +103,19 @@ void esc_op_id(uint8_t out[CHAIN_OP_BYTES], const struct httpd_req *r);
  * NULL when out of memory.  The caller owns the reference. */
 json_t *esc_job_view(struct escrow *e, const struct escrow_job *j, int detail);
 
+/* ---------------------------------------------------------------- api_registry.c */
+
+/* The registry part of GET /v1/providers/{address}: the entry's state
+ * at now_s (expired shown as such), organisation, contact, expiry and
+ * the last decision with its signature.  NULL when out of memory. */
+json_t *esc_registry_view(const struct escrow_registry_entry *en, uint64_t now_s);
+/* Under --registry approved, whether `provider` is approved at now_s
+ * (POST /v1/jobs asks before anything is written or locked): 0, or -1
+ * having answered (403 provider-not-approved, or a database error).
+ * Always 0 with an open registry. */
+int esc_registry_require(struct httpd_req *r, struct escrow *e,
+			 const uint8_t provider[RCPT_ADDR_BYTES], uint64_t now_s);
+
 /* ---------------------------------------------------------------- declared bodies */
 
 /* The body a route accepts (httpd_route.body): httpd checks the keys and
@@ -131,6 +144,8 @@ extern const struct httpd_body_decl esc_body_job_event;
 extern const struct httpd_body_decl esc_body_attestation;
 /* api_providers.c */
 extern const struct httpd_body_decl esc_body_provider_register;
+/* api_registry.c */
+extern const struct httpd_body_decl esc_body_decision;
 /* api_validators.c */
 extern const struct httpd_body_decl esc_body_validator_commit;
 extern const struct httpd_body_decl esc_body_validator_reveal;
@@ -158,6 +173,8 @@ void esc_handle_job_withheld(struct httpd_req *r, void *cls);
 /* api_providers.c */
 void esc_handle_provider_register(struct httpd_req *r, void *cls);
 void esc_handle_provider_get(struct httpd_req *r, void *cls);
+/* api_registry.c */
+void esc_handle_decision(struct httpd_req *r, void *cls);
 /* api_validators.c */
 void esc_handle_validator_commit(struct httpd_req *r, void *cls);
 void esc_handle_validator_get(struct httpd_req *r, void *cls);

@@ -1,6 +1,7 @@
 /*
- * api_jobs.c: POST /v1/jobs (open a job: its JobSpec, signature and the
- * provider's deterrence), GET /v1/jobs (the list) and GET /v1/jobs/{id}.
+ * api_jobs.c: POST /v1/jobs (open a job: its JobSpec, signature, the
+ * provider's approval under --registry approved and its deterrence), GET
+ * /v1/jobs (the list) and GET /v1/jobs/{id}.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -266,7 +267,10 @@ void esc_handle_job_open(struct httpd_req *r, void *cls)
 	uint64_t now = esc_now_s();
 
 	ASSAY_ASSERT(e && key);
-	if (job_validate(r, e, &job, sig, id) || !(ch = esc_chain(r, e)))
+	/* The registry before anything is written or locked: a provider the
+	 * operator has not approved gets no job, and nobody's money moves. */
+	if (job_validate(r, e, &job, sig, id) || esc_registry_require(r, e, job.provider, now) ||
+	    !(ch = esc_chain(r, e)))
 		goto out;
 	if (rcpt_job_to_json(&canon, &job) != RCPT_OK) {
 		esc_problem(r, ESC_P_INVALID_JOB, "job does not serialise");

@@ -1,6 +1,7 @@
 /*
  * api_providers.c: POST /v1/providers (a staked provider registers its URL) and
- * GET /v1/providers/{address}.
+ * GET /v1/providers/{address} (its URL and its entry in the approved
+ * registry, api_registry.c).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -109,23 +110,52 @@ void esc_handle_provider_register(struct httpd_req *r, void *cls)
 	httpd_reply_json(r, 200, provider_view(who, url, now));
 }
 
+/* {"address"}, with "url" and "registeredAt" when it registered one
+ * and "registry" when an operator decided about it. */
+static json_t *provider_full_view(const uint8_t who[RCPT_ADDR_BYTES], const char *url,
+				  uint64_t at, const struct escrow_registry_entry *en)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+	json_t *v;
+
+	ASSAY_ASSERT(url || en);
+	if (url)
+		v = provider_view(who, url, at);
+	else {
+		rcpt_address_format(a, who);
+		v = json_pack("{s:s}", "address", a);
+	}
+	if (v && en && json_object_set_new(v, "registry", esc_registry_view(en, esc_now_s()))) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
 void esc_handle_provider_get(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
 	uint8_t who[RCPT_ADDR_BYTES];
 	char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1];
+	struct escrow_registry_entry en;
 	uint64_t at = 0;
-	enum escrow_db_err rc;
+	enum escrow_db_err rc, rr = ESCROW_DB_NOT_FOUND;
 
 	if (esc_parse_address(r, who, httpd_req_param(r, 0)))
 		return;
 	if (esc_db_ready(r, e))
 		return;
 	rc = escrow_db_provider_get(escrow_http_db(e), url, &at, who);
-	if (rc == ESCROW_DB_NOT_FOUND)
-		esc_problem(r, ESC_P_PROVIDER_NOT_FOUND, "this address has not registered a URL");
-	else if (rc)
+	if (rc == ESCROW_DB_OK || rc == ESCROW_DB_NOT_FOUND)
+		rr = escrow_db_registry_get(escrow_http_db(e), &en, who);
+	if (rc == ESCROW_DB_NOT_FOUND && rr == ESCROW_DB_NOT_FOUND)
+		esc_problem(r, ESC_P_PROVIDER_NOT_FOUND,
+			    "this address has registered no URL and has no registry entry");
+	else if (rc && rc != ESCROW_DB_NOT_FOUND)
 		esc_reply_db(r, rc);
+	else if (rr && rr != ESCROW_DB_NOT_FOUND)
+		esc_reply_db(r, rr);
 	else
-		httpd_reply_json(r, 200, provider_view(who, url, at));
+		httpd_reply_json(r, 200, provider_full_view(who, rc ? NULL : url, at,
+							    rr ? NULL : &en));
 }

@@ -1908,6 +1908,95 @@ out:
 	return rc;
 }
 
+/* ---------------------------------------------------------------- registry */
+
+enum escrow_db_err escrow_db_registry_lock(struct escrow_db *db,
+					   const uint8_t provider[RCPT_ADDR_BYTES])
+{
+	char pp[HEXP(20)];
+	const char *p[1] = { pp };
+
+	hexp(pp, sizeof(pp), provider, 20);
+	return run(db, NULL, "registry lock",
+		   "SELECT pg_advisory_xact_lock(hashtextextended('registry:' ||"
+		   " encode($1::bytea, 'hex'), 10))", 1, p);
+}
+
+/* Row 0 of a registry SELECT (columns as escrow_db_registry_get's) into
+ * *out; -1 when a column is not what migration 010 allows. */
+static int registry_row(struct escrow_registry_entry *out, const PGresult *res)
+{
+	const char *org = PQgetvalue(res, 0, 1), *con = PQgetvalue(res, 0, 2);
+	const char *dec = PQgetvalue(res, 0, 7);
+
+	if (escrow_registry_state_parse(PQgetvalue(res, 0, 0), &out->status) ||
+	    strlen(org) > RCPT_ORGANISATION_BYTES_MAX || strlen(con) > RCPT_CONTACT_BYTES_MAX ||
+	    strlen(dec) > ESCROW_DECISION_JSON_BYTES_MAX ||
+	    get_bytes(out->operator_addr, 20, res, 0, 6) ||
+	    get_bytes(out->signature, RCPT_SIG_BYTES, res, 0, 8))
+		return -1;
+	memcpy(out->organisation, org, strlen(org) + 1);
+	memcpy(out->contact, con, strlen(con) + 1);
+	memcpy(out->decision, dec, strlen(dec) + 1);
+	out->expires_s = get_u64(res, 0, 3);
+	out->nonce = get_u64(res, 0, 4);
+	out->updated_at_s = get_u64(res, 0, 5);
+	return 0;
+}
+
+enum escrow_db_err escrow_db_registry_get(struct escrow_db *db,
+					  struct escrow_registry_entry *out,
+					  const uint8_t provider[RCPT_ADDR_BYTES])
+{
+	char pp[HEXP(20)];
+	const char *p[1] = { pp };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(db && out && provider);
+	memset(out, 0, sizeof(*out));
+	memcpy(out->provider, provider, RCPT_ADDR_BYTES);
+	hexp(pp, sizeof(pp), provider, 20);
+	rc = run(db, &res, "registry get",
+		 "SELECT status, organisation, contact, expires_s, nonce, updated_at_s,"
+		 " operator, decision, signature FROM escrow_registry WHERE provider = $1", 1, p);
+	if (rc)
+		return rc;
+	if (PQntuples(res) != 1)
+		rc = ESCROW_DB_NOT_FOUND;
+	else if (registry_row(out, res))
+		rc = ESCROW_DB_FAIL;
+	PQclear(res);
+	return rc;
+}
+
+enum escrow_db_err escrow_db_registry_put(struct escrow_db *db,
+					  const struct escrow_registry_entry *e)
+{
+	char pp[HEXP(20)], op[HEXP(20)], sp[HEXP(RCPT_SIG_BYTES)], ex[24], no[24], at[24];
+	const char *p[10] = { pp, escrow_registry_state_name(e->status), e->organisation,
+			      e->contact, ex, no, at, op, e->decision, sp };
+
+	ASSAY_ASSERT(e->status == REG_APPROVED || e->status == REG_SUSPENDED ||
+		     e->status == REG_REVOKED);
+	ASSAY_ASSERT(e->nonce > 0 && strlen(e->decision) <= ESCROW_DECISION_JSON_BYTES_MAX);
+	hexp(pp, sizeof(pp), e->provider, 20);
+	hexp(op, sizeof(op), e->operator_addr, 20);
+	hexp(sp, sizeof(sp), e->signature, RCPT_SIG_BYTES);
+	snprintf(ex, sizeof(ex), "%" PRIu64, e->expires_s);
+	snprintf(no, sizeof(no), "%" PRIu64, e->nonce);
+	snprintf(at, sizeof(at), "%" PRIu64, e->updated_at_s);
+	return run(db, NULL, "registry put",
+		   "INSERT INTO escrow_registry (provider, status, organisation, contact,"
+		   " expires_s, nonce, updated_at_s, operator, decision, signature)"
+		   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+		   " ON CONFLICT (provider) DO UPDATE SET status = EXCLUDED.status,"
+		   " organisation = EXCLUDED.organisation, contact = EXCLUDED.contact,"
+		   " expires_s = EXCLUDED.expires_s, nonce = EXCLUDED.nonce,"
+		   " updated_at_s = EXCLUDED.updated_at_s, operator = EXCLUDED.operator,"
+		   " decision = EXCLUDED.decision, signature = EXCLUDED.signature", 10, p);
+}
+
 enum escrow_db_err escrow_db_seed_commit(struct escrow_db *db,
 					 const uint8_t validator[RCPT_ADDR_BYTES],
 					 const uint8_t commitment[RCPT_HASH_BYTES],

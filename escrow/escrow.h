@@ -9,7 +9,9 @@
  *
  * Files: main.c (flags, start), api.c (routes; handlers in api_*.c), settle.c
  * (the loop and the referee), db.c (every SQL statement), state.c (the
- * job state machine: which operation is allowed from which state),
+ * job state machine: which operation is allowed from which state;
+ * dispute_state.c and registry_state.c likewise for disputes and the
+ * approved registry of providers),
  * money.c (uint256 arithmetic for basis points), problems.c (every
  * problem type the handlers answer, one slug one status one title).
  */
@@ -29,6 +31,7 @@
 #include "escrow_limits.h"
 #include "state.h"
 #include "dispute_state.h"
+#include "registry_state.h"
 
 struct escrow_config {
 	const char *listen_host;
@@ -69,6 +72,10 @@ struct escrow_config {
 	/* Handler threads, each with its own database session (0: requests
 	 * are handled one at a time on the serving thread). */
 	unsigned http_workers;
+	/* --registry approved: a job opens only for a provider the operator
+	 * (operator_addr, required then) has approved (docs/escrow.md,
+	 * "Approved registry"); 0: open, any staked provider. */
+	int registry_approved;
 };
 
 /* ---------------------------------------------------------------- db.c */
@@ -412,6 +419,37 @@ enum escrow_db_err escrow_db_provider_get(struct escrow_db *db,
 					  char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1],
 					  uint64_t *registered_at_s,
 					  const uint8_t addr[RCPT_ADDR_BYTES]);
+
+/* The approved registry (migration 010, registry_state.h): one row per
+ * provider an operator decided about. */
+struct escrow_registry_entry {
+	uint8_t provider[RCPT_ADDR_BYTES];
+	enum escrow_registry_state status;    /* stored: approved, suspended or revoked */
+	char organisation[RCPT_ORGANISATION_BYTES_MAX + 1];   /* of the last approval */
+	char contact[RCPT_CONTACT_BYTES_MAX + 1];             /* of the last approval */
+	uint64_t expires_s;                   /* of the last approval; 0 when none */
+	uint64_t nonce;                       /* of the last decision */
+	uint64_t updated_at_s;                /* when the last decision was recorded */
+	uint8_t operator_addr[RCPT_ADDR_BYTES];               /* its signer */
+	char decision[ESCROW_DECISION_JSON_BYTES_MAX + 1];    /* it, canonical JSON */
+	uint8_t signature[RCPT_SIG_BYTES];
+};
+/* In the caller's transaction: the provider's transaction-level
+ * advisory lock, so that decisions about one provider are taken one at
+ * a time (its first decision's INSERT included). */
+enum escrow_db_err escrow_db_registry_lock(struct escrow_db *db,
+					   const uint8_t provider[RCPT_ADDR_BYTES]);
+/* *out (its provider set) from the provider's row; ESCROW_DB_NOT_FOUND
+ * when no decision was ever recorded. */
+enum escrow_db_err escrow_db_registry_get(struct escrow_db *db,
+					  struct escrow_registry_entry *out,
+					  const uint8_t provider[RCPT_ADDR_BYTES]);
+/* Inserts or replaces the provider's row with *e (status approved,
+ * suspended or revoked).  Migration 010's trigger refuses (ESCROW_DB_FAIL,
+ * logged) a change to a revoked row and a nonce that does not rise: the
+ * caller checked both under the lock. */
+enum escrow_db_err escrow_db_registry_put(struct escrow_db *db,
+					  const struct escrow_registry_entry *e);
 
 /* Validator seed commitments.  The latest commitment of a validator: */
 struct escrow_seed {

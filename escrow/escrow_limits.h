@@ -154,6 +154,25 @@
 #define ESCROW_FETCH_PER_TICK 2u
 #define ESCROW_FETCH_TRACK_MAX 256u
 
+/* The approved registry (escrow/api_registry.c, docs/escrow.md
+ * "Approved registry").  A decision request: one ProviderDecision (at
+ * most RCPT_ORGANISATION_BYTES_MAX + RCPT_CONTACT_BYTES_MAX bytes of
+ * text, doubled if every byte were escaped, and a few fixed fields) and
+ * its signature. */
+#define ESCROW_DECISION_BODY_BYTES_MAX 4096u
+/* A decision as stored (canonical JSON; migration 010's CHECK). */
+#define ESCROW_DECISION_JSON_BYTES_MAX 2048u
+/* A decision's issuedAt may be this far ahead of the escrow's clock (a
+ * signer's clock a little fast) and this old at most: a statement signed
+ * and then not sent (the operator changed their mind) cannot be played
+ * later than that; long enough for a signature made on an offline
+ * machine to be carried over. */
+#define ESCROW_DECISION_SKEW_S 300u
+#define ESCROW_DECISION_AGE_S_MAX 3600u
+/* An approval lasts at most two years: a provider the operator forgot
+ * about lapses on its own, and a renewal is one signature. */
+#define ESCROW_APPROVAL_S_MAX (2u * 365u * 86400u)
+
 /* Stringifies a limit for SQL text. */
 #define ESCROW_STR_(x) #x
 #define ESCROW_STR(x) ESCROW_STR_(x)

@@ -67,7 +67,10 @@ static void usage(FILE *f)
 		"  --siwe-domain HOST --siwe-uri URI  enable Sign-In with Ethereum (EIP-4361):\n"
 		"                            a message must name exactly this domain and URI\n"
 		"  --session-ttl-s N         %u (sign-in session lifetime, at most %u)\n"
-		"  --operator ADDR           the one address that may sign in as operator\n"
+		"  --operator ADDR           the operator: may sign in as operator, and signs\n"
+		"                            the registry's decisions (approve, suspend, revoke)\n"
+		"  --registry MODE           open (default): any staked provider takes jobs;\n"
+		"                            approved: only providers --operator approved\n"
 		"  --signin-rate-per-s N --signin-rate-burst N  anonymous sign-in requests per IP (2, 20)\n"
 		"  --print-routes            print the route table, METHOD PATH a line, and exit\n"
 		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
@@ -106,7 +109,7 @@ struct opt_text {
 		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
 		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst,
 		*workers, *ref_cpu, *ref_mem, *ref_wall, *ref_threads, *ref_delay, *sandbox,
-		*ca_file;
+		*ca_file, *registry;
 	int devnet, quiet, tls12;
 };
 
@@ -143,6 +146,7 @@ static void from_env(struct opt_text *o)
 	o->ref_delay = getenv("ASSAY_ESCROW_REFEREE_DELAY_MS");
 	o->sandbox = getenv("ASSAY_ESCROW_SANDBOX");
 	o->ca_file = getenv("ASSAY_ESCROW_CA_FILE");
+	o->registry = getenv("ASSAY_ESCROW_REGISTRY");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
 	d = getenv("ASSAY_ESCROW_TLS_ALLOW_1_2");
@@ -174,6 +178,7 @@ static const struct option opt_longs[] = {
 	{ "siwe-uri", required_argument, NULL, 'U' },
 	{ "session-ttl-s", required_argument, NULL, 'T' },
 	{ "operator", required_argument, NULL, 'O' },
+	{ "registry", required_argument, NULL, 'G' },
 	{ "signin-rate-per-s", required_argument, NULL, 'x' },
 	{ "signin-rate-burst", required_argument, NULL, 'y' },
 	{ "http-workers", required_argument, NULL, 'W' },
@@ -216,6 +221,7 @@ static int opt_set(struct opt_text *o, int c, const char *arg)
 	case 'U': o->siwe_uri = arg; break;
 	case 'T': o->session_ttl = arg; break;
 	case 'O': o->operator_addr = arg; break;
+	case 'G': o->registry = arg; break;
 	case 'x': o->srate = arg; break;
 	case 'y': o->sburst = arg; break;
 	case 'W': o->workers = arg; break;
@@ -334,7 +340,8 @@ static int stake_flags_check(struct escrow_config *cfg, const struct opt_text *o
 }
 
 /* Sign-in: --siwe-domain and --siwe-uri together and within their
- * bounds; --operator only with them. */
+ * bounds.  --operator names who may sign in as operator (with them) and
+ * who signs the registry's decisions (with or without them). */
 static int siwe_flags_check(struct escrow_config *cfg, const struct opt_text *o)
 {
 	cfg->siwe_domain = o->siwe_domain;
@@ -350,8 +357,23 @@ static int siwe_flags_check(struct escrow_config *cfg, const struct opt_text *o)
 			cfg->siwe_domain, cfg->siwe_uri);
 		return -1;
 	}
-	if (cfg->operator_addr && !cfg->siwe_domain) {
-		fprintf(stderr, "assay-escrow: --operator needs --siwe-domain and --siwe-uri\n");
+	return 0;
+}
+
+/* --registry open or approved; approved needs --operator, whose
+ * signatures alone approve a provider (without one no provider could
+ * ever take a job). */
+static int registry_flags_check(struct escrow_config *cfg, const struct opt_text *o)
+{
+	if (o->registry && strcmp(o->registry, "open") && strcmp(o->registry, "approved")) {
+		fprintf(stderr, "assay-escrow: could not parse --registry '%s': want open or approved\n",
+			o->registry);
+		return -1;
+	}
+	cfg->registry_approved = o->registry && strcmp(o->registry, "approved") == 0;
+	if (cfg->registry_approved && !cfg->operator_addr) {
+		fprintf(stderr, "assay-escrow: --registry approved needs --operator ADDR: "
+			"only its signatures approve a provider\n");
 		return -1;
 	}
 	return 0;
@@ -375,7 +397,8 @@ static int build_config(struct escrow_config *cfg, const struct opt_text *o, cha
 	cfg->tls_allow_12 = o->tls12;
 	cfg->ca_file = o->ca_file;
 	if (listen_parse(cfg, o->listen, host, host_len) || numbers_parse(cfg, o) ||
-	    referee_flags_check(cfg, o) || stake_flags_check(cfg, o) || siwe_flags_check(cfg, o))
+	    referee_flags_check(cfg, o) || stake_flags_check(cfg, o) || siwe_flags_check(cfg, o) ||
+	    registry_flags_check(cfg, o))
 		return -1;
 	if ((!cfg->tls_cert) != (!cfg->tls_key)) {
 		fprintf(stderr, "assay-escrow: --tls-cert and --tls-key go together\n");

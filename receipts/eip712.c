@@ -1,6 +1,7 @@
 /*
  * eip712.c: EIP-712 hashing of Assay's three statements (PROTOCOL.md
- * section 3).
+ * section 3) and of the operator's ProviderDecision (an addition beside
+ * them, docs/escrow.md "Approved registry").
  *
  * encodeData per EIP-712: address -> 12 zero bytes || 20 bytes; bytes32
  * as is; uintN -> 32-byte big-endian; string -> keccak256 of its UTF-8
@@ -28,6 +29,11 @@ const char RCPT_ATTESTATION_TYPE[] =
 	"Attestation(bytes32 receipt,bytes32 outputRoot,uint8 verdict,"
 	"address validator)";
 
+const char RCPT_DECISION_TYPE[] =
+	"ProviderDecision(address operator,address provider,string action,"
+	"string organisation,string contact,uint64 expires,uint64 nonce,"
+	"uint64 issuedAt)";
+
 /* keccak256 of each type string above, as Solidity code would hard-code
  * them; rcpt_eip712_selfcheck() (run by the tests) recomputes them. */
 static const uint8_t DOMAIN_TYPEHASH[32] = {
@@ -47,6 +53,11 @@ static const uint8_t ATTESTATION_TYPEHASH[32] = {
 	0x23, 0x3f, 0x93, 0x65, 0xb4, 0xfe, 0xaf, 0xb7, 0x39, 0x49, 0x12, 0x89, 0x98, 0xfb, 0xbd, 0x52,
 };
 
+static const uint8_t DECISION_TYPEHASH[32] = {
+	0x1a, 0x0e, 0x35, 0x44, 0xc0, 0x82, 0xc4, 0xf4, 0xfe, 0xea, 0x8f, 0x8f, 0x11, 0xf1, 0xd3, 0x0a,
+	0x6c, 0x6b, 0xc6, 0x0c, 0x5b, 0x3a, 0xde, 0xcb, 0xad, 0xf3, 0xc3, 0x09, 0x71, 0xd1, 0xa1, 0xce,
+};
+
 int rcpt_eip712_selfcheck(void)
 {
 	static const struct {
@@ -55,6 +66,7 @@ int rcpt_eip712_selfcheck(void)
 	} t[] = {
 		{ RCPT_DOMAIN_TYPE, DOMAIN_TYPEHASH }, { RCPT_JOB_TYPE, JOB_TYPEHASH },
 		{ RCPT_RECEIPT_TYPE, RECEIPT_TYPEHASH }, { RCPT_ATTESTATION_TYPE, ATTESTATION_TYPEHASH },
+		{ RCPT_DECISION_TYPE, DECISION_TYPEHASH },
 	};
 	uint8_t h[32];
 
@@ -307,6 +319,52 @@ enum rcpt_err rcpt_attestation_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 	return RCPT_OK;
 }
 
+/* One of the three actions (a closed set, so that a wallet shows the
+ * operator a word the escrow knows). */
+static int decision_action_known(const char *a)
+{
+	return strcmp(a, RCPT_DECISION_APPROVE) == 0 || strcmp(a, RCPT_DECISION_SUSPEND) == 0 ||
+	       strcmp(a, RCPT_DECISION_REVOKE) == 0;
+}
+
+enum rcpt_err rcpt_decision_hash_struct(uint8_t out[RCPT_HASH_BYTES],
+					struct rcpt_diag *diag,
+					const struct rcpt_decision *d)
+{
+	struct rcpt_keccak k;
+	enum rcpt_err rc;
+
+	if (!out || !d)
+		return RCPT_ERR_ARG;
+	if (strnlen(d->action, sizeof(d->action)) == sizeof(d->action) ||
+	    !decision_action_known(d->action)) {
+		rcpt_diagf(diag, "action: not approve, suspend or revoke");
+		return RCPT_ERR_FIELD;
+	}
+	rc = rcpt_check_text(diag, "organisation", d->organisation,
+			     RCPT_ORGANISATION_BYTES_MAX, 1);
+	if (!rc)
+		rc = rcpt_check_text(diag, "contact", d->contact, RCPT_CONTACT_BYTES_MAX, 1);
+	if (rc)
+		return rc;
+	if (d->expires > RCPT_JSON_UINT_MAX || d->nonce > RCPT_JSON_UINT_MAX ||
+	    d->issued_at > RCPT_JSON_UINT_MAX) {
+		rcpt_diagf(diag, "decision: integer above 2^53 - 1");
+		return RCPT_ERR_FIELD;
+	}
+	start(&k, DECISION_TYPEHASH);
+	put_address(&k, d->operator_addr);
+	put_address(&k, d->provider);
+	put_string(&k, d->action);
+	put_string(&k, d->organisation);
+	put_string(&k, d->contact);
+	put_u64(&k, d->expires);
+	put_u64(&k, d->nonce);
+	put_u64(&k, d->issued_at);
+	rcpt_keccak_final(&k, out);
+	return RCPT_OK;
+}
+
 void rcpt_eip712_digest(uint8_t out[RCPT_HASH_BYTES],
 			const uint8_t domain_separator[RCPT_HASH_BYTES],
 			const uint8_t hash_struct[RCPT_HASH_BYTES])
@@ -367,6 +425,23 @@ enum rcpt_err rcpt_attestation_digest(uint8_t out[RCPT_HASH_BYTES],
 	rc = rcpt_domain_separator(ds, d);
 	if (!rc)
 		rc = rcpt_attestation_hash_struct(hs, diag, a);
+	if (!rc)
+		rcpt_eip712_digest(out, ds, hs);
+	return rc;
+}
+
+enum rcpt_err rcpt_decision_digest(uint8_t out[RCPT_HASH_BYTES], struct rcpt_diag *diag,
+				   const struct rcpt_domain *dom,
+				   const struct rcpt_decision *d)
+{
+	uint8_t ds[32], hs[32];
+	enum rcpt_err rc;
+
+	if (!out || !dom || !d)
+		return RCPT_ERR_ARG;
+	rc = rcpt_domain_separator(ds, dom);
+	if (!rc)
+		rc = rcpt_decision_hash_struct(hs, diag, d);
 	if (!rc)
 		rcpt_eip712_digest(out, ds, hs);
 	return rc;

@@ -32,6 +32,7 @@ extern const char RCPT_DOMAIN_TYPE[];
 extern const char RCPT_JOB_TYPE[];
 extern const char RCPT_RECEIPT_TYPE[];
 extern const char RCPT_ATTESTATION_TYPE[];
+extern const char RCPT_DECISION_TYPE[];
 
 /* 0 when the hard-coded EIP-712 type hashes equal keccak256 of their type
  * strings; -1 otherwise.  For the tests. */

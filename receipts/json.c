@@ -80,6 +80,17 @@ static const struct field attestation_fields[] = {
 	FLD(rcpt_attestation, "validator", F_ADDR, validator),
 };
 
+static const struct field decision_fields[] = {
+	FLD(rcpt_decision, "operator", F_ADDR, operator_addr),
+	FLD(rcpt_decision, "provider", F_ADDR, provider),
+	STR(rcpt_decision, "action", action, 0),
+	STR(rcpt_decision, "organisation", organisation, 1),
+	STR(rcpt_decision, "contact", contact, 1),
+	FLD(rcpt_decision, "expires", F_U64, expires),
+	FLD(rcpt_decision, "nonce", F_U64, nonce),
+	FLD(rcpt_decision, "issuedAt", F_U64, issued_at),
+};
+
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* "job.maxPrice" or "maxPrice" when there is no prefix. */
@@ -279,6 +290,7 @@ DEFINE_PARSER(rcpt_domain_parse, rcpt_domain, domain_fields, "")
 DEFINE_PARSER(rcpt_job_parse, rcpt_job, job_fields, "")
 DEFINE_PARSER(rcpt_receipt_parse, rcpt_receipt, receipt_fields, "")
 DEFINE_PARSER(rcpt_attestation_parse, rcpt_attestation, attestation_fields, "")
+DEFINE_PARSER(rcpt_decision_parse, rcpt_decision, decision_fields, "")
 
 enum rcpt_err rcpt_sig_parse(uint8_t out[RCPT_SIG_BYTES], const char *text)
 {
@@ -378,6 +390,13 @@ enum rcpt_err rcpt_attestation_to_json(char **out, const struct rcpt_attestation
 		return RCPT_ERR_ARG;
 	return dump(out, build_object(a, attestation_fields,
 				      NFIELDS(attestation_fields)));
+}
+
+enum rcpt_err rcpt_decision_to_json(char **out, const struct rcpt_decision *d)
+{
+	if (!out || !d)
+		return RCPT_ERR_ARG;
+	return dump(out, build_object(d, decision_fields, NFIELDS(decision_fields)));
 }
 
 /* ------------------------------------------------------------------ */

@@ -26,6 +26,17 @@
 /* `device` is "cpu", "cuda:sm_90", ... */
 #define RCPT_DEVICE_BYTES_MAX 64
 
+/* A ProviderDecision (an operator's statement about a provider, the
+ * escrow's approved registry): `action` is "approve", "suspend" or
+ * "revoke"; `organisation` names the provider's legal entity as a
+ * registry would print it; `contact` is an e-mail address, a URL or a
+ * phone number.  Long enough for real names in any script (UTF-8),
+ * short enough that a registry row and its audit entry stay small.
+ * Raising one changes what other implementations must accept. */
+#define RCPT_DECISION_ACTION_BYTES_MAX 16
+#define RCPT_ORGANISATION_BYTES_MAX 128
+#define RCPT_CONTACT_BYTES_MAX 256
+
 /* EIP-191 messages: a SIWE message is well under 2 KiB. */
 #define RCPT_MESSAGE_BYTES_MAX 65536
 

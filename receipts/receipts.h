@@ -314,6 +314,25 @@ struct rcpt_attestation {
 	uint8_t validator[RCPT_ADDR_BYTES];
 };
 
+/* An operator's decision about a provider (ProviderDecision; the
+ * escrow's approved registry, docs/escrow.md "Approved registry").  An
+ * addition to PROTOCOL.md section 3: the three statements above are
+ * unchanged.  `action` is one of RCPT_DECISION_APPROVE, _SUSPEND,
+ * _REVOKE; `operator_addr` is the signer ("operator" in JSON). */
+#define RCPT_DECISION_APPROVE "approve"
+#define RCPT_DECISION_SUSPEND "suspend"
+#define RCPT_DECISION_REVOKE "revoke"
+struct rcpt_decision {
+	uint8_t operator_addr[RCPT_ADDR_BYTES];
+	uint8_t provider[RCPT_ADDR_BYTES];
+	char action[RCPT_DECISION_ACTION_BYTES_MAX + 1];
+	char organisation[RCPT_ORGANISATION_BYTES_MAX + 1];
+	char contact[RCPT_CONTACT_BYTES_MAX + 1];
+	uint64_t expires;           /* Unix seconds; 0 when the action sets none */
+	uint64_t nonce;             /* above the provider's last decision's */
+	uint64_t issued_at;         /* Unix seconds */
+};
+
 /* Fills an Assay domain: name "Assay", version "1". */
 void rcpt_domain_assay(struct rcpt_domain *out, uint64_t chain_id,
 		       const uint8_t verifying_contract[RCPT_ADDR_BYTES]);
@@ -331,6 +350,10 @@ RCPT_WUR enum rcpt_err rcpt_receipt_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 RCPT_WUR enum rcpt_err rcpt_attestation_hash_struct(uint8_t out[RCPT_HASH_BYTES],
 						    struct rcpt_diag *diag,
 						    const struct rcpt_attestation *a);
+/* Also refuses an action other than the three (RCPT_ERR_FIELD). */
+RCPT_WUR enum rcpt_err rcpt_decision_hash_struct(uint8_t out[RCPT_HASH_BYTES],
+						 struct rcpt_diag *diag,
+						 const struct rcpt_decision *d);
 /* keccak256(0x19 0x01 || domainSeparator || hashStruct) */
 void rcpt_eip712_digest(uint8_t out[RCPT_HASH_BYTES],
 			const uint8_t domain_separator[RCPT_HASH_BYTES],
@@ -349,6 +372,12 @@ RCPT_WUR enum rcpt_err rcpt_attestation_digest(uint8_t out[RCPT_HASH_BYTES],
 					       struct rcpt_diag *diag,
 					       const struct rcpt_domain *d,
 					       const struct rcpt_attestation *a);
+
+/* The digest an operator signs for a ProviderDecision. */
+RCPT_WUR enum rcpt_err rcpt_decision_digest(uint8_t out[RCPT_HASH_BYTES],
+					    struct rcpt_diag *diag,
+					    const struct rcpt_domain *dom,
+					    const struct rcpt_decision *d);
 
 /* ------------------------------------------------------------------ */
 /* Strict JSON (PROTOCOL.md section 4)                                  */
@@ -370,6 +399,9 @@ RCPT_WUR enum rcpt_err rcpt_receipt_parse(struct rcpt_receipt *out,
 RCPT_WUR enum rcpt_err rcpt_attestation_parse(struct rcpt_attestation *out,
 					      struct rcpt_diag *diag,
 					      const char *json, size_t len);
+RCPT_WUR enum rcpt_err rcpt_decision_parse(struct rcpt_decision *out,
+					   struct rcpt_diag *diag,
+					   const char *json, size_t len);
 
 /* Serialisers write compact JSON, keys in the order of the EIP-712 type,
  * into a buffer the caller frees with free().  RCPT_ERR_NOMEM or
@@ -379,6 +411,7 @@ RCPT_WUR enum rcpt_err rcpt_job_to_json(char **out, const struct rcpt_job *job);
 RCPT_WUR enum rcpt_err rcpt_receipt_to_json(char **out, const struct rcpt_receipt *r);
 RCPT_WUR enum rcpt_err rcpt_attestation_to_json(char **out,
 						const struct rcpt_attestation *a);
+RCPT_WUR enum rcpt_err rcpt_decision_to_json(char **out, const struct rcpt_decision *d);
 
 /* Signature in JSON form: "0x" + 130 hex digits, either case. */
 RCPT_WUR enum rcpt_err rcpt_sig_parse(uint8_t out[RCPT_SIG_BYTES], const char *text);

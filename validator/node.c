@@ -418,7 +418,8 @@ static int url_ok(const char *u)
 }
 
 /* The provider's base URL from the escrow.  VALID_ERR_NOT_FOUND when
- * none is registered. */
+ * none is registered (404, or 200 without "url": an address the escrow
+ * knows only from its approved registry). */
 static enum valid_err provider_url(struct valid_node *n, char out[HTTPD_CLIENT_URL_BYTES_MAX],
 				   const struct task *t, char *why, size_t why_len)
 {
@@ -433,7 +434,8 @@ static enum valid_err provider_url(struct valid_node *n, char out[HTTPD_CLIENT_U
 		  (long)n->fetch_timeout_ms);
 	if (rc)
 		return rc;
-	if (resp.status == 404) {
+	if (resp.status == 404 ||
+	    (resp.status == 200 && json_is_object(resp.json) && !json_object_get(resp.json, "url"))) {
 		rc = VALID_ERR_NOT_FOUND;
 		why_set(why, why_len, "provider %s not registered", a);
 	} else if (resp.status != 200 || !(u = httpd_client_str(&resp, "url")) || !url_ok(u) ||

@@ -1,6 +1,6 @@
 /*
- * fuzz_statement.c: libFuzzer harness for the statement parsers and the
- * Merkle proof checker.  The first byte picks the target; the rest is
+ * fuzz_statement.c: libFuzzer harness for the statement parsers (the
+ * operator's ProviderDecision among them) and the Merkle proof checker.  The first byte picks the target; the rest is
  * its input.  Every statement that parses must serialise and parse back
  * to the same struct; a proof check must never crash or accept a chunk
  * of the wrong length.
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	text = (const char *)data + 1;
 	len = size - 1;
-	switch (data[0] % 5) {
+	switch (data[0] % 6) {
 	case 0:
 		ROUND_TRIP(rcpt_domain, rcpt_domain_parse, rcpt_domain_to_json);
 		break;
@@ -73,6 +73,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	}
+	case 5:
+		ROUND_TRIP(rcpt_decision, rcpt_decision_parse, rcpt_decision_to_json);
+		break;
 	}
 	if (strnlen(d.msg, sizeof(d.msg)) == sizeof(d.msg))
 		abort();
