@@ -221,7 +221,7 @@ escrow_act() {
 	printf '  cheating provider %s\n  validator         %s\n' "$CHEAT" "$VAL"
 
 	say "13. Funding (devnet faucet) and staking (signed requests)"
-	FUND_CUST=10000000000000000000      # 10 ASY
+	FUND_CUST=20000000000000000000      # 20 ASY: six jobs of 2 ASY may be locked at once
 	FUND_NODE=500000000000000000000     # 500 ASY
 	# Four times the minimum (100 ASY): a provider slashed twice (50 %
 	# each) still holds the minimum, so the customer's three jobs at each

@@ -659,6 +659,56 @@ static void count(struct valid_node *n, uint64_t *c)
 	pthread_mutex_unlock(&n->mu);
 }
 
+/* The job's input and (a model kernel's) model: 0; -1 when the check
+ * cannot go on (withholding reported where it is the provider's). */
+static int gather(struct valid_node *n, const struct task *t, uint8_t **input,
+		  size_t *input_len, char model[VALID_PATH_BYTES])
+{
+	char why[256] = "";
+	enum valid_err rc = fetch_bytes(n, input, input_len, t, WHAT_INPUT, why, sizeof(why));
+
+	if (rc == VALID_OK)
+		rc = fetch_model(n, model, t, why, sizeof(why));
+	if (rc == VALID_ERR_IO) {
+		vlog("model-cache-failed", "job=%s why=\"%s\"", t->job_hex, why);
+		count(n, &n->st.failed);
+		return -1;
+	}
+	if (rc) {
+		if (!stopping(n)) {
+			char reason[VALID_REASON_BYTES_MAX];
+			snprintf(reason, sizeof(reason), "%s not served after %u tries",
+				 *input ? "model" : "input", n->fetch_tries);
+			vlog("input-withheld", "job=%s why=\"%s\"", t->job_hex, why);
+			report_withheld(n, t, reason);
+		}
+		return -1;
+	}
+	return 0;
+}
+
+/* The sandbox job of a check (the caller adds the key to wipe). */
+static void job_of(struct sbx_job *wj, struct sbx_limits *lim, const struct valid_node *n,
+		   const struct task *t, const uint8_t *input, size_t input_len,
+		   const char *model)
+{
+	memset(lim, 0, sizeof(*lim));
+	lim->cpu_s = n->job_cpu_s;
+	lim->threads = n->job_threads;
+	/* out_bytes_max stays the default: a wrong receipt's outputSize
+	 * must not cut our run short. */
+	memset(wj, 0, sizeof(*wj));
+	wj->kernel = t->job.kernel;
+	wj->params = t->job.params;
+	wj->params_len = strlen(t->job.params);
+	wj->in = input;
+	wj->in_len = input_len;
+	wj->scratch_base = n->scratch;
+	wj->mode = n->sandbox_mode;
+	wj->limits = lim;
+	wj->model_path = model[0] ? model : NULL;
+}
+
 static void process(struct valid_node *n, struct task *t, unsigned slot)
 {
 	char why[256] = "", model[VALID_PATH_BYTES] = "";
@@ -680,43 +730,11 @@ static void process(struct valid_node *n, struct task *t, unsigned slot)
 	assert(memcmp(t->receipt.job, t->job_id, RCPT_HASH_BYTES) == 0);
 
 	vlog("check-start", "job=%s kernel=%s", t->job_hex, t->job.kernel);
-	rc = fetch_bytes(n, &input, &input_len, t, WHAT_INPUT, why, sizeof(why));
-	if (rc == VALID_OK)
-		rc = fetch_model(n, model, t, why, sizeof(why));
-	if (rc == VALID_ERR_IO) {
-		vlog("model-cache-failed", "job=%s why=\"%s\"", t->job_hex, why);
-		count(n, &n->st.failed);
+	if (gather(n, t, &input, &input_len, model) || budget_wait(n))
 		goto out;
-	}
-	if (rc) {
-		if (!stopping(n)) {
-			char reason[VALID_REASON_BYTES_MAX];
-			snprintf(reason, sizeof(reason), "%s not served after %u tries",
-				 input ? "model" : "input", n->fetch_tries);
-			vlog("input-withheld", "job=%s why=\"%s\"", t->job_hex, why);
-			report_withheld(n, t, reason);
-		}
-		goto out;
-	}
-	if (budget_wait(n))
-		goto out;
-	memset(&lim, 0, sizeof(lim));
-	lim.cpu_s = n->job_cpu_s;
-	lim.threads = n->job_threads;
-	/* out_bytes_max stays the default: a wrong receipt's outputSize
-	 * must not cut our run short. */
-	memset(&wj, 0, sizeof(wj));
-	wj.kernel = t->job.kernel;
-	wj.params = t->job.params;
-	wj.params_len = strlen(t->job.params);
-	wj.in = input;
-	wj.in_len = input_len;
-	wj.scratch_base = n->scratch;
-	wj.mode = n->sandbox_mode;
+	job_of(&wj, &lim, n, t, input, input_len, model);
 	wj.wipe = &wipe;
 	wj.wipe_len = 1;
-	wj.limits = &lim;
-	wj.model_path = model[0] ? model : NULL;
 	pthread_mutex_lock(&n->mu);
 	n->slots[slot].busy = 1;
 	n->slots[slot].since_ms = n->slots[slot].logged_ms = now_ms();
