@@ -436,27 +436,32 @@ Test(cli, demo_round_trip_runs_and_catches_both_frauds, .timeout = 400)
 		"\"executed\":true",
 		"job 1 (honest-matmul): \"state\":\"paid\"",
 		"job 2 (honest-mlp): \"state\":\"paid\"",
-		"job 3 (cheat-matmul): \"state\":\"refunded\"",
-		"job 4 (cheat-mlp): \"state\":\"refunded\"",
-		/* Balances after, in ASY: available, stake, unbonding, total. */
-		"  customer                  7.00         0.00         0.00         7.00\n",
-		"  honest provider          53.00       200.00         0.00       253.00\n",
-		"  cheating provider        50.00        50.00         0.00       100.00\n",
-		"  validator                80.00       200.00         0.00       280.00\n",
+		"job 3 (honest-gpt2): \"state\":\"paid\"",
+		"job 4 (cheat-matmul): \"state\":\"refunded\"",
+		"job 5 (cheat-mlp): \"state\":\"refunded\"",
+		"job 6 (cheat-gpt2): \"state\":\"refunded\"",
+		/* Balances after, in ASY: available, stake, unbonding, total
+		 * (worked out by hand: 20 and 3 x 500 funded, 400 staked each,
+		 * 3 jobs paid at 1.5, slashes of 200, 100 and 50 with 20 %
+		 * bounties). */
+		"  customer                 15.50         0.00         0.00        15.50\n",
+		"  honest provider         104.50       400.00         0.00       504.50\n",
+		"  cheating provider       100.00        50.00         0.00       150.00\n",
+		"  validator               170.00       400.00         0.00       570.00\n",
 		/* The story's numbers, in base units. */
-		"cheater slashed: 150000000000000000000 base units",
-		"customer refunded: 4000000000000000000 base units",
-		"honest provider paid: 3000000000000000000 base units",
-		"validator bounty: 30000000000000000000 base units",
-		"treasury kept: 120000000000000000000 base units",
+		"cheater slashed: 350000000000000000000 base units",
+		"customer refunded: 6000000000000000000 base units",
+		"honest provider paid: 4500000000000000000 base units",
+		"validator bounty: 70000000000000000000 base units",
+		"treasury kept: 280000000000000000000 base units",
 		/* The ledger's own tables: I1, I2, I3/I4, I5. */
 		"sum of all accounts, world included: 0 (I1 conservation)",
 		"accounts below zero besides world:   0 (I2)",
 		"money still locked in jobs:          0 (I3/I4",
 		"accounts that differ from their transfers: 0 (I5)",
-		"wallets 640.00 + treasury 120.00 = funded 760.00 ASY: ledger invariants hold",
+		"wallets 1240.00 + treasury 280.00 = funded 1520.00 ASY: ledger invariants hold",
 		"{\"valid\":true,\"subject\":\"job:0x",
-		"2 frauds caught and slashed",
+		"3 frauds caught and slashed",
 	};
 
 	tu_run(&r, argv);
