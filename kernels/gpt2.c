@@ -333,6 +333,9 @@ static enum kern_err compute(struct kern_gpt2_job *g, const struct kern_gpt2_mod
 		return rc;
 	/* The CUDA path of this kernel is not written yet: it runs on the
 	 * CPU whatever the device (device_used says which ran). */
+	/* The second add may move the set's array: find both again. */
+	ids = &g->out->t[g->out->count - 2];
+	lg = &g->out->t[g->out->count - 1];
 	if (kern_cpu_gpt2(ids->data, lg->data, m, tok->data, tok->shape[0], tok->shape[1], n,
 			  g->threads) != 0)
 		return KERN_ERR_NOMEM;
