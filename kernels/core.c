@@ -414,17 +414,6 @@ static enum kern_err only(struct job *j, const char *const *names, size_t n)
 	return KERN_OK;
 }
 
-static uint64_t sat_mul(uint64_t a, uint64_t b)
-{
-	uint64_t r;
-	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 static enum kern_err add_output(struct job *j, void **data, const char *name,
 				enum kern_dtype dt, uint32_t rank,
 				const uint64_t *shape)
@@ -458,8 +447,8 @@ static enum kern_err check_budget(struct job *j, const char *out_name,
 		return KERN_ERR_ELEMS;
 	}
 	for (size_t i = 0; i < j->in->count; i++)
-		b = sat_add(b, j->in->t[i].size_bytes);
-	b = sat_add(b, sat_mul(out_elems, esize));
+		b = kern_sat_add(b, j->in->t[i].size_bytes);
+	b = kern_sat_add(b, kern_sat_mul(out_elems, esize));
 	if (b > KERN_JOB_BYTES_MAX) {
 		kern_diagf(j->diag, "%s: inputs, outputs and scratch need %llu bytes, over %llu",
 		      j->kernel, (unsigned long long)b, KERN_JOB_BYTES_MAX);
@@ -538,8 +527,8 @@ static enum kern_err run_matmul(struct job *j, const char *p, size_t plen)
 		return rc;
 	shape[0] = a->shape[0];
 	shape[1] = b->shape[1];
-	j->work = sat_mul(sat_mul(a->shape[0], a->shape[1]), b->shape[1]);
-	if ((rc = check_budget(j, "c", sat_mul(shape[0], shape[1]), 4)) ||
+	j->work = kern_sat_mul(kern_sat_mul(a->shape[0], a->shape[1]), b->shape[1]);
+	if ((rc = check_budget(j, "c", kern_sat_mul(shape[0], shape[1]), 4)) ||
 	    (rc = add_output(j, &c, "c", KERN_DT_F32, 2, shape)))
 		return rc;
 	return be_matmul(j, c, a->data, b->data, bias ? bias->data : NULL,
@@ -567,8 +556,8 @@ static enum kern_err run_gemm_i8(struct job *j, const char *p, size_t plen)
 	}
 	shape[0] = a->shape[0];
 	shape[1] = b->shape[1];
-	j->work = sat_mul(sat_mul(a->shape[0], a->shape[1]), b->shape[1]);
-	if ((rc = check_budget(j, "c", sat_mul(shape[0], shape[1]), 4)) ||
+	j->work = kern_sat_mul(kern_sat_mul(a->shape[0], a->shape[1]), b->shape[1]);
+	if ((rc = check_budget(j, "c", kern_sat_mul(shape[0], shape[1]), 4)) ||
 	    (rc = add_output(j, &c, "c", KERN_DT_I32, 2, shape)))
 		return rc;
 #ifdef KERN_HAVE_CUDA
@@ -711,8 +700,8 @@ static enum kern_err run_conv2d(struct job *j, const char *p, size_t plen)
 		return KERN_ERR_DIM;
 	}
 	{
-		uint64_t elems = sat_mul(sat_mul(s.n, s.o), sat_mul(s.oh, s.ow));
-		j->work = sat_mul(elems, sat_mul(s.c, s.kh * s.kw));
+		uint64_t elems = kern_sat_mul(kern_sat_mul(s.n, s.o), kern_sat_mul(s.oh, s.ow));
+		j->work = kern_sat_mul(elems, kern_sat_mul(s.c, s.kh * s.kw));
 		if ((rc = check_budget(j, "y", elems, 4)))
 			return rc;
 	}
@@ -793,7 +782,7 @@ static enum kern_err run_mlp(struct job *j, const char *p, size_t plen)
 		if ((rc = need(&b[l], j, nm, KERN_DT_F32, 1, false)) ||
 		    (rc = dim_eq(j, b[l], 0, w[l]->shape[1], "N of the layer's w")))
 			return rc;
-		j->work = sat_add(j->work, sat_mul(sat_mul(batch, din), w[l]->shape[1]));
+		j->work = kern_sat_add(j->work, kern_sat_mul(kern_sat_mul(batch, din), w[l]->shape[1]));
 		if (w[l]->shape[1] > widest)
 			widest = w[l]->shape[1];
 	}
@@ -808,8 +797,8 @@ static enum kern_err run_mlp(struct job *j, const char *p, size_t plen)
 	shape[0] = batch;
 	shape[1] = w[layers - 1]->shape[1];
 	/* Two scratch buffers of the widest layer; checked as an output. */
-	j->bytes = sat_mul(sat_mul(batch, widest), 8);
-	if ((rc = check_budget(j, "hidden", sat_mul(batch, widest), 0)) ||
+	j->bytes = kern_sat_mul(kern_sat_mul(batch, widest), 8);
+	if ((rc = check_budget(j, "hidden", kern_sat_mul(batch, widest), 0)) ||
 	    (rc = check_budget(j, "y", shape[0] * shape[1], 4)))
 		return rc;
 	buf[0] = malloc(batch * widest * sizeof(float));

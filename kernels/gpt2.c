@@ -47,17 +47,6 @@ struct bind {
 	size_t layers;
 };
 
-static uint64_t sat_mul(uint64_t a, uint64_t b)
-{
-	uint64_t r;
-	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-}
-
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
 /* "h.{i}.rest": the layer index (decimal, no leading zero) and *rest; -1
  * when the name is not of that form. */
 static long layer_of(const char *name, const char **rest)
@@ -293,24 +282,24 @@ static enum kern_err check_prompt(struct kern_gpt2_job *g, const struct kern_gpt
 static enum kern_err check_budget(struct kern_gpt2_job *g, const struct kern_gpt2_model *m,
 				  size_t batch, size_t prompt, size_t n)
 {
-	uint64_t d = m->d, ctx = prompt + n - 1, pos = sat_mul(batch, ctx);
-	uint64_t per_pos = sat_mul(m->layers, sat_add(sat_mul(4 * d, d),
-						      sat_mul(2 * d, m->ff)));
-	uint64_t work = sat_mul(pos, per_pos), bytes;
+	uint64_t d = m->d, ctx = prompt + n - 1, pos = kern_sat_mul(batch, ctx);
+	uint64_t per_pos = kern_sat_mul(m->layers, kern_sat_add(kern_sat_mul(4 * d, d),
+						      kern_sat_mul(2 * d, m->ff)));
+	uint64_t work = kern_sat_mul(pos, per_pos), bytes;
 
 	/* attention: each position reads every earlier key and value */
-	work = sat_add(work, sat_mul(sat_mul(m->layers, batch),
-				     sat_mul(sat_mul(ctx, ctx), d)));
-	work = sat_add(work, sat_mul(sat_mul(batch, n), sat_mul(m->vocab, d)));
+	work = kern_sat_add(work, kern_sat_mul(kern_sat_mul(m->layers, batch),
+				     kern_sat_mul(kern_sat_mul(ctx, ctx), d)));
+	work = kern_sat_add(work, kern_sat_mul(kern_sat_mul(batch, n), kern_sat_mul(m->vocab, d)));
 	if (work > KERN_WORK_MAX) {
 		kern_diagf(g->diag, "%s: %llu multiply-adds, over %llu", g->kernel,
 			   (unsigned long long)work, KERN_WORK_MAX);
 		return KERN_ERR_WORK;
 	}
-	bytes = sat_mul(sat_mul(2 * m->layers, pos), sat_mul(d, 4));       /* k/v cache */
-	bytes = sat_add(bytes, sat_mul(sat_mul(batch, prompt), (9 * d + m->ff) * 4));
-	bytes = sat_add(bytes, sat_mul(batch, sat_add(sat_mul(m->vocab, 4), n * 4)));
-	bytes = sat_add(bytes, g->in->t[0].size_bytes);
+	bytes = kern_sat_mul(kern_sat_mul(2 * m->layers, pos), kern_sat_mul(d, 4));       /* k/v cache */
+	bytes = kern_sat_add(bytes, kern_sat_mul(kern_sat_mul(batch, prompt), (9 * d + m->ff) * 4));
+	bytes = kern_sat_add(bytes, kern_sat_mul(batch, kern_sat_add(kern_sat_mul(m->vocab, 4), n * 4)));
+	bytes = kern_sat_add(bytes, g->in->t[0].size_bytes);
 	if (bytes > KERN_JOB_BYTES_MAX) {
 		kern_diagf(g->diag, "%s: inputs, outputs and scratch need %llu bytes, over %llu",
 			   g->kernel, (unsigned long long)bytes, KERN_JOB_BYTES_MAX);

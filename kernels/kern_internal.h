@@ -24,6 +24,21 @@
 extern "C" {
 #endif
 
+#ifndef __CUDACC__
+/* Saturating arithmetic for the job-size checks: a product or sum past
+ * 2^64 - 1 is 2^64 - 1, which every bound refuses. */
+static inline uint64_t kern_sat_mul(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static inline uint64_t kern_sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+#endif
+
 struct kern_diag;
 /* One diagnostic line into d (NULL-safe): control bytes a tensor name or
  * path may hold become '?'.  Defined once in core.c for every file. */

@@ -930,6 +930,30 @@ static void e2e_teardown(void)
 
 /* ---------------------------------------------------------------- tests */
 
+/* The validator attests a difference on f, the referee upholds it: the
+ * job refunded (c0: the customer before), the provider slashed by half
+ * and not paid (pv0: the provider before). */
+static void expect_provider_slashed(const struct efx_job *f, const struct efx_parties *p,
+				    struct efx_bal c0, struct efx_bal pv0)
+{
+	json_t *j, *d;
+	int i;
+
+	wait_stat(st_differs, 1, "attested_differs");
+	efx_wait_state(f, "refunded");
+	for (i = 0; i < 100 && efx_balance_of(p->provider.address).stake == pv0.stake; i++)
+		usleep(100 * 1000);
+	cr_assert_eq(efx_balance_of(p->customer.address).available, c0.available,
+		     "customer refunded");
+	cr_assert_eq(efx_balance_of(p->provider.address).stake, pv0.stake / 2, "provider slashed");
+	cr_assert_eq(efx_balance_of(p->provider.address).available, pv0.available,
+		     "provider not paid");
+	j = efx_job_get(f);
+	d = json_array_get(json_object_get(j, "disputes"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
+	json_decref(j);
+}
+
 Test(valid, e2e_honest_job_attested_and_paid, .fini = e2e_teardown, .timeout = 90)
 {
 	struct efx_parties p;
@@ -1020,7 +1044,6 @@ Test(valid, e2e_cheating_provider_caught_and_slashed, .fini = e2e_teardown, .tim
 	struct efx_parties p;
 	struct efx_job f;
 	struct efx_bal c0, pv0, v0;
-	json_t *j, *d;
 	int i;
 
 	esc_setup(30);
@@ -1030,23 +1053,13 @@ Test(valid, e2e_cheating_provider_caught_and_slashed, .fini = e2e_teardown, .tim
 	pv0 = efx_balance_of(p.provider.address);
 	v0 = efx_balance_of(p.validator.address);
 	job_run(&f, &p, 22, 1, SERVE_OK);
-	wait_stat(st_differs, 1, "attested_differs");
-	efx_wait_state(&f, "refunded");
-	for (i = 0; i < 100 && efx_balance_of(p.provider.address).stake == pv0.stake; i++)
-		usleep(100 * 1000);
-	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available, "customer refunded");
-	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake / 2, "provider slashed");
-	cr_assert_eq(efx_balance_of(p.provider.address).available, pv0.available, "provider not paid");
+	expect_provider_slashed(&f, &p, c0, pv0);
 	for (i = 0; i < 100 && efx_balance_of(p.validator.address).available == v0.available; i++)
 		usleep(100 * 1000);
 	cr_assert_eq(efx_balance_of(p.validator.address).available, v0.available + pv0.stake / 2 / 5,
 		     "validator bounty");
 	cr_assert_eq(efx_balance_of(p.validator.address).stake, v0.stake);
 	cr_assert_eq(audit_count(&f, &p.customer, "attested", 2), 1);
-	j = efx_job_get(&f);
-	d = json_array_get(json_object_get(j, "disputes"), 0);
-	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
-	json_decref(j);
 	efx_job_free(&f);
 	rcpt_key_wipe(&p.validator);
 }
@@ -1121,8 +1134,6 @@ Test(valid, e2e_gpt2_flipped_logit_slashed, .fini = e2e_teardown, .timeout = 90)
 	struct efx_job f;
 	struct gpt2fx m;
 	struct efx_bal c0, pv0;
-	json_t *j, *d;
-	int i;
 
 	esc_setup(30);
 	parties_setup(&p);
@@ -1130,16 +1141,7 @@ Test(valid, e2e_gpt2_flipped_logit_slashed, .fini = e2e_teardown, .timeout = 90)
 	c0 = efx_balance_of(p.customer.address);
 	pv0 = efx_balance_of(p.provider.address);
 	gpt2_job_run(&f, &p, &m, 1);
-	wait_stat(st_differs, 1, "attested_differs");
-	efx_wait_state(&f, "refunded");
-	for (i = 0; i < 100 && efx_balance_of(p.provider.address).stake == pv0.stake; i++)
-		usleep(100 * 1000);
-	cr_assert_eq(efx_balance_of(p.customer.address).available, c0.available, "customer refunded");
-	cr_assert_eq(efx_balance_of(p.provider.address).stake, pv0.stake / 2, "provider slashed");
-	j = efx_job_get(&f);
-	d = json_array_get(json_object_get(j, "disputes"), 0);
-	cr_assert_str_eq(json_string_value(json_object_get(d, "state")), "provider_wrong");
-	json_decref(j);
+	expect_provider_slashed(&f, &p, c0, pv0);
 	cr_assert_geq(S.model_gets, 2, "the validator and the referee each fetched the model");
 	efx_job_free(&f);
 	gpt2fx_close(&m);
