@@ -49,5 +49,5 @@ emit KERN_HASH_SOFTMAX_F32_1 "$(hash_of softmax_f32@1 kernels/cpu/rowwise.c kern
 emit KERN_HASH_LAYERNORM_F32_1 "$(hash_of layernorm_f32@1 kernels/cpu/rowwise.c kernels/cuda/rowwise.cu)"
 emit KERN_HASH_CONV2D_F32_1 "$(hash_of conv2d_f32@1 kernels/cpu/conv2d.c kernels/cuda/conv2d.cu)"
 emit KERN_HASH_MLP_F32_1 "$(hash_of mlp_f32@1 kernels/cpu/matmul.c kernels/cuda/matmul.cu kernels/cpu/rowwise.c kernels/cuda/rowwise.cu)"
-emit KERN_HASH_GPT2_F32_1 "$(hash_of gpt2_f32@1 kernels/gpt2.c kernels/cpu/gpt2.c kernels/cpu/matmul.c kernels/cpu/rowwise.c)"
+emit KERN_HASH_GPT2_F32_1 "$(hash_of gpt2_f32@1 kernels/gpt2.c kernels/cpu/gpt2.c kernels/cuda/gpt2.cu kernels/cpu/matmul.c kernels/cuda/matmul.cu kernels/cpu/rowwise.c kernels/cuda/rowwise.cu)"
 echo '#endif'

@@ -320,11 +320,20 @@ static enum kern_err compute(struct kern_gpt2_job *g, const struct kern_gpt2_mod
 	    (rc = kern_tensors_add(g->out, &lg, g->diag, "logits", KERN_DT_F32, 2, lg_shape,
 				   NULL)))
 		return rc;
-	/* The CUDA path of this kernel is not written yet: it runs on the
-	 * CPU whatever the device (device_used says which ran). */
 	/* The second add may move the set's array: find both again. */
 	ids = &g->out->t[g->out->count - 2];
 	lg = &g->out->t[g->out->count - 1];
+#ifdef KERN_HAVE_CUDA
+	if (g->cuda) {
+		char err[256] = "";
+		if (kern_cuda_gpt2(err, ids->data, lg->data, m, tok->data, tok->shape[0],
+				   tok->shape[1], n) != 0) {
+			kern_diagf(g->diag, "%s: cuda: %s", g->kernel, err);
+			return KERN_ERR_CUDA;
+		}
+		return KERN_OK;
+	}
+#endif
 	if (kern_cpu_gpt2(ids->data, lg->data, m, tok->data, tok->shape[0], tok->shape[1], n,
 			  g->threads) != 0)
 		return KERN_ERR_NOMEM;

@@ -157,6 +157,18 @@ int kern_cuda_matmul_dev(char err[256], float *dc, const float *da,
 			 const float *db, size_t m, size_t k, size_t n);
 int kern_cuda_gemm_i8_dev(char err[256], int32_t *dc, const int8_t *da,
 			  const int8_t *db, size_t m, size_t k, size_t n);
+/* For gpt2.cu: matmul_f32 with bias and layernorm_f32 on device buffers,
+ * launched without synchronising. */
+int kern_cuda_linear_dev(char err[256], float *dc, const float *da, const float *db,
+			 const float *dbias, size_t m, size_t k, size_t n);
+int kern_cuda_layernorm_dev(char err[256], float *dy, const float *dx, const float *dg,
+			    const float *db, size_t rows, size_t cols, float eps);
+/* gpt2_f32@1 (kern_cpu_gpt2's contract) on the device: the weights are
+ * copied in once per call; 0, else a nonzero code and err (out of device
+ * memory among them: KERN_DEVICE_AUTO then runs it on the CPU). */
+int kern_cuda_gpt2(char err[256], int32_t *ids, float *logits,
+		   const struct kern_gpt2_model *m, const int32_t *tokens, size_t batch,
+		   size_t prompt, size_t new_tokens);
 
 #ifdef __cplusplus
 }

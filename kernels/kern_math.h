@@ -192,4 +192,56 @@ KERN_HD float kern_tree_final(const struct kern_tree *t)
 	return acc;
 }
 
+/* ---- gpt2_f32@1's scalar pieces (docs/kernels.md, "gpt2_f32@1"),
+ * written once for the CPU and CUDA paths. */
+
+/* The sum tree of 8 values: ((a0+a1)+(a2+a3)) + ((a4+a5)+(a6+a7)). */
+KERN_HD float kern_tree8(const float a[8])
+{
+	return KADD(KADD(KADD(a[0], a[1]), KADD(a[2], a[3])),
+		    KADD(KADD(a[4], a[5]), KADD(a[6], a[7])));
+}
+
+/* dot8: lane i % 8 accumulates a[i] * b[i] by fma in ascending i from
+ * +0; the lanes are summed by kern_tree8. */
+KERN_HD float kern_dot8(const float *a, const float *b, uint64_t n)
+{
+	float acc[8] = { 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f };
+
+	for (uint64_t i = 0; i < n; i++)
+		acc[i % 8] = KFMA(a[i], b[i], acc[i % 8]);
+	return kern_tree8(acc);
+}
+
+#define KERN_GELU_K 0x1.988454p-1f     /* sqrt(2/pi) rounded: 0x3f4c422a */
+#define KERN_GELU_C 0x1.6e4e26p-5f     /* 0.044715 rounded: 0x3d372713 */
+
+/* GELU, tanh form, with tanh(u) = 1 - 2 / (e^(2u) + 1). */
+KERN_HD float kern_gelu_tanh(float h)
+{
+	float inner = KMUL(KERN_GELU_K, KFMA(KERN_GELU_C, KMUL(KMUL(h, h), h), h));
+	float e = kern_expf(KMUL(2.0f, inner));
+	float t = KSUB(1.0f, KDIV(2.0f, KADD(e, 1.0f)));
+
+	return KMUL(KMUL(0.5f, h), KADD(1.0f, t));
+}
+
+/* The first index of the largest value (a NaN never wins): the next
+ * token.  Comparisons only, so the CUDA build compiles it for the host
+ * too (the arg max is taken there). */
+#if defined(__CUDACC__)
+#define KERN_HHD __host__ __device__ __forceinline__
+#else
+#define KERN_HHD static inline
+#endif
+KERN_HHD uint64_t kern_argmax(const float *v, uint64_t n)
+{
+	uint64_t best = 0;
+
+	for (uint64_t i = 1; i < n; i++)
+		if (v[i] > v[best])
+			best = i;
+	return best;
+}
+
 #endif

@@ -31,8 +31,6 @@
 
 #include "banned.h"
 
-#define GELU_K 0x1.988454p-1f     /* sqrt(2/pi) rounded: 0x3f4c422a */
-#define GELU_C 0x1.6e4e26p-5f     /* 0.044715 rounded: 0x3d372713 */
 #define LIN_COLS 64               /* columns per task of the small linear */
 #define LIN_MATMUL_ROWS 16        /* from here on, kern_cpu_matmul */
 #define LOGIT_ROWS 256            /* vocabulary rows per logits task */
@@ -61,23 +59,6 @@ struct run {
 /* ------------------------------------------------------------------ */
 /* Primitives: each has a scalar form that defines its bits              */
 
-static float tree8(const float a[8])
-{
-	return KADD(KADD(KADD(a[0], a[1]), KADD(a[2], a[3])),
-		    KADD(KADD(a[4], a[5]), KADD(a[6], a[7])));
-}
-
-/* dot8: lane i % 8 accumulates a[i] * b[i] by fma in ascending i from +0;
- * the 8 lanes are summed by the sum tree. */
-static float dot8_scalar(const float *a, const float *b, size_t n)
-{
-	float acc[8] = { 0 };
-
-	for (size_t i = 0; i < n; i++)
-		acc[i % 8] = KFMA(a[i], b[i], acc[i % 8]);
-	return tree8(acc);
-}
-
 #if defined(__x86_64__)
 __attribute__((target("avx2,fma")))
 static float dot8_avx2(const float *a, const float *b, size_t n)
@@ -91,7 +72,7 @@ static float dot8_avx2(const float *a, const float *b, size_t n)
 	_mm256_storeu_ps(lane, acc);
 	for (; i < n; i++)
 		lane[i % 8] = KFMA(a[i], b[i], lane[i % 8]);
-	return tree8(lane);
+	return kern_tree8(lane);
 }
 
 /* out[i] = fma(p, v[i], out[i]) for i < n. */
@@ -136,7 +117,7 @@ static float dot8(const struct run *R, const float *a, const float *b, size_t n)
 		return dot8_avx2(a, b, n);
 #endif
 	(void)R;
-	return dot8_scalar(a, b, n);
+	return kern_dot8(a, b, n);
 }
 
 static void axpy(const struct run *R, float *out, float p, const float *v, size_t n)
@@ -150,16 +131,6 @@ static void axpy(const struct run *R, float *out, float p, const float *v, size_
 	(void)R;
 	for (size_t i = 0; i < n; i++)
 		out[i] = KFMA(p, v[i], out[i]);
-}
-
-/* GELU, tanh form, tanh(u) = 1 - 2 / (e^(2u) + 1). */
-static float gelu(float h)
-{
-	float inner = KMUL(GELU_K, KFMA(GELU_C, KMUL(KMUL(h, h), h), h));
-	float e = kern_expf(KMUL(2.0f, inner));
-	float t = KSUB(1.0f, KDIV(2.0f, KADD(e, 1.0f)));
-
-	return KMUL(KMUL(0.5f, h), KADD(1.0f, t));
 }
 
 /* ------------------------------------------------------------------ */
@@ -298,7 +269,7 @@ static void gelu_task(void *ctx, size_t t)
 	size_t f = R->m->ff, r1 = (t + 1) * ELEM_ROWS < R->rows ? (t + 1) * ELEM_ROWS : R->rows;
 
 	for (size_t i = t * ELEM_ROWS * f; i < r1 * f; i++)
-		R->ff[i] = gelu(R->ff[i]);
+		R->ff[i] = kern_gelu_tanh(R->ff[i]);
 }
 
 static void add_task(void *ctx, size_t t)
@@ -382,12 +353,7 @@ static void next_tokens(struct run *R, float *logits, int32_t *ids, size_t n, si
 			   KERN_GPT2_EPS, R->threads);
 	kern_parallel_for(R->threads, (m->vocab + LOGIT_ROWS - 1) / LOGIT_ROWS, logit_task, &J);
 	for (size_t b = 0; b < R->batch; b++) {
-		const float *lg = logits + b * m->vocab;
-		size_t best = 0;
-		for (size_t v = 1; v < m->vocab; v++)
-			if (lg[v] > lg[best])
-				best = v;
-		ids[b * n + step] = (int32_t)best;
+		ids[b * n + step] = (int32_t)kern_argmax(logits + b * m->vocab, m->vocab);
 	}
 }
 

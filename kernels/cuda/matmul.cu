@@ -132,3 +132,17 @@ extern "C" int kern_cuda_matmul_dev(char err[256], float *dc, const float *da,
 fail:
 	return rc;
 }
+
+/* matmul_f32 with bias on device buffers, for gpt2.cu's linear layers. */
+extern "C" int kern_cuda_linear_dev(char err[256], float *dc, const float *da,
+				    const float *db, const float *dbias, size_t m, size_t k,
+				    size_t n)
+{
+	size_t col_tiles = kc_blocks(n, BN), tiles = kc_blocks(m, BM) * col_tiles;
+	int rc = 0;
+
+	mm_kernel<<<(unsigned)tiles, 256>>>(dc, da, db, dbias, m, k, n, 0, col_tiles);
+	CK(cudaGetLastError());
+fail:
+	return rc;
+}

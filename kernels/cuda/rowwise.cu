@@ -127,3 +127,17 @@ fail:
 	cudaFree(db);
 	return rc;
 }
+
+/* layernorm_f32's rows on device buffers, for gpt2.cu: no copies, no
+ * synchronisation (the caller's next launch or copy orders it). */
+extern "C" int kern_cuda_layernorm_dev(char err[256], float *dy, const float *dx,
+				       const float *dg, const float *db, size_t rows,
+				       size_t cols, float eps)
+{
+	int rc = 0;
+
+	layernorm_kernel<<<row_grid(rows), 256>>>(dy, dx, dg, db, rows, cols, eps);
+	CK(cudaGetLastError());
+fail:
+	return rc;
+}

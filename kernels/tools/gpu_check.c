@@ -82,6 +82,8 @@ static void add(struct kern_tensors *s, const char *name, enum kern_dtype dt,
 }
 
 static int cases, failures;
+/* The model of a model kernel's comparison (check_gpt2), else NULL. */
+static const struct kern_tensors *cur_model;
 
 static double now_ms(void)
 {
@@ -95,7 +97,8 @@ static void compare(const char *kernel, const struct kern_tensors *in,
 		    const char *params, const char *what, double *gpu_ms, double *cpu_ms)
 {
 	struct kern_tensors og, oc;
-	struct kern_run_opts cuda = { KERN_DEVICE_CUDA, 0, NULL }, cpu = { KERN_DEVICE_CPU, 0, NULL };
+	struct kern_run_opts cuda = { KERN_DEVICE_CUDA, 0, cur_model };
+	struct kern_run_opts cpu = { KERN_DEVICE_CPU, 0, cur_model };
 	struct kern_diag d = { "" };
 	char dev[KERN_DEVICE_BYTES];
 	enum kern_err rc;
@@ -430,6 +433,76 @@ table:
 	free(ir);
 }
 
+/* A GPT-2-shaped model of L layers, width D, F = 4D, V tokens, P
+ * positions (uniform [-1,1) weights scaled by `scale`, LayerNorm gains
+ * near 1), with the Hugging Face names. */
+static void gpt2_model(struct kern_tensors *m, uint64_t L, uint64_t D, uint64_t V, uint64_t P,
+		       float scale)
+{
+	static const char *const n[12] = { "ln_1.weight", "ln_1.bias", "attn.c_attn.weight",
+		"attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias", "ln_2.weight",
+		"ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight",
+		"mlp.c_proj.bias" };
+	const uint64_t d0[12] = { D, D, D, 3 * D, D, D, D, D, D, 4 * D, 4 * D, D };
+	const uint64_t d1[12] = { 0, 0, 3 * D, 0, D, 0, 0, 0, 4 * D, 0, D, 0 };
+	char name[64];
+
+	kern_tensors_init(m);
+	for (uint64_t l = 0; l <= L; l++) {
+		for (int q = 0; q < (l < L ? 12 : 4); q++) {
+			const char *top[4] = { "wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias" };
+			uint64_t sh[2] = { l < L ? d0[q] : (q == 0 ? V : q == 1 ? P : D),
+					   l < L ? d1[q] : (q < 2 ? D : 0) };
+			struct kern_tensor *t;
+			if (l < L)
+				snprintf(name, sizeof name, "h.%llu.%s", (unsigned long long)l, n[q]);
+			else
+				snprintf(name, sizeof name, "%s", top[q]);
+			add(m, name, KERN_DT_F32, sh[1] ? 2 : 1, sh, 0);
+			t = &m->t[m->count - 1];
+			for (uint64_t e = 0; e < t->elems; e++)
+				((float *)t->data)[e] = strstr(name, "ln_") && strstr(name, "weight")
+					? 1.0f + 0.1f * ((float *)t->data)[e]
+					: scale * ((float *)t->data)[e];
+		}
+	}
+}
+
+static void gpt2_prompts(struct kern_tensors *in, uint64_t b, uint64_t t, uint64_t V)
+{
+	uint64_t sh[2] = { b, t };
+	struct kern_tensor *x;
+
+	kern_tensors_init(in);
+	if (kern_tensors_add(in, &x, NULL, "tokens", KERN_DT_I32, 2, sh, NULL) != KERN_OK)
+		exit(2);
+	for (uint64_t i = 0; i < b * t; i++)
+		((int32_t *)x->data)[i] = (int32_t)(rng_u64() % V);
+}
+
+/* Small models, batches of 1 and 3, prompts of 5 and 40 tokens. */
+static void check_gpt2(void)
+{
+	static const char params[] = "{\"heads\":4,\"max_new_tokens\":6,\"model\":\"0x"
+		"0000000000000000000000000000000000000000000000000000000000000000\",\"modelSize\":1}";
+	struct kern_tensors m, in;
+	char what[64];
+
+	gpt2_model(&m, 2, 64, 300, 64, 0.2f);
+	cur_model = &m;
+	for (uint64_t b = 1; b <= 3; b += 2) {
+		for (uint64_t t = 5; t <= 40; t += 35) {
+			gpt2_prompts(&in, b, t, 300);
+			snprintf(what, sizeof what, "B=%llu T=%llu N=6", (unsigned long long)b,
+				 (unsigned long long)t);
+			compare("gpt2_f32@1", &in, params, what, NULL, NULL);
+			kern_tensors_release(&in);
+		}
+	}
+	cur_model = NULL;
+	kern_tensors_release(&m);
+}
+
 static void time_others(void)
 {
 	struct kern_tensors in;
@@ -475,6 +548,21 @@ static void time_others(void)
 		printf("%-40s %12.1f %12.1f\n", "matmul_f32 2048^3", g, c);
 		kern_tensors_release(&in);
 	}
+	{
+		/* GPT-2 small's shape: the weights' copy to the device counts. */
+		static const char params[] = "{\"heads\":12,\"max_new_tokens\":16,\"model\":\"0x"
+			"0000000000000000000000000000000000000000000000000000000000000000\","
+			"\"modelSize\":1}";
+		struct kern_tensors m;
+		gpt2_model(&m, 12, 768, 50257, 1024, 0.02f);
+		cur_model = &m;
+		gpt2_prompts(&in, 1, 8, 50257);
+		compare("gpt2_f32@1", &in, params, "124M B=1 T=8 N=16", &g, &c);
+		printf("%-40s %12.1f %12.1f\n", "gpt2_f32 124M, 8 + 16 tokens", g, c);
+		cur_model = NULL;
+		kern_tensors_release(&in);
+		kern_tensors_release(&m);
+	}
 }
 
 int main(void)
@@ -495,6 +583,7 @@ int main(void)
 	check_rowwise();
 	check_conv();
 	check_mlp();
+	check_gpt2();
 	printf("bit-equality: %d cases, %d differ\n", cases, failures);
 	time_gemms();
 	time_others();
