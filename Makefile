@@ -158,8 +158,7 @@ $(BUILD)/obj/client/%.o: CFLAGS_ALL += $(KERN_CFLAGS)
 # The safetensors fuzz harness (tests/fuzz/fuzz_safetensors.c) links the
 # kernels' C sources, instrumented, without CUDA; this explicit rule wins
 # over the generic build/fuzz/% one, and `make fuzz` picks it up.
-KERN_FUZZ_SRCS := kernels/safetensors.c kernels/core.c kernels/params.c \
-	$(wildcard kernels/cpu/*.c)
+KERN_FUZZ_SRCS := $(KERN_C_SRCS)
 build/fuzz/fuzz_safetensors: tests/fuzz/fuzz_safetensors.c $(KERN_FUZZ_SRCS) \
 		$(KERN_GEN) | deps-bench
 	@mkdir -p $(@D)
