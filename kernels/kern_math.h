@@ -192,6 +192,36 @@ KERN_HD float kern_tree_final(const struct kern_tree *t)
 	return acc;
 }
 
+/* softmax_f32's row rule (docs/kernels.md) over x[0..n), n >= 1, into y
+ * (y may be x): any NaN makes the row all NaN; else e[j] = exp(x[j] - max),
+ * summed by the tree in order, each divided by the sum. */
+KERN_HD void kern_softmax_row(float *y, const float *x, uint64_t n)
+{
+	struct kern_tree t;
+	float m, s;
+
+	for (uint64_t j = 0; j < n; j++) {
+		if (kern_isnan(x[j])) {
+			for (uint64_t q = 0; q < n; q++)
+				y[q] = KFLOAT(0x7fc00000u);
+			return;
+		}
+	}
+	m = x[0];
+	for (uint64_t j = 1; j < n; j++)
+		if (x[j] > m)
+			m = x[j];
+	kern_tree_init(&t);
+	for (uint64_t j = 0; j < n; j++) {
+		float e = kern_expf(KSUB(x[j], m));
+		y[j] = e;
+		kern_tree_push(&t, e, 1);
+	}
+	s = kern_tree_final(&t);
+	for (uint64_t j = 0; j < n; j++)
+		y[j] = KDIV(y[j], s);
+}
+
 /* ---- gpt2_f32@1's scalar pieces (docs/kernels.md, "gpt2_f32@1"),
  * written once for the CPU and CUDA paths. */
 

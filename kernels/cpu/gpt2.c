@@ -198,33 +198,6 @@ static float *cache_at(const struct run *R, float *c, size_t b, size_t pos)
 	return c + ((R->layer * R->batch + b) * R->ctx + pos) * d;
 }
 
-/* softmax_f32's row rule over sc[0..n). */
-static void softmax_in_place(float *sc, size_t n)
-{
-	struct kern_tree t;
-	float mx, s;
-
-	for (size_t i = 0; i < n; i++) {
-		if (kern_isnan(sc[i])) {
-			for (size_t q = 0; q < n; q++)
-				sc[q] = KFLOAT(0x7fc00000u);
-			return;
-		}
-	}
-	mx = sc[0];
-	for (size_t i = 1; i < n; i++)
-		if (sc[i] > mx)
-			mx = sc[i];
-	kern_tree_init(&t);
-	for (size_t i = 0; i < n; i++) {
-		sc[i] = kern_expf(KSUB(sc[i], mx));
-		kern_tree_push(&t, sc[i], 1);
-	}
-	s = kern_tree_final(&t);
-	for (size_t i = 0; i < n; i++)
-		sc[i] = KDIV(sc[i], s);
-}
-
 /* Task r * heads + head: one head of one row. */
 static void attn_task(void *ctx, size_t t)
 {
@@ -241,7 +214,7 @@ static void attn_task(void *ctx, size_t t)
 	vb = cache_at(R, R->vc, b, 0) + off;
 	for (size_t s = 0; s <= pos; s++)
 		sc[s] = KDIV(dot8(R, q, kb + s * d, hd), R->sqrt_hd);
-	softmax_in_place(sc, pos + 1);
+	kern_softmax_row(sc, sc, pos + 1);
 	for (size_t i = 0; i < hd; i++)
 		out[i] = 0.0f;
 	for (size_t s = 0; s <= pos; s++)

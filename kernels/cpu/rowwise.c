@@ -21,33 +21,6 @@ struct row_job {
 	float eps;
 };
 
-static void softmax_row(float *y, const float *x, size_t cols)
-{
-	struct kern_tree t;
-	float m, s;
-
-	for (size_t j = 0; j < cols; j++) {
-		if (kern_isnan(x[j])) {
-			for (size_t q = 0; q < cols; q++)
-				y[q] = KFLOAT(0x7fc00000u);
-			return;
-		}
-	}
-	m = x[0];
-	for (size_t j = 1; j < cols; j++)
-		if (x[j] > m)
-			m = x[j];
-	kern_tree_init(&t);
-	for (size_t j = 0; j < cols; j++) {
-		float e = kern_expf(KSUB(x[j], m));
-		y[j] = e;
-		kern_tree_push(&t, e, 1);
-	}
-	s = kern_tree_final(&t);
-	for (size_t j = 0; j < cols; j++)
-		y[j] = KDIV(y[j], s);
-}
-
 static void layernorm_row(float *y, const float *x, const float *gamma,
 			  const float *beta, size_t cols, float eps)
 {
@@ -77,7 +50,7 @@ static void softmax_task(void *ctx, size_t t)
 	size_t r1 = (t + 1) * ROWS < j->rows ? (t + 1) * ROWS : j->rows;
 
 	for (size_t r = t * ROWS; r < r1; r++)
-		softmax_row(j->y + r * j->cols, j->x + r * j->cols, j->cols);
+		kern_softmax_row(j->y + r * j->cols, j->x + r * j->cols, j->cols);
 }
 
 static void layernorm_task(void *ctx, size_t t)

@@ -59,33 +59,6 @@ __global__ void store_kv_kernel(float *kc, float *vc, const float *__restrict__ 
 	}
 }
 
-/* softmax_f32's row rule over sc[0..n), sequentially (thread 0). */
-__device__ void softmax_seq(float *sc, size_t n)
-{
-	struct kern_tree t;
-	float mx, s;
-
-	for (size_t i = 0; i < n; i++) {
-		if (kern_isnan(sc[i])) {
-			for (size_t q = 0; q < n; q++)
-				sc[q] = KFLOAT(0x7fc00000u);
-			return;
-		}
-	}
-	mx = sc[0];
-	for (size_t i = 1; i < n; i++)
-		if (sc[i] > mx)
-			mx = sc[i];
-	kern_tree_init(&t);
-	for (size_t i = 0; i < n; i++) {
-		sc[i] = kern_expf(KSUB(sc[i], mx));
-		kern_tree_push(&t, sc[i], 1);
-	}
-	s = kern_tree_final(&t);
-	for (size_t i = 0; i < n; i++)
-		sc[i] = KDIV(sc[i], s);
-}
-
 /* Block (row r, head h): att[r][h*hd + i]. */
 __global__ void __launch_bounds__(ATT_THREADS)
 attn_kernel(float *att, const float *__restrict__ qkv, const float *__restrict__ kc,
@@ -103,7 +76,7 @@ attn_kernel(float *att, const float *__restrict__ qkv, const float *__restrict__
 		sc[s] = KDIV(kern_dot8(q, kb + s * d, hd), sqrt_hd);
 	__syncthreads();
 	if (threadIdx.x == 0)
-		softmax_seq(sc, p + 1);
+		kern_softmax_row(sc, sc, p + 1);   /* sequentially, in order */
 	__syncthreads();
 	for (size_t i = threadIdx.x; i < hd; i += ATT_THREADS) {
 		float acc = 0.0f;
