@@ -2463,14 +2463,17 @@ static void *faucet_post_main(void *arg)
 }
 
 /* The pid of the handler session that holds an idempotency lock (an
- * advisory lock of an "assay-escrow-http-worker" session), once one
- * does; 0 when none appears in 10 s. */
+ * advisory lock of an "assay-escrow-http-worker" session of this test's
+ * database: pg_locks and pg_stat_activity span the whole server, which
+ * the suites running beside this one share), once one does; 0 when none
+ * appears in 10 s. */
 static int idem_holder_pid(PGconn *c)
 {
 	for (int i = 0; i < 100; i++) {
 		PGresult *res = PQexec(c, "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a"
 					  " USING (pid) WHERE l.locktype = 'advisory' AND l.granted"
-					  " AND a.application_name = 'assay-escrow-http-worker'");
+					  " AND a.application_name = 'assay-escrow-http-worker'"
+					  " AND a.datname = current_database()");
 		int pid = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
 				  ? atoi(PQgetvalue(res, 0, 0)) : 0;
 		PQclear(res);
@@ -2587,7 +2590,8 @@ Test(escrow, connection_killed_between_effect_and_answer, .fini = efx_teardown, 
 	for (int i = 0; i < 100 && !pid; i++) {
 		res = PQexec(c, "SELECT l.pid FROM pg_locks l JOIN pg_stat_activity s USING (pid)"
 			       " WHERE l.locktype = 'advisory' AND NOT l.granted"
-			       " AND s.application_name = 'assay-escrow-http-worker'");
+			       " AND s.application_name = 'assay-escrow-http-worker'"
+			       " AND s.datname = current_database()");
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
 			pid = atoi(PQgetvalue(res, 0, 0));
 		PQclear(res);
