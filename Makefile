@@ -303,9 +303,9 @@ $(BUILD)/obj/gen/escrow_migrations.o: $(ESCROW_GEN)
 
 $(BUILD)/obj/escrow/%.o: escrow/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Iescrow -Ihttpd -Ichain-adapter -Ipgdb -Ivalidator $(SBX_CFLAGS) $(KERN_CFLAGS) $(CORE_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -c $< -o $@
 
-$(ESCROW): $(ESCROW_OBJS) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
+$(ESCROW): $(ESCROW_OBJS) $(BUILD)/lib/libassay-validator.a $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) -lm
 
@@ -387,7 +387,7 @@ PCRE2_LIBS = $(shell $(PKG_CONFIG) --libs libpcre2-8)
 
 $(BUILD)/obj/client/%.o: client/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ihttpd -Ichain-adapter $(CORE_CFLAGS) $(CURL_CFLAGS) $(PCRE2_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ihttpd -Ichain-adapter -Ivalidator $(CORE_CFLAGS) $(CURL_CFLAGS) $(PCRE2_CFLAGS) -c $< -o $@
 
 # `assay chain deploy` (client/cmd_chain.c) carries the contract's
 # committed build, chain-adapter/evm/artifacts/, embedded at build time by
@@ -405,7 +405,7 @@ $(BUILD)/obj/gen/evm_artifacts.o: $(EVM_ART_GEN)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
 
-$(ASSAY): $(CLIENT_OBJS) $(BUILD)/obj/gen/evm_artifacts.o $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
+$(ASSAY): $(CLIENT_OBJS) $(BUILD)/obj/gen/evm_artifacts.o $(VALID_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(KERN_LIBS) $(CURL_LIBS) $(MHD_LIBS) $(PCRE2_LIBS) $(CORE_LIBS) -lm
 

@@ -46,6 +46,8 @@ int cmd_kernel(int argc, char **argv);
 int cmd_tensor(int argc, char **argv);
 /* `assay audit ...` (client/cmd_audit.c); argv[0] is "audit". */
 int cmd_audit(int argc, char **argv);
+/* `assay audit validator` (client/cmd_audit_validator.c); argv[0] is "validator". */
+int audit_validator(int argc, char **argv);
 /* `assay escrow ...` (client/cmd_escrow.c); argv[0] is "escrow". */
 int cmd_escrow(int argc, char **argv);
 /* `assay apikey create|list|revoke` (client/cmd_escrow.c); argv[0] is "apikey". */

@@ -30,9 +30,11 @@
 
 static const char AUDIT_USAGE[] =
 	"usage: assay audit verify FILE\n"
+	"       assay audit validator ADDRESS --escrow URL [--epoch N]\n"
 	"\n"
 	"Checks a hash-chained audit log as GET /v1/audit returns it and names\n"
-	"the first broken link.\n"
+	"the first broken link; or redoes the escrow's audit of a validator's\n"
+	"sampling (assay audit validator --help).\n"
 	"exit: 0 the chain holds, 1 a link is broken, 2 unusable arguments.\n";
 
 
@@ -158,6 +160,8 @@ int cmd_audit(int argc, char **argv)
 		fputs(AUDIT_USAGE, argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
 	}
+	if (strcmp(argv[1], "validator") == 0)
+		return audit_validator(argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify") != 0) {
 		cli_err("unknown audit command '%s'", argv[1]);
 		fputs(AUDIT_USAGE, stderr);

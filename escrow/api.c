@@ -106,6 +106,7 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/validators", esc_handle_validator_commit, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_commit },
 	{ "POST", "/v1/validators/reveal", esc_handle_validator_reveal, J | A | I | S_ATTEST, ESCROW_REGISTER_BODY_BYTES_MAX, &esc_body_validator_reveal },
 	{ "GET", "/v1/validators/{address}", esc_handle_validator_get, 0, 0, NULL },
+	{ "GET", "/v1/validators/{address}/epochs/{seq}", esc_handle_validator_epoch, 0, 0, NULL },
 	{ "POST", "/v1/faucet", esc_handle_faucet, J | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_faucet },
 	{ "GET", "/v1/accounts/{address}", esc_handle_account_get, 0, 0, NULL },
 	{ "POST", "/v1/stake", esc_handle_stake, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
@@ -113,6 +114,7 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/withdraw", esc_handle_withdraw, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_amount },
 	{ "POST", "/v1/unbond", esc_handle_unbond, J | A | I | S_FUNDS, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_empty },
 	{ "GET", "/v1/audit", esc_handle_audit, A | S_AUDIT, 0, NULL },
+	{ "GET", "/v1/operator/anomalies", esc_handle_anomalies, A | S_AUDIT, 0, NULL },
 	/* Creating a key takes the wallet itself (a signed request or a
 	 * session), never another key; not HTTPD_F_IDEM (the answer holds
 	 * the secret, which the idempotency store would keep). */

@@ -38,6 +38,9 @@ int esc_parse_id(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES]);
 /* An account address (0x + 40 hex, EIP-55 when mixed case), not the zero
  * address; text may be NULL.  Else 400 invalid-address. */
 int esc_parse_address(struct httpd_req *r, uint8_t out[RCPT_ADDR_BYTES], const char *text);
+/* ?after=T[&afterId=ID] into *after_s (0 when absent) and after_id (zero
+ * when absent); -1 having answered invalid-cursor. */
+int esc_parse_cursor(struct httpd_req *r, uint64_t *after_s, uint8_t after_id[RCPT_HASH_BYTES]);
 /* A canonical non-zero decimal uint256 string; v may be NULL.  Else 400
  * invalid-amount. */
 int esc_parse_amount(struct httpd_req *r, struct rcpt_u256 *out, json_t *v);
@@ -178,6 +181,11 @@ void esc_handle_decision(struct httpd_req *r, void *cls);
 /* api_validators.c */
 void esc_handle_validator_commit(struct httpd_req *r, void *cls);
 void esc_handle_validator_get(struct httpd_req *r, void *cls);
+/* api_watch.c */
+void esc_handle_validator_epoch(struct httpd_req *r, void *cls);
+void esc_handle_anomalies(struct httpd_req *r, void *cls);
+/* The validator's newest epochs with their audits (NULL: the database failed). */
+json_t *esc_epochs_view(struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES]);
 void esc_handle_validator_reveal(struct httpd_req *r, void *cls);
 /* api_accounts.c */
 void esc_handle_faucet(struct httpd_req *r, void *cls);

@@ -336,7 +336,7 @@ void esc_handle_jobs_list(struct httpd_req *r, void *cls)
 	struct escrow *e = cls;
 	const char *state = httpd_req_query(r, "state");
 	enum escrow_job_state st;
-	const char *after = httpd_req_query(r, "after"), *after_id = httpd_req_query(r, "afterId");
+	const char *after_id = httpd_req_query(r, "afterId");
 	uint8_t (*ids)[RCPT_HASH_BYTES] = NULL, aid[RCPT_HASH_BYTES];
 	uint64_t after_s = 0;
 	size_t n = 0, i;
@@ -349,23 +349,8 @@ void esc_handle_jobs_list(struct httpd_req *r, void *cls)
 		esc_problem(r, ESC_P_INVALID_STATE, "unknown state name");
 		return;
 	}
-	if (after) {
-		size_t k, len = strlen(after);
-		int ok = len > 0 && len <= 16 && (after[0] != '0' || len == 1);
-		for (k = 0; ok && k < len; k++)
-			ok = after[k] >= '0' && after[k] <= '9';
-		if (ok)
-			after_s = strtoull(after, NULL, 10);
-		if (!ok || after_s > RCPT_JSON_UINT_MAX) {
-			esc_problem(r, ESC_P_INVALID_CURSOR,
-				    "after is Unix seconds (a decimal uint64)");
-			return;
-		}
-	}
-	if (after_id && (!after || rcpt_hex_decode(aid, sizeof(aid), after_id) != RCPT_OK)) {
-		esc_problem(r, ESC_P_INVALID_CURSOR, "afterId is a job id and comes with after");
+	if (esc_parse_cursor(r, &after_s, aid))
 		return;
-	}
 	if (esc_db_ready(r, e))
 		return;
 	ids = calloc(ESCROW_LIST_MAX, sizeof(*ids));

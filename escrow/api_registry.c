@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 
 #include "api_internal.h"
+#include "watch.h"
 #include "assay_assert.h"
 #include "banned.h"
 
@@ -50,6 +51,29 @@ json_t *esc_registry_view(const struct escrow_registry_entry *en, uint64_t now_s
 
 /* ---------------------------------------------------------------- POST /v1/jobs */
 
+/* A provider the watch has held (watch.h) takes no new job, whatever the
+ * registry's mode; 0 when not held, -1 having answered. */
+static int hold_require(struct httpd_req *r, struct escrow *e,
+			const uint8_t provider[RCPT_ADDR_BYTES])
+{
+	uint64_t frauds = 0, at = 0;
+	int held = 0;
+	char a[RCPT_ADDR_HEX_BYTES];
+	enum escrow_db_err rc = escrow_db_hold_get(escrow_http_db(e), provider, &held, &frauds, &at);
+
+	if (rc) {
+		esc_reply_db(r, rc);
+		return -1;
+	}
+	if (!held)
+		return 0;
+	rcpt_address_format(a, provider);
+	esc_problem(r, ESC_P_PROVIDER_HELD,
+		    "job.provider %s is held since %" PRIu64 " after %" PRIu64 " proven frauds: "
+		    "it takes no new job until the operator approves it again", a, at, frauds);
+	return -1;
+}
+
 int esc_registry_require(struct httpd_req *r, struct escrow *e,
 			 const uint8_t provider[RCPT_ADDR_BYTES], uint64_t now_s)
 {
@@ -58,10 +82,10 @@ int esc_registry_require(struct httpd_req *r, struct escrow *e,
 	enum escrow_db_err rc;
 	char a[RCPT_ADDR_HEX_BYTES];
 
+	if (esc_db_ready(r, e) || hold_require(r, e, provider))
+		return -1;
 	if (!e->cfg.registry_approved)
 		return 0;
-	if (esc_db_ready(r, e))
-		return -1;
 	rc = escrow_db_registry_get(escrow_http_db(e), &en, provider);
 	if (rc == ESCROW_DB_OK)
 		st = escrow_registry_effective(en.status, en.expires_s, now_s);
@@ -247,6 +271,7 @@ static enum escrow_db_err decide_body(struct escrow_db *db, void *arg)
 	char sub[80];
 	json_t *data;
 	enum escrow_db_err rc;
+	int lifted = 0;
 
 	x->refused = 0;
 	x->from = REG_NONE;
@@ -276,11 +301,16 @@ static enum escrow_db_err decide_body(struct escrow_db *db, void *arg)
 	}
 	decide_row(x, rc == ESCROW_DB_OK ? &old : NULL);
 	rc = escrow_db_registry_put(db, &x->row);
+	/* An approval also lifts a hold the watch made (watch.h). */
+	if (!rc && x->op == REG_OP_APPROVE)
+		rc = escrow_db_hold_lift(db, x->d->provider, x->now, &lifted);
 	if (rc)
 		return rc;
 	data = decide_audit_data(x);
 	if (!data)
 		return ESCROW_DB_FAIL;
+	if (lifted)
+		json_object_set_new(data, "holdLifted", json_true());
 	escrow_subject_account(sub, x->d->provider);
 	return escrow_db_audit(db, sub, events[x->op], data, x->now);
 }

@@ -324,3 +324,31 @@ int esc_require_stake(struct httpd_req *r, struct escrow *e,
 	}
 	return 0;
 }
+
+/* ?after=T[&afterId=ID]: a page cursor of Unix seconds and a job id. */
+int esc_parse_cursor(struct httpd_req *r, uint64_t *after_s, uint8_t after_id[RCPT_HASH_BYTES])
+{
+	const char *after = httpd_req_query(r, "after"), *id = httpd_req_query(r, "afterId");
+	size_t k, len;
+	int ok;
+
+	*after_s = 0;
+	memset(after_id, 0, RCPT_HASH_BYTES);
+	if (after) {
+		len = strlen(after);
+		ok = len > 0 && len <= 16 && (after[0] != '0' || len == 1);
+		for (k = 0; ok && k < len; k++)
+			ok = after[k] >= '0' && after[k] <= '9';
+		if (ok)
+			*after_s = strtoull(after, NULL, 10);
+		if (!ok || *after_s > RCPT_JSON_UINT_MAX) {
+			esc_problem(r, ESC_P_INVALID_CURSOR, "after is Unix seconds (a decimal uint64)");
+			return -1;
+		}
+	}
+	if (id && (!after || rcpt_hex_decode(after_id, RCPT_HASH_BYTES, id) != RCPT_OK)) {
+		esc_problem(r, ESC_P_INVALID_CURSOR, "afterId is a job id and comes with after");
+		return -1;
+	}
+	return 0;
+}

@@ -34,18 +34,32 @@ static json_t *seed_view(const uint8_t who[RCPT_ADDR_BYTES], const struct escrow
 	return v;
 }
 
-static void reply_seed(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES])
+/* The current seed; with `epochs` (GET), also the newest epochs and
+ * their audits (api_watch.c). */
+static void reply_seed(struct httpd_req *r, struct escrow *e, const uint8_t who[RCPT_ADDR_BYTES],
+		       int epochs)
 {
 	struct escrow_seed sd;
 	enum escrow_db_err rc = escrow_db_seed_get(escrow_http_db(e), &sd, who);
+	json_t *v, *ep = NULL;
 
-	if (rc == ESCROW_DB_NOT_FOUND)
+	if (rc == ESCROW_DB_NOT_FOUND) {
 		esc_problem(r, ESC_P_VALIDATOR_NOT_FOUND,
 			    "this address has never committed to a seed");
-	else if (rc)
+		return;
+	}
+	if (!rc && epochs && !(ep = esc_epochs_view(e, who)))
+		rc = ESCROW_DB_FAIL;
+	if (rc) {
 		esc_reply_db(r, rc);
+		return;
+	}
+	v = seed_view(who, &sd);
+	if (v && ep)
+		json_object_set_new(v, "epochs", ep);
 	else
-		httpd_reply_json(r, 200, seed_view(who, &sd));
+		json_decref(ep);
+	httpd_reply_json(r, 200, v);
 }
 
 /* A bytes32 member `key` of o; answers problem p otherwise. */
@@ -116,7 +130,7 @@ void esc_handle_validator_commit(struct httpd_req *r, void *cls)
 			esc_reply_db(r, rc);
 		return;
 	}
-	reply_seed(r, e, who);
+	reply_seed(r, e, who, 0);
 }
 
 void esc_handle_validator_get(struct httpd_req *r, void *cls)
@@ -127,7 +141,7 @@ void esc_handle_validator_get(struct httpd_req *r, void *cls)
 	if (esc_parse_address(r, who, httpd_req_param(r, 0)))
 		return;
 	if (esc_db_ready(r, e) == 0)
-		reply_seed(r, e, who);
+		reply_seed(r, e, who, 1);
 }
 
 ESC_BODY(esc_body_validator_reveal,
@@ -182,5 +196,5 @@ void esc_handle_validator_reveal(struct httpd_req *r, void *cls)
 			esc_reply_db(r, rc);
 		return;
 	}
-	reply_seed(r, e, who);
+	reply_seed(r, e, who, 0);
 }

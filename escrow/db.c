@@ -21,6 +21,7 @@
 #include "pgdb.h"
 #include "escrow.h"
 #include "dispute_state.h"
+#include "db_internal.h"
 #include "banned.h"
 
 /* Generated from escrow/migrations/ by scripts/embed-sql.sh. */
@@ -140,6 +141,33 @@ static enum escrow_db_err run(struct escrow_db *db, PGresult **out, const char *
 static int affected(PGresult *res)
 {
 	return (int)pgdb_affected(res);
+}
+
+/* What db_internal.h lends the other db_*.c files. */
+enum escrow_db_err escrow_dbi_run(struct escrow_db *db, PGresult **out, const char *what,
+				  const char *sql, int n, const char *const *params)
+{
+	return run(db, out, what, sql, n, params);
+}
+
+void escrow_dbi_hexp(char *out, size_t out_len, const uint8_t *b, size_t n)
+{
+	hexp(out, out_len, b, n);
+}
+
+int escrow_dbi_bytes(uint8_t *out, size_t n, const PGresult *res, int row, int col)
+{
+	return get_bytes(out, n, res, row, col);
+}
+
+uint64_t escrow_dbi_u64(const PGresult *res, int row, int col)
+{
+	return get_u64(res, row, col);
+}
+
+int escrow_dbi_affected(PGresult *res)
+{
+	return affected(res);
 }
 
 /* ---------------------------------------------------------------- connection */

@@ -76,6 +76,9 @@ struct escrow_config {
 	 * (operator_addr, required then) has approved (docs/escrow.md,
 	 * "Approved registry"); 0: open, any staked provider. */
 	int registry_approved;
+	/* --hold-after-frauds: proven frauds that hold a provider from new
+	 * jobs until an operator approves it again (watch.h); 0: never. */
+	uint64_t hold_after_frauds;
 };
 
 /* ---------------------------------------------------------------- db.c */
@@ -581,6 +584,7 @@ struct escrow {
 	struct escrow_referee *referee;
 	/* Settlement thread. */
 	pthread_t settle_thread;
+	uint64_t watch_gauges_at_s;      /* the settle thread's alone (watch.c) */
 	int settle_started;
 	volatile int stopping;
 	pthread_mutex_t stop_mu;

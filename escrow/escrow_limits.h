@@ -199,4 +199,40 @@
  * not on every request: a busy key costs one UPDATE a minute. */
 #define ESCROW_APIKEY_TOUCH_INTERVAL_S 60u
 
+/* The watch (escrow/watch.c, docs/operations.md "Anomalies").  One seed
+ * audit reads at most this many receipts of an epoch (a keccak and a
+ * row each: well under a second); an epoch with more is audited on its
+ * first ones and marked truncated. */
+#define ESCROW_AUDIT_RECEIPTS_MAX 200000u
+/* Receipts one page of an epoch (the audit's read, and
+ * GET /v1/validators/{address}/epochs/{seq}) holds. */
+#define ESCROW_EPOCH_PAGE_MAX 500u
+/* Epochs GET /v1/validators/{address} shows, newest first. */
+#define ESCROW_EPOCHS_SHOWN 16u
+/* A validator is flagged lazy when it skipped more than this share (in
+ * percent) of the receipts its own seed selected: a few misses are a
+ * restart or an outage, a pattern is not checking. */
+#define ESCROW_LAZY_SKIP_PCT 5u
+/* Proven frauds (distinct jobs) that hold a provider from new jobs:
+ * --hold-after-frauds, 0 turns holds off. */
+#define ESCROW_HOLD_AFTER_FRAUDS_DEFAULT 3u
+#define ESCROW_HOLD_AFTER_FRAUDS_MAX 1000u
+/* The provider rules look back this far (jobs opened, receipts made). */
+#define ESCROW_WATCH_LOOKBACK_S (7u * 24u * 3600u)
+/* failures: at least this many finished jobs, and at least this share
+ * (percent) of them refunded without a receipt (failed or let expire). */
+#define ESCROW_FAIL_MIN_JOBS 8u
+#define ESCROW_FAIL_PCT 25u
+/* fast-runs: receipts of at least this many input and output bytes,
+ * at least this many of the provider's for the kernel, at least two
+ * providers running it, and the provider's median time per byte below
+ * the kernel's median divided by this factor. */
+#define ESCROW_FAST_MIN_BYTES (1u << 20)
+#define ESCROW_FAST_MIN_JOBS 5u
+#define ESCROW_FAST_FACTOR 10u
+/* Flags GET /v1/operator/anomalies lists (per rule). */
+#define ESCROW_FLAGS_MAX 200u
+/* How often the settler recounts the flags for /metrics. */
+#define ESCROW_WATCH_GAUGE_S 5u
+
 #endif

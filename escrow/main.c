@@ -71,13 +71,16 @@ static void usage(FILE *f)
 		"                            the registry's decisions (approve, suspend, revoke)\n"
 		"  --registry MODE           open (default): any staked provider takes jobs;\n"
 		"                            approved: only providers --operator approved\n"
+		"  --hold-after-frauds N     %u proven frauds hold a provider from new jobs\n"
+		"                            until --operator approves it again (0: never)\n"
 		"  --signin-rate-per-s N --signin-rate-burst N  anonymous sign-in requests per IP (2, 20)\n"
 		"  --print-routes            print the route table, METHOD PATH a line, and exit\n"
 		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
 		DEFAULT_CHAIN_ID, DEFAULT_MIN_STAKE, DEFAULT_SLASH_BPS, DEFAULT_BOUNTY_BPS,
 		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S,
 		(unsigned)ESCROW_HTTP_WORKERS_DEFAULT, (unsigned)HTTPD_WORKERS_MAX,
-		(unsigned)HTTPD_SESSION_TTL_S_DEFAULT, (unsigned)HTTPD_SESSION_TTL_S_MAX);
+		(unsigned)HTTPD_SESSION_TTL_S_DEFAULT, (unsigned)HTTPD_SESSION_TTL_S_MAX,
+		(unsigned)ESCROW_HOLD_AFTER_FRAUDS_DEFAULT);
 }
 
 /* --print-routes: the route table, one "METHOD PATH" a line, for
@@ -109,7 +112,7 @@ struct opt_text {
 		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
 		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst,
 		*workers, *ref_cpu, *ref_mem, *ref_wall, *ref_threads, *ref_delay, *sandbox,
-		*ca_file, *registry;
+		*ca_file, *registry, *hold;
 	int devnet, quiet, tls12;
 };
 
@@ -147,6 +150,7 @@ static void from_env(struct opt_text *o)
 	o->sandbox = getenv("ASSAY_ESCROW_SANDBOX");
 	o->ca_file = getenv("ASSAY_ESCROW_CA_FILE");
 	o->registry = getenv("ASSAY_ESCROW_REGISTRY");
+	o->hold = getenv("ASSAY_ESCROW_HOLD_AFTER_FRAUDS");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
 	d = getenv("ASSAY_ESCROW_TLS_ALLOW_1_2");
@@ -179,6 +183,7 @@ static const struct option opt_longs[] = {
 	{ "session-ttl-s", required_argument, NULL, 'T' },
 	{ "operator", required_argument, NULL, 'O' },
 	{ "registry", required_argument, NULL, 'G' },
+	{ "hold-after-frauds", required_argument, NULL, 'H' },
 	{ "signin-rate-per-s", required_argument, NULL, 'x' },
 	{ "signin-rate-burst", required_argument, NULL, 'y' },
 	{ "http-workers", required_argument, NULL, 'W' },
@@ -222,6 +227,7 @@ static int opt_set(struct opt_text *o, int c, const char *arg)
 	case 'T': o->session_ttl = arg; break;
 	case 'O': o->operator_addr = arg; break;
 	case 'G': o->registry = arg; break;
+	case 'H': o->hold = arg; break;
 	case 'x': o->srate = arg; break;
 	case 'y': o->sburst = arg; break;
 	case 'W': o->workers = arg; break;
@@ -293,6 +299,8 @@ static int numbers_parse(struct escrow_config *cfg, const struct opt_text *o)
 	NUM(signin_rate_per_s, o->srate, (uint64_t)HTTPD_SIWE_RATE_PER_S, 1, 1000000, "signin-rate-per-s");
 	NUM(signin_rate_burst, o->sburst, (uint64_t)HTTPD_SIWE_RATE_BURST, 1, 1000000, "signin-rate-burst");
 	NUM(http_workers, o->workers, ESCROW_HTTP_WORKERS_DEFAULT, 0, HTTPD_WORKERS_MAX, "http-workers");
+	NUM(hold_after_frauds, o->hold, ESCROW_HOLD_AFTER_FRAUDS_DEFAULT, 0,
+	    ESCROW_HOLD_AFTER_FRAUDS_MAX, "hold-after-frauds");
 	NUM(referee_cpu_s, o->ref_cpu, ESCROW_REFEREE_CPU_S_DEFAULT, 1, SBX_CPU_S_MAX, "referee-cpu-s");
 	NUM(referee_mem_mb, o->ref_mem, ESCROW_REFEREE_MEM_MB_DEFAULT, SBX_MEM_BYTES_MIN >> 20,
 	    SBX_MEM_BYTES_MAX >> 20, "referee-mem-mb");

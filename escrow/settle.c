@@ -35,6 +35,7 @@
 #include "httpd_client.h"
 #include "monotonic.h"
 #include "referee.h"
+#include "watch.h"
 #include "banned.h"
 
 /* When the referee last asked a provider for a job's input. */
@@ -741,6 +742,7 @@ static int settle_tick(struct settle *s)
 	n = settle_finish(s, JOB_REFUNDING, now);
 	most = n > most ? n : most;
 	idem_purge(s, now);
+	escrow_watch_tick(s->e, &s->db, now);
 	settle_gauges(s);
 	if (s->chain_lost) {
 		/* Reopened at the next tick by escrow_chain_ensure. */

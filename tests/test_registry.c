@@ -797,6 +797,129 @@ Test(registry, open_registry_unaffected, .init = open_setup, .fini = efx_teardow
 	efx_job_free(&f2);
 }
 
+/* ---------------------------------------------------------------- holds (watch.h) */
+
+/* An open registry with the operator OP and --hold-after-frauds 2. */
+static void hold_setup(void)
+{
+	struct efx_config c = { .window_s = 2, .referee_s = 2, .unbonding_s = 40,
+				.sample_bps = 1000, .extra_args = args };
+
+	cr_assert_eq(rcpt_key_generate(&OP), RCPT_OK);
+	rcpt_address_format(op_hex, OP.address);
+	args[0] = "--operator";
+	args[1] = op_hex;
+	args[2] = "--hold-after-frauds";
+	args[3] = "2";
+	args[4] = NULL;
+	efx_setup(&c);
+}
+
+/* A job whose provider signs a wrong output, proven by the validator's
+ * claim with the input; waits until the referee has refunded it. */
+static void fraud_proven(struct efx_job *f, const struct efx_parties *p, uint64_t nonce)
+{
+	struct hc_resp r;
+	char *in;
+
+	efx_job_make(f, p, 1000, now_s() + 600, nonce);
+	efx_job_open(f, NULL);
+	efx_receipt_make(f, p, 600, 1);
+	efx_receipt_post_ok(f);
+	in = efx_input_member(f);
+	efx_claim_post(&r, f, &p->validator, f->out.root, 2, in);
+	free(in);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+	efx_wait_state(f, "refunded");
+}
+
+/* GET /v1/operator/anomalies signed by k: the answer's flags of `rule`
+ * about `who` (decref'd by the caller), after checking the status. */
+static json_t *flags_of(const struct rcpt_key *k, int want, const char *rule,
+			const uint8_t who[RCPT_ADDR_BYTES])
+{
+	struct hc_resp r;
+	json_t *j, *out = json_array(), *f;
+	char a[RCPT_ADDR_HEX_BYTES];
+	size_t i;
+
+	rcpt_address_format(a, who);
+	efx_signed_req(&r, k, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
+	if (want != 200) {
+		efx_refused(&r, want, "operator-only");
+		return out;
+	}
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = efx_jparse(&r);
+	json_array_foreach(json_object_get(j, "flags"), i, f)
+		if (strcmp(json_string_value(json_object_get(f, "rule")), rule) == 0 &&
+		    strcmp(json_string_value(json_object_get(f, "address")), a) == 0)
+			json_array_append(out, f);
+	json_decref(j);
+	hc_resp_free(&r);
+	return out;
+}
+
+/* Two proven frauds hold the provider (--hold-after-frauds 2) in an open
+ * registry: its next job is refused before anything moves, the flags
+ * show it, its account chain records the hold; the operator's approval
+ * lifts it and the job opens. */
+Test(registry, hold_after_frauds_lifted_by_approval, .init = hold_setup, .fini = efx_teardown,
+     .timeout = 120)
+{
+	static const char *const events[] = { "provider-approved" };
+	struct efx_parties p;
+	struct efx_job f1, f2, f3;
+	struct rcpt_decision d;
+	json_t *fl = NULL, *entries, *e;
+	size_t i, held = 0;
+
+	efx_parties_setup(&p, 0);
+	fraud_proven(&f1, &p, 1);
+	fraud_proven(&f2, &p, 2);
+	for (int k = 0; k < 100; k++) {
+		json_decref(fl);
+		fl = flags_of(&OP, 200, "held", p.provider.address);
+		if (json_array_size(fl) == 1)
+			break;
+		usleep(200 * 1000);
+	}
+	cr_assert_eq(json_array_size(fl), 1, "no hold after two proven frauds");
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(fl, 0), "value")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(fl, 0), "bound")), 2);
+	json_decref(fl);
+	fl = flags_of(&OP, 200, "proven-frauds", p.provider.address);
+	cr_assert_eq(json_array_size(fl), 1);
+	cr_assert_eq(json_integer_value(json_object_get(json_array_get(fl, 0), "value")), 2);
+	json_decref(fl);
+	/* Only the operator reads the flags. */
+	json_decref(flags_of(&p.customer, 403, "held", p.provider.address));
+	efx_job_make(&f3, &p, 1000, now_s() + 600, 3);
+	open_refused(&f3, 403, "provider-held");
+	entries = audit_entries(&p.provider);
+	json_array_foreach(entries, i, e) {
+		json_t *en = json_object_get(e, "entry");
+		if (strcmp(json_string_value(json_object_get(en, "event")), "hold-placed") == 0) {
+			cr_assert_eq(json_integer_value(json_object_get(json_object_get(en, "data"),
+									 "frauds")), 2);
+			held++;
+		}
+	}
+	json_decref(entries);
+	cr_assert_eq(held, 1, "hold-placed entries on the provider's chain");
+	decision_make(&d, "approve", p.provider.address, NONCE++, now_s() + 86400);
+	decide_no_money(&d, "approved", &p, &f3);
+	audit_expect(&p.provider, events, 1);
+	fl = flags_of(&OP, 200, "held", p.provider.address);
+	cr_assert_eq(json_array_size(fl), 0, "the hold outlived the approval");
+	json_decref(fl);
+	efx_job_open(&f3, NULL);
+	efx_job_free(&f1);
+	efx_job_free(&f2);
+	efx_job_free(&f3);
+}
+
 /* An escrow without --operator takes no decision from anyone. */
 Test(registry, open_registry_without_operator, .init = bare_setup, .fini = efx_teardown,
      .timeout = 60)

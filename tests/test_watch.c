@@ -1,0 +1,281 @@
+/*
+ * test_watch.c: the escrow's audit of revealed sampling seeds
+ * (escrow/watch.h, docs/operations.md "Anomalies") against a real
+ * escrow, and `assay audit validator`, which redoes it from public data.
+ *
+ * The test plays two validators with seeds it chose.  Which receipts a
+ * seed selects comes from valid_sample_decide, the rule checked against
+ * ethers.js known answers in test_validator.c; the counts each audit
+ * must show are the test's own tally of what it did.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "escrowfx.h"
+#include "testutil.h"
+#include "validator.h"
+
+#define JOBS 14
+#define BPS 5000
+
+static struct rcpt_key OP;
+static char op_hex[RCPT_ADDR_HEX_BYTES];
+static const char *args[3];
+
+static void watch_setup(void)
+{
+	struct efx_config c = { .window_s = 2, .referee_s = 2, .unbonding_s = 40,
+				.sample_bps = BPS, .extra_args = args };
+
+	cr_assert_eq(rcpt_key_generate(&OP), RCPT_OK);
+	rcpt_address_format(op_hex, OP.address);
+	args[0] = "--operator";
+	args[1] = op_hex;
+	args[2] = NULL;
+	efx_setup(&c);
+}
+
+/* A seed of its own for each validator, and what the test did with it. */
+struct player {
+	const struct rcpt_key *k;
+	uint8_t seed[32];
+	char hex[RCPT_ADDR_HEX_BYTES];
+	uint64_t candidates, selected, kept, unsampled;
+};
+
+static void seed_post(const struct player *v, const char *route, const uint8_t b[32])
+{
+	char hx[RCPT_HASH_HEX_BYTES], body[160];
+	struct hc_resp r;
+
+	cr_assert_eq(rcpt_hex_encode(hx, sizeof(hx), b, 32), RCPT_OK);
+	snprintf(body, sizeof(body), "{\"%s\":\"%s\"}",
+		 strcmp(route, "/v1/validators") == 0 ? "seedCommitment" : "seed", hx);
+	efx_spost(&r, v->k, route, body);
+	cr_assert(r.status == 200 || r.status == 201, "%s: %s", route, r.body);
+	hc_resp_free(&r);
+}
+
+static void player_commit(struct player *v, const struct rcpt_key *k, uint8_t fill)
+{
+	uint8_t c[32];
+
+	memset(v, 0, sizeof(*v));
+	v->k = k;
+	for (int i = 0; i < 32; i++)
+		v->seed[i] = (uint8_t)(fill + 7 * i);
+	rcpt_address_format(v->hex, k->address);
+	valid_seed_commitment(c, v->seed);
+	seed_post(v, "/v1/validators", c);
+}
+
+static void attest(const struct efx_job *f, const struct player *v)
+{
+	struct hc_resp r;
+
+	efx_claim_post(&r, f, v->k, f->receipt.output_root, 1, NULL);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	hc_resp_free(&r);
+}
+
+/* v's epoch as GET /v1/validators/{address} shows it once audited (the
+ * newest), polled for 20 s; decref'd by the caller. */
+static json_t *audited_epoch(const struct player *v)
+{
+	char t[96];
+	struct hc_resp r;
+
+	snprintf(t, sizeof(t), "/v1/validators/%s", v->hex);
+	for (int i = 0; i < 100; i++) {
+		json_t *j, *ep;
+		efx_get(&r, t);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = efx_jparse(&r);
+		hc_resp_free(&r);
+		ep = json_array_get(json_object_get(j, "epochs"), 0);
+		if (json_object_get(ep, "audit")) {
+			json_incref(ep);
+			json_decref(j);
+			return ep;
+		}
+		json_decref(j);
+		usleep(200 * 1000);
+	}
+	cr_assert_fail("validator %s: no audit 20 s after its reveal", v->hex);
+	return NULL;
+}
+
+static json_int_t num(json_t *o, const char *k)
+{
+	json_t *x = json_object_get(o, k);
+
+	cr_assert(json_is_integer(x), "no integer %s", k);
+	return json_integer_value(x);
+}
+
+static void audit_expect(json_t *ep, const struct player *v, int lazy)
+{
+	json_t *a = json_object_get(ep, "audit");
+
+	cr_assert_eq(num(a, "sampleBps"), BPS);
+	cr_assert_eq(num(a, "candidates"), (json_int_t)v->candidates);
+	cr_assert_eq(num(a, "selected"), (json_int_t)v->selected);
+	cr_assert_eq(num(a, "kept"), (json_int_t)v->kept);
+	cr_assert_eq(num(a, "skipped"), (json_int_t)(v->selected - v->kept));
+	cr_assert_eq(num(a, "unsampled"), (json_int_t)v->unsampled);
+	cr_assert(json_is_false(json_object_get(a, "truncated")));
+	cr_assert_eq(json_is_true(json_object_get(a, "lazy")), lazy, "lazy");
+}
+
+/* `assay audit validator`: its exit status and its line's counts. */
+static void cli_expect(const struct player *v, int want_exit)
+{
+	const char *argv[] = { tu_assay(), "audit", "validator", v->hex, "--escrow", EFX.url, NULL };
+	struct tu_run tr;
+	json_t *line;
+	json_error_t je;
+
+	tu_run(&tr, argv);
+	cr_assert_eq(tr.status, want_exit, "exit %d: %s", tr.status, tr.err);
+	line = json_loads(tr.out, JSON_DISABLE_EOF_CHECK, &je);
+	cr_assert(line, "not JSON: %s", tr.out);
+	cr_assert(json_is_true(json_object_get(line, "seedMatchesCommitment")));
+	cr_assert_eq(num(line, "candidates"), (json_int_t)v->candidates);
+	cr_assert_eq(num(line, "selected"), (json_int_t)v->selected);
+	cr_assert_eq(num(line, "kept"), (json_int_t)v->kept);
+	cr_assert_eq(num(line, "unsampled"), (json_int_t)v->unsampled);
+	cr_assert_str_eq(json_string_value(json_object_get(line, "escrowAudit")), "agrees");
+	json_decref(line);
+	tu_run_free(&tr);
+}
+
+/* The lazy validator's flag as GET /v1/operator/anomalies lists it. */
+static json_t *lazy_flag(const struct player *v)
+{
+	struct hc_resp r;
+	json_t *j, *f, *out = NULL;
+	size_t i;
+
+	efx_signed_req(&r, &OP, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = efx_jparse(&r);
+	hc_resp_free(&r);
+	json_array_foreach(json_object_get(j, "flags"), i, f)
+		if (strcmp(json_string_value(json_object_get(f, "rule")), "lazy") == 0 &&
+		    strcmp(json_string_value(json_object_get(f, "address")), v->hex) == 0)
+			out = json_incref(f);
+	json_decref(j);
+	return out;
+}
+
+/* Two validators commit seeds, JOBS receipts follow.  The diligent one
+ * attests every receipt its seed selects; the lazy one skips one of
+ * them and attests one its seed did not select.  Once the windows have
+ * closed both reveal: the escrow's audits show exactly the test's
+ * tally, the lazy one is flagged (and on /metrics), and
+ * `assay audit validator` redoes both audits from public data. */
+Test(watch, lazy_validator_flagged_and_audit_redone, .init = watch_setup, .fini = efx_teardown,
+     .timeout = 120)
+{
+	struct efx_parties p;
+	struct efx_job f[JOBS];
+	struct player lazy, good;
+	int skipped = 0, extra = 0;
+	json_t *ep, *flag;
+	char fam[96];
+
+	efx_parties_setup(&p, 100000);
+	efx_stake(&p.stranger, 10000);
+	player_commit(&lazy, &p.validator, 0x11);
+	player_commit(&good, &p.stranger, 0x5a);
+	for (int i = 0; i < JOBS; i++) {
+		struct player *both[2] = { &lazy, &good };
+		efx_job_make(&f[i], &p, 1000, (uint64_t)time(NULL) + 600, (uint64_t)i + 1);
+		efx_job_open(&f[i], NULL);
+		efx_receipt_make(&f[i], &p, 600, 0);
+		efx_receipt_post_ok(&f[i]);
+		for (int k = 0; k < 2; k++) {
+			struct player *v = both[k];
+			int picked = valid_sample_decide(v->seed, f[i].receipt_id, BPS);
+			int check = picked;
+			if (v == &lazy && picked && !skipped)
+				check = 0, skipped = 1;          /* the one it skips */
+			else if (v == &lazy && !picked && !extra)
+				check = 1, extra = 1;            /* the one it picks itself */
+			v->candidates++;
+			v->selected += (uint64_t)picked;
+			v->kept += (uint64_t)(picked && check);
+			v->unsampled += (uint64_t)(!picked && check);
+			if (check)
+				attest(&f[i], v);
+		}
+	}
+	/* The seeds chosen make both cases happen (BPS is a half). */
+	cr_assert(skipped && extra && lazy.selected >= 2 && good.selected >= 1);
+	for (int i = 0; i < JOBS; i++)
+		efx_wait_state(&f[i], "paid");
+	seed_post(&lazy, "/v1/validators/reveal", lazy.seed);
+	seed_post(&good, "/v1/validators/reveal", good.seed);
+
+	ep = audited_epoch(&lazy);
+	audit_expect(ep, &lazy, 1);
+	json_decref(ep);
+	ep = audited_epoch(&good);
+	audit_expect(ep, &good, 0);
+	json_decref(ep);
+
+	flag = lazy_flag(&lazy);
+	cr_assert(flag, "the lazy validator is not flagged");
+	cr_assert_eq(num(flag, "value"), (json_int_t)(100 / lazy.selected));
+	cr_assert_eq(num(flag, "count"), (json_int_t)lazy.selected);
+	cr_assert_eq(num(flag, "bound"), 5);
+	json_decref(flag);
+	cr_assert_null(lazy_flag(&good), "the diligent validator is flagged");
+	snprintf(fam, sizeof(fam), "assay_escrow_anomaly_flags{rule=\"lazy\"}");
+	for (int i = 0; i < 100 && efx_metric(fam) != 1; i++)
+		usleep(200 * 1000);
+	cr_assert_eq(efx_metric(fam), 1);
+
+	cli_expect(&lazy, 1);
+	cli_expect(&good, 0);
+	for (int i = 0; i < JOBS; i++)
+		efx_job_free(&f[i]);
+}
+
+/* The epoch route: a bad address, a bad or unknown epoch and an
+ * unrevealed one are refused; the anomalies are the operator's only. */
+Test(watch, refusals, .init = watch_setup, .fini = efx_teardown, .timeout = 60)
+{
+	struct efx_parties p;
+	struct player v;
+	struct hc_resp r;
+	char t[160];
+
+	efx_parties_setup(&p, 0);
+	player_commit(&v, &p.validator, 0x22);
+	efx_get(&r, "/v1/validators/0x12/epochs/1");
+	efx_refused(&r, 400, "invalid-address");
+	snprintf(t, sizeof(t), "/v1/validators/%s/epochs/0", v.hex);
+	efx_get(&r, t);
+	efx_refused(&r, 400, "invalid-request");
+	snprintf(t, sizeof(t), "/v1/validators/%s/epochs/99999", v.hex);
+	efx_get(&r, t);
+	efx_refused(&r, 404, "validator-not-found");
+	snprintf(t, sizeof(t), "/v1/validators/%s/epochs/1", v.hex);
+	efx_get(&r, t);
+	efx_refused(&r, 409, "commitment-unrevealed");
+	snprintf(t, sizeof(t), "/v1/validators/%s/epochs/1?afterId=0x00", v.hex);
+	efx_get(&r, t);
+	efx_refused(&r, 400, "invalid-cursor");
+	efx_signed_req(&r, &p.customer, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
+	efx_refused(&r, 403, "operator-only");
+	efx_get(&r, "/v1/operator/anomalies");
+	cr_assert_eq(r.status, 401, "%s", r.body);
+	hc_resp_free(&r);
+}
