@@ -201,6 +201,9 @@ void efx_job_open(struct efx_job *f, const char *idem);
  * outputRoot when `cheat`. */
 void efx_receipt_make(struct efx_job *f, const struct efx_parties *p, uint64_t price,
 		      int cheat);
+/* Recomputes the receipt's id and the provider's signature, after a
+ * test edited f->receipt. */
+void efx_receipt_sign(struct efx_job *f, const struct efx_parties *p);
 /* Signs a receipt at `price` for the output committed to by oc. */
 void efx_receipt_make_for(struct efx_job *f, const struct efx_parties *p, uint64_t price,
 			  const struct rcpt_commitment *oc);

@@ -279,3 +279,125 @@ Test(watch, refusals, .init = watch_setup, .fini = efx_teardown, .timeout = 60)
 	cr_assert_eq(r.status, 401, "%s", r.body);
 	hc_resp_free(&r);
 }
+
+/* Flags of `rule` about `who` in GET /v1/operator/anomalies (signed by
+ * the operator), polled until there are `want` of them (10 s); the first
+ * one, decref'd by the caller (NULL when want is 0). */
+static json_t *flag_wait(const char *rule, const uint8_t who[RCPT_ADDR_BYTES], size_t want)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+	json_t *out = NULL;
+	size_t got = 0;
+
+	rcpt_address_format(a, who);
+	for (int k = 0; k < 50; k++) {
+		struct hc_resp r;
+		json_t *j, *f;
+		size_t i;
+		efx_signed_req(&r, &OP, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		j = efx_jparse(&r);
+		hc_resp_free(&r);
+		got = 0;
+		json_decref(out);
+		out = NULL;
+		json_array_foreach(json_object_get(j, "flags"), i, f)
+			if (strcmp(json_string_value(json_object_get(f, "rule")), rule) == 0 &&
+			    strcmp(json_string_value(json_object_get(f, "address")), a) == 0 &&
+			    got++ == 0)
+				out = json_incref(f);
+		json_decref(j);
+		if (got == want)
+			break;
+		usleep(200 * 1000);
+	}
+	cr_assert_eq(got, want, "%s flags about %s", rule, a);
+	return out;
+}
+
+/* One softmax job of 1 MiB in and out for p's provider, receipted with
+ * a run of `ms` milliseconds. */
+static void timed_job(struct efx_job *f, const struct efx_parties *p, uint64_t nonce, uint64_t ms)
+{
+	efx_job_make_softmax(f, p, 1000, (uint64_t)time(NULL) + 600, nonce, 512, 512);
+	efx_job_open(f, NULL);
+	efx_receipt_make(f, p, 600, 0);
+	f->receipt.finished_at_ms = f->receipt.started_at_ms + ms;
+	efx_receipt_sign(f, p);
+	efx_receipt_post_ok(f);
+}
+
+/* The provider and validator rules, each against a party made to break
+ * it and one that does not: fast-runs (a provider whose receipts claim
+ * a hundredth of its peer's time on the same kernel and sizes),
+ * failures (2 of 8 jobs failed: 25 %), claims-lost (a fraud claim
+ * against an honest receipt, decided against the validator). */
+Test(watch, provider_and_validator_rules, .init = watch_setup, .fini = efx_teardown,
+     .timeout = 180)
+{
+	struct efx_parties p, q;
+	struct efx_job slow[5], fast[5], g[8];
+	struct hc_resp r;
+	json_t *fl;
+	char t[128];
+	int i;
+
+	efx_parties_setup(&p, 300000);
+	efx_stake(&p.stranger, 100000);
+	q = p;
+	q.provider = p.stranger;              /* a second provider */
+	for (i = 0; i < 5; i++) {
+		timed_job(&slow[i], &p, 100 + (uint64_t)i, 1000);
+		timed_job(&fast[i], &q, 200 + (uint64_t)i, 10);
+	}
+	fl = flag_wait("fast-runs", q.provider.address, 1);
+	/* Kernel median: (10 + 1000) / 2 per byte; the fast one's: 10. */
+	cr_assert_eq(num(fl, "value"), 50);
+	cr_assert_eq(num(fl, "count"), 5);
+	cr_assert_eq(num(fl, "bound"), 10);
+	cr_assert_str_eq(json_string_value(json_object_get(fl, "detail")), "softmax_f32@1");
+	json_decref(fl);
+	flag_wait("fast-runs", p.provider.address, 0);
+
+	/* q: its 5 jobs receipted, 3 more, 2 of them failed: 2 of 8. */
+	for (i = 0; i < 3; i++) {
+		efx_job_make(&g[i], &q, 1000, (uint64_t)time(NULL) + 600, 300 + (uint64_t)i);
+		efx_job_open(&g[i], NULL);
+	}
+	for (i = 0; i < 2; i++) {
+		snprintf(t, sizeof(t), "/v1/jobs/%s/fail", g[i].id_hex);
+		efx_spost(&r, &q.provider, t, "{\"reason\":\"out of memory\"}");
+		cr_assert_eq(r.status, 200, "%s", r.body);
+		hc_resp_free(&r);
+	}
+	efx_receipt_make(&g[2], &q, 600, 0);
+	efx_receipt_post_ok(&g[2]);
+	fl = flag_wait("failures", q.provider.address, 1);
+	cr_assert_eq(num(fl, "value"), 25);
+	cr_assert_eq(num(fl, "count"), 8);
+	json_decref(fl);
+	flag_wait("failures", p.provider.address, 0);
+
+	/* A fraud claim against p's honest receipt: the referee finds the
+	 * validator wrong. */
+	{
+		char *in = efx_input_member(&slow[0]);
+		uint8_t wrong[32];
+		memcpy(wrong, slow[0].out.root, 32);
+		wrong[0] ^= 1;
+		efx_claim_post(&r, &slow[0], &p.validator, wrong, 2, in);
+		free(in);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		hc_resp_free(&r);
+	}
+	fl = flag_wait("claims-lost", p.validator.address, 1);
+	cr_assert_eq(num(fl, "value"), 1);
+	json_decref(fl);
+	flag_wait("proven-frauds", p.provider.address, 0);
+	for (i = 0; i < 5; i++) {
+		efx_job_free(&slow[i]);
+		efx_job_free(&fast[i]);
+	}
+	for (i = 0; i < 3; i++)
+		efx_job_free(&g[i]);
+}
