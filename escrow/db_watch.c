@@ -189,6 +189,21 @@ enum escrow_db_err escrow_db_epoch_page(struct escrow_db *db, struct escrow_epoc
 	return rc;
 }
 
+/* An INSERT ... ON CONFLICT DO NOTHING of one row: ESCROW_DB_CONFLICT
+ * when the row was there already. */
+static enum escrow_db_err insert_once(struct escrow_db *db, const char *what, const char *sql,
+				      int n, const char *const *p)
+{
+	PGresult *res = NULL;
+	enum escrow_db_err rc = run(db, &res, what, sql, n, p);
+
+	if (rc)
+		return rc;
+	rc = escrow_dbi_affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
+	PQclear(res);
+	return rc;
+}
+
 struct audit_put {
 	const struct escrow_seed_audit *a;
 	int lazy;
@@ -201,7 +216,6 @@ static enum escrow_db_err audit_put_body(struct escrow_db *db, void *arg)
 	char sq[24], vp[HEXP(RCPT_ADDR_BYTES)], bps[16], c[24], s[24], k[24], u[24], t[24];
 	const char *p[9] = { sq, vp, bps, c, s, k, u, a->truncated ? "true" : "false", t };
 	char sub[80];
-	PGresult *res = NULL;
 	enum escrow_db_err rc;
 	json_t *data;
 
@@ -213,14 +227,10 @@ static enum escrow_db_err audit_put_body(struct escrow_db *db, void *arg)
 	snprintf(k, sizeof(k), "%" PRIu64, a->kept);
 	snprintf(u, sizeof(u), "%" PRIu64, a->unsampled);
 	snprintf(t, sizeof(t), "%" PRIu64, a->audited_at_s);
-	rc = run(db, &res, "seed audit put",
-		 "INSERT INTO escrow_seed_audits (seq, validator, sample_bps, candidates, selected,"
-		 " kept, unsampled, truncated, audited_at_s) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-		 " $8, $9) ON CONFLICT (seq) DO NOTHING", 9, p);
-	if (rc)
-		return rc;
-	rc = escrow_dbi_affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
-	PQclear(res);
+	rc = insert_once(db, "seed audit put",
+			 "INSERT INTO escrow_seed_audits (seq, validator, sample_bps, candidates,"
+			 " selected, kept, unsampled, truncated, audited_at_s) VALUES ($1, $2, $3, $4,"
+			 " $5, $6, $7, $8, $9) ON CONFLICT (seq) DO NOTHING", 9, p);
 	if (rc)
 		return rc;
 	data = json_pack("{s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "epoch",
@@ -291,20 +301,15 @@ static enum escrow_db_err hold_put_body(struct escrow_db *db, void *arg)
 	const struct hold_put *x = arg;
 	char vp[HEXP(RCPT_ADDR_BYTES)], f[24], t[24], sub[80];
 	const char *p[3] = { vp, f, t };
-	PGresult *res = NULL;
 	enum escrow_db_err rc;
 	json_t *data;
 
 	hexp(vp, sizeof(vp), x->provider, RCPT_ADDR_BYTES);
 	snprintf(f, sizeof(f), "%" PRIu64, x->frauds);
 	snprintf(t, sizeof(t), "%" PRIu64, x->now);
-	rc = run(db, &res, "hold put",
-		 "INSERT INTO escrow_provider_holds (provider, reason, frauds, held_at_s)"
-		 " VALUES ($1, 'proven-frauds', $2, $3) ON CONFLICT DO NOTHING", 3, p);
-	if (rc)
-		return rc;
-	rc = escrow_dbi_affected(res) == 1 ? ESCROW_DB_OK : ESCROW_DB_CONFLICT;
-	PQclear(res);
+	rc = insert_once(db, "hold put",
+			 "INSERT INTO escrow_provider_holds (provider, reason, frauds, held_at_s)"
+			 " VALUES ($1, 'proven-frauds', $2, $3) ON CONFLICT DO NOTHING", 3, p);
 	if (rc)
 		return rc;
 	data = json_pack("{s:s, s:I}", "reason", "proven-frauds", "frauds", (json_int_t)x->frauds);
