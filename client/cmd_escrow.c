@@ -102,6 +102,8 @@ static const char ESCROW_USAGE[] =
 	"                                       the operator approves a provider (or renews)\n"
 	"  suspend ADDRESS --key FILE           the operator suspends it: no new jobs\n"
 	"  revoke ADDRESS --key FILE            the operator revokes it, for good\n"
+	"  anomalies --key FILE                 the operator reads every anomaly flag\n"
+	"                                       (docs/operations.md, Anomalies)\n"
 	"\n"
 	"--url URL           the escrow (default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL ")\n"
 	"--key FILE          signs the request (stake, unstake, withdraw, unbond, audit) or\n"
@@ -1004,6 +1006,23 @@ static int sub_audit(struct esc_ctx *c)
 	return rc;
 }
 
+/* GET /v1/operator/anomalies, signed by the operator's key (or an
+ * audit:read API key of the operator). */
+static int sub_anomalies(struct esc_ctx *c)
+{
+	struct rcpt_key key;
+	const struct rcpt_key *use;
+	int rc;
+
+	if (signer(c, &key, &use, "the operator"))
+		return 2;
+	rc = esc_call(c, "GET", "/v1/operator/anomalies", NULL, NULL, 0, use);
+	if (use)
+		rcpt_key_wipe(&key);
+	OPENSSL_cleanse(c->bearer, sizeof(c->bearer));
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* The approved registry: the operator's decisions (docs/escrow.md)     */
 
@@ -1177,6 +1196,7 @@ static const struct esc_sub esc_subs[] = {
 	{ "approve", 1, 1, M(O_KEY) | M(O_ORG) | M(O_CONTACT) | M(O_EXPIRES) | M(O_IDEM), 1 },
 	{ "suspend", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
 	{ "revoke", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
+	{ "anomalies", 0, 0, M(O_KEY), 0 },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1287,6 +1307,8 @@ static int esc_dispatch(struct esc_ctx *c)
 		return sub_provider(c);
 	if (strcmp(s, "approve") == 0 || strcmp(s, "suspend") == 0 || strcmp(s, "revoke") == 0)
 		return sub_decide(c);
+	if (strcmp(s, "anomalies") == 0)
+		return sub_anomalies(c);
 	return sub_audit(c);
 }
 

@@ -244,6 +244,28 @@ Test(watch, lazy_validator_flagged_and_audit_redone, .init = watch_setup, .fini 
 
 	cli_expect(&lazy, 1);
 	cli_expect(&good, 0);
+	{
+		/* The operator's view through the client, and a stranger's refusal. */
+		char kp[300], sp[300];
+		const char *ok[] = { tu_assay(), "escrow", "anomalies", "--key", kp, "--url", EFX.url, NULL };
+		const char *no[] = { tu_assay(), "escrow", "anomalies", "--key", sp, "--url", EFX.url, NULL };
+		struct tu_run tr;
+		snprintf(kp, sizeof(kp), "%s/op.key", EFX.dir);
+		snprintf(sp, sizeof(sp), "%s/stranger.key", EFX.dir);
+		cr_assert_eq(rcpt_key_save(&OP, NULL, kp), RCPT_OK);
+		cr_assert_eq(rcpt_key_save(&p.customer, NULL, sp), RCPT_OK);
+		tu_run(&tr, ok);
+		cr_assert_eq(tr.status, 0, "%s", tr.err);
+		flag = json_loads(tr.out, 0, NULL);
+		cr_assert(json_is_array(json_object_get(flag, "flags")), "%s", tr.out);
+		cr_assert(strstr(tr.out, lazy.hex) && strstr(tr.out, "\"lazy\""), "%s", tr.out);
+		json_decref(flag);
+		tu_run_free(&tr);
+		tu_run(&tr, no);
+		cr_assert_eq(tr.status, 1, "%s", tr.err);
+		cr_assert(strstr(tr.err, "operator-only"), "%s", tr.err);
+		tu_run_free(&tr);
+	}
 	for (int i = 0; i < JOBS; i++)
 		efx_job_free(&f[i]);
 }
