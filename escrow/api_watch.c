@@ -18,10 +18,18 @@
 #include "assay_assert.h"
 #include "banned.h"
 
+/* The rate the validator kept, in the unit the escrow announces
+ * (sampleBps): its checks per 10^4 candidates. */
+static json_int_t checked_bps(const struct escrow_seed_audit *a)
+{
+	return a->candidates ? (json_int_t)((a->kept + a->unsampled) * 10000u / a->candidates) : 0;
+}
+
 static json_t *audit_view(const struct escrow_seed_audit *a)
 {
-	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I}",
-			 "sampleBps", (int)a->sample_bps, "candidates", (json_int_t)a->candidates,
+	return json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b, s:I}",
+			 "sampleBps", (int)a->sample_bps, "checkedBps", checked_bps(a),
+			 "candidates", (json_int_t)a->candidates,
 			 "selected", (json_int_t)a->selected, "kept", (json_int_t)a->kept,
 			 "skipped", (json_int_t)(a->selected - a->kept),
 			 "unsampled", (json_int_t)a->unsampled, "truncated", a->truncated,

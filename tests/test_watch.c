@@ -124,6 +124,8 @@ static void audit_expect(json_t *ep, const struct player *v, int lazy)
 	json_t *a = json_object_get(ep, "audit");
 
 	cr_assert_eq(num(a, "sampleBps"), BPS);
+	cr_assert_eq(num(a, "checkedBps"),
+		     (json_int_t)((v->kept + v->unsampled) * 10000 / v->candidates));
 	cr_assert_eq(num(a, "candidates"), (json_int_t)v->candidates);
 	cr_assert_eq(num(a, "selected"), (json_int_t)v->selected);
 	cr_assert_eq(num(a, "kept"), (json_int_t)v->kept);
