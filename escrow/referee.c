@@ -145,20 +145,24 @@ static int get_model(struct escrow_referee *r, const struct ref_slot *s, char *p
 	uint64_t size = 0;
 	int has = 0;
 	struct kern_diag d;
+	enum model_cache_err e = MODEL_CACHE_ERR_PEER;   /* no URL: nothing served */
 
 	path[0] = '\0';
 	if (kern_params_model(&has, root, &size, &d, s->spec.kernel, s->spec.params,
 			      strlen(s->spec.params)) != KERN_OK || !has)
 		return 0;   /* no model; bad params are the kernel's to refuse */
 	(void)snprintf(dir, sizeof(dir), "%s/models", r->scratch.dir);
-	if (s->url[0] && model_cache_get(path, path_len, why, sizeof(why), dir, s->url, root,
-					 size, ESCROW_FETCH_TIMEOUT_MS) == MODEL_CACHE_OK)
+	if (s->url[0])
+		e = model_cache_get(path, path_len, why, sizeof(why), dir, s->url, root, size,
+				    ESCROW_FETCH_TIMEOUT_MS);
+	if (e == MODEL_CACHE_OK)
 		return 0;
 	fprintf(stderr, "assay-escrow: event=referee-model-unavailable why=\"%s\"\n",
 		s->url[0] ? why : "the provider has no URL");
 	memset(a, 0, sizeof(*a));
 	a->state = REF_UNDECIDED;
-	a->reason = "model-unavailable";
+	/* The provider's (it does not serve what its receipt ran), or ours. */
+	a->reason = e == MODEL_CACHE_ERR_PEER ? "model-withheld" : "model-unavailable";
 	path[0] = '\0';
 	return -1;
 }

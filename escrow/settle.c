@@ -184,7 +184,8 @@ enum verdict { V_PROVIDER_WRONG, V_VALIDATOR_WRONG, V_UNDECIDED };
  * looked at again next tick; a run that hit a limit or failed is no
  * verdict either (docs/escrow.md, "Referee"). */
 static enum verdict referee_run(struct settle *s, const struct escrow_job *j,
-				const uint8_t *in, size_t len, uint64_t now, const char **reason)
+				const uint8_t *in, size_t len, uint64_t now, int overdue,
+				const char **reason)
 {
 	struct escrow_referee_answer a;
 	char url[ESCROW_PROVIDER_URL_BYTES_MAX + 1];
@@ -207,8 +208,13 @@ static enum verdict referee_run(struct settle *s, const struct escrow_job *j,
 		/* The kernel refuses this input: no output could match, so
 		 * the receipt claiming one is wrong. */
 		return V_PROVIDER_WRONG;
-	case REF_PENDING:
 	case REF_UNDECIDED:
+		/* The provider does not serve the model its receipt ran on:
+		 * withheld like an input, once the referee deadline passed. */
+		if (overdue && strcmp(a.reason, "model-withheld") == 0)
+			return V_PROVIDER_WRONG;
+		break;
+	case REF_PENDING:
 		break;
 	}
 	return V_UNDECIDED;
@@ -373,7 +379,8 @@ static void referee_decide(struct settle *s, const struct escrow_dispute *d, uin
 	if (!d->has_input && referee_share_input(s, d->job, now))
 		return;                 /* judged with it next tick */
 	if (d->has_input)
-		v = referee_run(s, &j, d->input, d->input_len, now, &reason);
+		v = referee_run(s, &j, d->input, d->input_len, now,
+				now > d->opened_at_s + s->e->cfg.referee_deadline_s, &reason);
 	else if (now > d->opened_at_s + s->e->cfg.referee_deadline_s)
 		v = V_PROVIDER_WRONG;   /* input not produced in time */
 	else

@@ -673,6 +673,7 @@ static struct {
 	size_t model_len;
 	char model_hex[RCPT_HASH_HEX_BYTES];
 	unsigned model_gets;
+	unsigned model_serves_max;      /* 0: every time; else at most this many */
 } S = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void stub_serve(struct httpd_req *r, int output)
@@ -725,7 +726,8 @@ static void stub_model(struct httpd_req *r, void *cls)
 
 	(void)cls;
 	pthread_mutex_lock(&S.mu);
-	if (S.model && root && strcasecmp(root, S.model_hex) == 0) {
+	if (S.model && root && strcasecmp(root, S.model_hex) == 0 &&
+	    (!S.model_serves_max || S.model_gets < S.model_serves_max)) {
 		S.model_gets++;
 		httpd_reply_bytes(r, 200, "application/octet-stream", S.model, S.model_len);
 	} else {
@@ -920,6 +922,7 @@ static void e2e_teardown(void)
 	free(S.model);
 	S.model = NULL;
 	S.model_gets = 0;
+	S.model_serves_max = 0;
 	if (V.dir[0] && !getenv("ASSAY_TEST_KEEP"))
 		tu_rmtree(V.dir);
 	else if (V.dir[0])
@@ -1143,6 +1146,36 @@ Test(valid, e2e_gpt2_flipped_logit_slashed, .fini = e2e_teardown, .timeout = 90)
 	gpt2_job_run(&f, &p, &m, 1);
 	expect_provider_slashed(&f, &p, c0, pv0);
 	cr_assert_geq(S.model_gets, 2, "the validator and the referee each fetched the model");
+	efx_job_free(&f);
+	gpt2fx_close(&m);
+	rcpt_key_wipe(&p.validator);
+}
+
+/* The same cheat, but the provider serves its model once (to the
+ * validator) and never again: the referee cannot re-execute, and once
+ * the referee deadline has passed the model counts as withheld like an
+ * input, decided against the provider. */
+Test(valid, e2e_gpt2_model_withheld_slashed, .fini = e2e_teardown, .timeout = 90)
+{
+	struct efx_parties p;
+	struct efx_job f;
+	struct gpt2fx m;
+	struct efx_bal c0, pv0;
+	json_t *j;
+
+	esc_setup(30);
+	parties_setup(&p);
+	node_start(&p.validator, 0, 0);
+	S.model_serves_max = 1;
+	c0 = efx_balance_of(p.customer.address);
+	pv0 = efx_balance_of(p.provider.address);
+	gpt2_job_run(&f, &p, &m, 1);
+	expect_provider_slashed(&f, &p, c0, pv0);
+	cr_assert_eq(S.model_gets, 1, "only the validator had the model");
+	j = efx_job_get(&f);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(
+				 json_object_get(j, "disputes"), 0), "reason")), "model-withheld");
+	json_decref(j);
 	efx_job_free(&f);
 	gpt2fx_close(&m);
 	rcpt_key_wipe(&p.validator);
