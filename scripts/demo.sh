@@ -180,6 +180,39 @@ PY
 	echo "a GPT-2 model (1 layer, width 64) committed as $root ($size bytes), in both providers' --model-dir"
 }
 
+# The operator's flags (GET /v1/operator/anomalies), one line each:
+# "rule: who (value unit, bound N)".
+flags() {
+	local a who
+	"$A" escrow anomalies --key "$WORK/operator.key" --url "$URL" |
+		sed 's/},{/}\n{/g' | while IFS= read -r f; do
+		a=$(printf '%s' "$f" | field address)
+		who=$a
+		for k in $WHO; do [ "${ADDR[$k]}" = "$a" ] && who=$(label "$k"); done
+		printf '  %s: %s (%s %s, bound %s)\n' "$(printf '%s' "$f" | field rule)" "$who" \
+			"$(printf '%s' "$f" | sed -n 's/.*"value":\([0-9]*\).*/\1/p')" \
+			"$(printf '%s' "$f" | field unit)" \
+			"$(printf '%s' "$f" | sed -n 's/.*"bound":\([0-9]*\).*/\1/p')"
+	done
+}
+cheater_held() { flags | grep -q '^  held: cheating provider'; }
+seed_audited() {
+	"$A" audit validator "${ADDR[validator]}" --escrow "$URL" 2>/dev/null |
+		grep -q '"escrowAudit":"agrees"'
+}
+
+# Step 21: what the escrow's watch saw (docs/operations.md, Anomalies).
+watch_step() {
+	say "21. The operator's view: anomaly flags, a hold, the validator's seed audited"
+	wait_for "the cheater's hold (--hold-after-frauds 3)" 20 cheater_held
+	printf '$ assay escrow anomalies --key operator.key --url %s\n' "$URL" >&2
+	flags
+	echo "The validator stops and reveals its seed; the escrow audits what it checked:"
+	kill -TERM "$VPID" && wait "$VPID" || true
+	wait_for "the validator's seed audit" 20 seed_audited
+	run audit validator "${ADDR[validator]}" --escrow "$URL"
+}
+
 escrow_act() {
 	local D=$WORK WINDOW=10 t0
 	t0=$(date +%s)
@@ -187,6 +220,9 @@ escrow_act() {
 
 	say "11. Act 2: a private PostgreSQL and a real escrow, with money"
 	"$A" key new --out "$D/escrow.key" >/dev/null
+	# The operator: reads the escrow's anomaly flags (step 21) and could
+	# approve, suspend or revoke providers; it moves no money.
+	OPERATOR=$("$A" key new --out "$D/operator.key")
 	# The documented parameters (docs/escrow.md): min stake 100 ASY, slash
 	# 50 %, bounty 20 % of the slash; only the challenge window is short
 	# so that the demo does not take an hour, and the validator samples
@@ -195,7 +231,7 @@ escrow_act() {
 	# one rate-limit bucket for all: the limit is raised accordingly.
 	"$ESCROWD" --listen 127.0.0.1:0 --db "$ASSAY_PG_CONNINFO" --key "$D/escrow.key" \
 		--devnet --challenge-window-s "$WINDOW" --sample-bps 10000 --quiet \
-		--rate-per-s 1000 --rate-burst 2000 \
+		--rate-per-s 1000 --rate-burst 2000 --operator "$OPERATOR" \
 		>"$D/escrow.out" 2>"$D/escrow.log" &
 	PIDS+=($!)
 	wait_for "the escrow to listen" 20 grep -qs '^listening on ' "$D/escrow.out"
@@ -265,6 +301,7 @@ escrow_act() {
 	done
 	"$VALD" --escrow "$URL" --key "$D/validator.key" --state-dir "$D/validator-state" \
 		--listen 127.0.0.1:0 --poll-ms 200 --quiet >"$D/validator.out" 2>"$D/validator.log" &
+	VPID=$!
 	PIDS+=($!)
 	wait_for "the validator to listen" 20 grep -qs '^listening on ' "$D/validator.out"
 	echo "assay-validator on http://$(sed -n 's/^listening on \(.*\)$/\1/p' "$D/validator.out" | head -1)," \
@@ -392,6 +429,8 @@ escrow_act() {
 	sed 's/"event":"\([a-z-]*\)"/\n\1\n/g' "$D/audit.json" | grep -E '^[a-z-]+$' |
 		tr '\n' ' ' | sed 's/^/events: /; s/ $/\n/'
 	run audit verify "$D/audit.json"
+
+	watch_step
 
 	say "The story"
 	echo "Six jobs (matmul_f32, mlp_f32 and a GPT-2 prompt, gpt2_f32, at each provider) of $(asy "$maxp") ASY each; each provider asked $(asy "$price") ASY."

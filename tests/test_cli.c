@@ -461,6 +461,15 @@ Test(cli, demo_round_trip_runs_and_catches_both_frauds, .timeout = 400)
 		"accounts that differ from their transfers: 0 (I5)",
 		"wallets 1240.00 + treasury 280.00 = funded 1520.00 ASY: ledger invariants hold",
 		"{\"valid\":true,\"subject\":\"job:0x",
+		/* The escrow's watch: three proven frauds flag the cheater and
+		 * hold it (--hold-after-frauds 3, the default); the validator's
+		 * revealed seed selected the three honest receipts (the
+		 * cheater's were settled before their windows closed) and it
+		 * checked all three. */
+		"  proven-frauds: cheating provider (3 frauds, bound 1)\n",
+		"  held: cheating provider (3 frauds, bound 3)\n",
+		"\"candidates\":3,\"selected\":3,\"kept\":3,\"skipped\":0,\"unsampled\":0,"
+		"\"escrowAudit\":\"agrees\"}",
 		"3 frauds caught and slashed",
 	};
 

@@ -23,6 +23,7 @@ static const char usage[] =
 	"       [--job-cpu-s N] [--job-threads N] [--sandbox best-effort|strict]\n"
 	"       [--device auto|cpu|cuda] [--poll-ms N] [--fetch-tries N] [--fetch-timeout-ms N]\n"
 	"       [--fetch-backoff-ms N] [--no-reveal] [--quiet] [--lie (tests, chain 31337 only)]\n"
+	"       [--lazy-bps N (tests, chain 31337 only: check what the seed selects at N bps)]\n"
 	"       [--tls-cert FILE --tls-key FILE] [--tls-allow-1.2] [--ca-file FILE]\n"
 	"       assay-validator --print-routes   (the route table, METHOD PATH a line)\n"
 	"--tls-cert/--tls-key serve HTTPS (TLS 1.3; the key mode 0600), --tls-allow-1.2\n"
@@ -118,6 +119,10 @@ static int value_arg(struct args *a, const char *f, const char *v)
 		return parse_uint(&c->fetch_timeout_ms, v, 3600u * 1000u);
 	else if (strcmp(f, "--fetch-backoff-ms") == 0)
 		return parse_uint(&c->fetch_backoff_ms, v, VALID_FETCH_BACKOFF_MS_MAX);
+	else if (strcmp(f, "--lazy-bps") == 0) {
+		c->lazy_set = 1;
+		return parse_uint(&c->lazy_bps, v, 10000u);
+	}
 	else
 		return -1;
 	return 0;

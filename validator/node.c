@@ -81,11 +81,14 @@ struct valid_node {
 	unsigned sbx_missing;      /* enum sbx_layer bits re-executions go without (mu) */
 	unsigned fetch_tries, fetch_timeout_ms, fetch_backoff_ms;
 	int lie;
+	int lazy_set;              /* --lazy-bps (tests): check_bps below sample_bps */
+	unsigned lazy_bps;
 
 	struct rcpt_key key;
 	char addr_hex[RCPT_ADDR_HEX_BYTES];
 	struct rcpt_domain domain;
 	unsigned sample_bps;
+	unsigned check_bps;         /* what the poller checks: sample_bps, or --lazy-bps */
 	uint8_t seed[VALID_SEED_BYTES];
 	uint8_t commitment[RCPT_HASH_BYTES];
 	uint64_t committed_at_s;
@@ -961,7 +964,7 @@ static int poll_page(struct valid_node *n, uint64_t *after_s, char after_id[RCPT
 				 * committed are decided by it (docs/validator.md). */
 				at = (uint64_t)json_integer_value(ra);
 				sampled = at >= n->committed_at_s &&
-					  valid_sample_decide(n->seed, t.receipt_id, n->sample_bps);
+					  valid_sample_decide(n->seed, t.receipt_id, n->check_bps);
 				pthread_mutex_lock(&n->mu);
 				if (!sampled) {
 					seen_add(n, r);
@@ -1407,6 +1410,8 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	n->fetch_backoff_ms = pick(cfg->fetch_backoff_ms, VALID_FETCH_BACKOFF_MS_DEFAULT,
 				   VALID_FETCH_BACKOFF_MS_MAX);
 	n->lie = cfg->lie;
+	n->lazy_set = cfg->lazy_set;
+	n->lazy_bps = cfg->lazy_bps;
 	n->budget_ms = (int64_t)n->cpu_s_per_min * 1000;
 	n->budget_at_ms = now_ms();
 	n->queue = calloc(n->queue_max, sizeof(*n->queue));
@@ -1430,12 +1435,14 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	rc = read_params(n, &min_stake, why, why_len);
 	if (rc)
 		goto fail;
-	if (n->lie && n->domain.chain_id != 31337) {
-		why_set(why, why_len, "--lie is for tests: refused on chain %" PRIu64,
-			n->domain.chain_id);
+	if ((n->lie || n->lazy_set) && n->domain.chain_id != 31337) {
+		why_set(why, why_len, "%s is for tests: refused on chain %" PRIu64,
+			n->lie ? "--lie" : "--lazy-bps", n->domain.chain_id);
 		rc = VALID_ERR_REFUSED;
 		goto fail;
 	}
+	/* A lower threshold selects a subset of the announced selection. */
+	n->check_bps = n->lazy_set && n->lazy_bps < n->sample_bps ? n->lazy_bps : n->sample_bps;
 	rc = check_stake(n, &min_stake, why, why_len);
 	if (rc)
 		goto fail;
@@ -1470,9 +1477,9 @@ enum valid_err valid_node_start(struct valid_node **out, char *why, size_t why_l
 	}
 	progress_and_gauges(n);   /* the gauges exist from the first scrape */
 	vlog("started", "validator=%s escrow=%s chain=%" PRIu64 " sample_bps=%u workers=%u "
-	     "queue_max=%u cpu_s_per_min=%u%s", n->addr_hex, n->escrow_url, n->domain.chain_id,
+	     "queue_max=%u cpu_s_per_min=%u%s%s", n->addr_hex, n->escrow_url, n->domain.chain_id,
 	     n->sample_bps, n->workers, n->queue_max, n->cpu_s_per_min,
-	     n->lie ? " lie=1" : "");
+	     n->lie ? " lie=1" : "", n->check_bps < n->sample_bps ? " lazy=1" : "");
 	for (i = 0; i < n->workers; i++) {
 		n->wargs[i].n = n;
 		n->wargs[i].slot = i;

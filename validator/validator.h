@@ -246,6 +246,12 @@ struct valid_config {
 	unsigned fetch_timeout_ms;
 	unsigned fetch_backoff_ms;
 	int lie;                   /* TEST ONLY: flip every verdict; refused unless chain 31337 */
+	/* TEST ONLY: check only the receipts the seed selects at this rate
+	 * (bps, below the escrow's sampleBps), a validator lazier than it
+	 * announces, for the escrow's seed audit to find; refused unless
+	 * chain 31337.  0 with lazy_set 0: the announced rate. */
+	unsigned lazy_bps;
+	int lazy_set;
 	int quiet;                 /* no per-request log line from the status server */
 	const char *tls_cert;      /* serve HTTPS: both set, or both NULL */
 	const char *tls_key;       /* (mode 0600) */
