@@ -855,7 +855,8 @@ static size_t audit_count(const struct efx_job *f, const struct rcpt_key *custom
 static struct {
 	struct valid_node *node;
 	char dir[256], key_path[320], state[320];
-} V;
+	int lazy_bps;                  /* --lazy-bps for the next node_start; -1: none */
+} V = { .lazy_bps = -1 };
 
 static void node_start(const struct rcpt_key *k, int lie, int keep_dir)
 {
@@ -879,6 +880,10 @@ static void node_start(const struct rcpt_key *k, int lie, int keep_dir)
 	c.fetch_backoff_ms = 100;
 	c.lie = lie;
 	c.quiet = 1;
+	if (V.lazy_bps >= 0) {
+		c.lazy_set = 1;
+		c.lazy_bps = (unsigned)V.lazy_bps;
+	}
 	tu_use_worker();
 	rc = valid_node_start(&V.node, why, sizeof(why), &c);
 	cr_assert_eq(rc, VALID_OK, "valid_node_start: %s: %s", valid_errname(rc), why);
@@ -912,6 +917,7 @@ static void e2e_teardown(void)
 	if (V.node)
 		(void)valid_node_stop(V.node, 0);
 	V.node = NULL;
+	V.lazy_bps = -1;
 	httpd_free(S.h);
 	S.h = NULL;
 	for (i = 0; i < S.njobs; i++) {
@@ -1181,6 +1187,80 @@ Test(valid, e2e_gpt2_model_withheld_slashed, .fini = e2e_teardown, .timeout = 90
 	rcpt_key_wipe(&p.validator);
 }
 
+/* A real validator that checks less than the escrow announces
+ * (--lazy-bps 2000 against sampleBps 10000): once it stops and reveals
+ * its seed, the escrow's audit counts every receipt it skipped and the
+ * operator sees it flagged lazy.  What it had to check (all 8, at
+ * 10000) and what it did check (those its seed picks at 2000, decided
+ * here with the revealed seed) are the test's own tally. */
+Test(valid, e2e_lazy_validator_flagged, .fini = e2e_teardown, .timeout = 120)
+{
+	static struct rcpt_key op;
+	static char op_hex[RCPT_ADDR_HEX_BYTES];
+	static const char *extra[3];
+	struct efx_config c = { .window_s = 4, .referee_s = 3, .unbonding_s = 60,
+				.sample_bps = 10000, .wait_ms = T_WAIT_MS, .quiet = 1,
+				.extra_args = extra };
+	struct efx_parties p;
+	struct efx_job f[STUB_JOBS_MAX];
+	struct hc_resp r;
+	char t[128], a[RCPT_ADDR_HEX_BYTES];
+	json_t *j = NULL, *ep = NULL, *au, *fl;
+	uint8_t seed[32];
+	json_int_t kept = 0;
+	size_t i, lazy_flags = 0;
+
+	cr_assert_eq(rcpt_key_generate(&op), RCPT_OK);
+	rcpt_address_format(op_hex, op.address);
+	extra[0] = "--operator";
+	extra[1] = op_hex;
+	efx_setup(&c);
+	parties_setup(&p);
+	V.lazy_bps = 2000;
+	node_start(&p.validator, 0, 0);
+	for (i = 0; i < STUB_JOBS_MAX; i++)
+		job_run(&f[i], &p, 40.0f + (float)i, 0, SERVE_OK);
+	for (i = 0; i < STUB_JOBS_MAX; i++)
+		efx_wait_state(&f[i], "paid");
+	cr_assert_eq(valid_node_stop(V.node, 1), VALID_OK);   /* reveals the seed */
+	V.node = NULL;
+	rcpt_address_format(a, p.validator.address);
+	snprintf(t, sizeof(t), "/v1/validators/%s", a);
+	for (int k = 0; k < 100 && !json_object_get(ep, "audit"); k++) {
+		json_decref(j);
+		usleep(200 * 1000);
+		efx_get(&r, t);
+		j = efx_jparse(&r);
+		hc_resp_free(&r);
+		ep = json_array_get(json_object_get(j, "epochs"), 0);
+	}
+	au = json_object_get(ep, "audit");
+	cr_assert(au, "no audit of the revealed seed");
+	cr_assert_eq(rcpt_hex_decode(seed, 32, json_string_value(json_object_get(ep, "seed"))),
+		     RCPT_OK);
+	for (i = 0; i < STUB_JOBS_MAX; i++)
+		kept += valid_sample_decide(seed, f[i].receipt_id, 2000);
+	cr_assert_lt(kept, STUB_JOBS_MAX, "the seed happened to pick every receipt at 20 %%");
+	cr_assert_eq(json_integer_value(json_object_get(au, "candidates")), STUB_JOBS_MAX);
+	cr_assert_eq(json_integer_value(json_object_get(au, "selected")), STUB_JOBS_MAX);
+	cr_assert_eq(json_integer_value(json_object_get(au, "kept")), kept);
+	cr_assert_eq(json_integer_value(json_object_get(au, "skipped")), STUB_JOBS_MAX - kept);
+	cr_assert(json_is_true(json_object_get(au, "lazy")));
+	json_decref(j);
+	efx_signed_req(&r, &op, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = efx_jparse(&r);
+	hc_resp_free(&r);
+	json_array_foreach(json_object_get(j, "flags"), i, fl)
+		lazy_flags += strcmp(json_string_value(json_object_get(fl, "rule")), "lazy") == 0 &&
+			      strcmp(json_string_value(json_object_get(fl, "address")), a) == 0;
+	cr_assert_eq(lazy_flags, 1, "the lazy validator is not flagged");
+	json_decref(j);
+	for (i = 0; i < STUB_JOBS_MAX; i++)
+		efx_job_free(&f[i]);
+	rcpt_key_wipe(&p.validator);
+}
+
 Test(valid, e2e_lying_validator_slashed, .fini = e2e_teardown, .timeout = 90)
 {
 	struct efx_parties p;
@@ -1285,9 +1365,9 @@ Test(valid, e2e_crash_between_record_and_send, .fini = e2e_teardown, .timeout = 
 }
 
 /* What the node refuses at start: a key others can read, a validator
- * without the minimum stake; and the test-only --lie on a chain other
- * than the local devnet. */
-static void start_expect(const char *key_path, const char *state, int lie, enum valid_err want,
+ * without the minimum stake; and the test-only --lie (test 1) and
+ * --lazy-bps (test 2) on a chain other than the local devnet. */
+static void start_expect(const char *key_path, const char *state, int test, enum valid_err want,
 			 const char *why_has)
 {
 	struct valid_config c;
@@ -1299,7 +1379,8 @@ static void start_expect(const char *key_path, const char *state, int lie, enum 
 	c.escrow_url = EFX.url;
 	c.key_path = key_path;
 	c.state_dir = state;
-	c.lie = lie;
+	c.lie = test == 1;
+	c.lazy_set = test == 2;
 	c.quiet = 1;
 	tu_use_worker();
 	rc = valid_node_start(&n, why, sizeof(why), &c);
@@ -1344,6 +1425,7 @@ Test(valid, e2e_lie_refused_off_devnet, .fini = e2e_teardown, .timeout = 60)
 	efx_faucet(&k, 5000);
 	efx_stake(&k, 1000);
 	start_expect(key, state, 1, VALID_ERR_REFUSED, "--lie");
+	start_expect(key, state, 2, VALID_ERR_REFUSED, "--lazy-bps");
 	start_expect(key, state, 0, VALID_OK, "");
 	rcpt_key_wipe(&k);
 }
