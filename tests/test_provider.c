@@ -1722,3 +1722,63 @@ Test(provider, sessions_and_keys_survive_a_restart_in_a_guarded_store, .timeout 
 	cr_assert_eq(bearer_probe(&t, kw), 401, "an expired key is refused");
 	teardown(&t);
 }
+
+/* `assay apikey create|list|revoke --provider URL`: a key made at the
+ * provider with the client works there with its scope, the list shows
+ * it without its secret, and a revocation by the client takes effect at
+ * once; --url and --provider together are refused. */
+Test(provider, the_assay_client_manages_a_provider_key, .timeout = 120)
+{
+	struct pv t;
+	struct tu_run run;
+	char token[80] = "", id[32] = "", target[64];
+	json_t *j;
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "create", "--provider", t.prov.url,
+			"--key", t.k_cust, "--scope", "jobs:write", "--expires-in-s", "600", NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	j = json_loads(run.out, 0, NULL);
+	cr_assert(j, "%s", run.out);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "secret")));
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
+	cr_assert_eq(strlen(token), 63);
+	json_decref(j);
+	tu_run_free(&run);
+	cr_assert_eq(bearer_probe(&t, token), 400, "the key is taken on POST /v1/jobs");
+	{
+		const char *argv[] = { tu_assay(), "apikey", "list", "--provider", t.prov.url,
+			"--key", t.k_cust, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	j = json_loads(run.out, 0, NULL);
+	cr_assert(j, "%s", run.out);
+	cr_assert_eq(json_array_size(json_object_get(j, "keys")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "keys"), 0),
+							   "id")), id);
+	cr_assert_null(json_object_get(json_array_get(json_object_get(j, "keys"), 0), "secret"));
+	json_decref(j);
+	tu_run_free(&run);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "revoke", id, "--provider", t.prov.url,
+			"--key", t.k_cust, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	tu_run_free(&run);
+	cr_assert_eq(bearer_probe(&t, token), 401, "revoked at once");
+	snprintf(target, sizeof(target), "%s", t.esc.url);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "list", "--provider", t.prov.url,
+			"--url", target, "--key", t.k_cust, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 2, "%s", run.err);
+	tu_run_free(&run);
+	teardown(&t);
+}

@@ -1260,6 +1260,27 @@ Test(siwe, escrow_operator_revokes_sessions_and_keys, .fini = svc_stop, .timeout
 	cr_assert_eq(sql_count("SELECT count(*) FROM escrow_sessions WHERE revoked_at_s IS NULL"
 			       " AND address = (SELECT address FROM escrow_apikeys LIMIT 1)"), 0);
 	check_revocation_entry(&S.op, body);
+	/* The client's command, as the operator: a fresh session of the
+	 * address dies too (and a non-operator's is refused, exit 1). */
+	{
+		char op_path[400], url[64], a[RCPT_ADDR_HEX_BYTES];
+		struct tu_run run;
+		snprintf(op_path, sizeof(op_path), "%s/operator.key", S.dir);
+		cr_assert_eq(rcpt_key_save(&S.op, NULL, op_path), RCPT_OK);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)S.port);
+		rcpt_address_format(a, k.address);
+		signin(t1, &k, NULL, "customer");
+		{
+			const char *argv[] = { tu_assay(), "escrow", "revoke-sessions", a, "--key",
+				op_path, "--url", url, NULL };
+			tu_run(&run, argv);
+		}
+		cr_assert_eq(run.status, 0, "%s", run.err);
+		tu_run_free(&run);
+		bearer_req(&r, t1, "GET", target, NULL, NULL);
+		want_problem(&r, 401, "unauthenticated");
+		hc_resp_free(&r);
+	}
 	/* The wallet itself still signs, and may sign in again. */
 	signed_req(&r, &k, "GET", target, "g1", NULL);
 	cr_assert_eq(r.status, 200, "%s", r.body);
