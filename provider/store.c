@@ -412,7 +412,11 @@ int prov_store_open(struct prov *p, char *why, size_t why_len)
 	}
 	OPENSSL_cleanse(text, len);
 	free(text);
-	return auth_mac_key(p) ? (why_set(why, why_len, "could not derive the auth store key", NULL), -1) : 0;
+	if (auth_mac_key(p)) {
+		why_set(why, why_len, "could not derive the auth store key", NULL);
+		return -1;
+	}
+	return 0;
 }
 
 static json_t *meta_json(const struct prov *p, const struct prov_job *j)
