@@ -156,6 +156,8 @@ static int sessions_save(struct prov *p)
 	uint64_t now = now_s();
 	int rc = -1;
 
+	ASSAY_ASSERT(p && p->auth_dir[0]);
+
 	for (size_t i = 0; a && i < PROV_SESSIONS_MAX; i++) {
 		const struct prov_session *s = &p->sessions[i];
 		if (!s->live || s->expires_s <= now)
@@ -218,9 +220,11 @@ static int apikeys_save(struct prov *p)
 	char *text = NULL;
 	int rc = -1;
 
+	ASSAY_ASSERT(p && p->auth_dir[0]);
 	for (size_t i = 0; a && i < PROV_APIKEYS_MAX; i++) {
 		if (!p->apikeys[i].id[0])
 			continue;
+		ASSAY_ASSERT(p->apikeys[i].scopes && !(p->apikeys[i].scopes & ~SCOPES_ALL));
 		o = apikey_stored(&p->apikeys[i]);
 		if (!o || json_array_append_new(a, o))
 			goto out;
@@ -584,6 +588,7 @@ static struct prov_apikey *create_slot(struct httpd_req *r, struct prov *p, cons
 	struct prov_apikey *slot = NULL;
 	unsigned live = 0;
 
+	ASSAY_ASSERT(owner && idem_ok(idem));
 	apikeys_prune(p, now);
 	for (size_t i = 0; i < PROV_APIKEYS_MAX; i++) {
 		struct prov_apikey *k = &p->apikeys[i];
@@ -766,6 +771,7 @@ enum httpd_store_rc prov_apikey_check(void *cls, struct httpd_apikey *out, const
 	guard_metrics(p);
 	if (!ok)
 		return HTTPD_STORE_NOT_FOUND;
+	ASSAY_ASSERT(k->scopes && !(k->scopes & ~SCOPES_ALL));
 	memcpy(out->address, k->address, RCPT_ADDR_BYTES);
 	out->scopes = k->scopes;
 	if (k->scopes & (PROV_SCOPE_JOBS_READ | PROV_SCOPE_VALIDATE))
