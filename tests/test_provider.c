@@ -1662,6 +1662,17 @@ Test(provider, sessions_and_keys_survive_a_restart_in_a_guarded_store, .timeout 
 	cr_assert_eq(json_array_size(keys), 1);
 	check_stored_hash(keys, kwid, kw);
 	json_decref(o);
+	/* Nor in the provider's log (a wrong secret tried too). */
+	{
+		char wrong[80];
+		snprintf(wrong, sizeof(wrong), "%s", kw);
+		wrong[30] = wrong[30] == 'A' ? 'B' : 'A';
+		cr_assert_eq(bearer_probe(&t, wrong), 401);
+	}
+	tu_read_file(t.prov_log, &text, &len);
+	cr_assert_null(memmem(text, len, token, strlen(token)));
+	cr_assert_null(memmem(text, len, kw + 20, 20));
+	free(text);
 
 	/* A restart on the same data directory: both still work. */
 	cr_assert_eq(tu_daemon_stop(&t.prov), 0);
