@@ -82,6 +82,46 @@ Test(apikeys, argon2id_refusals)
 	cr_assert_eq(httpd_argon2_default.parallelism, 1);
 }
 
+/* The PHC string a provider stores (httpd_argon2_phc_format): its exact
+ * text for a known salt and hash (base64 by hand: 16 x 0x00 is 22 'A',
+ * 32 x 0xff is 42 '/' and a '8'), read back, and every other text
+ * refused: another version or order, a leading zero, parameters out of
+ * range, padding, a character outside base64, a short salt. */
+Test(apikeys, phc_string_exact_and_strict)
+{
+	static const struct httpd_argon2_params prm = { 2, 19456, 1 };
+	static const char *const bad[] = {
+		"$argon2id$v=16$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2i$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$t=2,m=19456,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=019456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=9,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=4,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=300000,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA==$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$_/////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////9",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8x",
+		"",
+	};
+	uint8_t salt[16] = { 0 }, hash[32], s2[16], h2[32];
+	struct httpd_argon2_params got;
+	char text[HTTPD_ARGON2_PHC_BYTES_MAX];
+
+	memset(hash, 0xff, sizeof(hash));
+	cr_assert_eq(httpd_argon2_phc_format(text, sizeof(text), salt, hash, &prm), 0);
+	cr_assert_str_eq(text, "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+			       "//////////////////////////////////////////8");
+	cr_assert_eq(httpd_argon2_phc_parse(s2, h2, &got, text), 0);
+	cr_assert(memcmp(s2, salt, 16) == 0 && memcmp(h2, hash, 32) == 0);
+	cr_assert(got.t_cost == 2 && got.m_cost_kib == 19456 && got.parallelism == 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(httpd_argon2_phc_parse(s2, h2, &got, bad[i]), -1, "took '%s'", bad[i]);
+	cr_assert_eq(httpd_argon2_phc_parse(s2, h2, &got, NULL), -1);
+	cr_assert_eq(got.t_cost, 0, "outputs zeroed on refusal");
+}
+
 /* ---------------------------------------------------------------- the escrow */
 
 static void k_setup(void)
