@@ -423,7 +423,7 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(SBX_CFLAGS) $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(SBX_CFLAGS) $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -c $< -o $@
 
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
