@@ -208,7 +208,8 @@ CHAIN_OBJS += $(BUILD)/obj/gen/chain_migrations.o
 endif
 PG_CFLAGS = -I$(shell $(PKG_CONFIG) --variable=includedir libpq)
 PG_LIBS = $(shell $(PKG_CONFIG) --libs libpq)
-# Argon2id (libargon2) hashes the escrow's API keys (escrow/apikey_hash.c).
+# Argon2id (libargon2) hashes the API keys of the escrow and the provider
+# (httpd/apikey_hash.c).
 ARGON2_CFLAGS = $(shell $(PKG_CONFIG) --cflags libargon2)
 ARGON2_LIBS = $(shell $(PKG_CONFIG) --libs libargon2)
 
@@ -242,7 +243,7 @@ MHD_LIBS = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 
 $(BUILD)/obj/httpd/%.o: httpd/%.c | deps
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -c $< -o $@
 
 $(HTTPD_LIB): $(HTTPD_OBJS)
 	@mkdir -p $(@D)
@@ -333,7 +334,7 @@ $(PROV_LIB): $(PROV_OBJS)
 
 $(PROVIDER): $(BUILD)/obj/provider/main.o $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(KERN_LIB) $(RCPT_LIB) | $(WORKER)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) -lm
 
 # ---------------------------------------------------------------- validator
 # assay-validator (validator/main.c) over libassay-validator.a (every
@@ -422,12 +423,12 @@ TEST_BIN := $(BUILD)/tests/assay-tests
 
 $(BUILD)/obj/tests/%.o: tests/%.c | deps-test
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(SBX_CFLAGS) $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -Ichain-adapter -Ipgdb -Ihttpd -Iescrow -Iprovider -Ivalidator $(SBX_CFLAGS) $(CORE_CFLAGS) $(TEST_CFLAGS) $(KERN_CFLAGS) $(MHD_CFLAGS) $(PG_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -c $< -o $@
 
 # The escrow's state machine and database layer are linked in too, so
 # that tests/test_escrow_state.c drives them against a real PostgreSQL,
 # and its problem table for tests/test_escrow_problems.c escrow/problem_registry.
-ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o registry_state.o db.o money.o problems.o apikey_hash.o) \
+ESCROW_TEST_OBJS := $(addprefix $(BUILD)/obj/escrow/,state.o dispute_state.o registry_state.o db.o money.o problems.o) \
 	$(BUILD)/obj/gen/escrow_migrations.o
 
 # The client's tokenizer too, for tests/test_tokens.c.
@@ -491,7 +492,7 @@ $(BUILD)/obj/bench/%.o: bench/%.c | deps-bench
 
 $(BENCH_BIN): $(BENCH_OBJS) $(VALID_LIB) $(PROV_LIB) $(SBX_LIB) $(HTTPD_LIB) $(CHAIN_LIB) $(PGDB_LIB) $(KERN_LIB) $(RCPT_LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(SECCOMP_LIBS) $(KERN_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(PG_LIBS) $(ARGON2_LIBS) $(CORE_LIBS) $(BLAS_LIBS) -lm
 
 .PHONY: bench
 bench: $(BENCH_BIN) $(ASSAY) $(ESCROW) $(PROVIDER) $(VALIDATOR)
@@ -584,8 +585,8 @@ build/fuzz/%: tests/fuzz/%.c $(RCPT_SRCS) | deps-bench
 HTTPD_FUZZ_BINS := build/fuzz/fuzz_siwe build/fuzz/fuzz_http
 $(HTTPD_FUZZ_BINS): build/fuzz/%: tests/fuzz/%.c $(HTTPD_SRCS) $(RCPT_SRCS) | deps-bench
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
-		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(CORE_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -Ihttpd $(CORE_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(ARGON2_CFLAGS) -o $@ $< $(HTTPD_SRCS) \
+		$(RCPT_SRCS) $(MHD_LIBS) $(CURL_LIBS) $(ARGON2_LIBS) $(CORE_LIBS)
 
 .PHONY: fuzz
 fuzz: $(FUZZ_BINS)

@@ -842,7 +842,7 @@ static const char USAGE[] =
 	"  audit verify FILE                  check an escrow audit chain\n"
 	"  escrow SUBCOMMAND ... [--url URL]  talk to assay-escrow (params, faucet,\n"
 	"                                     balance, stake, open, receipt, attest, ...)\n"
-	"  apikey create|list|revoke --key FILE [--url URL]\n"
+	"  apikey create|list|revoke --key FILE [--url URL | --provider URL]\n"
 	"                                     the escrow's scoped API keys\n"
 	"  signin --url URL --key FILE --out SESSION [--role ROLE]\n"
 	"                                     Sign-In with Ethereum; saves a session\n"

@@ -104,6 +104,9 @@ static const char ESCROW_USAGE[] =
 	"  revoke ADDRESS --key FILE            the operator revokes it, for good\n"
 	"  anomalies --key FILE                 the operator reads every anomaly flag\n"
 	"                                       (docs/operations.md, Anomalies)\n"
+	"  revoke-sessions ADDRESS --key FILE   the operator revokes every sign-in session and\n"
+	"                                       API key of ADDRESS at once (a signed request,\n"
+	"                                       recorded on ADDRESS's audit chain)\n"
 	"\n"
 	"--url URL           the escrow (default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL ")\n"
 	"--key FILE          signs the request (stake, unstake, withdraw, unbond, audit) or\n"
@@ -1168,6 +1171,29 @@ static int sub_decide(struct esc_ctx *c)
 	return rc;
 }
 
+/* revoke-sessions: the operator's signed request (never a session or an
+ * API key: the escrow keeps its signature in the audit entry). */
+static int sub_revoke_sessions(struct esc_ctx *c)
+{
+	struct rcpt_key key;
+	uint8_t a[RCPT_ADDR_BYTES];
+	char addr[RCPT_ADDR_HEX_BYTES];
+	int rc;
+
+	if (check_address(c, c->a.pos[0], a))
+		return 2;
+	if (!c->a.val[O_KEY]) {
+		cli_err("escrow revoke-sessions: needs --key FILE (the operator's key)");
+		return 2;
+	}
+	if (load_key(c, &key, c->a.val[O_KEY]))
+		return 2;
+	rcpt_address_format(addr, a);
+	rc = esc_post_json(c, "/v1/operator/revocations", json_pack("{s:s}", "address", addr), &key);
+	rcpt_key_wipe(&key);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 
 struct esc_sub {
@@ -1197,6 +1223,7 @@ static const struct esc_sub esc_subs[] = {
 	{ "suspend", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
 	{ "revoke", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
 	{ "anomalies", 0, 0, M(O_KEY), 0 },
+	{ "revoke-sessions", 1, 1, M(O_KEY) | M(O_IDEM), 1 },
 };
 
 /* ------------------------------------------------------------------ */
@@ -1309,6 +1336,8 @@ static int esc_dispatch(struct esc_ctx *c)
 		return sub_decide(c);
 	if (strcmp(s, "anomalies") == 0)
 		return sub_anomalies(c);
+	if (strcmp(s, "revoke-sessions") == 0)
+		return sub_revoke_sessions(c);
 	return sub_audit(c);
 }
 
@@ -1374,7 +1403,8 @@ int cmd_escrow(int argc, char **argv)
 }
 
 /* ------------------------------------------------------------------ */
-/* `assay apikey ...`: the escrow's API keys (docs/api-auth.md)          */
+/* `assay apikey ...`: the API keys of the escrow or of a provider        */
+/* (docs/api-auth.md)                                                   */
 
 static const char APIKEY_USAGE[] =
 	"usage: assay apikey create --key FILE [--scope S[,S...]] [--expires-in-s N] [--label L]\n"
@@ -1382,16 +1412,20 @@ static const char APIKEY_USAGE[] =
 	"       assay apikey revoke ID --key FILE\n"
 	"\n"
 	"create prints the new key once, with its secret (\"secret\": the whole\n"
-	"bearer token); the escrow keeps only an Argon2id hash of it.  Scopes:\n"
-	"jobs:write, attest, funds, audit:read, keys (default: funds).  The key\n"
+	"bearer token); the daemon keeps only an Argon2id hash of it.  The key\n"
 	"expires after --expires-in-s seconds (60 to 31536000; default 2592000).\n"
-	"--url URL (default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL "); --key FILE\n"
-	"signs each request with the wallet's key.\n";
+	"At the escrow (--url URL; default $ASSAY_ESCROW_URL, else " ESC_DEFAULT_URL "),\n"
+	"scopes: jobs:write, attest, funds, audit:read, keys (default: funds).\n"
+	"At a provider (--provider URL instead), scopes: jobs:write, jobs:read,\n"
+	"validate, keys (default: jobs:write,jobs:read); a key made at one daemon\n"
+	"is unknown to the other.  --key FILE signs each request with the\n"
+	"wallet's key.\n";
 
-enum ak_opt { AK_URL, AK_KEY, AK_SCOPE, AK_EXPIRES, AK_LABEL, AK_IDEM, AK_COUNT_ };
+enum ak_opt { AK_URL, AK_PROVIDER, AK_KEY, AK_SCOPE, AK_EXPIRES, AK_LABEL, AK_IDEM, AK_COUNT_ };
 
 static const struct cli_opt ak_opts[AK_COUNT_] = {
 	[AK_URL] = { "url", 0, 0 },
+	[AK_PROVIDER] = { "provider", 0, 0 },
 	[AK_KEY] = { "key", 0, 1 },
 	[AK_SCOPE] = { "scope", 0, 0 },
 	[AK_EXPIRES] = { "expires-in-s", 0, 0 },
@@ -1402,7 +1436,8 @@ static const struct cli_opt ak_opts[AK_COUNT_] = {
 /* The create body from the options; NULL after saying why (exit 2). */
 static json_t *ak_create_body(const struct esc_ctx *c)
 {
-	const char *sc = c->a.val[AK_SCOPE] ? c->a.val[AK_SCOPE] : "funds";
+	const char *sc = c->a.val[AK_SCOPE] ? c->a.val[AK_SCOPE] :
+			 c->a.val[AK_PROVIDER] ? "jobs:write,jobs:read" : "funds";
 	const char *ex = c->a.val[AK_EXPIRES] ? c->a.val[AK_EXPIRES] : "2592000";
 	json_t *scopes = json_array(), *o;
 	char *end = NULL;
@@ -1483,7 +1518,13 @@ int cmd_apikey(int argc, char **argv)
 			return 2;
 		}
 	}
-	url = c.a.val[AK_URL] ? c.a.val[AK_URL] : getenv("ASSAY_ESCROW_URL");
+	if (c.a.val[AK_URL] && c.a.val[AK_PROVIDER]) {
+		cli_err("apikey %s: give --url (the escrow) or --provider (a provider), not both",
+			c.sub);
+		return 2;
+	}
+	url = c.a.val[AK_PROVIDER] ? c.a.val[AK_PROVIDER] :
+	      c.a.val[AK_URL] ? c.a.val[AK_URL] : getenv("ASSAY_ESCROW_URL");
 	if (check_url(&c, url && url[0] ? url : ESC_DEFAULT_URL))
 		return 2;
 	if (strcmp(c.sub, "create") == 0 &&

@@ -3,7 +3,8 @@
  * GET /v1/params.  The handlers live one file per resource:
  * api_jobs.c (open, list, get), api_job_steps.c (receipt, fail, events,
  * accept), api_disputes.c (attestations, input, withheld),
- * api_providers.c, api_registry.c (operator decisions), api_validators.c,
+ * api_providers.c, api_registry.c (operator decisions), api_operator.c
+ * (operator revocation of credentials), api_validators.c,
  * api_accounts.c (faucet, balances,
  * stake, unstake, withdraw, unbond), api_audit.c; what they share is in
  * api_util.c and api_idem.c (api_internal.h), sign-in in api_session.c.
@@ -121,6 +122,9 @@ const struct httpd_route escrow_routes[] = {
 	{ "POST", "/v1/apikeys", esc_handle_apikey_create, J | A, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_apikey_create },
 	{ "GET", "/v1/apikeys", esc_handle_apikeys_list, A | S_KEYS, 0, NULL },
 	{ "DELETE", "/v1/apikeys/{id}", esc_handle_apikey_revoke, A | S_KEYS, 0, NULL },
+	/* The operator's own signed request (kept in the audit entry); no
+	 * scope: no API key. */
+	{ "POST", "/v1/operator/revocations", esc_handle_operator_revoke, J | A | I, ESCROW_ACCOUNT_BODY_BYTES_MAX, &esc_body_operator_revoke },
 	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0, NULL },
 	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX, NULL },
 	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0, NULL },

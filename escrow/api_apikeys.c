@@ -14,10 +14,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "api_internal.h"
 #include "apikey_guard.h"
@@ -161,52 +159,14 @@ static const char *create_idem(struct httpd_req *r)
 
 /* ---------------------------------------------------------------- making a key */
 
-/* 32 bytes as base64url without padding (43 characters). */
-static void b64url32(char out[HTTPD_APIKEY_SECRET_BYTES + 1], const uint8_t in[32])
-{
-	unsigned char buf[48];
-	int n = EVP_EncodeBlock(buf, in, 32);
-
-	ASSAY_ASSERT(n == 44 && buf[43] == '=');
-	for (int i = 0; i < HTTPD_APIKEY_SECRET_BYTES; i++)
-		out[i] = buf[i] == '+' ? '-' : buf[i] == '/' ? '_' : (char)buf[i];
-	out[HTTPD_APIKEY_SECRET_BYTES] = '\0';
-	OPENSSL_cleanse(buf, sizeof(buf));
-}
-
-static int fill_random(void *p, size_t n)
-{
-	return getrandom(p, n, 0) == (ssize_t)n ? 0 : -1;
-}
-
 /* A fresh id, secret and salt into k and token ("ak_ID.SECRET"), and
- * the hash of the secret.  0, or -1 (no randomness, no memory). */
+ * the hash of the secret (httpd_apikey_new).  0, or -1. */
 static int apikey_make(struct escrow_apikey *k, char token[HTTPD_APIKEY_TOKEN_BYTES + 1])
 {
-	uint8_t idb[8], sec[32];
-	char secret[HTTPD_APIKEY_SECRET_BYTES + 1];
-	int rc = -1;
-
-	if (fill_random(idb, sizeof(idb)) || fill_random(sec, sizeof(sec)) ||
-	    fill_random(k->salt, sizeof(k->salt)))
-		goto out;
-	snprintf(k->id, sizeof(k->id), "ak_");
-	for (size_t i = 0; i < sizeof(idb); i++)
-		snprintf(k->id + 3 + 2 * i, 3, "%02x", idb[i]);
-	b64url32(secret, sec);
-	k->t_cost = escrow_argon2_default.t_cost;
-	k->m_cost_kib = escrow_argon2_default.m_cost_kib;
-	k->parallelism = escrow_argon2_default.parallelism;
-	if (escrow_argon2id(k->hash, sizeof(k->hash), secret, HTTPD_APIKEY_SECRET_BYTES,
-			    k->salt, sizeof(k->salt), NULL, 0, NULL, 0, &escrow_argon2_default))
-		goto out;
-	snprintf(token, HTTPD_APIKEY_TOKEN_BYTES + 1, "%s.%s", k->id, secret);
-	ASSAY_ASSERT(strlen(token) == HTTPD_APIKEY_TOKEN_BYTES);
-	rc = 0;
-out:
-	OPENSSL_cleanse(sec, sizeof(sec));
-	OPENSSL_cleanse(secret, sizeof(secret));
-	return rc;
+	k->t_cost = httpd_argon2_default.t_cost;
+	k->m_cost_kib = httpd_argon2_default.m_cost_kib;
+	k->parallelism = httpd_argon2_default.parallelism;
+	return httpd_apikey_new(k->id, token, k->salt, k->hash, &httpd_argon2_default);
 }
 
 /* A key as GET /v1/apikeys shows it: never the secret, salt or hash. */
@@ -372,7 +332,7 @@ static void guard_metrics(struct escrow *e)
 
 	if (!e->httpd)
 		return;
-	apikey_guard_stats(&hashes, &locked);
+	httpd_apikey_guard_stats(&hashes, &locked);
 	(void)httpd_counter_set(e->httpd, "assay_escrow_apikey_hashes_total", NULL,
 				"Argon2id verifications of API key secrets.", (double)hashes);
 	(void)httpd_counter_set(e->httpd, "assay_escrow_apikey_locked_total", NULL,
@@ -390,10 +350,7 @@ enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 {
 	struct escrow *e = cls;
 	struct escrow_apikey k;
-	struct escrow_argon2_params prm;
-	uint8_t h[ESCROW_APIKEY_HASH_BYTES];
-	const char *secret = token + HTTPD_APIKEY_ID_BYTES + 1;
-	enum apikey_guard_verdict v;
+	struct httpd_argon2_params prm;
 	enum httpd_store_rc src = HTTPD_STORE_NOT_FOUND;
 	enum escrow_db_err rc;
 	int ok = 0;
@@ -407,21 +364,15 @@ enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 		return rc == ESCROW_DB_NOT_FOUND ? HTTPD_STORE_NOT_FOUND : HTTPD_STORE_DOWN;
 	if (k.revoked_at_s || k.expires_s <= now_s)
 		goto out;
-	v = apikey_guard_check(out->id, k.hash, secret, HTTPD_APIKEY_SECRET_BYTES, now_s);
-	if (v == APIKEY_GUARD_HASH) {
-		prm.t_cost = k.t_cost;
-		prm.m_cost_kib = k.m_cost_kib;
-		prm.parallelism = k.parallelism;
-		if (escrow_argon2id(h, sizeof(h), secret, HTTPD_APIKEY_SECRET_BYTES, k.salt,
-				    sizeof(k.salt), NULL, 0, NULL, 0, &prm)) {
-			src = HTTPD_STORE_DOWN;
-			goto out;
-		}
-		ok = CRYPTO_memcmp(h, k.hash, sizeof(h)) == 0;
-		apikey_guard_result(out->id, k.hash, secret, HTTPD_APIKEY_SECRET_BYTES, ok, now_s);
+	prm.t_cost = k.t_cost;
+	prm.m_cost_kib = k.m_cost_kib;
+	prm.parallelism = k.parallelism;
+	if (httpd_apikey_verify(&ok, token, k.salt, k.hash, &prm, now_s)) {
+		src = HTTPD_STORE_DOWN;
+		goto out;
 	}
 	guard_metrics(e);
-	if (v == APIKEY_GUARD_LOCKED || (v == APIKEY_GUARD_HASH && !ok))
+	if (!ok)
 		goto out;
 	memcpy(out->address, k.address, RCPT_ADDR_BYTES);
 	out->scopes = k.scopes;
@@ -431,7 +382,6 @@ enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 		(void)escrow_db_apikey_touch(escrow_http_db(e), k.id, now_s,
 					     ESCROW_APIKEY_TOUCH_INTERVAL_S);
 out:
-	OPENSSL_cleanse(h, sizeof(h));
 	OPENSSL_cleanse(&k, sizeof(k));
 	return src;
 }

@@ -178,6 +178,9 @@ void esc_handle_provider_register(struct httpd_req *r, void *cls);
 void esc_handle_provider_get(struct httpd_req *r, void *cls);
 /* api_registry.c */
 void esc_handle_decision(struct httpd_req *r, void *cls);
+/* api_operator.c */
+void esc_handle_operator_revoke(struct httpd_req *r, void *cls);
+extern const struct httpd_body_decl esc_body_operator_revoke;
 /* api_validators.c */
 void esc_handle_validator_commit(struct httpd_req *r, void *cls);
 void esc_handle_validator_get(struct httpd_req *r, void *cls);

@@ -2371,6 +2371,29 @@ enum escrow_db_err escrow_db_apikey_list(struct escrow_db *db, struct escrow_api
 	return rc;
 }
 
+enum escrow_db_err escrow_db_apikeys_revoke_all(struct escrow_db *db, int *n,
+					       const uint8_t addr[RCPT_ADDR_BYTES], uint64_t now_s)
+{
+	char ap[HEXP(20)], now[24];
+	const char *p[2] = { ap, now };
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+
+	ASSAY_ASSERT(n && addr);
+	*n = 0;
+	hexp(ap, sizeof(ap), addr, 20);
+	snprintf(now, sizeof(now), "%" PRIu64, now_s);
+	rc = run(db, &res, "apikeys revoke all",
+		 "UPDATE escrow_apikeys SET revoked_at_s = $2"
+		 " WHERE address = $1 AND revoked_at_s IS NULL AND expires_s > $2", 2, p);
+	if (rc)
+		return rc;
+	*n = affected(res);
+	PQclear(res);
+	ASSAY_ASSERT(*n >= 0 && *n <= 1000000);
+	return ESCROW_DB_OK;
+}
+
 enum escrow_db_err escrow_db_apikey_revoke(struct escrow_db *db, int *n, const char *id,
 					   const uint8_t addr[RCPT_ADDR_BYTES], uint64_t now_s)
 {

@@ -542,6 +542,11 @@ enum escrow_db_err escrow_db_apikey_list(struct escrow_db *db, struct escrow_api
 enum escrow_db_err escrow_db_apikey_revoke(struct escrow_db *db, int *n, const char *id,
 					   const uint8_t addr[RCPT_ADDR_BYTES], uint64_t now_s);
 
+/* Revokes every live key of addr (the operator's revocation); *n
+ * receives how many. */
+enum escrow_db_err escrow_db_apikeys_revoke_all(struct escrow_db *db, int *n,
+					       const uint8_t addr[RCPT_ADDR_BYTES], uint64_t now_s);
+
 /* ---------------------------------------------------------------- money.c */
 
 /* out = v * bps / 10000, rounded down; never overflows. */

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 
+#include "assay_assert.h"
 #include "httpd_client.h"
 #include "problems.h"
 #include "provider.h"
@@ -101,16 +102,29 @@ static int parse_id(struct httpd_req *r, uint8_t id[RCPT_HASH_BYTES])
 	return 0;
 }
 
-/* Who the authenticated caller is for job j (under p->mu, j stable). */
+/* Who the authenticated caller is for job j (under p->mu, j stable).
+ * An API key acts as its owner within its scopes: as the customer with
+ * jobs:read or jobs:write (the route's declared scopes chose which), as
+ * a validator with validate (and the owner's stake), never as the
+ * escrow. */
 static enum who who_for(struct prov *p, const struct prov_job *j, struct httpd_req *r,
 			int *validator_unknown)
 {
 	const uint8_t *signer = httpd_req_signer(r);
 	enum httpd_role role = httpd_req_role(r);
+	unsigned ks = prov_req_key_scopes(p, r);
 
 	*validator_unknown = 0;
 	if (!signer)
 		return W_NONE;
+	if (httpd_req_apikey(r)) {
+		ASSAY_ASSERT(role == HTTPD_ROLE_NONE);
+		if ((ks & (PROV_SCOPE_JOBS_READ | PROV_SCOPE_JOBS_WRITE)) &&
+		    CRYPTO_memcmp(signer, j->spec.customer, RCPT_ADDR_BYTES) == 0)
+			return W_CUSTOMER;
+		*validator_unknown = (ks & PROV_SCOPE_VALIDATE) != 0;
+		return W_NONE;
+	}
 	if ((role == HTTPD_ROLE_NONE || role == HTTPD_ROLE_CUSTOMER) &&
 	    CRYPTO_memcmp(signer, j->spec.customer, RCPT_ADDR_BYTES) == 0)
 		return W_CUSTOMER;
@@ -680,113 +694,7 @@ static void handle_delete(struct httpd_req *r, void *cls)
 	prov_log("job-data-deleted", "job=%s by=customer", sid);
 }
 
-/* ---------------------------------------------------------------- sign-in store */
-
-static enum httpd_store_rc st_nonce_put(void *cls, const char *nonce, uint64_t now_s,
-					uint64_t expires_s)
-{
-	struct prov *p = cls;
-	struct prov_nonce *free_slot = NULL;
-
-	for (size_t i = 0; i < HTTPD_SIWE_NONCES_MAX; i++) {
-		struct prov_nonce *n = &p->nonces[i];
-		if (n->live && n->expires_s <= now_s)
-			n->live = 0;
-		if (!n->live && !free_slot)
-			free_slot = n;
-	}
-	if (!free_slot || strlen(nonce) >= sizeof(free_slot->nonce))
-		return HTTPD_STORE_FULL;
-	snprintf(free_slot->nonce, sizeof(free_slot->nonce), "%s", nonce);
-	free_slot->expires_s = expires_s;
-	free_slot->live = 1;
-	return HTTPD_STORE_OK;
-}
-
-static enum httpd_store_rc st_nonce_take(void *cls, const char *nonce, uint64_t now_s)
-{
-	struct prov *p = cls;
-
-	for (size_t i = 0; i < HTTPD_SIWE_NONCES_MAX; i++) {
-		struct prov_nonce *n = &p->nonces[i];
-		if (n->live && strcmp(n->nonce, nonce) == 0) {
-			n->live = 0;
-			return n->expires_s > now_s ? HTTPD_STORE_OK : HTTPD_STORE_NOT_FOUND;
-		}
-	}
-	return HTTPD_STORE_NOT_FOUND;
-}
-
-static enum httpd_store_rc st_session_put(void *cls, const uint8_t token_hash[RCPT_HASH_BYTES],
-					  const uint8_t address[RCPT_ADDR_BYTES],
-					  enum httpd_role role, uint64_t now_s, uint64_t expires_s)
-{
-	struct prov *p = cls;
-
-	for (size_t i = 0; i < PROV_SESSIONS_MAX; i++) {
-		struct prov_session *s = &p->sessions[i];
-		if (s->live && s->expires_s <= now_s)
-			s->live = 0;
-		if (!s->live) {
-			memcpy(s->token_hash, token_hash, RCPT_HASH_BYTES);
-			memcpy(s->address, address, RCPT_ADDR_BYTES);
-			s->role = role;
-			s->expires_s = expires_s;
-			s->live = 1;
-			return HTTPD_STORE_OK;
-		}
-	}
-	return HTTPD_STORE_FULL;
-}
-
-static enum httpd_store_rc st_session_get(void *cls, uint8_t stored_hash[RCPT_HASH_BYTES],
-					  uint8_t address[RCPT_ADDR_BYTES], enum httpd_role *role,
-					  uint64_t *expires_s,
-					  const uint8_t token_hash[RCPT_HASH_BYTES], uint64_t now_s)
-{
-	struct prov *p = cls;
-
-	for (size_t i = 0; i < PROV_SESSIONS_MAX; i++) {
-		struct prov_session *s = &p->sessions[i];
-		if (s->live && memcmp(s->token_hash, token_hash, RCPT_HASH_BYTES) == 0) {
-			if (s->expires_s <= now_s)
-				return HTTPD_STORE_NOT_FOUND;
-			memcpy(stored_hash, s->token_hash, RCPT_HASH_BYTES);
-			memcpy(address, s->address, RCPT_ADDR_BYTES);
-			*role = s->role;
-			*expires_s = s->expires_s;
-			return HTTPD_STORE_OK;
-		}
-	}
-	return HTTPD_STORE_NOT_FOUND;
-}
-
-static enum httpd_store_rc st_session_revoke(void *cls, const uint8_t *token_hash,
-					     const uint8_t *address, uint64_t now_s)
-{
-	struct prov *p = cls;
-	int any = 0;
-
-	for (size_t i = 0; i < PROV_SESSIONS_MAX; i++) {
-		struct prov_session *s = &p->sessions[i];
-		if (!s->live || s->expires_s <= now_s)
-			continue;
-		if ((token_hash && memcmp(s->token_hash, token_hash, RCPT_HASH_BYTES) == 0) ||
-		    (!token_hash && address && memcmp(s->address, address, RCPT_ADDR_BYTES) == 0)) {
-			s->live = 0;
-			any = 1;
-		}
-	}
-	return any ? HTTPD_STORE_OK : HTTPD_STORE_NOT_FOUND;
-}
-
-static const struct httpd_session_store prov_session_store = {
-	.nonce_put = st_nonce_put,
-	.nonce_take = st_nonce_take,
-	.session_put = st_session_put,
-	.session_get = st_session_get,
-	.session_revoke = st_session_revoke,
-};
+/* ---------------------------------------------------------------- sign-in roles */
 
 /* Customers: anyone.  Validators: staked at the escrow.  No operator or
  * provider sessions here. */
@@ -824,17 +732,26 @@ static int ready(void *cls, char *why, size_t why_len)
 
 #define A HTTPD_F_AUTH
 #define J HTTPD_F_JSON
+/* The scopes an API key needs on a route (docs/api-auth.md); the read
+ * routes take jobs:read or validate, and who_for tells them apart. */
+#define S_WRITE HTTPD_F_SCOPES(PROV_SCOPE_JOBS_WRITE)
+#define S_READ HTTPD_F_SCOPES(PROV_SCOPE_READ_ANY_)
+#define S_KEYS HTTPD_F_SCOPES(PROV_SCOPE_KEYS)
 
 const struct httpd_route prov_routes[] = {
 	{ "GET", "/v1/info", handle_info, 0, 0, NULL },
-	{ "POST", "/v1/jobs", handle_submit, J | A, PROV_JOB_BODY_BYTES_MAX, NULL },
+	{ "POST", "/v1/jobs", handle_submit, J | A | S_WRITE, PROV_JOB_BODY_BYTES_MAX, NULL },
 	{ "PUT", "/v1/jobs/{id}/input", handle_input, 0, PROV_INPUT_BYTES_MAX, NULL },
-	{ "GET", "/v1/jobs/{id}", handle_status, A, 0, NULL },
-	{ "DELETE", "/v1/jobs/{id}", handle_delete, A, 0, NULL },
-	{ "GET", "/v1/jobs/{id}/bundle", handle_bundle, A, 0, NULL },
-	{ "GET", "/v1/jobs/{id}/input", handle_get_input, A, 0, NULL },
-	{ "GET", "/v1/jobs/{id}/output", handle_get_output, A, 0, NULL },
+	{ "GET", "/v1/jobs/{id}", handle_status, A | S_READ, 0, NULL },
+	{ "DELETE", "/v1/jobs/{id}", handle_delete, A | S_WRITE, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/bundle", handle_bundle, A | S_READ, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/input", handle_get_input, A | S_READ, 0, NULL },
+	{ "GET", "/v1/jobs/{id}/output", handle_get_output, A | S_READ, 0, NULL },
 	{ "GET", "/v1/models/{root}", prov_handle_get_model, 0, 0, NULL },
+	{ "POST", "/v1/apikeys", prov_handle_apikey_create, J | A, PROV_APIKEY_BODY_BYTES_MAX,
+	  &prov_body_apikey_create },
+	{ "GET", "/v1/apikeys", prov_handle_apikeys_list, A | S_KEYS, 0, NULL },
+	{ "DELETE", "/v1/apikeys/{id}", prov_handle_apikey_revoke, A | S_KEYS, 0, NULL },
 	{ "GET", "/v1/auth/nonce", httpd_siwe_handle_nonce, 0, 0, NULL },
 	{ "POST", "/v1/auth/signin", httpd_siwe_handle_signin, J, HTTPD_SIWE_BODY_BYTES_MAX, NULL },
 	{ "POST", "/v1/auth/logout", httpd_siwe_handle_logout, 0, 0, NULL },
@@ -843,6 +760,9 @@ const size_t prov_routes_len = sizeof(prov_routes) / sizeof(prov_routes[0]);
 
 #undef A
 #undef J
+#undef S_WRITE
+#undef S_READ
+#undef S_KEYS
 
 int prov_api_start(struct prov *p, char *why, size_t why_len)
 {
@@ -878,6 +798,7 @@ int prov_api_start(struct prov *p, char *why, size_t why_len)
 	hc.signin_rate_per_s = p->cfg.signin_rate_per_s;
 	hc.signin_rate_burst = p->cfg.signin_rate_burst;
 	hc.quiet = p->cfg.quiet;
+	hc.apikey_check = prov_apikey_check;
 	if (httpd_start(&p->http, why, why_len, &hc) != HTTPD_OK)
 		return -1;
 	pthread_mutex_lock(&p->mu);

@@ -489,7 +489,8 @@ static int state_open(struct prov *p)
 
 	if (join_escrow(p))
 		return -1;
-	if (prov_store_open(p, why, sizeof(why)) || prov_store_load_all(p, why, sizeof(why)) ||
+	if (prov_store_open(p, why, sizeof(why)) || prov_auth_load(p, why, sizeof(why)) ||
+	    prov_store_load_all(p, why, sizeof(why)) ||
 	    prov_models_load(p, why, sizeof(why))) {
 		fprintf(stderr, "assay-provider: %s\n", why);
 		return -1;
@@ -579,6 +580,7 @@ static void wipe_keys(struct prov *p)
 		free(p->jobs[i]);
 	}
 	OPENSSL_cleanse(p->data_key, sizeof(p->data_key));
+	OPENSSL_cleanse(p->auth_mac_key, sizeof(p->auth_mac_key));
 	rcpt_key_wipe(&p->key);
 }
 

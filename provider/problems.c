@@ -71,6 +71,20 @@ const struct httpd_problem prov_problems[PROV_P_COUNT] = {
 		"the job, its input or its place in the queue could not be written; retry" },
 	[PROV_P_UNAVAILABLE] = { "unavailable", 503, "temporarily unavailable",
 		"the provider ran out of memory or randomness; retry" },
+	[PROV_P_INVALID_SCOPE] = { "invalid-scope", 400, "invalid scope",
+		"scopes is not a non-empty list of distinct known API-key scopes" },
+	[PROV_P_INVALID_LABEL] = { "invalid-label", 400, "invalid label",
+		"an API key's label is longer than 64 bytes or not printable ASCII" },
+	[PROV_P_INVALID_EXPIRY] = { "invalid-expiry", 400, "invalid expiry",
+		"expiresInS is below 60 or above one year" },
+	[PROV_P_INVALID_APIKEY_ID] = { "invalid-apikey-id", 400, "invalid api key id",
+		"an API key id is not ak_ + 16 lowercase hex digits" },
+	[PROV_P_APIKEY_NOT_FOUND] = { "apikey-not-found", 404, "no such api key",
+		"the caller holds no API key with this id" },
+	[PROV_P_TOO_MANY_APIKEYS] = { "too-many-apikeys", 409, "too many api keys",
+		"the address already holds the most live API keys allowed (32)" },
+	[PROV_P_APIKEY_REPLAYED] = { "apikey-replayed", 409, "api key already created",
+		"a key creation replayed under an Idempotency-Key that already made one (its secret is shown once)" },
 };
 
 void prov_problem(struct httpd_req *r, enum prov_problem_id p, const char *detail_fmt, ...)

@@ -47,9 +47,38 @@
  * table holds this many addresses (the oldest entry is replaced). */
 #define PROV_STAKE_CACHE_S 60u
 #define PROV_STAKE_CACHE_MAX 256u
-/* Live sign-in sessions held in memory; a full table refuses sign-ins
- * (503) until sessions expire. */
+/* Live sign-in sessions; a full table refuses sign-ins (503) until
+ * sessions expire.  Each is one entry of DATA/auth/sessions (about 200
+ * bytes of JSON), rewritten whole at every sign-in and logout. */
 #define PROV_SESSIONS_MAX 4096u
+
+/* ---------------------------------------------------------------- API keys and the auth store */
+
+/* API keys held, live or not (revoked and expired ones are kept
+ * PROV_APIKEY_KEEP_S to answer the list and refuse a replayed creation,
+ * then dropped); a full table refuses creations (503). */
+#define PROV_APIKEYS_MAX 1024u
+/* Live keys one address may hold (as at the escrow): 409 beyond. */
+#define PROV_APIKEYS_PER_ADDRESS_MAX 32u
+/* Scopes named in one key; there are four. */
+#define PROV_APIKEY_SCOPES_MAX 8u
+/* A key's label: printable ASCII. */
+#define PROV_APIKEY_LABEL_BYTES_MAX 64u
+/* A key's lifetime: one minute to one year (as at the escrow). */
+#define PROV_APIKEY_TTL_S_MIN 60u
+#define PROV_APIKEY_TTL_S_MAX (365u * 86400u)
+/* lastUsedAt is written (and the store rewritten) at most this often
+ * per key: a busy key costs one write a minute, not one a request. */
+#define PROV_APIKEY_TOUCH_INTERVAL_S 60u
+/* Revoked and expired keys are dropped this long after. */
+#define PROV_APIKEY_KEEP_S 86400u
+/* The POST /v1/apikeys body: three short members. */
+#define PROV_APIKEY_BODY_BYTES_MAX 1024u
+/* The files of DATA/auth/: PROV_SESSIONS_MAX entries of about 200
+ * bytes, PROV_APIKEYS_MAX of about 400; a larger file is refused at
+ * start as not ours. */
+#define PROV_AUTH_SESSIONS_BYTES_MAX (2u * 1024u * 1024u)
+#define PROV_AUTH_APIKEYS_BYTES_MAX (1024u * 1024u)
 /* Calls to the escrow: short, the escrow is on the LAN. */
 #define PROV_ESCROW_TIMEOUT_MS 10000L
 /* The smallest time a job must have before its deadline when accepted:

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "apikey_hash.h"
 #include "httpd.h"
 #include "kernels.h"
 #include "prov_limits.h"
@@ -134,6 +135,33 @@ struct prov_session {
 	int live;
 };
 
+/* The scopes of a provider API key (docs/api-auth.md, "API keys at the
+ * provider"), the bits of HTTPD_F_SCOPES in the route table. */
+enum prov_scope {
+	PROV_SCOPE_JOBS_WRITE = 1u << 0,  /* "jobs:write": submit and delete the owner's jobs */
+	PROV_SCOPE_JOBS_READ = 1u << 1,   /* "jobs:read": status, bundle, input, output of them */
+	PROV_SCOPE_VALIDATE = 1u << 2,    /* "validate": read receipted jobs while staked */
+	PROV_SCOPE_KEYS = 1u << 3,        /* "keys": list and revoke the owner's keys */
+	/* Not a name: what the read routes declare, held by a key with
+	 * jobs:read or validate; the handler then asks which (who_for). */
+	PROV_SCOPE_READ_ANY_ = 1u << 4,
+};
+
+/* One API key (auth.c).  Never the secret: its Argon2id hash. */
+struct prov_apikey {
+	char id[HTTPD_APIKEY_ID_BYTES + 1];       /* "ak_" + 16 hex; "" when the slot is free */
+	uint8_t address[RCPT_ADDR_BYTES];         /* the owner: the key acts as it */
+	char label[PROV_APIKEY_LABEL_BYTES_MAX + 1];
+	unsigned scopes;                          /* PROV_SCOPE_* bits, without READ_ANY_ */
+	uint8_t salt[HTTPD_APIKEY_SALT_BYTES];
+	uint8_t hash[HTTPD_APIKEY_HASH_BYTES];    /* Argon2id(secret, salt) under prm */
+	struct httpd_argon2_params prm;
+	uint64_t created_at_s, expires_s;
+	uint64_t last_used_at_s;                  /* 0: never */
+	uint64_t revoked_at_s;                    /* 0: not revoked */
+	char idem[HTTPD_IDEM_KEY_BYTES_MAX + 1];  /* the creation's Idempotency-Key */
+};
+
 struct prov_nonce {
 	char nonce[2 * HTTPD_SIWE_NONCE_RANDOM_BYTES + 1];
 	uint64_t expires_s;
@@ -177,6 +205,10 @@ struct prov {
 	/* Sign-in state (polling thread only: the httpd store contract). */
 	struct prov_nonce nonces[HTTPD_SIWE_NONCES_MAX];
 	struct prov_session sessions[PROV_SESSIONS_MAX];
+	/* API keys (polling thread only, like the sessions). */
+	struct prov_apikey apikeys[PROV_APIKEYS_MAX];
+	char auth_dir[PROV_PATH_BYTES];     /* DATA/auth */
+	uint8_t auth_mac_key[32];           /* seals DATA/auth/ files (store.c) */
 	struct httpd_session_store store;
 	struct httpd_siwe_config siwe;
 
@@ -224,6 +256,37 @@ void prov_store_shred(struct prov *p, struct prov_job *j);
 void prov_store_remove(struct prov *p, const struct prov_job *j);
 /* Reads every job back after a restart into p->jobs.  0 or -1. */
 HTTPD_WUR int prov_store_load_all(struct prov *p, char *why, size_t why_len);
+
+/* DATA/auth/NAME: writes payload (one line of JSON, no newline) sealed
+ * with its HMAC, 0600, atomically and durably.  0, or -1. */
+HTTPD_WUR int prov_auth_file_write(struct prov *p, const char *name, const char *payload);
+/* Reads DATA/auth/NAME (at most max bytes) back into *payload (malloc'd,
+ * NUL-terminated; the caller frees), or *payload NULL when there is no
+ * such file (a first start).  -1 with why when the file is not a
+ * regular file of ours with mode 0600, too large, or fails its HMAC. */
+HTTPD_WUR int prov_auth_file_read(struct prov *p, char **payload, const char *name, size_t max,
+				  char *why, size_t why_len);
+
+/* ---------------------------------------------------------------- auth.c */
+/* Sessions and API keys, kept in DATA/auth/ (docs/provider.md, "Sessions
+ * and API keys").  Everything here runs on the polling thread. */
+/* Loads both files after prov_store_open: 0, or -1 with why (a file
+ * refused, or malformed: an unknown or missing member, a bad value, too
+ * many entries). */
+HTTPD_WUR int prov_auth_load(struct prov *p, char *why, size_t why_len);
+/* The httpd session store over p->sessions, persisted. */
+extern const struct httpd_session_store prov_session_store;
+/* httpd_config.apikey_check. */
+enum httpd_store_rc prov_apikey_check(void *cls, struct httpd_apikey *out, const char *token,
+				      uint64_t now_s);
+/* The PROV_SCOPE_* bits of the request's API key (0 when the request
+ * was not made with one). */
+unsigned prov_req_key_scopes(const struct prov *p, struct httpd_req *r);
+/* POST /v1/apikeys, GET /v1/apikeys, DELETE /v1/apikeys/{id}. */
+void prov_handle_apikey_create(struct httpd_req *r, void *cls);
+void prov_handle_apikeys_list(struct httpd_req *r, void *cls);
+void prov_handle_apikey_revoke(struct httpd_req *r, void *cls);
+extern const struct httpd_body_decl prov_body_apikey_create;
 
 /* ---------------------------------------------------------------- jobs.c */
 /* Starts the worker threads and the janitor; re-queues jobs a restart

@@ -7,6 +7,12 @@
  *                 ciphertext || tag(16), with the job id and the file's
  *                 name as associated data, so a file moved to another job
  *                 or renamed does not decrypt.
+ * DATA/auth/      sessions, apikeys (provider/auth.c): one line of JSON
+ *                 and a line "hmac-sha256:" + 64 hex, HMAC-SHA256 under a
+ *                 key derived from the data key over the file's name and
+ *                 the JSON, so that an edited file is refused at start;
+ *                 0600 in a 0700 directory, written atomically (temp,
+ *                 fsync, rename, fsync of the directory).
  * A job key is random (getrandom), used for two files, and forgotten at
  * deletion: the meta is rewritten without it, so what remains on disk
  * (or in a backup) of the .enc files cannot be read even with the data
@@ -27,7 +33,9 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
+#include "assay_assert.h"
 #include "provider.h"
 
 #include "banned.h"
@@ -35,6 +43,9 @@
 #define DATA_KEY_FILE "data.key"
 #define META_FILE "meta.json"
 #define AAD_PREFIX "assay-provider/1 "
+#define AUTH_DIR "auth"
+#define AUTH_MAC_LABEL "assay-provider/1 auth-store"
+#define AUTH_MAC_PREFIX "hmac-sha256:"
 
 static void why_set(char *why, size_t why_len, const char *msg, const char *arg)
 {
@@ -224,6 +235,112 @@ static int mkdir_private(const char *path)
 	return (st.st_mode & 077) ? chmod(path, 0700) : 0;
 }
 
+/* The auth store's MAC key: HMAC-SHA256(data key, AUTH_MAC_LABEL). */
+static int auth_mac_key(struct prov *p)
+{
+	unsigned int n = 0;
+
+	return HMAC(EVP_sha256(), p->data_key, PROV_JOB_KEY_BYTES,
+		    (const unsigned char *)AUTH_MAC_LABEL, sizeof(AUTH_MAC_LABEL) - 1,
+		    p->auth_mac_key, &n) && n == sizeof(p->auth_mac_key) ? 0 : -1;
+}
+
+/* HMAC-SHA256 of payload under HMAC-SHA256(auth key, NAME), as hex:
+ * the file's name is bound in, so one file cannot stand for another. */
+static int auth_mac(char out[65], const struct prov *p, const char *name,
+		    const char *payload, size_t len)
+{
+	uint8_t k[32], m[32];
+	unsigned int kn = 0, mn = 0;
+	int ok;
+
+	ok = HMAC(EVP_sha256(), p->auth_mac_key, sizeof(p->auth_mac_key),
+		  (const unsigned char *)name, strlen(name), k, &kn) && kn == sizeof(k) &&
+	     HMAC(EVP_sha256(), k, sizeof(k), (const unsigned char *)payload, len, m, &mn) &&
+	     mn == sizeof(m);
+	for (size_t i = 0; ok && i < sizeof(m); i++)
+		snprintf(out + 2 * i, 3, "%02x", m[i]);
+	OPENSSL_cleanse(k, sizeof(k));
+	return ok ? 0 : -1;
+}
+
+int prov_auth_file_write(struct prov *p, const char *name, const char *payload)
+{
+	char path[PROV_PATH_BYTES], mac[65];
+	size_t len = strlen(payload);
+	char *text;
+	int dfd, rc = -1;
+
+	ASSAY_ASSERT(p && name && payload && !strchr(payload, '\n'));
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", p->auth_dir, name) >= sizeof(path) ||
+	    auth_mac(mac, p, name, payload, len))
+		return -1;
+	text = malloc(len + sizeof(AUTH_MAC_PREFIX) + 66);
+	if (!text)
+		return -1;
+	memcpy(text, payload, len);
+	snprintf(text + len, sizeof(AUTH_MAC_PREFIX) + 66, "\n" AUTH_MAC_PREFIX "%s\n", mac);
+	if (write_atomic(path, text, strlen(text)) == 0) {
+		/* The rename is durable once the directory is. */
+		dfd = open(p->auth_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	free(text);
+	return rc;
+}
+
+int prov_auth_file_read(struct prov *p, char **payload, const char *name, size_t max,
+			char *why, size_t why_len)
+{
+	char path[PROV_PATH_BYTES], mac[65];
+	uint8_t *text = NULL;
+	size_t len = 0, body;
+	struct stat st;
+	const char *tail;
+	int rc = -1;
+
+	*payload = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", p->auth_dir, name) >= sizeof(path)) {
+		why_set(why, why_len, "auth store path too long", NULL);
+		return -1;
+	}
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;   /* first start */
+		why_set(why, why_len, "cannot read the auth store", path);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) || st.st_uid != geteuid()) {
+		why_set(why, why_len, "auth store must be a regular file of ours that group and "
+			"others cannot read (mode 0600)", path);
+		return -1;
+	}
+	if (read_all(path, &text, &len, max)) {
+		why_set(why, why_len, "auth store unreadable or too large", path);
+		return -1;
+	}
+	tail = memchr(text, '\n', len);
+	body = tail ? (size_t)(tail - (const char *)text) : 0;
+	if (!tail || len != body + 1 + strlen(AUTH_MAC_PREFIX) + 64 + 1 ||
+	    memcmp(tail + 1, AUTH_MAC_PREFIX, strlen(AUTH_MAC_PREFIX)) != 0 ||
+	    text[len - 1] != '\n' || memchr(text, '\0', len) ||
+	    auth_mac(mac, p, name, (const char *)text, body) ||
+	    CRYPTO_memcmp(mac, tail + 1 + strlen(AUTH_MAC_PREFIX), 64) != 0) {
+		why_set(why, why_len, "auth store fails its integrity check (edited, truncated, or "
+			"written under another data key)", path);
+		goto out;
+	}
+	text[body] = '\0';
+	*payload = (char *)text;
+	text = NULL;
+	rc = 0;
+out:
+	free(text);
+	return rc;
+}
+
 int prov_store_open(struct prov *p, char *why, size_t why_len)
 {
 	char path[PROV_PATH_BYTES], hex[2 * PROV_JOB_KEY_BYTES + 4];
@@ -243,8 +360,15 @@ int prov_store_open(struct prov *p, char *why, size_t why_len)
 		why_set(why, why_len, "data directory path too long", NULL);
 		return -1;
 	}
-	if (mkdir_private(p->jobs_dir) || mkdir_private(p->scratch_dir)) {
-		why_set(why, why_len, "cannot create jobs/ and scratch/ in the data directory", NULL);
+	if ((size_t)snprintf(p->auth_dir, sizeof(p->auth_dir), "%s/" AUTH_DIR, p->cfg.data_dir) >=
+	    sizeof(p->auth_dir)) {
+		why_set(why, why_len, "data directory path too long", NULL);
+		return -1;
+	}
+	if (mkdir_private(p->jobs_dir) || mkdir_private(p->scratch_dir) ||
+	    mkdir_private(p->auth_dir)) {
+		why_set(why, why_len, "cannot create jobs/, scratch/ and auth/ in the data directory "
+			"(each must be ours, 0700)", NULL);
 		return -1;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -288,6 +412,10 @@ int prov_store_open(struct prov *p, char *why, size_t why_len)
 	}
 	OPENSSL_cleanse(text, len);
 	free(text);
+	if (auth_mac_key(p)) {
+		why_set(why, why_len, "could not derive the auth store key", NULL);
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * test_apikeys.c: the escrow's API keys (escrow/api_apikeys.c,
- * escrow/apikey_hash.c, httpd's `Bearer ak_` path; docs/api-auth.md,
+ * httpd/apikey_hash.c, httpd's `Bearer ak_` path; docs/api-auth.md,
  * "API keys").
  *
  * - apikeys/argon2id_rfc9106: the Argon2id test vector of RFC 9106
@@ -27,8 +27,8 @@
 #include "escrowfx.h"
 #include "httpd.h"
 #include "testutil.h"
-#include "../escrow/apikey_guard.h"
-#include "../escrow/apikey_hash.h"
+#include "apikey_guard.h"
+#include "apikey_hash.h"
 #include "banned.h"
 
 /* ---------------------------------------------------------------- Argon2id */
@@ -44,7 +44,7 @@ static void hex_of(char *out, const uint8_t *b, size_t n)
  * associated data 12 x 0x04, tag of 32 bytes. */
 Test(apikeys, argon2id_rfc9106)
 {
-	static const struct escrow_argon2_params prm = { 3, 32, 4 };
+	static const struct httpd_argon2_params prm = { 3, 32, 4 };
 	uint8_t pwd[32], salt[16], secret[8], ad[12], tag[32];
 	char hex[65];
 
@@ -52,12 +52,12 @@ Test(apikeys, argon2id_rfc9106)
 	memset(salt, 0x02, sizeof(salt));
 	memset(secret, 0x03, sizeof(secret));
 	memset(ad, 0x04, sizeof(ad));
-	cr_assert_eq(escrow_argon2id(tag, sizeof(tag), pwd, sizeof(pwd), salt, sizeof(salt),
+	cr_assert_eq(httpd_argon2id(tag, sizeof(tag), pwd, sizeof(pwd), salt, sizeof(salt),
 				     secret, sizeof(secret), ad, sizeof(ad), &prm), 0);
 	hex_of(hex, tag, sizeof(tag));
 	cr_assert_str_eq(hex, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
 	/* Without the secret and the data, another tag. */
-	cr_assert_eq(escrow_argon2id(tag, sizeof(tag), pwd, sizeof(pwd), salt, sizeof(salt),
+	cr_assert_eq(httpd_argon2id(tag, sizeof(tag), pwd, sizeof(pwd), salt, sizeof(salt),
 				     NULL, 0, NULL, 0, &prm), 0);
 	hex_of(hex, tag, sizeof(tag));
 	cr_assert_str_neq(hex, "0d640df58d78766c08c037a34a8b53c9d01ef0452d75b65eb52520e96b01e659");
@@ -65,21 +65,61 @@ Test(apikeys, argon2id_rfc9106)
 
 Test(apikeys, argon2id_refusals)
 {
-	static const struct escrow_argon2_params zero_t = { 0, 32, 1 };
-	static const struct escrow_argon2_params huge_m = { 2, ESCROW_ARGON2_M_COST_KIB_MAX + 1, 1 };
-	static const struct escrow_argon2_params few_m = { 2, 7, 1 };
+	static const struct httpd_argon2_params zero_t = { 0, 32, 1 };
+	static const struct httpd_argon2_params huge_m = { 2, HTTPD_ARGON2_M_COST_KIB_MAX + 1, 1 };
+	static const struct httpd_argon2_params few_m = { 2, 7, 1 };
 	uint8_t out[32], salt[16] = { 0 };
 
-	cr_assert_eq(escrow_argon2id(out, sizeof(out), "pw", 2, salt, 16, NULL, 0, NULL, 0, &zero_t), -1);
-	cr_assert_eq(escrow_argon2id(out, sizeof(out), "pw", 2, salt, 16, NULL, 0, NULL, 0, &huge_m), -1);
-	cr_assert_eq(escrow_argon2id(out, sizeof(out), "pw", 2, salt, 16, NULL, 0, NULL, 0, &few_m), -1);
-	cr_assert_eq(escrow_argon2id(out, sizeof(out), "pw", 2, salt, 7, NULL, 0, NULL, 0,
-				     &escrow_argon2_default), -1, "a salt under 8 bytes");
-	cr_assert_eq(escrow_argon2id(out, 3, "pw", 2, salt, 16, NULL, 0, NULL, 0,
-				     &escrow_argon2_default), -1, "a tag under 4 bytes");
-	cr_assert_eq(escrow_argon2_default.t_cost, 2);
-	cr_assert_eq(escrow_argon2_default.m_cost_kib, 19456);
-	cr_assert_eq(escrow_argon2_default.parallelism, 1);
+	cr_assert_eq(httpd_argon2id(out, sizeof(out), "pw", 2, salt, 16, NULL, 0, NULL, 0, &zero_t), -1);
+	cr_assert_eq(httpd_argon2id(out, sizeof(out), "pw", 2, salt, 16, NULL, 0, NULL, 0, &huge_m), -1);
+	cr_assert_eq(httpd_argon2id(out, sizeof(out), "pw", 2, salt, 16, NULL, 0, NULL, 0, &few_m), -1);
+	cr_assert_eq(httpd_argon2id(out, sizeof(out), "pw", 2, salt, 7, NULL, 0, NULL, 0,
+				     &httpd_argon2_default), -1, "a salt under 8 bytes");
+	cr_assert_eq(httpd_argon2id(out, 3, "pw", 2, salt, 16, NULL, 0, NULL, 0,
+				     &httpd_argon2_default), -1, "a tag under 4 bytes");
+	cr_assert_eq(httpd_argon2_default.t_cost, 2);
+	cr_assert_eq(httpd_argon2_default.m_cost_kib, 19456);
+	cr_assert_eq(httpd_argon2_default.parallelism, 1);
+}
+
+/* The PHC string a provider stores (httpd_argon2_phc_format): its exact
+ * text for a known salt and hash (base64 by hand: 16 x 0x00 is 22 'A',
+ * 32 x 0xff is 42 '/' and a '8'), read back, and every other text
+ * refused: another version or order, a leading zero, parameters out of
+ * range, padding, a character outside base64, a short salt. */
+Test(apikeys, phc_string_exact_and_strict)
+{
+	static const struct httpd_argon2_params prm = { 2, 19456, 1 };
+	static const char *const bad[] = {
+		"$argon2id$v=16$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2i$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$t=2,m=19456,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=019456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=9,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=4,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=300000,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA==$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$_/////////////////////////////////////////8",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////9",
+		"$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$//////////////////////////////////////////8x",
+		"",
+	};
+	uint8_t salt[16] = { 0 }, hash[32], s2[16], h2[32];
+	struct httpd_argon2_params got;
+	char text[HTTPD_ARGON2_PHC_BYTES_MAX];
+
+	memset(hash, 0xff, sizeof(hash));
+	cr_assert_eq(httpd_argon2_phc_format(text, sizeof(text), salt, hash, &prm), 0);
+	cr_assert_str_eq(text, "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$"
+			       "//////////////////////////////////////////8");
+	cr_assert_eq(httpd_argon2_phc_parse(s2, h2, &got, text), 0);
+	cr_assert(memcmp(s2, salt, 16) == 0 && memcmp(h2, hash, 32) == 0);
+	cr_assert(got.t_cost == 2 && got.m_cost_kib == 19456 && got.parallelism == 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(httpd_argon2_phc_parse(s2, h2, &got, bad[i]), -1, "took '%s'", bad[i]);
+	cr_assert_eq(httpd_argon2_phc_parse(s2, h2, &got, NULL), -1);
+	cr_assert_eq(got.t_cost, 0, "outputs zeroed on refusal");
 }
 
 /* ---------------------------------------------------------------- the escrow */
@@ -494,8 +534,8 @@ Test(apikeys, escrow_secret_not_logged_or_stored, .init = k_setup, .fini = efx_t
 	salt_hex = db_value(sql);
 	for (int i = 0; i < 16; i++)
 		salt[i] = (uint8_t)strtoul((char[3]){ salt_hex[2 * i], salt_hex[2 * i + 1], 0 }, NULL, 16);
-	cr_assert_eq(escrow_argon2id(h, 32, secret, strlen(secret), salt, 16, NULL, 0, NULL, 0,
-				     &escrow_argon2_default), 0);
+	cr_assert_eq(httpd_argon2id(h, 32, secret, strlen(secret), salt, 16, NULL, 0, NULL, 0,
+				     &httpd_argon2_default), 0);
 	hex_of(want, h, 32);
 	hash = stored_hash_hex(a.id);
 	cr_assert_str_eq(hash, want, "the stored hash is not Argon2id(secret, salt)");
@@ -667,9 +707,9 @@ static void wrong_secret(char out[HTTPD_APIKEY_TOKEN_BYTES + 1], const char *tok
 	out[HTTPD_APIKEY_TOKEN_BYTES - 1] = out[HTTPD_APIKEY_TOKEN_BYTES - 1] == 'A' ? 'B' : 'A';
 }
 
-/* The guard in front of Argon2id (escrow/apikey_guard.h): a verified
+/* The guard in front of Argon2id (httpd/apikey_guard.h): a verified
  * secret is not hashed again; wrong secrets for one id lock it after
- * ESCROW_APIKEY_GUARD_FAILS, without a hash each, while the verified
+ * HTTPD_APIKEY_GUARD_FAILS, without a hash each, while the verified
  * holder goes on; an id that never verified stays locked even for the
  * right secret; revocation still acts at once. */
 Test(apikeys, guard_spares_argon2_and_locks_guessing, .init = k_setup, .fini = efx_teardown,
@@ -701,21 +741,21 @@ Test(apikeys, guard_spares_argon2_and_locks_guessing, .init = k_setup, .fini = e
 		efx_refused(&r, 401, "unauthenticated");
 	}
 	h1 = counter("assay_escrow_apikey_hashes_total");
-	cr_assert_eq(h1, h0 + 1 + ESCROW_APIKEY_GUARD_FAILS, "wrong secrets hashed past the lock");
-	cr_assert_eq(counter("assay_escrow_apikey_locked_total"), 8 - ESCROW_APIKEY_GUARD_FAILS);
+	cr_assert_eq(h1, h0 + 1 + HTTPD_APIKEY_GUARD_FAILS, "wrong secrets hashed past the lock");
+	cr_assert_eq(counter("assay_escrow_apikey_locked_total"), 8 - HTTPD_APIKEY_GUARD_FAILS);
 	/* The verified holder is not locked out by the guessing. */
 	keyed(&r, a.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
 	/* An id that never verified: locked for the right secret too. */
 	wrong_secret(bad, b.token);
-	for (i = 0; i < (int)ESCROW_APIKEY_GUARD_FAILS; i++) {
+	for (i = 0; i < (int)HTTPD_APIKEY_GUARD_FAILS; i++) {
 		keyed(&r, bad, "POST", "/v1/stake", "{\"amount\":\"1\"}");
 		efx_refused(&r, 401, "unauthenticated");
 	}
 	keyed(&r, b.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
 	efx_refused(&r, 401, "unauthenticated");
-	cr_assert_eq(counter("assay_escrow_apikey_hashes_total"), h1 + ESCROW_APIKEY_GUARD_FAILS);
+	cr_assert_eq(counter("assay_escrow_apikey_hashes_total"), h1 + HTTPD_APIKEY_GUARD_FAILS);
 	cr_assert_eq(efx_balance_of(k.address).stake, 4, "refused requests moved money");
 	/* Revoked: refused at once, though the guard knows its secret. */
 	snprintf(target, sizeof(target), "/v1/apikeys/%s", a.id);

@@ -22,8 +22,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <argon2.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "gpt2fx.h"
 #include "httpd_client.h"
@@ -1333,5 +1336,460 @@ Test(provider, gpt2_prompt_job_through_a_provider_with_the_model, .timeout = 180
 	kern_tensors_release(&want);
 	free(model);
 	gpt2fx_close(&m);
+	teardown(&t);
+}
+
+/* ---------------------------------------------------------------- API keys and the auth store */
+
+/* POST /v1/apikeys signed by k under Idempotency-Key idem; the status,
+ * and on 201 the token and id. */
+static long key_create(struct pv *t, const struct rcpt_key *k, const char *scopes_json,
+		       long ttl_s, const char *idem, char token[80], char id[32])
+{
+	struct httpd_client_resp r;
+	struct httpd_client_req req = { 0 };
+	char body[256], why[256];
+	long st;
+
+	snprintf(body, sizeof(body), "{\"scopes\":%s,\"expiresInS\":%ld,\"label\":\"t\"}",
+		 scopes_json, ttl_s);
+	req.method = "POST";
+	req.base_url = t->prov.url;
+	req.target = "/v1/apikeys";
+	req.body = body;
+	req.body_len = strlen(body);
+	req.key = k;
+	req.idem_key = idem;
+	cr_assert_eq(httpd_client_request(&r, why, sizeof(why), &req), HTTPD_OK, "%s", why);
+	st = r.status;
+	if (st == 201) {
+		const char *s = httpd_client_str(&r, "secret");
+		cr_assert(s && strlen(s) == 63 && strncmp(s, "ak_", 3) == 0 && s[19] == '.',
+			  "%s", r.body);
+		snprintf(token, 80, "%s", s);
+		snprintf(id, 32, "%s", httpd_client_str(&r, "id"));
+		cr_assert_eq(strncmp(token, id, 19), 0);
+	} else {
+		cr_log_info("POST /v1/apikeys answered %ld: %s", st, r.body);
+	}
+	httpd_client_resp_free(&r);
+	return st;
+}
+
+/* One request with a bearer token (a key or a session); the status,
+ * the answer in *keep when given. */
+static long bearer_call(struct pv *t, const char *method, const char *target, const char *body,
+			const char *token, struct httpd_client_resp *keep)
+{
+	struct httpd_client_resp r;
+	struct httpd_client_req req = { 0 };
+	char why[256], idem[40];
+	long st;
+
+	snprintf(idem, sizeof(idem), "b-%ld-%d", (long)time(NULL), rand());
+	req.method = method;
+	req.base_url = t->prov.url;
+	req.target = target;
+	req.body = body;
+	req.body_len = body ? strlen(body) : 0;
+	req.bearer = token;
+	req.idem_key = strcmp(method, "GET") ? idem : NULL;
+	cr_assert_eq(httpd_client_request(&r, why, sizeof(why), &req), HTTPD_OK, "%s", why);
+	st = r.status;
+	if (keep)
+		*keep = r;
+	else
+		httpd_client_resp_free(&r);
+	return st;
+}
+
+static long job_body_bearer(struct pv *t, const struct job *j, const char *token)
+{
+	json_t *o = job_body(j);
+	char *text = json_dumps(o, JSON_COMPACT);
+	long st = bearer_call(t, "POST", "/v1/jobs", text, token, NULL);
+
+	free(text);
+	json_decref(o);
+	return st;
+}
+
+/* A key submits and reads its owner's jobs within its scopes, a
+ * validator's key reads a receipted job only while its owner is staked,
+ * a key never acts for another address, never makes a key, and dies at
+ * once when revoked. */
+Test(provider, api_keys_submit_and_read_jobs_within_their_scopes, .timeout = 180)
+{
+	struct pv t;
+	struct job j;
+	struct httpd_client_resp r;
+	uint8_t *in, *ref;
+	size_t in_len, ref_len;
+	char kw[80], kwid[32], kr[80], krid[32], kv[80], kvid[32], ko[80], koid[32];
+	char st[96], target[160];
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	cr_assert_eq(key_create(&t, &t.cust, "[\"jobs:write\",\"jobs:read\"]", 3600, "k1", kw, kwid), 201);
+	cr_assert_eq(key_create(&t, &t.cust, "[\"jobs:read\"]", 3600, "k2", kr, krid), 201);
+	cr_assert_eq(key_create(&t, &t.val, "[\"validate\"]", 3600, "k3", kv, kvid), 201);
+	cr_assert_eq(key_create(&t, &t.other, "[\"validate\",\"jobs:read\"]", 3600, "k4", ko, koid), 201);
+	/* The same signed creation again: refused, no second secret. */
+	cr_assert_eq(key_create(&t, &t.cust, "[\"jobs:read\"]", 3600, "k2", st, target), 409);
+	/* Bodies refused. */
+	cr_assert_eq(key_create(&t, &t.cust, "[\"funds\"]", 3600, "k5", st, target), 400);
+	cr_assert_eq(key_create(&t, &t.cust, "[]", 3600, "k6", st, target), 400);
+	cr_assert_eq(key_create(&t, &t.cust, "[\"jobs:read\"]", 10, "k7", st, target), 400);
+	/* A key never makes a key. */
+	cr_assert_eq(bearer_call(&t, "POST", "/v1/apikeys",
+				 "{\"scopes\":[\"jobs:read\"],\"expiresInS\":600}", kw, &r), 403);
+	cr_assert_str_eq(r.problem_type, "urn:assay:problem:insufficient-scope");
+	httpd_client_resp_free(&r);
+
+	matmul_input(&in, &in_len, 8, 8, 8, 11);
+	su_reference(&ref, &ref_len, "matmul_f32@1", in, in_len, "{\"relu\":false}");
+	make_job(&t, &j, &t.cust, t.provk.address, "matmul_f32@1", "{\"relu\":false}", in, in_len);
+	cr_assert_eq(escrow_open(&t, &j, &t.cust), 201);
+	/* jobs:read alone cannot submit; jobs:write can. */
+	cr_assert_eq(job_body_bearer(&t, &j, kr), 403);
+	cr_assert_eq(job_body_bearer(&t, &j, kw), 201);
+	cr_assert_eq(prov_put_input(&t, &j, in, in_len, NULL), 202);
+	wait_status(&t, &j, "receipted", st, sizeof(st));
+	cr_assert_str_eq(st, "receipted");
+	/* The owner's read key reads the output: the CPU reference's bytes. */
+	snprintf(target, sizeof(target), "/v1/jobs/%s/output", j.idh);
+	cr_assert_eq(bearer_call(&t, "GET", target, NULL, kr, &r), 200);
+	cr_assert(r.len == ref_len && memcmp(r.body, ref, ref_len) == 0);
+	httpd_client_resp_free(&r);
+	/* The staked validator's key reads the input; the same scopes held
+	 * by an unstaked address read nothing of another's job. */
+	snprintf(target, sizeof(target), "/v1/jobs/%s/input", j.idh);
+	cr_assert_eq(bearer_call(&t, "GET", target, NULL, kv, &r), 200);
+	cr_assert(r.len == in_len && memcmp(r.body, in, in_len) == 0);
+	httpd_client_resp_free(&r);
+	cr_assert_eq(bearer_call(&t, "GET", target, NULL, ko, NULL), 403);
+	/* The validator key cannot submit or delete. */
+	snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
+	cr_assert_eq(bearer_call(&t, "DELETE", target, NULL, kv, NULL), 403);
+	/* Listing takes the keys scope (or the wallet itself). */
+	cr_assert_eq(bearer_call(&t, "GET", "/v1/apikeys", NULL, kw, NULL), 403);
+	su_call(&r, "GET", t.prov.url, "/v1/apikeys", NULL, 0, NULL, &t.cust, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	{
+		json_t *keys = json_object_get(r.json, "keys");
+		cr_assert_eq(json_array_size(keys), 2);
+		for (size_t i = 0; i < 2; i++) {
+			json_t *k = json_array_get(keys, i);
+			cr_assert_null(json_object_get(k, "secret"));
+			cr_assert_null(json_object_get(k, "hash"));
+			cr_assert_null(json_object_get(k, "salt"));
+		}
+		/* The read key was used, so it has a lastUsedAt. */
+		for (size_t i = 0; i < 2; i++) {
+			json_t *k = json_array_get(keys, i);
+			if (strcmp(json_string_value(json_object_get(k, "id")), krid) == 0)
+				cr_assert(json_is_string(json_object_get(k, "lastUsedAt")));
+			else
+				cr_assert_str_eq(json_string_value(json_object_get(k, "id")), kwid);
+		}
+	}
+	httpd_client_resp_free(&r);
+	/* Another wallet cannot revoke it; its owner can, at once. */
+	snprintf(target, sizeof(target), "/v1/apikeys/%s", krid);
+	su_call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.other, 1);
+	cr_assert_eq(r.status, 404, "%s", r.body);
+	httpd_client_resp_free(&r);
+	su_call(&r, "DELETE", t.prov.url, target, NULL, 0, NULL, &t.cust, 1);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	httpd_client_resp_free(&r);
+	snprintf(target, sizeof(target), "/v1/jobs/%s", j.idh);
+	cr_assert_eq(bearer_call(&t, "GET", target, NULL, kr, NULL), 401);
+	cr_assert_eq(bearer_call(&t, "GET", target, NULL, kw, NULL), 200);
+	/* A wrong secret for a live id. */
+	kw[40] = kw[40] == 'A' ? 'B' : 'A';
+	cr_assert_eq(bearer_call(&t, "GET", target, NULL, kw, NULL), 401);
+	free(in);
+	free(ref);
+	teardown(&t);
+}
+
+/* HMAC-SHA256 as the provider seals DATA/auth/NAME (docs/provider.md),
+ * computed here with OpenSSL from DATA/data.key. */
+static void auth_seal(char out[65], const char *pdata, const char *name, const char *payload)
+{
+	char path[400];
+	uint8_t *text, dk[32], mk[32], fk[32], m[32];
+	size_t len;
+	unsigned int n;
+
+	snprintf(path, sizeof(path), "%s/data.key", pdata);
+	tu_read_file(path, &text, &len);
+	cr_assert(len >= 66 && text[0] == '0' && text[1] == 'x');
+	cr_assert_eq(rcpt_hex_digits_decode(dk, 32, (const char *)text + 2, 64), RCPT_OK);
+	free(text);
+	cr_assert(HMAC(EVP_sha256(), dk, 32, (const unsigned char *)"assay-provider/1 auth-store",
+		       27, mk, &n));
+	cr_assert(HMAC(EVP_sha256(), mk, 32, (const unsigned char *)name, strlen(name), fk, &n));
+	cr_assert(HMAC(EVP_sha256(), fk, 32, (const unsigned char *)payload, strlen(payload), m, &n));
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", m[i]);
+}
+
+/* Writes DATA/auth/NAME as the provider would, 0600. */
+static void auth_write(const char *pdata, const char *name, const char *payload)
+{
+	char path[400], mac[65], *text;
+	size_t n = strlen(payload) + 100;
+
+	auth_seal(mac, pdata, name, payload);
+	text = malloc(n);
+	cr_assert(text);
+	snprintf(text, n, "%s\nhmac-sha256:%s\n", payload, mac);
+	snprintf(path, sizeof(path), "%s/auth/%s", pdata, name);
+	unlink(path);
+	tu_write_file(path, text, strlen(text), 0600);
+	free(text);
+}
+
+/* DATA/auth/NAME's JSON line, checked against its seal. */
+static json_t *auth_read(const char *pdata, const char *name)
+{
+	char path[400], mac[65], *payload;
+	uint8_t *text;
+	size_t len;
+	const uint8_t *nl;
+	json_t *o;
+
+	snprintf(path, sizeof(path), "%s/auth/%s", pdata, name);
+	tu_read_file(path, &text, &len);
+	nl = memchr(text, '\n', len);
+	cr_assert(nl);
+	payload = strndup((const char *)text, (size_t)(nl - text));
+	auth_seal(mac, pdata, name, payload);
+	cr_assert_eq(len, (size_t)(nl - text) + 1 + 12 + 64 + 1);
+	cr_assert_eq(memcmp(nl + 1, "hmac-sha256:", 12), 0);
+	cr_assert_eq(memcmp(nl + 13, mac, 64), 0, "the seal is HMAC-SHA256 as documented");
+	o = json_loads(payload, JSON_REJECT_DUPLICATES, NULL);
+	cr_assert(o);
+	free(payload);
+	free(text);
+	return o;
+}
+
+static mode_t mode_of(const char *pdata, const char *name)
+{
+	char path[400];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s%s%s", pdata, name[0] ? "/" : "", name);
+	cr_assert_eq(lstat(path, &st), 0, "%s", path);
+	return st.st_mode & 07777;
+}
+
+/* base64 without padding (the PHC string's) decoded with OpenSSL. */
+static size_t b64_nopad(uint8_t *out, const char *s, size_t n)
+{
+	unsigned char in[64], buf[64];
+	size_t padded = (n + 3) / 4 * 4;
+
+	cr_assert(padded < sizeof(in));
+	memcpy(in, s, n);
+	memset(in + n, '=', padded - n);
+	cr_assert(EVP_DecodeBlock(buf, in, (int)padded) > 0);
+	memcpy(out, buf, n * 3 / 4);
+	return n * 3 / 4;
+}
+
+/* The key's stored hash is Argon2id (libargon2 itself, here) of its
+ * secret with the parameters and salt the PHC string names. */
+static void check_stored_hash(json_t *keys, const char *id, const char *token)
+{
+	const char *h = NULL, *salt, *hash;
+	uint8_t sb[32], hb[48], want[32];
+
+	for (size_t i = 0; i < json_array_size(keys); i++) {
+		json_t *k = json_array_get(keys, i);
+		if (strcmp(json_string_value(json_object_get(k, "id")), id) == 0)
+			h = json_string_value(json_object_get(k, "hash"));
+	}
+	cr_assert(h);
+	cr_assert_eq(strncmp(h, "$argon2id$v=19$m=19456,t=2,p=1$", 31), 0, "%s", h);
+	salt = h + 31;
+	hash = strchr(salt, '$');
+	cr_assert(hash && hash - salt == 22 && strlen(hash + 1) == 43);
+	cr_assert_eq(b64_nopad(sb, salt, 22), 16);
+	cr_assert_eq(b64_nopad(hb, hash + 1, 43), 32);
+	cr_assert_eq(argon2id_hash_raw(2, 19456, 1, token + 20, 43, sb, 16, want, 32), ARGON2_OK);
+	cr_assert_eq(memcmp(want, hb, 32), 0);
+}
+
+/* Sessions and keys at the provider survive a restart on the same data
+ * directory; the store holds neither a token nor a secret, is 0600 in a
+ * 0700 directory, and is refused at start when others may read it or
+ * it was edited; an expired key or a revoked session stays dead across
+ * a restart. */
+Test(provider, sessions_and_keys_survive_a_restart_in_a_guarded_store, .timeout = 180)
+{
+	struct pv t;
+	char token[80], kw[80], kwid[32], msg[1024], sig[RCPT_SIG_HEX_BYTES], tail[2048];
+	char *saved;
+	uint8_t *text;
+	size_t len;
+	json_t *o, *keys;
+	const char *extra[] = { "--siwe-domain", "auto", "--siwe-uri", "auto", NULL };
+	char path[400];
+
+	setup(&t, "31337");
+	provider_start(&t, extra);
+	cr_assert_eq(provider_signin(&t, &t.cust, "customer", token, msg, sizeof(msg), sig), 200);
+	cr_assert_eq(key_create(&t, &t.cust, "[\"jobs:write\"]", 3600, "r1", kw, kwid), 201);
+	cr_assert_eq(bearer_probe(&t, token), 400);
+	cr_assert_eq(bearer_probe(&t, kw), 400, "the key is accepted (the JobSpec is not)");
+	cr_assert_eq(mode_of(t.pdata, "auth"), 0700);
+	cr_assert_eq(mode_of(t.pdata, "auth/sessions"), 0600);
+	cr_assert_eq(mode_of(t.pdata, "auth/apikeys"), 0600);
+	/* Neither the session token nor the key's secret is on disk. */
+	snprintf(path, sizeof(path), "%s/auth/sessions", t.pdata);
+	tu_read_file(path, &text, &len);
+	cr_assert_null(memmem(text, len, token, strlen(token)));
+	free(text);
+	snprintf(path, sizeof(path), "%s/auth/apikeys", t.pdata);
+	tu_read_file(path, &text, &len);
+	cr_assert_null(memmem(text, len, kw + 20, 43));
+	free(text);
+	o = auth_read(t.pdata, "apikeys");
+	keys = json_object_get(o, "keys");
+	cr_assert_eq(json_array_size(keys), 1);
+	check_stored_hash(keys, kwid, kw);
+	json_decref(o);
+	/* Nor in the provider's log (a wrong secret tried too). */
+	{
+		char wrong[80];
+		snprintf(wrong, sizeof(wrong), "%s", kw);
+		wrong[30] = wrong[30] == 'A' ? 'B' : 'A';
+		cr_assert_eq(bearer_probe(&t, wrong), 401);
+	}
+	tu_read_file(t.prov_log, &text, &len);
+	cr_assert_null(memmem(text, len, token, strlen(token)));
+	cr_assert_null(memmem(text, len, kw + 20, 20));
+	free(text);
+
+	/* A restart on the same data directory: both still work. */
+	cr_assert_eq(tu_daemon_stop(&t.prov), 0);
+	provider_start(&t, extra);
+	cr_assert_eq(bearer_probe(&t, token), 400, "the session survived the restart");
+	cr_assert_eq(bearer_probe(&t, kw), 400, "the key survived the restart");
+	/* A logout is kept too. */
+	{
+		struct httpd_client_resp r;
+		cr_assert_eq(bearer_call(&t, "POST", "/v1/auth/logout", NULL, token, &r), 200,
+			     "%s", r.body);
+		httpd_client_resp_free(&r);
+	}
+	cr_assert_eq(tu_daemon_stop(&t.prov), 0);
+	provider_start(&t, extra);
+	cr_assert_eq(bearer_probe(&t, token), 401, "a revoked session stays revoked");
+	cr_assert_eq(tu_daemon_stop(&t.prov), 0);
+
+	/* A store others can read is refused at start, with the reason. */
+	snprintf(path, sizeof(path), "%s/auth/apikeys", t.pdata);
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_assert_eq(provider_try(&t, extra), 1);
+	tu_file_tail(tail, sizeof(tail), t.prov_log, 3);
+	cr_assert(strstr(tail, "mode 0600"), "%s", tail);
+	cr_assert_eq(chmod(path, 0600), 0);
+	/* An edited store (one byte of the JSON) is refused. */
+	tu_read_file(path, &text, &len);
+	saved = malloc(len);
+	memcpy(saved, text, len);
+	text[10] ^= 0x01;
+	unlink(path);
+	tu_write_file(path, text, len, 0600);
+	free(text);
+	cr_assert_eq(provider_try(&t, extra), 1);
+	tu_file_tail(tail, sizeof(tail), t.prov_log, 3);
+	cr_assert(strstr(tail, "integrity"), "%s", tail);
+	/* A sealed store with a member the provider does not know. */
+	auth_write(t.pdata, "apikeys", "{\"v\":1,\"keys\":[],\"extra\":1}");
+	cr_assert_eq(provider_try(&t, extra), 1);
+	tu_file_tail(tail, sizeof(tail), t.prov_log, 3);
+	cr_assert(strstr(tail, "malformed"), "%s", tail);
+	/* The key's expiry moved into the past (resealed as the provider
+	 * would): the key is refused. */
+	unlink(path);
+	tu_write_file(path, saved, len, 0600);
+	free(saved);
+	o = auth_read(t.pdata, "apikeys");
+	keys = json_object_get(o, "keys");
+	json_object_set_new(json_array_get(keys, 0), "createdAt", json_integer(1000));
+	json_object_set_new(json_array_get(keys, 0), "expiresAt", json_integer((json_int_t)time(NULL) - 5));
+	{
+		char *payload = json_dumps(o, JSON_COMPACT);
+		auth_write(t.pdata, "apikeys", payload);
+		free(payload);
+	}
+	json_decref(o);
+	provider_start(&t, extra);
+	cr_assert_eq(bearer_probe(&t, kw), 401, "an expired key is refused");
+	teardown(&t);
+}
+
+/* `assay apikey create|list|revoke --provider URL`: a key made at the
+ * provider with the client works there with its scope, the list shows
+ * it without its secret, and a revocation by the client takes effect at
+ * once; --url and --provider together are refused. */
+Test(provider, the_assay_client_manages_a_provider_key, .timeout = 120)
+{
+	struct pv t;
+	struct tu_run run;
+	char token[80] = "", id[32] = "", target[64];
+	json_t *j;
+
+	setup(&t, "31337");
+	provider_start(&t, NULL);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "create", "--provider", t.prov.url,
+			"--key", t.k_cust, "--scope", "jobs:write", "--expires-in-s", "600", NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	j = json_loads(run.out, 0, NULL);
+	cr_assert(j, "%s", run.out);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "secret")));
+	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j, "id")));
+	cr_assert_eq(strlen(token), 63);
+	json_decref(j);
+	tu_run_free(&run);
+	cr_assert_eq(bearer_probe(&t, token), 400, "the key is taken on POST /v1/jobs");
+	{
+		const char *argv[] = { tu_assay(), "apikey", "list", "--provider", t.prov.url,
+			"--key", t.k_cust, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	j = json_loads(run.out, 0, NULL);
+	cr_assert(j, "%s", run.out);
+	cr_assert_eq(json_array_size(json_object_get(j, "keys")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(j, "keys"), 0),
+							   "id")), id);
+	cr_assert_null(json_object_get(json_array_get(json_object_get(j, "keys"), 0), "secret"));
+	json_decref(j);
+	tu_run_free(&run);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "revoke", id, "--provider", t.prov.url,
+			"--key", t.k_cust, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 0, "%s", run.err);
+	tu_run_free(&run);
+	cr_assert_eq(bearer_probe(&t, token), 401, "revoked at once");
+	snprintf(target, sizeof(target), "%s", t.esc.url);
+	{
+		const char *argv[] = { tu_assay(), "apikey", "list", "--provider", t.prov.url,
+			"--url", target, "--key", t.k_cust, NULL };
+		tu_run(&run, argv);
+	}
+	cr_assert_eq(run.status, 2, "%s", run.err);
+	tu_run_free(&run);
 	teardown(&t);
 }

@@ -27,6 +27,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "httpc.h"
 #include "httpd.h"
@@ -1129,4 +1130,161 @@ Test(siwe, escrow_ethers_wallet_signs_in, .fini = svc_stop, .timeout = 180)
 	json_decref(ans);
 	json_decref(j);
 	tu_run_free(&run);
+}
+
+/* ---------------------------------------------------------------- operator revocation */
+
+/* A request signed by k (httpd_auth_sign), with Idempotency-Key idem. */
+static void signed_req(struct hc_resp *r, const struct rcpt_key *k, const char *method,
+		       const char *target, const char *idem, const char *body)
+{
+	struct httpd_auth_headers h;
+	char h1[96], h2[64], h3[192], h4[96];
+	const char *hdrs[5] = { h1, h2, h3, h4, NULL };
+	uint64_t now = (uint64_t)time(NULL);
+
+	cr_assert_eq(httpd_auth_sign(&h, k, method, target, now, idem, body,
+				     body ? strlen(body) : 0), HTTPD_OK);
+	snprintf(h1, sizeof(h1), "Assay-Address: %s", h.address);
+	snprintf(h2, sizeof(h2), "Assay-Timestamp: %s", h.timestamp);
+	snprintf(h3, sizeof(h3), "Assay-Signature: %s", h.signature);
+	snprintf(h4, sizeof(h4), "Idempotency-Key: %s", idem);
+	cr_assert_eq(hc_request(r, S.port, method, target, hdrs, body, body ? strlen(body) : 0), 0);
+}
+
+static void revocation_body(char out[96], const struct rcpt_key *who)
+{
+	char a[RCPT_ADDR_HEX_BYTES];
+
+	rcpt_address_format(a, who->address);
+	snprintf(out, 96, "{\"address\":\"%s\"}", a);
+}
+
+/* The audit entry of the revocation: its request's signature recovers
+ * the operator over the signed text built here (docs/api-auth.md). */
+static void check_revocation_entry(const struct rcpt_key *op, const char *body)
+{
+	PGconn *c = PQconnectdb(S.db.conninfo);
+	PGresult *res;
+	json_t *d, *q;
+	char text[512], hex[65];
+	uint8_t h[32], sig[RCPT_SIG_BYTES], who[RCPT_ADDR_BYTES];
+
+	cr_assert_eq(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, "SELECT (entry::jsonb)->'data' FROM escrow_audit"
+			" WHERE (entry::jsonb)->>'event' = 'credentials-revoked'");
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	cr_assert_eq(PQntuples(res), 1);
+	d = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	PQclear(res);
+	PQfinish(c);
+	cr_assert(d);
+	cr_assert_eq(json_integer_value(json_object_get(d, "sessions")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(d, "apikeys")), 1);
+	q = json_object_get(d, "request");
+	SHA256((const unsigned char *)body, strlen(body), h);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	cr_assert_str_eq(json_string_value(json_object_get(q, "bodySha256")), hex);
+	snprintf(text, sizeof(text), "assay-request/1\nPOST\n/v1/operator/revocations\n%s\n%s\n%s",
+		 json_string_value(json_object_get(q, "timestamp")),
+		 json_string_value(json_object_get(q, "idempotencyKey")), hex);
+	cr_assert_eq(rcpt_sig_parse(sig, json_string_value(json_object_get(q, "signature"))), RCPT_OK);
+	cr_assert_eq(rcpt_message_recover(who, sig, text, strlen(text)), RCPT_OK);
+	cr_assert_eq(memcmp(who, op->address, RCPT_ADDR_BYTES), 0, "signed by the operator");
+	json_decref(d);
+}
+
+/* The operator revokes every session and API key of one address at
+ * once: the next request with any of them is 401, another address's
+ * session lives on; a customer, or the operator's own session, cannot. */
+Test(siwe, escrow_operator_revokes_sessions_and_keys, .fini = svc_stop, .timeout = 60)
+{
+	struct rcpt_key k, other;
+	struct hc_resp r;
+	char t1[65], t2[65], to[65], top[65], key[80], target[128], tother[128], body[96];
+	json_t *j;
+
+	svc_start(900, "1000");
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_generate(&other), RCPT_OK);
+	signin(t1, &k, NULL, "customer");
+	signin(t2, &k, NULL, "customer");
+	signin(to, &other, NULL, "customer");
+	signin(top, &S.op, "\nResources:\n- urn:assay:role:operator", "operator");
+	signed_req(&r, &k, "POST", "/v1/apikeys", "mk1", "{\"scopes\":[\"audit:read\"],\"expiresInS\":3600}");
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	j = jbody(&r);
+	snprintf(key, sizeof(key), "%s", json_string_value(json_object_get(j, "secret")));
+	json_decref(j);
+	hc_resp_free(&r);
+	audit_of(target, k.address);
+	audit_of(tother, other.address);
+	bearer_req(&r, key, "GET", target, NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+
+	revocation_body(body, &k);
+	/* Not the operator; the operator's session (not a signed request). */
+	signed_req(&r, &other, "POST", "/v1/operator/revocations", "rv1", body);
+	want_problem(&r, 403, "not-operator");
+	hc_resp_free(&r);
+	bearer_req(&r, top, "POST", "/v1/operator/revocations", "rv2", body);
+	want_problem(&r, 403, "not-operator");
+	hc_resp_free(&r);
+	bearer_req(&r, t1, "GET", target, NULL, NULL);
+	cr_assert_eq(r.status, 200, "the refusals revoked nothing: %s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(sql_count("SELECT count(*) FROM escrow_audit"
+			       " WHERE (entry::jsonb)->>'event' = 'credentials-revoked'"), 0);
+
+	signed_req(&r, &S.op, "POST", "/v1/operator/revocations", "rv3", body);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jbody(&r);
+	cr_assert_eq(json_integer_value(json_object_get(j, "sessions")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(j, "apikeys")), 1);
+	json_decref(j);
+	hc_resp_free(&r);
+	bearer_req(&r, t1, "GET", target, NULL, NULL);
+	want_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	bearer_req(&r, t2, "GET", target, NULL, NULL);
+	want_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	bearer_req(&r, key, "GET", target, NULL, NULL);
+	want_problem(&r, 401, "unauthenticated");
+	hc_resp_free(&r);
+	bearer_req(&r, to, "GET", tother, NULL, NULL);
+	cr_assert_eq(r.status, 200, "another address's session lives on: %s", r.body);
+	hc_resp_free(&r);
+	cr_assert_eq(sql_count("SELECT count(*) FROM escrow_sessions WHERE revoked_at_s IS NULL"
+			       " AND address = (SELECT address FROM escrow_apikeys LIMIT 1)"), 0);
+	check_revocation_entry(&S.op, body);
+	/* The client's command, as the operator: a fresh session of the
+	 * address dies too (and a non-operator's is refused, exit 1). */
+	{
+		char op_path[400], url[64], a[RCPT_ADDR_HEX_BYTES];
+		struct tu_run run;
+		snprintf(op_path, sizeof(op_path), "%s/operator.key", S.dir);
+		cr_assert_eq(rcpt_key_save(&S.op, NULL, op_path), RCPT_OK);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)S.port);
+		rcpt_address_format(a, k.address);
+		signin(t1, &k, NULL, "customer");
+		{
+			const char *argv[] = { tu_assay(), "escrow", "revoke-sessions", a, "--key",
+				op_path, "--url", url, NULL };
+			tu_run(&run, argv);
+		}
+		cr_assert_eq(run.status, 0, "%s", run.err);
+		tu_run_free(&run);
+		bearer_req(&r, t1, "GET", target, NULL, NULL);
+		want_problem(&r, 401, "unauthenticated");
+		hc_resp_free(&r);
+	}
+	/* The wallet itself still signs, and may sign in again. */
+	signed_req(&r, &k, "GET", target, "g1", NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	rcpt_key_wipe(&k);
+	rcpt_key_wipe(&other);
 }

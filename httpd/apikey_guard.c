@@ -31,7 +31,7 @@ struct slot {
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static struct slot slots[ESCROW_APIKEY_GUARD_SLOTS];
+static struct slot slots[HTTPD_APIKEY_GUARD_SLOTS];
 static uint64_t n_hashes, n_locked;
 
 static void digest(uint8_t out[32], const char *secret, size_t len)
@@ -46,7 +46,7 @@ static struct slot *slot_of(const char *id, int make, uint64_t now_s)
 	size_t i;
 
 	ASSAY_ASSERT(strlen(id) < GUARD_ID_BYTES);
-	for (i = 0; i < ESCROW_APIKEY_GUARD_SLOTS; i++) {
+	for (i = 0; i < HTTPD_APIKEY_GUARD_SLOTS; i++) {
 		struct slot *s = &slots[i];
 
 		if (s->id[0] && strcmp(s->id, id) == 0)
@@ -63,10 +63,10 @@ static struct slot *slot_of(const char *id, int make, uint64_t now_s)
 	return victim;
 }
 
-enum apikey_guard_verdict apikey_guard_check(const char *id, const uint8_t stored[32],
+enum httpd_apikey_guard_verdict httpd_apikey_guard_check(const char *id, const uint8_t stored[32],
 					     const char *secret, size_t len, uint64_t now_s)
 {
-	enum apikey_guard_verdict v = APIKEY_GUARD_HASH;
+	enum httpd_apikey_guard_verdict v = HTTPD_APIKEY_GUARD_HASH;
 	uint8_t d[32];
 	struct slot *s;
 
@@ -77,21 +77,21 @@ enum apikey_guard_verdict apikey_guard_check(const char *id, const uint8_t store
 		s->used_s = now_s;
 		if (s->known_until_s > now_s && CRYPTO_memcmp(s->stored, stored, 32) == 0 &&
 		    CRYPTO_memcmp(s->known, d, 32) == 0)
-			v = APIKEY_GUARD_KNOWN;
-		else if (s->fails >= ESCROW_APIKEY_GUARD_FAILS &&
-			 now_s < s->window_start_s + ESCROW_APIKEY_GUARD_WINDOW_S)
-			v = APIKEY_GUARD_LOCKED;
+			v = HTTPD_APIKEY_GUARD_KNOWN;
+		else if (s->fails >= HTTPD_APIKEY_GUARD_FAILS &&
+			 now_s < s->window_start_s + HTTPD_APIKEY_GUARD_WINDOW_S)
+			v = HTTPD_APIKEY_GUARD_LOCKED;
 	}
-	if (v == APIKEY_GUARD_HASH)
+	if (v == HTTPD_APIKEY_GUARD_HASH)
 		n_hashes++;
-	else if (v == APIKEY_GUARD_LOCKED)
+	else if (v == HTTPD_APIKEY_GUARD_LOCKED)
 		n_locked++;
 	pthread_mutex_unlock(&mu);
 	OPENSSL_cleanse(d, sizeof(d));
 	return v;
 }
 
-void apikey_guard_result(const char *id, const uint8_t stored[32], const char *secret,
+void httpd_apikey_guard_result(const char *id, const uint8_t stored[32], const char *secret,
 			 size_t len, int ok, uint64_t now_s)
 {
 	uint8_t d[32];
@@ -103,9 +103,9 @@ void apikey_guard_result(const char *id, const uint8_t stored[32], const char *s
 	if (ok) {
 		memcpy(s->stored, stored, 32);
 		memcpy(s->known, d, 32);
-		s->known_until_s = now_s + ESCROW_APIKEY_GUARD_TTL_S;
+		s->known_until_s = now_s + HTTPD_APIKEY_GUARD_TTL_S;
 	} else {
-		if (now_s >= s->window_start_s + ESCROW_APIKEY_GUARD_WINDOW_S) {
+		if (now_s >= s->window_start_s + HTTPD_APIKEY_GUARD_WINDOW_S) {
 			s->window_start_s = now_s;
 			s->fails = 0;
 		}
@@ -115,7 +115,7 @@ void apikey_guard_result(const char *id, const uint8_t stored[32], const char *s
 	OPENSSL_cleanse(d, sizeof(d));
 }
 
-void apikey_guard_stats(uint64_t *hashes, uint64_t *locked)
+void httpd_apikey_guard_stats(uint64_t *hashes, uint64_t *locked)
 {
 	pthread_mutex_lock(&mu);
 	*hashes = n_hashes;
