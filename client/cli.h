@@ -58,6 +58,9 @@ int cmd_signin(int argc, char **argv);
 int cmd_deposit(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+/* `assay reconcile` (client/cmd_reconcile.c); argv[0] is "reconcile". */
+int cmd_reconcile(int argc, char **argv);
+
 /* `assay chain deploy` (client/cmd_chain.c); argv[0] is "chain". */
 int cmd_chain(int argc, char **argv);
 /* `assay tokens encode|decode` (client/cmd_tokens.c); argv[0] is "tokens". */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -181,4 +182,273 @@ Test(reconcile, invariant_interval_bounds, .fini = efx_teardown, .timeout = 60)
 	EFX.cfg.extra_args = big;
 	cr_assert_geq(efx_try_spawn(&EFX), 1, "started with an interval over a day");
 	cr_assert(log_has("could not parse --invariant-interval-s '86401': want 1..86400"));
+}
+
+/* ---------------------------------------------------------------- assay reconcile */
+
+/* The records of one run, in the test's directory. */
+struct rc_dirs {
+	char root[256], pdata[300], jobs[320], bundles[300], audit[300];
+	char ckey[300], pkey[300];
+};
+
+static void rc_dirs_make(struct rc_dirs *d, const struct efx_parties *p)
+{
+	tu_tmpdir(d->root, sizeof(d->root));
+	snprintf(d->pdata, sizeof(d->pdata), "%s/provider", d->root);
+	snprintf(d->jobs, sizeof(d->jobs), "%s/jobs", d->pdata);
+	snprintf(d->bundles, sizeof(d->bundles), "%s/bundles", d->root);
+	snprintf(d->audit, sizeof(d->audit), "%s/audit", d->root);
+	cr_assert_eq(mkdir(d->pdata, 0700), 0);
+	cr_assert_eq(mkdir(d->jobs, 0700), 0);
+	cr_assert_eq(mkdir(d->bundles, 0700), 0);
+	cr_assert_eq(mkdir(d->audit, 0700), 0);
+	snprintf(d->ckey, sizeof(d->ckey), "%s/customer.key", d->root);
+	snprintf(d->pkey, sizeof(d->pkey), "%s/provider.key", d->root);
+	cr_assert_eq(rcpt_key_save(&p->customer, NULL, d->ckey), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&p->provider, NULL, d->pkey), RCPT_OK);
+}
+
+static void write_json(const char *path, json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT);
+
+	cr_assert(text);
+	tu_write_file(path, text, strlen(text), 0600);
+	free(text);
+}
+
+static json_t *statement_json(enum rcpt_err (*dump)(char **, const void *), const void *s)
+{
+	char *t = NULL;
+	json_t *j;
+
+	cr_assert_eq(dump(&t, s), RCPT_OK);
+	j = json_loads(t, 0, NULL);
+	cr_assert(j);
+	free(t);
+	return j;
+}
+
+static enum rcpt_err dump_job(char **o, const void *s) { return rcpt_job_to_json(o, s); }
+static enum rcpt_err dump_receipt(char **o, const void *s) { return rcpt_receipt_to_json(o, s); }
+
+/* The provider's record of f as assay-provider's store.c writes it
+ * (DATA/jobs/ID/meta.json); with the receipt when `receipted`. */
+static void write_meta(const struct rc_dirs *d, const struct efx_job *f, int receipted)
+{
+	char dir[400], path[420], sig[RCPT_SIG_HEX_BYTES];
+	json_t *m;
+
+	snprintf(dir, sizeof(dir), "%s/%s", d->jobs, f->id_hex + 2);
+	(void)mkdir(dir, 0700);
+	snprintf(path, sizeof(path), "%s/meta.json", dir);
+	cr_assert_eq(rcpt_hex_encode(sig, sizeof(sig), f->sig, RCPT_SIG_BYTES), RCPT_OK);
+	m = json_pack("{s:i, s:o, s:s, s:s, s:i, s:b, s:b, s:i, s:i, s:i, s:i}", "v", 1, "job",
+		      statement_json(dump_job, &f->job), "jobSignature", sig, "status",
+		      receipted ? "receipted" : "queued", "createdAt", 1, "escrowSynced", 1,
+		      "corrupted", 0, "doneAt", 0, "queuedMs", 0, "eventsDue", 0, "eventsSent", 0);
+	if (receipted) {
+		cr_assert_eq(rcpt_hex_encode(sig, sizeof(sig), f->receipt_sig, RCPT_SIG_BYTES),
+			     RCPT_OK);
+		json_object_set_new(m, "receipt", statement_json(dump_receipt, &f->receipt));
+		json_object_set_new(m, "receiptSignature", json_string(sig));
+	}
+	write_json(path, m);
+	json_decref(m);
+}
+
+/* The customer's bundle of f, its receipt's price replaced by `price`
+ * when that is not 0 (a record tampered with). */
+static void write_bundle(const struct rc_dirs *d, const struct efx_job *f, uint64_t price)
+{
+	struct rcpt_bundle b;
+	char path[400], *text = NULL;
+
+	memset(&b, 0, sizeof(b));
+	b.domain = EFX.dom;
+	b.job = f->job;
+	memcpy(b.job_sig, f->sig, RCPT_SIG_BYTES);
+	b.receipt = f->receipt;
+	memcpy(b.receipt_sig, f->receipt_sig, RCPT_SIG_BYTES);
+	if (price)
+		rcpt_u256_from_u64(&b.receipt.price, price);
+	cr_assert_eq(rcpt_bundle_to_json(&text, &b), RCPT_OK);
+	snprintf(path, sizeof(path), "%s/%s.json", d->bundles, f->id_hex);
+	tu_write_file(path, text, strlen(text), 0600);
+	free(text);
+}
+
+static void reconcile(struct tu_run *r, const struct rc_dirs *d, int as_provider,
+		      const char *where, const char *audit)
+{
+	const char *argv[] = { tu_assay(), "reconcile", "--escrow", EFX.url, "--key",
+			       as_provider ? d->pkey : d->ckey,
+			       as_provider ? "--provider-data" : "--bundles", where,
+			       audit ? "--audit-dir" : NULL, audit, NULL };
+
+	tu_run(r, argv);
+}
+
+/* Runs reconcile and wants exactly `want` on stdout (the differences, in
+ * order) and exit `status`. */
+static void expect(const struct rc_dirs *d, int as_provider, const char *where,
+		   const char *audit, int status, const char *want)
+{
+	struct tu_run r;
+
+	reconcile(&r, d, as_provider, where, audit);
+	cr_assert_eq(r.status, status, "exit %d, want %d; stdout: %s; stderr: %s", r.status,
+		     status, r.out, r.err);
+	cr_assert_str_eq(r.out, want, "stderr: %s", r.err);
+	tu_run_free(&r);
+}
+
+/* The customer's saved audit chain of f, as `assay escrow audit` prints it. */
+static json_t *saved_audit(const struct rc_dirs *d, const struct efx_job *f)
+{
+	const char *argv[] = { tu_assay(), "escrow", "audit", f->id_hex, "--key", d->ckey,
+			       "--url", EFX.url, NULL };
+	struct tu_run r;
+	json_t *doc;
+
+	tu_run(&r, argv);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	doc = json_loads(r.out, JSON_REJECT_DUPLICATES, NULL);
+	cr_assert(json_is_array(json_object_get(doc, "entries")), "%s", r.out);
+	tu_run_free(&r);
+	return doc;
+}
+
+static void audit_put(const struct rc_dirs *d, const char *name, json_t *doc)
+{
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/%s", d->audit, name);
+	write_json(path, doc);
+}
+
+/* Two paid jobs (prices 400 and 300 of 1000), an open one without a
+ * receipt; the provider's data directory and the customer's bundles and
+ * audit chain agree with the escrow (exit 0, nothing printed); then each
+ * tampering gives its one line and exit 1, and undone, 0 again. */
+Test(reconcile, client_finds_every_difference, .fini = efx_teardown, .timeout = 180)
+{
+	struct efx_config c = { .window_s = 2, .referee_s = 5, .unbonding_s = 60,
+				.sample_bps = 1000 };
+	struct efx_parties p;
+	struct efx_job f1, f2, f3, ghost;
+	struct rc_dirs d;
+	char want[1024], path[1024];
+	json_t *audit, *copy;
+	size_t n;
+
+	efx_setup(&c);
+	efx_parties_setup(&p, 0);
+	rc_dirs_make(&d, &p);
+	efx_job_make(&f1, &p, 1000, (uint64_t)time(NULL) + 600, 1);
+	efx_job_make(&f2, &p, 1000, (uint64_t)time(NULL) + 600, 2);
+	efx_job_make(&f3, &p, 1000, (uint64_t)time(NULL) + 600, 3);
+	efx_job_open(&f1, NULL);
+	efx_job_open(&f2, NULL);
+	efx_job_open(&f3, NULL);
+	efx_receipt_make(&f1, &p, 400, 0);
+	efx_receipt_make(&f2, &p, 300, 0);
+	efx_receipt_post_ok(&f1);
+	efx_receipt_post_ok(&f2);
+	efx_wait_state(&f1, "paid");
+	efx_wait_state(&f2, "paid");
+	write_meta(&d, &f1, 1);
+	write_meta(&d, &f2, 1);
+	write_meta(&d, &f3, 0);
+	write_bundle(&d, &f1, 0);
+	write_bundle(&d, &f2, 0);
+	audit = saved_audit(&d, &f1);
+	n = json_array_size(json_object_get(audit, "entries"));
+	cr_assert_geq(n, 3, "opened, receipted, paid at least");
+	audit_put(&d, "f1.json", audit);
+
+	/* Clean: both parties' records agree with the escrow. */
+	expect(&d, 1, d.pdata, NULL, 0, "");
+	expect(&d, 0, d.bundles, d.audit, 0, "");
+
+	/* The customer's record says 401 where the escrow paid 400. */
+	write_bundle(&d, &f1, 401);
+	snprintf(want, sizeof(want), "amount-differs %s field=price local=401 escrow=400\n",
+		 f1.id_hex);
+	expect(&d, 0, d.bundles, NULL, 1, want);
+	write_bundle(&d, &f1, 0);
+
+	/* The provider's stored receipt of f2 gone (the record kept), then
+	 * the whole record: the escrow paid 300 for it either way. */
+	write_meta(&d, &f2, 0);
+	snprintf(want, sizeof(want), "paid-without-receipt %s price=300\n", f2.id_hex);
+	expect(&d, 1, d.pdata, NULL, 1, want);
+	snprintf(path, sizeof(path), "%.320s/%.64s/meta.json", d.jobs, f2.id_hex + 2);
+	cr_assert_eq(unlink(path), 0);
+	expect(&d, 1, d.pdata, NULL, 1, want);   /* as the provider leaves it mid-removal */
+	snprintf(path, sizeof(path), "%.320s/%.64s", d.jobs, f2.id_hex + 2);
+	cr_assert_eq(rmdir(path), 0);
+	expect(&d, 1, d.pdata, NULL, 1, want);
+	write_meta(&d, &f2, 1);
+
+	/* A receipt the provider signed for f3 but that the escrow never
+	 * got: not settled, the job still open there. */
+	efx_receipt_make(&f3, &p, 500, 0);
+	write_meta(&d, &f3, 1);
+	snprintf(want, sizeof(want), "receipt-not-settled %s state=open\n", f3.id_hex);
+	expect(&d, 1, d.pdata, NULL, 1, want);
+	write_meta(&d, &f3, 0);
+
+	/* A job the customer has a bundle of, never opened at the escrow. */
+	efx_job_make(&ghost, &p, 1000, (uint64_t)time(NULL) + 600, 4);
+	efx_receipt_make(&ghost, &p, 100, 0);
+	write_bundle(&d, &ghost, 0);
+	snprintf(want, sizeof(want), "unknown-to-escrow %s\n", ghost.id_hex);
+	expect(&d, 0, d.bundles, NULL, 1, want);
+	snprintf(path, sizeof(path), "%s/%s.json", d.bundles, ghost.id_hex);
+	cr_assert_eq(unlink(path), 0);
+
+	/* The saved chain: an older, shorter copy is extended (no
+	 * difference); an entry altered, or an entry the escrow no longer
+	 * has, is not. */
+	copy = json_deep_copy(audit);
+	cr_assert_eq(json_array_remove(json_object_get(copy, "entries"), n - 1), 0);
+	audit_put(&d, "f1.json", copy);
+	expect(&d, 0, d.bundles, d.audit, 0, "");
+	json_decref(copy);
+	copy = json_deep_copy(audit);
+	json_object_set_new(json_object_get(json_array_get(json_object_get(copy, "entries"), 1),
+					    "entry"), "event", json_string("refunded"));
+	audit_put(&d, "f1.json", copy);
+	snprintf(want, sizeof(want), "audit-not-extending job:%s entry=2\n", f1.id_hex);
+	expect(&d, 0, d.bundles, d.audit, 1, want);
+	json_decref(copy);
+	copy = json_deep_copy(audit);
+	json_array_append(json_object_get(copy, "entries"),
+			  json_array_get(json_object_get(copy, "entries"), n - 1));
+	audit_put(&d, "f1.json", copy);
+	snprintf(want, sizeof(want), "audit-not-extending job:%s entries=%zu escrow-entries=%zu\n",
+		 f1.id_hex, n + 1, n);
+	expect(&d, 0, d.bundles, d.audit, 1, want);
+	json_decref(copy);
+	/* A copy cut in the middle of its bytes is no record: exit 2. */
+	snprintf(path, sizeof(path), "%s/f1.json", d.audit);
+	tu_write_file(path, "{\"subject\":\"job:", 16, 0600);
+	{
+		struct tu_run r;
+		reconcile(&r, &d, 0, d.bundles, d.audit);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert_eq(tu_lines(r.err), 1, "%s", r.err);
+		tu_run_free(&r);
+	}
+	audit_put(&d, "f1.json", audit);
+	expect(&d, 0, d.bundles, d.audit, 0, "");
+
+	json_decref(audit);
+	tu_rmtree(d.root);
+	efx_job_free(&f1);
+	efx_job_free(&f2);
+	efx_job_free(&f3);
+	efx_job_free(&ghost);
 }
