@@ -400,6 +400,33 @@ Test(reconcile, client_finds_every_difference, .fini = efx_teardown, .timeout = 
 	expect(&d, 1, d.pdata, NULL, 1, want);
 	write_meta(&d, &f3, 0);
 
+	/* maxPrice 1001 in the customer's copy of the job. */
+	{
+		struct efx_job x = f1;   /* shallow: not freed */
+		rcpt_u256_from_u64(&x.job.max_price, 1001);
+		write_bundle(&d, &x, 0);
+	}
+	snprintf(want, sizeof(want), "amount-differs %s field=maxPrice local=1001 escrow=1000\n",
+		 f1.id_hex);
+	expect(&d, 0, d.bundles, NULL, 1, want);
+	write_bundle(&d, &f1, 0);
+
+	/* Another receipt at the same price (another output) in the
+	 * provider's record than the one the escrow paid. */
+	{
+		struct rcpt_receipt keep = f1.receipt;
+		uint8_t keep_sig[RCPT_SIG_BYTES];
+		memcpy(keep_sig, f1.receipt_sig, sizeof(keep_sig));
+		efx_receipt_make(&f1, &p, 400, 1);
+		write_meta(&d, &f1, 1);
+		f1.receipt = keep;
+		memcpy(f1.receipt_sig, keep_sig, sizeof(keep_sig));
+	}
+	snprintf(want, sizeof(want), "receipt-differs %s\n", f1.id_hex);
+	expect(&d, 1, d.pdata, NULL, 1, want);
+	write_meta(&d, &f1, 1);
+	expect(&d, 1, d.pdata, NULL, 0, "");
+
 	/* A job the customer has a bundle of, never opened at the escrow. */
 	efx_job_make(&ghost, &p, 1000, (uint64_t)time(NULL) + 600, 4);
 	efx_receipt_make(&ghost, &p, 100, 0);
@@ -451,4 +478,56 @@ Test(reconcile, client_finds_every_difference, .fini = efx_teardown, .timeout = 
 	efx_job_free(&f2);
 	efx_job_free(&f3);
 	efx_job_free(&ghost);
+}
+
+/* Unusable arguments, records and escrows: exit 2, one line on stderr,
+ * nothing on stdout. */
+Test(reconcile, client_argument_errors, .timeout = 60)
+{
+	char dir[256], key[300], bundles[300], bad[400];
+	struct rcpt_key k;
+	struct tu_run r;
+
+	tu_tmpdir(dir, sizeof(dir));
+	snprintf(key, sizeof(key), "%s/me.key", dir);
+	snprintf(bundles, sizeof(bundles), "%s/bundles", dir);
+	cr_assert_eq(mkdir(bundles, 0700), 0);
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
+	rcpt_key_wipe(&k);
+	{
+		const char *const cases[][10] = {
+			{ "reconcile", NULL },
+			{ "reconcile", "--escrow", "ftp://127.0.0.1:1", "--key", key, "--bundles", bundles, NULL },
+			{ "reconcile", "--escrow", "http://u:p@127.0.0.1:1", "--key", key, "--bundles", bundles, NULL },
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, NULL },
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--bundles", bundles, "--since", "01", NULL },
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", bundles, "--bundles", bundles, NULL },
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--bundles", "/nonexistent/x", NULL },
+			/* Nothing listens on port 1: no answer is no comparison. */
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--bundles", bundles, NULL },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			const char *argv[12] = { tu_assay() };
+			for (size_t j = 0; cases[i][j]; j++)
+				argv[j + 1] = cases[i][j];
+			tu_run(&r, argv);
+			cr_assert_eq(r.status, 2, "case %zu: exit %d: %s", i, r.status, r.err);
+			cr_assert_str_empty(r.out, "case %zu", i);
+			cr_assert_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
+			tu_run_free(&r);
+		}
+	}
+	/* A file in the bundles that is no bundle. */
+	snprintf(bad, sizeof(bad), "%s/x.json", bundles);
+	tu_write_file(bad, "{\"job\":1}", 9, 0600);
+	{
+		const char *argv[] = { tu_assay(), "reconcile", "--escrow", "http://127.0.0.1:1",
+				       "--key", key, "--bundles", bundles, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert_eq(tu_lines(r.err), 1, "%s", r.err);
+		tu_run_free(&r);
+	}
+	tu_rmtree(dir);
 }
