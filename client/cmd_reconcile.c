@@ -48,6 +48,7 @@
 
 #include <jansson.h>
 
+#include "assay_assert.h"
 #include "cli.h"
 #include "httpd.h"
 #include "httpd_client.h"
@@ -134,6 +135,7 @@ static void diff_line(struct recon *r, const char *fmt, ...)
 {
 	va_list ap;
 
+	ASSAY_ASSERT(r && fmt && strchr(fmt, '\n') == NULL);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -180,6 +182,7 @@ static int recon_get(struct recon *r, long *status, json_t **doc, const char *ta
 	json_error_t je;
 	char why[300];
 
+	ASSAY_ASSERT(r && status && doc && target && target[0] == '/');
 	*doc = NULL;
 	req.method = "GET";
 	req.base_url = r->base;
@@ -191,6 +194,7 @@ static int recon_get(struct recon *r, long *status, json_t **doc, const char *ta
 		cli_err("reconcile: %s", why);
 		return -1;
 	}
+	ASSAY_ASSERT(resp.len <= RECON_RESPONSE_BYTES_MAX);
 	*status = resp.status;
 	if (resp.status >= 200 && resp.status < 300) {
 		*doc = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &je);
@@ -214,6 +218,20 @@ static const char *jstr(json_t *o, const char *k)
 	return s ? s : "";
 }
 
+/* A value from the escrow as it may appear in a difference line: a
+ * token of [0-9A-Za-z_x-] of at most 80 bytes (states, decimal amounts,
+ * hex ids), else "invalid", so that no answer can break the one-line
+ * format or inject a line of its own. */
+static const char *token(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 80 ||
+	    strspn(s, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-") != n)
+		return "invalid";
+	return s;
+}
+
 /* ------------------------------------------------------------------ */
 /* The party's records                                                  */
 
@@ -231,6 +249,7 @@ static int rec_add(struct recon *r, const char *path, const uint8_t id[RCPT_HASH
 {
 	struct recon_rec *x;
 
+	ASSAY_ASSERT(r && r->recs && path && id && job && (!rc || receipt_sig));
 	if (memcmp(job->customer, r->key.address, RCPT_ADDR_BYTES) != 0 &&
 	    memcmp(job->provider, r->key.address, RCPT_ADDR_BYTES) != 0) {
 		cli_err("reconcile: record '%.200s' is not this key's: it names another customer and provider",
@@ -242,6 +261,7 @@ static int rec_add(struct recon *r, const char *path, const uint8_t id[RCPT_HASH
 		return 2;
 	}
 	x = &r->recs[r->n++];
+	ASSAY_ASSERT(r->n <= RECON_RECORDS_MAX);
 	memset(x, 0, sizeof(*x));
 	memcpy(x->id, id, RCPT_HASH_BYTES);
 	if (rcpt_hex_encode(x->idh, sizeof(x->idh), id, RCPT_HASH_BYTES) != RCPT_OK)
@@ -401,12 +421,12 @@ static void check_receipted(struct recon *r, const struct recon_rec *x, json_t *
 
 	if (!json_object_get(v, "receiptId") || strcmp(state, "refunded") == 0 ||
 	    strcmp(state, "refunding") == 0) {
-		diff_line(r, "receipt-not-settled %s state=%s", x->idh, state);
+		diff_line(r, "receipt-not-settled %s state=%s", x->idh, token(state));
 		return;
 	}
 	if (strcmp(price, x->price) != 0) {
-		diff_line(r, "amount-differs %s field=price local=%s escrow=%.78s", x->idh, x->price,
-			  price);
+		diff_line(r, "amount-differs %s field=price local=%s escrow=%s", x->idh, x->price,
+			  token(price));
 		return;
 	}
 	if (strcasecmp(jstr(v, "receiptSignature"), x->receipt_sig) != 0)
@@ -421,6 +441,7 @@ static int check_record(struct recon *r, const struct recon_rec *x)
 	long status = 0;
 	const char *mp;
 
+	ASSAY_ASSERT(x && strlen(x->idh) == 2 + 2 * RCPT_HASH_BYTES);
 	snprintf(target, sizeof(target), "/v1/jobs/%s", x->idh);
 	if (recon_get(r, &status, &v, target, 0))
 		return 2;
@@ -435,12 +456,12 @@ static int check_record(struct recon *r, const struct recon_rec *x)
 	}
 	mp = jstr(v, "maxPrice");
 	if (strcmp(mp, x->max_price) != 0)
-		diff_line(r, "amount-differs %s field=maxPrice local=%s escrow=%.78s", x->idh,
-			  x->max_price, mp);
+		diff_line(r, "amount-differs %s field=maxPrice local=%s escrow=%s", x->idh,
+			  x->max_price, token(mp));
 	else if (x->has_receipt)
 		check_receipted(r, x, v);
 	else if (strcmp(jstr(v, "state"), "paid") == 0)
-		diff_line(r, "paid-without-receipt %s price=%.78s", x->idh, jstr(v, "price"));
+		diff_line(r, "paid-without-receipt %s price=%s", x->idh, token(jstr(v, "price")));
 	json_decref(v);
 	return 0;
 }
@@ -466,8 +487,8 @@ static void check_paid(struct recon *r, json_t *job)
 	    memcmp(p, r->key.address, RCPT_ADDR_BYTES) != 0)
 		return;
 	if (!has_record(r, id))
-		diff_line(r, "paid-without-receipt %.66s price=%.78s", jstr(job, "id"),
-			  jstr(job, "price"));
+		diff_line(r, "paid-without-receipt %s price=%s", token(jstr(job, "id")),
+			  token(jstr(job, "price")));
 }
 
 /* Every page of GET /v1/jobs?state=paid after `since`.  0, or 2. */
@@ -498,6 +519,7 @@ static int scan_paid(struct recon *r, const char *since)
 			return 2;
 		}
 		n = json_array_size(jobs);
+		ASSAY_ASSERT(n <= RECON_PAGE_JOBS);
 		json_array_foreach(jobs, i, job)
 			check_paid(r, job);
 		if (n) {   /* the cursor: the last job's receiptedAt and id */
@@ -645,6 +667,7 @@ static int recon_run(struct recon *r, const struct cli_args *a)
 		rc = each_entry(r, a->val[R_BUNDLES], ".json", RECON_RECORDS_MAX, each_bundle);
 	if (rc)
 		return rc;
+	ASSAY_ASSERT(r->n <= RECON_RECORDS_MAX);
 	qsort(r->recs, r->n, sizeof(*r->recs), rec_cmp);
 	for (i = 0; !rc && i < r->n; i++)
 		if (i == 0 || memcmp(r->recs[i].id, r->recs[i - 1].id, RCPT_HASH_BYTES) != 0)
