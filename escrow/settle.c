@@ -798,9 +798,9 @@ static int settle_tick(struct settle *s)
 	uint64_t now = now_s();
 	size_t most = 0, n;
 
+	settle_invariants(s);   /* first: a database it cannot reach is counted */
 	if (escrow_db_ensure(&s->db) != ESCROW_DB_OK)
 		return 0;
-	settle_invariants(s);
 	if (settler_elect(s))
 		return 0;   /* another escrow settles this database */
 	if (escrow_chain_ensure(s->e, &s->chain, &diag) != CHAIN_OK)
