@@ -328,156 +328,191 @@ static void audit_put(const struct rc_dirs *d, const char *name, json_t *doc)
 	write_json(path, doc);
 }
 
-/* Two paid jobs (prices 400 and 300 of 1000), an open one without a
- * receipt; the provider's data directory and the customer's bundles and
- * audit chain agree with the escrow (exit 0, nothing printed); then each
- * tampering gives its one line and exit 1, and undone, 0 again. */
-Test(reconcile, client_finds_every_difference, .fini = efx_teardown, .timeout = 180)
+/* The world of the client tests: two paid jobs (prices 400 and 300 of
+ * 1000) and an open one without a receipt, the provider's records of
+ * all three, the customer's bundles of the paid two and its saved audit
+ * chain of the first (n entries). */
+struct rc_world {
+	struct efx_parties p;
+	struct efx_job f1, f2, f3;
+	struct rc_dirs d;
+	json_t *audit;
+	size_t n;
+};
+
+static void rc_world_make(struct rc_world *w)
 {
 	struct efx_config c = { .window_s = 2, .referee_s = 5, .unbonding_s = 60,
 				.sample_bps = 1000 };
-	struct efx_parties p;
-	struct efx_job f1, f2, f3, ghost;
-	struct rc_dirs d;
-	char want[1024], path[1024];
-	json_t *audit, *copy;
-	size_t n;
 
 	efx_setup(&c);
-	efx_parties_setup(&p, 0);
-	rc_dirs_make(&d, &p);
-	efx_job_make(&f1, &p, 1000, (uint64_t)time(NULL) + 600, 1);
-	efx_job_make(&f2, &p, 1000, (uint64_t)time(NULL) + 600, 2);
-	efx_job_make(&f3, &p, 1000, (uint64_t)time(NULL) + 600, 3);
-	efx_job_open(&f1, NULL);
-	efx_job_open(&f2, NULL);
-	efx_job_open(&f3, NULL);
-	efx_receipt_make(&f1, &p, 400, 0);
-	efx_receipt_make(&f2, &p, 300, 0);
-	efx_receipt_post_ok(&f1);
-	efx_receipt_post_ok(&f2);
-	efx_wait_state(&f1, "paid");
-	efx_wait_state(&f2, "paid");
-	write_meta(&d, &f1, 1);
-	write_meta(&d, &f2, 1);
-	write_meta(&d, &f3, 0);
-	write_bundle(&d, &f1, 0);
-	write_bundle(&d, &f2, 0);
-	audit = saved_audit(&d, &f1);
-	n = json_array_size(json_object_get(audit, "entries"));
-	cr_assert_geq(n, 3, "opened, receipted, paid at least");
-	audit_put(&d, "f1.json", audit);
+	efx_parties_setup(&w->p, 0);
+	rc_dirs_make(&w->d, &w->p);
+	efx_job_make(&w->f1, &w->p, 1000, (uint64_t)time(NULL) + 600, 1);
+	efx_job_make(&w->f2, &w->p, 1000, (uint64_t)time(NULL) + 600, 2);
+	efx_job_make(&w->f3, &w->p, 1000, (uint64_t)time(NULL) + 600, 3);
+	efx_job_open(&w->f1, NULL);
+	efx_job_open(&w->f2, NULL);
+	efx_job_open(&w->f3, NULL);
+	efx_receipt_make(&w->f1, &w->p, 400, 0);
+	efx_receipt_make(&w->f2, &w->p, 300, 0);
+	efx_receipt_post_ok(&w->f1);
+	efx_receipt_post_ok(&w->f2);
+	efx_wait_state(&w->f1, "paid");
+	efx_wait_state(&w->f2, "paid");
+	write_meta(&w->d, &w->f1, 1);
+	write_meta(&w->d, &w->f2, 1);
+	write_meta(&w->d, &w->f3, 0);
+	write_bundle(&w->d, &w->f1, 0);
+	write_bundle(&w->d, &w->f2, 0);
+	w->audit = saved_audit(&w->d, &w->f1);
+	w->n = json_array_size(json_object_get(w->audit, "entries"));
+	cr_assert_geq(w->n, 3, "opened, receipted, paid at least");
+	audit_put(&w->d, "f1.json", w->audit);
+}
 
-	/* Clean: both parties' records agree with the escrow. */
-	expect(&d, 1, d.pdata, NULL, 0, "");
-	expect(&d, 0, d.bundles, d.audit, 0, "");
+static void rc_world_free(struct rc_world *w)
+{
+	json_decref(w->audit);
+	tu_rmtree(w->d.root);
+	efx_job_free(&w->f1);
+	efx_job_free(&w->f2);
+	efx_job_free(&w->f3);
+}
 
-	/* The customer's record says 401 where the escrow paid 400. */
-	write_bundle(&d, &f1, 401);
+/* Amounts: the customer's price and maxPrice, each changed alone. */
+static void tamper_amounts(struct rc_world *w)
+{
+	struct efx_job x = w->f1;   /* shallow: not freed */
+	char want[256];
+
+	write_bundle(&w->d, &w->f1, 401);
 	snprintf(want, sizeof(want), "amount-differs %s field=price local=401 escrow=400\n",
-		 f1.id_hex);
-	expect(&d, 0, d.bundles, NULL, 1, want);
-	write_bundle(&d, &f1, 0);
-
-	/* The provider's stored receipt of f2 gone (the record kept), then
-	 * the whole record: the escrow paid 300 for it either way. */
-	write_meta(&d, &f2, 0);
-	snprintf(want, sizeof(want), "paid-without-receipt %s price=300\n", f2.id_hex);
-	expect(&d, 1, d.pdata, NULL, 1, want);
-	snprintf(path, sizeof(path), "%.320s/%.64s/meta.json", d.jobs, f2.id_hex + 2);
-	cr_assert_eq(unlink(path), 0);
-	expect(&d, 1, d.pdata, NULL, 1, want);   /* as the provider leaves it mid-removal */
-	snprintf(path, sizeof(path), "%.320s/%.64s", d.jobs, f2.id_hex + 2);
-	cr_assert_eq(rmdir(path), 0);
-	expect(&d, 1, d.pdata, NULL, 1, want);
-	write_meta(&d, &f2, 1);
-
-	/* A receipt the provider signed for f3 but that the escrow never
-	 * got: not settled, the job still open there. */
-	efx_receipt_make(&f3, &p, 500, 0);
-	write_meta(&d, &f3, 1);
-	snprintf(want, sizeof(want), "receipt-not-settled %s state=open\n", f3.id_hex);
-	expect(&d, 1, d.pdata, NULL, 1, want);
-	write_meta(&d, &f3, 0);
-
-	/* maxPrice 1001 in the customer's copy of the job. */
-	{
-		struct efx_job x = f1;   /* shallow: not freed */
-		rcpt_u256_from_u64(&x.job.max_price, 1001);
-		write_bundle(&d, &x, 0);
-	}
+		 w->f1.id_hex);
+	expect(&w->d, 0, w->d.bundles, NULL, 1, want);
+	rcpt_u256_from_u64(&x.job.max_price, 1001);
+	write_bundle(&w->d, &x, 0);
 	snprintf(want, sizeof(want), "amount-differs %s field=maxPrice local=1001 escrow=1000\n",
-		 f1.id_hex);
-	expect(&d, 0, d.bundles, NULL, 1, want);
-	write_bundle(&d, &f1, 0);
+		 w->f1.id_hex);
+	expect(&w->d, 0, w->d.bundles, NULL, 1, want);
+	write_bundle(&w->d, &w->f1, 0);
+}
 
-	/* Another receipt at the same price (another output) in the
-	 * provider's record than the one the escrow paid. */
-	{
-		struct rcpt_receipt keep = f1.receipt;
-		uint8_t keep_sig[RCPT_SIG_BYTES];
-		memcpy(keep_sig, f1.receipt_sig, sizeof(keep_sig));
-		efx_receipt_make(&f1, &p, 400, 1);
-		write_meta(&d, &f1, 1);
-		f1.receipt = keep;
-		memcpy(f1.receipt_sig, keep_sig, sizeof(keep_sig));
-	}
-	snprintf(want, sizeof(want), "receipt-differs %s\n", f1.id_hex);
-	expect(&d, 1, d.pdata, NULL, 1, want);
-	write_meta(&d, &f1, 1);
-	expect(&d, 1, d.pdata, NULL, 0, "");
+/* Receipts: the provider's stored receipt of f2 gone (the record kept),
+ * then the whole record, as the provider's removal leaves it half-way
+ * and then all the way (the escrow paid 300 either way); another
+ * receipt at the same price for f1; a receipt for f3 the escrow never
+ * got (the job still open there). */
+static void tamper_receipts(struct rc_world *w)
+{
+	struct rcpt_receipt keep = w->f1.receipt;
+	uint8_t keep_sig[RCPT_SIG_BYTES];
+	char want[256], path[1024];
 
-	/* A job the customer has a bundle of, never opened at the escrow. */
-	efx_job_make(&ghost, &p, 1000, (uint64_t)time(NULL) + 600, 4);
-	efx_receipt_make(&ghost, &p, 100, 0);
-	write_bundle(&d, &ghost, 0);
-	snprintf(want, sizeof(want), "unknown-to-escrow %s\n", ghost.id_hex);
-	expect(&d, 0, d.bundles, NULL, 1, want);
-	snprintf(path, sizeof(path), "%s/%s.json", d.bundles, ghost.id_hex);
+	write_meta(&w->d, &w->f2, 0);
+	snprintf(want, sizeof(want), "paid-without-receipt %s price=300\n", w->f2.id_hex);
+	expect(&w->d, 1, w->d.pdata, NULL, 1, want);
+	snprintf(path, sizeof(path), "%.320s/%.64s/meta.json", w->d.jobs, w->f2.id_hex + 2);
 	cr_assert_eq(unlink(path), 0);
+	expect(&w->d, 1, w->d.pdata, NULL, 1, want);
+	snprintf(path, sizeof(path), "%.320s/%.64s", w->d.jobs, w->f2.id_hex + 2);
+	cr_assert_eq(rmdir(path), 0);
+	expect(&w->d, 1, w->d.pdata, NULL, 1, want);
+	write_meta(&w->d, &w->f2, 1);
 
-	/* The saved chain: an older, shorter copy is extended (no
-	 * difference); an entry altered, or an entry the escrow no longer
-	 * has, is not. */
-	copy = json_deep_copy(audit);
-	cr_assert_eq(json_array_remove(json_object_get(copy, "entries"), n - 1), 0);
-	audit_put(&d, "f1.json", copy);
-	expect(&d, 0, d.bundles, d.audit, 0, "");
-	json_decref(copy);
-	copy = json_deep_copy(audit);
-	json_object_set_new(json_object_get(json_array_get(json_object_get(copy, "entries"), 1),
-					    "entry"), "event", json_string("refunded"));
-	audit_put(&d, "f1.json", copy);
-	snprintf(want, sizeof(want), "audit-not-extending job:%s entry=2\n", f1.id_hex);
-	expect(&d, 0, d.bundles, d.audit, 1, want);
-	json_decref(copy);
-	copy = json_deep_copy(audit);
-	json_array_append(json_object_get(copy, "entries"),
-			  json_array_get(json_object_get(copy, "entries"), n - 1));
-	audit_put(&d, "f1.json", copy);
-	snprintf(want, sizeof(want), "audit-not-extending job:%s entries=%zu escrow-entries=%zu\n",
-		 f1.id_hex, n + 1, n);
-	expect(&d, 0, d.bundles, d.audit, 1, want);
-	json_decref(copy);
-	/* A copy cut in the middle of its bytes is no record: exit 2. */
-	snprintf(path, sizeof(path), "%s/f1.json", d.audit);
-	tu_write_file(path, "{\"subject\":\"job:", 16, 0600);
-	{
-		struct tu_run r;
-		reconcile(&r, &d, 0, d.bundles, d.audit);
-		cr_assert_eq(r.status, 2, "%s", r.err);
-		cr_assert_eq(tu_lines(r.err), 1, "%s", r.err);
-		tu_run_free(&r);
-	}
-	audit_put(&d, "f1.json", audit);
-	expect(&d, 0, d.bundles, d.audit, 0, "");
+	memcpy(keep_sig, w->f1.receipt_sig, sizeof(keep_sig));
+	efx_receipt_make(&w->f1, &w->p, 400, 1);   /* another output, same price */
+	write_meta(&w->d, &w->f1, 1);
+	w->f1.receipt = keep;
+	memcpy(w->f1.receipt_sig, keep_sig, sizeof(keep_sig));
+	snprintf(want, sizeof(want), "receipt-differs %s\n", w->f1.id_hex);
+	expect(&w->d, 1, w->d.pdata, NULL, 1, want);
+	write_meta(&w->d, &w->f1, 1);
 
-	json_decref(audit);
-	tu_rmtree(d.root);
-	efx_job_free(&f1);
-	efx_job_free(&f2);
-	efx_job_free(&f3);
+	efx_receipt_make(&w->f3, &w->p, 500, 0);
+	write_meta(&w->d, &w->f3, 1);
+	snprintf(want, sizeof(want), "receipt-not-settled %s state=open\n", w->f3.id_hex);
+	expect(&w->d, 1, w->d.pdata, NULL, 1, want);
+	write_meta(&w->d, &w->f3, 0);
+	expect(&w->d, 1, w->d.pdata, NULL, 0, "");
+}
+
+/* A job the customer has a bundle of, never opened at the escrow. */
+static void tamper_unknown(struct rc_world *w)
+{
+	struct efx_job ghost;
+	char want[256], path[400];
+
+	efx_job_make(&ghost, &w->p, 1000, (uint64_t)time(NULL) + 600, 4);
+	efx_receipt_make(&ghost, &w->p, 100, 0);
+	write_bundle(&w->d, &ghost, 0);
+	snprintf(want, sizeof(want), "unknown-to-escrow %s\n", ghost.id_hex);
+	expect(&w->d, 0, w->d.bundles, NULL, 1, want);
+	snprintf(path, sizeof(path), "%s/%s.json", w->d.bundles, ghost.id_hex);
+	cr_assert_eq(unlink(path), 0);
 	efx_job_free(&ghost);
+}
+
+/* The saved chain: an older, shorter copy is extended (no difference);
+ * an entry altered, or an entry the escrow no longer has, is not; a
+ * copy cut in the middle of its bytes is no record (exit 2). */
+static void tamper_audit(struct rc_world *w)
+{
+	json_t *copy, *entries;
+	char want[256], path[400];
+	struct tu_run r;
+
+	copy = json_deep_copy(w->audit);
+	cr_assert_eq(json_array_remove(json_object_get(copy, "entries"), w->n - 1), 0);
+	audit_put(&w->d, "f1.json", copy);
+	expect(&w->d, 0, w->d.bundles, w->d.audit, 0, "");
+	json_decref(copy);
+
+	copy = json_deep_copy(w->audit);
+	entries = json_object_get(copy, "entries");
+	json_object_set_new(json_object_get(json_array_get(entries, 1), "entry"), "event",
+			    json_string("refunded"));
+	audit_put(&w->d, "f1.json", copy);
+	snprintf(want, sizeof(want), "audit-not-extending job:%s entry=2\n", w->f1.id_hex);
+	expect(&w->d, 0, w->d.bundles, w->d.audit, 1, want);
+	json_decref(copy);
+
+	copy = json_deep_copy(w->audit);
+	entries = json_object_get(copy, "entries");
+	json_array_append(entries, json_array_get(entries, w->n - 1));
+	audit_put(&w->d, "f1.json", copy);
+	snprintf(want, sizeof(want), "audit-not-extending job:%s entries=%zu escrow-entries=%zu\n",
+		 w->f1.id_hex, w->n + 1, w->n);
+	expect(&w->d, 0, w->d.bundles, w->d.audit, 1, want);
+	json_decref(copy);
+
+	snprintf(path, sizeof(path), "%s/f1.json", w->d.audit);
+	tu_write_file(path, "{\"subject\":\"job:", 16, 0600);
+	reconcile(&r, &w->d, 0, w->d.bundles, w->d.audit);
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_str_empty(r.out);
+	cr_assert_eq(tu_lines(r.err), 1, "%s", r.err);
+	tu_run_free(&r);
+	audit_put(&w->d, "f1.json", w->audit);
+}
+
+/* Clean, both parties' records agree with the escrow (exit 0, nothing
+ * printed); then each tampering gives its one line and exit 1, and
+ * undone, nothing again. */
+Test(reconcile, client_finds_every_difference, .fini = efx_teardown, .timeout = 180)
+{
+	struct rc_world w;
+
+	rc_world_make(&w);
+	expect(&w.d, 1, w.d.pdata, NULL, 0, "");
+	expect(&w.d, 0, w.d.bundles, w.d.audit, 0, "");
+	tamper_amounts(&w);
+	tamper_receipts(&w);
+	tamper_unknown(&w);
+	tamper_audit(&w);
+	expect(&w.d, 1, w.d.pdata, NULL, 0, "");
+	expect(&w.d, 0, w.d.bundles, w.d.audit, 0, "");
+	rc_world_free(&w);
 }
 
 /* Unusable arguments, records and escrows: exit 2, one line on stderr,
