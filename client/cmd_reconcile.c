@@ -2,21 +2,22 @@
  * cmd_reconcile.c: `assay reconcile`, a party's own records against the
  * escrow's (issue 17).
  *
- *   assay reconcile --escrow URL --key FILE [--provider-data DIR]
- *                   [--bundles DIR] [--audit-dir DIR] [--since UNIX]
+ *   assay reconcile --escrow URL (--key FILE | --address ADDR)
+ *                   [--provider-data DIR] [--bundles DIR] [--audit-dir DIR]
+ *                   [--since UNIX]
  *
  * The records: a provider's data directory (DIR/jobs/ID/meta.json, what
  * assay-provider keeps per job: the JobSpec, and the Receipt it signed
  * once it has one) and a customer's saved bundles (every *.json of DIR,
  * as `assay job submit|fetch --bundle` saves them); and saved audit
  * chains (every *.json of --audit-dir, as `assay escrow audit` prints
- * what GET /v1/audit answered).  Every record must name --key's address
- * as the job's customer or provider.
+ * what GET /v1/audit answered).  Every record must name the party (--key's
+ * address, or --address) as the job's customer or provider.
  *
  * The escrow's views: GET /v1/jobs/{id} for each record, GET
  * /v1/jobs?state=paid (every page, from --since) for the paid jobs the
- * party has no record of, GET /v1/audit (signed with --key) for each
- * saved chain.
+ * party has no record of, GET /v1/audit for each saved chain (signed
+ * with --key, or with the environment's API key, as `assay escrow`).
  *
  * Every difference is one line on stdout, `KIND SUBJECT key=value...`,
  * sorted by job id within each pass (records, paid jobs, audit chains):
@@ -47,6 +48,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "assay_assert.h"
 #include "cli.h"
@@ -86,8 +88,9 @@
 #define RECON_PAGE_JOBS 100u
 
 static const char RECON_USAGE[] =
-	"usage: assay reconcile --escrow URL --key FILE [--provider-data DIR]\n"
-	"                       [--bundles DIR] [--audit-dir DIR] [--since UNIX]\n"
+	"usage: assay reconcile --escrow URL (--key FILE | --address ADDR)\n"
+	"                       [--provider-data DIR] [--bundles DIR] [--audit-dir DIR]\n"
+	"                       [--since UNIX]\n"
 	"\n"
 	"Compares your own records with the escrow's jobs, payments and audit log\n"
 	"and prints every difference, one a line: KIND SUBJECT key=value...\n"
@@ -96,15 +99,19 @@ static const char RECON_USAGE[] =
 	"  --audit-dir DIR      saved audit chains (DIR/*.json, from assay escrow audit)\n"
 	"  --since UNIX         look at paid jobs receipted after this time only\n"
 	"  --key FILE           your wallet key: whose records, and signs the audit reads\n"
+	"  --address ADDR       whose records, without the wallet key: the audit reads\n"
+	"                       then carry ASSAY_API_KEY_FILE's or ASSAY_API_KEY's key\n"
+	"                       (scope audit:read)\n"
 	"kinds: unknown-to-escrow, amount-differs, receipt-differs, receipt-not-settled,\n"
 	"       paid-without-receipt, audit-not-extending\n"
 	"exit: 0 no difference, 1 differences, 2 unusable arguments, records or answers.\n";
 
-enum { R_ESCROW, R_KEY, R_PDATA, R_BUNDLES, R_AUDIT, R_SINCE, R_COUNT_ };
+enum { R_ESCROW, R_KEY, R_ADDRESS, R_PDATA, R_BUNDLES, R_AUDIT, R_SINCE, R_COUNT_ };
 
 static const struct cli_opt recon_opts[R_COUNT_] = {
 	[R_ESCROW] = { "escrow", 0, 1 },
-	[R_KEY] = { "key", 0, 1 },
+	[R_KEY] = { "key", 0, 0 },
+	[R_ADDRESS] = { "address", 0, 0 },
 	[R_PDATA] = { "provider-data", 0, 0 },
 	[R_BUNDLES] = { "bundles", 0, 0 },
 	[R_AUDIT] = { "audit-dir", 0, 0 },
@@ -123,7 +130,10 @@ struct recon_rec {
 
 struct recon {
 	char base[RECON_URL_BYTES_MAX + 1];
-	struct rcpt_key key;
+	uint8_t addr[RCPT_ADDR_BYTES];      /* the party: --key's or --address */
+	int has_key;
+	struct rcpt_key key;                /* --key; wiped at the end */
+	char bearer[HTTPD_APIKEY_TOKEN_BYTES + 1];   /* else an API key; wiped */
 	struct recon_rec *recs;
 	size_t n;
 	unsigned long differences;
@@ -187,7 +197,8 @@ static int recon_get(struct recon *r, long *status, json_t **doc, const char *ta
 	req.method = "GET";
 	req.base_url = r->base;
 	req.target = target;
-	req.key = sign ? &r->key : NULL;
+	req.key = sign && r->has_key ? &r->key : NULL;
+	req.bearer = sign && !r->has_key && r->bearer[0] ? r->bearer : NULL;
 	req.response_bytes_max = RECON_RESPONSE_BYTES_MAX;
 	req.timeout_ms = RECON_TIMEOUT_MS;
 	if (httpd_client_request(&resp, why, sizeof(why), &req) != HTTPD_OK) {
@@ -250,8 +261,8 @@ static int rec_add(struct recon *r, const char *path, const uint8_t id[RCPT_HASH
 	struct recon_rec *x;
 
 	ASSAY_ASSERT(r && r->recs && path && id && job && (!rc || receipt_sig));
-	if (memcmp(job->customer, r->key.address, RCPT_ADDR_BYTES) != 0 &&
-	    memcmp(job->provider, r->key.address, RCPT_ADDR_BYTES) != 0) {
+	if (memcmp(job->customer, r->addr, RCPT_ADDR_BYTES) != 0 &&
+	    memcmp(job->provider, r->addr, RCPT_ADDR_BYTES) != 0) {
 		cli_err("reconcile: record '%.200s' is not this key's: it names another customer and provider",
 			path);
 		return 2;
@@ -483,8 +494,8 @@ static void check_paid(struct recon *r, json_t *job)
 	    rcpt_address_parse(c, jstr(job, "customer")) != RCPT_OK ||
 	    rcpt_address_parse(p, jstr(job, "provider")) != RCPT_OK)
 		return;
-	if (memcmp(c, r->key.address, RCPT_ADDR_BYTES) != 0 &&
-	    memcmp(p, r->key.address, RCPT_ADDR_BYTES) != 0)
+	if (memcmp(c, r->addr, RCPT_ADDR_BYTES) != 0 &&
+	    memcmp(p, r->addr, RCPT_ADDR_BYTES) != 0)
 		return;
 	if (!has_record(r, id))
 		diff_line(r, "paid-without-receipt %s price=%s", token(jstr(job, "id")),
@@ -633,21 +644,49 @@ static int check_since(const char *s)
 	return 0;
 }
 
-static int recon_args(struct recon *r, const struct cli_args *a)
+/* Who the party is: --key (which also signs the audit reads) or
+ * --address (the audit reads then carry the API key of the environment,
+ * scope audit:read).  0, or -1 after saying why. */
+static int recon_party(struct recon *r, const struct cli_args *a)
 {
 	struct rcpt_diag d = { "" };
 
+	if (!a->val[R_KEY] == !a->val[R_ADDRESS]) {
+		cli_err("reconcile: give exactly one of --key FILE and --address ADDR");
+		return -1;
+	}
+	if (a->val[R_ADDRESS]) {
+		if (rcpt_address_parse(r->addr, a->val[R_ADDRESS]) != RCPT_OK) {
+			cli_err("reconcile: --address '%.64s' is not an address", a->val[R_ADDRESS]);
+			return -1;
+		}
+		if (cli_api_key_from_env(r->bearer, sizeof(r->bearer), "reconcile"))
+			return -1;
+		if (a->val[R_AUDIT] && !r->bearer[0]) {
+			cli_err("reconcile: --audit-dir with --address needs an API key (scope "
+				"audit:read) in ASSAY_API_KEY_FILE or ASSAY_API_KEY, or --key");
+			return -1;
+		}
+		return 0;
+	}
+	if (rcpt_key_load(&r->key, &d, a->val[R_KEY]) != RCPT_OK) {
+		cli_err("reconcile: could not load key '%.200s': %s", a->val[R_KEY], d.msg);
+		return -1;
+	}
+	r->has_key = 1;
+	memcpy(r->addr, r->key.address, RCPT_ADDR_BYTES);
+	return 0;
+}
+
+static int recon_args(struct recon *r, const struct cli_args *a)
+{
 	if (!a->val[R_PDATA] && !a->val[R_BUNDLES] && !a->val[R_AUDIT]) {
 		cli_err("reconcile: give --provider-data, --bundles or --audit-dir (what to compare)");
 		return -1;
 	}
 	if (check_url(r, a->val[R_ESCROW]) || check_since(a->val[R_SINCE]))
 		return -1;
-	if (rcpt_key_load(&r->key, &d, a->val[R_KEY]) != RCPT_OK) {
-		cli_err("reconcile: could not load key '%.200s': %s", a->val[R_KEY], d.msg);
-		return -1;
-	}
-	return 0;
+	return recon_party(r, a);
 }
 
 /* Loads the records, then the three passes.  Returns the exit status. */
@@ -700,6 +739,7 @@ int cmd_reconcile(int argc, char **argv)
 	}
 	rc = recon_args(r, &a) ? 2 : recon_run(r, &a);
 	rcpt_key_wipe(&r->key);
+	OPENSSL_cleanse(r->bearer, sizeof(r->bearer));
 	free(r->recs);
 	free(r);
 	return rc;

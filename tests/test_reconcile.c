@@ -496,6 +496,57 @@ static void tamper_audit(struct rc_world *w)
 	audit_put(&w->d, "f1.json", w->audit);
 }
 
+/* Without the wallet key on the machine: --address, and the customer's
+ * API key of scope audit:read (ASSAY_API_KEY_FILE) for the audit reads;
+ * the altered chain is still found (the read was authorised).  With no
+ * API key, --audit-dir is refused (exit 2). */
+static void by_address(struct rc_world *w)
+{
+	char addr[RCPT_ADDR_HEX_BYTES], tok_path[400], want[256];
+	const char *argv[] = { tu_assay(), "reconcile", "--escrow", EFX.url, "--address", addr,
+			       "--bundles", w->d.bundles, "--audit-dir", w->d.audit, NULL };
+	struct tu_run r;
+	json_t *j, *copy;
+	const char *secret;
+
+	rcpt_address_format(addr, w->p.customer.address);
+	{
+		const char *mk[] = { tu_assay(), "apikey", "create", "--url", EFX.url, "--key",
+				     w->d.ckey, "--scope", "audit:read", NULL };
+		tu_run(&r, mk);
+	}
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	j = json_loads(r.out, 0, NULL);
+	secret = json_string_value(json_object_get(j, "secret"));
+	cr_assert(secret, "%s", r.out);
+	snprintf(tok_path, sizeof(tok_path), "%s/api.key", w->d.root);
+	tu_write_file(tok_path, secret, strlen(secret), 0600);
+	json_decref(j);
+	tu_run_free(&r);
+
+	tu_run(&r, argv);   /* no API key in the environment */
+	cr_assert_eq(r.status, 2, "%s", r.err);
+	cr_assert_eq(tu_lines(r.err), 1, "%s", r.err);
+	tu_run_free(&r);
+	cr_assert_eq(setenv("ASSAY_API_KEY_FILE", tok_path, 1), 0);
+	tu_run(&r, argv);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	cr_assert_str_empty(r.out);
+	tu_run_free(&r);
+	copy = json_deep_copy(w->audit);
+	json_object_set_new(json_object_get(json_array_get(json_object_get(copy, "entries"), 0),
+					    "entry"), "event", json_string("paid"));
+	audit_put(&w->d, "f1.json", copy);
+	json_decref(copy);
+	tu_run(&r, argv);
+	snprintf(want, sizeof(want), "audit-not-extending job:%s entry=1\n", w->f1.id_hex);
+	cr_assert_eq(r.status, 1, "%s", r.err);
+	cr_assert_str_eq(r.out, want);
+	tu_run_free(&r);
+	cr_assert_eq(unsetenv("ASSAY_API_KEY_FILE"), 0);
+	audit_put(&w->d, "f1.json", w->audit);
+}
+
 /* Clean, both parties' records agree with the escrow (exit 0, nothing
  * printed); then each tampering gives its one line and exit 1, and
  * undone, nothing again. */
@@ -510,6 +561,7 @@ Test(reconcile, client_finds_every_difference, .fini = efx_teardown, .timeout = 
 	tamper_receipts(&w);
 	tamper_unknown(&w);
 	tamper_audit(&w);
+	by_address(&w);
 	expect(&w.d, 1, w.d.pdata, NULL, 0, "");
 	expect(&w.d, 0, w.d.bundles, w.d.audit, 0, "");
 	rc_world_free(&w);
@@ -531,7 +583,7 @@ Test(reconcile, client_argument_errors, .timeout = 60)
 	cr_assert_eq(rcpt_key_save(&k, NULL, key), RCPT_OK);
 	rcpt_key_wipe(&k);
 	{
-		const char *const cases[][10] = {
+		const char *const cases[][11] = {
 			{ "reconcile", NULL },
 			{ "reconcile", "--escrow", "ftp://127.0.0.1:1", "--key", key, "--bundles", bundles, NULL },
 			{ "reconcile", "--escrow", "http://u:p@127.0.0.1:1", "--key", key, "--bundles", bundles, NULL },
@@ -539,6 +591,9 @@ Test(reconcile, client_argument_errors, .timeout = 60)
 			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--bundles", bundles, "--since", "01", NULL },
 			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", bundles, "--bundles", bundles, NULL },
 			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--bundles", "/nonexistent/x", NULL },
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--address",
+			  "0x00000000000000000000000000000000000000aa", "--bundles", bundles, NULL },
+			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--address", "0x12", "--bundles", bundles, NULL },
 			/* Nothing listens on port 1: no answer is no comparison. */
 			{ "reconcile", "--escrow", "http://127.0.0.1:1", "--key", key, "--bundles", bundles, NULL },
 		};
