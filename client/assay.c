@@ -854,6 +854,9 @@ static const char USAGE[] =
 	"                                     (--chain FILE instead of --escrow-address:\n"
 	"                                     what chain deploy printed; assay deposit --help)\n"
 	"  job submit|status|fetch ...        run a job at a provider (assay job --help)\n"
+	"  reconcile --escrow URL --key FILE [--provider-data DIR] [--bundles DIR]\n"
+	"            [--audit-dir DIR]        your records against the escrow's: every\n"
+	"                                     difference, one a line (exit 1 if any)\n"
 	"  chain deploy --rpc URL --key FILE [--token ADDRESS]\n"
 	"                                     deploy the settlement contract on an EVM\n"
 	"                                     chain (assay chain --help)\n"
@@ -934,6 +937,8 @@ int main(int argc, char **argv)
 		ret = cmd_chain(argc - 1, argv + 1);
 	else if (strcmp(argv[1], "tokens") == 0)
 		ret = cmd_tokens(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "reconcile") == 0)
+		ret = cmd_reconcile(argc - 1, argv + 1);
 	else {
 		cli_err("unknown command '%.32s' (see assay --help)", argv[1]);
 		ret = 2;

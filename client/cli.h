@@ -58,6 +58,15 @@ int cmd_signin(int argc, char **argv);
 int cmd_deposit(int argc, char **argv);
 int cmd_balance(int argc, char **argv);
 int cmd_job(int argc, char **argv);
+/* The API key of ASSAY_API_KEY_FILE (mode 0600) or else ASSAY_API_KEY
+ * into bearer (bearer_len at least HTTPD_APIKEY_TOKEN_BYTES + 1; "" when
+ * neither is set), checked for form; 0, or -1 after one line opened by
+ * `what` (never the key).  In client/cmd_escrow.c. */
+int cli_api_key_from_env(char *bearer, size_t bearer_len, const char *what);
+
+/* `assay reconcile` (client/cmd_reconcile.c); argv[0] is "reconcile". */
+int cmd_reconcile(int argc, char **argv);
+
 /* `assay chain deploy` (client/cmd_chain.c); argv[0] is "chain". */
 int cmd_chain(int argc, char **argv);
 /* `assay tokens encode|decode` (client/cmd_tokens.c); argv[0] is "tokens". */

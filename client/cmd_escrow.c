@@ -315,9 +315,10 @@ static int load_key(const struct esc_ctx *c, struct rcpt_key *key, const char *p
 }
 
 /* The API key token of ASSAY_API_KEY_FILE (a file nobody but its owner
- * may read) or else of ASSAY_API_KEY, into c->bearer; none leaves it
- * empty.  0, or -1 having said why (never the key itself). */
-static int api_key_from_env(struct esc_ctx *c)
+ * may read) or else of ASSAY_API_KEY, into bearer; none leaves it
+ * empty.  0, or -1 having said why (never the key itself), each message
+ * opened by `what`.  Shared with `assay reconcile` (cli.h). */
+int cli_api_key_from_env(char *bearer, size_t bearer_len, const char *what)
 {
 	const char *file = getenv("ASSAY_API_KEY_FILE"), *env = getenv("ASSAY_API_KEY");
 	char id[HTTPD_APIKEY_ID_BYTES + 1], buf[HTTPD_APIKEY_TOKEN_BYTES + 2] = "";
@@ -325,10 +326,12 @@ static int api_key_from_env(struct esc_ctx *c)
 	size_t n;
 	FILE *f;
 
+	assert(bearer && bearer_len >= HTTPD_APIKEY_TOKEN_BYTES + 1 && what);
+	bearer[0] = '\0';
 	if (file && file[0]) {
 		f = fopen(file, "re");
 		if (!f || fstat(fileno(f), &st) || (st.st_mode & 077)) {
-			cli_err("escrow %s: ASSAY_API_KEY_FILE '%.200s' %s", c->sub, file,
+			cli_err("%s: ASSAY_API_KEY_FILE '%.200s' %s", what, file,
 				f ? "can be read by group or others (chmod 600)" : "cannot be read");
 			if (f)
 				fclose(f);
@@ -342,17 +345,24 @@ static int api_key_from_env(struct esc_ctx *c)
 		snprintf(buf, sizeof(buf), "%.*s", (int)sizeof(buf) - 1, env);
 	}
 	if (buf[0] && httpd_apikey_id(id, buf) != 0) {
-		cli_err("escrow %s: the API key is not of the form ak_<16 hex>.<43 base64url>",
-			c->sub);
+		cli_err("%s: the API key is not of the form ak_<16 hex>.<43 base64url>", what);
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return -1;
 	}
 	/* "" or, checked above, exactly HTTPD_APIKEY_TOKEN_BYTES. */
 	n = strlen(buf);
 	assert(n == 0 || n == HTTPD_APIKEY_TOKEN_BYTES);
-	memcpy(c->bearer, buf, n + 1);
+	memcpy(bearer, buf, n + 1);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return 0;
+}
+
+static int api_key_from_env(struct esc_ctx *c)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "escrow %s", c->sub);
+	return cli_api_key_from_env(c->bearer, sizeof(c->bearer), what);
 }
 
 /* Who a signed route's request speaks for: the wallet of --key (*use =

@@ -1424,6 +1424,148 @@ enum escrow_db_err escrow_db_job_count(struct escrow_db *db, enum escrow_job_sta
 	return ESCROW_DB_OK;
 }
 
+/* ---------------------------------------------------------------- invariants */
+
+/* The rules of escrow_db_invariants, one row each (rule, holds, detail),
+ * in escrow.h's order.  They read the ledger's tables (chain-adapter's
+ * migrations: accounts, transfers, jobs), which share the escrow's
+ * database; every amount is summed and compared by NUMERIC, never in C. */
+static const char *const inv_rules[ESCROW_INVARIANT_RULES] = {
+	"conservation", "nonnegative", "locks", "transfers", "escrow-jobs",
+};
+
+#define INV_SQL_CONSERVATION                                                   \
+	"SELECT 'conservation', coalesce(sum(balance), 0) = 0, "               \
+	"  'the accounts sum to ' || coalesce(sum(balance), 0)::text FROM accounts"
+#define INV_SQL_NONNEGATIVE                                                    \
+	"SELECT 'nonnegative', count(*) = 0, count(*)::text || "               \
+	"  ' accounts negative (or world positive), first id ' || "            \
+	"  coalesce(min(id)::text, '-') FROM accounts "                        \
+	"WHERE (kind <> 'world' AND balance < 0) OR (kind = 'world' AND balance > 0)"
+#define INV_SQL_LOCKS                                                          \
+	"SELECT 'locks', l.s = o.s AND l.n = 0, 'the locks hold ' || l.s::text "\
+	"  || ', the open jobs ' || o.s::text || ', settled locks not empty ' "\
+	"  || l.n::text FROM "                                                 \
+	"  (SELECT coalesce(sum(a.balance), 0) AS s, count(*) FILTER (WHERE "  \
+	"    j.state IS DISTINCT FROM 'open' AND a.balance <> 0) AS n "         \
+	"   FROM accounts a LEFT JOIN jobs j ON j.job = a.job "                \
+	"   WHERE a.kind = 'lock') l, "                                        \
+	"  (SELECT coalesce(sum(max_price), 0) AS s FROM jobs WHERE state = 'open') o"
+#define INV_SQL_TRANSFERS                                                      \
+	"SELECT 'transfers', count(*) = 0, count(*)::text || "                 \
+	"  ' accounts differ from the sum of their transfers, first id ' || "  \
+	"  coalesce(min(a.id)::text, '-') FROM accounts a LEFT JOIN "          \
+	"  (SELECT id, sum(delta) AS net FROM "                                \
+	"    (SELECT to_account AS id, amount AS delta FROM transfers "        \
+	"     UNION ALL SELECT from_account, -amount FROM transfers) d "       \
+	"   GROUP BY id) t ON t.id = a.id WHERE a.balance <> coalesce(t.net, 0)"
+/* An escrow job's ledger job by the escrow's state: none yet or open
+ * while `opening` (the lock is retried), open until the settlement, and
+ * the settlement's own state once the intent was recorded (releasing may
+ * already be released, refunding refunded). */
+#define INV_SQL_ESCROW_JOBS                                                    \
+	"SELECT 'escrow-jobs', count(*) = 0, count(*)::text || "               \
+	"  ' escrow jobs disagree with the ledger, first 0x' || "              \
+	"  coalesce(encode((array_agg(e.id ORDER BY e.id))[1], 'hex'), '-') "  \
+	"FROM escrow_jobs e LEFT JOIN jobs j ON j.job = e.id WHERE NOT coalesce(" \
+	"  (e.state = 'opening' AND j.job IS NULL) OR ("                       \
+	"  j.customer = e.customer AND j.provider = e.provider AND "           \
+	"  j.max_price = e.max_price AND CASE e.state "                        \
+	"    WHEN 'releasing' THEN j.state = 'open' OR "                       \
+	"      (j.state = 'released' AND j.price = e.price) "                  \
+	"    WHEN 'paid' THEN j.state = 'released' AND j.price = e.price "     \
+	"    WHEN 'refunding' THEN j.state IN ('open', 'refunded') "           \
+	"    WHEN 'refunded' THEN j.state = 'refunded' "                       \
+	"    ELSE j.state = 'open' END), false)"
+
+#define INV_SQL                                                                \
+	INV_SQL_CONSERVATION " UNION ALL " INV_SQL_NONNEGATIVE " UNION ALL "   \
+	INV_SQL_LOCKS " UNION ALL " INV_SQL_TRANSFERS " UNION ALL "            \
+	INV_SQL_ESCROW_JOBS
+
+static int inv_rule_index(const char *name)
+{
+	for (int k = 0; k < (int)ESCROW_INVARIANT_RULES; k++)
+		if (strcmp(name, inv_rules[k]) == 0)
+			return k;
+	return -1;
+}
+
+static enum escrow_db_err invariants_read(struct escrow_db *db,
+					  struct escrow_invariant out[ESCROW_INVARIANT_RULES])
+{
+	PGresult *res = NULL;
+	enum escrow_db_err rc;
+	unsigned seen = 0;
+	int i;
+
+	rc = map(db, pgdb_exec_once(&db->pg, "invariants read only",
+				    "SET TRANSACTION READ ONLY"), "invariants read only");
+	if (!rc)
+		rc = run(db, &res, "invariants", INV_SQL, 0, NULL);
+	if (rc)
+		return rc;
+	if (PQntuples(res) != (int)ESCROW_INVARIANT_RULES || PQnfields(res) != 3) {
+		PQclear(res);
+		return ESCROW_DB_FAIL;
+	}
+	/* Matched by name (UNION ALL promises no order); a rule without
+	 * its row is a failed check, never a passed one. */
+	for (i = 0; i < (int)ESCROW_INVARIANT_RULES; i++) {
+		int k = inv_rule_index(PQgetvalue(res, i, 0));
+		if (k < 0 || seen & (1u << k)) {
+			PQclear(res);
+			return ESCROW_DB_FAIL;
+		}
+		seen |= 1u << k;
+		out[k].ok = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+		snprintf(out[k].detail, sizeof(out[k].detail), "%s",
+			 out[k].ok ? "" : PQgetvalue(res, i, 2));
+	}
+	ASSAY_ASSERT(seen == (1u << ESCROW_INVARIANT_RULES) - 1u);
+	PQclear(res);
+	return ESCROW_DB_OK;
+}
+
+struct inv_txn {
+	struct escrow_db *db;
+	struct escrow_invariant *out;
+};
+
+static int invariants_body(struct pgdb *pg, void *arg)
+{
+	struct inv_txn *x = arg;
+
+	ASSAY_ASSERT(pg == &x->db->pg);
+	return (int)invariants_read(x->db, x->out);
+}
+
+enum escrow_db_err escrow_db_invariants(struct escrow_db *db,
+					struct escrow_invariant out[ESCROW_INVARIANT_RULES])
+{
+	struct inv_txn x = { db, out };
+	enum escrow_db_err rc;
+	enum pgdb_err e;
+	int brc = 0;
+	size_t i;
+
+	ASSAY_ASSERT(db && out);
+	for (i = 0; i < ESCROW_INVARIANT_RULES; i++) {
+		out[i].rule = inv_rules[i];
+		out[i].ok = 0;
+		out[i].detail[0] = '\0';
+	}
+	rc = escrow_db_ensure(db);
+	if (rc)
+		return rc;
+	e = pgdb_txn(&db->pg, PGDB_REPEATABLE_READ, invariants_body, &x, &brc);
+	rc = e ? map(db, e, "invariants") : (enum escrow_db_err)brc;
+	if (rc)
+		for (i = 0; i < ESCROW_INVARIANT_RULES; i++)
+			out[i].ok = 0;
+	return rc;
+}
+
 /* ---------------------------------------------------------------- attestations, disputes */
 
 enum escrow_db_err escrow_db_attestation_insert(struct escrow_db *db,

@@ -79,6 +79,9 @@ struct escrow_config {
 	/* --hold-after-frauds: proven frauds that hold a provider from new
 	 * jobs until an operator approves it again (watch.h); 0: never. */
 	uint64_t hold_after_frauds;
+	/* --invariant-interval-s: seconds between two checks of the
+	 * ledger's invariants (escrow_db_invariants, on /metrics). */
+	uint64_t invariant_interval_s;
 };
 
 /* ---------------------------------------------------------------- db.c */
@@ -312,6 +315,30 @@ enum escrow_db_err escrow_db_validator_disputes_pending(struct escrow_db *db,
 						      int64_t *n);
 enum escrow_db_err escrow_db_job_count(struct escrow_db *db, enum escrow_job_state state,
 				       int64_t *out);
+
+/* The ledger's invariants as the escrow checks them on a schedule
+ * (settle.c), one result per rule, always in this order and with these
+ * names (the `rule` label of /metrics, docs/operations.md):
+ *   conservation  the ledger's accounts sum to zero (world holds minus
+ *                 the money in the system: nothing created or lost);
+ *   nonnegative   no account but world negative, world not positive;
+ *   locks         the lock accounts hold exactly the open jobs'
+ *                 maxPrice, and a settled job's lock is empty;
+ *   transfers     every balance equals the sum of its transfers;
+ *   escrow-jobs   every escrow job agrees with its ledger job: same
+ *                 parties and maxPrice, a state the escrow's state
+ *                 allows (paid: released at the escrow's price).
+ * All of it in one read-only REPEATABLE READ transaction (one snapshot:
+ * concurrent settlements cannot make a sound ledger look broken).
+ * On ESCROW_DB_OK out[0..ESCROW_INVARIANT_RULES-1] are filled; on a
+ * failure nothing is known (out[i].ok all 0, rule names still set). */
+struct escrow_invariant {
+	const char *rule;     /* static: "conservation", ... */
+	int ok;
+	char detail[ESCROW_INVARIANT_DETAIL_BYTES];   /* when !ok: what differs */
+};
+enum escrow_db_err escrow_db_invariants(struct escrow_db *db,
+					struct escrow_invariant out[ESCROW_INVARIANT_RULES]);
 
 /* Attestations and disputes. */
 enum escrow_db_err escrow_db_attestation_insert(struct escrow_db *db,

@@ -234,5 +234,19 @@
 #define ESCROW_FLAGS_MAX 200u
 /* How often the settler recounts the flags for /metrics. */
 #define ESCROW_WATCH_GAUGE_S 5u
+/* --invariant-interval-s: how often the settlement thread checks the
+ * ledger's invariants (settle.c, escrow_db_invariants).  The check reads
+ * every account, transfer and job in one snapshot, which costs a
+ * sequential scan of the ledger: a minute by default keeps that cheap on
+ * a large ledger and still alerts within one scrape interval or two; a
+ * second at least (tests), a day at most (a check less often than that
+ * is no monitoring). */
+#define ESCROW_INVARIANT_INTERVAL_S_DEFAULT 60u
+#define ESCROW_INVARIANT_INTERVAL_S_MIN 1u
+#define ESCROW_INVARIANT_INTERVAL_S_MAX 86400u
+/* The rules escrow_db_invariants checks (escrow.h lists them), and room
+ * for one rule's detail: ids and amounts, never a secret. */
+#define ESCROW_INVARIANT_RULES 5u
+#define ESCROW_INVARIANT_DETAIL_BYTES 200u
 
 #endif

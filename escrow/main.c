@@ -74,13 +74,17 @@ static void usage(FILE *f)
 		"  --hold-after-frauds N     %u proven frauds hold a provider from new jobs\n"
 		"                            until --operator approves it again (0: never)\n"
 		"  --signin-rate-per-s N --signin-rate-burst N  anonymous sign-in requests per IP (2, 20)\n"
+		"  --invariant-interval-s N  %u (seconds between checks of the ledger's invariants,\n"
+		"                            exported on /metrics; %u..%u)\n"
 		"  --print-routes            print the route table, METHOD PATH a line, and exit\n"
 		"every flag also reads ASSAY_ESCROW_<FLAG> (upper case, '-' as '_')\n",
 		DEFAULT_CHAIN_ID, DEFAULT_MIN_STAKE, DEFAULT_SLASH_BPS, DEFAULT_BOUNTY_BPS,
 		DEFAULT_SAMPLE_BPS, DEFAULT_WINDOW_S, DEFAULT_UNBONDING_S, DEFAULT_REFEREE_S,
 		(unsigned)ESCROW_HTTP_WORKERS_DEFAULT, (unsigned)HTTPD_WORKERS_MAX,
 		(unsigned)HTTPD_SESSION_TTL_S_DEFAULT, (unsigned)HTTPD_SESSION_TTL_S_MAX,
-		(unsigned)ESCROW_HOLD_AFTER_FRAUDS_DEFAULT);
+		(unsigned)ESCROW_HOLD_AFTER_FRAUDS_DEFAULT,
+		(unsigned)ESCROW_INVARIANT_INTERVAL_S_DEFAULT, (unsigned)ESCROW_INVARIANT_INTERVAL_S_MIN,
+		(unsigned)ESCROW_INVARIANT_INTERVAL_S_MAX);
 }
 
 /* --print-routes: the route table, one "METHOD PATH" a line, for
@@ -112,7 +116,7 @@ struct opt_text {
 		*window, *unbonding, *referee, *cert, *tkey, *rate, *burst,
 		*siwe_domain, *siwe_uri, *session_ttl, *operator_addr, *srate, *sburst,
 		*workers, *ref_cpu, *ref_mem, *ref_wall, *ref_threads, *ref_delay, *sandbox,
-		*ca_file, *registry, *hold;
+		*ca_file, *registry, *hold, *inv_interval;
 	int devnet, quiet, tls12;
 };
 
@@ -151,6 +155,7 @@ static void from_env(struct opt_text *o)
 	o->ca_file = getenv("ASSAY_ESCROW_CA_FILE");
 	o->registry = getenv("ASSAY_ESCROW_REGISTRY");
 	o->hold = getenv("ASSAY_ESCROW_HOLD_AFTER_FRAUDS");
+	o->inv_interval = getenv("ASSAY_ESCROW_INVARIANT_INTERVAL_S");
 	d = getenv("ASSAY_ESCROW_DEVNET");
 	o->devnet = d && strcmp(d, "1") == 0;
 	d = getenv("ASSAY_ESCROW_TLS_ALLOW_1_2");
@@ -193,6 +198,7 @@ static const struct option opt_longs[] = {
 	{ "referee-threads", required_argument, NULL, '4' },
 	{ "referee-delay-ms", required_argument, NULL, '5' },
 	{ "sandbox", required_argument, NULL, '6' },
+	{ "invariant-interval-s", required_argument, NULL, '7' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "print-routes", no_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
@@ -237,6 +243,7 @@ static int opt_set(struct opt_text *o, int c, const char *arg)
 	case '4': o->ref_threads = arg; break;
 	case '5': o->ref_delay = arg; break;
 	case '6': o->sandbox = arg; break;
+	case '7': o->inv_interval = arg; break;
 	case 'h': usage(stdout); exit(0);
 	case 'P': exit(print_routes());
 	default: return -1;
@@ -308,6 +315,8 @@ static int numbers_parse(struct escrow_config *cfg, const struct opt_text *o)
 	    "referee-wall-ms");
 	NUM(referee_threads, o->ref_threads, SBX_THREADS_DEFAULT, 1, SBX_THREADS_MAX, "referee-threads");
 	NUM(referee_delay_ms, o->ref_delay, 0, 0, ESCROW_REFEREE_DELAY_MS_MAX, "referee-delay-ms");
+	NUM(invariant_interval_s, o->inv_interval, ESCROW_INVARIANT_INTERVAL_S_DEFAULT,
+	    ESCROW_INVARIANT_INTERVAL_S_MIN, ESCROW_INVARIANT_INTERVAL_S_MAX, "invariant-interval-s");
 #undef NUM
 	return 0;
 }

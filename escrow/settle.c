@@ -53,11 +53,25 @@ struct settle {
 	int settler, said;        /* this escrow settles; the log said which */
 	struct fetch_slot fetched[ESCROW_FETCH_TRACK_MAX];
 	struct escrow_dispute_cursor disputes;   /* the referee's walk */
+	/* The scheduled invariant check (settle_invariants): when it is due
+	 * next (monotonic ms; 0: at the first tick) and its counters, which
+	 * /metrics exports as they are. */
+	uint64_t inv_due_ms;
+	uint64_t inv_checks, inv_errors, inv_fail[ESCROW_INVARIANT_RULES];
 };
 
 static uint64_t now_s(void)
 {
 	return (uint64_t)time(NULL);
+}
+
+/* Monotonic milliseconds: a schedule that a clock step does not move. */
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* A ledger call's result.  UNAVAILABLE only marks the connection lost:
@@ -663,6 +677,68 @@ static void settle_gauges(struct settle *s)
 	}
 }
 
+/* The counters and the last good check's time on /metrics (every rule's
+ * failure series from the start, at 0, so that an alert on it needs no
+ * absent() clause). */
+static void invariant_metrics(struct settle *s, const struct escrow_invariant *inv)
+{
+	char labels[64];
+	size_t i;
+
+	(void)httpd_counter_set(s->e->httpd, "assay_escrow_invariant_checks_total", NULL,
+				"Ledger invariant checks completed.", (double)s->inv_checks);
+	(void)httpd_counter_set(s->e->httpd, "assay_escrow_invariant_check_errors_total", NULL,
+				"Ledger invariant checks that could not run (database).",
+				(double)s->inv_errors);
+	for (i = 0; i < ESCROW_INVARIANT_RULES; i++) {
+		snprintf(labels, sizeof(labels), "rule=\"%s\"", inv[i].rule);
+		(void)httpd_counter_set(s->e->httpd, "assay_escrow_invariant_failures_total", labels,
+					"Ledger invariant checks that found the rule broken.",
+					(double)s->inv_fail[i]);
+	}
+}
+
+/* Every --invariant-interval-s, on every escrow (a standby's check reads
+ * the same database: each process exports what it saw): the ledger's
+ * invariants in one snapshot (escrow_db_invariants).  A broken rule is
+ * counted and logged on every check that finds it, with its detail (ids
+ * and amounts, never a secret): money code that sees a corrupt ledger
+ * says so until someone looks. */
+static void settle_invariants(struct settle *s)
+{
+	struct escrow_invariant inv[ESCROW_INVARIANT_RULES];
+	uint64_t now_ms = mono_ms();
+	enum escrow_db_err rc;
+	size_t i, broken = 0;
+
+	if (now_ms < s->inv_due_ms)
+		return;
+	ASSAY_ASSERT(s->e->cfg.invariant_interval_s >= ESCROW_INVARIANT_INTERVAL_S_MIN);
+	s->inv_due_ms = now_ms + s->e->cfg.invariant_interval_s * 1000u;
+	rc = escrow_db_invariants(&s->db, inv);
+	if (rc) {
+		s->inv_errors++;
+		fprintf(stderr, "assay-escrow: event=invariant-check-failed db=%s\n",
+			rc == ESCROW_DB_DOWN ? "down" : rc == ESCROW_DB_BUSY ? "busy" : "failed");
+		invariant_metrics(s, inv);
+		return;
+	}
+	s->inv_checks++;
+	for (i = 0; i < ESCROW_INVARIANT_RULES; i++) {
+		if (inv[i].ok)
+			continue;
+		broken++;
+		s->inv_fail[i]++;
+		fprintf(stderr, "assay-escrow: event=INVARIANT-VIOLATED rule=%s detail=\"%s\"\n",
+			inv[i].rule, inv[i].detail);
+	}
+	invariant_metrics(s, inv);
+	if (!broken)
+		(void)httpd_gauge_set(s->e->httpd, "assay_escrow_invariant_last_ok_timestamp_seconds",
+				      NULL, "Unix time of the last check that found every ledger invariant holding.",
+				      (double)now_s());
+}
+
 /* Whether this escrow settles (escrow_db_settler_try): says so in the log
  * when it changes and in /metrics, with how many escrows serve the
  * database.  Returns 0 when this one settles. */
@@ -729,6 +805,7 @@ static int settle_tick(struct settle *s)
 	uint64_t now = now_s();
 	size_t most = 0, n;
 
+	settle_invariants(s);   /* first: a database it cannot reach is counted */
 	if (escrow_db_ensure(&s->db) != ESCROW_DB_OK)
 		return 0;
 	if (settler_elect(s))

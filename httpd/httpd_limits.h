@@ -99,8 +99,12 @@
  * an "other" line. */
 #define HTTPD_METRIC_SERIES_MAX 512
 
-/* Gauges a service may register. */
-#define HTTPD_GAUGES_MAX 32
+/* Service metric series (gauges and counters, one per label set) a
+ * service may register.  The escrow alone has about 40 (jobs by state,
+ * the referee, API keys, the watch's anomaly rules, the scheduled
+ * invariant check by rule); past the bound a series is silently not
+ * stored, so keep well clear of it.  Each is well under 1 KiB. */
+#define HTTPD_GAUGES_MAX 64
 /* A service metric's family name, its {labels} text (without braces) and
  * its HELP line: ours are far shorter. */
 #define HTTPD_METRIC_NAME_BYTES_MAX 63

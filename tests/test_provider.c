@@ -1793,3 +1793,89 @@ Test(provider, the_assay_client_manages_a_provider_key, .timeout = 120)
 	tu_run_free(&run);
 	teardown(&t);
 }
+
+/* `assay reconcile` (issue 17) on the records real daemons keep: the
+ * provider's own data directory and the bundle `assay job submit`
+ * saved.  Paid at the provider's --price (10), both agree with the
+ * escrow; with the provider's record of the job gone, the payment is
+ * one without a receipt.  The tampering cases are in test_reconcile.c. */
+Test(provider, reconcile_reads_real_records, .timeout = 180)
+{
+	struct pv t;
+	struct tu_run r;
+	uint8_t *in;
+	size_t in_len;
+	char p_in[400], p_out[400], bundles[400], p_bundle[460], jobdir[460], meta[520];
+	char id[RCPT_HASH_HEX_BYTES], want[160], state[32] = "";
+	const char *extra[] = { "--siwe-domain", "auto", "--siwe-uri", "auto", NULL };
+
+	setup(&t, "31337");
+	provider_start(&t, extra);
+	matmul_input(&in, &in_len, 4, 4, 4, 5);
+	write_file(t.dir, "in.safetensors", in, in_len, p_in, sizeof(p_in));
+	snprintf(p_out, sizeof(p_out), "%s/out.safetensors", t.dir);
+	snprintf(bundles, sizeof(bundles), "%s/bundles", t.dir);
+	cr_assert_eq(mkdir(bundles, 0700), 0);
+	snprintf(p_bundle, sizeof(p_bundle), "%s/job.json", bundles);
+	{
+		const char *argv[] = { tu_assay(), "job", "submit", "--escrow", t.esc.url,
+			"--provider", t.prov.url, "--key", t.k_cust, "--kernel", "matmul_f32@1",
+			"--params", "{\"relu\":false}", "--input", p_in, "--output", p_out,
+			"--bundle", p_bundle, "--max-price", "40", NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		{
+			const char *j = strstr(r.out, "\"job\":\"");
+			cr_assert(j, "%s", r.out);
+			memcpy(id, j + 7, 66);
+			id[66] = '\0';
+		}
+		tu_run_free(&r);
+	}
+	/* The 2 s window closes; the escrow pays (bounded poll). */
+	for (int i = 0; i < 600 && strcmp(state, "paid") != 0; i++) {
+		struct httpd_client_resp er;
+		char target[128];
+		snprintf(target, sizeof(target), "/v1/jobs/%s", id);
+		su_call(&er, "GET", t.esc.url, target, NULL, 0, NULL, NULL, 0);
+		cr_assert_eq(er.status, 200, "%s", er.body);
+		snprintf(state, sizeof(state), "%s", httpd_client_str(&er, "state"));
+		httpd_client_resp_free(&er);
+		if (strcmp(state, "paid") != 0)
+			usleep(100000);
+	}
+	cr_assert_str_eq(state, "paid");
+	{
+		const char *argv[] = { tu_assay(), "reconcile", "--escrow", t.esc.url, "--key",
+			t.k_prov, "--provider-data", t.pdata, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		cr_assert_str_empty(r.out);
+		tu_run_free(&r);
+	}
+	{
+		const char *argv[] = { tu_assay(), "reconcile", "--escrow", t.esc.url, "--key",
+			t.k_cust, "--bundles", bundles, NULL };
+		tu_run(&r, argv);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		cr_assert_str_empty(r.out);
+		tu_run_free(&r);
+	}
+	/* The provider's record removed as its janitor removes it. */
+	cr_assert_eq(tu_daemon_stop(&t.prov), 0, "assay-provider did not exit cleanly");
+	snprintf(jobdir, sizeof(jobdir), "%s/jobs/%s", t.pdata, id + 2);
+	snprintf(meta, sizeof(meta), "%s/meta.json", jobdir);
+	cr_assert_eq(unlink(meta), 0);
+	(void)rmdir(jobdir);
+	{
+		const char *argv[] = { tu_assay(), "reconcile", "--escrow", t.esc.url, "--key",
+			t.k_prov, "--provider-data", t.pdata, NULL };
+		tu_run(&r, argv);
+		snprintf(want, sizeof(want), "paid-without-receipt %s price=10\n", id);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert_str_eq(r.out, want);
+		tu_run_free(&r);
+	}
+	free(in);
+	teardown(&t);
+}
