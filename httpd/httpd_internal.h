@@ -65,6 +65,7 @@ struct httpd_metrics {
 	double lat_sum_s;
 	struct httpd_gauge gauges[HTTPD_GAUGES_MAX];
 	size_t gauges_len;
+	int full_said;            /* the log said once that the gauge table is full */
 };
 
 void httpd_metrics_init(struct httpd_metrics *m);

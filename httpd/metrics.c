@@ -158,6 +158,12 @@ int httpd_metrics_set(struct httpd_metrics *m, int counter, const char *family,
 	}
 	if (i == m->gauges_len) {
 		if (i == HTTPD_GAUGES_MAX) {
+			/* A series lost from /metrics is a bug to see, once. */
+			if (!m->full_said)
+				fprintf(stderr, "httpd: event=metrics-full family=%s: more than %d "
+					"gauge and counter series; this and later new ones are not "
+					"exported (raise HTTPD_GAUGES_MAX)\n", family, HTTPD_GAUGES_MAX);
+			m->full_said = 1;
 			rc = -1;
 			goto out;
 		}
