@@ -149,10 +149,22 @@ static int u64_of(uint64_t *out, json_t *v)
 	return 0;
 }
 
+/* {"v":1,"<key>":a} written to file (a is consumed); 0 or -1. */
+static int save_list(struct prov *p, const char *file, const char *key, json_t *a)
+{
+	json_t *o = a ? json_pack("{s:i, s:o}", "v", 1, key, a) : NULL;
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int rc = text ? prov_auth_file_write(p, file, text) : -1;
+
+	json_decref(o);
+	free(text);
+	return rc;
+}
+
 static int sessions_save(struct prov *p)
 {
 	json_t *a = json_array(), *o;
-	char h[RCPT_HASH_HEX_BYTES], addr[RCPT_ADDR_HEX_BYTES], *text = NULL;
+	char h[RCPT_HASH_HEX_BYTES], addr[RCPT_ADDR_HEX_BYTES];
 	uint64_t now = now_s();
 	int rc = -1;
 
@@ -169,13 +181,10 @@ static int sessions_save(struct prov *p)
 		if (!o || json_array_append_new(a, o))
 			goto out;
 	}
-	o = a ? json_pack("{s:i, s:O}", "v", 1, "sessions", a) : NULL;
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	rc = text ? prov_auth_file_write(p, SESSIONS_FILE, text) : -1;
+	rc = save_list(p, SESSIONS_FILE, "sessions", a);
+	a = NULL;
 out:
 	json_decref(a);
-	free(text);
 	return rc;
 }
 
@@ -217,7 +226,6 @@ static json_t *apikey_stored(const struct prov_apikey *k)
 static int apikeys_save(struct prov *p)
 {
 	json_t *a = json_array(), *o;
-	char *text = NULL;
 	int rc = -1;
 
 	ASSAY_ASSERT(p && p->auth_dir[0]);
@@ -229,13 +237,10 @@ static int apikeys_save(struct prov *p)
 		if (!o || json_array_append_new(a, o))
 			goto out;
 	}
-	o = a ? json_pack("{s:i, s:O}", "v", 1, "keys", a) : NULL;
-	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	json_decref(o);
-	rc = text ? prov_auth_file_write(p, APIKEYS_FILE, text) : -1;
+	rc = save_list(p, APIKEYS_FILE, "keys", a);
+	a = NULL;
 out:
 	json_decref(a);
-	free(text);
 	return rc;
 }
 

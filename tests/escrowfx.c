@@ -748,6 +748,18 @@ void efx_snap_same(const struct efx_snap *a, const struct efx_snap *b, const cha
 	cr_assert(efx_bal_eq(a->v, b->v), "%s: validator balance moved", what);
 }
 
+int efx_log_has(const char *needle)
+{
+	uint8_t *log = NULL;
+	size_t len = 0;
+	int found;
+
+	tu_read_file(EFX.log_path, &log, &len);
+	found = memmem(log, len, needle, strlen(needle)) != NULL;
+	free(log);
+	return found;
+}
+
 double efx_metric(const char *family)
 {
 	struct hc_resp r;

@@ -95,6 +95,9 @@ void efx_teardown(void);
 struct chain *efx_ledger(void);
 /* Checks the ledger invariants now; fails the test naming `when`. */
 void efx_invariants(const char *when);
+/* Whether the escrow's log (its stderr) holds `needle` (memmem: the log
+ * is bytes). */
+int efx_log_has(const char *needle);
 /* The value of an unlabelled metric on the escrow's /metrics; -1 when
  * absent. */
 double efx_metric(const char *family);

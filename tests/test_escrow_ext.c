@@ -1200,19 +1200,6 @@ static void ref_setup(unsigned window_s, const char *const *args)
 	efx_setup(&c);
 }
 
-/* Whether the escrow's log holds `needle`. */
-static int log_has(const char *needle)
-{
-	uint8_t *log = NULL;
-	size_t len = 0;
-	int found;
-
-	tu_read_file(EFX.log_path, &log, &len);
-	found = memmem(log, len, needle, strlen(needle)) != NULL;
-	free(log);
-	return found;
-}
-
 /* A disputed job whose re-execution takes long (the referee waits 6 s
  * before each run, --referee-delay-ms, devnet only) does not hold up
  * the settlement of another job: that one is paid while the slow run
@@ -1249,12 +1236,12 @@ Test(escrow_ext, slow_referee_run_delays_no_other_settlement, .fini = x_teardown
 	cr_assert_str_eq(state, "disputed", "the slow dispute was decided before the other job was paid");
 	cr_assert_eq(efx_metric("assay_escrow_referee_running"), 1.0,
 		     "the referee's run is not in progress");
-	cr_assert(!log_has("event=referee-run"), "the referee finished before the other job was paid");
+	cr_assert(!efx_log_has("event=referee-run"), "the referee finished before the other job was paid");
 
 	efx_wait_state(&slow, "refunded");
 	cr_assert_str_eq(wait_dispute(&slow, "fraud", "provider_wrong", 1),
 			 "output-differs-from-receipt");
-	cr_assert(log_has("event=referee-run job="));
+	cr_assert(efx_log_has("event=referee-run job="));
 	cr_assert_eq(efx_metric("assay_escrow_referee_runs_total"), 1.0);
 	efx_invariants("after both jobs");
 	efx_job_free(&slow);
@@ -1289,7 +1276,7 @@ Test(escrow_ext, referee_limit_hit_decides_nothing, .fini = x_teardown, .timeout
 	for (int i = 0; i < 200 && efx_metric("assay_escrow_referee_limit_total") < 1.0; i++)
 		usleep(100 * 1000);
 	cr_assert_geq(efx_metric("assay_escrow_referee_limit_total"), 1.0, "no limit hit counted");
-	cr_assert(log_has("event=referee-limit job="), "the limit hit is not in the log");
+	cr_assert(efx_log_has("event=referee-limit job="), "the limit hit is not in the log");
 	sleep(3);   /* three more ticks: still nothing decided */
 	efx_snap_take(&after, &p, &f);
 	efx_snap_same(&before, &after, "after a referee limit hit");
@@ -1350,10 +1337,10 @@ Test(escrow_ext, referee_transient_error_is_retried_soon, .fini = x_teardown, .t
 	free(in);
 	cr_assert_eq(r.status, 201, "%s", r.body);
 	hc_resp_free(&r);
-	for (int i = 0; i < 200 && !log_has("event=referee-error job="); i++)
+	for (int i = 0; i < 200 && !efx_log_has("event=referee-error job="); i++)
 		usleep(100 * 1000);
-	cr_assert(log_has("event=referee-error job="), "the failed run is not in the log");
-	cr_assert(log_has("(no verdict; retried in 1 s)"), "a transient error waits too long");
+	cr_assert(efx_log_has("event=referee-error job="), "the failed run is not in the log");
+	cr_assert(efx_log_has("(no verdict; retried in 1 s)"), "a transient error waits too long");
 	cr_assert_eq(rename(moved, scratch), 0, "rename back: %s", strerror(errno));
 	/* A false claim: the validator is slashed and the job goes back to
 	 * receipted, to be paid when its window closes. */
@@ -1364,7 +1351,7 @@ Test(escrow_ext, referee_transient_error_is_retried_soon, .fini = x_teardown, .t
 			break;
 		usleep(100 * 1000);
 	}
-	cr_assert(log_has("result=output"), "no successful run after the error");
+	cr_assert(efx_log_has("result=output"), "no successful run after the error");
 	cr_assert_lt(efx_metric("assay_escrow_referee_runs_total"), 30.0);
 	cr_assert_geq(efx_metric("assay_escrow_referee_errors_total"), 1.0);
 	{
@@ -1427,7 +1414,7 @@ Test(escrow_ext, stale_referee_scratch_removed_at_start, .fini = x_teardown, .ti
 	cr_assert_eq(stat(live, &st), 0, "a scratch directory in use was removed");
 	cr_assert_eq(stat(nolock, &st), 0, "a directory without a lock file was removed");
 	snprintf(line, sizeof(line), "event=referee-scratch-removed dir=%s", stale);
-	cr_assert(log_has(line), "the removal is not in the log");
+	cr_assert(efx_log_has(line), "the removal is not in the log");
 	close(held);
 	efx_stop(&EFX, SIGTERM);
 	tu_rmtree(tmp);
@@ -1580,7 +1567,7 @@ Test(escrow_ext, full_disk_answers_503_and_recovers, .fini = disk_teardown, .tim
 	fprintf(stderr, "full disk: %d of %d requests answered 503, %zu log lines\n", n503,
 		DISK_REQUESTS, lines1 - lines0);
 	cr_assert_geq(n503, DISK_REQUESTS / 2, "the disk was not full: %d answers of 503", n503);
-	cr_assert(log_has("event=db-resource sqlstate=53100"), "the full disk is not in the log");
+	cr_assert(efx_log_has("event=db-resource sqlstate=53100"), "the full disk is not in the log");
 	cr_assert_leq(lines1 - lines0, (size_t)DISK_REQUESTS + 4,
 		      "%zu log lines for %d requests on a full disk", lines1 - lines0,
 		      DISK_REQUESTS);

@@ -78,19 +78,6 @@ static void sql(const char *text)
 	PQfinish(c);
 }
 
-/* Whether the escrow's log holds `needle` (memmem: the log is bytes). */
-static int log_has(const char *needle)
-{
-	uint8_t *log = NULL;
-	size_t len = 0;
-	int found;
-
-	tu_read_file(EFX.log_path, &log, &len);
-	found = memmem(log, len, needle, strlen(needle)) != NULL;
-	free(log);
-	return found;
-}
-
 /* ---------------------------------------------------------------- the scheduled check */
 
 static const char *const inv_args[] = { "--invariant-interval-s", "1", NULL };
@@ -144,7 +131,7 @@ Test(reconcile, invariant_check_on_metrics, .fini = efx_teardown, .timeout = 120
 	cr_assert_eq(failures_of("nonnegative"), 0);
 	cr_assert_eq(failures_of("locks"), 0);
 	cr_assert_eq(failures_of("escrow-jobs"), 0);
-	cr_assert(log_has("event=INVARIANT-VIOLATED rule=conservation detail=\"the accounts sum to 7\""));
+	cr_assert(efx_log_has("event=INVARIANT-VIOLATED rule=conservation detail=\"the accounts sum to 7\""));
 	efx_get(&r, "/metrics");
 	tu_promtool_check("assay-escrow", r.body);
 	hc_resp_free(&r);
@@ -157,7 +144,7 @@ Test(reconcile, invariant_check_on_metrics, .fini = efx_teardown, .timeout = 120
 		 g.id_hex + 2);
 	sql(q);
 	wait_failure("escrow-jobs");
-	cr_assert(log_has("rule=escrow-jobs"));
+	cr_assert(efx_log_has("rule=escrow-jobs"));
 	snprintf(q, sizeof(q), "UPDATE escrow_jobs SET max_price = 900 WHERE id = decode('%.64s', 'hex')",
 		 g.id_hex + 2);
 	sql(q);
@@ -178,10 +165,10 @@ Test(reconcile, invariant_interval_bounds, .fini = efx_teardown, .timeout = 60)
 	efx_stop(&EFX, SIGTERM);
 	EFX.cfg.extra_args = zero;
 	cr_assert_geq(efx_try_spawn(&EFX), 1, "started with an interval of 0");
-	cr_assert(log_has("could not parse --invariant-interval-s '0': want 1..86400"));
+	cr_assert(efx_log_has("could not parse --invariant-interval-s '0': want 1..86400"));
 	EFX.cfg.extra_args = big;
 	cr_assert_geq(efx_try_spawn(&EFX), 1, "started with an interval over a day");
-	cr_assert(log_has("could not parse --invariant-interval-s '86401': want 1..86400"));
+	cr_assert(efx_log_has("could not parse --invariant-interval-s '86401': want 1..86400"));
 }
 
 /* ---------------------------------------------------------------- assay reconcile */
