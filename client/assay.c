@@ -844,7 +844,7 @@ static const char USAGE[] =
 	"                                     balance, stake, open, receipt, attest, ...)\n"
 	"  apikey create|list|revoke --key FILE [--url URL | --provider URL]\n"
 	"                                     the escrow's scoped API keys\n"
-	"  signin --url URL --key FILE --out SESSION [--role ROLE]\n"
+	"  signin --url URL --key FILE --out SESSION [--role ROLE] [--scopes A,B]\n"
 	"                                     Sign-In with Ethereum; saves a session\n"
 	"  deposit AMOUNT --escrow URL --key FILE   fund the account (devnet faucet)\n"
 	"  deposit AMOUNT --rpc URL --escrow-address A --key FILE [--mint]\n"

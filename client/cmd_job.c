@@ -1,7 +1,7 @@
 /*
  * cmd_job.c: what a customer runs (docs/client.md):
  *
- *   assay signin  --url URL --key FILE --out SESSION [--role ROLE]
+ *   assay signin  --url URL --key FILE --out SESSION [--role ROLE] [--scopes A,B]
  *   assay deposit AMOUNT --escrow URL --key FILE          (devnet faucet)
  *   assay balance [ADDRESS] --escrow URL [--key FILE]
  *   (deposit and balance with --rpc URL (--escrow-address A | --chain
@@ -326,8 +326,34 @@ static int escrow_domain(const char *cmd, const char *escrow, struct rcpt_domain
 
 static const struct cli_opt signin_opts[] = {
 	{ "url", 0, 1 }, { "key", 0, 1 }, { "out", 0, 1 }, { "role", 0, 0 },
-	{ "siwe-domain", 0, 0 },
+	{ "siwe-domain", 0, 0 }, { "scopes", 0, 0 },
 };
+
+/* --scopes a,b: one Resources line "- urn:assay:scope:NAME" per name
+ * (1 to 7 names of [a-z:] of at most 32 bytes) into out; the service
+ * says which it grants.  0, or -1 having said why. */
+static int scope_lines(char *out, size_t out_len, const char *list)
+{
+	size_t n = 0, at = 0, len;
+	const char *p = list;
+
+	out[0] = '\0';
+	while (list && *p) {
+		len = strcspn(p, ",");
+		if (len == 0 || len > 32 || strspn(p, "abcdefghijklmnopqrstuvwxyz:") < len ||
+		    ++n > 7 || at + len + 20 >= out_len) {
+			cli_err("signin: --scopes is 1 to 7 names of [a-z:] separated by commas");
+			return -1;
+		}
+		at += (size_t)snprintf(out + at, out_len - at, "\n- urn:assay:scope:%.*s", (int)len, p);
+		p += len + (p[len] == ',');
+	}
+	if (list && !n) {
+		cli_err("signin: --scopes is 1 to 7 names of [a-z:] separated by commas");
+		return -1;
+	}
+	return 0;
+}
 
 static int do_signin(int argc, char **argv)
 {
@@ -335,6 +361,7 @@ static int do_signin(int argc, char **argv)
 	struct auth au = { 0 };
 	struct httpd_client_resp r = { 0 };
 	char msg[2048], addr[RCPT_ADDR_HEX_BYTES], iat[21], exp[21], sig[RCPT_SIG_HEX_BYTES];
+	char scopes[400];
 	uint8_t sg[RCPT_SIG_BYTES];
 	const char *url, *role, *nonce, *dom, *uri, *want;
 	json_int_t chain;
@@ -342,7 +369,9 @@ static int do_signin(int argc, char **argv)
 	int fd, ret = 1;
 	time_t now = time(NULL);
 
-	if (cli_parse(&a, argc, argv, signin_opts, 5, 0, 0))
+	if (cli_parse(&a, argc, argv, signin_opts, 6, 0, 0))
+		return 2;
+	if (scope_lines(scopes, sizeof(scopes), a.val[5]))
 		return 2;
 	url = a.val[0];
 	role = a.val[3] ? a.val[3] : "customer";
@@ -379,8 +408,9 @@ static int do_signin(int argc, char **argv)
 			     "%s wants you to sign in with your Ethereum account:\n%s\n\n"
 			     "Sign in to Assay.\n\nURI: %s\nVersion: 1\nChain ID: %lld\n"
 			     "Nonce: %s\nIssued At: %s\nExpiration Time: %s\nResources:\n"
-			     "- urn:assay:role:%s",
-			     dom, addr, uri, (long long)chain, nonce, iat, exp, role) >= sizeof(msg) ||
+			     "- urn:assay:role:%s%s",
+			     dom, addr, uri, (long long)chain, nonce, iat, exp, role,
+			     scopes) >= sizeof(msg) ||
 	    rcpt_message_sign(sg, &au.key, msg, strlen(msg)) != RCPT_OK ||
 	    rcpt_hex_encode(sig, sizeof(sig), sg, sizeof(sg)) != RCPT_OK) {
 		cli_err("signin: could not build or sign the message");
@@ -411,8 +441,13 @@ static int do_signin(int argc, char **argv)
 		cli_err("signin: cannot write the session file '%.200s'", a.val[2]);
 		goto out;
 	}
-	print_json(json_pack("{s:s, s:s, s:O}", "address", addr, "role", role, "expiresAt",
-			     json_object_get(r.json, "expiresAt")));
+	{
+		json_t *o = json_pack("{s:s, s:s, s:O}", "address", addr, "role", role, "expiresAt",
+				      json_object_get(r.json, "expiresAt"));
+		if (o && json_is_array(json_object_get(r.json, "scopes")))
+			json_object_set(o, "scopes", json_object_get(r.json, "scopes"));
+		print_json(o);
+	}
 	ret = 0;
 out:
 	if (session) {

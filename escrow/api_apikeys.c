@@ -46,6 +46,14 @@ static unsigned scope_bit(const char *name)
 	return 0;
 }
 
+/* httpd_siwe_config.scope_of: a sign-in may limit its session to the
+ * same scopes as a key. */
+unsigned escrow_api_scope_of(void *cls, const char *name)
+{
+	(void)cls;
+	return scope_bit(name);
+}
+
 /* The names of the bits in `scopes`, in table order (NULL: no memory). */
 static json_t *scope_names(unsigned scopes)
 {

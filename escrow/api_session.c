@@ -51,21 +51,23 @@ static enum httpd_store_rc st_nonce_take(void *cls, const char *nonce, uint64_t 
 
 static enum httpd_store_rc st_session_put(void *cls, const uint8_t hash[RCPT_HASH_BYTES],
 					  const uint8_t addr[RCPT_ADDR_BYTES],
-					  enum httpd_role role, uint64_t now, uint64_t expires_s)
+					  enum httpd_role role, unsigned scopes, uint64_t now,
+					  uint64_t expires_s)
 {
 	struct escrow *e = cls;
 	enum escrow_db_err rc;
 
 	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	rc = escrow_db_session_put(escrow_http_db(e), hash, addr, httpd_role_name(role), now, expires_s);
+	rc = escrow_db_session_put(escrow_http_db(e), hash, addr, httpd_role_name(role), scopes,
+				   now, expires_s);
 	/* A duplicate 256-bit hash is not a full table: report a failure. */
 	return rc == ESCROW_DB_OK ? HTTPD_STORE_OK : HTTPD_STORE_DOWN;
 }
 
 static enum httpd_store_rc st_session_get(void *cls, uint8_t stored[RCPT_HASH_BYTES],
 					  uint8_t addr[RCPT_ADDR_BYTES],
-					  enum httpd_role *role, uint64_t *expires_s,
+					  enum httpd_role *role, unsigned *scopes, uint64_t *expires_s,
 					  const uint8_t hash[RCPT_HASH_BYTES], uint64_t now)
 {
 	struct escrow *e = cls;
@@ -74,7 +76,8 @@ static enum httpd_store_rc st_session_get(void *cls, uint8_t stored[RCPT_HASH_BY
 
 	if (escrow_db_ensure(escrow_http_db(e)))
 		return HTTPD_STORE_DOWN;
-	rc = escrow_db_session_get(escrow_http_db(e), stored, addr, name, expires_s, hash, now);
+	rc = escrow_db_session_get(escrow_http_db(e), stored, addr, name, scopes, expires_s, hash,
+				   now);
 	if (rc)
 		return rc == ESCROW_DB_NOT_FOUND ? HTTPD_STORE_NOT_FOUND : HTTPD_STORE_DOWN;
 	if (httpd_role_parse(role, name))

@@ -2299,13 +2299,15 @@ enum escrow_db_err escrow_db_nonce_take(struct escrow_db *db, const char *nonce,
 enum escrow_db_err escrow_db_session_put(struct escrow_db *db,
 					 const uint8_t hash[RCPT_HASH_BYTES],
 					 const uint8_t addr[RCPT_ADDR_BYTES],
-					 const char *role, uint64_t now_s, uint64_t expires_s)
+					 const char *role, unsigned scopes, uint64_t now_s,
+					 uint64_t expires_s)
 {
-	char hp[HEXP(32)], ap[HEXP(20)], now[24], exp[24];
-	const char *p[5] = { hp, ap, role, now, exp };
+	char hp[HEXP(32)], ap[HEXP(20)], now[24], exp[24], sc[16];
+	const char *p[6] = { hp, ap, role, now, exp, sc };
 	enum escrow_db_err rc;
 
-	ASSAY_ASSERT(role && expires_s > now_s);
+	ASSAY_ASSERT(role && expires_s > now_s && scopes <= INT32_MAX);
+	snprintf(sc, sizeof(sc), "%u", scopes);
 	hexp(hp, sizeof(hp), hash, 32);
 	hexp(ap, sizeof(ap), addr, 20);
 	snprintf(now, sizeof(now), "%" PRIu64, now_s);
@@ -2316,14 +2318,14 @@ enum escrow_db_err escrow_db_session_put(struct escrow_db *db,
 	if (rc)
 		return rc;
 	return run(db, NULL, "session put",
-		   "INSERT INTO escrow_sessions (token_hash, address, role, created_at_s, expires_s)"
-		   " VALUES ($1, $2, $3, $4, $5)", 5, p);
+		   "INSERT INTO escrow_sessions (token_hash, address, role, created_at_s, expires_s,"
+		   " scopes) VALUES ($1, $2, $3, $4, $5, $6)", 6, p);
 }
 
 enum escrow_db_err escrow_db_session_get(struct escrow_db *db,
 					 uint8_t stored[RCPT_HASH_BYTES],
 					 uint8_t addr[RCPT_ADDR_BYTES],
-					 char role[16], uint64_t *expires_s,
+					 char role[16], unsigned *scopes, uint64_t *expires_s,
 					 const uint8_t hash[RCPT_HASH_BYTES], uint64_t now_s)
 {
 	char hp[HEXP(32)], now[24];
@@ -2335,7 +2337,7 @@ enum escrow_db_err escrow_db_session_get(struct escrow_db *db,
 	hexp(hp, sizeof(hp), hash, 32);
 	snprintf(now, sizeof(now), "%" PRIu64, now_s);
 	rc = run(db, &res, "session get",
-		 "SELECT token_hash, address, role, expires_s FROM escrow_sessions"
+		 "SELECT token_hash, address, role, expires_s, scopes FROM escrow_sessions"
 		 " WHERE token_hash = $1 AND expires_s > $2 AND revoked_at_s IS NULL", 2, p);
 	if (rc)
 		return rc;
@@ -2349,6 +2351,7 @@ enum escrow_db_err escrow_db_session_get(struct escrow_db *db,
 		goto out;
 	memcpy(role, ro, strlen(ro) + 1);
 	*expires_s = strtoull(PQgetvalue(res, 0, 3), NULL, 10);
+	*scopes = (unsigned)get_u64(res, 0, 4);
 	rc = ESCROW_DB_OK;
 out:
 	PQclear(res);

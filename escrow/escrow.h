@@ -516,12 +516,13 @@ enum escrow_db_err escrow_db_nonce_take(struct escrow_db *db, const char *nonce,
 enum escrow_db_err escrow_db_session_put(struct escrow_db *db,
 					 const uint8_t hash[RCPT_HASH_BYTES],
 					 const uint8_t addr[RCPT_ADDR_BYTES],
-					 const char *role, uint64_t now_s, uint64_t expires_s);
+					 const char *role, unsigned scopes, uint64_t now_s,
+					 uint64_t expires_s);
 /* The live session of hash; role receives its name. */
 enum escrow_db_err escrow_db_session_get(struct escrow_db *db,
 					 uint8_t stored[RCPT_HASH_BYTES],
 					 uint8_t addr[RCPT_ADDR_BYTES],
-					 char role[16], uint64_t *expires_s,
+					 char role[16], unsigned *scopes, uint64_t *expires_s,
 					 const uint8_t hash[RCPT_HASH_BYTES], uint64_t now_s);
 /* Revokes the live session of hash, or (hash NULL) every one of addr;
  * *n receives how many. */
@@ -647,6 +648,8 @@ enum httpd_store_rc escrow_api_apikey_check(void *cls, struct httpd_apikey *out,
 					    const char *token, uint64_t now_s);
 int escrow_api_role_allowed(void *cls, const uint8_t address[RCPT_ADDR_BYTES],
 			    enum httpd_role role);
+/* The scope bits of a name a sign-in asks for (api_apikeys.c). */
+unsigned escrow_api_scope_of(void *cls, const char *name);
 
 /* settle.c */
 int escrow_settle_start(struct escrow *e);

@@ -500,6 +500,7 @@ static void params_fill(struct escrow *e)
 	e->siwe.session_ttl_s = e->cfg.session_ttl_s;
 	e->siwe.store = &escrow_session_store;
 	e->siwe.role_allowed = escrow_api_role_allowed;
+	e->siwe.scope_of = escrow_api_scope_of;
 	e->chain_params.chain_id = e->cfg.chain_id;
 	e->chain_params.devnet = e->cfg.devnet;
 	e->chain_params.min_stake = e->cfg.min_stake;

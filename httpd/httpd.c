@@ -1017,6 +1017,7 @@ static int auth_apikey(struct httpd_req *r, const struct httpd_route *rt, const 
 static int auth_bearer(struct httpd_req *r, const struct httpd_route *rt, const char *authz)
 {
 	struct httpd *h = r->h;
+	unsigned need = HTTPD_F_SCOPES_OF(rt->flags), scopes = 0;
 	enum httpd_err ae;
 
 	/* Never together with signed-request headers, so that no request
@@ -1033,7 +1034,7 @@ static int auth_bearer(struct httpd_req *r, const struct httpd_route *rt, const 
 				    httpd_strerror(HTTPD_ERR_SESSION));
 		return -1;
 	}
-	ae = httpd_session_check(r->signer, &r->role, h->cfg.siwe, h->cfg.cls,
+	ae = httpd_session_check(r->signer, &r->role, &scopes, h->cfg.siwe, h->cfg.cls,
 				 authz, (uint64_t)time(NULL));
 	if (ae) {
 		httpd_reply_builtin(r, ae == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE
@@ -1042,6 +1043,13 @@ static int auth_bearer(struct httpd_req *r, const struct httpd_route *rt, const 
 		return -1;
 	}
 	r->has_signer = 1;
+	/* A session limited to scopes at sign-in is held to them as a key. */
+	if (scopes && (need == 0 || (scopes & need) != need)) {
+		httpd_reply_builtin(r, HTTPD_P_INSUFFICIENT_SCOPE, need == 0 ?
+				    "this route takes no scoped session: sign the request" :
+				    "the session lacks a scope this route needs");
+		return -1;
+	}
 	return 0;
 }
 

@@ -507,18 +507,22 @@ struct httpd_session_store {
 	/* Consumes the nonce: OK exactly once for a nonce put and not yet
 	 * expired at now_s, NOT_FOUND for every other call. */
 	enum httpd_store_rc (*nonce_take)(void *cls, const char *nonce, uint64_t now_s);
+	/* scopes: the service's scope bits the session was limited to at
+	 * sign-in (httpd_siwe_config.scope_of); 0: not limited, the
+	 * address's own power. */
 	enum httpd_store_rc (*session_put)(void *cls,
 					   const uint8_t token_hash[RCPT_HASH_BYTES],
 					   const uint8_t address[RCPT_ADDR_BYTES],
-					   enum httpd_role role,
+					   enum httpd_role role, unsigned scopes,
 					   uint64_t now_s, uint64_t expires_s);
 	/* The live (not expired at now_s, not revoked) session whose hash is
 	 * token_hash: fills stored_hash (compared again in constant time),
-	 * address, role and expires_s. */
+	 * address, role, scopes and expires_s. */
 	enum httpd_store_rc (*session_get)(void *cls,
 					   uint8_t stored_hash[RCPT_HASH_BYTES],
 					   uint8_t address[RCPT_ADDR_BYTES],
-					   enum httpd_role *role, uint64_t *expires_s,
+					   enum httpd_role *role, unsigned *scopes,
+					   uint64_t *expires_s,
 					   const uint8_t token_hash[RCPT_HASH_BYTES],
 					   uint64_t now_s);
 	/* Revokes one live session, or (address non-NULL, token_hash NULL)
@@ -537,6 +541,12 @@ struct httpd_siwe_config {
 	/* 1 when address may hold role.  NULL: customer only. */
 	int (*role_allowed)(void *cls, const uint8_t address[RCPT_ADDR_BYTES],
 			    enum httpd_role role);
+	/* The scope bits (those of HTTPD_F_SCOPES, as an API key's) of a
+	 * scope name a message may ask for as urn:assay:scope:NAME; 0 for
+	 * a name the service does not have.  NULL: no scope may be asked
+	 * for.  A session that asked for scopes is limited to them exactly
+	 * as an API key is (a route that declares none refuses it). */
+	unsigned (*scope_of)(void *cls, const char *name);
 };
 
 /* A fresh nonce: HTTPD_SIWE_NONCE_RANDOM_BYTES from getrandom as
@@ -558,6 +568,9 @@ struct httpd_session {
 	char token[2 * HTTPD_SESSION_TOKEN_BYTES + 1];  /* hex; a secret: never log */
 	uint8_t address[RCPT_ADDR_BYTES];
 	enum httpd_role role;
+	unsigned scopes;                                /* 0: not limited */
+	size_t n_scopes;                                /* the names asked for */
+	char scope_names[HTTPD_SIWE_RESOURCES_MAX][HTTPD_SCOPE_NAME_BYTES_MAX + 1];
 	uint64_t expires_s;
 };
 
@@ -574,9 +587,10 @@ HTTPD_WUR enum httpd_err httpd_siwe_signin(struct httpd_session *out,
 					   const char *signature, uint64_t now_s);
 
 /* The session of an `Authorization` header value ("Bearer " + 64 hex
- * digits): fills address, role (both may be NULL) at now_s.
+ * digits): fills address, role and scopes (each may be NULL) at now_s.
  * HTTPD_ERR_SESSION, HTTPD_ERR_STORE, HTTPD_ERR_ARG. */
 HTTPD_WUR enum httpd_err httpd_session_check(uint8_t *address, enum httpd_role *role,
+					     unsigned *scopes,
 					     const struct httpd_siwe_config *cfg, void *cls,
 					     const char *authorization, uint64_t now_s);
 

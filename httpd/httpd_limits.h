@@ -133,8 +133,11 @@
 #define HTTPD_SIWE_STATEMENT_BYTES_MAX 512
 #define HTTPD_SIWE_URI_BYTES_MAX 512
 #define HTTPD_SIWE_REQUEST_ID_BYTES_MAX 128
-/* Resources lines: the role takes one; a few more are tolerated. */
-#define HTTPD_SIWE_RESOURCES_MAX 4
+/* Resources lines: the role takes one, each scope asked for one
+ * (urn:assay:scope:NAME); a few more are tolerated. */
+#define HTTPD_SIWE_RESOURCES_MAX 8
+/* A scope's name in a Resources URN ("jobs:write"). */
+#define HTTPD_SCOPE_NAME_BYTES_MAX 32
 /* Nonce: EIP-4361 asks for at least 8 alphanumerics; ours are 32 hex
  * digits (128 bits from getrandom), other servers' up to 64. */
 #define HTTPD_SIWE_NONCE_BYTES_MIN 8

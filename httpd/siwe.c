@@ -25,12 +25,14 @@
 
 #include <openssl/crypto.h>
 
+#include "assay_assert.h"
 #include "httpd.h"
 #include "httpd_internal.h"
 #include "banned.h"
 
 #define SIWE_HEADER_SUFFIX " wants you to sign in with your Ethereum account:"
 #define SIWE_ROLE_URN "urn:assay:role:"
+#define SIWE_SCOPE_URN "urn:assay:scope:"
 
 static const char *const role_names[HTTPD_ROLE_COUNT_] = {
 	[HTTPD_ROLE_NONE] = "none",
@@ -500,6 +502,38 @@ static int role_of(enum httpd_role *role, const struct httpd_siwe_msg *m)
 	return 0;
 }
 
+/* The scopes asked for in Resources (urn:assay:scope:NAME, each at most
+ * once) into out: their bits and names.  -1 with why for a name the
+ * service does not grant (cfg->scope_of), or any when it grants none. */
+static int scopes_of(struct httpd_session *out, char *why, size_t why_len,
+		     const struct httpd_siwe_config *cfg, void *cls,
+		     const struct httpd_siwe_msg *m)
+{
+	size_t i, k, pn = strlen(SIWE_SCOPE_URN);
+
+	for (i = 0; i < m->resources_len; i++) {
+		const char *name = m->resources[i] + pn;
+		unsigned bit;
+		if (strncmp(m->resources[i], SIWE_SCOPE_URN, pn) != 0)
+			continue;
+		bit = cfg->scope_of && strlen(name) <= HTTPD_SCOPE_NAME_BYTES_MAX
+			      ? cfg->scope_of(cls, name) : 0;
+		for (k = 0; bit && k < out->n_scopes; k++)
+			if (strcmp(out->scope_names[k], name) == 0)
+				bit = 0;   /* asked twice */
+		if (!bit) {
+			set_why(why, why_len, "Resources asks for scope '%.32s', which this service "
+				"does not grant (or asks for it twice)", name);
+			return -1;
+		}
+		ASSAY_ASSERT(out->n_scopes < HTTPD_SIWE_RESOURCES_MAX);
+		snprintf(out->scope_names[out->n_scopes++], HTTPD_SCOPE_NAME_BYTES_MAX + 1, "%s",
+			 name);
+		out->scopes |= bit;
+	}
+	return 0;
+}
+
 enum httpd_err httpd_siwe_check(struct httpd_siwe_msg *msg, enum httpd_role *role,
 				char *why, size_t why_len,
 				const struct httpd_siwe_config *cfg,
@@ -635,6 +669,9 @@ enum httpd_err httpd_siwe_signin(struct httpd_session *out, char *why, size_t wh
 		set_why(why, why_len, "this address may not sign in as %s", httpd_role_name(role));
 		goto out;
 	}
+	rc = HTTPD_ERR_SIWE_FORMAT;
+	if (scopes_of(out, why, why_len, cfg, cls, &msg))
+		goto out;
 	rc = store_err(cfg->store->nonce_take(cls, msg.nonce, now_s), HTTPD_ERR_SIWE_NONCE);
 	if (rc) {
 		set_why(why, why_len, "%s", rc == HTTPD_ERR_SIWE_NONCE ?
@@ -659,8 +696,8 @@ enum httpd_err httpd_siwe_signin(struct httpd_session *out, char *why, size_t wh
 	out->expires_s = now_s + ttl_of(cfg);
 	if (msg.has_expiration && (uint64_t)msg.expiration_s < out->expires_s)
 		out->expires_s = (uint64_t)msg.expiration_s;
-	rc = store_err(cfg->store->session_put(cls, h, msg.address, role, now_s, out->expires_s),
-		       HTTPD_ERR_STORE);
+	rc = store_err(cfg->store->session_put(cls, h, msg.address, role, out->scopes, now_s,
+					       out->expires_s), HTTPD_ERR_STORE);
 	if (rc) {
 		set_why(why, why_len, "%s", "the session store is unavailable");
 		goto out;
@@ -706,12 +743,13 @@ out:
 
 /* Looks up a live session; fills its hash for revocation. */
 static enum httpd_err session_find(uint8_t h[RCPT_HASH_BYTES], uint8_t *address,
-				   enum httpd_role *role,
+				   enum httpd_role *role, unsigned *scopes,
 				   const struct httpd_siwe_config *cfg, void *cls,
 				   const char *authorization, uint64_t now_s)
 {
 	uint8_t stored[RCPT_HASH_BYTES], a[RCPT_ADDR_BYTES];
 	enum httpd_role ro = HTTPD_ROLE_NONE;
+	unsigned sc = 0;
 	uint64_t exp = 0;
 	enum httpd_err rc = HTTPD_ERR_ARG;
 
@@ -720,7 +758,7 @@ static enum httpd_err session_find(uint8_t h[RCPT_HASH_BYTES], uint8_t *address,
 	rc = HTTPD_ERR_SESSION;
 	if (bearer_hash(h, authorization))
 		goto out;
-	rc = store_err(cfg->store->session_get(cls, stored, a, &ro, &exp, h, now_s),
+	rc = store_err(cfg->store->session_get(cls, stored, a, &ro, &sc, &exp, h, now_s),
 		       HTTPD_ERR_SESSION);
 	if (rc)
 		goto out;
@@ -732,6 +770,8 @@ static enum httpd_err session_find(uint8_t h[RCPT_HASH_BYTES], uint8_t *address,
 		memcpy(address, a, RCPT_ADDR_BYTES);
 	if (role)
 		*role = ro;
+	if (scopes)
+		*scopes = sc;
 	assert(exp > now_s);
 	rc = HTTPD_OK;
 out:
@@ -739,12 +779,13 @@ out:
 	return rc;
 }
 
-enum httpd_err httpd_session_check(uint8_t *address, enum httpd_role *role,
+enum httpd_err httpd_session_check(uint8_t *address, enum httpd_role *role, unsigned *scopes,
 				   const struct httpd_siwe_config *cfg, void *cls,
 				   const char *authorization, uint64_t now_s)
 {
 	uint8_t h[RCPT_HASH_BYTES];
-	enum httpd_err rc = session_find(h, address, role, cfg, cls, authorization, now_s);
+	enum httpd_err rc = session_find(h, address, role, scopes, cfg, cls, authorization,
+					 now_s);
 
 	OPENSSL_cleanse(h, sizeof(h));
 	return rc;
@@ -853,10 +894,16 @@ void httpd_siwe_handle_signin(struct httpd_req *r, void *cls)
 	}
 	rcpt_address_format(addr, ses.address);
 	httpd_rfc3339_format(exp, (int64_t)ses.expires_s);
-	httpd_reply_json(r, 200, json_pack("{s:s, s:s, s:I, s:s, s:s}",
-					   "token", ses.token, "expiresAt", exp,
-					   "expiresAtS", (json_int_t)ses.expires_s,
-					   "address", addr, "role", httpd_role_name(ses.role)));
+	v = json_pack("{s:s, s:s, s:I, s:s, s:s}", "token", ses.token, "expiresAt", exp,
+		      "expiresAtS", (json_int_t)ses.expires_s, "address", addr,
+		      "role", httpd_role_name(ses.role));
+	if (v && ses.n_scopes) {
+		json_t *names = json_array();
+		for (size_t i = 0; names && i < ses.n_scopes; i++)
+			json_array_append_new(names, json_string(ses.scope_names[i]));
+		json_object_set_new(v, "scopes", names);
+	}
+	httpd_reply_json(r, 200, v);
 	OPENSSL_cleanse(&ses, sizeof(ses));
 }
 
@@ -883,7 +930,7 @@ void httpd_siwe_handle_logout(struct httpd_req *r, void *cls)
 		httpd_reply_builtin(r, HTTPD_P_UNAUTHENTICATED, "send Authorization: Bearer TOKEN");
 		return;
 	}
-	rc = session_find(h, a, &role, cfg, cls, authz, now_real_s());
+	rc = session_find(h, a, &role, NULL, cfg, cls, authz, now_real_s());
 	if (rc) {
 		OPENSSL_cleanse(h, sizeof(h));
 		httpd_reply_builtin(r, rc == HTTPD_ERR_STORE ? HTTPD_P_UNAVAILABLE : HTTPD_P_UNAUTHENTICATED,

@@ -779,6 +779,7 @@ int prov_api_start(struct prov *p, char *why, size_t why_len)
 		p->siwe.session_ttl_s = p->cfg.session_ttl_s;
 		p->siwe.store = &prov_session_store;
 		p->siwe.role_allowed = role_allowed;
+		p->siwe.scope_of = prov_scope_of;
 		hc.siwe = &p->siwe;
 	} else {
 		nroutes -= 3;   /* the sign-in routes are last */

@@ -47,6 +47,8 @@ static const struct {
 #define SCOPES_N (sizeof(prov_scope_names) / sizeof(prov_scope_names[0]))
 #define SCOPES_ALL (PROV_SCOPE_JOBS_WRITE | PROV_SCOPE_JOBS_READ | PROV_SCOPE_VALIDATE | \
 		    PROV_SCOPE_KEYS)
+/* A session's bits: its scopes and, with a read scope, READ_ANY_. */
+#define SCOPES_ALL_SESSION (SCOPES_ALL | PROV_SCOPE_READ_ANY_)
 
 static uint64_t now_s(void)
 {
@@ -176,8 +178,9 @@ static int sessions_save(struct prov *p)
 			continue;
 		ASSAY_ASSERT(rcpt_hex_encode(h, sizeof(h), s->token_hash, RCPT_HASH_BYTES) == RCPT_OK);
 		rcpt_address_format(addr, s->address);
-		o = json_pack("{s:s, s:s, s:s, s:I}", "tokenHash", h, "address", addr,
-			      "role", httpd_role_name(s->role), "expiresAt", (json_int_t)s->expires_s);
+		o = json_pack("{s:s, s:s, s:s, s:I, s:I}", "tokenHash", h, "address", addr,
+			      "role", httpd_role_name(s->role), "scopes", (json_int_t)s->scopes,
+			      "expiresAt", (json_int_t)s->expires_s);
 		if (!o || json_array_append_new(a, o))
 			goto out;
 	}
@@ -191,11 +194,14 @@ out:
 /* One entry of the sessions file into s; 0 or -1. */
 static int session_parse(struct prov_session *s, json_t *o)
 {
-	static const char *const names[] = { "tokenHash", "address", "role", "expiresAt" };
+	static const char *const names[] = { "tokenHash", "address", "role", "scopes",
+					     "expiresAt" };
 	const char *role = json_string_value(json_object_get(o, "role"));
+	uint64_t sc = 0;
 
 	memset(s, 0, sizeof(*s));
-	if (!members_exactly(o, names, 4) || !role ||
+	if (!members_exactly(o, names, 5) || !role ||
+	    u64_of(&sc, json_object_get(o, "scopes")) || (sc & ~(uint64_t)SCOPES_ALL_SESSION) ||
 	    rcpt_hex_decode(s->token_hash, RCPT_HASH_BYTES,
 			    json_string_value(json_object_get(o, "tokenHash"))) != RCPT_OK ||
 	    rcpt_address_parse(s->address, json_string_value(json_object_get(o, "address"))) !=
@@ -204,6 +210,7 @@ static int session_parse(struct prov_session *s, json_t *o)
 	    (s->role != HTTPD_ROLE_CUSTOMER && s->role != HTTPD_ROLE_VALIDATOR) ||
 	    u64_of(&s->expires_s, json_object_get(o, "expiresAt")))
 		return -1;
+	s->scopes = (unsigned)sc;
 	s->live = 1;
 	return 0;
 }
@@ -411,14 +418,31 @@ static enum httpd_store_rc st_nonce_take(void *cls, const char *nonce, uint64_t 
 	return HTTPD_STORE_NOT_FOUND;
 }
 
+/* httpd_siwe_config.scope_of: a sign-in may limit its session to a
+ * key's scopes; a read scope also opens the read routes (READ_ANY_),
+ * where the session's role then says whose jobs it reads. */
+unsigned prov_scope_of(void *cls, const char *name)
+{
+	(void)cls;
+	for (size_t k = 0; k < SCOPES_N; k++) {
+		unsigned bit = prov_scope_names[k].bit;
+		if (strcmp(prov_scope_names[k].name, name) == 0)
+			return (bit & (PROV_SCOPE_JOBS_READ | PROV_SCOPE_VALIDATE))
+				       ? bit | PROV_SCOPE_READ_ANY_ : bit;
+	}
+	return 0;
+}
+
 /* A new session, written to DATA/auth before it is answered: a session
  * that could not be kept is not handed out (503). */
 static enum httpd_store_rc st_session_put(void *cls, const uint8_t token_hash[RCPT_HASH_BYTES],
 					  const uint8_t address[RCPT_ADDR_BYTES],
-					  enum httpd_role role, uint64_t now, uint64_t expires_s)
+					  enum httpd_role role, unsigned scopes, uint64_t now,
+					  uint64_t expires_s)
 {
 	struct prov *p = cls;
 
+	ASSAY_ASSERT(!(scopes & ~SCOPES_ALL_SESSION));
 	for (size_t i = 0; i < PROV_SESSIONS_MAX; i++) {
 		struct prov_session *s = &p->sessions[i];
 		if (s->live && s->expires_s <= now)
@@ -427,6 +451,7 @@ static enum httpd_store_rc st_session_put(void *cls, const uint8_t token_hash[RC
 			memcpy(s->token_hash, token_hash, RCPT_HASH_BYTES);
 			memcpy(s->address, address, RCPT_ADDR_BYTES);
 			s->role = role;
+			s->scopes = scopes;
 			s->expires_s = expires_s;
 			s->live = 1;
 			if (sessions_save(p)) {
@@ -442,7 +467,7 @@ static enum httpd_store_rc st_session_put(void *cls, const uint8_t token_hash[RC
 
 static enum httpd_store_rc st_session_get(void *cls, uint8_t stored_hash[RCPT_HASH_BYTES],
 					  uint8_t address[RCPT_ADDR_BYTES], enum httpd_role *role,
-					  uint64_t *expires_s,
+					  unsigned *scopes, uint64_t *expires_s,
 					  const uint8_t token_hash[RCPT_HASH_BYTES], uint64_t now)
 {
 	struct prov *p = cls;
@@ -455,6 +480,7 @@ static enum httpd_store_rc st_session_get(void *cls, uint8_t stored_hash[RCPT_HA
 			memcpy(stored_hash, s->token_hash, RCPT_HASH_BYTES);
 			memcpy(address, s->address, RCPT_ADDR_BYTES);
 			*role = s->role;
+			*scopes = s->scopes;
 			*expires_s = s->expires_s;
 			return HTTPD_STORE_OK;
 		}

@@ -131,6 +131,7 @@ struct prov_session {
 	uint8_t token_hash[RCPT_HASH_BYTES];
 	uint8_t address[RCPT_ADDR_BYTES];
 	enum httpd_role role;
+	unsigned scopes;          /* PROV_SCOPE_* the sign-in limited it to; 0: not limited */
 	uint64_t expires_s;
 	int live;
 };
@@ -323,5 +324,8 @@ extern const struct httpd_route prov_routes[];
 extern const size_t prov_routes_len;
 /* Starts the HTTP server.  0 or -1 with why. */
 HTTPD_WUR int prov_api_start(struct prov *p, char *why, size_t why_len);
+
+/* The scope bits of a name a sign-in asks for (auth.c). */
+unsigned prov_scope_of(void *cls, const char *name);
 
 #endif

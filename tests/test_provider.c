@@ -1130,6 +1130,17 @@ Test(provider, sign_in_sessions_at_the_provider, .timeout = 120)
 	 * staked one. */
 	cr_assert_eq(provider_signin(&t, &t.other, "validator", token2, msg, sizeof(msg), sig), 403);
 	cr_assert_eq(provider_signin(&t, &t.val, "validator", token2, msg, sizeof(msg), sig), 200);
+	/* A session limited at sign-in to jobs:read may not submit
+	 * (jobs:write), one limited to jobs:write may; an unknown scope is
+	 * refused. */
+	cr_assert_eq(provider_signin(&t, &t.cust, "customer\n- urn:assay:scope:jobs:read", token,
+				     msg, sizeof(msg), sig), 200);
+	cr_assert_eq(bearer_probe(&t, token), 403, "jobs:read submitted");
+	cr_assert_eq(provider_signin(&t, &t.cust, "customer\n- urn:assay:scope:jobs:write", token,
+				     msg, sizeof(msg), sig), 200);
+	cr_assert_eq(bearer_probe(&t, token), 400, "jobs:write refused");
+	cr_assert_eq(provider_signin(&t, &t.cust, "customer\n- urn:assay:scope:everything", token,
+				     msg, sizeof(msg), sig), 400);
 	/* Logout revokes the token at once. */
 	req.method = "POST";
 	req.base_url = t.prov.url;

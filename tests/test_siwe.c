@@ -237,7 +237,10 @@ Test(siwe, parse_refusals)
 	refuse_edit("Resources:\n", "Resources: \n", "Resources");
 	refuse_edit("- https://example.com", "* https://example.com", "resource");
 	refuse_edit("- https://example.com", "- not a uri", "resource");
-	refuse_edit("my-web2-claim.json", "x\n- https://a.example\n- https://b.example\n- https://c.example", "resource");
+	/* Two resources and seven more: past HTTPD_SIWE_RESOURCES_MAX (8). */
+	refuse_edit("my-web2-claim.json", "x\n- https://a.example\n- https://b.example\n- https://c.example"
+		    "\n- https://d.example\n- https://e.example\n- https://f.example\n- https://g.example",
+		    "resource");
 	/* trailing LF, CRLF, NUL, length */
 	refuse_edit("claim.json", "claim.json\n", NULL);
 	refuse_edit("Version: 1\n", "Version: 1\r\n", "CR");
@@ -292,6 +295,7 @@ struct mem_session {
 	uint8_t hash[RCPT_HASH_BYTES];
 	uint8_t addr[RCPT_ADDR_BYTES];
 	enum httpd_role role;
+	unsigned scopes;
 	uint64_t expires_s;
 	int revoked;
 };
@@ -335,7 +339,7 @@ static enum httpd_store_rc m_nonce_take(void *cls, const char *nonce, uint64_t n
 
 static enum httpd_store_rc m_session_put(void *cls, const uint8_t h[RCPT_HASH_BYTES],
 					 const uint8_t a[RCPT_ADDR_BYTES], enum httpd_role role,
-					 uint64_t now, uint64_t exp)
+					 unsigned scopes, uint64_t now, uint64_t exp)
 {
 	struct mem *m = cls;
 
@@ -344,6 +348,7 @@ static enum httpd_store_rc m_session_put(void *cls, const uint8_t h[RCPT_HASH_BY
 	memcpy(m->s[m->n_s].hash, h, 32);
 	memcpy(m->s[m->n_s].addr, a, 20);
 	m->s[m->n_s].role = role;
+	m->s[m->n_s].scopes = scopes;
 	m->s[m->n_s].expires_s = exp;
 	m->s[m->n_s++].revoked = 0;
 	return HTTPD_STORE_OK;
@@ -351,7 +356,8 @@ static enum httpd_store_rc m_session_put(void *cls, const uint8_t h[RCPT_HASH_BY
 
 static enum httpd_store_rc m_session_get(void *cls, uint8_t stored[RCPT_HASH_BYTES],
 					 uint8_t a[RCPT_ADDR_BYTES], enum httpd_role *role,
-					 uint64_t *exp, const uint8_t h[RCPT_HASH_BYTES], uint64_t now)
+					 unsigned *scopes, uint64_t *exp, const uint8_t h[RCPT_HASH_BYTES],
+					 uint64_t now)
 {
 	struct mem *m = cls;
 	size_t i;
@@ -361,6 +367,7 @@ static enum httpd_store_rc m_session_get(void *cls, uint8_t stored[RCPT_HASH_BYT
 			memcpy(stored, m->s[i].hash, 32);
 			memcpy(a, m->s[i].addr, 20);
 			*role = m->s[i].role;
+			*scopes = m->s[i].scopes;
 			*exp = m->s[i].expires_s;
 			return HTTPD_STORE_OK;
 		}
@@ -396,8 +403,15 @@ static int mem_roles(void *cls, const uint8_t a[RCPT_ADDR_BYTES], enum httpd_rol
 	return role != HTTPD_ROLE_OPERATOR;
 }
 
+/* Two scopes, "read" and "write", as a service might name them. */
+static unsigned mem_scope_of(void *cls, const char *name)
+{
+	(void)cls;
+	return strcmp(name, "read") == 0 ? 1u : strcmp(name, "write") == 0 ? 2u : 0u;
+}
+
 static const struct httpd_siwe_config mem_cfg = {
-	S_DOMAIN, S_URI, S_CHAIN, 60, &mem_store, mem_roles,
+	S_DOMAIN, S_URI, S_CHAIN, 60, &mem_store, mem_roles, mem_scope_of,
 };
 
 /* ---------------------------------------------------------------- checks */
@@ -508,6 +522,55 @@ Test(siwe, check_each_refusal)
 	rcpt_key_wipe(&other);
 }
 
+/* A sign-in may limit its session to scopes (urn:assay:scope:NAME): the
+ * bits of the names the service grants are stored with it and come back
+ * with it; a name it does not grant, or one asked twice, is refused
+ * before the nonce is consumed. */
+Test(siwe, mem_scoped_session)
+{
+	struct mem st;
+	struct rcpt_key k;
+	struct httpd_session s1;
+	char a[RCPT_ADDR_HEX_BYTES], msg[2048], sig[RCPT_SIG_HEX_BYTES], bearer[80];
+	char why[256] = "";
+	enum httpd_role role;
+	unsigned scopes = 99;
+	uint64_t now = (uint64_t)time(NULL);
+	static const char *const bad[] = {
+		"\nResources:\n- urn:assay:scope:delete",
+		"\nResources:\n- urn:assay:scope:read\n- urn:assay:scope:read",
+		"\nResources:\n- urn:assay:scope:",
+	};
+
+	memset(&st, 0, sizeof(st));
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	cr_assert_eq(m_nonce_put(&st, "scopenonce1", now, now + 300), HTTPD_STORE_OK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		msg_make(msg, sizeof(msg), S_DOMAIN, a, S_URI, S_CHAIN, "scopenonce1", (int64_t)now,
+			 bad[i]);
+		sign_hex(sig, &k, msg);
+		cr_assert_eq(httpd_siwe_signin(&s1, why, sizeof(why), &mem_cfg, &st, msg, strlen(msg),
+					       sig, now), HTTPD_ERR_SIWE_FORMAT, "%s", bad[i]);
+		cr_assert(strstr(why, "scope"), "%s", why);
+		cr_assert_eq(st.n_s, 0);
+	}
+	msg_make(msg, sizeof(msg), S_DOMAIN, a, S_URI, S_CHAIN, "scopenonce1", (int64_t)now,
+		 "\nResources:\n- urn:assay:scope:write\n- urn:assay:role:validator");
+	sign_hex(sig, &k, msg);
+	cr_assert_eq(httpd_siwe_signin(&s1, why, sizeof(why), &mem_cfg, &st, msg, strlen(msg), sig,
+				       now), HTTPD_OK, "%s", why);
+	cr_assert_eq(s1.scopes, 2u);
+	cr_assert_eq(s1.n_scopes, 1);
+	cr_assert_str_eq(s1.scope_names[0], "write");
+	cr_assert_eq(st.s[0].scopes, 2u);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", s1.token);
+	cr_assert_eq(httpd_session_check(NULL, &role, &scopes, &mem_cfg, &st, bearer, now), HTTPD_OK);
+	cr_assert_eq(scopes, 2u);
+	cr_assert_eq(role, HTTPD_ROLE_VALIDATOR);
+	rcpt_key_wipe(&k);
+}
+
 Test(siwe, mem_signin_once_and_sessions)
 {
 	struct mem st;
@@ -565,22 +628,22 @@ Test(siwe, mem_signin_once_and_sessions)
 	cr_assert_eq(st.n_s, 1);
 	/* The token works, in either case of hex and "bearer". */
 	snprintf(bearer, sizeof(bearer), "Bearer %s", s1.token);
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer, now), HTTPD_OK);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer, now), HTTPD_OK);
 	cr_assert_eq(memcmp(who, k.address, 20), 0);
 	cr_assert_eq(role, HTTPD_ROLE_CUSTOMER);
 	/* Malformed, altered, expired. */
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, s1.token, now), HTTPD_ERR_SESSION);
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, "Basic abc", now), HTTPD_ERR_SESSION);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, s1.token, now), HTTPD_ERR_SESSION);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, "Basic abc", now), HTTPD_ERR_SESSION);
 	bearer[7] = bearer[7] == '0' ? '1' : '0';
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer, now), HTTPD_ERR_SESSION);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer, now), HTTPD_ERR_SESSION);
 	bearer[7] = s1.token[0];
 	bearer[strlen(bearer) - 1] = '\0';
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer, now), HTTPD_ERR_SESSION);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer, now), HTTPD_ERR_SESSION);
 	snprintf(bearer, sizeof(bearer), "Bearer %s", s1.token);
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer, now + 60), HTTPD_ERR_SESSION);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer, now + 60), HTTPD_ERR_SESSION);
 	/* Revoked. */
 	cr_assert_eq(m_session_revoke(&st, NULL, k.address, now), HTTPD_STORE_OK);
-	cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer, now), HTTPD_ERR_SESSION);
+	cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer, now), HTTPD_ERR_SESSION);
 	/* A store that is down is not a refusal of the caller. */
 	st.down = 1;
 	cr_assert_eq(m_nonce_put(&st, "abcdefgh12", now, now + 300), HTTPD_STORE_OK);
@@ -627,9 +690,9 @@ Test(siwe, session_never_outlives_expiration_time)
 			     cases[i].exp_in, s.expires_s - now);
 		cr_assert_eq(st.s[st.n_s - 1].expires_s, now + cases[i].want, "the store holds another expiry");
 		snprintf(bearer, sizeof(bearer), "Bearer %s", s.token);
-		cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer,
+		cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer,
 						 now + cases[i].want - 1), HTTPD_OK);
-		cr_assert_eq(httpd_session_check(who, &role, &mem_cfg, &st, bearer,
+		cr_assert_eq(httpd_session_check(who, &role, NULL, &mem_cfg, &st, bearer,
 						 now + cases[i].want), HTTPD_ERR_SESSION);
 		st.n_s = 0;
 	}
@@ -1014,6 +1077,88 @@ Test(siwe, escrow_ownership_and_operator, .fini = svc_stop, .timeout = 60)
 	hc_resp_free(&r);
 	rcpt_key_wipe(&a);
 	rcpt_key_wipe(&b);
+}
+
+/* A session limited to "funds" at sign-in stakes (a funds route) but
+ * cannot read the audit log (audit:read) nor make an API key (a route
+ * that declares no scope): 403 insufficient-scope, as a key would get.
+ * The signin answer names the scopes.  An unlimited session of the same
+ * address still does all three.  Unknown scope: 400, nothing stored. */
+Test(siwe, escrow_scoped_session, .fini = svc_stop, .timeout = 60)
+{
+	struct rcpt_key k;
+	struct hc_resp r;
+	char token[65], full[65], target[128], a[RCPT_ADDR_HEX_BYTES], fb[160];
+	char nonce[80], msg[2048], sig[RCPT_SIG_HEX_BYTES];
+	const char *h[2] = { "Idempotency-Key: sf1", NULL };
+	json_t *j;
+
+	svc_start(900, "1000");
+	cr_assert_eq(rcpt_key_generate(&k), RCPT_OK);
+	rcpt_address_format(a, k.address);
+	snprintf(fb, sizeof(fb), "{\"address\":\"%s\",\"amount\":\"5000\"}", a);
+	cr_assert_eq(hc_request(&r, S.port, "POST", "/v1/faucet", h, fb, strlen(fb)), 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	get_nonce(nonce);
+	msg_make(msg, sizeof(msg), S_DOMAIN, a, S_URI, S_CHAIN, nonce, (int64_t)time(NULL),
+		 "\nResources:\n- urn:assay:scope:funds");
+	sign_hex(sig, &k, msg);
+	post_signin(&r, msg, sig);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = jbody(&r);
+	cr_assert_str_eq(json_string_value(json_array_get(json_object_get(j, "scopes"), 0)), "funds");
+	cr_assert_eq(json_array_size(json_object_get(j, "scopes")), 1);
+	snprintf(token, sizeof(token), "%s", json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	hc_resp_free(&r);
+	cr_assert_eq(sql_count("SELECT count(*) FROM escrow_sessions WHERE scopes = 4"), 1);
+	bearer_req(&r, token, "POST", "/v1/stake", "ss1", "{\"amount\":\"2000\"}");
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	audit_of(target, k.address);
+	bearer_req(&r, token, "GET", target, NULL, NULL);
+	want_problem(&r, 403, "insufficient-scope");
+	hc_resp_free(&r);
+	bearer_req(&r, token, "POST", "/v1/apikeys", "sk1", "{\"scopes\":[\"funds\"]}");
+	want_problem(&r, 403, "insufficient-scope");
+	hc_resp_free(&r);
+	cr_assert_eq(sql_count("SELECT count(*) FROM escrow_apikeys"), 0);
+	signin(full, &k, NULL, "customer");
+	bearer_req(&r, full, "GET", target, NULL, NULL);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	hc_resp_free(&r);
+	/* A scope the escrow does not have. */
+	get_nonce(nonce);
+	msg_make(msg, sizeof(msg), S_DOMAIN, a, S_URI, S_CHAIN, nonce, (int64_t)time(NULL),
+		 "\nResources:\n- urn:assay:scope:everything");
+	sign_hex(sig, &k, msg);
+	post_signin(&r, msg, sig);
+	want_problem(&r, 400, "siwe-malformed");
+	hc_resp_free(&r);
+	cr_assert_eq(sql_count("SELECT count(*) FROM escrow_sessions"), 2);
+	/* The client asks for scopes with --scopes (funds 4 + audit:read 8). */
+	{
+		char kp[300], sp[300], url[64];
+		const char *ok[] = { tu_assay(), "signin", "--url", url, "--key", kp, "--out", sp,
+			"--scopes", "funds,audit:read", "--siwe-domain", S_DOMAIN, NULL };
+		const char *bad[] = { tu_assay(), "signin", "--url", url, "--key", kp, "--out", sp,
+			"--scopes", "funds,,keys", "--siwe-domain", S_DOMAIN, NULL };
+		struct tu_run run;
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)S.port);
+		snprintf(kp, sizeof(kp), "%s/scoped.key", S.dir);
+		snprintf(sp, sizeof(sp), "%s/scoped.session", S.dir);
+		cr_assert_eq(rcpt_key_save(&k, NULL, kp), RCPT_OK);
+		tu_run(&run, ok);
+		cr_assert_eq(run.status, 0, "%s", run.err);
+		cr_assert(strstr(run.out, "\"scopes\":[\"funds\",\"audit:read\"]"), "%s", run.out);
+		tu_run_free(&run);
+		cr_assert_eq(sql_count("SELECT count(*) FROM escrow_sessions WHERE scopes = 12"), 1);
+		tu_run(&run, bad);
+		cr_assert_eq(run.status, 2, "%s", run.err);
+		tu_run_free(&run);
+	}
+	rcpt_key_wipe(&k);
 }
 
 Test(siwe, escrow_token_expires, .fini = svc_stop, .timeout = 60)
