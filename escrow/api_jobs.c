@@ -252,6 +252,32 @@ static int job_validate(struct httpd_req *r, struct escrow *e, struct rcpt_job *
 	return 0;
 }
 
+/* The job's step opening -> open with its "opened" audit entry, once the
+ * money is locked; 0, or -1 having answered. */
+static int opened_step(struct httpd_req *r, struct escrow *e, const struct rcpt_job *job,
+		       const uint8_t id[RCPT_HASH_BYTES], uint64_t now)
+{
+	char sub[80], mp[RCPT_U256_DEC_BYTES], c[RCPT_ADDR_HEX_BYTES], p[RCPT_ADDR_HEX_BYTES];
+	enum escrow_db_err rc;
+
+	rcpt_u256_format(mp, &job->max_price);
+	rcpt_address_format(c, job->customer);
+	rcpt_address_format(p, job->provider);
+	escrow_subject_job(sub, id);
+	rc = escrow_db_step_audit(escrow_http_db(e), id, JOB_OP_FUNDED, JOB_OPENING, sub, "opened",
+				  json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
+					    "provider", p, "kernel", job->kernel,
+					    "maxPrice", mp, "deadline", (json_int_t)job->deadline),
+				  now);
+	if (rc == ESCROW_DB_CONFLICT)
+		rc = ESCROW_DB_OK;   /* the settlement loop finished the opening meanwhile */
+	if (rc) {
+		esc_reply_db(r, rc);
+		return -1;
+	}
+	return 0;
+}
+
 void esc_handle_job_open(struct httpd_req *r, void *cls)
 {
 	struct escrow *e = cls;
@@ -259,8 +285,7 @@ void esc_handle_job_open(struct httpd_req *r, void *cls)
 	struct escrow_job old;
 	uint8_t sig[RCPT_SIG_BYTES], id[RCPT_HASH_BYTES];
 	const char *key = httpd_req_idem_key(r);
-	char *canon = NULL, sub[80], mp[RCPT_U256_DEC_BYTES], c[RCPT_ADDR_HEX_BYTES],
-		p[RCPT_ADDR_HEX_BYTES];
+	char *canon = NULL;
 	struct chain *ch;
 	enum escrow_db_err rc;
 	enum chain_err ce;
@@ -307,22 +332,8 @@ void esc_handle_job_open(struct httpd_req *r, void *cls)
 		esc_reply_chain(r, ce);
 		goto out;
 	}
-	rcpt_u256_format(mp, &job.max_price);
-	rcpt_address_format(c, job.customer);
-	rcpt_address_format(p, job.provider);
-	escrow_subject_job(sub, id);
-	rc = escrow_db_step_audit(escrow_http_db(e), id, JOB_OP_FUNDED, JOB_OPENING, sub, "opened",
-				  json_pack("{s:s, s:s, s:s, s:s, s:I}", "customer", c,
-					    "provider", p, "kernel", job.kernel,
-					    "maxPrice", mp, "deadline", (json_int_t)job.deadline),
-				  now);
-	if (rc == ESCROW_DB_CONFLICT)
-		rc = ESCROW_DB_OK;   /* the settlement loop finished the opening meanwhile */
-	if (rc) {
-		esc_reply_db(r, rc);
-		goto out;
-	}
-	reply_opened(r, id);
+	if (opened_step(r, e, &job, id, now) == 0)
+		reply_opened(r, id);
 out:
 	free(canon);
 }
