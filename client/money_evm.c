@@ -355,7 +355,6 @@ static int print_account(struct money *m, const uint8_t who[RCPT_ADDR_BYTES], ui
 	uint64_t release = 0;
 	enum evm_rpc_err rc;
 	json_t *o;
-	char *line;
 
 	if (block == EVM_BLOCK_LATEST) {
 		rc = evm_rpc_block_number(m->rpc, &block);
@@ -392,7 +391,13 @@ static int print_account(struct money *m, const uint8_t who[RCPT_ADDR_BYTES], ui
 		      "available", av, "stake", st, "unbonding", ub, "nextRelease",
 		      (json_int_t)release, "wallet", wl, "chainId", (json_int_t)m->chain_id,
 		      "escrow", esc, "token", tok, "block", (json_int_t)block);
-	line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	return money_print(m, o);
+}
+
+int money_print(const struct money *m, json_t *o)
+{
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
 	json_decref(o);
 	if (!line) {
 		cli_err("%s: out of memory", m->cmd);

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "evm.h"
 #include "evm_rpc.h"
 #include "money_evm.h"
@@ -73,6 +75,9 @@ int money_call_words(struct money *m, struct rcpt_u256 *out, size_t n,
 int money_call_addr(struct money *m, struct rcpt_u256 *out, size_t n,
 		    const uint8_t to[RCPT_ADDR_BYTES], const char *sig,
 		    const uint8_t who[RCPT_ADDR_BYTES], uint64_t block);
+/* Prints o (may be NULL: out of memory) as one compact JSON line on
+ * stdout and releases it.  0 or 1. */
+int money_print(const struct money *m, json_t *o);
 /* One transaction from the sender's account to `to`, estimated first
  * (a revert there sends nothing) and waited for; its hash, gas and
  * block on stderr, the block in m->last_block.  0, or 1 (a revert

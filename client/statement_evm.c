@@ -309,7 +309,6 @@ static int print_job(struct money *m, const uint8_t id[RCPT_HASH_BYTES], uint64_
 	enum evm_rpc_err rc;
 	struct evm_buf b;
 	json_t *o = NULL;
-	char *line = NULL;
 
 	if (block == EVM_BLOCK_LATEST && (rc = evm_rpc_block_number(m->rpc, &block)) != 0)
 		return money_rpc_fail(m, "reading the block number", rc);
@@ -337,18 +336,13 @@ static int print_job(struct money *m, const uint8_t id[RCPT_HASH_BYTES], uint64_
 		return 1;
 	}
 	rcpt_address_format(esc, m->escrow);
-	if (!json_object_set_new(o, "chainId", json_integer((json_int_t)m->chain_id)) &&
-	    !json_object_set_new(o, "escrow", json_string(esc)) &&
-	    !json_object_set_new(o, "block", json_integer((json_int_t)block)))
-		line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(o);
-	if (!line) {
-		cli_err("%s: out of memory", m->cmd);
-		return 1;
+	if (json_object_set_new(o, "chainId", json_integer((json_int_t)m->chain_id)) ||
+	    json_object_set_new(o, "escrow", json_string(esc)) ||
+	    json_object_set_new(o, "block", json_integer((json_int_t)block))) {
+		json_decref(o);
+		o = NULL;
 	}
-	printf("%s\n", line);
-	free(line);
-	return 0;
+	return money_print(m, o);
 }
 
 /* ------------------------------------------------------------------ */

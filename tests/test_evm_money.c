@@ -236,6 +236,27 @@ static char *snapshot(const struct world *w)
 	return s;
 }
 
+/* A command that must be refused with exit 2, nothing on stdout and one
+ * line on stderr that contains why. */
+struct refusal {
+	const char *argv[16];
+	const char *why;
+};
+
+static void expect_refusals(const struct refusal *cases, size_t n)
+{
+	struct tu_run r;
+
+	for (size_t i = 0; i < n; i++) {
+		assay(&r, cases[i].argv);
+		cr_expect_eq(r.status, 2, "case %zu: %s", i, r.err);
+		cr_expect_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
+		cr_expect(strstr(r.err, cases[i].why), "case %zu: %s", i, r.err);
+		cr_expect_str_empty(r.out);
+		tu_run_free(&r);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 
 Test(evm_money, deposit_balance_stake_unstake_withdraw_checked_by_ethers, .fini = anvil_stop,
@@ -544,10 +565,7 @@ Test(evm_money, mixing_backends_refused)
 	/* Nothing listens on port 1: every refusal comes before any I/O. */
 	static const char *const E = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 	static const char *const NODE = "http://127.0.0.1:1";
-	static const struct {
-		const char *argv[16];
-		const char *why;
-	} cases[] = {
+	static const struct refusal cases[] = {
 		{ { "deposit", "5", "--escrow", NODE, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
 		  "--escrow (assay-escrow over HTTP) and --rpc (the EVM contract) choose different backends" },
 		{ { "balance", "--escrow", NODE, "--escrow-address", E, "--key", "k" },
@@ -573,16 +591,7 @@ Test(evm_money, mixing_backends_refused)
 		{ { "escrow", "balance", E, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
 		  "either ADDRESS or --key" },
 	};
-	struct tu_run r;
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assay(&r, cases[i].argv);
-		cr_expect_eq(r.status, 2, "case %zu: %s", i, r.err);
-		cr_expect_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
-		cr_expect(strstr(r.err, cases[i].why), "case %zu: %s", i, r.err);
-		cr_expect_str_empty(r.out);
-		tu_run_free(&r);
-	}
+	expect_refusals(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(evm_money, unreachable_rpc, .fini = anvil_stop, .timeout = 60)
@@ -1169,10 +1178,7 @@ Test(evm_statements, unusable_arguments)
 	static const char *const NODE = "http://127.0.0.1:1";
 	static const char *const ID = "0x1111111111111111111111111111111111111111111111111111111111111111";
 	static const char *const SIG = "0x11";
-	static const struct {
-		const char *argv[16];
-		const char *why;
-	} cases[] = {
+	static const struct refusal cases[] = {
 		{ { "escrow", "open", "j.json", "--rpc", NODE, "--escrow-address", E },
 		  "give --sig SIG (the statement signed elsewhere) or --key FILE" },
 		{ { "escrow", "open", "j.json", "--sig", SIG, "--rpc", NODE, "--escrow-address", E },
@@ -1204,14 +1210,5 @@ Test(evm_statements, unusable_arguments)
 		{ { "escrow", "open", "/nonexistent/j.json", "--key", "k", "--rpc", NODE,
 		    "--escrow-address", E }, "/nonexistent/j.json" },
 	};
-	struct tu_run r;
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assay(&r, cases[i].argv);
-		cr_expect_eq(r.status, 2, "case %zu: %s", i, r.err);
-		cr_expect_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
-		cr_expect(strstr(r.err, cases[i].why), "case %zu: %s", i, r.err);
-		cr_expect_str_empty(r.out);
-		tu_run_free(&r);
-	}
+	expect_refusals(cases, sizeof(cases) / sizeof(cases[0]));
 }
