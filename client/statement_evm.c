@@ -117,6 +117,8 @@ static int check_flags(const struct money *m, const struct money_evm_flags *f,
 {
 	int signs = op == MONEY_OPEN || op == MONEY_RECEIPT || op == MONEY_ATTEST;
 
+	ASSAY_ASSERT(m->cmd && f);
+
 	if (signs && !f->sig && !f->key) {
 		cli_err("%s: give --sig SIG (the statement signed elsewhere) or --key FILE (its "
 			"signer's key)", m->cmd);
@@ -162,6 +164,8 @@ static int read_stmts(const struct money *m, struct stmt *s, const struct money_
 {
 	int rc;
 
+	ASSAY_ASSERT((op == MONEY_OPEN) == (id == NULL));
+	ASSAY_ASSERT(op != MONEY_ATTEST || f->receipt);
 	if (op == MONEY_OPEN)
 		return read_stmt(m, &s->job, file, "job", parse_job);
 	rc = parse_id(m, s->id, id);
@@ -196,6 +200,8 @@ static int stmt_sign(const struct money *m, struct stmt *s, const struct money_e
 	enum rcpt_err re;
 	int rc;
 
+	/* check_flags ran: a signature given, or a key to make it. */
+	ASSAY_ASSERT(f->sig || f->key);
 	rcpt_address_format(want, signer);
 	if (f->sig) {
 		if (rcpt_sig_parse(s->sig, f->sig) != RCPT_OK) {
@@ -238,6 +244,8 @@ static int stmt_digest_sign(const struct money *m, struct stmt *s,
 	uint8_t digest[RCPT_HASH_BYTES], rid[RCPT_HASH_BYTES];
 	enum rcpt_err re;
 
+	ASSAY_ASSERT(op == MONEY_OPEN || op == MONEY_RECEIPT || op == MONEY_ATTEST);
+	ASSAY_ASSERT(m->chain_id != 0);
 	rcpt_domain_assay(&dom, m->chain_id, m->escrow);
 	if (op == MONEY_OPEN) {
 		re = rcpt_job_id(s->id, &d, &dom, &s->job);
@@ -279,6 +287,8 @@ static json_t *job_json(const char *idhex, const struct rcpt_u256 w[JI_WORDS_], 
 	uint64_t deadline, opened, window;
 	int has_receipt = state >= 2 && state <= 4;
 
+	ASSAY_ASSERT(state <= STMT_STATE_MAX && idhex);
+
 	if (evm_abi_word_addr(cust, &w[JI_CUSTOMER]) || evm_abi_word_addr(prov, &w[JI_PROVIDER]) ||
 	    evm_abi_word_u64(&deadline, &w[JI_DEADLINE]) ||
 	    evm_abi_word_u64(&opened, &w[JI_OPENED_AT]) ||
@@ -310,6 +320,7 @@ static int print_job(struct money *m, const uint8_t id[RCPT_HASH_BYTES], uint64_
 	struct evm_buf b;
 	json_t *o = NULL;
 
+	ASSAY_ASSERT(m->rpc && id);
 	if (block == EVM_BLOCK_LATEST && (rc = evm_rpc_block_number(m->rpc, &block)) != 0)
 		return money_rpc_fail(m, "reading the block number", rc);
 	if (rcpt_hex_encode(idhex, sizeof(idhex), id, RCPT_HASH_BYTES) || block > RCPT_JSON_UINT_MAX) {
@@ -356,6 +367,7 @@ static int stmt_call(const struct money *m, struct evm_buf *b, char *what, size_
 	char idhex[RCPT_HASH_HEX_BYTES];
 	enum rcpt_err re = RCPT_OK;
 
+	ASSAY_ASSERT(b->len == 0 && b->cap >= MONEY_CALL_BYTES && op != MONEY_JOB);
 	if (rcpt_hex_encode(idhex, sizeof(idhex), s->id, RCPT_HASH_BYTES) != RCPT_OK)
 		return 2;
 	if (op == MONEY_OPEN)
@@ -386,6 +398,7 @@ static int stmt_send(struct money *m, struct stmt *s, const struct money_evm_fla
 	uint8_t *buf;
 	int rc = 0;
 
+	ASSAY_ASSERT(m->have_sender && op != MONEY_JOB);
 	if (op != MONEY_SETTLE)
 		rc = stmt_digest_sign(m, s, f, op);
 	if (rc)
