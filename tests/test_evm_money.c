@@ -27,6 +27,9 @@
  *              relayed open (signed by ethers, sent by another account),
  *              a receipt relayed with `assay statement sign`'s signature,
  *              an attestation with verdict 1 sent by another account;
+ *              a job refunded by settle past its deadline (its late
+ *              receipt DeadlinePassed()) and a fraud claim (verdict 2)
+ *              that disputes a job;
  *              each job printed compared, value by value at the printed
  *              block, with chain-adapter/evm/test-ethers/job.mjs
  *              (ethers.js: the ids by TypedDataEncoder, jobState,
@@ -1169,6 +1172,71 @@ Test(evm_statements, refusals_named_nothing_moved, .fini = anvil_stop, .timeout 
 	cr_assert_str_eq(after, before, "nothing moved, no transaction sent");
 	free(before);
 	free(after);
+}
+
+Test(evm_statements, fraud_claim_disputes_and_deadline_refunds, .fini = anvil_stop,
+     .timeout = 400)
+{
+	struct job_world jw;
+	char text[300], *out;
+	json_t *e;
+
+	job_world_start(&jw, 4);
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		free(assay_ok(a, 1));
+	}
+	/* No receipt by the deadline (block time moved past it): refunded. */
+	json_decref(anvilfx_call(&A, "evm_increaseTime", "[3700]"));
+	json_decref(anvilfx_call(&A, "evm_mine", "[]"));
+	{
+		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.prov_key,
+			"--rpc", A.url, "--chain", jw.w.chain, NULL };
+		struct tu_run r;
+
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "DeadlinePassed()"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "settle", jw.id, "--key", jw.prov_key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		out = assay_ok(a, 1);
+		check_job(&jw, out, "refunded");
+		free(out);
+	}
+	expect_account(&jw.w, CUSTOMER, "1000", "0");
+	expect_account(&jw.w, PROVIDER, "0", "500");
+
+	/* A second job (nonce 5, deadline an hour past the block time),
+	 * receipted, then a fraud claim: disputed. */
+	anvil_stop();
+	job_world_start(&jw, 5);
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		const char *const b[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.prov_key,
+			"--rpc", A.url, "--chain", jw.w.chain, NULL };
+		free(assay_ok(a, 1));
+		free(assay_ok(b, 1));
+	}
+	snprintf(text, sizeof(text), "{\"receipt\":\"%s\",\"outputRoot\":\"0x%064d\",\"verdict\":2,"
+		 "\"validator\":\"%s\"}", jw.rid, 4, VALIDATOR);
+	tu_write_file(jw.att, text, strlen(text), 0644);
+	{
+		const char *const a[] = { "escrow", "attest", jw.id, jw.att, "--key", jw.val_key,
+			"--receipt", jw.rec, "--rpc", A.url, "--chain", jw.w.chain, NULL };
+		out = assay_ok(a, 1);
+		check_job(&jw, out, "disputed");
+		free(out);
+	}
+	e = ethers_job_state(&jw.w, jw.id, NULL);
+	cr_assert_eq(num(e, "openDisputes"), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(e, "attested"), 0)), 2);
+	json_decref(e);
+	expect_account(&jw.w, CUSTOMER, "900", "0");
 }
 
 Test(evm_statements, unusable_arguments)
