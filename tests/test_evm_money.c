@@ -904,6 +904,16 @@ static char *assay_ok(const char *const args[], size_t n)
 	return out;
 }
 
+/* One transaction that must succeed: the job it printed checked with
+ * check_job in `state`. */
+static void step_ok(const struct job_world *jw, const char *const args[], const char *state)
+{
+	char *out = assay_ok(args, 1);
+
+	check_job(jw, out, state);
+	free(out);
+}
+
 /* The world of a job: the contract deployed with JOB_RULES, the customer
  * holding 1000 in the escrow, the provider 500 bonded, the validator 10
  * bonded; the JobSpec (maxPrice 100, nonce `nonce`), the Receipt (price
@@ -975,24 +985,19 @@ Test(evm_statements, job_life_open_receipt_settle_checked_by_ethers, .fini = anv
 	struct job_world jw;
 	struct tu_run r;
 	json_t *e;
-	char *out;
 
 	job_world_start(&jw, 1);
 	{
 		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
 			"--chain", jw.w.chain, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "open");
-		free(out);
+		step_ok(&jw, a, "open");
 	}
 	/* maxPrice locked from the customer's available. */
 	expect_account(&jw.w, CUSTOMER, "900", "0");
 	{
 		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.prov_key,
 			"--rpc", A.url, "--escrow-address", jw.w.escrow, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "receipted");
-		free(out);
+		step_ok(&jw, a, "receipted");
 	}
 	{
 		const char *const a[] = { "escrow", "job", jw.id, "--rpc", A.url, "--chain", jw.w.chain,
@@ -1020,9 +1025,7 @@ Test(evm_statements, job_life_open_receipt_settle_checked_by_ethers, .fini = anv
 	{
 		const char *const a[] = { "escrow", "settle", jw.id, "--key", jw.val_key, "--rpc", A.url,
 			"--chain", jw.w.chain, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "paid");
-		free(out);
+		step_ok(&jw, a, "paid");
 	}
 	/* price to the provider, maxPrice - price back to the customer. */
 	expect_account(&jw.w, CUSTOMER, "940", "0");
@@ -1036,7 +1039,7 @@ Test(evm_statements, job_life_open_receipt_settle_checked_by_ethers, .fini = anv
 Test(evm_statements, relayed_open_receipt_and_attestation, .fini = anvil_stop, .timeout = 400)
 {
 	struct job_world jw;
-	char dom[600], text[300], *sig, *out;
+	char dom[600], text[300], *sig;
 	long long cust_nonce, val_nonce;
 	json_t *e;
 
@@ -1052,9 +1055,7 @@ Test(evm_statements, relayed_open_receipt_and_attestation, .fini = anvil_stop, .
 	{
 		const char *const a[] = { "escrow", "open", jw.job, "--sig", sig, "--relayer", jw.val_key,
 			"--rpc", A.url, "--chain", jw.w.chain, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "open");
-		free(out);
+		step_ok(&jw, a, "open");
 	}
 	free(sig);
 	cr_assert_eq(nonce_of(&jw.w, CUSTOMER), cust_nonce, "the customer sent nothing");
@@ -1074,9 +1075,7 @@ Test(evm_statements, relayed_open_receipt_and_attestation, .fini = anvil_stop, .
 	{
 		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--sig", sig, "--key",
 			jw.w.key, "--rpc", A.url, "--chain", jw.w.chain, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "receipted");
-		free(out);
+		step_ok(&jw, a, "receipted");
 	}
 	free(sig);
 	cr_assert_eq(nonce_of(&jw.w, CUSTOMER), cust_nonce + 1, "the customer relayed the receipt");
@@ -1085,9 +1084,7 @@ Test(evm_statements, relayed_open_receipt_and_attestation, .fini = anvil_stop, .
 		const char *const a[] = { "escrow", "attest", jw.id, jw.att, "--key", jw.val_key,
 			"--relayer", jw.w.key, "--receipt", jw.rec, "--rpc", A.url, "--chain", jw.w.chain,
 			NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "receipted");
-		free(out);
+		step_ok(&jw, a, "receipted");
 	}
 	cr_assert_eq(nonce_of(&jw.w, VALIDATOR), val_nonce + 1, "the validator sent nothing more");
 	e = ethers_job_state(&jw.w, jw.id, NULL);
@@ -1178,7 +1175,7 @@ Test(evm_statements, fraud_claim_disputes_and_deadline_refunds, .fini = anvil_st
      .timeout = 400)
 {
 	struct job_world jw;
-	char text[300], *out;
+	char text[300];
 	json_t *e;
 
 	job_world_start(&jw, 4);
@@ -1203,9 +1200,7 @@ Test(evm_statements, fraud_claim_disputes_and_deadline_refunds, .fini = anvil_st
 	{
 		const char *const a[] = { "escrow", "settle", jw.id, "--key", jw.prov_key, "--rpc", A.url,
 			"--chain", jw.w.chain, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "refunded");
-		free(out);
+		step_ok(&jw, a, "refunded");
 	}
 	expect_account(&jw.w, CUSTOMER, "1000", "0");
 	expect_account(&jw.w, PROVIDER, "0", "500");
@@ -1228,9 +1223,7 @@ Test(evm_statements, fraud_claim_disputes_and_deadline_refunds, .fini = anvil_st
 	{
 		const char *const a[] = { "escrow", "attest", jw.id, jw.att, "--key", jw.val_key,
 			"--receipt", jw.rec, "--rpc", A.url, "--chain", jw.w.chain, NULL };
-		out = assay_ok(a, 1);
-		check_job(&jw, out, "disputed");
-		free(out);
+		step_ok(&jw, a, "disputed");
 	}
 	e = ethers_job_state(&jw.w, jw.id, NULL);
 	cr_assert_eq(num(e, "openDisputes"), 1);
