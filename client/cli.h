@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define CLI_OPT_MAX 16
+#define CLI_OPT_MAX 24   /* the most options one command takes (escrow: 17) */
 #define CLI_POS_MAX 32
 
 struct cli_opt {

@@ -94,6 +94,9 @@ static const char ESCROW_USAGE[] =
 	"                                       claim and may carry the job's input\n"
 	"  input ID FILE                        upload a disputed job's input for the referee\n"
 	"  job ID                               one job: state, receipt, disputes\n"
+	"  settle ID --key FILE                 (EVM only) settle(ID): pays a receipted job\n"
+	"                                       after its window, refunds an open one after\n"
+	"                                       its deadline; any account may send it\n"
 	"  jobs [--state STATE]                 up to 100 jobs, e.g. --state receipted\n"
 	"  audit (ID | ADDRESS) --key FILE      a job's (customer or provider) or an account's\n"
 	"                                       audit chain, for `assay audit verify`\n"
@@ -125,20 +128,33 @@ static const char ESCROW_USAGE[] =
 	"escrow refused (its problem on stderr) or could not be reached; 2\n"
 	"unusable arguments.\n"
 	"\n"
-	"On an EVM chain, balance, stake, unstake, withdraw and unbond take\n"
-	"--rpc URL (--escrow-address ADDRESS | --chain FILE) instead of --url and\n"
-	"call the contract: stake(AMOUNT), unstake(AMOUNT), withdraw(AMOUNT) and\n"
-	"releaseUnbonded(the key's address), each a transaction the key signs.\n";
+	"On an EVM chain, balance, stake, unstake, withdraw, unbond, open, receipt,\n"
+	"attest, settle and job take --rpc URL (--escrow-address ADDRESS | --chain FILE)\n"
+	"instead of --url and call the contract: stake(AMOUNT), unstake(AMOUNT),\n"
+	"withdraw(AMOUNT), releaseUnbonded(the key's address), openJob(JOB, SIG),\n"
+	"submitReceipt(RECEIPT, SIG), attest(ATTESTATION, SIG, RECEIPT), settle(ID),\n"
+	"each a transaction; job ID reads jobState and jobInfo and sends nothing.\n"
+	"The statement's signature is --sig, or is made with --key (its signer's key);\n"
+	"the transaction is sent by --relayer FILE's account when given, else by\n"
+	"--key's (any account may relay a signed statement: --sig SIG --relayer FILE,\n"
+	"or --key FILE --relayer FILE to sign here and have another account pay).\n"
+	"--relayer FILE        the account that sends open, receipt or attest\n"
+	"--receipt FILE        attest: the receipt attested (the contract needs it)\n"
+	"open, receipt, attest and settle print the job after the transaction, job\n"
+	"prints it now: {\"job\",\"state\",\"customer\",\"provider\",\"maxPrice\",\"price\",\n"
+	"\"deadline\",\"openedAt\",\"windowEnd\",\"openDisputes\",\"receipt\",\"chainId\",\n"
+	"\"escrow\",\"block\"}; state is open, receipted, disputed, paid or refunded.\n";
 
 /* ------------------------------------------------------------------ */
 /* Options                                                              */
 
 /* O_URL chooses assay-escrow over HTTP; O_RPC and the options after it
- * choose the EVM contract (client/money_evm.h) for the account
- * subcommands. */
+ * choose the EVM contract (client/money_evm.h) for the account and
+ * statement subcommands. */
 enum esc_opt {
 	O_URL, O_KEY, O_SIG, O_DOMAIN, O_INPUT, O_IDEM, O_STATE, O_ORG, O_CONTACT, O_EXPIRES,
-	O_RPC, O_ESCROW_ADDRESS, O_CHAIN, O_CONFIRMATIONS, O_TIMEOUT, O_COUNT_
+	O_RPC, O_ESCROW_ADDRESS, O_CHAIN, O_CONFIRMATIONS, O_TIMEOUT, O_RELAYER, O_RECEIPT,
+	O_COUNT_
 };
 
 #define M(o) (1u << (o))
@@ -159,6 +175,8 @@ static const struct cli_opt esc_opts[O_COUNT_] = {
 	[O_CHAIN] = { "chain", 0, 0 },
 	[O_CONFIRMATIONS] = { "confirmations", 0, 0 },
 	[O_TIMEOUT] = { "timeout-s", 0, 0 },
+	[O_RELAYER] = { "relayer", 0, 0 },
+	[O_RECEIPT] = { "receipt", 0, 0 },
 };
 
 /* One request being built and its answer. */
@@ -1226,6 +1244,7 @@ static const struct esc_sub esc_subs[] = {
 	{ "attest", 2, 2, M(O_KEY) | M(O_SIG) | M(O_DOMAIN) | M(O_INPUT) | M(O_IDEM), 1 },
 	{ "input", 2, 2, M(O_IDEM), 1 },
 	{ "job", 1, 1, 0, 0 },
+	{ "settle", 1, 1, M(O_KEY), 1 },
 	{ "jobs", 0, 0, M(O_STATE), 0 },
 	{ "audit", 1, 1, M(O_KEY), 0 },
 	{ "provider", 1, 1, 0, 0 },
@@ -1248,6 +1267,9 @@ static void esc_evm_flags(struct money_evm_flags *f, const struct esc_ctx *c)
 	f->key = c->a.val[O_KEY];
 	f->confirmations = c->a.val[O_CONFIRMATIONS];
 	f->timeout_s = c->a.val[O_TIMEOUT];
+	f->sig = c->a.val[O_SIG];
+	f->relayer = c->a.val[O_RELAYER];
+	f->receipt = c->a.val[O_RECEIPT];
 }
 
 /* 1 when the options choose the EVM for this subcommand, 0 for HTTP, -1
@@ -1255,28 +1277,40 @@ static void esc_evm_flags(struct money_evm_flags *f, const struct esc_ctx *c)
  * default: it chooses nothing. */
 static int esc_backend(struct esc_ctx *c, const struct esc_sub *sub)
 {
-	static const char *const evm_subs[] = { "balance", "stake", "unstake", "withdraw",
-		"unbond" };
+#define TX_OPTS (M(O_KEY) | M(O_CONFIRMATIONS) | M(O_TIMEOUT))
+	static const struct {
+		const char *name;
+		unsigned opts;         /* M(O_...) it takes beyond the connection's */
+	} evm_subs[] = {
+		{ "balance", TX_OPTS }, { "stake", TX_OPTS }, { "unstake", TX_OPTS },
+		{ "withdraw", TX_OPTS }, { "unbond", TX_OPTS },
+		{ "open", TX_OPTS | M(O_SIG) | M(O_RELAYER) },
+		{ "receipt", TX_OPTS | M(O_SIG) | M(O_RELAYER) },
+		{ "attest", TX_OPTS | M(O_SIG) | M(O_RELAYER) | M(O_RECEIPT) },
+		{ "settle", TX_OPTS }, { "job", 0 },
+	};
+#undef TX_OPTS
 	struct money_evm_flags f;
 	enum money_backend_kind k;
 	char cmd[48];
-	size_t i;
+	size_t i, n = sizeof(evm_subs) / sizeof(evm_subs[0]);
 
 	esc_evm_flags(&f, c);
 	snprintf(cmd, sizeof(cmd), "escrow %s", sub->name);
 	k = money_backend(cmd, "--url", c->a.val[O_URL] != NULL, &f);
 	if (k != MONEY_BACKEND_EVM)
 		return k == MONEY_BACKEND_HTTP ? 0 : -1;
-	for (i = 0; i < sizeof(evm_subs) / sizeof(evm_subs[0]); i++)
-		if (strcmp(sub->name, evm_subs[i]) == 0)
-			break;
-	if (i == sizeof(evm_subs) / sizeof(evm_subs[0])) {
+	for (i = 0; i < n && strcmp(sub->name, evm_subs[i].name) != 0; i++)
+		;
+	if (i == n) {
 		cli_err("escrow %s: not on the EVM backend (--rpc): only balance, stake, unstake, "
-			"withdraw and unbond are", sub->name);
+			"withdraw, unbond, open, receipt, attest, settle and job are", sub->name);
 		return -1;
 	}
-	for (int o = O_KEY; o < O_RPC; o++) {
-		if (c->a.val[o] && (o != O_KEY || !(sub->opts & M(O_KEY)))) {
+	for (int o = O_KEY; o < O_COUNT_; o++) {
+		if (o == O_RPC || o == O_ESCROW_ADDRESS || o == O_CHAIN)
+			continue;
+		if (c->a.val[o] && !(evm_subs[i].opts & M(o))) {
 			cli_err("escrow %s: option --%s does not apply on the EVM backend", sub->name,
 				esc_opts[o].name);
 			return -1;
@@ -1306,8 +1340,18 @@ static int esc_evm(struct esc_ctx *c)
 		return money_evm_send(cmd, &f, MONEY_UNSTAKE, c->a.pos[0]);
 	if (strcmp(s, "withdraw") == 0)
 		return money_evm_send(cmd, &f, MONEY_WITHDRAW, c->a.pos[0]);
-	assert(strcmp(s, "unbond") == 0 && c->a.npos == 0);
-	return money_evm_send(cmd, &f, MONEY_UNBOND, NULL);
+	if (strcmp(s, "unbond") == 0)
+		return money_evm_send(cmd, &f, MONEY_UNBOND, NULL);
+	if (strcmp(s, "open") == 0)
+		return money_evm_statement(cmd, &f, MONEY_OPEN, NULL, c->a.pos[0]);
+	if (strcmp(s, "receipt") == 0)
+		return money_evm_statement(cmd, &f, MONEY_RECEIPT, c->a.pos[0], c->a.pos[1]);
+	if (strcmp(s, "attest") == 0)
+		return money_evm_statement(cmd, &f, MONEY_ATTEST, c->a.pos[0], c->a.pos[1]);
+	if (strcmp(s, "settle") == 0)
+		return money_evm_statement(cmd, &f, MONEY_SETTLE, c->a.pos[0], NULL);
+	assert(strcmp(s, "job") == 0 && c->a.npos == 1);
+	return money_evm_statement(cmd, &f, MONEY_JOB, c->a.pos[0], NULL);
 }
 
 static int esc_dispatch(struct esc_ctx *c)
@@ -1394,6 +1438,11 @@ int cmd_escrow(int argc, char **argv)
 		return 2;
 	if (evm)
 		return esc_evm(&c);
+	if (strcmp(c.sub, "settle") == 0) {
+		cli_err("escrow settle: only on the EVM backend (--rpc URL ...): assay-escrow "
+			"settles its jobs itself");
+		return 2;
+	}
 	for (int o = O_KEY; o < O_RPC; o++) {
 		if (c.a.val[o] && !(sub->opts & M(o))) {
 			cli_err("escrow %s: option --%s does not apply", c.sub, esc_opts[o].name);

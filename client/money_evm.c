@@ -30,6 +30,7 @@
 #include "evm.h"
 #include "evm_rpc.h"
 #include "money_evm.h"
+#include "money_evm_internal.h"
 #include "receipts.h"
 
 #include "banned.h"
@@ -44,10 +45,6 @@
  * default, an hour at most: EVM_SEND_WAIT_MS_MAX). */
 #define MONEY_TIMEOUT_S_DEFAULT 120ul
 #define MONEY_TIMEOUT_S_MAX 3600ul
-/* A transaction's description in messages: a call and a uint256. */
-#define MONEY_WHAT_BYTES 192
-/* Calldata: a selector and at most two words. */
-#define MONEY_CALL_BYTES (EVM_SELECTOR_BYTES + 2 * EVM_WORD_BYTES)
 
 const char MONEY_EVM_USAGE[] =
 	"EVM backend (the AssayEscrow contract, PROTOCOL.md section 7):\n"
@@ -66,22 +63,6 @@ const char MONEY_EVM_USAGE[] =
 	"prints the contract's custom error (Insufficient(), ...).  --rpc cannot be mixed\n"
 	"with the HTTP backend's URL option.\n";
 
-/* The state of one command on the EVM. */
-struct money {
-	const char *cmd;                 /* for messages: "deposit", "escrow stake" */
-	struct evm_rpc *rpc;
-	uint64_t chain_id;
-	uint8_t escrow[RCPT_ADDR_BYTES];
-	uint8_t token[RCPT_ADDR_BYTES];
-	int have_file;                   /* --chain: its chain id and token must hold */
-	uint64_t file_chain_id;
-	uint8_t file_token[RCPT_ADDR_BYTES];
-	struct evm_sender sender;
-	int have_sender;
-	struct evm_send_opts opts;
-	const char *abis[2];
-	uint64_t last_block;             /* the block of the last transaction sent */
-};
 
 /* ------------------------------------------------------------------ */
 /* Choosing the backend                                                 */
@@ -91,7 +72,8 @@ enum money_backend_kind money_backend(const char *cmd, const char *http_flag, in
 {
 	const char *evm = f->rpc ? "--rpc" : f->escrow_address ? "--escrow-address"
 		: f->chain ? "--chain" : f->confirmations ? "--confirmations"
-		: f->timeout_s ? "--timeout-s" : f->mint ? "--mint" : NULL;
+		: f->timeout_s ? "--timeout-s" : f->mint ? "--mint"
+		: f->relayer ? "--relayer" : f->receipt ? "--receipt" : NULL;
 
 	ASSAY_ASSERT(cmd && http_flag && f);
 	if (!evm)
@@ -189,7 +171,7 @@ static int read_chain_file(struct money *m, const char *path)
 
 /* Everything in f but the key, checked for form; the client opened.
  * 0, or 2 (unusable arguments). */
-static int money_args(struct money *m, const struct money_evm_flags *f)
+int money_args(struct money *m, const struct money_evm_flags *f)
 {
 	char why[EVM_RPC_WHY_BYTES] = "";
 	unsigned long conf = 1, timeout_s = MONEY_TIMEOUT_S_DEFAULT;
@@ -221,7 +203,7 @@ static int money_args(struct money *m, const struct money_evm_flags *f)
 }
 
 /* The key file, through the client's loader (0600 or refused).  0 or 2. */
-static int load_key(const struct money *m, struct rcpt_key *key, const char *path)
+int money_load_key(const struct money *m, struct rcpt_key *key, const char *path)
 {
 	struct rcpt_diag d = { "" };
 	enum rcpt_err rc = rcpt_key_load(key, &d, path);
@@ -233,7 +215,26 @@ static int load_key(const struct money *m, struct rcpt_key *key, const char *pat
 	return 0;
 }
 
-static void money_release(struct money *m)
+int money_sender(struct money *m, const char *path)
+{
+	struct rcpt_key key;
+	int rc;
+
+	ASSAY_ASSERT(!m->have_sender && path);
+	rc = money_load_key(m, &key, path);
+	if (rc)
+		return rc;
+	if (evm_sender_init(&m->sender, &key) != 0) {
+		rcpt_key_wipe(&key);
+		cli_err("%s: could not set up the sender", m->cmd);
+		return 1;
+	}
+	rcpt_key_wipe(&key);
+	m->have_sender = 1;
+	return 0;
+}
+
+void money_release(struct money *m)
 {
 	if (m->have_sender)
 		evm_sender_release(&m->sender);
@@ -245,7 +246,7 @@ static void money_release(struct money *m)
 /* ------------------------------------------------------------------ */
 /* Reading the chain                                                    */
 
-static int rpc_fail(const struct money *m, const char *what, enum evm_rpc_err rc)
+int money_rpc_fail(const struct money *m, const char *what, enum evm_rpc_err rc)
 {
 	cli_err("%s: %s: %s (%s)", m->cmd, what, evm_rpc_why(m->rpc), evm_rpc_errname(rc));
 	return 1;
@@ -253,7 +254,7 @@ static int rpc_fail(const struct money *m, const char *what, enum evm_rpc_err rc
 
 /* eth_call of data at `to` at `block`: exactly n static words into out.
  * 0, or 1 after saying why. */
-static int call_words(struct money *m, struct rcpt_u256 *out, size_t n, const uint8_t to[RCPT_ADDR_BYTES],
+int money_call_words(struct money *m, struct rcpt_u256 *out, size_t n, const uint8_t to[RCPT_ADDR_BYTES],
 		      const struct evm_buf *call, uint64_t block, const char *what)
 {
 	uint8_t *ret = NULL;
@@ -261,11 +262,11 @@ static int call_words(struct money *m, struct rcpt_u256 *out, size_t n, const ui
 	enum evm_rpc_err rc;
 	int bad = 0;
 
-	ASSAY_ASSERT(n >= 1 && n <= 2 && !call->overflow);
+	ASSAY_ASSERT(n >= 1 && n <= MONEY_WORDS_MAX && !call->overflow);
 	rc = evm_rpc_call(m->rpc, &ret, &len, NULL, to, call->data, call->len, block);
 	if (rc) {
 		free(ret);
-		return rpc_fail(m, what, rc);
+		return money_rpc_fail(m, what, rc);
 	}
 	bad = evm_abi_words_exact(ret, len, n) != RCPT_OK;
 	for (size_t i = 0; i < n && !bad; i++)
@@ -280,7 +281,7 @@ static int call_words(struct money *m, struct rcpt_u256 *out, size_t n, const ui
 }
 
 /* f(address) on `to` at `block`. */
-static int call_addr(struct money *m, struct rcpt_u256 *out, size_t n, const uint8_t to[RCPT_ADDR_BYTES],
+int money_call_addr(struct money *m, struct rcpt_u256 *out, size_t n, const uint8_t to[RCPT_ADDR_BYTES],
 		     const char *sig, const uint8_t who[RCPT_ADDR_BYTES], uint64_t block)
 {
 	uint8_t buf[MONEY_CALL_BYTES];
@@ -288,12 +289,12 @@ static int call_addr(struct money *m, struct rcpt_u256 *out, size_t n, const uin
 
 	evm_buf_init(&b, buf, sizeof(buf));
 	evm_abi_call_addr(&b, sig, who);
-	return call_words(m, out, n, to, &b, block, sig);
+	return money_call_words(m, out, n, to, &b, block, sig);
 }
 
 /* The node's chain, the escrow's code and token(), against --chain.
  * 0, or 1 after saying why. */
-static int money_connect(struct money *m)
+int money_connect(struct money *m)
 {
 	uint8_t buf[MONEY_CALL_BYTES], *code = NULL;
 	char esc[RCPT_ADDR_HEX_BYTES], a[RCPT_ADDR_HEX_BYTES];
@@ -304,7 +305,7 @@ static int money_connect(struct money *m)
 
 	rc = evm_rpc_chain_id(m->rpc, &m->chain_id);
 	if (rc)
-		return rpc_fail(m, "asking the node's chain id", rc);
+		return money_rpc_fail(m, "asking the node's chain id", rc);
 	if (m->chain_id > RCPT_JSON_UINT_MAX) {
 		cli_err("%s: the node's chain id %llu is above 2^53 (PROTOCOL.md section 2)", m->cmd,
 			(unsigned long long)m->chain_id);
@@ -320,7 +321,7 @@ static int money_connect(struct money *m)
 	rc = evm_rpc_get_code(m->rpc, &code, &len, m->escrow, EVM_BLOCK_LATEST);
 	free(code);
 	if (rc)
-		return rpc_fail(m, "reading the escrow's code", rc);
+		return money_rpc_fail(m, "reading the escrow's code", rc);
 	if (len == 0) {
 		cli_err("%s: the escrow address %s holds no contract on chain %llu", m->cmd, esc,
 			(unsigned long long)m->chain_id);
@@ -328,7 +329,7 @@ static int money_connect(struct money *m)
 	}
 	evm_buf_init(&b, buf, sizeof(buf));
 	evm_abi_call_none(&b, "token()");
-	if (call_words(m, &w, 1, m->escrow, &b, EVM_BLOCK_LATEST, "reading the escrow's token()"))
+	if (money_call_words(m, &w, 1, m->escrow, &b, EVM_BLOCK_LATEST, "reading the escrow's token()"))
 		return 1;
 	if (evm_abi_word_addr(m->token, &w) != RCPT_OK) {
 		cli_err("%s: %s answers token() with no address: not an AssayEscrow", m->cmd, esc);
@@ -354,21 +355,20 @@ static int print_account(struct money *m, const uint8_t who[RCPT_ADDR_BYTES], ui
 	uint64_t release = 0;
 	enum evm_rpc_err rc;
 	json_t *o;
-	char *line;
 
 	if (block == EVM_BLOCK_LATEST) {
 		rc = evm_rpc_block_number(m->rpc, &block);
 		if (rc)
-			return rpc_fail(m, "reading the block number", rc);
+			return money_rpc_fail(m, "reading the block number", rc);
 	}
 	if (block > RCPT_JSON_UINT_MAX) {
 		cli_err("%s: the node's block number is above 2^53", m->cmd);
 		return 1;
 	}
-	if (call_addr(m, &avail, 1, m->escrow, "available(address)", who, block) ||
-	    call_addr(m, &bonded, 1, m->escrow, "bonded(address)", who, block) ||
-	    call_addr(m, unb, 2, m->escrow, "unbonding(address)", who, block) ||
-	    call_addr(m, &wallet, 1, m->token, "balanceOf(address)", who, block))
+	if (money_call_addr(m, &avail, 1, m->escrow, "available(address)", who, block) ||
+	    money_call_addr(m, &bonded, 1, m->escrow, "bonded(address)", who, block) ||
+	    money_call_addr(m, unb, 2, m->escrow, "unbonding(address)", who, block) ||
+	    money_call_addr(m, &wallet, 1, m->token, "balanceOf(address)", who, block))
 		return 1;
 	if (evm_abi_word_u64(&release, &unb[1]) != RCPT_OK || release > RCPT_JSON_UINT_MAX) {
 		cli_err("%s: unbonding(address) answers a release time that is not a uint64 "
@@ -391,7 +391,13 @@ static int print_account(struct money *m, const uint8_t who[RCPT_ADDR_BYTES], ui
 		      "available", av, "stake", st, "unbonding", ub, "nextRelease",
 		      (json_int_t)release, "wallet", wl, "chainId", (json_int_t)m->chain_id,
 		      "escrow", esc, "token", tok, "block", (json_int_t)block);
-	line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	return money_print(m, o);
+}
+
+int money_print(const struct money *m, json_t *o)
+{
+	char *line = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
 	json_decref(o);
 	if (!line) {
 		cli_err("%s: out of memory", m->cmd);
@@ -407,7 +413,7 @@ static int print_account(struct money *m, const uint8_t who[RCPT_ADDR_BYTES], ui
 
 /* One transaction from the key's account to `to`, waited for; its hash
  * and gas on stderr.  0, or 1 after saying why (a revert by name). */
-static int send_tx(struct money *m, const char *what, const uint8_t to[RCPT_ADDR_BYTES],
+int money_send_tx(struct money *m, const char *what, const uint8_t to[RCPT_ADDR_BYTES],
 		   const struct evm_buf *call)
 {
 	static const uint8_t none[RCPT_HASH_BYTES];
@@ -464,10 +470,10 @@ static int do_deposit(struct money *m, const struct rcpt_u256 *amount, const cha
 		evm_buf_init(&b, buf, sizeof(buf));
 		evm_abi_call_addr_u256(&b, "mint(address,uint256)", me, amount);
 		snprintf(what, sizeof(what), "mint(%s, %s) on the token", a, amount_s);
-		if (send_tx(m, what, m->token, &b))
+		if (money_send_tx(m, what, m->token, &b))
 			return 1;
 	}
-	if (call_addr(m, &wallet, 1, m->token, "balanceOf(address)", me, EVM_BLOCK_LATEST))
+	if (money_call_addr(m, &wallet, 1, m->token, "balanceOf(address)", me, EVM_BLOCK_LATEST))
 		return 1;
 	if (rcpt_u256_cmp(&wallet, amount) < 0) {
 		rcpt_u256_format(have, &wallet);
@@ -480,7 +486,7 @@ static int do_deposit(struct money *m, const struct rcpt_u256 *amount, const cha
 	evm_abi_put_selector(&b, "allowance(address,address)");
 	evm_abi_put_addr(&b, me);
 	evm_abi_put_addr(&b, m->escrow);
-	if (call_words(m, &allowance, 1, m->token, &b, EVM_BLOCK_LATEST,
+	if (money_call_words(m, &allowance, 1, m->token, &b, EVM_BLOCK_LATEST,
 		       "allowance(address,address)"))
 		return 1;
 	if (rcpt_u256_cmp(&allowance, amount) < 0) {
@@ -488,7 +494,7 @@ static int do_deposit(struct money *m, const struct rcpt_u256 *amount, const cha
 		evm_abi_call_addr_u256(&b, "approve(address,uint256)", m->escrow, amount);
 		rcpt_address_format(a, m->escrow);
 		snprintf(what, sizeof(what), "approve(%s, %s) on the token", a, amount_s);
-		if (send_tx(m, what, m->token, &b))
+		if (money_send_tx(m, what, m->token, &b))
 			return 1;
 	} else {
 		rcpt_u256_format(have, &allowance);
@@ -498,7 +504,7 @@ static int do_deposit(struct money *m, const struct rcpt_u256 *amount, const cha
 	evm_buf_init(&b, buf, sizeof(buf));
 	evm_abi_call_u256(&b, "deposit(uint256)", amount);
 	snprintf(what, sizeof(what), "deposit(%s)", amount_s);
-	return send_tx(m, what, m->escrow, &b);
+	return money_send_tx(m, what, m->escrow, &b);
 }
 
 int money_evm_send(const char *cmd, const struct money_evm_flags *f, enum money_op op,
@@ -512,7 +518,6 @@ int money_evm_send(const char *cmd, const struct money_evm_flags *f, enum money_
 	uint8_t buf[MONEY_CALL_BYTES];
 	char what[MONEY_WHAT_BYTES], a[RCPT_ADDR_HEX_BYTES];
 	struct money m;
-	struct rcpt_key key;
 	struct rcpt_u256 amount;
 	struct evm_buf b;
 	int rc;
@@ -531,17 +536,9 @@ int money_evm_send(const char *cmd, const struct money_evm_flags *f, enum money_
 	rc = money_args(&m, f);
 	if (rc)
 		goto out;
-	rc = load_key(&m, &key, f->key);
+	rc = money_sender(&m, f->key);
 	if (rc)
 		goto out;
-	if (evm_sender_init(&m.sender, &key) != 0) {
-		rcpt_key_wipe(&key);
-		cli_err("%s: could not set up the sender", cmd);
-		rc = 1;
-		goto out;
-	}
-	rcpt_key_wipe(&key);
-	m.have_sender = 1;
 	rc = money_connect(&m);
 	if (rc)
 		goto out;
@@ -556,7 +553,7 @@ int money_evm_send(const char *cmd, const struct money_evm_flags *f, enum money_
 			evm_abi_call_u256(&b, sigs[op], &amount);
 		snprintf(what, sizeof(what), "%.*s(%s)", (int)(strchr(sigs[op], '(') - sigs[op]),
 			 sigs[op], op == MONEY_UNBOND ? a : amount_s);
-		rc = send_tx(&m, what, m.escrow, &b);
+		rc = money_send_tx(&m, what, m.escrow, &b);
 	}
 	if (!rc)
 		rc = print_account(&m, m.sender.key.address, m.last_block);
@@ -593,7 +590,7 @@ int money_evm_balance(const char *cmd, const struct money_evm_flags *f, const ch
 	}
 	rc = money_args(&m, f);
 	if (!rc && !address) {
-		rc = load_key(&m, &key, f->key);
+		rc = money_load_key(&m, &key, f->key);
 		if (!rc) {
 			memcpy(who, key.address, RCPT_ADDR_BYTES);
 			rcpt_key_wipe(&key);

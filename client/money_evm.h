@@ -37,6 +37,10 @@ struct money_evm_flags {
 	const char *confirmations;    /* --confirmations N (transactions only) */
 	const char *timeout_s;        /* --timeout-s N (transactions only) */
 	int mint;                     /* --mint (deposit only): DevToken's open mint first */
+	/* The statement commands (money_evm_statement) only: */
+	const char *sig;              /* --sig SIG: the statement signed elsewhere */
+	const char *relayer;          /* --relayer FILE: sends the transaction instead of --key */
+	const char *receipt;          /* --receipt FILE (attest): the receipt attested */
 };
 
 enum money_backend_kind {
@@ -49,8 +53,8 @@ enum money_backend_kind {
  * Which backend the flags select.  http_flag names the HTTP form's URL
  * option ("--escrow" for deposit and balance, "--url" for assay escrow)
  * and http_given says whether it was given.  Any of --rpc,
- * --escrow-address, --chain, --confirmations, --timeout-s and --mint
- * selects the EVM; given with http_flag they are refused, and so is an
+ * --escrow-address, --chain, --confirmations, --timeout-s, --mint,
+ * --relayer and --receipt selects the EVM (--sig is both backends'); given with http_flag they are refused, and so is an
  * EVM selection without --rpc or without exactly one of
  * --escrow-address and --chain.  Neither backend named is HTTP (the
  * caller's own default or error applies).  cmd names the command in the
@@ -84,6 +88,43 @@ int money_evm_send(const char *cmd, const struct money_evm_flags *f, enum money_
  * block.  Sends nothing.  Returns the exit status: 0, 1 or 2.
  */
 int money_evm_balance(const char *cmd, const struct money_evm_flags *f, const char *address);
+
+/* What a statement command does (`assay escrow SUB` on the EVM). */
+enum money_stmt_op {
+	MONEY_OPEN,        /* openJob(spec, sig): locks maxPrice */
+	MONEY_RECEIPT,     /* submitReceipt(r, sig): the challenge window starts */
+	MONEY_ATTEST,      /* attest(a, sig, r): r from f->receipt */
+	MONEY_SETTLE,      /* settle(job): paid after the window, refunded after the deadline */
+	MONEY_JOB,         /* nothing sent: jobState(job) and jobInfo(job) */
+};
+
+/*
+ * The statement commands on the contract (client/statement_evm.c).
+ * id is the job id argument (NULL for MONEY_OPEN, required otherwise);
+ * file is the statement file (JOB.json, RECEIPT.json, ATTESTATION.json;
+ * NULL for MONEY_SETTLE and MONEY_JOB).
+ *
+ * Who signs and who sends (the contract lets any account relay a signed
+ * statement): the statement's signature is f->sig, which must recover
+ * the statement's signer (customer, provider, validator), or else is
+ * made with f->key, which must be that signer.  The transaction is sent
+ * by f->relayer's account when given, else by f->key's; so --key alone
+ * signs and sends, --key with --relayer signs and has another account
+ * send, --sig with --key or --relayer relays a signature made
+ * elsewhere.  settle is sent by f->key's account.  Every key file goes
+ * through rcpt_key_load and is wiped.
+ *
+ * Prints the job on stdout, one JSON line read at one block (the
+ * transaction's, or the latest for MONEY_JOB):
+ * {"job","state","customer","provider","maxPrice","price","deadline",
+ *  "openedAt","windowEnd","openDisputes","receipt","chainId","escrow","block"}
+ * with state one of open, receipted, disputed, paid, refunded.  Returns
+ * the exit status: 0, 1 (a revert by its custom error, the node, an
+ * unknown job) or 2 (unusable arguments, a signature of another signer;
+ * nothing sent).
+ */
+int money_evm_statement(const char *cmd, const struct money_evm_flags *f,
+			enum money_stmt_op op, const char *id, const char *file);
 
 /* The usage lines of the EVM flags, for the commands' --help. */
 extern const char MONEY_EVM_USAGE[];

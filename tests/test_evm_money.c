@@ -20,12 +20,33 @@
  *              secret not printed); a chain file for another chain or
  *              token; unusable arguments.
  *
+ *   evm_statements: `assay escrow open|receipt|attest|settle|job` on the
+ *              contract (client/statement_evm.c): a job's whole life from
+ *              the command line (open with the customer's key, receipt
+ *              with the provider's, job, settle after the window), a
+ *              relayed open (signed by ethers, sent by another account),
+ *              a receipt relayed with `assay statement sign`'s signature,
+ *              an attestation with verdict 1 sent by another account;
+ *              a job refunded by settle past its deadline (its late
+ *              receipt DeadlinePassed()) and a fraud claim (verdict 2)
+ *              that disputes a job;
+ *              each job printed compared, value by value at the printed
+ *              block, with chain-adapter/evm/test-ethers/job.mjs
+ *              (ethers.js: the ids by TypedDataEncoder, jobState,
+ *              jobInfo, the Attested events) and the balances with
+ *              account.mjs against amounts computed here; refusals: the
+ *              same job twice (JobExists()), a signature or key of
+ *              another signer, a key file others may read, an unknown
+ *              job, with nothing moved; unusable arguments.
+ *
  * No test asserts on wall-clock time; the one wait (an unbonding period
- * of three seconds) is bounded.
+ * of three seconds) is bounded.  The challenge window is passed with
+ * anvil's evm_increaseTime.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <criterion/criterion.h>
@@ -216,6 +237,27 @@ static char *snapshot(const struct world *w)
 	json_decref(e);
 	cr_assert_not_null(s);
 	return s;
+}
+
+/* A command that must be refused with exit 2, nothing on stdout and one
+ * line on stderr that contains why. */
+struct refusal {
+	const char *argv[16];
+	const char *why;
+};
+
+static void expect_refusals(const struct refusal *cases, size_t n)
+{
+	struct tu_run r;
+
+	for (size_t i = 0; i < n; i++) {
+		assay(&r, cases[i].argv);
+		cr_expect_eq(r.status, 2, "case %zu: %s", i, r.err);
+		cr_expect_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
+		cr_expect(strstr(r.err, cases[i].why), "case %zu: %s", i, r.err);
+		cr_expect_str_empty(r.out);
+		tu_run_free(&r);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -526,10 +568,7 @@ Test(evm_money, mixing_backends_refused)
 	/* Nothing listens on port 1: every refusal comes before any I/O. */
 	static const char *const E = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 	static const char *const NODE = "http://127.0.0.1:1";
-	static const struct {
-		const char *argv[16];
-		const char *why;
-	} cases[] = {
+	static const struct refusal cases[] = {
 		{ { "deposit", "5", "--escrow", NODE, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
 		  "--escrow (assay-escrow over HTTP) and --rpc (the EVM contract) choose different backends" },
 		{ { "balance", "--escrow", NODE, "--escrow-address", E, "--key", "k" },
@@ -555,16 +594,7 @@ Test(evm_money, mixing_backends_refused)
 		{ { "escrow", "balance", E, "--rpc", NODE, "--escrow-address", E, "--key", "k" },
 		  "either ADDRESS or --key" },
 	};
-	struct tu_run r;
-
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assay(&r, cases[i].argv);
-		cr_expect_eq(r.status, 2, "case %zu: %s", i, r.err);
-		cr_expect_eq(tu_lines(r.err), 1, "case %zu: %s", i, r.err);
-		cr_expect(strstr(r.err, cases[i].why), "case %zu: %s", i, r.err);
-		cr_expect_str_empty(r.out);
-		tu_run_free(&r);
-	}
+	expect_refusals(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 Test(evm_money, unreachable_rpc, .fini = anvil_stop, .timeout = 60)
@@ -718,4 +748,528 @@ Test(evm_money, unusable_arguments, .fini = anvil_stop, .timeout = 60)
 		cr_assert(strstr(r.out, "--escrow-address") && strstr(r.out, "--mint"), "%s", r.out);
 		tu_run_free(&r);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* evm_statements: assay escrow open|receipt|attest|settle|job on the   */
+/* contract, checked with chain-adapter/evm/test-ethers/job.mjs         */
+
+#define PROVIDER ANVILFX_ADDRS[2]
+#define VALIDATOR ANVILFX_ADDRS[0]
+
+/* Small stake rules (the exposure bound is the whole bond), a window of
+ * 60 s that the tests pass with evm_increaseTime, not by waiting. */
+static const char *const JOB_RULES[] = { "--min-stake", "1", "--sample-bps", "10000",
+	"--slash-bps", "10000", "--challenge-window-s", "60", "--referee-deadline-s", "10",
+	"--unbonding-s", "100", NULL };
+
+/* The parties' key files and the statements of one job. */
+struct job_world {
+	struct world w;
+	char prov_key[512], val_key[512];     /* accounts 2 and 0, 0600 */
+	char job[600], rec[600], att[600];    /* statement files */
+	char id[RCPT_HASH_HEX_BYTES];         /* the job id, as ethers computes it */
+	char rid[RCPT_HASH_HEX_BYTES];        /* the receipt id, as ethers computes it */
+};
+
+/* job.mjs with args (NULL-terminated, at most 6): its stdout, one line,
+ * without the newline (the caller frees). */
+static char *ethers_job(const char *const args[])
+{
+	char dir[512], script[512];
+	const char *argv[16] = { "/bin/sh", "-c",
+		"command -v node >/dev/null 2>&1 || exit 77; cd \"$1\" && s=\"$2\" && shift 2 && "
+		"exec node \"$s\" \"$@\"", "sh", dir, script };
+	struct tu_run r;
+	size_t n = 6;
+	char *out;
+
+	tu_src(dir, sizeof(dir), "chain-adapter/evm");
+	tu_src(script, sizeof(script), "chain-adapter/evm/test-ethers/job.mjs");
+	for (size_t i = 0; args[i]; i++) {
+		cr_assert(n < 15);
+		argv[n++] = args[i];
+	}
+	argv[n] = NULL;
+	tu_run(&r, argv);
+	if (r.status == 77) {
+		tu_run_free(&r);
+		cr_skip_test("node not found: the ethers.js check was skipped");
+	}
+	cr_assert_eq(r.status, 0, "job.mjs: %s%s", r.out, r.err);
+	cr_assert_eq(tu_lines(r.out), 1, "%s", r.out);
+	out = strdup(r.out);
+	cr_assert_not_null(out);
+	out[strcspn(out, "\n")] = '\0';
+	tu_run_free(&r);
+	return out;
+}
+
+static void ethers_digest(char out[RCPT_HASH_HEX_BYTES], const struct world *w,
+			  const char *type, const char *file)
+{
+	const char *const a[] = { "digest", type, A.url, w->escrow, file, NULL };
+	char *d = ethers_job(a);
+
+	cr_assert_eq(strlen(d), RCPT_HASH_HEX_BYTES - 1, "%s", d);
+	memcpy(out, d, RCPT_HASH_HEX_BYTES);
+	free(d);
+}
+
+/* The job as ethers reads it at `block` (NULL: the latest). */
+static json_t *ethers_job_state(const struct world *w, const char *id, const char *block)
+{
+	const char *const a[] = { "state", A.url, w->escrow, id, block, NULL };
+	char *s = ethers_job(a);
+	json_t *j = json_loads(s, JSON_REJECT_DUPLICATES, NULL);
+
+	cr_assert_not_null(j, "job.mjs: %s", s);
+	free(s);
+	return j;
+}
+
+static long long num(const json_t *j, const char *k)
+{
+	json_t *v = json_object_get(j, k);
+
+	cr_assert(json_is_integer(v), "no integer \"%s\"", k);
+	return json_integer_value(v);
+}
+
+/*
+ * The job a command printed: exactly the documented keys in order, every
+ * value equal to what ethers reads at the printed block, the id ethers
+ * computed and the expected state.  Returns the printed block.
+ */
+static long long check_job(const struct job_world *jw, const char *out, const char *state)
+{
+	static const char *const keys[] = { "job", "state", "customer", "provider", "maxPrice",
+		"price", "deadline", "openedAt", "windowEnd", "openDisputes", "receipt", "chainId",
+		"escrow", "block" };
+	static const char *const names[] = { "unknown", "open", "receipted", "disputed", "paid",
+		"refunded" };
+	json_t *c = json_loads(out, JSON_REJECT_DUPLICATES, NULL), *e, *rc;
+	char blk[32];
+	size_t i = 0;
+	long long block, st;
+
+	cr_assert_not_null(c, "not JSON: %s", out);
+	cr_assert_eq(tu_lines(out), 1, "one line: %s", out);
+	cr_assert_eq(json_object_size(c), sizeof(keys) / sizeof(keys[0]), "%s", out);
+	for (void *it = json_object_iter(c); it; it = json_object_iter_next(c, it))
+		cr_assert_str_eq(json_object_iter_key(it), keys[i++], "key order: %s", out);
+	cr_assert_str_eq(str(c, "job"), jw->id);
+	cr_assert_str_eq(str(c, "state"), state, "%s", out);
+	cr_assert_str_eq(str(c, "escrow"), jw->w.escrow);
+	cr_assert_eq(num(c, "chainId"), ANVILFX_CHAIN_ID);
+	block = num(c, "block");
+	snprintf(blk, sizeof(blk), "%lld", block);
+	e = ethers_job_state(&jw->w, jw->id, blk);
+	st = num(e, "state");
+	cr_assert(st >= 1 && st <= 5, "%s", out);
+	cr_assert_str_eq(state, names[st], "ethers reads state %lld", st);
+	cr_assert_str_eq(str(c, "customer"), str(e, "customer"));
+	cr_assert_str_eq(str(c, "provider"), str(e, "provider"));
+	cr_assert_str_eq(str(c, "maxPrice"), str(e, "maxPrice"));
+	cr_assert_str_eq(str(c, "price"), str(e, "price"));
+	cr_assert_eq(num(c, "deadline"), num(e, "deadline"));
+	cr_assert_eq(num(c, "openedAt"), num(e, "openedAt"));
+	cr_assert_eq(num(c, "windowEnd"), num(e, "windowEnd"));
+	cr_assert_eq(num(c, "openDisputes"), num(e, "openDisputes"));
+	rc = json_object_get(c, "receipt");
+	if (st >= 2 && st <= 4) {
+		cr_assert_str_eq(json_string_value(rc), str(e, "commitment"));
+		cr_assert_str_eq(json_string_value(rc), jw->rid, "the receipt id ethers computed");
+	} else {
+		cr_assert(json_is_null(rc), "%s", out);
+	}
+	json_decref(e);
+	json_decref(c);
+	return block;
+}
+
+/* assay with args; expects exit 0 and n transaction lines; returns stdout
+ * (the caller frees). */
+static char *assay_ok(const char *const args[], size_t n)
+{
+	struct tu_run r;
+	char *out;
+
+	assay(&r, args);
+	cr_assert_eq(r.status, 0, "%s: %s", args[1] ? args[1] : args[0], r.err);
+	cr_assert_eq(tx_lines(r.err), n, "%s", r.err);
+	out = strdup(r.out);
+	cr_assert_not_null(out);
+	tu_run_free(&r);
+	return out;
+}
+
+/* One transaction that must succeed: the job it printed checked with
+ * check_job in `state`. */
+static void step_ok(const struct job_world *jw, const char *const args[], const char *state)
+{
+	char *out = assay_ok(args, 1);
+
+	check_job(jw, out, state);
+	free(out);
+}
+
+/* The world of a job: the contract deployed with JOB_RULES, the customer
+ * holding 1000 in the escrow, the provider 500 bonded, the validator 10
+ * bonded; the JobSpec (maxPrice 100, nonce `nonce`), the Receipt (price
+ * 60) and an Attestation (verdict 1) written, their ids from ethers. */
+static void job_world_start(struct job_world *jw, unsigned nonce)
+{
+	const char *const dep[][2] = { { "1000", NULL }, { "500", NULL }, { "10", NULL } };
+	char text[1400];
+	long long now_ms = (long long)time(NULL) * 1000;
+
+	memset(jw, 0, sizeof(*jw));
+	world_start(&jw->w, JOB_RULES);
+	anvilfx_key_file(&A, jw->prov_key, sizeof(jw->prov_key), 2, 0600);
+	anvilfx_key_file(&A, jw->val_key, sizeof(jw->val_key), 0, 0600);
+	for (int i = 0; i < 3; i++) {
+		const char *key = i == 0 ? jw->w.key : i == 1 ? jw->prov_key : jw->val_key;
+		const char *const a[] = { "deposit", dep[i][0], "--mint", "--rpc", A.url, "--chain",
+			jw->w.chain, "--key", key, NULL };
+		const char *const s[] = { "escrow", "stake", dep[i][0], "--rpc", A.url, "--chain",
+			jw->w.chain, "--key", key, NULL };
+		free(assay_ok(a, 3));
+		if (i > 0)
+			free(assay_ok(s, 1));
+	}
+	snprintf(jw->job, sizeof(jw->job), "%s/job.json", A.dir);
+	snprintf(text, sizeof(text),
+		 "{\"customer\":\"%s\",\"provider\":\"%s\",\"kernel\":\"matmul_f32@1\",\"kernelHash\":"
+		 "\"0x%064d\",\"params\":\"{}\",\"inputRoot\":\"0x%064d\",\"inputSize\":64,\"maxPrice\":"
+		 "\"100\",\"deadline\":%lld,\"nonce\":%u}", CUSTOMER, PROVIDER, 1, 2,
+		 (long long)time(NULL) + 3600, nonce);
+	tu_write_file(jw->job, text, strlen(text), 0644);
+	ethers_digest(jw->id, &jw->w, "JobSpec", jw->job);
+	snprintf(jw->rec, sizeof(jw->rec), "%s/receipt.json", A.dir);
+	snprintf(text, sizeof(text),
+		 "{\"job\":\"%s\",\"kernelHash\":\"0x%064d\",\"inputRoot\":\"0x%064d\",\"inputSize\":64,"
+		 "\"outputRoot\":\"0x%064d\",\"outputSize\":32,\"price\":\"60\",\"device\":\"cpu\","
+		 "\"startedAt\":%lld,\"finishedAt\":%lld,\"provider\":\"%s\"}", jw->id, 1, 2, 3,
+		 now_ms, now_ms, PROVIDER);
+	tu_write_file(jw->rec, text, strlen(text), 0644);
+	ethers_digest(jw->rid, &jw->w, "Receipt", jw->rec);
+	snprintf(jw->att, sizeof(jw->att), "%s/attestation.json", A.dir);
+	snprintf(text, sizeof(text), "{\"receipt\":\"%s\",\"outputRoot\":\"0x%064d\",\"verdict\":1,"
+		 "\"validator\":\"%s\"}", jw->rid, 3, VALIDATOR);
+	tu_write_file(jw->att, text, strlen(text), 0644);
+}
+
+static void expect_account(const struct world *w, const char *who, const char *available,
+			   const char *bonded)
+{
+	json_t *e = ethers_account(w, who, NULL);
+
+	cr_assert_str_eq(str(e, "available"), available, "%s's available", who);
+	cr_assert_str_eq(str(e, "bonded"), bonded, "%s's bonded", who);
+	json_decref(e);
+}
+
+static long long nonce_of(const struct world *w, const char *who)
+{
+	json_t *e = ethers_account(w, who, NULL);
+	long long n = num(e, "nonce");
+
+	json_decref(e);
+	return n;
+}
+
+Test(evm_statements, job_life_open_receipt_settle_checked_by_ethers, .fini = anvil_stop,
+     .timeout = 400)
+{
+	struct job_world jw;
+	struct tu_run r;
+	json_t *e;
+
+	job_world_start(&jw, 1);
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		step_ok(&jw, a, "open");
+	}
+	/* maxPrice locked from the customer's available. */
+	expect_account(&jw.w, CUSTOMER, "900", "0");
+	{
+		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.prov_key,
+			"--rpc", A.url, "--escrow-address", jw.w.escrow, NULL };
+		step_ok(&jw, a, "receipted");
+	}
+	{
+		const char *const a[] = { "escrow", "job", jw.id, "--rpc", A.url, "--chain", jw.w.chain,
+			NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_assert_str_empty(r.err, "job sends nothing");
+		check_job(&jw, r.out, "receipted");
+		tu_run_free(&r);
+	}
+	/* Inside the window: NotSettleable, nothing sent. */
+	{
+		const char *const a[] = { "escrow", "settle", jw.id, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "NotSettleable()") && strstr(r.err, "nothing was sent"), "%s",
+			  r.err);
+		cr_assert_str_empty(r.out);
+		tu_run_free(&r);
+	}
+	/* Past the window (block time, not wall-clock), any account settles. */
+	json_decref(anvilfx_call(&A, "evm_increaseTime", "[120]"));
+	json_decref(anvilfx_call(&A, "evm_mine", "[]"));
+	{
+		const char *const a[] = { "escrow", "settle", jw.id, "--key", jw.val_key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		step_ok(&jw, a, "paid");
+	}
+	/* price to the provider, maxPrice - price back to the customer. */
+	expect_account(&jw.w, CUSTOMER, "940", "0");
+	expect_account(&jw.w, PROVIDER, "60", "500");
+	expect_account(&jw.w, VALIDATOR, "0", "10");
+	e = ethers_account(&jw.w, CUSTOMER, NULL);
+	cr_assert_str_eq(str(e, "escrowHolds"), "1510", "nothing left the escrow");
+	json_decref(e);
+}
+
+Test(evm_statements, relayed_open_receipt_and_attestation, .fini = anvil_stop, .timeout = 400)
+{
+	struct job_world jw;
+	char dom[600], text[300], *sig;
+	long long cust_nonce, val_nonce;
+	json_t *e;
+
+	job_world_start(&jw, 2);
+	cust_nonce = nonce_of(&jw.w, CUSTOMER);
+	val_nonce = nonce_of(&jw.w, VALIDATOR);
+	/* The customer signs with ethers; the validator's account relays. */
+	{
+		const char *const a[] = { "sign", "JobSpec", A.url, jw.w.escrow, jw.job, ANVILFX_KEYS[1],
+			NULL };
+		sig = ethers_job(a);
+	}
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--sig", sig, "--relayer", jw.val_key,
+			"--rpc", A.url, "--chain", jw.w.chain, NULL };
+		step_ok(&jw, a, "open");
+	}
+	free(sig);
+	cr_assert_eq(nonce_of(&jw.w, CUSTOMER), cust_nonce, "the customer sent nothing");
+	cr_assert_eq(nonce_of(&jw.w, VALIDATOR), val_nonce + 1, "the relayer sent openJob");
+	expect_account(&jw.w, CUSTOMER, "900", "0");
+	/* The provider signs with assay statement sign; the customer relays. */
+	snprintf(dom, sizeof(dom), "%s/domain.json", A.dir);
+	snprintf(text, sizeof(text), "{\"name\":\"Assay\",\"version\":\"1\",\"chainId\":31337,"
+		 "\"verifyingContract\":\"%s\"}", jw.w.escrow);
+	tu_write_file(dom, text, strlen(text), 0644);
+	{
+		const char *const a[] = { "statement", "sign", "--type", "Receipt", "--domain", dom,
+			"--key", jw.prov_key, jw.rec, NULL };
+		sig = assay_ok(a, 0);
+		sig[strcspn(sig, "\n")] = '\0';
+	}
+	{
+		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--sig", sig, "--key",
+			jw.w.key, "--rpc", A.url, "--chain", jw.w.chain, NULL };
+		step_ok(&jw, a, "receipted");
+	}
+	free(sig);
+	cr_assert_eq(nonce_of(&jw.w, CUSTOMER), cust_nonce + 1, "the customer relayed the receipt");
+	/* The validator signs here, the customer's account sends. */
+	{
+		const char *const a[] = { "escrow", "attest", jw.id, jw.att, "--key", jw.val_key,
+			"--relayer", jw.w.key, "--receipt", jw.rec, "--rpc", A.url, "--chain", jw.w.chain,
+			NULL };
+		step_ok(&jw, a, "receipted");
+	}
+	cr_assert_eq(nonce_of(&jw.w, VALIDATOR), val_nonce + 1, "the validator sent nothing more");
+	e = ethers_job_state(&jw.w, jw.id, NULL);
+	cr_assert_eq(json_array_size(json_object_get(e, "attested")), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(e, "attested"), 0)), 1,
+		     "one Attested event, verdict 1");
+	cr_assert_eq(num(e, "openDisputes"), 0);
+	json_decref(e);
+}
+
+Test(evm_statements, refusals_named_nothing_moved, .fini = anvil_stop, .timeout = 400)
+{
+	struct job_world jw;
+	struct tu_run r;
+	char open_key[512], *before, *after, *sig;
+
+	job_world_start(&jw, 3);
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		free(assay_ok(a, 1));
+	}
+	before = snapshot(&jw.w);
+	/* The same job again: the contract's JobExists, nothing sent. */
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert_eq(tu_lines(r.err), 1, "%s", r.err);
+		cr_assert(strstr(r.err, "JobExists()") && strstr(r.err, "nothing was sent"), "%s",
+			  r.err);
+		cr_assert_str_empty(r.out);
+		tu_run_free(&r);
+	}
+	/* A signature by another than the customer: exit 2 before sending. */
+	{
+		const char *const s[] = { "sign", "JobSpec", A.url, jw.w.escrow, jw.job, ANVILFX_KEYS[2],
+			NULL };
+		sig = ethers_job(s);
+	}
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--sig", sig, "--relayer", jw.w.key,
+			"--rpc", A.url, "--chain", jw.w.chain, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert(strstr(r.err, "--sig is not the JobSpec signer") && strstr(r.err, CUSTOMER),
+			  "%s", r.err);
+		tu_run_free(&r);
+	}
+	free(sig);
+	/* The customer's key signing the provider's receipt. */
+	{
+		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.w.key, "--rpc",
+			A.url, "--chain", jw.w.chain, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert(strstr(r.err, "the key is not the Receipt signer"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	/* A key file others may read: refused, the secret never printed. */
+	anvilfx_key_file(&A, open_key, sizeof(open_key), 1, 0644);
+	{
+		const char *const a[] = { "escrow", "settle", jw.id, "--key", open_key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 2, "%s", r.err);
+		cr_assert(strstr(r.err, "could not load key"), "%s", r.err);
+		cr_assert_null(strstr(r.err, ANVILFX_KEYS[1] + 2));
+		tu_run_free(&r);
+	}
+	/* An id the escrow does not know. */
+	{
+		const char *const a[] = { "escrow", "job", jw.rid, "--rpc", A.url, "--chain", jw.w.chain,
+			NULL };
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "is unknown to the escrow"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	after = snapshot(&jw.w);
+	cr_assert_str_eq(after, before, "nothing moved, no transaction sent");
+	free(before);
+	free(after);
+}
+
+Test(evm_statements, fraud_claim_disputes_and_deadline_refunds, .fini = anvil_stop,
+     .timeout = 400)
+{
+	struct job_world jw;
+	char text[300];
+	json_t *e;
+
+	job_world_start(&jw, 4);
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		free(assay_ok(a, 1));
+	}
+	/* No receipt by the deadline (block time moved past it): refunded. */
+	json_decref(anvilfx_call(&A, "evm_increaseTime", "[3700]"));
+	json_decref(anvilfx_call(&A, "evm_mine", "[]"));
+	{
+		const char *const a[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.prov_key,
+			"--rpc", A.url, "--chain", jw.w.chain, NULL };
+		struct tu_run r;
+
+		assay(&r, a);
+		cr_assert_eq(r.status, 1, "%s", r.err);
+		cr_assert(strstr(r.err, "DeadlinePassed()"), "%s", r.err);
+		tu_run_free(&r);
+	}
+	{
+		const char *const a[] = { "escrow", "settle", jw.id, "--key", jw.prov_key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		step_ok(&jw, a, "refunded");
+	}
+	expect_account(&jw.w, CUSTOMER, "1000", "0");
+	expect_account(&jw.w, PROVIDER, "0", "500");
+
+	/* A second job (nonce 5, deadline an hour past the block time),
+	 * receipted, then a fraud claim: disputed. */
+	anvil_stop();
+	job_world_start(&jw, 5);
+	{
+		const char *const a[] = { "escrow", "open", jw.job, "--key", jw.w.key, "--rpc", A.url,
+			"--chain", jw.w.chain, NULL };
+		const char *const b[] = { "escrow", "receipt", jw.id, jw.rec, "--key", jw.prov_key,
+			"--rpc", A.url, "--chain", jw.w.chain, NULL };
+		free(assay_ok(a, 1));
+		free(assay_ok(b, 1));
+	}
+	snprintf(text, sizeof(text), "{\"receipt\":\"%s\",\"outputRoot\":\"0x%064d\",\"verdict\":2,"
+		 "\"validator\":\"%s\"}", jw.rid, 4, VALIDATOR);
+	tu_write_file(jw.att, text, strlen(text), 0644);
+	{
+		const char *const a[] = { "escrow", "attest", jw.id, jw.att, "--key", jw.val_key,
+			"--receipt", jw.rec, "--rpc", A.url, "--chain", jw.w.chain, NULL };
+		step_ok(&jw, a, "disputed");
+	}
+	e = ethers_job_state(&jw.w, jw.id, NULL);
+	cr_assert_eq(num(e, "openDisputes"), 1);
+	cr_assert_eq(json_integer_value(json_array_get(json_object_get(e, "attested"), 0)), 2);
+	json_decref(e);
+	expect_account(&jw.w, CUSTOMER, "900", "0");
+}
+
+Test(evm_statements, unusable_arguments)
+{
+	/* Nothing listens on port 1: every refusal comes before any I/O. */
+	static const char *const E = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+	static const char *const NODE = "http://127.0.0.1:1";
+	static const char *const ID = "0x1111111111111111111111111111111111111111111111111111111111111111";
+	static const char *const SIG = "0x11";
+	static const struct refusal cases[] = {
+		{ { "escrow", "open", "j.json", "--rpc", NODE, "--escrow-address", E },
+		  "give --sig SIG (the statement signed elsewhere) or --key FILE" },
+		{ { "escrow", "open", "j.json", "--sig", SIG, "--rpc", NODE, "--escrow-address", E },
+		  "--sig needs --relayer FILE (or --key FILE)" },
+		{ { "escrow", "open", "j.json", "--sig", SIG, "--key", "k", "--relayer", "r", "--rpc",
+		    NODE, "--escrow-address", E }, "give one account to send it" },
+		{ { "escrow", "attest", ID, "a.json", "--key", "k", "--rpc", NODE, "--escrow-address",
+		    E }, "needs --receipt RECEIPT.json" },
+		{ { "escrow", "receipt", ID, "r.json", "--key", "k", "--receipt", "r.json", "--rpc",
+		    NODE, "--escrow-address", E }, "option --receipt does not apply on the EVM backend" },
+		{ { "escrow", "open", "j.json", "--key", "k", "--domain", "d.json", "--rpc", NODE,
+		    "--escrow-address", E }, "option --domain does not apply on the EVM backend" },
+		{ { "escrow", "settle", ID, "--rpc", NODE, "--escrow-address", E },
+		  "needs --key FILE (the account that sends settle(job)" },
+		{ { "escrow", "settle", ID, "--key", "k", "--relayer", "r", "--rpc", NODE,
+		    "--escrow-address", E }, "option --relayer does not apply on the EVM backend" },
+		{ { "escrow", "settle", ID, "--url", NODE, "--key", "k" }, "only on the EVM backend" },
+		{ { "escrow", "open", "j.json", "--key", "k", "--relayer", "r" },
+		  "--relayer is for the EVM backend: give --rpc URL too" },
+		{ { "escrow", "attest", ID, "a.json", "--key", "k", "--receipt", "r.json", "--url",
+		    NODE }, "--url (assay-escrow over HTTP) and --receipt" },
+		{ { "escrow", "job", "0x12", "--rpc", NODE, "--escrow-address", E },
+		  "job id '0x12' is not 0x + 64 hex digits" },
+		{ { "escrow", "job", ID, "--key", "k", "--rpc", NODE, "--escrow-address", E },
+		  "option --key does not apply on the EVM backend" },
+		{ { "escrow", "job", ID, "--timeout-s", "5", "--rpc", NODE, "--escrow-address", E },
+		  "option --timeout-s does not apply on the EVM backend" },
+		{ { "escrow", "jobs", "--rpc", NODE, "--escrow-address", E }, "not on the EVM backend" },
+		{ { "escrow", "open", "/nonexistent/j.json", "--key", "k", "--rpc", NODE,
+		    "--escrow-address", E }, "/nonexistent/j.json" },
+	};
+	expect_refusals(cases, sizeof(cases) / sizeof(cases[0]));
 }
