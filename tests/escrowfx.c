@@ -748,6 +748,28 @@ void efx_snap_same(const struct efx_snap *a, const struct efx_snap *b, const cha
 	cr_assert(efx_bal_eq(a->v, b->v), "%s: validator balance moved", what);
 }
 
+PGconn *efx_db_conn(void)
+{
+	PGconn *c = PQconnectdb(EFX.db.conninfo);
+
+	cr_assert(c && PQstatus(c) == CONNECTION_OK, "%s", c ? PQerrorMessage(c) : "no memory");
+	return c;
+}
+
+char *efx_db_value(const char *sql)
+{
+	PGconn *c = efx_db_conn();
+	PGresult *res = PQexec(c, sql);
+	char *v;
+
+	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
+	cr_assert_eq(PQntuples(res), 1, "%s", sql);
+	v = strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	PQfinish(c);
+	return v;
+}
+
 int efx_log_has(const char *needle)
 {
 	uint8_t *log = NULL;

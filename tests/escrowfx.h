@@ -95,6 +95,11 @@ void efx_teardown(void);
 struct chain *efx_ledger(void);
 /* Checks the ledger invariants now; fails the test naming `when`. */
 void efx_invariants(const char *when);
+/* A connection to EFX's database (the caller PQfinishes it), and the
+ * one-value answer of sql there (malloc'd); either fails the test when
+ * the database or the query does. */
+PGconn *efx_db_conn(void);
+char *efx_db_value(const char *sql);
 /* Whether the escrow's log (its stderr) holds `needle` (memmem: the log
  * is bytes). */
 int efx_log_has(const char *needle);

@@ -184,32 +184,9 @@ static void keyed(struct hc_resp *r, const char *token, const char *method,
 				body ? strlen(body) : 0), 0);
 }
 
-static PGconn *db_conn(void)
-{
-	PGconn *c = PQconnectdb(EFX.db.conninfo);
-
-	cr_assert(c && PQstatus(c) == CONNECTION_OK, "%s", c ? PQerrorMessage(c) : "no memory");
-	return c;
-}
-
-/* The one-value answer of sql on the fixture's database (malloc'd). */
-static char *db_value(const char *sql)
-{
-	PGconn *c = db_conn();
-	PGresult *res = PQexec(c, sql);
-	char *v;
-
-	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
-	cr_assert_eq(PQntuples(res), 1, "%s", sql);
-	v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQfinish(c);
-	return v;
-}
-
 static long db_count(const char *sql)
 {
-	char *v = db_value(sql);
+	char *v = efx_db_value(sql);
 	long n = strtol(v, NULL, 10);
 
 	free(v);
@@ -334,7 +311,7 @@ Test(apikeys, escrow_expired, .init = k_setup, .fini = efx_teardown, .timeout = 
 	keyed(&r, a.token, "POST", "/v1/stake", "{\"amount\":\"1\"}");
 	cr_assert_eq(r.status, 200, "%s", r.body);
 	hc_resp_free(&r);
-	c = db_conn();
+	c = efx_db_conn();
 	pgt_exec(c, "UPDATE escrow_apikeys SET created_at_s = created_at_s - 1000,"
 		    " expires_s = created_at_s - 900");
 	PQfinish(c);
@@ -357,7 +334,7 @@ static char *stored_hash_hex(const char *id)
 	char sql[160];
 
 	snprintf(sql, sizeof(sql), "SELECT encode(hash, 'hex') FROM escrow_apikeys WHERE id = '%s'", id);
-	return db_value(sql);
+	return efx_db_value(sql);
 }
 
 /* GET /v1/apikeys shows every field but never the secret, the salt or
@@ -525,13 +502,13 @@ Test(apikeys, escrow_secret_not_logged_or_stored, .init = k_setup, .fini = efx_t
 	free(log);
 
 	snprintf(sql, sizeof(sql), "SELECT row_to_json(k)::text FROM escrow_apikeys k WHERE id = '%s'", a.id);
-	row = db_value(sql);
+	row = efx_db_value(sql);
 	cr_assert_null(strstr(row, secret), "the secret is in the database");
 	free(row);
 	cr_assert_eq(db_count("SELECT count(*) FROM escrow_apikeys WHERE t_cost = 2"
 			      " AND m_cost_kib = 19456 AND parallelism = 1"), 1);
 	snprintf(sql, sizeof(sql), "SELECT encode(salt, 'hex') FROM escrow_apikeys WHERE id = '%s'", a.id);
-	salt_hex = db_value(sql);
+	salt_hex = efx_db_value(sql);
 	for (int i = 0; i < 16; i++)
 		salt[i] = (uint8_t)strtoul((char[3]){ salt_hex[2 * i], salt_hex[2 * i + 1], 0 }, NULL, 16);
 	cr_assert_eq(httpd_argon2id(h, 32, secret, strlen(secret), salt, 16, NULL, 0, NULL, 0,

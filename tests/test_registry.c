@@ -349,34 +349,11 @@ static void expect_status(const uint8_t who[RCPT_ADDR_BYTES], const char *status
 	json_decref(reg);
 }
 
-static PGconn *db_conn(void)
-{
-	PGconn *c = PQconnectdb(EFX.db.conninfo);
-
-	cr_assert(c && PQstatus(c) == CONNECTION_OK, "%s", c ? PQerrorMessage(c) : "no memory");
-	return c;
-}
-
-/* The one-value answer of sql on the escrow's database (malloc'd). */
-static char *db_value(const char *sql)
-{
-	PGconn *c = db_conn();
-	PGresult *res = PQexec(c, sql);
-	char *v;
-
-	cr_assert_eq(PQresultStatus(res), PGRES_TUPLES_OK, "%s", PQerrorMessage(c));
-	cr_assert_eq(PQntuples(res), 1, "%s", sql);
-	v = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	PQfinish(c);
-	return v;
-}
-
 /* The whole ledger and the escrow's jobs as one string: every account
  * row, and how many transfers, locks, operations and jobs there are. */
 static char *ledger_print(void)
 {
-	return db_value("SELECT (SELECT coalesce(md5(string_agg(a::text, ',' ORDER BY a::text)), '')"
+	return efx_db_value("SELECT (SELECT coalesce(md5(string_agg(a::text, ',' ORDER BY a::text)), '')"
 			" FROM accounts a) || '/' || (SELECT count(*) FROM transfers) || '/' ||"
 			" (SELECT count(*) FROM jobs) || '/' || (SELECT count(*) FROM ledger_ops)"
 			" || '/' || (SELECT count(*) FROM escrow_jobs)");
@@ -604,7 +581,7 @@ Test(registry, expiry, .init = approved_setup, .fini = efx_teardown, .timeout = 
 
 static long registry_rows(void)
 {
-	char *v = db_value("SELECT count(*) FROM escrow_registry");
+	char *v = efx_db_value("SELECT count(*) FROM escrow_registry");
 	long n = strtol(v, NULL, 10);
 
 	free(v);
@@ -613,7 +590,7 @@ static long registry_rows(void)
 
 static long registry_audits(void)
 {
-	char *v = db_value("SELECT count(*) FROM escrow_audit WHERE entry::jsonb->>'event'"
+	char *v = efx_db_value("SELECT count(*) FROM escrow_audit WHERE entry::jsonb->>'event'"
 			   " IN ('provider-approved', 'provider-suspended', 'provider-revoked')");
 	long n = strtol(v, NULL, 10);
 

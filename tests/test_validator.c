@@ -1134,34 +1134,10 @@ Test(valid, e2e_gpt2_job_reexecuted_with_its_model, .fini = e2e_teardown, .timeo
 	rcpt_key_wipe(&p.validator);
 }
 
-/* A provider whose receipt has one logit bit flipped: the validator
- * attests the difference, the referee (fetching the model too) agrees,
- * the provider is slashed and the customer refunded. */
-Test(valid, e2e_gpt2_flipped_logit_slashed, .fini = e2e_teardown, .timeout = 90)
-{
-	struct efx_parties p;
-	struct efx_job f;
-	struct gpt2fx m;
-	struct efx_bal c0, pv0;
-
-	esc_setup(30);
-	parties_setup(&p);
-	node_start(&p.validator, 0, 0);
-	c0 = efx_balance_of(p.customer.address);
-	pv0 = efx_balance_of(p.provider.address);
-	gpt2_job_run(&f, &p, &m, 1);
-	expect_provider_slashed(&f, &p, c0, pv0);
-	cr_assert_geq(S.model_gets, 2, "the validator and the referee each fetched the model");
-	efx_job_free(&f);
-	gpt2fx_close(&m);
-	rcpt_key_wipe(&p.validator);
-}
-
-/* The same cheat, but the provider serves its model once (to the
- * validator) and never again: the referee cannot re-execute, and once
- * the referee deadline has passed the model counts as withheld like an
- * input, decided against the provider. */
-Test(valid, e2e_gpt2_model_withheld_slashed, .fini = e2e_teardown, .timeout = 90)
+/* A gpt2 job whose receipt has one logit bit flipped, through to the
+ * provider's slash; the provider serves its model `serves` times (0:
+ * always).  The reason the referee gave, checked against `reason`. */
+static void gpt2_cheat_slashed(unsigned serves, const char *reason)
 {
 	struct efx_parties p;
 	struct efx_job f;
@@ -1172,19 +1148,36 @@ Test(valid, e2e_gpt2_model_withheld_slashed, .fini = e2e_teardown, .timeout = 90
 	esc_setup(30);
 	parties_setup(&p);
 	node_start(&p.validator, 0, 0);
-	S.model_serves_max = 1;
+	S.model_serves_max = serves;
 	c0 = efx_balance_of(p.customer.address);
 	pv0 = efx_balance_of(p.provider.address);
 	gpt2_job_run(&f, &p, &m, 1);
 	expect_provider_slashed(&f, &p, c0, pv0);
-	cr_assert_eq(S.model_gets, 1, "only the validator had the model");
 	j = efx_job_get(&f);
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(
-				 json_object_get(j, "disputes"), 0), "reason")), "model-withheld");
+				 json_object_get(j, "disputes"), 0), "reason")), reason);
 	json_decref(j);
 	efx_job_free(&f);
 	gpt2fx_close(&m);
 	rcpt_key_wipe(&p.validator);
+}
+
+/* The validator attests the difference, the referee (fetching the
+ * model too) re-executes and agrees: slashed, customer refunded. */
+Test(valid, e2e_gpt2_flipped_logit_slashed, .fini = e2e_teardown, .timeout = 90)
+{
+	gpt2_cheat_slashed(0, "output-differs-from-receipt");
+	cr_assert_geq(S.model_gets, 2, "the validator and the referee each fetched the model");
+}
+
+/* The provider serves its model once (to the validator) and never
+ * again: the referee cannot re-execute, and once the referee deadline
+ * has passed the model counts as withheld like an input, decided
+ * against the provider. */
+Test(valid, e2e_gpt2_model_withheld_slashed, .fini = e2e_teardown, .timeout = 90)
+{
+	gpt2_cheat_slashed(1, "model-withheld");
+	cr_assert_eq(S.model_gets, 1, "only the validator had the model");
 }
 
 /* A real validator that checks less than the escrow announces
@@ -1192,7 +1185,8 @@ Test(valid, e2e_gpt2_model_withheld_slashed, .fini = e2e_teardown, .timeout = 90
  * its seed, the escrow's audit counts every receipt it skipped and the
  * operator sees it flagged lazy.  What it had to check (all 8, at
  * 10000) and what it did check (those its seed picks at 2000, decided
- * here with the revealed seed) are the test's own tally. */
+ * here with the seed the validator's own state directory keeps) are
+ * the test's own tally. */
 Test(valid, e2e_lazy_validator_flagged, .fini = e2e_teardown, .timeout = 120)
 {
 	static struct rcpt_key op;
@@ -1238,6 +1232,19 @@ Test(valid, e2e_lazy_validator_flagged, .fini = e2e_teardown, .timeout = 120)
 	cr_assert(au, "no audit of the revealed seed");
 	cr_assert_eq(rcpt_hex_decode(seed, 32, json_string_value(json_object_get(ep, "seed"))),
 		     RCPT_OK);
+	{
+		/* The validator's own retired seed file, "0x" + 64 hex + "\n". */
+		char path[400];
+		uint8_t *own = NULL, mine[32];
+		size_t own_len = 0;
+		snprintf(path, sizeof(path), "%s/seed.revealed.1", V.state);
+		tu_read_file(path, &own, &own_len);
+		cr_assert_eq(own_len, 67, "%s", path);
+		own[66] = '\0';
+		cr_assert_eq(rcpt_hex_decode(mine, 32, (const char *)own), RCPT_OK);
+		cr_assert_eq(memcmp(mine, seed, 32), 0, "the escrow shows another seed");
+		free(own);
+	}
 	for (i = 0; i < STUB_JOBS_MAX; i++)
 		kept += valid_sample_decide(seed, f[i].receipt_id, 2000);
 	cr_assert_lt(kept, STUB_JOBS_MAX, "the seed happened to pick every receipt at 20 %%");
