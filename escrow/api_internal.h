@@ -112,10 +112,11 @@ json_t *esc_job_view(struct escrow *e, const struct escrow_job *j, int detail);
  * at now_s (expired shown as such), organisation, contact, expiry and
  * the last decision with its signature.  NULL when out of memory. */
 json_t *esc_registry_view(const struct escrow_registry_entry *en, uint64_t now_s);
-/* Under --registry approved, whether `provider` is approved at now_s
- * (POST /v1/jobs asks before anything is written or locked): 0, or -1
- * having answered (403 provider-not-approved, or a database error).
- * Always 0 with an open registry. */
+/* Whether `provider` may take a new job at now_s (POST /v1/jobs asks
+ * before anything is written or locked): not held by the watch (403
+ * provider-held, either registry mode), and under --registry approved
+ * approved (403 provider-not-approved).  0, or -1 having answered (those,
+ * or a database error). */
 int esc_registry_require(struct httpd_req *r, struct escrow *e,
 			 const uint8_t provider[RCPT_ADDR_BYTES], uint64_t now_s);
 
