@@ -748,6 +748,46 @@ void efx_snap_same(const struct efx_snap *a, const struct efx_snap *b, const cha
 	cr_assert(efx_bal_eq(a->v, b->v), "%s: validator balance moved", what);
 }
 
+json_t *efx_flags(const struct rcpt_key *op, const char *rule,
+		  const uint8_t who[RCPT_ADDR_BYTES])
+{
+	struct hc_resp r;
+	json_t *j, *out = json_array(), *f;
+	char a[RCPT_ADDR_HEX_BYTES];
+	size_t i;
+
+	cr_assert(out);
+	rcpt_address_format(a, who);
+	efx_signed_req(&r, op, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	j = efx_jparse(&r);
+	hc_resp_free(&r);
+	json_array_foreach(json_object_get(j, "flags"), i, f)
+		if (strcmp(json_string_value(json_object_get(f, "rule")), rule) == 0 &&
+		    strcmp(json_string_value(json_object_get(f, "address")), a) == 0)
+			json_array_append(out, f);
+	json_decref(j);
+	return out;
+}
+
+json_t *efx_flag_wait(const struct rcpt_key *op, const char *rule,
+		      const uint8_t who[RCPT_ADDR_BYTES], size_t want)
+{
+	json_t *fl = NULL, *first;
+
+	for (int k = 0; k < 50; k++) {
+		json_decref(fl);
+		fl = efx_flags(op, rule, who);
+		if (json_array_size(fl) == want)
+			break;
+		usleep(200 * 1000);
+	}
+	cr_assert_eq(json_array_size(fl), want, "%s flags", rule);
+	first = want ? json_incref(json_array_get(fl, 0)) : NULL;
+	json_decref(fl);
+	return first;
+}
+
 PGconn *efx_db_conn(void)
 {
 	PGconn *c = PQconnectdb(EFX.db.conninfo);

@@ -95,6 +95,14 @@ void efx_teardown(void);
 struct chain *efx_ledger(void);
 /* Checks the ledger invariants now; fails the test naming `when`. */
 void efx_invariants(const char *when);
+/* The operator's anomaly flags (GET /v1/operator/anomalies signed by
+ * op, which must answer 200) of `rule` about `who`, as an array the
+ * caller decrefs; and the same polled (10 s) until there are `want` of
+ * them, the first returned (NULL when want is 0). */
+json_t *efx_flags(const struct rcpt_key *op, const char *rule,
+		  const uint8_t who[RCPT_ADDR_BYTES]);
+json_t *efx_flag_wait(const struct rcpt_key *op, const char *rule,
+		      const uint8_t who[RCPT_ADDR_BYTES], size_t want);
 /* A connection to EFX's database (the caller PQfinishes it), and the
  * one-value answer of sql there (malloc'd); either fails the test when
  * the database or the query does. */

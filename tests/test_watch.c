@@ -157,25 +157,6 @@ static void cli_expect(const struct player *v, int want_exit)
 	tu_run_free(&tr);
 }
 
-/* The lazy validator's flag as GET /v1/operator/anomalies lists it. */
-static json_t *lazy_flag(const struct player *v)
-{
-	struct hc_resp r;
-	json_t *j, *f, *out = NULL;
-	size_t i;
-
-	efx_signed_req(&r, &OP, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
-	cr_assert_eq(r.status, 200, "%s", r.body);
-	j = efx_jparse(&r);
-	hc_resp_free(&r);
-	json_array_foreach(json_object_get(j, "flags"), i, f)
-		if (strcmp(json_string_value(json_object_get(f, "rule")), "lazy") == 0 &&
-		    strcmp(json_string_value(json_object_get(f, "address")), v->hex) == 0)
-			out = json_incref(f);
-	json_decref(j);
-	return out;
-}
-
 /* Two validators commit seeds, JOBS receipts follow.  The diligent one
  * attests every receipt its seed selects; the lazy one skips one of
  * them and attests one its seed did not select.  Once the windows have
@@ -232,13 +213,12 @@ Test(watch, lazy_validator_flagged_and_audit_redone, .init = watch_setup, .fini 
 	audit_expect(ep, &good, 0);
 	json_decref(ep);
 
-	flag = lazy_flag(&lazy);
-	cr_assert(flag, "the lazy validator is not flagged");
+	flag = efx_flag_wait(&OP, "lazy", lazy.k->address, 1);
 	cr_assert_eq(num(flag, "value"), (json_int_t)(100 / lazy.selected));
 	cr_assert_eq(num(flag, "count"), (json_int_t)lazy.selected);
 	cr_assert_eq(num(flag, "bound"), 5);
 	json_decref(flag);
-	cr_assert_null(lazy_flag(&good), "the diligent validator is flagged");
+	efx_flag_wait(&OP, "lazy", good.k->address, 0);
 	snprintf(fam, sizeof(fam), "assay_escrow_anomaly_flags{rule=\"lazy\"}");
 	for (int i = 0; i < 100 && efx_metric(fam) != 1; i++)
 		usleep(200 * 1000);
@@ -304,41 +284,6 @@ Test(watch, refusals, .init = watch_setup, .fini = efx_teardown, .timeout = 60)
 	hc_resp_free(&r);
 }
 
-/* Flags of `rule` about `who` in GET /v1/operator/anomalies (signed by
- * the operator), polled until there are `want` of them (10 s); the first
- * one, decref'd by the caller (NULL when want is 0). */
-static json_t *flag_wait(const char *rule, const uint8_t who[RCPT_ADDR_BYTES], size_t want)
-{
-	char a[RCPT_ADDR_HEX_BYTES];
-	json_t *out = NULL;
-	size_t got = 0;
-
-	rcpt_address_format(a, who);
-	for (int k = 0; k < 50; k++) {
-		struct hc_resp r;
-		json_t *j, *f;
-		size_t i;
-		efx_signed_req(&r, &OP, "GET", "/v1/operator/anomalies", NULL, NULL, NULL, 0);
-		cr_assert_eq(r.status, 200, "%s", r.body);
-		j = efx_jparse(&r);
-		hc_resp_free(&r);
-		got = 0;
-		json_decref(out);
-		out = NULL;
-		json_array_foreach(json_object_get(j, "flags"), i, f)
-			if (strcmp(json_string_value(json_object_get(f, "rule")), rule) == 0 &&
-			    strcmp(json_string_value(json_object_get(f, "address")), a) == 0 &&
-			    got++ == 0)
-				out = json_incref(f);
-		json_decref(j);
-		if (got == want)
-			break;
-		usleep(200 * 1000);
-	}
-	cr_assert_eq(got, want, "%s flags about %s", rule, a);
-	return out;
-}
-
 /* One softmax job of 1 MiB in and out for p's provider, receipted with
  * a run of `ms` milliseconds. */
 static void timed_job(struct efx_job *f, const struct efx_parties *p, uint64_t nonce, uint64_t ms)
@@ -374,14 +319,14 @@ Test(watch, provider_and_validator_rules, .init = watch_setup, .fini = efx_teard
 		timed_job(&slow[i], &p, 100 + (uint64_t)i, 1000);
 		timed_job(&fast[i], &q, 200 + (uint64_t)i, 10);
 	}
-	fl = flag_wait("fast-runs", q.provider.address, 1);
+	fl = efx_flag_wait(&OP, "fast-runs", q.provider.address, 1);
 	/* Kernel median: (10 + 1000) / 2 per byte; the fast one's: 10. */
 	cr_assert_eq(num(fl, "value"), 50);
 	cr_assert_eq(num(fl, "count"), 5);
 	cr_assert_eq(num(fl, "bound"), 10);
 	cr_assert_str_eq(json_string_value(json_object_get(fl, "detail")), "softmax_f32@1");
 	json_decref(fl);
-	flag_wait("fast-runs", p.provider.address, 0);
+	efx_flag_wait(&OP, "fast-runs", p.provider.address, 0);
 
 	/* q: its 5 jobs receipted, 3 more, 2 of them failed: 2 of 8. */
 	for (i = 0; i < 3; i++) {
@@ -396,11 +341,11 @@ Test(watch, provider_and_validator_rules, .init = watch_setup, .fini = efx_teard
 	}
 	efx_receipt_make(&g[2], &q, 600, 0);
 	efx_receipt_post_ok(&g[2]);
-	fl = flag_wait("failures", q.provider.address, 1);
+	fl = efx_flag_wait(&OP, "failures", q.provider.address, 1);
 	cr_assert_eq(num(fl, "value"), 25);
 	cr_assert_eq(num(fl, "count"), 8);
 	json_decref(fl);
-	flag_wait("failures", p.provider.address, 0);
+	efx_flag_wait(&OP, "failures", p.provider.address, 0);
 
 	/* A fraud claim against p's honest receipt: the referee finds the
 	 * validator wrong. */
@@ -414,10 +359,10 @@ Test(watch, provider_and_validator_rules, .init = watch_setup, .fini = efx_teard
 		cr_assert_eq(r.status, 201, "%s", r.body);
 		hc_resp_free(&r);
 	}
-	fl = flag_wait("claims-lost", p.validator.address, 1);
+	fl = efx_flag_wait(&OP, "claims-lost", p.validator.address, 1);
 	cr_assert_eq(num(fl, "value"), 1);
 	json_decref(fl);
-	flag_wait("proven-frauds", p.provider.address, 0);
+	efx_flag_wait(&OP, "proven-frauds", p.provider.address, 0);
 	for (i = 0; i < 5; i++) {
 		efx_job_free(&slow[i]);
 		efx_job_free(&fast[i]);
